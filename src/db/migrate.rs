@@ -1,0 +1,68 @@
+//! rowguard's migrations, embedded per backend and applied on the matching connection.
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{AnyConnection, Backend, DbError};
+
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+#[cfg(feature = "mysql")]
+const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+/// Runs `$body` with `$c` bound to the inner connection and `$m` to its migrations.
+macro_rules! with_migrations {
+    ($conn:expr, |$c:ident, $m:ident| $body:expr) => {
+        match $conn {
+            AnyConnection::Sqlite($c) => {
+                let $m = SQLITE;
+                $body
+            }
+            AnyConnection::Postgres($c) => {
+                let $m = POSTGRES;
+                $body
+            }
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql($c) => {
+                let $m = MYSQL;
+                $body
+            }
+        }
+    };
+}
+
+fn migration_error(backend: Backend, e: impl std::fmt::Display) -> DbError {
+    DbError::Migration {
+        backend,
+        cause: e.to_string(),
+    }
+}
+
+/// Names of the migrations not yet applied, oldest first.
+pub fn pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+    let backend = conn.backend();
+    with_migrations!(conn, |c, m| c
+        .pending_migrations(m)
+        .map(|list| list.iter().map(|mig| mig.name().to_string()).collect())
+        .map_err(|e| migration_error(backend, e)))
+}
+
+/// Applies every pending migration and returns the names of those it applied (empty when
+/// the database was already up to date).
+///
+/// ```
+/// use rowguard::{establish, run_pending_migrations, DatabaseUrl};
+///
+/// let url = DatabaseUrl::parse(":memory:").unwrap();
+/// let mut conn = establish(&url).unwrap();
+/// let applied = run_pending_migrations(&mut conn).unwrap();
+/// assert!(!applied.is_empty());
+/// assert!(run_pending_migrations(&mut conn).unwrap().is_empty());
+/// ```
+pub fn run_pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+    let names = pending_migrations(conn)?;
+    let backend = conn.backend();
+    with_migrations!(conn, |c, m| c
+        .run_pending_migrations(m)
+        .map_err(|e| migration_error(backend, e)))?;
+    Ok(names)
+}

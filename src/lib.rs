@@ -1,0 +1,22 @@
+//! # rowguard
+//!
+//! Row-level authorization for [Diesel](https://diesel.rs) applications, with the rules
+//! stored in the database. See the README for the full picture.
+//!
+//! This crate is organised one concept per module; the public API is re-exported here.
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod db;
+pub mod schema;
+pub mod testing;
+
+pub use db::{
+    connect_pool, establish, pending_migrations, run_pending_migrations, AnyConnection, Backend,
+    ConnectProblem, ConnectionManager, DatabaseUrl, DbError, Pool, PoolOptions, PooledConnection,
+    DEFAULT_DATABASE_URL,
+};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,66 @@
+//! Diesel table definitions of rowguard's own tables (see the migrations under `migrations/`).
+
+diesel::table! {
+    /// Kinds of authorizable sets: `roles`, `groups`, `id`, `universal`, and any a DBA adds.
+    authorizable_set_types (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// Unique name, e.g. `roles`.
+        name -> Text,
+        /// Free text for humans.
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Models rules may be written for, with the columns rules may use.
+    authorizable_models (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// Stable model name, unique (default: the table name).
+        name -> Text,
+        /// The table the model is stored in.
+        table_name -> Text,
+        /// The table's primary key column.
+        primary_key -> Text,
+        /// JSON object: column name → type (`integer`, `bigint`, `float`, `text`, `bool`,
+        /// `date`, `timestamp`, `uuid`). The SQL column is `columns`, a name Diesel reserves.
+        #[sql_name = "columns"]
+        column_types -> Text,
+    }
+}
+
+diesel::table! {
+    /// One rule document per (set type, set value, model).
+    authorization_rules (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// The set type, e.g. the id of `roles`.
+        authorizable_set_type_id -> BigInt,
+        /// The set value, e.g. `agent`.
+        authorizable_set_value -> Text,
+        /// The model the rules apply to.
+        authorizable_model_id -> BigInt,
+        /// The rule document, JSON text.
+        rules -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row whose version changes on every write to the three tables above.
+    authorization_state (id) {
+        /// Always 1.
+        id -> Integer,
+        /// Bumped by triggers.
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(authorization_rules -> authorizable_set_types (authorizable_set_type_id));
+diesel::joinable!(authorization_rules -> authorizable_models (authorizable_model_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    authorizable_set_types,
+    authorizable_models,
+    authorization_rules,
+    authorization_state,
+);

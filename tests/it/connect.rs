@@ -1,0 +1,70 @@
+//! Connection failures name the backend and the cause.
+
+use rowguard::{establish, Backend, ConnectProblem, DatabaseUrl};
+
+fn problem(url: &str) -> (ConnectProblem, String) {
+    let url = DatabaseUrl::parse(url).unwrap();
+    let err = match establish(&url) {
+        Ok(_) => panic!("{url} must not connect"),
+        Err(e) => e,
+    };
+    let message = err.to_string();
+    assert!(!message.contains('\n'), "one line: {message}");
+    (err.connect_problem().expect("a connection error"), message)
+}
+
+#[test]
+fn sqlite_missing_directory_is_named() {
+    let (p, message) = problem("/nonexistent-rowguard-dir/x.sqlite3");
+    assert_eq!(p, ConnectProblem::MissingDatabase);
+    assert!(message.contains("/nonexistent-rowguard-dir"), "{message}");
+}
+
+mod postgres_errors {
+    use super::*;
+
+    #[test]
+    fn on_postgres() {
+        let (p, message) = problem("postgres://postgres@127.0.0.1:1/x");
+        assert_eq!(p, ConnectProblem::Unreachable, "{message}");
+        assert!(message.contains("PostgreSQL"), "{message}");
+
+        let (p, message) = problem("postgres://postgres@127.0.0.1:5432/rowguard_no_such_db");
+        assert_eq!(p, ConnectProblem::MissingDatabase, "{message}");
+        assert!(message.contains("rowguard_no_such_db"), "{message}");
+
+        let (p, message) = problem("postgres://rowguard_no_such_role:pw@127.0.0.1:5432/test");
+        assert_eq!(p, ConnectProblem::Authentication, "{message}");
+        assert!(!message.contains(":pw@"), "password redacted: {message}");
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql_errors {
+    use super::*;
+
+    #[test]
+    fn on_mysql() {
+        let (p, message) = problem("mysql://root@127.0.0.1:1/test");
+        assert_eq!(p, ConnectProblem::Unreachable, "{message}");
+
+        let (p, message) = problem("mysql://root:wrong-password@127.0.0.1:3306/test");
+        assert_eq!(p, ConnectProblem::Authentication, "{message}");
+        assert!(!message.contains("wrong-password"), "{message}");
+
+        let (p, message) = problem("mysql://root@127.0.0.1:3306/rowguard_no_such_db");
+        assert_eq!(p, ConnectProblem::MissingDatabase, "{message}");
+    }
+}
+
+#[test]
+fn mysql_without_the_feature_says_how_to_enable_it() {
+    if Backend::Mysql.is_compiled_in() {
+        return;
+    }
+    let err = match establish(&DatabaseUrl::parse("mysql://root@127.0.0.1/test").unwrap()) {
+        Ok(_) => panic!("mysql is not compiled in"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("--features mysql"), "{err}");
+}

@@ -1,0 +1,5 @@
+//! Integration tests. Every behaviour test runs once per backend (`…::on_sqlite`,
+//! `…::on_postgres`, `…::on_mysql`), each on its own fresh database.
+
+mod connect;
+mod foundation;

@@ -1,0 +1,124 @@
+//! `cargo xtask test`: the project's test command. It decides which backends can run here,
+//! then runs `cargo test` once over the workspace.
+//!
+//! - MySQL/MariaDB needs the system client library; with it the `mysql` feature is enabled.
+//! - A server that does not accept TCP connections is skipped with a notice (its tests are
+//!   filtered out with `--skip`, so they never show as passed) — unless `CI=true`, where any
+//!   missing backend fails the run.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use rowguard::testing::server_url;
+use rowguard::Backend;
+
+use super::CommandResult;
+
+/// Arguments of `test`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Extra arguments for the test binaries (after `--`), e.g. a name filter.
+    #[arg(last = true)]
+    test_args: Vec<String>,
+}
+
+/// Runs the workspace tests on every backend available.
+pub fn run(args: Args) -> CommandResult {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let mut features = Vec::new();
+    let mut skips = Vec::new();
+    let mut missing = Vec::new();
+
+    if mysql_client_available() {
+        features.push("rowguard/mysql");
+    } else {
+        missing.push(
+            "MySQL/MariaDB client library not found (pkg-config mysqlclient/libmariadb); \
+             install it with `apt-get install libmariadb-dev-compat libmariadb-dev`"
+                .to_owned(),
+        );
+        skips.push("on_mysql");
+    }
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        if backend == Backend::Mysql && skips.contains(&"on_mysql") {
+            continue;
+        }
+        if let Err(why) = probe(backend) {
+            missing.push(why);
+            skips.push(if backend == Backend::Postgres {
+                "on_postgres"
+            } else {
+                "on_mysql"
+            });
+        }
+    }
+
+    for why in &missing {
+        eprintln!("notice: {why}");
+    }
+    if ci && !missing.is_empty() {
+        return Err("CI=true requires every backend (SQLite, PostgreSQL, MySQL/MariaDB)".into());
+    }
+    if !skips.is_empty() {
+        eprintln!("notice: skipping tests named {}", skips.join(", "));
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--workspace"]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    cmd.arg("--");
+    for skip in &skips {
+        cmd.args(["--skip", skip]);
+    }
+    cmd.args(&args.test_args);
+    eprintln!("running: {cmd:?}");
+    let status = cmd.status()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn mysql_client_available() -> bool {
+    ["mysqlclient", "libmariadb"].iter().any(|lib| {
+        Command::new("pkg-config")
+            .args(["--exists", lib])
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// Checks that the backend's test server accepts a TCP connection.
+fn probe(backend: Backend) -> Result<(), String> {
+    let url = match server_url(backend) {
+        Some(Ok(url)) => url,
+        Some(Err(e)) => return Err(e.to_string()),
+        None => return Ok(()),
+    };
+    let parsed = url::Url::parse(url.target()).map_err(|e| format!("{backend}: {e}"))?;
+    let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = parsed.port().unwrap_or(if backend == Backend::Postgres {
+        5432
+    } else {
+        3306
+    });
+    let reachable = (host.as_str(), port)
+        .to_socket_addrs()
+        .map(|mut addrs| {
+            addrs.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+        })
+        .unwrap_or(false);
+    if reachable {
+        Ok(())
+    } else {
+        Err(format!(
+            "{backend} test server {} is not reachable",
+            url.redacted()
+        ))
+    }
+}

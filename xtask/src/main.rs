@@ -1,0 +1,39 @@
+//! `cargo xtask`: rowguard's operator commands. Each command parses its arguments, calls one
+//! library function and prints the result; the logic lives in the `rowguard` crate.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// rowguard's operator and developer commands.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations to DATABASE_URL (default: rowguard.sqlite3).
+    Migrate(commands::migrate::Args),
+    /// Run the whole test suite on every backend this machine can reach.
+    Test(commands::test::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Migrate(args) => commands::migrate::run(args),
+        Command::Test(args) => commands::test::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

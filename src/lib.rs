@@ -8,6 +8,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod db;
+pub mod rules;
 pub mod schema;
 pub mod testing;
 

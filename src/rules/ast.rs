@@ -1,0 +1,200 @@
+//! The syntax tree of a rule document, as written (untyped). [`validate`](super::validate)
+//! turns it into a typed [`Filter`](super::Filter) for one model.
+
+use std::fmt;
+
+/// The four rights a rule document grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Right {
+    /// Insert rows.
+    Create,
+    /// See rows.
+    Read,
+    /// Change rows.
+    Update,
+    /// Remove rows.
+    Delete,
+}
+
+impl Right {
+    /// All rights, in document order.
+    pub const ALL: [Right; 4] = [Right::Create, Right::Read, Right::Update, Right::Delete];
+
+    /// The JSON key: `create`, `read`, `update`, `delete`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Right::Create => "create",
+            Right::Read => "read",
+            Right::Update => "update",
+            Right::Delete => "delete",
+        }
+    }
+
+    /// Parses a JSON key.
+    pub fn from_key(key: &str) -> Option<Right> {
+        Right::ALL.into_iter().find(|r| r.key() == key)
+    }
+}
+
+impl fmt::Display for Right {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A parsed rule document: for each right, nothing (denied), everything, or a search.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleDocument {
+    grants: [Option<Grant>; 4],
+}
+
+impl RuleDocument {
+    /// The grant for `right`, if the document has one.
+    pub fn grant(&self, right: Right) -> Option<&Grant> {
+        self.grants[right as usize].as_ref()
+    }
+
+    pub(crate) fn set(&mut self, right: Right, grant: Grant) {
+        self.grants[right as usize] = Some(grant);
+    }
+}
+
+/// What a right grants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grant {
+    /// `"*"`: every row.
+    Everything,
+    /// `{"search": …}`: the rows the search selects.
+    Search(Search),
+}
+
+/// The boolean structure of a search.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Search {
+    /// All of them (`&&`, or the members of one object).
+    All(Vec<Search>),
+    /// Any of them (`||`).
+    Any(Vec<Search>),
+    /// One condition on one column.
+    Cond(Cond),
+}
+
+/// One condition: `column` `op` `values`, e.g. `status` `=` `open;pend%`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    /// The column name as written.
+    pub column: String,
+    /// The operator.
+    pub op: Op,
+    /// The values, in order.
+    pub values: Vec<Operand>,
+    /// Where the condition is: `read.search.status`.
+    pub path: String,
+    /// The whole condition string it came from, for messages.
+    pub text: String,
+}
+
+/// Operators, written as a prefix of the condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `=`: equals one of the values (or matches a `%` pattern), and none of the `!` values.
+    Eq,
+    /// `!=`: the negation of the same list under `=`.
+    NotEq,
+    /// `<`
+    Lt,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+    /// `<>`: between two values, inclusive.
+    Between,
+    /// `!<>`: not between two values.
+    NotBetween,
+    /// `contains`: the text contains one of the values.
+    Contains,
+    /// `starts_with`: the text starts with one of the values.
+    StartsWith,
+    /// `ends_with`: the text ends with one of the values.
+    EndsWith,
+}
+
+impl Op {
+    /// Every operator, longest symbol first (the order the parser tries them in).
+    pub const ALL: [Op; 11] = [
+        Op::NotBetween,
+        Op::NotEq,
+        Op::Between,
+        Op::Le,
+        Op::Ge,
+        Op::Eq,
+        Op::Lt,
+        Op::Gt,
+        Op::Contains,
+        Op::StartsWith,
+        Op::EndsWith,
+    ];
+
+    /// How the operator is written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::NotEq => "!=",
+            Op::Lt => "<",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Ge => ">=",
+            Op::Between => "<>",
+            Op::NotBetween => "!<>",
+            Op::Contains => "contains",
+            Op::StartsWith => "starts_with",
+            Op::EndsWith => "ends_with",
+        }
+    }
+
+    /// Word operators need whitespace before their values.
+    pub fn is_word(self) -> bool {
+        matches!(self, Op::Contains | Op::StartsWith | Op::EndsWith)
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// One value of a condition's list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operand {
+    /// Written with a leading `!` (an exclusion in `=` / `!=` lists).
+    pub negated: bool,
+    /// What the value is.
+    pub term: Term,
+    /// The value as written (after unescaping), for messages.
+    pub text: String,
+}
+
+/// The kinds of value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    /// `null`
+    Null,
+    /// `$subject.NAME`
+    Var(String),
+    /// A literal, escapes removed.
+    Literal(String),
+    /// A `%` pattern.
+    Pattern(Vec<Piece>),
+}
+
+/// A piece of a `%` pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Piece {
+    /// Literal text.
+    Text(String),
+    /// `%`: any run of characters, possibly empty.
+    Wildcard,
+}

@@ -1,0 +1,487 @@
+//! The typed, validated form of a search: a boolean tree of tests on columns. It is what
+//! gets merged, rendered to SQL ([`sql`](super::sql)) and evaluated in memory
+//! ([`eval`](super::eval)), so those two always start from the same thing.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use super::ast::Piece;
+use super::{ColumnType, Value};
+
+/// A boolean tree over tests on columns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Filter {
+    /// Every row.
+    True,
+    /// No row.
+    False,
+    /// All children hold.
+    And(Vec<Filter>),
+    /// Any child holds.
+    Or(Vec<Filter>),
+    /// SQL `NOT` (three-valued: NOT NULL is NULL).
+    Not(Box<Filter>),
+    /// A condition that uses `$subject.*` variables. If one is missing (or does not parse as
+    /// the column's type), the condition as a whole is false, even under `!=`: fail closed.
+    Scoped(Box<Filter>),
+    /// A test on one column.
+    Test(Test),
+}
+
+/// A test on one column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Test {
+    /// The column name (a declared, identifier-shaped name).
+    pub column: Arc<str>,
+    /// The column's position in the model's [`Columns`](super::Columns).
+    pub index: usize,
+    /// The column's type.
+    pub ty: ColumnType,
+    /// What is tested.
+    pub kind: TestKind,
+}
+
+/// What a [`Test`] checks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TestKind {
+    /// `column IN (…)`: equal to one of the operands.
+    In(Vec<Operand>),
+    /// `column < operand` and friends.
+    Compare(CmpOp, Operand),
+    /// `column BETWEEN low AND high` (inclusive).
+    Between(Operand, Operand),
+    /// A `%` pattern (case-sensitive, `_` literal).
+    Like(Pattern),
+    /// `column IS NULL`.
+    IsNull,
+}
+
+/// Ordering comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `<`
+    Lt,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    /// The SQL symbol.
+    pub fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Gt => ">",
+            CmpOp::Le => "<=",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// A value in a test: known, or a subject attribute filled in by [`Filter::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Operand {
+    /// A typed value.
+    Value(Value),
+    /// `$subject.NAME`.
+    Var(String),
+}
+
+/// A `%` pattern, with its SQL forms prepared once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    pieces: Vec<Piece>,
+    like: String,
+    glob: String,
+}
+
+/// The escape character of rendered `LIKE` patterns. Not a backslash: MySQL string literals
+/// treat backslashes specially, `!` means the same on every backend.
+pub const LIKE_ESCAPE: char = '!';
+
+impl Pattern {
+    /// A pattern from its pieces.
+    pub fn new(pieces: Vec<Piece>) -> Self {
+        let mut like = String::new();
+        let mut glob = String::new();
+        for piece in &pieces {
+            match piece {
+                Piece::Wildcard => {
+                    like.push('%');
+                    glob.push('*');
+                }
+                Piece::Text(text) => {
+                    for c in text.chars() {
+                        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+                            like.push(LIKE_ESCAPE);
+                        }
+                        like.push(c);
+                        match c {
+                            '*' | '?' | '[' => {
+                                glob.push('[');
+                                glob.push(c);
+                                glob.push(']');
+                            }
+                            _ => glob.push(c),
+                        }
+                    }
+                }
+            }
+        }
+        Self {
+            pieces,
+            like,
+            glob,
+        }
+    }
+
+    /// Text containing `needle`.
+    pub fn contains(needle: &str) -> Self {
+        Self::new(vec![
+            Piece::Wildcard,
+            Piece::Text(needle.into()),
+            Piece::Wildcard,
+        ])
+    }
+
+    /// Text starting with `prefix`.
+    pub fn starts_with(prefix: &str) -> Self {
+        Self::new(vec![Piece::Text(prefix.into()), Piece::Wildcard])
+    }
+
+    /// Text ending with `suffix`.
+    pub fn ends_with(suffix: &str) -> Self {
+        Self::new(vec![Piece::Wildcard, Piece::Text(suffix.into())])
+    }
+
+    /// The pieces.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// The `LIKE … ESCAPE '!'` form (PostgreSQL, MySQL).
+    pub fn like(&self) -> &str {
+        &self.like
+    }
+
+    /// The `GLOB` form (SQLite, whose `LIKE` ignores ASCII case).
+    pub fn glob(&self) -> &str {
+        &self.glob
+    }
+
+    /// Whether `text` matches, byte for byte.
+    pub fn matches(&self, text: &str) -> bool {
+        let mut rest = text;
+        let mut anchored = true; // no wildcard seen yet: the next text must come first
+        for (i, piece) in self.pieces.iter().enumerate() {
+            match piece {
+                Piece::Wildcard => anchored = false,
+                Piece::Text(t) => {
+                    let last = i + 1 == self.pieces.len();
+                    if last && !anchored {
+                        return rest.ends_with(t.as_str());
+                    }
+                    if anchored {
+                        match rest.strip_prefix(t.as_str()) {
+                            Some(r) => rest = r,
+                            None => return false,
+                        }
+                    } else {
+                        match rest.find(t.as_str()) {
+                            Some(at) => rest = &rest[at + t.len()..],
+                            None => return false,
+                        }
+                    }
+                }
+            }
+        }
+        !anchored || rest.is_empty()
+    }
+}
+
+/// Subject attributes for `$subject.NAME`: each a list of strings (one value for most).
+///
+/// ```
+/// use rowguard::rules::Attributes;
+///
+/// let attrs = Attributes::new().with("id", "17").with_all("teams", ["3", "4"]);
+/// assert_eq!(attrs.get("teams").map(|v| v.len()), Some(2));
+/// assert!(attrs.get("email").is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes(HashMap<String, Vec<String>>);
+
+impl Attributes {
+    /// No attributes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a single-valued attribute.
+    pub fn with(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.0.insert(name.into(), vec![value.to_string()]);
+        self
+    }
+
+    /// Adds a multi-valued attribute (usable in `=` / `!=` lists).
+    pub fn with_all<V: ToString>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.0.insert(
+            name.into(),
+            values.into_iter().map(|v| v.to_string()).collect(),
+        );
+        self
+    }
+
+    /// Sets an attribute.
+    pub fn insert(&mut self, name: impl Into<String>, values: Vec<String>) {
+        self.0.insert(name.into(), values);
+    }
+
+    /// The values of an attribute.
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.0.get(name).map(Vec::as_slice)
+    }
+}
+
+impl Filter {
+    /// Flattens nested AND/OR, folds constants, removes duplicates, and merges `IN` lists on
+    /// the same column inside an OR (so 1,000 roles with id lists render one `IN`).
+    pub fn simplify(self) -> Filter {
+        match self {
+            Filter::And(children) => {
+                let mut out: Vec<Filter> = Vec::with_capacity(children.len());
+                let mut seen = HashSet::new();
+                for child in children.into_iter().map(Filter::simplify) {
+                    match child {
+                        Filter::True => {}
+                        Filter::False => return Filter::False,
+                        Filter::And(grand) => {
+                            for g in grand {
+                                if seen.insert(g.clone()) {
+                                    out.push(g);
+                                }
+                            }
+                        }
+                        other => {
+                            if seen.insert(other.clone()) {
+                                out.push(other);
+                            }
+                        }
+                    }
+                }
+                collapse(out, Filter::True, Filter::And)
+            }
+            Filter::Or(children) => {
+                let mut flat: Vec<Filter> = Vec::with_capacity(children.len());
+                for child in children.into_iter().map(Filter::simplify) {
+                    match child {
+                        Filter::False => {}
+                        Filter::True => return Filter::True,
+                        Filter::Or(grand) => flat.extend(grand),
+                        other => flat.push(other),
+                    }
+                }
+                collapse(merge_in_lists(flat), Filter::False, Filter::Or)
+            }
+            Filter::Not(inner) => match inner.simplify() {
+                Filter::True => Filter::False,
+                Filter::False => Filter::True,
+                // NOT NOT x == x holds in three-valued logic too.
+                Filter::Not(x) => *x,
+                other => Filter::Not(Box::new(other)),
+            },
+            Filter::Scoped(inner) => match inner.simplify() {
+                constant @ (Filter::True | Filter::False) => constant,
+                other => Filter::Scoped(Box::new(other)),
+            },
+            leaf => leaf,
+        }
+    }
+
+    /// Whether the filter uses `$subject.*` variables.
+    pub fn has_vars(&self) -> bool {
+        match self {
+            Filter::Scoped(_) => true,
+            Filter::And(c) | Filter::Or(c) => c.iter().any(Filter::has_vars),
+            Filter::Not(x) => x.has_vars(),
+            _ => false,
+        }
+    }
+
+    /// Fills in `$subject.*` variables from `attrs`. A condition whose variable is missing,
+    /// or does not parse as its column's type, becomes false as a whole.
+    pub fn resolve(&self, attrs: &Attributes) -> Filter {
+        if !self.has_vars() {
+            return self.clone();
+        }
+        self.resolve_inner(attrs).simplify()
+    }
+
+    fn resolve_inner(&self, attrs: &Attributes) -> Filter {
+        match self {
+            Filter::And(c) => Filter::And(c.iter().map(|f| f.resolve_inner(attrs)).collect()),
+            Filter::Or(c) => Filter::Or(c.iter().map(|f| f.resolve_inner(attrs)).collect()),
+            Filter::Not(x) => Filter::Not(Box::new(x.resolve_inner(attrs))),
+            Filter::Scoped(x) => x.substitute(attrs).unwrap_or(Filter::False),
+            other => other.clone(),
+        }
+    }
+
+    /// Replaces variables inside one scoped condition; `None` if any is unusable.
+    fn substitute(&self, attrs: &Attributes) -> Option<Filter> {
+        Some(match self {
+            Filter::And(c) => Filter::And(c.iter().map(|f| f.substitute(attrs)).collect::<Option<_>>()?),
+            Filter::Or(c) => Filter::Or(c.iter().map(|f| f.substitute(attrs)).collect::<Option<_>>()?),
+            Filter::Not(x) => Filter::Not(Box::new(x.substitute(attrs)?)),
+            Filter::Scoped(x) => x.substitute(attrs)?,
+            Filter::Test(t) => {
+                let one = |op: &Operand| -> Option<Operand> {
+                    match op {
+                        Operand::Var(name) => match attrs.get(name)? {
+                            [v] => Value::parse(t.ty, v).ok().map(Operand::Value),
+                            _ => None,
+                        },
+                        known => Some(known.clone()),
+                    }
+                };
+                let kind = match &t.kind {
+                    TestKind::In(ops) => {
+                        let mut out = Vec::with_capacity(ops.len());
+                        for op in ops {
+                            match op {
+                                Operand::Var(name) => {
+                                    let values = attrs.get(name).filter(|v| !v.is_empty())?;
+                                    for v in values {
+                                        out.push(Operand::Value(Value::parse(t.ty, v).ok()?));
+                                    }
+                                }
+                                known => out.push(known.clone()),
+                            }
+                        }
+                        TestKind::In(out)
+                    }
+                    TestKind::Compare(op, x) => TestKind::Compare(*op, one(x)?),
+                    TestKind::Between(lo, hi) => TestKind::Between(one(lo)?, one(hi)?),
+                    other => other.clone(),
+                };
+                Filter::Test(Test {
+                    kind,
+                    ..t.clone()
+                })
+            }
+            constant => constant.clone(),
+        })
+    }
+}
+
+fn collapse(mut children: Vec<Filter>, empty: Filter, combine: fn(Vec<Filter>) -> Filter) -> Filter {
+    match children.len() {
+        0 => empty,
+        1 => children.remove(0),
+        _ => combine(children),
+    }
+}
+
+/// Inside an OR: `a IN (1,2) OR a IN (2,3)` → `a IN (1,2,3)`; identical children once.
+fn merge_in_lists(children: Vec<Filter>) -> Vec<Filter> {
+    // (test with the merged list, values already in it), in order of first appearance
+    let mut lists: Vec<(Test, HashSet<Operand>)> = Vec::new();
+    let mut by_column: HashMap<Arc<str>, usize> = HashMap::new();
+    let mut others: Vec<Filter> = Vec::new();
+    let mut seen = HashSet::new();
+    for child in children {
+        match child {
+            Filter::Test(test) if matches!(test.kind, TestKind::In(_)) => {
+                let slot = *by_column.entry(test.column.clone()).or_insert_with(|| {
+                    lists.push((
+                        Test {
+                            kind: TestKind::In(Vec::new()),
+                            ..test.clone()
+                        },
+                        HashSet::new(),
+                    ));
+                    lists.len() - 1
+                });
+                let (merged, values) = &mut lists[slot];
+                if let (TestKind::In(target), TestKind::In(ops)) = (&mut merged.kind, test.kind) {
+                    for op in ops {
+                        if values.insert(op.clone()) {
+                            target.push(op);
+                        }
+                    }
+                }
+            }
+            other => {
+                if seen.insert(other.clone()) {
+                    others.push(other);
+                }
+            }
+        }
+    }
+    lists
+        .into_iter()
+        .map(|(test, _)| Filter::Test(test))
+        .chain(others)
+        .collect()
+}
+
+impl fmt::Display for Filter {
+    /// A readable, SQL-like form with values inline (for `explain`; never executed).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, children: &[Filter], sep: &str| {
+            f.write_str("(")?;
+            for (i, c) in children.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(sep)?;
+                }
+                write!(f, "{c}")?;
+            }
+            f.write_str(")")
+        };
+        match self {
+            Filter::True => f.write_str("TRUE"),
+            Filter::False => f.write_str("FALSE"),
+            Filter::And(c) => join(f, c, " AND "),
+            Filter::Or(c) => join(f, c, " OR "),
+            Filter::Not(x) => write!(f, "NOT {x}"),
+            Filter::Scoped(x) => write!(f, "{x}"),
+            Filter::Test(t) => {
+                let col = &t.column;
+                match &t.kind {
+                    TestKind::In(ops) if ops.len() == 1 => write!(f, "{col} = {}", ops[0]),
+                    TestKind::In(ops) => {
+                        write!(f, "{col} IN (")?;
+                        for (i, op) in ops.iter().enumerate() {
+                            if i > 0 {
+                                f.write_str(", ")?;
+                            }
+                            write!(f, "{op}")?;
+                        }
+                        f.write_str(")")
+                    }
+                    TestKind::Compare(op, x) => write!(f, "{col} {} {x}", op.sql()),
+                    TestKind::Between(lo, hi) => write!(f, "{col} BETWEEN {lo} AND {hi}"),
+                    TestKind::Like(p) => write!(f, "{col} LIKE '{}'", p.like().replace('\'', "''")),
+                    TestKind::IsNull => write!(f, "{col} IS NULL"),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Operand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operand::Value(v) => write!(f, "{v}"),
+            Operand::Var(name) => write!(f, "$subject.{name}"),
+        }
+    }
+}

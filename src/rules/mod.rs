@@ -1,0 +1,32 @@
+//! The rule language (DESIGN §5): one job per module.
+//!
+//! - [`parse`](parse_document): JSON text → syntax tree ([`ast`]).
+//! - [`validate`](compile_document): syntax tree + the model's [`Columns`] → typed [`Filter`]s.
+//! - [`merge`]: the union of several rule rows for one right.
+//! - [`SqlFilter`]: a filter as SQL with bound values, per backend.
+//! - [`Filter::eval`]: the same filter in memory, with SQL's three-valued logic.
+
+pub mod ast;
+mod columns;
+mod error;
+mod eval;
+mod filter;
+mod merge;
+mod parse;
+mod sql;
+mod validate;
+mod value;
+
+pub use self::ast::{Cond, Grant, Op, Piece, Right, RuleDocument, Search, Term};
+pub use self::columns::{is_identifier, ColumnType, Columns};
+pub use self::error::{RuleError, RuleErrorKind};
+pub use self::eval::Row;
+pub use self::filter::{Attributes, CmpOp, Filter, Operand, Pattern, Test, TestKind, LIKE_ESCAPE};
+pub use self::merge::{merge, Merged};
+pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
+pub use self::sql::{Dialect, SqlFilter};
+pub use self::validate::{compile_document, validate, Access, CompiledRules};
+pub use self::value::Value;
+
+#[cfg(test)]
+mod tests;

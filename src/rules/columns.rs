@@ -117,7 +117,9 @@ impl Columns {
                 )));
             }
             if out.index.insert(name.clone(), out.names.len()).is_some() {
-                return Err(RuleError::schema(format!("column \"{name}\" is declared twice")));
+                return Err(RuleError::schema(format!(
+                    "column \"{name}\" is declared twice"
+                )));
             }
             out.names.push(name);
             out.types.push(ty);
@@ -133,7 +135,9 @@ impl Columns {
         for (name, ty) in map {
             let ty = ty
                 .as_str()
-                .ok_or_else(|| RuleError::schema(format!("column \"{name}\": type must be a string")))?
+                .ok_or_else(|| {
+                    RuleError::schema(format!("column \"{name}\": type must be a string"))
+                })?
                 .parse::<ColumnType>()
                 .map_err(|e| RuleError::schema(format!("column \"{name}\": {e}")))?;
             pairs.push((name, ty));
@@ -177,7 +181,10 @@ impl Columns {
 
     /// `(name, type)` in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, ColumnType)> {
-        self.names.iter().map(String::as_str).zip(self.types.iter().copied())
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.types.iter().copied())
     }
 
     /// The declared names, comma-separated (for "expected one of" messages).
@@ -214,14 +221,18 @@ mod tests {
         let err = Columns::from_json(r#"{"id\"; DROP TABLE x; --":"integer"}"#).unwrap_err();
         assert!(err.to_string().contains("not an identifier"), "{err}");
         let err = Columns::from_json(r#"{"id":"number"}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown column type \"number\""), "{err}");
+        assert!(
+            err.to_string().contains("unknown column type \"number\""),
+            "{err}"
+        );
         let err = Columns::from_json("[1]").unwrap_err();
         assert!(err.to_string().contains("not a JSON object"), "{err}");
     }
 
     #[test]
     fn columns_round_trip_through_json() {
-        let cols = Columns::new([("id", ColumnType::Bigint), ("at", ColumnType::Timestamp)]).unwrap();
+        let cols =
+            Columns::new([("id", ColumnType::Bigint), ("at", ColumnType::Timestamp)]).unwrap();
         assert_eq!(Columns::from_json(&cols.to_json()).unwrap(), cols);
     }
 }

@@ -132,11 +132,7 @@ impl Pattern {
                 }
             }
         }
-        Self {
-            pieces,
-            like,
-            glob,
-        }
+        Self { pieces, like, glob }
     }
 
     /// Text containing `needle`.
@@ -338,8 +334,16 @@ impl Filter {
     /// Replaces variables inside one scoped condition; `None` if any is unusable.
     fn substitute(&self, attrs: &Attributes) -> Option<Filter> {
         Some(match self {
-            Filter::And(c) => Filter::And(c.iter().map(|f| f.substitute(attrs)).collect::<Option<_>>()?),
-            Filter::Or(c) => Filter::Or(c.iter().map(|f| f.substitute(attrs)).collect::<Option<_>>()?),
+            Filter::And(c) => Filter::And(
+                c.iter()
+                    .map(|f| f.substitute(attrs))
+                    .collect::<Option<_>>()?,
+            ),
+            Filter::Or(c) => Filter::Or(
+                c.iter()
+                    .map(|f| f.substitute(attrs))
+                    .collect::<Option<_>>()?,
+            ),
             Filter::Not(x) => Filter::Not(Box::new(x.substitute(attrs)?)),
             Filter::Scoped(x) => x.substitute(attrs)?,
             Filter::Test(t) => {
@@ -372,17 +376,18 @@ impl Filter {
                     TestKind::Between(lo, hi) => TestKind::Between(one(lo)?, one(hi)?),
                     other => other.clone(),
                 };
-                Filter::Test(Test {
-                    kind,
-                    ..t.clone()
-                })
+                Filter::Test(Test { kind, ..t.clone() })
             }
             constant => constant.clone(),
         })
     }
 }
 
-fn collapse(mut children: Vec<Filter>, empty: Filter, combine: fn(Vec<Filter>) -> Filter) -> Filter {
+fn collapse(
+    mut children: Vec<Filter>,
+    empty: Filter,
+    combine: fn(Vec<Filter>) -> Filter,
+) -> Filter {
     match children.len() {
         0 => empty,
         1 => children.remove(0),

@@ -186,7 +186,10 @@ struct Ch {
 
 fn is_plain(chars: &[Ch], text: &str) -> bool {
     chars.len() == text.chars().count()
-        && chars.iter().zip(text.chars()).all(|(ch, c)| !ch.escaped && ch.c == c)
+        && chars
+            .iter()
+            .zip(text.chars())
+            .all(|(ch, c)| !ch.escaped && ch.c == c)
 }
 
 fn collect(chars: &[Ch]) -> String {
@@ -331,10 +334,7 @@ fn parse_operand(chars: &[Ch], op: Op, path: &str, text: &str) -> Result<Operand
     if body.is_empty() {
         return Err(err(
             RuleErrorKind::Syntax,
-            format!(
-                "empty value after {op}{}",
-                if negated { " !" } else { "" }
-            ),
+            format!("empty value after {op}{}", if negated { " !" } else { "" }),
         ));
     }
     let term = if is_plain(body, "null") {
@@ -401,7 +401,10 @@ pub fn escape_value(text: &str) -> String {
     let last = text.chars().count().saturating_sub(1);
     for (i, c) in text.chars().enumerate() {
         let edge_space = c.is_whitespace() && (i == 0 || i == last);
-        if matches!(c, '\\' | ';' | '%' | '!' | '$' | '|' | '&') || edge_space || (i == 0 && text == "null") {
+        if matches!(c, '\\' | ';' | '%' | '!' | '$' | '|' | '&')
+            || edge_space
+            || (i == 0 && text == "null")
+        {
             out.push('\\');
         }
         out.push(c);

@@ -14,7 +14,9 @@
 use std::sync::Arc;
 
 use diesel::backend::Backend as DieselBackend;
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
+};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::{Error as DieselError, QueryResult};
 use diesel::sql_types;
@@ -45,7 +47,10 @@ macro_rules! dialect {
         impl Dialect for $db {
             const BACKEND: Backend = $backend;
 
-            fn push_value<'b>(out: &mut AstPass<'_, 'b, Self>, value: &'b Value) -> QueryResult<()> {
+            fn push_value<'b>(
+                out: &mut AstPass<'_, 'b, Self>,
+                value: &'b Value,
+            ) -> QueryResult<()> {
                 match value {
                     Value::Null => {
                         out.push_sql("NULL");
@@ -156,7 +161,11 @@ fn render<'b, DB: Dialect>(
         Filter::True => out.push_sql("1=1"),
         Filter::False => out.push_sql("1=0"),
         Filter::And(children) | Filter::Or(children) => {
-            let sep = if matches!(filter, Filter::And(_)) { " AND " } else { " OR " };
+            let sep = if matches!(filter, Filter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             out.push_sql("(");
             for (i, child) in children.iter().enumerate() {
                 if i > 0 {

@@ -59,29 +59,71 @@ const N: Option<bool> = None;
 
 #[test]
 fn equality_on_every_type() {
-    check("id", "=1;2;3", &[(1.into(), T), (4.into(), F), (Value::Null, N)]);
-    check("big", "=9223372036854775807", &[(i64::MAX.into(), T), (0.into(), F)]);
+    check(
+        "id",
+        "=1;2;3",
+        &[(1.into(), T), (4.into(), F), (Value::Null, N)],
+    );
+    check(
+        "big",
+        "=9223372036854775807",
+        &[(i64::MAX.into(), T), (0.into(), F)],
+    );
     check("score", "=1.5", &[(1.5.into(), T), (1.25.into(), F)]);
-    check("name", "=Ann", &[("Ann".into(), T), ("ann".into(), F), ("Ann ".into(), F)]);
+    check(
+        "name",
+        "=Ann",
+        &[("Ann".into(), T), ("ann".into(), F), ("Ann ".into(), F)],
+    );
     check("active", "=true", &[(true.into(), T), (false.into(), F)]);
-    check("born", "=2000-01-31", &[(date("2000-01-31"), T), (date("2000-02-01"), F)]);
-    check("seen", "=2024-01-02T03:04:05", &[(ts("2024-01-02 03:04:05"), T), (ts("2024-01-02 03:04:06"), F)]);
+    check(
+        "born",
+        "=2000-01-31",
+        &[(date("2000-01-31"), T), (date("2000-02-01"), F)],
+    );
+    check(
+        "seen",
+        "=2024-01-02T03:04:05",
+        &[
+            (ts("2024-01-02 03:04:05"), T),
+            (ts("2024-01-02 03:04:06"), F),
+        ],
+    );
     check(
         "key",
         "=67E55044-10B1-426F-9247-BB680E5FE0C8",
-        &[(Value::Uuid("67e55044-10b1-426f-9247-bb680e5fe0c8".into()), T)],
+        &[(
+            Value::Uuid("67e55044-10b1-426f-9247-bb680e5fe0c8".into()),
+            T,
+        )],
     );
 }
 
 #[test]
 fn exclusions_negation_and_null() {
     // The seed document's update rule.
-    check("id", "=!2", &[(1.into(), T), (2.into(), F), (Value::Null, N)]);
-    check("id", "=1;2;!2", &[(1.into(), T), (2.into(), F), (3.into(), F)]);
-    check("id", "!=1;2", &[(1.into(), F), (3.into(), T), (Value::Null, N)]);
+    check(
+        "id",
+        "=!2",
+        &[(1.into(), T), (2.into(), F), (Value::Null, N)],
+    );
+    check(
+        "id",
+        "=1;2;!2",
+        &[(1.into(), T), (2.into(), F), (3.into(), F)],
+    );
+    check(
+        "id",
+        "!=1;2",
+        &[(1.into(), F), (3.into(), T), (Value::Null, N)],
+    );
     check("name", "=null", &[(Value::Null, T), ("x".into(), F)]);
     check("name", "=!null", &[(Value::Null, F), ("x".into(), T)]);
-    check("name", "=a;null", &[(Value::Null, T), ("a".into(), T), ("b".into(), F)]);
+    check(
+        "name",
+        "=a;null",
+        &[(Value::Null, T), ("a".into(), T), ("b".into(), F)],
+    );
     check("name", "!=null", &[(Value::Null, F), ("x".into(), T)]);
 }
 
@@ -103,30 +145,96 @@ fn design_example_pattern_with_exclusion() {
 
 #[test]
 fn comparisons_and_ranges() {
-    check("id", "<5", &[(4.into(), T), (5.into(), F), (Value::Null, N)]);
+    check(
+        "id",
+        "<5",
+        &[(4.into(), T), (5.into(), F), (Value::Null, N)],
+    );
     check("id", "<=5", &[(5.into(), T), (6.into(), F)]);
     check("id", ">5", &[(6.into(), T), (5.into(), F)]);
     check("id", ">=5", &[(5.into(), T), (4.into(), F)]);
-    check("score", "<>10;20", &[(10.0.into(), T), (20.0.into(), T), (20.5.into(), F)]);
-    check("score", "!<>10;20", &[(9.0.into(), T), (15.0.into(), F), (Value::Null, N)]);
-    check("born", ">=2000-01-01", &[(date("2000-01-01"), T), (date("1999-12-31"), F)]);
-    check("seen", "<2024-01-01 00:00:00", &[(ts("2023-12-31 23:59:59"), T)]);
+    check(
+        "score",
+        "<>10;20",
+        &[(10.0.into(), T), (20.0.into(), T), (20.5.into(), F)],
+    );
+    check(
+        "score",
+        "!<>10;20",
+        &[(9.0.into(), T), (15.0.into(), F), (Value::Null, N)],
+    );
+    check(
+        "born",
+        ">=2000-01-01",
+        &[(date("2000-01-01"), T), (date("1999-12-31"), F)],
+    );
+    check(
+        "seen",
+        "<2024-01-01 00:00:00",
+        &[(ts("2023-12-31 23:59:59"), T)],
+    );
     // Text orders by bytes: uppercase before lowercase.
-    check("name", "<a", &[("B".into(), T), ("a".into(), F), ("b".into(), F)]);
-    check("name", "<>a;c", &[("b".into(), T), ("B".into(), F), ("c".into(), T), ("ca".into(), F)]);
+    check(
+        "name",
+        "<a",
+        &[("B".into(), T), ("a".into(), F), ("b".into(), F)],
+    );
+    check(
+        "name",
+        "<>a;c",
+        &[
+            ("b".into(), T),
+            ("B".into(), F),
+            ("c".into(), T),
+            ("ca".into(), F),
+        ],
+    );
 }
 
 #[test]
 fn text_operators() {
-    check("name", "contains an", &[("Joanne".into(), T), ("AN".into(), F), (Value::Null, N)]);
-    check("name", "starts_with A", &[("Ann".into(), T), ("ann".into(), F)]);
-    check("name", "ends_with son;sen", &[("Jansen".into(), T), ("Jonson".into(), T), ("Jones".into(), F)]);
-    check("name", "=a%b%c", &[("abc".into(), T), ("axxbyyc".into(), T), ("acb".into(), F), ("abcx".into(), F)]);
-    check("name", "=%", &[("".into(), T), ("x".into(), T), (Value::Null, N)]);
+    check(
+        "name",
+        "contains an",
+        &[("Joanne".into(), T), ("AN".into(), F), (Value::Null, N)],
+    );
+    check(
+        "name",
+        "starts_with A",
+        &[("Ann".into(), T), ("ann".into(), F)],
+    );
+    check(
+        "name",
+        "ends_with son;sen",
+        &[
+            ("Jansen".into(), T),
+            ("Jonson".into(), T),
+            ("Jones".into(), F),
+        ],
+    );
+    check(
+        "name",
+        "=a%b%c",
+        &[
+            ("abc".into(), T),
+            ("axxbyyc".into(), T),
+            ("acb".into(), F),
+            ("abcx".into(), F),
+        ],
+    );
+    check(
+        "name",
+        "=%",
+        &[("".into(), T), ("x".into(), T), (Value::Null, N)],
+    );
     // `_` is always literal.
     check("name", "=a_c", &[("a_c".into(), T), ("abc".into(), F)]);
     check("name", "=a_%", &[("a_x".into(), T), ("abx".into(), F)]);
-    check("name", r"starts_with 50\%", &[("50%x".into(), T), ("500".into(), F)]);
+    check(
+        "name",
+        r"starts_with 50\%",
+        &[("50%x".into(), T), ("500".into(), F)],
+    );
 }
 
 #[test]
@@ -139,16 +247,32 @@ fn escapes() {
     check("name", r"=a\|\|b", &[("a||b".into(), T)]);
     check("name", r"=a\&\&b", &[("a&&b".into(), T)]);
     check("name", r"=back\\slash", &[(r"back\slash".into(), T)]);
-    check("name", r"=\ padded\ ", &[(" padded ".into(), T), ("padded".into(), F)]);
+    check(
+        "name",
+        r"=\ padded\ ",
+        &[(" padded ".into(), T), ("padded".into(), F)],
+    );
     // Unescaped white space around values and operators is not part of a value.
-    check("name", " = a ; b ", &[("a".into(), T), ("b".into(), T), (" a".into(), F)]);
+    check(
+        "name",
+        " = a ; b ",
+        &[("a".into(), T), ("b".into(), T), (" a".into(), F)],
+    );
     check("name", "contains a|b", &[("xa|by".into(), T)]);
 }
 
 #[test]
 fn or_and_inside_a_string() {
-    check("id", "<2 || >8", &[(1.into(), T), (5.into(), F), (9.into(), T)]);
-    check("id", ">2 && <8 || =100", &[(5.into(), T), (9.into(), F), (100.into(), T)]);
+    check(
+        "id",
+        "<2 || >8",
+        &[(1.into(), T), (5.into(), F), (9.into(), T)],
+    );
+    check(
+        "id",
+        ">2 && <8 || =100",
+        &[(5.into(), T), (9.into(), F), (100.into(), T)],
+    );
 }
 
 #[test]
@@ -197,8 +321,13 @@ fn variables_resolve_or_fail_closed() {
     assert_eq!(resolved.to_string(), "id IN (1, 2, 100)");
     // Comparisons need exactly one value.
     let cmp = read_filter(r#"{"id":"<$subject.limit"}"#);
-    assert_eq!(cmp.resolve(&Attributes::new().with_all("limit", [1, 2])), Filter::False);
-    assert!(cmp.resolve(&Attributes::new().with("limit", 5)).matches(&row("id", 4.into())));
+    assert_eq!(
+        cmp.resolve(&Attributes::new().with_all("limit", [1, 2])),
+        Filter::False
+    );
+    assert!(cmp
+        .resolve(&Attributes::new().with("limit", 5))
+        .matches(&row("id", 4.into())));
 }
 
 fn error(doc: &str) -> RuleError {
@@ -208,37 +337,161 @@ fn error(doc: &str) -> RuleError {
 #[test]
 fn every_validation_error_names_place_text_and_reason() {
     let cases: &[(&str, RuleErrorKind, &str)] = &[
-        ("{", RuleErrorKind::Json, "invalid JSON: EOF while parsing an object at line 1 column 1"),
-        ("[]", RuleErrorKind::Shape, "a rule document is a JSON object like {\"read\": \"*\"}, found a list"),
-        (r#"{"reed":"*"}"#, RuleErrorKind::UnknownRight, "reed: unknown right; expected create, read, update or delete"),
-        (r#"{"read":"all"}"#, RuleErrorKind::Shape, "read: expected \"*\" or {\"search\": {…}}, found the string \"all\""),
-        (r#"{"read":{"serch":{}}}"#, RuleErrorKind::Shape, "read: expected \"*\" or {\"search\": {…}}, found an object"),
-        (r#"{"read":{"search":{"id":"=1"},"x":1}}"#, RuleErrorKind::Shape, "read.x: unexpected key; a right holds only \"search\""),
-        (r#"{"read":{"search":{}}}"#, RuleErrorKind::Shape, "read.search: empty search; use \"*\" to grant every row"),
-        (r#"{"read":{"search":{"id":1}}}"#, RuleErrorKind::Shape, "read.search.id: a condition is a string like \"=1;2\", found the number 1"),
-        (r#"{"read":{"search":{"||":[]}}}"#, RuleErrorKind::Shape, "read.search.||: expected an object or a non-empty list of objects, found a list"),
-        (r#"{"read":{"search":{"||":["=1"]}}}"#, RuleErrorKind::Shape, "read.search.||[0]: a group is a JSON object, found the string \"=1\""),
-        (r#"{"read":{"search":{"id":"=1;x"}}}"#, RuleErrorKind::Value, r#"read.search.id: "=1;x": "x" is not an integer (32-bit)"#),
-        (r#"{"read":{"search":{"idd":"=1"}}}"#, RuleErrorKind::UnknownColumn, r#"read.search.idd: "=1": unknown column "idd"; the model's columns are: id, big, score, name, active, born, seen, key"#),
-        (r#"{"read":{"search":{"id":"~1"}}}"#, RuleErrorKind::UnknownOperator, r#"read.search.id: "~1": unknown operator at "~1"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#),
-        (r#"{"read":{"search":{"id":"1;2"}}}"#, RuleErrorKind::UnknownOperator, r#"read.search.id: "1;2": unknown operator at "1;2"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#),
-        (r#"{"read":{"search":{"name":"containsx"}}}"#, RuleErrorKind::UnknownOperator, r#"read.search.name: "containsx": unknown operator at "containsx"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#),
-        (r#"{"read":{"search":{"id":"<1;2"}}}"#, RuleErrorKind::ValueCount, r#"read.search.id: "<1;2": < takes exactly one value, found 2"#),
-        (r#"{"read":{"search":{"id":"<>1"}}}"#, RuleErrorKind::ValueCount, r#"read.search.id: "<>1": <> takes exactly two values (low;high), found 1"#),
-        (r#"{"read":{"search":{"id":"=1;"}}}"#, RuleErrorKind::Syntax, r#"read.search.id: "=1;": empty value after ="#),
-        (r#"{"read":{"search":{"id":"=1||"}}}"#, RuleErrorKind::Syntax, r#"read.search.id: "=1||": empty condition (check for a doubled or trailing || or &&)"#),
-        (r#"{"read":{"search":{"name":"=a\\"}}}"#, RuleErrorKind::Syntax, r#"read.search.name: "=a\\": a trailing backslash escapes nothing; write \\ for a backslash"#),
-        (r#"{"read":{"search":{"id":"=$user.id"}}}"#, RuleErrorKind::Syntax, r#"read.search.id: "=$user.id": "$user.id" is not a variable; variables are $subject.NAME (letters, digits, _); write \$ for a literal $"#),
-        (r#"{"read":{"search":{"id":"<!1"}}}"#, RuleErrorKind::OperatorType, r#"read.search.id: "<!1": "!1": ! (exclusion) only applies in = and != lists; write \! for a literal !"#),
-        (r#"{"read":{"search":{"id":"=1%"}}}"#, RuleErrorKind::OperatorType, r#"read.search.id: "=1%": "1%": % patterns apply to text columns only; write \% for a literal %"#),
-        (r#"{"read":{"search":{"name":"<a%"}}}"#, RuleErrorKind::OperatorType, r#"read.search.name: "<a%": "a%": < takes no % pattern; write \% for a literal %"#),
-        (r#"{"read":{"search":{"id":"<null"}}}"#, RuleErrorKind::OperatorType, r#"read.search.id: "<null": < cannot compare with null; use =null or =!null"#),
-        (r#"{"read":{"search":{"active":"<true"}}}"#, RuleErrorKind::OperatorType, r#"read.search.active: "<true": < does not apply to bool columns; use = or !="#),
-        (r#"{"read":{"search":{"id":"contains 1"}}}"#, RuleErrorKind::OperatorType, r#"read.search.id: "contains 1": contains applies to text columns only; "id" is integer"#),
-        (r#"{"read":{"search":{"name":"contains $subject.x"}}}"#, RuleErrorKind::OperatorType, r#"read.search.name: "contains $subject.x": "$subject.x": contains takes literal text (no null, % or variables)"#),
-        (r#"{"read":{"search":{"born":"=2023-02-29"}}}"#, RuleErrorKind::Value, r#"read.search.born: "=2023-02-29": "2023-02-29" is not a date (YYYY-MM-DD)"#),
-        (r#"{"update":{"search":{"||":{"id":"=1","score":"=abc"}}}}"#, RuleErrorKind::Value, r#"update.search.||.score: "=abc": "abc" is not a finite number"#),
-        (r#"{"read":{"search":{"id":"=1"}},"read":"*"}"#, RuleErrorKind::Json, "invalid JSON: key \"read\" appears twice at line 1 column 42"),
+        (
+            "{",
+            RuleErrorKind::Json,
+            "invalid JSON: EOF while parsing an object at line 1 column 1",
+        ),
+        (
+            "[]",
+            RuleErrorKind::Shape,
+            "a rule document is a JSON object like {\"read\": \"*\"}, found a list",
+        ),
+        (
+            r#"{"reed":"*"}"#,
+            RuleErrorKind::UnknownRight,
+            "reed: unknown right; expected create, read, update or delete",
+        ),
+        (
+            r#"{"read":"all"}"#,
+            RuleErrorKind::Shape,
+            "read: expected \"*\" or {\"search\": {…}}, found the string \"all\"",
+        ),
+        (
+            r#"{"read":{"serch":{}}}"#,
+            RuleErrorKind::Shape,
+            "read: expected \"*\" or {\"search\": {…}}, found an object",
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1"},"x":1}}"#,
+            RuleErrorKind::Shape,
+            "read.x: unexpected key; a right holds only \"search\"",
+        ),
+        (
+            r#"{"read":{"search":{}}}"#,
+            RuleErrorKind::Shape,
+            "read.search: empty search; use \"*\" to grant every row",
+        ),
+        (
+            r#"{"read":{"search":{"id":1}}}"#,
+            RuleErrorKind::Shape,
+            "read.search.id: a condition is a string like \"=1;2\", found the number 1",
+        ),
+        (
+            r#"{"read":{"search":{"||":[]}}}"#,
+            RuleErrorKind::Shape,
+            "read.search.||: expected an object or a non-empty list of objects, found a list",
+        ),
+        (
+            r#"{"read":{"search":{"||":["=1"]}}}"#,
+            RuleErrorKind::Shape,
+            "read.search.||[0]: a group is a JSON object, found the string \"=1\"",
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1;x"}}}"#,
+            RuleErrorKind::Value,
+            r#"read.search.id: "=1;x": "x" is not an integer (32-bit)"#,
+        ),
+        (
+            r#"{"read":{"search":{"idd":"=1"}}}"#,
+            RuleErrorKind::UnknownColumn,
+            r#"read.search.idd: "=1": unknown column "idd"; the model's columns are: id, big, score, name, active, born, seen, key"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"~1"}}}"#,
+            RuleErrorKind::UnknownOperator,
+            r#"read.search.id: "~1": unknown operator at "~1"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"1;2"}}}"#,
+            RuleErrorKind::UnknownOperator,
+            r#"read.search.id: "1;2": unknown operator at "1;2"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#,
+        ),
+        (
+            r#"{"read":{"search":{"name":"containsx"}}}"#,
+            RuleErrorKind::UnknownOperator,
+            r#"read.search.name: "containsx": unknown operator at "containsx"; a condition starts with one of = != < > <= >= <> !<> contains starts_with ends_with (word operators are followed by a space)"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"<1;2"}}}"#,
+            RuleErrorKind::ValueCount,
+            r#"read.search.id: "<1;2": < takes exactly one value, found 2"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"<>1"}}}"#,
+            RuleErrorKind::ValueCount,
+            r#"read.search.id: "<>1": <> takes exactly two values (low;high), found 1"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1;"}}}"#,
+            RuleErrorKind::Syntax,
+            r#"read.search.id: "=1;": empty value after ="#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1||"}}}"#,
+            RuleErrorKind::Syntax,
+            r#"read.search.id: "=1||": empty condition (check for a doubled or trailing || or &&)"#,
+        ),
+        (
+            r#"{"read":{"search":{"name":"=a\\"}}}"#,
+            RuleErrorKind::Syntax,
+            r#"read.search.name: "=a\\": a trailing backslash escapes nothing; write \\ for a backslash"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"=$user.id"}}}"#,
+            RuleErrorKind::Syntax,
+            r#"read.search.id: "=$user.id": "$user.id" is not a variable; variables are $subject.NAME (letters, digits, _); write \$ for a literal $"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"<!1"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.id: "<!1": "!1": ! (exclusion) only applies in = and != lists; write \! for a literal !"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1%"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.id: "=1%": "1%": % patterns apply to text columns only; write \% for a literal %"#,
+        ),
+        (
+            r#"{"read":{"search":{"name":"<a%"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.name: "<a%": "a%": < takes no % pattern; write \% for a literal %"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"<null"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.id: "<null": < cannot compare with null; use =null or =!null"#,
+        ),
+        (
+            r#"{"read":{"search":{"active":"<true"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.active: "<true": < does not apply to bool columns; use = or !="#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"contains 1"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.id: "contains 1": contains applies to text columns only; "id" is integer"#,
+        ),
+        (
+            r#"{"read":{"search":{"name":"contains $subject.x"}}}"#,
+            RuleErrorKind::OperatorType,
+            r#"read.search.name: "contains $subject.x": "$subject.x": contains takes literal text (no null, % or variables)"#,
+        ),
+        (
+            r#"{"read":{"search":{"born":"=2023-02-29"}}}"#,
+            RuleErrorKind::Value,
+            r#"read.search.born: "=2023-02-29": "2023-02-29" is not a date (YYYY-MM-DD)"#,
+        ),
+        (
+            r#"{"update":{"search":{"||":{"id":"=1","score":"=abc"}}}}"#,
+            RuleErrorKind::Value,
+            r#"update.search.||.score: "=abc": "abc" is not a finite number"#,
+        ),
+        (
+            r#"{"read":{"search":{"id":"=1"}},"read":"*"}"#,
+            RuleErrorKind::Json,
+            "invalid JSON: key \"read\" appears twice at line 1 column 42",
+        ),
     ];
     for (doc, kind, message) in cases {
         let err = error(doc);
@@ -252,10 +505,20 @@ fn merge_unions_and_compacts() {
     let c = cols();
     let doc = |s: &str| compile_document(s, &c).unwrap();
     let roles: Vec<CompiledRules> = (0..1000)
-        .map(|r| doc(&format!(r#"{{"read":{{"search":{{"id":"={};{}"}}}}}}"#, r, r + 1)))
+        .map(|r| {
+            doc(&format!(
+                r#"{{"read":{{"search":{{"id":"={};{}"}}}}}}"#,
+                r,
+                r + 1
+            ))
+        })
         .collect();
     let merged = merge(roles.iter().filter_map(|r| r.access(Right::Read)));
-    let Merged::Rows(Filter::Test(Test { kind: TestKind::In(ids), .. })) = &merged else {
+    let Merged::Rows(Filter::Test(Test {
+        kind: TestKind::In(ids),
+        ..
+    })) = &merged
+    else {
         panic!("one IN list expected, got {merged:?}");
     };
     assert_eq!(ids.len(), 1001, "duplicates removed");
@@ -263,23 +526,40 @@ fn merge_unions_and_compacts() {
     let star = doc(r#"{"read":"*"}"#);
     let some = doc(r#"{"read":{"search":{"id":"=1"}}}"#);
     assert_eq!(
-        merge([some.access(Right::Read), star.access(Right::Read)].into_iter().flatten()),
+        merge(
+            [some.access(Right::Read), star.access(Right::Read)]
+                .into_iter()
+                .flatten()
+        ),
         Merged::Everything
     );
     assert_eq!(merge(some.access(Right::Delete)), Merged::Nothing);
-    let twice = merge([some.access(Right::Read), some.access(Right::Read)].into_iter().flatten());
-    assert_eq!(twice.to_filter().to_string(), "id = 1");
-    let mixed = merge(
-        [some.access(Right::Read), doc(r#"{"read":{"search":{"name":"=a"}}}"#).access(Right::Read)]
+    let twice = merge(
+        [some.access(Right::Read), some.access(Right::Read)]
             .into_iter()
             .flatten(),
+    );
+    assert_eq!(twice.to_filter().to_string(), "id = 1");
+    let mixed = merge(
+        [
+            some.access(Right::Read),
+            doc(r#"{"read":{"search":{"name":"=a"}}}"#).access(Right::Read),
+        ]
+        .into_iter()
+        .flatten(),
     );
     assert_eq!(mixed.to_filter().to_string(), "(id = 1 OR name = 'a')");
 }
 
 #[test]
 fn injection_attempts_stay_values() {
-    for nasty in ["' OR 1=1 --", "\"; DROP TABLE contacts; --", "`id`", "x') OR ('1'='1", "a\\'--"] {
+    for nasty in [
+        "' OR 1=1 --",
+        "\"; DROP TABLE contacts; --",
+        "`id`",
+        "x') OR ('1'='1",
+        "a\\'--",
+    ] {
         let expr = format!("={}", escape_value(nasty));
         let f = read_filter(&serde_json::json!({ "name": expr }).to_string());
         let sql = SqlFilter::new(Some("contacts"), f);
@@ -298,7 +578,9 @@ fn injection_attempts_stay_values() {
 
 #[test]
 fn rendering_per_backend() {
-    let f = read_filter(r#"{"name":"=a;b%","score":"<>1;2","key":"=67e55044-10b1-426f-9247-bb680e5fe0c8"}"#);
+    let f = read_filter(
+        r#"{"name":"=a;b%","score":"<>1;2","key":"=67e55044-10b1-426f-9247-bb680e5fe0c8"}"#,
+    );
     let sql = SqlFilter::new(None, f.clone());
     let pg = diesel::debug_query::<diesel::pg::Pg, _>(&sql).to_string();
     assert_eq!(
@@ -314,7 +596,10 @@ fn rendering_per_backend() {
     let pg = diesel::debug_query::<diesel::pg::Pg, _>(&SqlFilter::new(None, text)).to_string();
     assert!(pg.starts_with(r#""name" COLLATE "C" < $1"#), "{pg}");
     let empty = SqlFilter::new(Some("t"), Filter::False);
-    assert_eq!(diesel::debug_query::<diesel::pg::Pg, _>(&empty).to_string(), "1=0 -- binds: []");
+    assert_eq!(
+        diesel::debug_query::<diesel::pg::Pg, _>(&empty).to_string(),
+        "1=0 -- binds: []"
+    );
 }
 
 #[test]
@@ -328,8 +613,25 @@ fn patterns_escape_their_sql_wildcards() {
 
 #[test]
 fn escape_value_round_trips_through_the_parser() {
-    for text in ["plain", "a;b", "50%", "null", "!x", "$subject.id", "a||b&&c", r"back\slash", " pad ", "日本;é"] {
-        let f = read_filter(&serde_json::json!({ "name": format!("={}", escape_value(text)) }).to_string());
-        assert_eq!(f.to_string(), format!("name = {}", Value::from(text)), "{text:?}");
+    for text in [
+        "plain",
+        "a;b",
+        "50%",
+        "null",
+        "!x",
+        "$subject.id",
+        "a||b&&c",
+        r"back\slash",
+        " pad ",
+        "日本;é",
+    ] {
+        let f = read_filter(
+            &serde_json::json!({ "name": format!("={}", escape_value(text)) }).to_string(),
+        );
+        assert_eq!(
+            f.to_string(),
+            format!("name = {}", Value::from(text)),
+            "{text:?}"
+        );
     }
 }

@@ -109,8 +109,10 @@ fn compile_cond(cond: &Cond, columns: &Columns) -> Result<Filter, RuleError> {
             format!("{op} takes {expected}, found {n}"),
         )
     };
-    if matches!(op, Op::Lt | Op::Gt | Op::Le | Op::Ge | Op::Between | Op::NotBetween)
-        && !ty.is_ordered()
+    if matches!(
+        op,
+        Op::Lt | Op::Gt | Op::Le | Op::Ge | Op::Between | Op::NotBetween
+    ) && !ty.is_ordered()
     {
         return Err(err(
             RuleErrorKind::OperatorType,
@@ -120,7 +122,10 @@ fn compile_cond(cond: &Cond, columns: &Columns) -> Result<Filter, RuleError> {
     if op.is_word() && ty != ColumnType::Text {
         return Err(err(
             RuleErrorKind::OperatorType,
-            format!("{op} applies to text columns only; \"{}\" is {ty}", cond.column),
+            format!(
+                "{op} applies to text columns only; \"{}\" is {ty}",
+                cond.column
+            ),
         ));
     }
     let filter = match op {
@@ -170,8 +175,7 @@ fn compile_cond(cond: &Cond, columns: &Columns) -> Result<Filter, RuleError> {
                         ),
                     ));
                 };
-                Value::parse(ColumnType::Text, text)
-                    .map_err(|m| err(RuleErrorKind::Value, m))?;
+                Value::parse(ColumnType::Text, text).map_err(|m| err(RuleErrorKind::Value, m))?;
                 let pattern = match op {
                     Op::Contains => Pattern::contains(text),
                     Op::StartsWith => Pattern::starts_with(text),
@@ -182,10 +186,7 @@ fn compile_cond(cond: &Cond, columns: &Columns) -> Result<Filter, RuleError> {
             Filter::Or(alternatives)
         }
     };
-    let uses_vars = cond
-        .values
-        .iter()
-        .any(|v| matches!(v.term, Term::Var(_)));
+    let uses_vars = cond.values.iter().any(|v| matches!(v.term, Term::Var(_)));
     Ok(if uses_vars {
         Filter::Scoped(Box::new(filter))
     } else {
@@ -238,7 +239,9 @@ fn compile_eq(
         match (value.negated, filter_in, filter) {
             (false, Some(op), _) => include_in.push(op),
             (false, None, Some(f)) => include_other.push(f),
-            (true, Some(op), _) => exclude.push(Filter::Not(Box::new(test(TestKind::In(vec![op]))))),
+            (true, Some(op), _) => {
+                exclude.push(Filter::Not(Box::new(test(TestKind::In(vec![op])))))
+            }
             (true, None, Some(f)) => exclude.push(Filter::Not(Box::new(f))),
             (_, None, None) => {}
         }

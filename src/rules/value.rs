@@ -249,7 +249,11 @@ mod tests {
             (ColumnType::Timestamp, "2024-01-02 03:04:05", true),
             (ColumnType::Timestamp, "2024-01-02T03:04:05.25", true),
             (ColumnType::Timestamp, "2024-01-02", false),
-            (ColumnType::Uuid, "67E55044-10B1-426F-9247-BB680E5FE0C8", true),
+            (
+                ColumnType::Uuid,
+                "67E55044-10B1-426F-9247-BB680E5FE0C8",
+                true,
+            ),
             (ColumnType::Uuid, "67e55044-10b1-426f-9247", false),
         ];
         for &(ty, text, ok) in cases {

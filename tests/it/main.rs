@@ -3,3 +3,6 @@
 
 mod connect;
 mod foundation;
+mod rules_props;
+mod rules_sql;
+mod samples;

@@ -1,0 +1,312 @@
+//! Differential property test: for random valid rules and random rows, the rows the rendered
+//! SQL selects on each backend are exactly the rows the in-memory evaluator accepts.
+//!
+//! Fixed seed and case count in CI; `ROWGUARD_PROPTEST_CASES=N` and
+//! `ROWGUARD_PROPTEST_SEED=N` ask for more or other cases.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use proptest::prelude::*;
+use proptest::sample::select;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use rowguard::rules::{
+    compile_document, escape_value, merge, Attributes, ColumnType, Right, Value,
+};
+use rowguard::testing::TestDatabase;
+use serde_json::{json, Value as Json};
+
+use crate::samples::{self, COLUMNS};
+
+rowguard::backend_tests!(sql_and_memory_agree_on_random_rules);
+
+const DEFAULT_CASES: u32 = 128;
+const DEFAULT_SEED: u64 = 0x0005_eed0_0f7a_b1e5;
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// The values rows and rules draw from: boundaries, case and space variants, SQL wildcards,
+/// quotes, backslashes and non-ASCII text.
+fn pool(ty: ColumnType) -> Vec<Value> {
+    let texts: &[&str] = match ty {
+        ColumnType::Integer => &["-2147483648", "-1", "0", "1", "2", "3", "2147483647"],
+        ColumnType::Bigint => &[
+            "-9223372036854775808",
+            "-1",
+            "0",
+            "1",
+            "2",
+            "10",
+            "9223372036854775807",
+        ],
+        ColumnType::Float => &["-1.5", "0", "0.1", "1", "2.5", "10000000000"],
+        ColumnType::Text => &[
+            "a",
+            "A",
+            "a ",
+            " a",
+            "ab",
+            "abc",
+            "b",
+            "B",
+            "%",
+            "_",
+            "a_c",
+            "a%c",
+            "O'Brien",
+            "\\",
+            "x\\y",
+            "é",
+            "É",
+            "日本",
+            "x;y",
+            "!",
+            "$subject.v_t",
+            "null",
+            "pend",
+            "pending",
+            "z",
+        ],
+        ColumnType::Bool => &["true", "false"],
+        ColumnType::Date => &["1970-01-01", "1999-12-31", "2000-02-29", "2024-12-31"],
+        ColumnType::Timestamp => &[
+            "1970-01-01 00:00:00",
+            "2024-01-01 12:00:00",
+            "2024-01-01 12:00:00.5",
+            "2038-01-19 03:14:07",
+        ],
+        ColumnType::Uuid => &[
+            "00000000-0000-0000-0000-000000000001",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        ],
+    };
+    texts
+        .iter()
+        .map(|t| Value::parse(ty, t).expect("pool value"))
+        .collect()
+}
+
+/// How a value is written in a rule.
+fn rule_text(value: &Value) -> String {
+    match value {
+        Value::Int(v) => v.to_string(),
+        Value::Float(v) => format!("{v:?}"),
+        Value::Text(v) => escape_value(v),
+        Value::Uuid(v) => v.clone(),
+        Value::Bool(v) => v.to_string(),
+        Value::Date(v) => v.format("%Y-%m-%d").to_string(),
+        Value::Timestamp(v) => v.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+        Value::Null => "null".into(),
+    }
+}
+
+fn cell(ty: ColumnType) -> BoxedStrategy<Value> {
+    let mut values = pool(ty);
+    if ty == ColumnType::Text {
+        values.push(Value::from(""));
+    }
+    prop_oneof![1 => Just(Value::Null), 4 => select(values)].boxed()
+}
+
+fn rows() -> impl Strategy<Value = Vec<Vec<Value>>> {
+    let row: Vec<BoxedStrategy<Value>> = COLUMNS[1..].iter().map(|(_, ty)| cell(*ty)).collect();
+    prop::collection::vec(row, 0..12).prop_map(|rows| {
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, rest)| {
+                std::iter::once(Value::Int(i as i64 + 1))
+                    .chain(rest)
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+fn literal(ty: ColumnType) -> BoxedStrategy<String> {
+    select(pool(ty)).prop_map(|v| rule_text(&v)).boxed()
+}
+
+/// One value of an `=` / `!=` list.
+fn list_value(column: &'static str, ty: ColumnType) -> BoxedStrategy<String> {
+    let var = format!("$subject.v_{column}");
+    let mut options = vec![
+        (6, literal(ty)),
+        (1, Just("null".to_owned()).boxed()),
+        (1, Just(var).boxed()),
+    ];
+    if ty == ColumnType::Text {
+        let patterns = [
+            "a%", "%b", "%", "a%c", "%_%", "pend%", "%é", "O'%", "%\\%", "%\\\\%",
+        ];
+        options.push((2, select(patterns.to_vec()).prop_map(str::to_owned).boxed()));
+    }
+    let value = prop::strategy::Union::new_weighted(options);
+    (any::<bool>(), value)
+        .prop_map(|(negated, v)| if negated { format!("!{v}") } else { v })
+        .boxed()
+}
+
+fn condition(column: &'static str, ty: ColumnType) -> BoxedStrategy<String> {
+    let mut options: Vec<(u32, BoxedStrategy<String>)> = vec![(
+        5,
+        (
+            select(vec!["=", "!="]),
+            prop::collection::vec(list_value(column, ty), 1..=3),
+        )
+            .prop_map(|(op, values)| format!("{op}{}", values.join(";")))
+            .boxed(),
+    )];
+    if ty.is_ordered() {
+        let var = format!("$subject.v_{column}");
+        let scalar = prop_oneof![5 => literal(ty), 1 => Just(var)];
+        options.push((
+            3,
+            (select(vec!["<", ">", "<=", ">="]), scalar.clone())
+                .prop_map(|(op, v)| format!("{op}{v}"))
+                .boxed(),
+        ));
+        options.push((
+            2,
+            (select(vec!["<>", "!<>"]), scalar.clone(), scalar)
+                .prop_map(|(op, lo, hi)| format!("{op}{lo};{hi}"))
+                .boxed(),
+        ));
+    }
+    if ty == ColumnType::Text {
+        let word = select(pool(ty))
+            .prop_map(|v| rule_text(&v))
+            .prop_filter("non-empty", |t| !t.is_empty());
+        options.push((
+            3,
+            (select(vec!["contains", "starts_with", "ends_with"]), word)
+                .prop_map(|(op, v)| format!("{op} {v}"))
+                .boxed(),
+        ));
+    }
+    prop::strategy::Union::new_weighted(options).boxed()
+}
+
+/// `{column: "cond"}` or `{column: "cond || cond"}` / `&&` inside the string.
+fn leaf() -> BoxedStrategy<Json> {
+    select((1..COLUMNS.len()).collect::<Vec<_>>())
+        .prop_flat_map(|i| {
+            let (column, ty) = COLUMNS[i];
+            (
+                prop::collection::vec(condition(column, ty), 1..=2),
+                select(vec![" || ", " && "]),
+            )
+                .prop_map(move |(conds, sep)| json!({ column: conds.join(sep) }))
+        })
+        .boxed()
+}
+
+fn search() -> impl Strategy<Value = Json> {
+    leaf().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..=3).prop_map(|v| json!({ "&&": v })),
+            prop::collection::vec(inner.clone(), 2..=3).prop_map(|v| json!({ "||": v })),
+            (inner.clone(), inner).prop_map(|(a, b)| json!({ "||": { "&&": [a, b] } })),
+        ]
+    })
+}
+
+fn document() -> impl Strategy<Value = String> {
+    prop_oneof![
+        1 => Just(json!({ "read": "*" }).to_string()),
+        12 => search().prop_map(|s| json!({ "read": { "search": s } }).to_string()),
+    ]
+}
+
+/// For each column, the attribute `v_<column>`, or none.
+fn attributes() -> impl Strategy<Value = Attributes> {
+    let per_column: Vec<_> = COLUMNS
+        .iter()
+        .map(|(_, ty)| prop::option::weighted(0.8, literal(*ty)))
+        .collect();
+    per_column.prop_map(|values| {
+        let mut attrs = Attributes::new();
+        for ((column, ty), value) in COLUMNS.iter().zip(values) {
+            if let Some(text) = value {
+                // Attributes carry plain (unescaped) values.
+                let plain = Value::parse(*ty, &text)
+                    .ok()
+                    .map(|v| match v {
+                        Value::Text(t) => t,
+                        _ => text.clone(),
+                    })
+                    .unwrap_or_else(|| unescape(&text));
+                attrs.insert(format!("v_{column}"), vec![plain]);
+            }
+        }
+        attrs
+    })
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in text.chars() {
+        if c == '\\' && !escaped {
+            escaped = true;
+        } else {
+            out.push(c);
+            escaped = false;
+        }
+    }
+    out
+}
+
+fn sql_and_memory_agree_on_random_rules(db: &TestDatabase) {
+    let mut conn = db.connect().expect("connect");
+    samples::create_table(&mut conn);
+    let conn = std::cell::RefCell::new(conn);
+    let columns = samples::columns();
+    let cases = env_number("ROWGUARD_PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
+    let seed = env_number("ROWGUARD_PROPTEST_SEED").unwrap_or(DEFAULT_SEED);
+    let mut seed_bytes = [0u8; 32];
+    for chunk in seed_bytes.chunks_mut(8) {
+        chunk.copy_from_slice(&seed.to_le_bytes());
+    }
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let strategy = (
+        rows(),
+        prop::collection::vec(document(), 1..=3),
+        attributes(),
+    );
+    let result = runner.run(&strategy, |(rows, docs, attrs)| {
+        let compiled: Vec<_> = docs
+            .iter()
+            .map(|d| {
+                compile_document(d, &columns).map_err(|e| TestCaseError::fail(format!("{d}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let merged = merge(compiled.iter().filter_map(|c| c.access(Right::Read)));
+        let filter = merged.to_filter().resolve(&attrs);
+        let mut sql_ids = Vec::new();
+        let outcome = conn.borrow_mut().transaction::<(), DieselError, _>(|c| {
+            samples::insert(c, &rows)?;
+            sql_ids = samples::select_ids(c, &filter)?;
+            Err(DieselError::RollbackTransaction)
+        });
+        match outcome {
+            Err(DieselError::RollbackTransaction) => {}
+            other => return Err(TestCaseError::fail(format!("{filter}: {other:?}"))),
+        }
+        let memory_ids = samples::matching_ids(&rows, &filter);
+        prop_assert_eq!(sql_ids, memory_ids, "filter {} from {:?}", filter, docs);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{} (seed {seed}, {cases} cases): {e}", db.backend());
+    }
+}

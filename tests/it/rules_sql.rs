@@ -1,0 +1,177 @@
+//! The rule language as SQL on every backend: fixed cases with known answers, SQL and the
+//! in-memory evaluator agreeing on each, and injection attempts staying inert.
+
+use diesel::prelude::*;
+use rowguard::rules::{compile_document, escape_value, ColumnType, Filter, Right, Value};
+use rowguard::testing::TestDatabase;
+
+use crate::samples::{self, COLUMNS};
+
+rowguard::backend_tests!(
+    fixed_cases_match_sql_and_memory,
+    injection_attempts_are_inert
+);
+
+const TEXTS: [&str; 14] = [
+    "Ann",
+    "ann",
+    "Ann ",
+    "ANN",
+    "pending_review",
+    "pending",
+    "50%",
+    "a_c",
+    "abc",
+    "",
+    "O'Brien",
+    "日本",
+    "é",
+    "back\\slash",
+];
+
+/// Rows 1..=14; row 10 is NULL in every column but `id`.
+fn rows() -> Vec<Vec<Value>> {
+    (1..=14i64)
+        .map(|id| {
+            if id == 10 {
+                let mut row = vec![Value::Null; COLUMNS.len()];
+                row[0] = Value::Int(id);
+                return row;
+            }
+            let texts = [
+                id.to_string(),
+                id.to_string(),
+                (id * 10).to_string(),
+                (id as f64 / 2.0).to_string(),
+                TEXTS[id as usize - 1].to_string(),
+                (id % 2 == 1).to_string(),
+                format!("2000-01-{id:02}"),
+                format!("2024-01-01 00:00:{id:02}"),
+                format!("00000000-0000-0000-0000-0000000000{id:02}"),
+            ];
+            COLUMNS
+                .iter()
+                .zip(texts)
+                .map(|((_, ty), text)| Value::parse(*ty, &text).expect("sample value"))
+                .collect()
+        })
+        .collect()
+}
+
+fn read_filter(column: &str, expr: &str) -> Filter {
+    let doc = serde_json::json!({ "read": { "search": { column: expr } } }).to_string();
+    compile_document(&doc, &samples::columns())
+        .unwrap_or_else(|e| panic!("{doc}: {e}"))
+        .filter(Right::Read)
+        .expect("read right")
+}
+
+fn setup(db: &TestDatabase) -> (rowguard::AnyConnection, Vec<Vec<Value>>) {
+    let mut conn = db.connect().expect("connect");
+    samples::create_table(&mut conn);
+    let rows = rows();
+    samples::insert(&mut conn, &rows).expect("insert samples");
+    (conn, rows)
+}
+
+fn fixed_cases_match_sql_and_memory(db: &TestDatabase) {
+    let (mut conn, rows) = setup(db);
+    let cases: &[(&str, &str, &[i64])] = &[
+        ("t", "=Ann", &[1]),
+        ("t", "=ann", &[2]),
+        ("t", "=Ann\\ ", &[3]),
+        ("t", "starts_with A", &[1, 3, 4]),
+        ("t", "contains nn", &[1, 2, 3]),
+        ("t", "ends_with \\ ", &[3]),
+        ("t", "=pend%;!pending_review", &[6]),
+        ("t", "=50\\%", &[7]),
+        ("t", "=a_c", &[8]),
+        ("t", "=a%c", &[8, 9]),
+        ("t", "<a", &[1, 3, 4, 7, 11]),
+        ("t", "=null", &[10]),
+        ("t", "=!null", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]),
+        ("t", "=O'Brien", &[11]),
+        ("t", "=日本;é", &[12, 13]),
+        ("t", ">z", &[12, 13]),
+        ("t", "=back\\\\slash", &[14]),
+        ("t", "=%", &[1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]),
+        ("i", "<>2;3", &[2, 3]),
+        ("i", "!<>2;12", &[1, 13, 14]),
+        ("i", "=!2", &[1, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]),
+        ("i", "!=1;2", &[3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14]),
+        ("i", "<3 || >12 && <14", &[1, 2, 13]),
+        ("b", ">=120", &[12, 13, 14]),
+        ("f", "=0.5;7", &[1, 14]),
+        ("flag", "=false", &[2, 4, 6, 8, 12, 14]),
+        ("d", "<2000-01-03", &[1, 2]),
+        ("ts", ">2024-01-01 00:00:12.5", &[13, 14]),
+        ("u", "=00000000-0000-0000-0000-000000000003", &[3]),
+        ("u", "=00000000-0000-0000-0000-00000000000A;!null", &[]),
+    ];
+    for (column, expr, expected) in cases {
+        let filter = read_filter(column, expr);
+        let sql = samples::select_ids(&mut conn, &filter)
+            .unwrap_or_else(|e| panic!("{column} {expr}: {e}"));
+        assert_eq!(&sql, expected, "SQL for {column} {expr:?} ({filter})");
+        assert_eq!(
+            samples::matching_ids(&rows, &filter),
+            *expected,
+            "memory for {column} {expr:?}"
+        );
+    }
+    // A NULL comparison is NULL: neither the row nor its negation passes.
+    let lt = read_filter("i", "<5");
+    let not_lt = read_filter("i", "!=1;2;3;4");
+    let both: Vec<i64> = [
+        samples::select_ids(&mut conn, &lt).unwrap(),
+        samples::select_ids(&mut conn, &not_lt).unwrap(),
+    ]
+    .concat();
+    assert!(!both.contains(&10));
+}
+
+fn injection_attempts_are_inert(db: &TestDatabase) {
+    let (mut conn, _) = setup(db);
+    let nasty = [
+        "' OR 1=1 --",
+        "\"; DROP TABLE samples; --",
+        "`; DROP TABLE samples; --",
+        "x') OR ('1'='1",
+        "\\'; DELETE FROM samples; --",
+        "Ann' OR t LIKE '%",
+    ];
+    for text in nasty {
+        for expr in [
+            format!("={}", escape_value(text)),
+            format!("contains {}", escape_value(text)),
+            format!("<>{};{}", escape_value(text), escape_value(text)),
+        ] {
+            let filter = read_filter("t", &expr);
+            assert_eq!(
+                samples::select_ids(&mut conn, &filter).unwrap(),
+                Vec::<i64>::new(),
+                "{expr}"
+            );
+        }
+    }
+    // Unescaped, the same text is still only values (split at `;`), never SQL.
+    let filter = read_filter("t", "=x'; DROP TABLE samples; --");
+    assert!(samples::select_ids(&mut conn, &filter).unwrap().is_empty());
+    // A hostile table name is quoted as one identifier: the query fails, nothing runs.
+    let hostile = rowguard::rules::SqlFilter::new(
+        Some("samples\" WHERE 1=1; DROP TABLE samples; --"),
+        read_filter("t", "=Ann"),
+    );
+    let err = samples::samples::table
+        .select(samples::samples::id)
+        .filter(hostile)
+        .load::<i64>(&mut conn);
+    assert!(err.is_err());
+    // A hostile column name never becomes a column.
+    assert!(rowguard::rules::Columns::new([("t; DROP TABLE samples", ColumnType::Text)]).is_err());
+    let count: i64 = samples::samples::table
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(count, 14, "samples intact");
+}

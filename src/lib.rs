@@ -7,10 +7,23 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod cache;
+pub mod config;
 pub mod db;
+pub mod error;
+pub mod guard;
+pub mod model;
 pub mod rules;
 pub mod schema;
+pub mod store;
+pub mod subject;
 pub mod testing;
+
+pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
+pub use error::Error;
+pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
+pub use model::Authorizable;
+pub use subject::Subject;
 
 pub use db::{
     connect_pool, establish, pending_migrations, run_pending_migrations, AnyConnection, Backend,

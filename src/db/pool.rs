@@ -52,7 +52,9 @@ impl r2d2::ManageConnection for ConnectionManager {
 pub struct PoolOptions {
     /// Most connections open at once (default 10).
     pub max_size: u32,
-    /// Connections kept open while idle (default 1).
+    /// Connections the pool opens in the background to keep idle (default 0: connections are
+    /// opened only for a waiting checkout, then kept until the idle timeout). A background
+    /// open still running when the process exits can crash libpq's teardown.
     pub min_idle: u32,
     /// How long a checkout waits for a free connection (default 10 s).
     pub connection_timeout: Duration,
@@ -66,7 +68,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         Self {
             max_size: 10,
-            min_idle: 1,
+            min_idle: 0,
             connection_timeout: Duration::from_secs(10),
             test_on_checkout: false,
         }

@@ -456,7 +456,10 @@ impl fmt::Display for Filter {
             Filter::False => f.write_str("FALSE"),
             Filter::And(c) => join(f, c, " AND "),
             Filter::Or(c) => join(f, c, " OR "),
-            Filter::Not(x) => write!(f, "NOT {x}"),
+            Filter::Not(x) => match **x {
+                Filter::And(_) | Filter::Or(_) => write!(f, "NOT {x}"),
+                _ => write!(f, "NOT ({x})"),
+            },
             Filter::Scoped(x) => write!(f, "{x}"),
             Filter::Test(t) => {
                 let col = &t.column;

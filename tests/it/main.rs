@@ -1,8 +1,11 @@
 //! Integration tests. Every behaviour test runs once per backend (`…::on_sqlite`,
 //! `…::on_postgres`, `…::on_mysql`), each on its own fresh database.
 
+#[path = "../../examples/contacts/app.rs"]
+mod app;
 mod connect;
 mod foundation;
+mod guard;
 mod rules_props;
 mod rules_sql;
 mod samples;

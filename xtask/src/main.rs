@@ -17,8 +17,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The demo: a contacts application on a fresh database, three subjects, their rights.
+    Demo(commands::demo::Args),
     /// Apply pending migrations to DATABASE_URL (default: rowguard.sqlite3).
     Migrate(commands::migrate::Args),
+    /// DBA tools: check, explain and try the stored rules.
+    Rules(commands::rules::Args),
     /// Run the whole test suite on every backend this machine can reach.
     Test(commands::test::Args),
 }
@@ -26,7 +30,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::Rules(args) => commands::rules::run(args),
         Command::Test(args) => commands::test::run(args),
     };
     match result {

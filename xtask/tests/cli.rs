@@ -58,3 +58,118 @@ fn migrate_applies_then_reports_up_to_date() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The demo and the DBA commands, end to end, on a fresh database of `backend`.
+fn demo_and_rules_commands(backend: rowguard::Backend) {
+    use diesel::RunQueryDsl;
+
+    let db = rowguard::testing::TestDatabase::empty(backend).unwrap_or_else(|e| panic!("{e}"));
+    let url = db.url().target().to_owned();
+    let (code, stdout, stderr) = xtask(&["demo"], &url);
+    assert_eq!(code, 0, "demo failed: {stderr}");
+    for expected in [
+        "agent          roles=agent         1,2,3,4,5              1,3,4,5          -              any",
+        "sales user 17  roles=sales, id=17  1,3,5,7,9              1,5,7,9          3              owner 17",
+        "error: forbidden: update on contacts",
+        "reading contact 6 as the agent: not found: contacts 6",
+        "effective (read AND update), subject variables filled in: (id IN (1, 2, 3, 4, 5) AND NOT (id = 2))",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    // The demo refuses to run on a database that already has rowguard's tables (servers) or
+    // starts afresh (SQLite).
+    let (code, _, stderr) = xtask(&["demo"], &url);
+    if backend == rowguard::Backend::Sqlite {
+        assert_eq!(code, 0, "{stderr}");
+    } else {
+        assert_ne!(code, 0);
+        assert!(stderr.contains("needs an empty database"), "{stderr}");
+    }
+
+    let (code, stdout, _) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=agent",
+            "--json",
+        ],
+        &url,
+    );
+    assert_eq!((code, stdout.trim()), (0, "[1,2,3,4,5]"));
+    let (code, stdout, _) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=sales",
+            "--attr",
+            "id=17",
+            "--action",
+            "delete",
+            "--json",
+        ],
+        &url,
+    );
+    assert_eq!((code, stdout.trim()), (0, "[3]"));
+    let (code, stdout, _) = xtask(
+        &[
+            "rules",
+            "explain",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=agent",
+            "--action",
+            "update",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("#1 roles \"agent\": NOT (id = 2)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("binds: [1, 2, 3, 4, 5, 2]"), "{stdout}");
+
+    let (code, stdout, _) = xtask(&["rules", "check"], &url);
+    assert_eq!((code, stdout.trim()), (0, "4 rule(s) checked, 0 invalid"));
+    let mut conn = db.connect().unwrap();
+    diesel::sql_query(
+        r#"UPDATE authorization_rules SET rules = '{"read":{"search":{"idd":"=1"}}}' WHERE id = 3"#,
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let (code, stdout, _) = xtask(&["rules", "check"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(r#"rule 3 (roles "sales", model contact_types): read.search.idd: "=1": unknown column "idd""#),
+        "{stdout}"
+    );
+    let (code, _, stderr) = xtask(
+        &["rules", "try", "--model", "nope", "--as", "roles=x"],
+        &url,
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown model \"nope\""), "{stderr}");
+}
+
+mod demo_and_rules {
+    #[test]
+    fn on_sqlite() {
+        super::demo_and_rules_commands(rowguard::Backend::Sqlite);
+    }
+    #[test]
+    fn on_postgres() {
+        super::demo_and_rules_commands(rowguard::Backend::Postgres);
+    }
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn on_mysql() {
+        super::demo_and_rules_commands(rowguard::Backend::Mysql);
+    }
+}

@@ -1,6 +1,8 @@
 //! One file per `cargo xtask` command.
 
+pub mod demo;
 pub mod migrate;
+pub mod rules;
 pub mod test;
 
 /// The error every command returns: printed as one `error: …` line.

@@ -32,6 +32,7 @@ pub fn run(args: Args) -> CommandResult {
 
     if mysql_client_available() {
         features.push("rowguard/mysql");
+        features.push("xtask/mysql");
     } else {
         missing.push(
             "MySQL/MariaDB client library not found (pkg-config mysqlclient/libmariadb); \

@@ -1,0 +1,260 @@
+//! The demo: a contacts application on a fresh database, rules for a few roles, and what
+//! three subjects may do. `cargo xtask demo` (or `cargo run --example contacts`).
+
+use std::error::Error;
+use std::io::Write;
+
+use diesel::prelude::*;
+use rowguard::rules::Right;
+use rowguard::{
+    establish, run_pending_migrations, store, Authorizable, Authorizer, Backend, Config,
+    DatabaseUrl, Guard, Subject,
+};
+
+use super::app::{self, contacts, Contact, ContactType};
+
+const RULES: [(&str, &str, &str, &str); 4] = [
+    (
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"create":"*","read":{"search":{"id":"=1;2;3;4;5"}},"update":{"search":{"id":"=!2"}}}"#,
+    ),
+    (
+        "roles",
+        "sales",
+        "contacts",
+        r#"{"create":{"search":{"owner_id":"=$subject.id"}},"read":{"search":{"owner_id":"=$subject.id"}},"update":{"search":{"owner_id":"=$subject.id","status":"=open"}},"delete":{"search":{"owner_id":"=$subject.id","status":"=pending"}}}"#,
+    ),
+    (
+        "roles",
+        "sales",
+        "contact_types",
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
+    ),
+    (
+        "universal",
+        "rowguard-universal",
+        "contact_types",
+        r#"{"read":"*"}"#,
+    ),
+];
+
+/// Runs the demo against `url`, writing its report to `out`.
+pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    prepare_fresh(url)?;
+    writeln!(
+        out,
+        "rowguard demo: a contacts application on {} ({url})\n",
+        url.backend()
+    )?;
+
+    // A short-lived program needs one connection, not a pool.
+    let mut conn = establish(url)?;
+    let applied = run_pending_migrations(&mut conn)?;
+    app::create_tables(&mut conn)?;
+    app::insert_samples(&mut conn)?;
+    writeln!(
+        out,
+        "1. Database: {} migration(s) applied; tables contact_types (2 rows) and contacts (10 rows).",
+        applied.len()
+    )?;
+
+    let mut config = Config::default();
+    config
+        .absolute_rights
+        .insert("roles".into(), vec!["admin".into()]);
+    let auth = Authorizer::new(config);
+    auth.register::<Contact>(&mut conn)?;
+    auth.register::<ContactType>(&mut conn)?;
+    writeln!(
+        out,
+        "2. Models registered: {} and {}.",
+        Contact::NAME,
+        ContactType::NAME
+    )?;
+
+    writeln!(
+        out,
+        "3. Rules in authorization_rules (set type, value, model, rules):"
+    )?;
+    for (set_type, value, model, rules) in RULES {
+        store::put_rule(&mut conn, set_type, value, model, rules)?;
+        writeln!(out, "   {set_type:<9} {value:<18} {model:<13} {rules}")?;
+    }
+    writeln!(
+        out,
+        "   absolute rights (configuration): roles \"admin\" bypasses every rule"
+    )?;
+    auth.invalidate();
+
+    let subjects = [
+        (
+            "agent",
+            "roles=agent",
+            Subject::new().with_set("roles", ["agent"]),
+        ),
+        (
+            "sales user 17",
+            "roles=sales, id=17",
+            Subject::new()
+                .with_set("roles", ["sales"])
+                .with_attribute("id", 17),
+        ),
+        (
+            "admin",
+            "roles=admin",
+            Subject::new().with_set("roles", ["admin"]),
+        ),
+    ];
+    writeln!(
+        out,
+        "\n4. What each subject may do with contacts (contact ids):"
+    )?;
+    writeln!(
+        out,
+        "   {:<14} {:<19} {:<22} {:<16} {:<14} {:<11} contact types read",
+        "subject", "sets", "read", "update", "delete", "create"
+    )?;
+    for (name, sets, subject) in &subjects {
+        let guard = auth.guard(subject.clone());
+        let readable: Vec<Contact> = guard
+            .read::<Contact>(&mut conn)?
+            .order(contacts::id)
+            .load(&mut conn)?;
+        let all: Vec<Contact> = contacts::table.order(contacts::id).load(&mut conn)?;
+        let update = permitted(&guard, &mut conn, Right::Update, &all)?;
+        let delete = permitted(&guard, &mut conn, Right::Delete, &all)?;
+        let mut new = all[0].clone();
+        new.id = 100;
+        let create = [17i64, 42]
+            .iter()
+            .filter_map(|owner| {
+                new.owner_id = *owner;
+                guard
+                    .can(&mut conn, Right::Create, &new)
+                    .ok()
+                    .filter(|ok| *ok)
+                    .map(|_| format!("owner {owner}"))
+            })
+            .collect::<Vec<_>>();
+        let types: Vec<String> = guard
+            .read::<ContactType>(&mut conn)?
+            .select(app::contact_types::name)
+            .load(&mut conn)?;
+        writeln!(
+            out,
+            "   {:<14} {:<19} {:<22} {:<16} {:<14} {:<11} {}",
+            name,
+            sets,
+            if readable.len() == all.len() {
+                format!("all {}", all.len())
+            } else {
+                readable
+                    .iter()
+                    .map(|c| c.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            update,
+            delete,
+            if create.len() == 2 {
+                "any".to_string()
+            } else if create.is_empty() {
+                "no".to_string()
+            } else {
+                create.join(",")
+            },
+            types.join(","),
+        )?;
+    }
+
+    let agent: Guard = auth.guard(subjects[0].2.clone());
+    writeln!(
+        out,
+        "\n5. A denied write: the agent sets contact 2's score to 0."
+    )?;
+    let mut two: Contact = contacts::table.find(2i64).first(&mut conn)?;
+    let before = two.score;
+    two.score = 0;
+    match agent.update(&mut conn, &two) {
+        Err(e) => writeln!(out, "   error: {e}")?,
+        Ok(()) => writeln!(out, "   unexpectedly allowed")?,
+    }
+    let after: i32 = contacts::table
+        .find(2i64)
+        .select(contacts::score)
+        .first(&mut conn)?;
+    writeln!(
+        out,
+        "   contact 2's score is still {after} (was {before}): a denied write changes nothing."
+    )?;
+    match agent.find::<Contact>(&mut conn, 6i64) {
+        Err(e) => writeln!(
+            out,
+            "   reading contact 6 as the agent: {e} (its existence is not revealed)"
+        )?,
+        Ok(_) => writeln!(out, "   contact 6 unexpectedly readable")?,
+    }
+
+    writeln!(out, "\n6. Explain: why may the agent update what it may?")?;
+    let explanation = agent.explain::<Contact>(&mut conn, Right::Update)?;
+    for line in explanation.to_string().lines() {
+        writeln!(out, "   {line}")?;
+    }
+    writeln!(
+        out,
+        "\nThe same from a shell: cargo xtask rules explain --model contacts --as roles=agent --action update"
+    )?;
+    Ok(())
+}
+
+/// The contacts `guard` may act on for `right`, as a short list.
+fn permitted(
+    guard: &Guard,
+    conn: &mut rowguard::AnyConnection,
+    right: Right,
+    all: &[Contact],
+) -> Result<String, rowguard::Error> {
+    let mut ids = Vec::new();
+    for c in all {
+        if guard.can(conn, right, c)? {
+            ids.push(c.id.to_string());
+        }
+    }
+    Ok(match ids.len() {
+        0 => "-".into(),
+        n if n == all.len() => format!("all {n}"),
+        _ => ids.join(","),
+    })
+}
+
+/// The demo wants a fresh database: a SQLite file is recreated; a server database must not
+/// hold rowguard's tables yet (the demo never drops anything there).
+fn prepare_fresh(url: &DatabaseUrl) -> Result<(), Box<dyn Error>> {
+    if url.backend() == Backend::Sqlite {
+        if url.target() != ":memory:" {
+            for suffix in ["", "-wal", "-shm"] {
+                let path = format!("{}{suffix}", url.target());
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut conn = establish(url)?;
+    if !rowguard::pending_migrations(&mut conn)?.is_empty()
+        && diesel::sql_query("SELECT 1 FROM authorization_rules")
+            .execute(&mut conn)
+            .is_err()
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "the demo needs an empty database, but {url} already has rowguard's tables; \
+         point DATABASE_URL at a new database"
+    )
+    .into())
+}

@@ -1,0 +1,228 @@
+//! Configuration of the authorizer: a file (`rowguard.toml` or `.json`) and environment
+//! overrides. A bad value is an error at start-up naming the key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The universal role every subject has unless configured otherwise.
+pub const DEFAULT_UNIVERSAL_ROLE: &str = "rowguard-universal";
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {cause}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+    /// The file does not parse or has a bad value.
+    #[error("{path}: {cause}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the key.
+        cause: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name}: {cause}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        cause: String,
+    },
+}
+
+/// How rules are applied.
+///
+/// ```
+/// use rowguard::Config;
+///
+/// let config = Config::from_toml_str(r#"
+///     universal_role = "everyone"
+///     refresh_interval_ms = 250
+///     [absolute_rights]
+///     roles = ["admin"]
+/// "#).unwrap();
+/// assert_eq!(config.universal_role, "everyone");
+/// assert_eq!(config.absolute_rights["roles"], ["admin"]);
+/// assert!(Config::from_toml_str("refresh_interval_ms = \"soon\"").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The value of set type `universal` every subject has (default `rowguard-universal`).
+    pub universal_role: String,
+    /// Set type → values that bypass all rules (e.g. `roles = ["admin"]`).
+    pub absolute_rights: BTreeMap<String, Vec<String>>,
+    /// Development only: disable authorization entirely (logged loudly).
+    pub override_authorization: bool,
+    /// How often a DBA's direct SQL edits are looked for, in ms (0 = before every check).
+    pub refresh_interval_ms: u64,
+    /// Most cached (model, subject sets) entries.
+    pub cache_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            universal_role: DEFAULT_UNIVERSAL_ROLE.to_owned(),
+            absolute_rights: BTreeMap::new(),
+            override_authorization: false,
+            refresh_interval_ms: 1_000,
+            cache_size: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "<toml>".into(),
+            cause: e.message().to_owned(),
+        })
+    }
+
+    /// Reads a `.toml` or `.json` file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: shown.clone(),
+            cause: e.to_string(),
+        })?;
+        let parsed = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(&text).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|cause| ConfigError::Parse {
+            path: shown,
+            cause: cause.trim().replace('\n', " "),
+        })
+    }
+
+    /// The configuration for this process: the file named by `ROWGUARD_CONFIG`, else
+    /// `rowguard.toml` or `rowguard.json` in the working directory if present, else the
+    /// defaults; then the environment overrides ([`Config::apply_env`]).
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = match std::env::var("ROWGUARD_CONFIG") {
+            Ok(path) if !path.is_empty() => Some(path.into()),
+            _ => ["rowguard.toml", "rowguard.json"]
+                .iter()
+                .map(std::path::PathBuf::from)
+                .find(|p| p.exists()),
+        };
+        let mut config = match file {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `ROWGUARD_UNIVERSAL_ROLE`, `ROWGUARD_ABSOLUTE_RIGHTS` (JSON object),
+    /// `ROWGUARD_OVERRIDE_AUTHORIZATION` (`true`/`false`), `ROWGUARD_REFRESH_INTERVAL_MS`
+    /// and `ROWGUARD_CACHE_SIZE`, read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("ROWGUARD_UNIVERSAL_ROLE") {
+            if v.trim().is_empty() {
+                return Err(ConfigError::Env {
+                    name: "ROWGUARD_UNIVERSAL_ROLE",
+                    cause: "empty".into(),
+                });
+            }
+            self.universal_role = v;
+        }
+        if let Some(v) = get("ROWGUARD_ABSOLUTE_RIGHTS") {
+            self.absolute_rights = serde_json::from_str(&v).map_err(|e| ConfigError::Env {
+                name: "ROWGUARD_ABSOLUTE_RIGHTS",
+                cause: format!("expected a JSON object like {{\"roles\":[\"admin\"]}}: {e}"),
+            })?;
+        }
+        if let Some(v) = get("ROWGUARD_OVERRIDE_AUTHORIZATION") {
+            self.override_authorization = match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" | "" => false,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "ROWGUARD_OVERRIDE_AUTHORIZATION",
+                        cause: format!("\"{other}\" is not true or false"),
+                    })
+                }
+            };
+        }
+        let number = |name: &'static str, v: String| {
+            v.trim().parse::<u64>().map_err(|_| ConfigError::Env {
+                name,
+                cause: format!("\"{v}\" is not a whole number"),
+            })
+        };
+        if let Some(v) = get("ROWGUARD_REFRESH_INTERVAL_MS") {
+            self.refresh_interval_ms = number("ROWGUARD_REFRESH_INTERVAL_MS", v)?;
+        }
+        if let Some(v) = get("ROWGUARD_CACHE_SIZE") {
+            self.cache_size = number("ROWGUARD_CACHE_SIZE", v)? as usize;
+        }
+        Ok(())
+    }
+
+    /// The refresh interval as a duration.
+    pub fn refresh_interval(&self) -> Duration {
+        Duration::from_millis(self.refresh_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_and_their_errors() {
+        let mut c = Config::default();
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        c.apply_env(env(&[
+            ("ROWGUARD_OVERRIDE_AUTHORIZATION", "true"),
+            ("ROWGUARD_ABSOLUTE_RIGHTS", r#"{"roles":["root"]}"#),
+            ("ROWGUARD_REFRESH_INTERVAL_MS", "0"),
+        ]))
+        .unwrap();
+        assert!(c.override_authorization);
+        assert_eq!(c.absolute_rights["roles"], ["root"]);
+        assert_eq!(c.refresh_interval_ms, 0);
+        let err = c
+            .apply_env(env(&[("ROWGUARD_ABSOLUTE_RIGHTS", "[1]")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("environment variable ROWGUARD_ABSOLUTE_RIGHTS"),
+            "{err}"
+        );
+        let err = c
+            .apply_env(env(&[("ROWGUARD_OVERRIDE_AUTHORIZATION", "yes")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"yes\" is not true or false"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::from_toml_str("universal_rol = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `universal_rol`"), "{err}");
+    }
+}

@@ -1,0 +1,183 @@
+//! Authorizable models: the [`Authorizable`] trait and the [`authorizable!`](crate::authorizable)
+//! macro that implements it in one line.
+
+use diesel::sql_types;
+
+use crate::rules::{ColumnType, Columns, SqlFilter, Value};
+use crate::AnyConnection;
+
+/// The rule type of a Diesel SQL type (`Nullable<T>` has `T`'s).
+pub trait RuleType {
+    /// The column type rules see.
+    const TYPE: ColumnType;
+}
+
+macro_rules! rule_type {
+    ($($sql:ty => $ty:ident),+ $(,)?) => {$(
+        impl RuleType for $sql {
+            const TYPE: ColumnType = ColumnType::$ty;
+        }
+    )+};
+}
+
+rule_type!(
+    sql_types::SmallInt => Integer,
+    sql_types::Integer => Integer,
+    sql_types::BigInt => Bigint,
+    sql_types::Float => Float,
+    sql_types::Double => Float,
+    sql_types::Text => Text,
+    sql_types::Bool => Bool,
+    sql_types::Date => Date,
+    sql_types::Timestamp => Timestamp,
+);
+
+impl<T: RuleType + sql_types::SqlType> RuleType for sql_types::Nullable<T> {
+    const TYPE: ColumnType = T::TYPE;
+}
+
+/// A Diesel model whose rows rowguard authorizes. Implement it with
+/// [`authorizable!`](crate::authorizable); the Diesel calls it needs are generated there for
+/// the concrete table, so rowguard's guard stays free of Diesel's generic bounds.
+pub trait Authorizable: Sized + 'static {
+    /// The stable model name stored in `authorizable_models.name` (default: the table name).
+    const NAME: &'static str;
+    /// The SQL table.
+    const TABLE: &'static str;
+    /// The primary key column (one of [`Authorizable::columns`]).
+    const PRIMARY_KEY: &'static str;
+    /// The table's boxed query over [`AnyConnection`]'s backend.
+    type Query;
+
+    /// The columns rules may use, with their types.
+    fn columns() -> &'static Columns;
+    /// This row's values of [`Authorizable::columns`], in order.
+    fn values(&self) -> Vec<Value>;
+    /// This row's primary key.
+    fn key(&self) -> Value;
+    /// `SELECT * FROM table WHERE filter`, boxed, for the application's own filters on top.
+    fn boxed_query(filter: SqlFilter) -> Self::Query;
+    /// Loads the rows matching `filter`.
+    fn load_where(conn: &mut AnyConnection, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
+    /// Inserts this row.
+    fn insert_row(&self, conn: &mut AnyConnection) -> diesel::QueryResult<usize>;
+    /// Writes this row's columns to the rows matching `filter`.
+    fn update_where(
+        &self,
+        conn: &mut AnyConnection,
+        filter: SqlFilter,
+    ) -> diesel::QueryResult<usize>;
+    /// Deletes the rows matching `filter`.
+    fn delete_where(conn: &mut AnyConnection, filter: SqlFilter) -> diesel::QueryResult<usize>;
+}
+
+/// Declares a Diesel model authorizable, in one line:
+///
+/// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
+/// optionally followed by `as "stable_name"` (default: the table name).
+///
+/// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
+/// for the table; rule types come from the `table!` SQL types.
+///
+/// ```
+/// use diesel::prelude::*;
+/// use rowguard::{authorizable, Authorizable, rules::ColumnType};
+///
+/// diesel::table! {
+///     notes (id) {
+///         id -> BigInt,
+///         owner_id -> BigInt,
+///         body -> Text,
+///     }
+/// }
+///
+/// #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// #[diesel(table_name = notes)]
+/// struct Note {
+///     id: i64,
+///     owner_id: i64,
+///     body: String,
+/// }
+///
+/// authorizable!(Note => notes(id) { id, owner_id });
+///
+/// assert_eq!(Note::NAME, "notes");
+/// assert_eq!(Note::columns().get("owner_id"), Some((1, ColumnType::Bigint)));
+/// ```
+#[macro_export]
+macro_rules! authorizable {
+    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? }) => {
+        $crate::authorizable!($model => $table ($pk) { $($col),+ } as ::core::stringify!($table));
+    };
+    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } as $name:expr) => {
+        impl $crate::Authorizable for $model {
+            const NAME: &'static str = $name;
+            const TABLE: &'static str = ::core::stringify!($table);
+            const PRIMARY_KEY: &'static str = ::core::stringify!($pk);
+            type Query = $table::BoxedQuery<'static, $crate::db::MultiBackend>;
+
+            fn columns() -> &'static $crate::rules::Columns {
+                static COLUMNS: ::std::sync::OnceLock<$crate::rules::Columns> =
+                    ::std::sync::OnceLock::new();
+                COLUMNS.get_or_init(|| {
+                    let columns = $crate::rules::Columns::new([$(
+                        (
+                            ::core::stringify!($col),
+                            <<$table::$col as ::diesel::Expression>::SqlType
+                                as $crate::model::RuleType>::TYPE,
+                        )
+                    ),+])
+                    .expect("authorizable!: column names are identifiers, each listed once");
+                    assert!(
+                        columns.get(::core::stringify!($pk)).is_some(),
+                        "authorizable!: list the primary key among the columns"
+                    );
+                    columns
+                })
+            }
+
+            fn values(&self) -> ::std::vec::Vec<$crate::rules::Value> {
+                ::std::vec![$($crate::rules::Value::from(::core::clone::Clone::clone(&self.$col))),+]
+            }
+
+            fn key(&self) -> $crate::rules::Value {
+                $crate::rules::Value::from(::core::clone::Clone::clone(&self.$pk))
+            }
+
+            fn boxed_query(filter: $crate::rules::SqlFilter) -> Self::Query {
+                use ::diesel::prelude::*;
+                $table::table.into_boxed().filter(filter)
+            }
+
+            fn load_where(
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> ::diesel::QueryResult<::std::vec::Vec<Self>> {
+                use ::diesel::prelude::*;
+                $table::table.filter(filter).load::<Self>(conn)
+            }
+
+            fn insert_row(&self, conn: &mut $crate::AnyConnection) -> ::diesel::QueryResult<usize> {
+                use ::diesel::prelude::*;
+                ::diesel::insert_into($table::table).values(self).execute(conn)
+            }
+
+            fn update_where(
+                &self,
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> ::diesel::QueryResult<usize> {
+                use ::diesel::prelude::*;
+                ::diesel::update($table::table.filter(filter)).set(self).execute(conn)
+            }
+
+            fn delete_where(
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> ::diesel::QueryResult<usize> {
+                use ::diesel::prelude::*;
+                ::diesel::delete($table::table.filter(filter)).execute(conn)
+            }
+        }
+    };
+}

@@ -1,0 +1,67 @@
+//! `SELECT pk FROM table WHERE filter ORDER BY pk` for a table known only by its stored
+//! metadata (DBA tools: `cargo xtask rules try`).
+
+use std::marker::PhantomData;
+
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::result::QueryResult;
+use diesel::RunQueryDsl;
+
+use super::sql::Dialect;
+use super::SqlFilter;
+use crate::db::MultiBackend;
+
+/// The primary keys of `table`'s rows that match a filter, ascending. `ST` is the SQL type
+/// the key is loaded as (`BigInt` or `Text`).
+#[derive(Debug, Clone)]
+pub struct KeysQuery<ST> {
+    table: String,
+    primary_key: String,
+    filter: SqlFilter,
+    sql_type: PhantomData<ST>,
+}
+
+impl<ST> KeysQuery<ST> {
+    /// The query; identifiers are quoted, values bound.
+    pub fn new(table: &str, primary_key: &str, filter: SqlFilter) -> Self {
+        Self {
+            table: table.to_owned(),
+            primary_key: primary_key.to_owned(),
+            filter,
+            sql_type: PhantomData,
+        }
+    }
+}
+
+impl<ST> QueryId for KeysQuery<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST: diesel::sql_types::SqlType + diesel::sql_types::SingleValue> Query for KeysQuery<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, Conn> RunQueryDsl<Conn> for KeysQuery<ST> {}
+
+impl<ST, DB: Dialect> QueryFragment<DB> for KeysQuery<ST>
+where
+    SqlFilter: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_identifier(&self.primary_key)?;
+        out.push_sql(" FROM ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        out.push_sql(" ORDER BY ");
+        out.push_identifier(&self.primary_key)
+    }
+}
+
+impl<ST> QueryFragment<MultiBackend> for KeysQuery<ST> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}

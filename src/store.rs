@@ -1,0 +1,259 @@
+//! Reading and writing rowguard's own tables: model metadata, rule rows, the state version.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use crate::rules::{Columns, RuleError};
+use crate::schema::{
+    authorizable_models as models, authorizable_set_types as set_types,
+    authorization_rules as rules, authorization_state as state,
+};
+use crate::{AnyConnection, DbError};
+
+/// A model as stored in `authorizable_models`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    /// Row id.
+    pub id: i64,
+    /// Stable name.
+    pub name: String,
+    /// SQL table.
+    pub table_name: String,
+    /// Primary key column.
+    pub primary_key: String,
+    /// Columns rules may use.
+    pub columns: Columns,
+}
+
+/// One row of `authorization_rules`, with its set type's name.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct RuleRow {
+    /// Row id.
+    pub id: i64,
+    /// Set type name (`roles`, …).
+    pub set_type: String,
+    /// Set value (`agent`, …).
+    pub set_value: String,
+    /// The model's name.
+    pub model: String,
+    /// The rule document, JSON text.
+    pub rules: String,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A query failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A model's stored `columns` JSON is invalid.
+    #[error("model \"{model}\": {source}")]
+    BadColumns {
+        /// The model.
+        model: String,
+        /// What is wrong.
+        source: RuleError,
+    },
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::Db(DbError::Query(e))
+    }
+}
+
+/// The current `authorization_state.version`.
+pub fn state_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(state::table.select(state::version).first(conn)?)
+}
+
+/// Every stored model.
+pub fn load_models(conn: &mut AnyConnection) -> Result<Vec<Arc<StoredModel>>, StoreError> {
+    let rows: Vec<(i64, String, String, String, String)> = models::table
+        .select((
+            models::id,
+            models::name,
+            models::table_name,
+            models::primary_key,
+            models::column_types,
+        ))
+        .order(models::name)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, name, table_name, primary_key, columns)| {
+            let columns =
+                Columns::from_json(&columns).map_err(|source| StoreError::BadColumns {
+                    model: name.clone(),
+                    source,
+                })?;
+            Ok(Arc::new(StoredModel {
+                id,
+                name,
+                table_name,
+                primary_key,
+                columns,
+            }))
+        })
+        .collect()
+}
+
+/// Registers (or updates) a model's table, primary key and columns.
+pub fn upsert_model(
+    conn: &mut AnyConnection,
+    name: &str,
+    table_name: &str,
+    primary_key: &str,
+    columns: &Columns,
+) -> Result<(), StoreError> {
+    let json = columns.to_json();
+    conn.transaction(|conn| {
+        let updated = diesel::update(models::table.filter(models::name.eq(name)))
+            .set((
+                models::table_name.eq(table_name),
+                models::primary_key.eq(primary_key),
+                models::column_types.eq(&json),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(models::table)
+                .values((
+                    models::name.eq(name),
+                    models::table_name.eq(table_name),
+                    models::primary_key.eq(primary_key),
+                    models::column_types.eq(&json),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
+}
+
+/// Sets the rule document of (set type, set value, model), replacing an existing one. The
+/// document is stored as given; validate it first (the seeder and the guard do).
+pub fn put_rule(
+    conn: &mut AnyConnection,
+    set_type: &str,
+    set_value: &str,
+    model: &str,
+    document: &str,
+) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        let type_id: i64 = set_types::table
+            .filter(set_types::name.eq(set_type))
+            .select(set_types::id)
+            .first(conn)?;
+        let model_id: i64 = models::table
+            .filter(models::name.eq(model))
+            .select(models::id)
+            .first(conn)?;
+        let target = rules::table
+            .filter(rules::authorizable_set_type_id.eq(type_id))
+            .filter(rules::authorizable_set_value.eq(set_value))
+            .filter(rules::authorizable_model_id.eq(model_id));
+        let updated = diesel::update(target)
+            .set(rules::rules.eq(document))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(rules::table)
+                .values((
+                    rules::authorizable_set_type_id.eq(type_id),
+                    rules::authorizable_set_value.eq(set_value),
+                    rules::authorizable_model_id.eq(model_id),
+                    rules::rules.eq(document),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    Ok(())
+}
+
+/// The rule rows of `model` for the given (set type, values) pairs, in one query.
+pub fn load_rules(
+    conn: &mut AnyConnection,
+    model: &str,
+    sets: &[(String, Vec<String>)],
+) -> Result<Vec<RuleRow>, StoreError> {
+    let type_names: Vec<&str> = sets.iter().map(|(t, _)| t.as_str()).collect();
+    let values: Vec<&str> = sets
+        .iter()
+        .flat_map(|(_, vs)| vs.iter().map(String::as_str))
+        .collect();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let candidates: Vec<RuleRow> = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .filter(models::name.eq(model))
+        .filter(set_types::name.eq_any(&type_names))
+        .filter(rules::authorizable_set_value.eq_any(&values))
+        .select((
+            rules::id,
+            set_types::name,
+            rules::authorizable_set_value,
+            models::name,
+            rules::rules,
+        ))
+        .order(rules::id)
+        .load(conn)?;
+    // The query matched types and values independently; keep the exact pairs.
+    Ok(candidates
+        .into_iter()
+        .filter(|row| {
+            sets.iter()
+                .any(|(t, vs)| *t == row.set_type && vs.contains(&row.set_value))
+        })
+        .collect())
+}
+
+/// Every rule row (for `rules check`).
+pub fn all_rules(conn: &mut AnyConnection) -> Result<Vec<RuleRow>, StoreError> {
+    Ok(rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .select((
+            rules::id,
+            set_types::name,
+            rules::authorizable_set_value,
+            models::name,
+            rules::rules,
+        ))
+        .order(rules::id)
+        .load(conn)?)
+}
+
+/// A stored rule row that does not validate against its model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRule {
+    /// The row.
+    pub row: RuleRow,
+    /// What is wrong with it.
+    pub error: String,
+}
+
+/// Validates every stored rule against its model's columns; returns the bad ones.
+pub fn invalid_rules(conn: &mut AnyConnection) -> Result<Vec<InvalidRule>, StoreError> {
+    let mut columns = std::collections::HashMap::new();
+    let rows: Vec<(String, String)> = models::table
+        .select((models::name, models::column_types))
+        .load(conn)?;
+    for (name, json) in rows {
+        columns.insert(name, Columns::from_json(&json));
+    }
+    Ok(all_rules(conn)?
+        .into_iter()
+        .filter_map(|row| {
+            let error = match columns.get(&row.model) {
+                Some(Ok(cols)) => crate::rules::compile_document(&row.rules, cols)
+                    .err()
+                    .map(|e| e.to_string()),
+                Some(Err(e)) => Some(format!("the model's columns are invalid: {e}")),
+                None => Some("the model is not registered".into()),
+            }?;
+            Some(InvalidRule { row, error })
+        })
+        .collect())
+}

@@ -1,0 +1,153 @@
+//! `cargo xtask rules check|explain|try`: DBA tools that need only the stored metadata.
+
+use std::process::ExitCode;
+
+use rowguard::rules::{Right, Value};
+use rowguard::{AnyConnection, Authorizer, Config, Subject};
+
+use super::{CommandResult, DatabaseArgs};
+
+/// Arguments of `rules`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum RulesCommand {
+    /// Validate every stored rule; list each bad row; exit 1 if any.
+    Check {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Show the contributing rule rows, the merged rule and the SQL for a subject.
+    Explain {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// create, read, update or delete.
+        #[arg(long, default_value = "read")]
+        action: String,
+    },
+    /// List the primary keys of the rows a subject may act on, ascending.
+    Try {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// read, update or delete.
+        #[arg(long, default_value = "read")]
+        action: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The subject and model of `explain` / `try`.
+#[derive(clap::Args, Debug)]
+struct SubjectArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// The model's stored name.
+    #[arg(long)]
+    model: String,
+    /// A set of the subject: TYPE=V1,V2 (repeatable), e.g. --as roles=agent,support.
+    #[arg(long = "as", value_name = "TYPE=VALUES")]
+    sets: Vec<String>,
+    /// An attribute for $subject.NAME: KEY=VALUE (repeatable).
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attrs: Vec<String>,
+}
+
+impl SubjectArgs {
+    fn subject(&self) -> Result<Subject, String> {
+        let mut subject = Subject::new();
+        for set in &self.sets {
+            let (set_type, values) = set
+                .split_once('=')
+                .ok_or_else(|| format!("--as {set}: expected TYPE=V1,V2"))?;
+            subject.add_set(set_type, values.split(',').filter(|v| !v.is_empty()));
+        }
+        for attr in &self.attrs {
+            let (key, value) = attr
+                .split_once('=')
+                .ok_or_else(|| format!("--attr {attr}: expected KEY=VALUE"))?;
+            subject = subject.with_attribute(key, value);
+        }
+        Ok(subject)
+    }
+
+    /// One connection and an authorizer: a short-lived command needs no pool.
+    fn open(&self) -> Result<(AnyConnection, Authorizer), Box<dyn std::error::Error>> {
+        let conn = rowguard::establish(&self.db.url()?)?;
+        Ok((conn, Authorizer::new(Config::load()?)))
+    }
+}
+
+fn right(action: &str) -> Result<Right, String> {
+    Right::from_key(action).ok_or_else(|| {
+        format!("unknown action \"{action}\"; expected create, read, update or delete")
+    })
+}
+
+/// Runs a `rules` subcommand.
+pub fn run(args: Args) -> CommandResult {
+    match args.command {
+        RulesCommand::Check { db } => {
+            let mut conn = rowguard::establish(&db.url()?)?;
+            let bad = rowguard::store::invalid_rules(&mut conn)?;
+            let total = rowguard::store::all_rules(&mut conn)?.len();
+            for b in &bad {
+                println!(
+                    "rule {} ({} \"{}\", model {}): {}",
+                    b.row.id, b.row.set_type, b.row.set_value, b.row.model, b.error
+                );
+            }
+            println!("{} rule(s) checked, {} invalid", total, bad.len());
+            Ok(if bad.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        RulesCommand::Explain { subject, action } => {
+            let right = right(&action)?;
+            let (mut conn, auth) = subject.open()?;
+            println!(
+                "{}",
+                auth.explain(&mut conn, &subject.subject()?, &subject.model, right)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Try {
+            subject,
+            action,
+            json,
+        } => {
+            let right = right(&action)?;
+            if right == Right::Create {
+                return Err("try lists existing rows: use read, update or delete".into());
+            }
+            let (mut conn, auth) = subject.open()?;
+            let keys =
+                auth.permitted_keys(&mut conn, &subject.subject()?, &subject.model, right)?;
+            if json {
+                let list: Vec<serde_json::Value> = keys
+                    .iter()
+                    .map(|k| match k {
+                        Value::Int(i) => serde_json::Value::from(*i),
+                        other => serde_json::Value::from(other.to_string().trim_matches('\'')),
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for key in keys {
+                    match key {
+                        Value::Text(t) => println!("{t}"),
+                        other => println!("{other}"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! Precedence (DESIGN §10): override → absolute rights → any `"*"` → OR of searches →
 //! nothing = deny.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ pub struct ModelAccess {
     /// row grants nothing: fail closed; `cargo xtask rules check` lists it).
     pub rows: Vec<(RuleRow, Result<CompiledRules, RuleError>)>,
     merged: [Merged; 4],
+    /// Per right, the filter a write must pass: read AND right for update/delete.
+    effective: [Arc<Filter>; 4],
 }
 
 impl ModelAccess {
@@ -186,8 +189,8 @@ impl Authorizer {
         model: &str,
     ) -> Result<Arc<ModelAccess>, Error> {
         self.refresh(conn)?;
-        let key = format!("{model}\u{0}{}", subject.sets_key());
-        if let Some(hit) = self.inner.cache.get(&key) {
+        let hash = RuleCache::<ModelAccess>::hash(model, subject.sets_hash());
+        if let Some(hit) = self.inner.cache.get(hash, model, subject.sets_key()) {
             return Ok(hit);
         }
         let epoch = self.inner.cache.epoch();
@@ -215,12 +218,27 @@ impl Authorizer {
                     .filter_map(|(_, c)| c.as_ref().ok().and_then(|c| c.access(right))),
             )
         });
+        let read = merged[Right::Read as usize].to_filter();
+        let effective = Right::ALL.map(|right| {
+            let own = merged[right as usize].to_filter();
+            Arc::new(match right {
+                Right::Update | Right::Delete => Filter::And(vec![read.clone(), own]).simplify(),
+                _ => own,
+            })
+        });
         let access = Arc::new(ModelAccess {
             model: stored,
             rows,
             merged,
+            effective,
         });
-        self.inner.cache.insert(key, epoch, access.clone());
+        self.inner.cache.insert(
+            hash,
+            model,
+            subject.sets_key().clone(),
+            epoch,
+            access.clone(),
+        );
         Ok(access)
     }
 
@@ -232,19 +250,17 @@ impl Authorizer {
         subject: &Subject,
         model: &str,
         right: Right,
-    ) -> Result<Filter, Error> {
+    ) -> Result<Arc<Filter>, Error> {
         if self.bypass(subject).is_some() {
-            return Ok(Filter::True);
+            return Ok(Arc::new(Filter::True));
         }
         let access = self.access(conn, subject, model)?;
-        let own = access.merged(right).to_filter();
-        let filter = match right {
-            Right::Update | Right::Delete => {
-                Filter::And(vec![access.merged(Right::Read).to_filter(), own]).simplify()
-            }
-            _ => own,
-        };
-        Ok(filter.resolve(subject.attributes()))
+        let filter = &access.effective[right as usize];
+        Ok(if filter.has_vars() {
+            Arc::new(filter.resolve(subject.attributes()))
+        } else {
+            filter.clone()
+        })
     }
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending
@@ -259,7 +275,7 @@ impl Authorizer {
         let access = self.access(conn, subject, model)?;
         let filter = self.filter(conn, subject, model, right)?;
         let stored = &access.model;
-        let sql = SqlFilter::new(Some(&stored.table_name), filter);
+        let sql = SqlFilter::from_arc(Some(Cow::Owned(stored.table_name.clone())), filter);
         let integer_key = matches!(
             stored.columns.get(&stored.primary_key).map(|(_, t)| t),
             None | Some(ColumnType::Integer | ColumnType::Bigint)
@@ -289,7 +305,10 @@ impl Authorizer {
     ) -> Result<Explanation, Error> {
         let access = self.access(conn, subject, model)?;
         let filter = self.filter(conn, subject, model, right)?;
-        let sql = SqlFilter::new(Some(&access.model.table_name), filter.clone());
+        let sql = SqlFilter::from_arc(
+            Some(Cow::Owned(access.model.table_name.clone())),
+            filter.clone(),
+        );
         let where_sql = match conn.backend() {
             Backend::Sqlite => diesel::debug_query::<diesel::sqlite::Sqlite, _>(&sql).to_string(),
             Backend::Postgres => diesel::debug_query::<diesel::pg::Pg, _>(&sql).to_string(),
@@ -304,7 +323,7 @@ impl Authorizer {
             bypass: self.bypass(subject),
             universal_role: self.inner.config.universal_role.clone(),
             access,
-            filter,
+            filter: (*filter).clone(),
             sql: format!("WHERE {where_sql}"),
         })
     }
@@ -421,7 +440,7 @@ impl Guard {
         right: Right,
     ) -> Result<SqlFilter, Error> {
         let filter = self.auth.filter(conn, &self.subject, M::NAME, right)?;
-        Ok(SqlFilter::new(Some(M::TABLE), filter))
+        Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
     }
 
     /// `SELECT * FROM M's table WHERE <read rule>`, boxed: add your own filters, order and
@@ -567,10 +586,10 @@ impl Guard {
     ) -> Result<SqlFilter, Error> {
         let rule = self.auth.filter(conn, &self.subject, M::NAME, right)?;
         let filter = match extra {
-            Some(extra) => Filter::And(vec![rule, extra]).simplify(),
+            Some(extra) => Arc::new(Filter::And(vec![(*rule).clone(), extra]).simplify()),
             None => rule,
         };
-        Ok(SqlFilter::new(Some(M::TABLE), filter))
+        Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
     }
 
     /// `Ok` if the row exists and is readable, else `NotFound`.

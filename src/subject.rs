@@ -1,8 +1,11 @@
 //! The subject: who is asking. Its authorizable sets (`roles`, `groups`, `id`, …) select rule
 //! rows; its attributes fill `$subject.*` variables.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::rules::Attributes;
 
@@ -18,16 +21,48 @@ use crate::rules::Attributes;
 /// assert_eq!(agent.set("roles").count(), 2);
 /// assert_eq!(agent.attributes().get("id"), Some(&["17".to_string()][..]));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject {
     sets: BTreeMap<String, BTreeSet<String>>,
     attributes: Attributes,
+    /// [`Subject::sets_key`] and its hash, kept up to date by every change of the sets so
+    /// that a rule-cache lookup builds nothing.
+    key: Arc<str>,
+    key_hash: u64,
+}
+
+impl Default for Subject {
+    fn default() -> Self {
+        let mut subject = Self {
+            sets: BTreeMap::new(),
+            attributes: Attributes::default(),
+            key: Arc::from(""),
+            key_hash: 0,
+        };
+        subject.rekey();
+        subject
+    }
 }
 
 impl Subject {
     /// A subject with no sets (it gets only the universal role's rules).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn rekey(&mut self) {
+        let mut key = String::new();
+        for (set_type, values) in &self.sets {
+            let _ = write!(key, "{}:{}|", set_type.len(), set_type);
+            for v in values {
+                let _ = write!(key, "{}:{},", v.len(), v);
+            }
+            key.push(';');
+        }
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        self.key_hash = hasher.finish();
+        self.key = Arc::from(key);
     }
 
     /// Adds values to a set type (`roles`, `groups`, `id`, or any in `authorizable_set_types`).
@@ -50,6 +85,7 @@ impl Subject {
             .entry(set_type.into())
             .or_default()
             .extend(values.into_iter().map(|v| v.to_string()));
+        self.rekey();
     }
 
     /// Sets a single-valued attribute for `$subject.NAME`.
@@ -89,16 +125,13 @@ impl Subject {
 
     /// A canonical text of the sets (not the attributes): subjects with the same sets share
     /// cached rules.
-    pub fn sets_key(&self) -> String {
-        let mut key = String::new();
-        for (set_type, values) in &self.sets {
-            let _ = write!(key, "{}:{}|", set_type.len(), set_type);
-            for v in values {
-                let _ = write!(key, "{}:{},", v.len(), v);
-            }
-            key.push(';');
-        }
-        key
+    pub fn sets_key(&self) -> &Arc<str> {
+        &self.key
+    }
+
+    /// A hash of [`Subject::sets_key`].
+    pub fn sets_hash(&self) -> u64 {
+        self.key_hash
     }
 }
 
@@ -113,6 +146,8 @@ mod tests {
             .with_set("roles", ["a"])
             .with_set("roles", ["b"]);
         assert_eq!(a.sets_key(), b.sets_key());
+        assert_eq!(a.sets_hash(), b.sets_hash());
+        assert_eq!(a, b);
         let c = Subject::new().with_set("roles", ["a,b"]);
         let d = Subject::new().with_set("roles", ["a", "b"]);
         assert_ne!(c.sets_key(), d.sets_key());

@@ -11,6 +11,7 @@
 //! - MySQL/MariaDB: the default collations ignore case and trailing spaces, so text is
 //!   compared as `BINARY`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use diesel::backend::Backend as DieselBackend;
@@ -97,7 +98,7 @@ dialect!(diesel::mysql::Mysql, Backend::Mysql);
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqlFilter {
-    table: Option<Arc<str>>,
+    table: Option<Cow<'static, str>>,
     filter: Arc<Filter>,
 }
 
@@ -107,13 +108,14 @@ impl SqlFilter {
     /// query-building error, never a guess.
     pub fn new(table: Option<&str>, filter: Filter) -> Self {
         Self {
-            table: table.map(Arc::from),
+            table: table.map(|t| Cow::Owned(t.to_owned())),
             filter: Arc::new(filter),
         }
     }
 
-    /// Like [`SqlFilter::new`], sharing an already allocated filter.
-    pub fn from_arc(table: Option<Arc<str>>, filter: Arc<Filter>) -> Self {
+    /// Like [`SqlFilter::new`], sharing an already allocated filter (a static table name
+    /// costs no allocation).
+    pub fn from_arc(table: Option<Cow<'static, str>>, filter: Arc<Filter>) -> Self {
         Self { table, filter }
     }
 

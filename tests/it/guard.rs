@@ -23,6 +23,7 @@ rowguard::backend_tests!(
     dba_edits_show_after_the_refresh_interval,
     eight_threads_read_and_write,
     explain_names_rows_and_sql,
+    a_cache_hit_costs_no_query,
 );
 
 const AGENT: &str =
@@ -522,4 +523,70 @@ impl ValuesForTest for Contact {
     fn values_for_test(&self) -> Vec<rowguard::rules::Value> {
         rowguard::Authorizable::values(self)
     }
+}
+
+fn a_cache_hit_costs_no_query(db: &TestDatabase) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let auth = setup(
+        db,
+        Config {
+            refresh_interval_ms: 60_000,
+            ..Config::default()
+        },
+    );
+    rule(&auth, "roles", "agent", AGENT);
+    let guard = agent(&auth);
+    let mut conn = auth.pool().get().unwrap();
+    let queries = Arc::new(AtomicUsize::new(0));
+    let counter = queries.clone();
+    conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if matches!(
+            event,
+            diesel::connection::InstrumentationEvent::StartQuery { .. }
+        ) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let mut count = |f: &mut dyn FnMut(&mut rowguard::AnyConnection)| {
+        queries.store(0, Ordering::SeqCst);
+        f(&mut conn);
+        queries.load(Ordering::SeqCst)
+    };
+    // The first use: the version check, the model list, the rules (one query), the read.
+    let first = count(&mut |c| {
+        guard
+            .read::<Contact>(c)
+            .unwrap()
+            .load::<Contact>(c)
+            .unwrap();
+    });
+    assert_eq!(first, 4, "version + models + rules + read");
+    let hit = count(&mut |c| {
+        guard
+            .read::<Contact>(c)
+            .unwrap()
+            .load::<Contact>(c)
+            .unwrap();
+    });
+    assert_eq!(hit, 1, "a hit adds no query to the read");
+    let in_memory = count(&mut |c| {
+        let one = contact_on(c, 1);
+        assert!(guard.can(c, Right::Update, &one).unwrap());
+    });
+    assert_eq!(in_memory, 1, "only loading the row itself");
+    // Another subject with other sets: a miss costs one query for all of its rules.
+    let other = auth.guard(Subject::new().with_set("roles", ["agent", "auditor"]));
+    let miss = count(&mut |c| {
+        other.filter::<Contact>(c, Right::Read).unwrap();
+    });
+    assert_eq!(miss, 1);
+}
+
+fn contact_on(conn: &mut rowguard::AnyConnection, id: i64) -> Contact {
+    contacts::table
+        .find(id)
+        .first(conn)
+        .expect("contact exists")
 }

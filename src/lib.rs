@@ -13,10 +13,13 @@ pub mod db;
 pub mod error;
 pub mod guard;
 pub mod model;
+pub mod rbac;
 pub mod rules;
 pub mod schema;
+pub mod seed;
 pub mod store;
 pub mod subject;
+pub mod sync;
 pub mod testing;
 
 pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};

@@ -64,3 +64,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_rules,
     authorization_state,
 );
+
+diesel::table! {
+    /// RBAC roles. `all_permissions` is the `"*"` wildcard: every permission.
+    roles (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// Unique name.
+        name -> Text,
+        /// Free text.
+        description -> Nullable<Text>,
+        /// Holds every permission (`"*"`).
+        all_permissions -> Bool,
+    }
+}
+
+diesel::table! {
+    /// RBAC permissions: dot-separated lowercase segments (`console.command.reboot`).
+    permissions (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// Unique name.
+        name -> Text,
+        /// Free text.
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Which role holds which permission directly.
+    role_permissions (role_id, permission_id) {
+        /// The role.
+        role_id -> BigInt,
+        /// The permission.
+        permission_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// `role_id` inherits every permission of `parent_role_id` (transitively).
+    role_inheritance (role_id, parent_role_id) {
+        /// The inheriting role.
+        role_id -> BigInt,
+        /// The role inherited from.
+        parent_role_id -> BigInt,
+    }
+}
+
+diesel::joinable!(role_permissions -> permissions (permission_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    roles,
+    permissions,
+    role_permissions,
+    role_inheritance
+);

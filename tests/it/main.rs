@@ -9,3 +9,4 @@ mod guard;
 mod rules_props;
 mod rules_sql;
 mod samples;
+mod seed_sync;

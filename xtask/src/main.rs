@@ -21,6 +21,12 @@ enum Command {
     Demo(commands::demo::Args),
     /// Apply pending migrations to DATABASE_URL (default: rowguard.sqlite3).
     Migrate(commands::migrate::Args),
+    /// Print the role × permission matrix (inheritance applied).
+    Permissions(commands::permissions::Args),
+    /// Load seeds/*.json in one transaction, step by step.
+    Seed(commands::seed::Args),
+    /// Register the models declared with authorizable! in the source tree.
+    SyncModels(commands::sync_models::Args),
     /// DBA tools: check, explain and try the stored rules.
     Rules(commands::rules::Args),
     /// Run the whole test suite on every backend this machine can reach.
@@ -32,7 +38,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::Permissions(args) => commands::permissions::run(args),
         Command::Rules(args) => commands::rules::run(args),
+        Command::Seed(args) => commands::seed::run(args),
+        Command::SyncModels(args) => commands::sync_models::run(args),
         Command::Test(args) => commands::test::run(args),
     };
     match result {

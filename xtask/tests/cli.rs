@@ -46,10 +46,12 @@ fn migrate_applies_then_reports_up_to_date() {
     let url = dir.join("cli.sqlite3").to_string_lossy().into_owned();
     let (code, stdout, stderr) = xtask(&["migrate"], &url);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("applied 2026-11-23-000001_authorization_tables"),
-        "{stdout}"
-    );
+    for migration in [
+        "2026-11-23-000001_authorization_tables",
+        "2026-11-23-000002_rbac",
+    ] {
+        assert!(stdout.contains(&format!("applied {migration}")), "{stdout}");
+    }
     let (code, stdout, _) = xtask(&["migrate"], &url);
     assert_eq!(code, 0);
     assert!(
@@ -171,5 +173,110 @@ mod demo_and_rules {
     #[test]
     fn on_mysql() {
         super::demo_and_rules_commands(rowguard::Backend::Mysql);
+    }
+}
+
+/// sync-models, seed and permissions from the shell, on `backend`, with the repository's
+/// own examples/ and seeds/.
+fn sync_seed_permissions_commands(backend: rowguard::Backend) {
+    let db = rowguard::testing::TestDatabase::migrated(backend).unwrap_or_else(|e| panic!("{e}"));
+    let url = db.url().target().to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let examples = root.join("examples").display().to_string();
+    let seeds = root.join("seeds").display().to_string();
+
+    // Seeding before the models exist fails at the rules step and rolls back.
+    let (code, stdout, stderr) = xtask(&["seed", "--dir", &seeds], &url);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("  rules") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("there is no model named \"contacts\"; run cargo xtask sync-models first"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rolled back"), "{stderr}");
+    let (_, matrix, _) = xtask(&["permissions"], &url);
+    assert!(
+        matrix.contains("0 role(s), 0 permission(s)"),
+        "rolled back: {matrix}"
+    );
+
+    let (code, stdout, _) = xtask(&["sync-models", "--path", &examples, "--dry-run"], &url);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("+ contacts") && stdout.contains("dry run (nothing written): 2 added"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = xtask(&["sync-models", "--path", &examples], &url);
+    assert_eq!(
+        (code, stdout.lines().last()),
+        (0, Some("2 added, 0 changed, 0 removed, 0 unchanged"))
+    );
+
+    let (code, stdout, _) = xtask(&["seed", "--dir", &seeds], &url);
+    assert_eq!(code, 0, "{stdout}");
+    for step in [
+        "set types",
+        "permissions",
+        "roles",
+        "role permissions",
+        "role inheritance",
+        "rules",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(step) && l.contains(" ms  DONE")),
+            "{step}: {stdout}"
+        );
+    }
+    assert!(stdout.trim_end().ends_with("SUCCESS"), "{stdout}");
+    let (code, stdout, _) = xtask(&["seed", "--dir", &seeds], &url);
+    assert_eq!(code, 0);
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("DONE"))
+            .all(|l| l.contains("(0 added, 0 changed")),
+        "re-seed: {stdout}"
+    );
+
+    let (code, stdout, _) = xtask(&["permissions", "--role", "devops"], &url);
+    assert_eq!(code, 0);
+    let line = |p: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(p))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("jobs.command.run ").contains('✔'),
+        "inherited from support: {stdout}"
+    );
+    assert!(line("contacts.write ").contains('·'), "{stdout}");
+    let (code, _, stderr) = xtask(&["permissions", "--role", "useree"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("There is no role named \"useree\""),
+        "{stderr}"
+    );
+}
+
+mod sync_seed_permissions {
+    #[test]
+    fn on_sqlite() {
+        super::sync_seed_permissions_commands(rowguard::Backend::Sqlite);
+    }
+    #[test]
+    fn on_postgres() {
+        super::sync_seed_permissions_commands(rowguard::Backend::Postgres);
+    }
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn on_mysql() {
+        super::sync_seed_permissions_commands(rowguard::Backend::Mysql);
     }
 }

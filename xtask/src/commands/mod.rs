@@ -2,7 +2,10 @@
 
 pub mod demo;
 pub mod migrate;
+pub mod permissions;
 pub mod rules;
+pub mod seed;
+pub mod sync_models;
 pub mod test;
 
 /// The error every command returns: printed as one `error: …` line.

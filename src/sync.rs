@@ -1,0 +1,449 @@
+//! `sync-models`: finds the models declared with [`authorizable!`](crate::authorizable) in a
+//! source tree (parsed with `syn`, not pattern-matched), takes their column types from the
+//! Diesel `table!` definitions beside them, and brings `authorizable_models` in line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use syn::parse::{ParseStream, Parser};
+use syn::{Ident, Item, LitStr, Token};
+
+use crate::rules::{ColumnType, Columns};
+use crate::schema::{authorizable_models as models, authorization_rules as rules};
+use crate::AnyConnection;
+
+/// A model found in the source tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundModel {
+    /// Stable name.
+    pub name: String,
+    /// Table.
+    pub table: String,
+    /// Primary key.
+    pub primary_key: String,
+    /// Columns rules may use.
+    pub columns: Columns,
+    /// Where it is declared.
+    pub file: PathBuf,
+}
+
+/// Errors of `sync-models`.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A directory could not be walked or a file read.
+    #[error("{path}: {cause}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+    /// A Rust file does not parse (use `--keep-going` to skip it).
+    #[error("{path}: does not parse as Rust: {cause}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with its line.
+        cause: String,
+    },
+    /// A declaration is inconsistent (unknown table, column, type, duplicate name).
+    #[error("{path}: {cause}")]
+    Model {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        cause: String,
+    },
+    /// Vanished models still have rules: nothing was changed.
+    #[error("refusing to remove models that still have rules (delete their rules first): {}", .0.iter().map(|(m, n)| format!("{m} ({n} rule(s))")).collect::<Vec<_>>().join(", "))]
+    ModelsWithRules(Vec<(String, i64)>),
+    /// A database error.
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+}
+
+/// What a scan found: models, and files skipped with `--keep-going`.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Models by name.
+    pub models: BTreeMap<String, FoundModel>,
+    /// Files that did not parse (only with `keep_going`).
+    pub skipped: Vec<SyncError>,
+}
+
+/// Walks `paths` for `.rs` files and collects the authorizable models.
+pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
+    let mut tables: Tables = HashMap::new();
+    let mut decls: Vec<(PathBuf, Decl)> = Vec::new();
+    let mut out = Scan::default();
+    for root in paths {
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let entry = entry.map_err(|e| SyncError::Io {
+                path: root.display().to_string(),
+                cause: e.to_string(),
+            })?;
+            let path = entry.path();
+            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| SyncError::Io {
+                path: path.display().to_string(),
+                cause: e.to_string(),
+            })?;
+            let file = match syn::parse_file(&text) {
+                Ok(f) => f,
+                Err(e) => {
+                    let err = SyncError::Parse {
+                        path: path.display().to_string(),
+                        cause: format!("line {}: {e}", e.span().start().line),
+                    };
+                    if keep_going {
+                        out.skipped.push(err);
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
+            collect(&file.items, path, &mut tables, &mut decls)?;
+        }
+    }
+    for (file, decl) in decls {
+        let fail = |cause: String| SyncError::Model {
+            path: file.display().to_string(),
+            cause,
+        };
+        let table = tables.get(&decl.table).ok_or_else(|| {
+            fail(format!(
+                "model {} uses table `{}`, but no diesel::table! for it was found",
+                decl.name, decl.table
+            ))
+        })?;
+        if !table.primary_key.contains(&decl.primary_key) {
+            return Err(fail(format!(
+                "model {}: `{}` is not the primary key of table `{}` ({})",
+                decl.name,
+                decl.primary_key,
+                decl.table,
+                table.primary_key.join(", ")
+            )));
+        }
+        let mut columns = Vec::new();
+        for col in &decl.columns {
+            let ty = table
+                .columns
+                .iter()
+                .find(|(n, _)| n == col)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "model {}: table `{}` has no column `{col}`",
+                        decl.name, decl.table
+                    ))
+                })?
+                .1
+                .ok_or_else(|| {
+                    fail(format!(
+                        "model {}: column `{col}` has a SQL type rules cannot use",
+                        decl.name
+                    ))
+                })?;
+            columns.push((col.clone(), ty));
+        }
+        let columns =
+            Columns::new(columns).map_err(|e| fail(format!("model {}: {e}", decl.name)))?;
+        if columns.get(&decl.primary_key).is_none() {
+            return Err(fail(format!(
+                "model {}: list the primary key `{}` among the columns",
+                decl.name, decl.primary_key
+            )));
+        }
+        let found = FoundModel {
+            name: decl.name.clone(),
+            table: decl.table,
+            primary_key: decl.primary_key,
+            columns,
+            file: file.clone(),
+        };
+        if let Some(other) = out.models.insert(decl.name.clone(), found) {
+            return Err(fail(format!(
+                "model name \"{}\" is also declared in {}",
+                decl.name,
+                other.file.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+struct Decl {
+    name: String,
+    table: String,
+    primary_key: String,
+    columns: Vec<String>,
+}
+
+/// A `table!` definition: primary key columns and (column, rule type) pairs.
+struct TableDef {
+    name: String,
+    primary_key: Vec<String>,
+    columns: Vec<(String, Option<ColumnType>)>,
+}
+
+type Tables = HashMap<String, TableDef>;
+
+fn collect(
+    items: &[Item],
+    path: &Path,
+    tables: &mut Tables,
+    decls: &mut Vec<(PathBuf, Decl)>,
+) -> Result<(), SyncError> {
+    for item in items {
+        match item {
+            Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    collect(inner, path, tables, decls)?;
+                }
+            }
+            Item::Macro(m) => {
+                let Some(last) = m.mac.path.segments.last() else {
+                    continue;
+                };
+                let fail = |e: syn::Error| SyncError::Model {
+                    path: path.display().to_string(),
+                    cause: format!("line {}: {e}", e.span().start().line),
+                };
+                if last.ident == "table" {
+                    for table in parse_tables.parse2(m.mac.tokens.clone()).map_err(fail)? {
+                        tables.insert(table.name.clone(), table);
+                    }
+                } else if last.ident == "authorizable" {
+                    decls.push((
+                        path.to_owned(),
+                        parse_decl.parse2(m.mac.tokens.clone()).map_err(fail)?,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `Model => table (pk) { a, b, … } [as "name"]`
+fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
+    input.parse::<syn::Type>()?;
+    input.parse::<Token![=>]>()?;
+    let table: Ident = input.parse()?;
+    let pk_tokens;
+    syn::parenthesized!(pk_tokens in input);
+    let primary_key: Ident = pk_tokens.parse()?;
+    let body;
+    syn::braced!(body in input);
+    let columns = body.parse_terminated(Ident::parse_any_ident, Token![,])?;
+    let name = if input.peek(Token![as]) {
+        input.parse::<Token![as]>()?;
+        input.parse::<LitStr>()?.value()
+    } else {
+        table.to_string()
+    };
+    Ok(Decl {
+        name,
+        table: table.to_string(),
+        primary_key: primary_key.to_string(),
+        columns: columns.into_iter().map(|c| c.to_string()).collect(),
+    })
+}
+
+trait ParseAnyIdent {
+    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident>;
+}
+
+impl ParseAnyIdent for Ident {
+    fn parse_any_ident(input: ParseStream<'_>) -> syn::Result<Ident> {
+        use syn::ext::IdentExt;
+        Ident::parse_any(input)
+    }
+}
+
+/// `[#[attr]…] [schema.]name [(pk, …)] { [#[attr]…] col -> Type, … }`, possibly several.
+fn parse_tables(input: ParseStream<'_>) -> syn::Result<Vec<TableDef>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        input.call(syn::Attribute::parse_outer)?;
+        if input.peek(Token![use]) {
+            input.parse::<syn::ItemUse>()?;
+            continue;
+        }
+        let mut name: Ident = input.parse()?;
+        while input.peek(Token![.]) {
+            input.parse::<Token![.]>()?;
+            name = input.parse()?;
+        }
+        let mut pk = vec!["id".to_owned()];
+        if input.peek(syn::token::Paren) {
+            let keys;
+            syn::parenthesized!(keys in input);
+            pk = keys
+                .parse_terminated(Ident::parse_any_ident, Token![,])?
+                .into_iter()
+                .map(|i| i.to_string())
+                .collect();
+        }
+        let body;
+        syn::braced!(body in input);
+        let mut columns = Vec::new();
+        while !body.is_empty() {
+            body.call(syn::Attribute::parse_outer)?;
+            let column = Ident::parse_any_ident(&body)?;
+            body.parse::<Token![->]>()?;
+            let ty: syn::Type = body.parse()?;
+            columns.push((column.to_string(), rule_type(&ty)));
+            if body.peek(Token![,]) {
+                body.parse::<Token![,]>()?;
+            }
+        }
+        out.push(TableDef {
+            name: name.to_string(),
+            primary_key: pk,
+            columns,
+        });
+    }
+    Ok(out)
+}
+
+/// The rule type of a Diesel SQL type as written in `table!` (`Nullable<T>` has `T`'s).
+fn rule_type(ty: &syn::Type) -> Option<ColumnType> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    let name = last.ident.to_string();
+    if name == "Nullable" {
+        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+            if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                return rule_type(inner);
+            }
+        }
+        return None;
+    }
+    Some(match name.as_str() {
+        "SmallInt" | "Int2" | "Integer" | "Int4" => ColumnType::Integer,
+        "BigInt" | "Int8" => ColumnType::Bigint,
+        "Float" | "Float4" | "Double" | "Float8" => ColumnType::Float,
+        "Text" | "VarChar" | "Varchar" | "Char" => ColumnType::Text,
+        "Bool" => ColumnType::Bool,
+        "Date" => ColumnType::Date,
+        "Timestamp" | "Timestamptz" | "Datetime" => ColumnType::Timestamp,
+        "Uuid" => ColumnType::Uuid,
+        _ => return None,
+    })
+}
+
+/// One line of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new model.
+    Added(String),
+    /// Table, primary key or columns changed.
+    Changed(String),
+    /// No longer declared.
+    Removed(String),
+    /// As stored.
+    Unchanged(String),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Added(m) => write!(f, "+ {m}"),
+            Change::Changed(m) => write!(f, "~ {m}"),
+            Change::Removed(m) => write!(f, "- {m}"),
+            Change::Unchanged(m) => write!(f, "= {m}"),
+        }
+    }
+}
+
+/// Compares the scan with `authorizable_models` and, unless `dry_run`, applies the
+/// difference in one transaction. Removing a model that still has rules is refused and
+/// nothing changes.
+pub fn sync(
+    conn: &mut AnyConnection,
+    found: &BTreeMap<String, FoundModel>,
+    dry_run: bool,
+) -> Result<Vec<Change>, SyncError> {
+    conn.transaction(|conn| {
+        let stored: Vec<(i64, String, String, String, String)> = models::table
+            .select((
+                models::id,
+                models::name,
+                models::table_name,
+                models::primary_key,
+                models::column_types,
+            ))
+            .load(conn)?;
+        let mut plan = Vec::new();
+        let mut blocked = Vec::new();
+        for (id, name, table, pk, columns) in &stored {
+            match found.get(name) {
+                None => {
+                    let count: i64 = rules::table
+                        .filter(rules::authorizable_model_id.eq(id))
+                        .count()
+                        .get_result(conn)?;
+                    if count > 0 {
+                        blocked.push((name.clone(), count));
+                    }
+                    plan.push(Change::Removed(name.clone()));
+                }
+                Some(m) => {
+                    let same_columns =
+                        Columns::from_json(columns).ok().as_ref() == Some(&m.columns);
+                    if *table == m.table && *pk == m.primary_key && same_columns {
+                        plan.push(Change::Unchanged(name.clone()));
+                    } else {
+                        plan.push(Change::Changed(name.clone()));
+                    }
+                }
+            }
+        }
+        for name in found.keys() {
+            if !stored.iter().any(|(_, n, ..)| n == name) {
+                plan.push(Change::Added(name.clone()));
+            }
+        }
+        if !blocked.is_empty() {
+            return Err(SyncError::ModelsWithRules(blocked));
+        }
+        plan.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        if dry_run {
+            return Ok(plan);
+        }
+        for change in &plan {
+            match change {
+                Change::Added(name) | Change::Changed(name) => {
+                    let m = &found[name];
+                    crate::store::upsert_model(conn, &m.name, &m.table, &m.primary_key, &m.columns)
+                        .map_err(|e| match e {
+                            crate::store::StoreError::Db(crate::DbError::Query(q)) => {
+                                SyncError::Db(q)
+                            }
+                            other => SyncError::Model {
+                                path: m.file.display().to_string(),
+                                cause: other.to_string(),
+                            },
+                        })?;
+                }
+                Change::Removed(name) => {
+                    diesel::delete(models::table.filter(models::name.eq(name))).execute(conn)?;
+                }
+                Change::Unchanged(_) => {}
+            }
+        }
+        Ok(plan)
+    })
+}
+
+fn name_of(c: &Change) -> &str {
+    match c {
+        Change::Added(n) | Change::Changed(n) | Change::Removed(n) | Change::Unchanged(n) => n,
+    }
+}

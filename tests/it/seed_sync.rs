@@ -1,0 +1,518 @@
+//! sync-models, the seeder and RBAC on every backend.
+
+use std::path::PathBuf;
+
+use diesel::prelude::*;
+use rowguard::rbac::{Grants, Rbac};
+use rowguard::schema::{
+    authorizable_models as models, authorizable_set_types as set_types,
+    authorization_rules as rules, authorization_state as state, permissions, role_inheritance,
+    role_permissions, roles,
+};
+use rowguard::seed::{self, Seed, SeedOptions, Step};
+use rowguard::sync::{self, Change, SyncError};
+use rowguard::testing::TestDatabase;
+use rowguard::{store, AnyConnection, Config};
+
+rowguard::backend_tests!(
+    sync_adds_changes_and_removes,
+    sync_refuses_to_drop_models_with_rules,
+    a_failure_at_any_seed_step_changes_nothing,
+    seed_errors_name_the_item,
+    seeding_twice_changes_nothing_and_fresh_replaces,
+    rbac_resolves_and_refreshes,
+);
+
+/// Every row of rowguard's tables, as text: "the database is exactly as before".
+fn dump(conn: &mut AnyConnection) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |table: &str, rows: Vec<String>| {
+        out.extend(rows.into_iter().map(|r| format!("{table}: {r}")))
+    };
+    add(
+        "set_types",
+        set_types::table
+            .select((set_types::id, set_types::name, set_types::description))
+            .order(set_types::id)
+            .load::<(i64, String, Option<String>)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "models",
+        models::table
+            .select((
+                models::id,
+                models::name,
+                models::table_name,
+                models::primary_key,
+                models::column_types,
+            ))
+            .order(models::id)
+            .load::<(i64, String, String, String, String)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "rules",
+        rules::table
+            .select((
+                rules::id,
+                rules::authorizable_set_type_id,
+                rules::authorizable_set_value,
+                rules::authorizable_model_id,
+                rules::rules,
+            ))
+            .order(rules::id)
+            .load::<(i64, i64, String, i64, String)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "roles",
+        roles::table
+            .select((
+                roles::id,
+                roles::name,
+                roles::description,
+                roles::all_permissions,
+            ))
+            .order(roles::id)
+            .load::<(i64, String, Option<String>, bool)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "permissions",
+        permissions::table
+            .select((permissions::id, permissions::name, permissions::description))
+            .order(permissions::id)
+            .load::<(i64, String, Option<String>)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "role_permissions",
+        role_permissions::table
+            .select((role_permissions::role_id, role_permissions::permission_id))
+            .order((role_permissions::role_id, role_permissions::permission_id))
+            .load::<(i64, i64)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    add(
+        "role_inheritance",
+        role_inheritance::table
+            .select((role_inheritance::role_id, role_inheritance::parent_role_id))
+            .order((role_inheritance::role_id, role_inheritance::parent_role_id))
+            .load::<(i64, i64)>(conn)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect(),
+    );
+    out
+}
+
+fn version(conn: &mut AnyConnection) -> i64 {
+    state::table.select(state::version).first(conn).unwrap()
+}
+
+struct SourceTree(PathBuf);
+
+impl SourceTree {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("rowguard-sync-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        Self(dir)
+    }
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.0.join(name), text).unwrap();
+    }
+    fn remove(&self, name: &str) {
+        std::fs::remove_file(self.0.join(name)).unwrap();
+    }
+    fn scan(&self) -> Result<sync::Scan, SyncError> {
+        sync::scan(std::slice::from_ref(&self.0), false)
+    }
+}
+
+impl Drop for SourceTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const TABLES: &str = r#"
+diesel::table! {
+    notes (id) { id -> BigInt, owner_id -> Nullable<BigInt>, body -> Text, at -> Timestamp }
+}
+diesel::table! {
+    tags (tag_id) { tag_id -> Integer, label -> VarChar }
+}
+"#;
+
+fn sync_adds_changes_and_removes(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("{:?}", db.backend()));
+    tree.write("schema.rs", TABLES);
+    tree.write("nested/models.rs", "mod inner { rowguard::authorizable!(Note => notes(id) { id, owner_id }); }\nrowguard::authorizable!(Tag => tags(tag_id) { tag_id, label } as \"labels\");\n");
+    let scan = tree.scan().unwrap();
+    assert_eq!(scan.models.keys().collect::<Vec<_>>(), ["labels", "notes"]);
+    assert_eq!(
+        scan.models["notes"].columns.to_json(),
+        r#"{"id":"bigint","owner_id":"bigint"}"#
+    );
+
+    let before = (dump(&mut conn), version(&mut conn));
+    let plan = sync::sync(&mut conn, &scan.models, true).unwrap();
+    assert_eq!(
+        plan,
+        [
+            Change::Added("labels".into()),
+            Change::Added("notes".into())
+        ]
+    );
+    assert_eq!(
+        (dump(&mut conn), version(&mut conn)),
+        before,
+        "--dry-run writes nothing"
+    );
+
+    sync::sync(&mut conn, &scan.models, false).unwrap();
+    let stored: Vec<(String, String, String)> = models::table
+        .select((models::name, models::table_name, models::primary_key))
+        .order(models::name)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("labels".into(), "tags".into(), "tag_id".into()),
+            ("notes".into(), "notes".into(), "id".into())
+        ]
+    );
+
+    // A column more on notes, tags gone.
+    tree.write(
+        "nested/models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id, body, at });\n",
+    );
+    let scan = tree.scan().unwrap();
+    let plan = sync::sync(&mut conn, &scan.models, false).unwrap();
+    assert_eq!(
+        plan,
+        [
+            Change::Removed("labels".into()),
+            Change::Changed("notes".into())
+        ]
+    );
+    let cols: String = models::table
+        .filter(models::name.eq("notes"))
+        .select(models::column_types)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(
+        cols,
+        r#"{"id":"bigint","owner_id":"bigint","body":"text","at":"timestamp"}"#
+    );
+    let before = version(&mut conn);
+    assert_eq!(
+        sync::sync(&mut conn, &scan.models, false).unwrap(),
+        [Change::Unchanged("notes".into())]
+    );
+    assert_eq!(version(&mut conn), before, "nothing to do writes nothing");
+
+    // Files that do not parse: an error naming the file, or skipped with keep_going.
+    tree.write("broken.rs", "fn oops( {");
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.contains("broken.rs: does not parse as Rust: line 1"),
+        "{err}"
+    );
+    let kept = sync::scan(std::slice::from_ref(&tree.0), true).unwrap();
+    assert_eq!(kept.skipped.len(), 1);
+    assert_eq!(kept.models.len(), 1);
+    tree.remove("broken.rs");
+    // Declarations that do not match their table are named.
+    tree.write(
+        "bad.rs",
+        "rowguard::authorizable!(X => notes(id) { id, nope });",
+    );
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.contains("model notes: table `notes` has no column `nope`"),
+        "{err}"
+    );
+}
+
+fn sync_refuses_to_drop_models_with_rules(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("rules-{:?}", db.backend()));
+    tree.write("schema.rs", TABLES);
+    tree.write("models.rs", "rowguard::authorizable!(Note => notes(id) { id, owner_id });\nrowguard::authorizable!(Tag => tags(tag_id) { tag_id, label });");
+    sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap();
+    store::put_rule(&mut conn, "roles", "agent", "tags", r#"{"read":"*"}"#).unwrap();
+    store::put_rule(&mut conn, "roles", "other", "tags", r#"{"read":"*"}"#).unwrap();
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id, body });",
+    );
+    let before = dump(&mut conn);
+    let err = sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "refusing to remove models that still have rules (delete their rules first): tags (2 rule(s))"
+    );
+    assert_eq!(
+        dump(&mut conn),
+        before,
+        "nothing changed, not even the change to notes"
+    );
+}
+
+/// The example models registered, a DBA's own rule, and a first seed: a database with
+/// something in every table, so a rollback has something to restore.
+fn populated(conn: &mut AnyConnection) {
+    let auth = rowguard::Authorizer::new(Config::default());
+    auth.register::<crate::app::Contact>(conn).unwrap();
+    store::put_rule(conn, "groups", "dba-team", "contacts", r#"{"read":"*"}"#).unwrap();
+    let first = Seed::parse(vec![("first.json".into(), r#"{"permissions":["old.perm"],"roles":[{"name":"old","permissions":["old.perm"]},{"name":"older","inherits":["old"]}],"set_types":["teams"]}"#.into())]).unwrap();
+    seed::apply(conn, &first, SeedOptions::default(), &mut |_| {}).unwrap();
+}
+
+fn full_seed() -> Seed {
+    Seed::parse(vec![
+        ("a.json".into(), r#"{
+            "set_types": ["regions"],
+            "permissions": ["posts.view", {"name": "posts.edit.own", "description": "edit own posts"}],
+            "roles": [
+                {"name": "viewer", "permissions": ["posts.view"]},
+                {"name": "editor", "permissions": ["posts.edit.own"], "inherits": ["viewer"]},
+                {"name": "admin", "permissions": ["*"]}
+            ]
+        }"#.into()),
+        ("b.json".into(), r#"{
+            "rules": [
+                {"set_type": "roles", "set_value": "editor", "model": "contacts", "rules": {"read": {"search": {"owner_id": "=$subject.id"}}}},
+                {"set_type": "id", "set_value": 17, "model": "contacts", "rules": {"update": "*"}}
+            ]
+        }"#.into()),
+    ])
+    .unwrap()
+}
+
+fn a_failure_at_any_seed_step_changes_nothing(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    populated(&mut conn);
+    let seed = full_seed();
+    for fresh in [false, true] {
+        for step in Step::ALL {
+            if step == Step::Clear && !fresh {
+                continue;
+            }
+            let before = dump(&mut conn);
+            let mut lines = Vec::new();
+            let err = seed::apply(
+                &mut conn,
+                &seed,
+                SeedOptions {
+                    fresh,
+                    fail_after: Some(step),
+                },
+                &mut |l| lines.push(l.clone()),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("injected failure"), "{err}");
+            let last = lines.last().unwrap();
+            assert_eq!(
+                (last.step, last.outcome.is_err()),
+                (step, true),
+                "the failed step is reported FAIL"
+            );
+            assert!(lines[..lines.len() - 1].iter().all(|l| l.outcome.is_ok()));
+            assert_eq!(
+                dump(&mut conn),
+                before,
+                "rolled back after {step:?} (fresh = {fresh})"
+            );
+        }
+    }
+}
+
+fn seed_errors_name_the_item(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    populated(&mut conn);
+    let cases = [
+        (
+            r#"{"roles":[{"name":"user","inherits":["useree"]}]}"#,
+            Step::RoleInheritance,
+            r#"There is no role named "useree""#,
+        ),
+        (
+            r#"{"roles":[{"name":"user","permissions":["posts.edit"]}]}"#,
+            Step::RolePermissions,
+            r#"permission "posts.edit" given to role "user" is not defined"#,
+        ),
+        (
+            r#"{"roles":[{"name":"a","inherits":["b"]},{"name":"b","inherits":["c"]},{"name":"c","inherits":["a"]}]}"#,
+            Step::RoleInheritance,
+            "role inheritance cycle: a -> b -> c -> a",
+        ),
+        (
+            r#"{"roles":[{"name":"old2","inherits":["older"]}, {"name":"old","inherits":["older"]}]}"#,
+            Step::RoleInheritance,
+            "role inheritance cycle: old -> older -> old",
+        ),
+        (
+            r#"{"permissions":["Posts.Edit"]}"#,
+            Step::Permissions,
+            r#"invalid permission name "Posts.Edit": 'P' is not allowed; segments are lowercase letters, digits and _"#,
+        ),
+        (
+            r#"{"set_types":["bad name"]}"#,
+            Step::SetTypes,
+            r#"invalid set type name "bad name": letters, digits and _, not starting with a digit"#,
+        ),
+        (
+            r#"{"roles":[{"name":"bad role"}]}"#,
+            Step::Roles,
+            r#"invalid role name "bad role": use letters, digits, _, - and . (at most 191 characters)"#,
+        ),
+        (
+            r#"{"rules":[{"set_type":"roles","set_value":"x","model":"contacts","rules":{"read":{"search":{"id":"=1;x"}}}}]}"#,
+            Step::Rules,
+            r#"rule roles "x" on contacts: read.search.id: "=1;x": "x" is not an integer (64-bit)"#,
+        ),
+        (
+            r#"{"rules":[{"set_type":"roles","set_value":"x","model":"nope","rules":{"read":"*"}}]}"#,
+            Step::Rules,
+            r#"rule roles "x" on nope: there is no model named "nope"; run cargo xtask sync-models first"#,
+        ),
+        (
+            r#"{"rules":[{"set_type":"teamz","set_value":"x","model":"contacts","rules":{"read":"*"}}]}"#,
+            Step::Rules,
+            r#"rule teamz "x" on contacts: there is no set type named "teamz""#,
+        ),
+    ];
+    for (json, step, message) in cases {
+        // A valid part first, so each failure comes after writes that must be undone.
+        let seed = Seed::parse(vec![("ok.json".into(), r#"{"permissions":["fresh.perm"],"roles":[{"name":"fresh","permissions":["fresh.perm"]}]}"#.into()), ("bad.json".into(), json.into())]).unwrap();
+        let before = dump(&mut conn);
+        let mut failed = None;
+        let err = seed::apply(&mut conn, &seed, SeedOptions::default(), &mut |l| {
+            if l.outcome.is_err() {
+                failed = Some(l.step);
+            }
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), message, "{json}");
+        assert_eq!(failed, Some(step), "{json}");
+        assert_eq!(dump(&mut conn), before, "{json}");
+    }
+    let err = Seed::parse(vec![
+        ("a.json".into(), r#"{"roles":[{"name":"x"}]}"#.into()),
+        ("b.json".into(), r#"{"roles":[{"name":"x"}]}"#.into()),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"b.json: role "x" is defined twice (also in a.json)"#
+    );
+    let err = Seed::parse(vec![("a.json".into(), r#"{"rolez":[]}"#.into())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("a.json: unknown field `rolez`"), "{err}");
+}
+
+fn seeding_twice_changes_nothing_and_fresh_replaces(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    populated(&mut conn);
+    let seed = full_seed();
+    seed::apply(&mut conn, &seed, SeedOptions::default(), &mut |_| {}).unwrap();
+    let (before, v) = (dump(&mut conn), version(&mut conn));
+    let reports = seed::apply(&mut conn, &seed, SeedOptions::default(), &mut |_| {}).unwrap();
+    assert!(reports
+        .iter()
+        .all(|r| matches!(r.outcome, Ok(c) if c.added == 0 && c.changed == 0)));
+    assert_eq!(
+        (dump(&mut conn), version(&mut conn)),
+        (before.clone(), v),
+        "re-seeding is a no-op"
+    );
+    // Without --fresh the DBA's rule and the older seed's roles stay ...
+    assert!(before.iter().any(|r| r.contains("dba-team")));
+    assert!(before.iter().any(|r| r.contains("\"old\"")));
+    // ... with it, the database holds exactly the seed (models are sync's, they stay).
+    seed::apply(
+        &mut conn,
+        &seed,
+        SeedOptions {
+            fresh: true,
+            ..SeedOptions::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let after = dump(&mut conn);
+    assert!(
+        !after
+            .iter()
+            .any(|r| r.contains("dba-team") || r.contains("\"old\"") || r.contains("teams")),
+        "{after:#?}"
+    );
+    assert!(after
+        .iter()
+        .any(|r| r.starts_with("models:") && r.contains("contacts")));
+    let names: Vec<String> = roles::table
+        .select(roles::name)
+        .order(roles::name)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(names, ["admin", "editor", "viewer"]);
+}
+
+fn rbac_resolves_and_refreshes(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    populated(&mut conn);
+    seed::apply(&mut conn, &full_seed(), SeedOptions::default(), &mut |_| {}).unwrap();
+    let rbac = Rbac::new(&Config {
+        refresh_interval_ms: 0,
+        ..Config::default()
+    });
+    assert!(rbac.role_can(&mut conn, &["editor"], "posts.view").unwrap());
+    assert!(rbac
+        .role_can(&mut conn, &["admin"], "anything.else")
+        .unwrap());
+    assert!(!rbac
+        .role_can(&mut conn, &["viewer"], "posts.edit.own")
+        .unwrap());
+    assert!(!rbac.role_can(&mut conn, &["nobody"], "posts.view").unwrap());
+    assert_eq!(
+        rbac.permissions_of(&mut conn, "admin").unwrap(),
+        Some(Grants::All)
+    );
+    // A DBA grants viewer the edit permission by hand: seen on the next check.
+    diesel::sql_query(
+        "INSERT INTO role_permissions (role_id, permission_id) \
+         SELECT r.id, p.id FROM roles r, permissions p WHERE r.name = 'viewer' AND p.name = 'posts.edit.own'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert!(rbac
+        .role_can(&mut conn, &["viewer"], "posts.edit.own")
+        .unwrap());
+}

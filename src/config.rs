@@ -67,6 +67,8 @@ pub struct Config {
     pub refresh_interval_ms: u64,
     /// Most cached (model, subject sets) entries.
     pub cache_size: usize,
+    /// The job runner: allowed commands, super users, kill delays, heartbeats.
+    pub jobs: crate::jobs::JobsConfig,
 }
 
 impl Default for Config {
@@ -77,6 +79,7 @@ impl Default for Config {
             override_authorization: false,
             refresh_interval_ms: 1_000,
             cache_size: 10_000,
+            jobs: crate::jobs::JobsConfig::default(),
         }
     }
 }
@@ -84,10 +87,15 @@ impl Default for Config {
 impl Config {
     /// Parses TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: "<toml>".into(),
             cause: e.message().to_owned(),
-        })
+        })?;
+        config.jobs.validate().map_err(|cause| ConfigError::Parse {
+            path: "<toml>".into(),
+            cause,
+        })?;
+        Ok(config)
     }
 
     /// Reads a `.toml` or `.json` file.
@@ -102,10 +110,15 @@ impl Config {
         } else {
             toml::from_str(&text).map_err(|e| e.to_string())
         };
-        parsed.map_err(|cause| ConfigError::Parse {
-            path: shown,
+        let config: Self = parsed.map_err(|cause| ConfigError::Parse {
+            path: shown.clone(),
             cause: cause.trim().replace('\n', " "),
-        })
+        })?;
+        config
+            .jobs
+            .validate()
+            .map_err(|cause| ConfigError::Parse { path: shown, cause })?;
+        Ok(config)
     }
 
     /// The configuration for this process: the file named by `ROWGUARD_CONFIG`, else
@@ -128,6 +141,7 @@ impl Config {
     }
 
     /// Applies `ROWGUARD_UNIVERSAL_ROLE`, `ROWGUARD_ABSOLUTE_RIGHTS` (JSON object),
+    /// `ROWGUARD_ALLOWED_COMMANDS` (JSON object: name → command, replaces `[jobs.commands]`),
     /// `ROWGUARD_OVERRIDE_AUTHORIZATION` (`true`/`false`), `ROWGUARD_REFRESH_INTERVAL_MS`
     /// and `ROWGUARD_CACHE_SIZE`, read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -166,6 +180,23 @@ impl Config {
         };
         if let Some(v) = get("ROWGUARD_REFRESH_INTERVAL_MS") {
             self.refresh_interval_ms = number("ROWGUARD_REFRESH_INTERVAL_MS", v)?;
+        }
+        if let Some(v) = get("ROWGUARD_ALLOWED_COMMANDS") {
+            let commands = serde_json::from_str(&v).map_err(|e| ConfigError::Env {
+                name: "ROWGUARD_ALLOWED_COMMANDS",
+                cause: format!(
+                    "expected a JSON object like {{\"greet\":{{\"program\":\"echo\",\"roles\":[\"*\"]}}}}: {e}"
+                ),
+            })?;
+            let jobs = crate::jobs::JobsConfig {
+                commands,
+                ..self.jobs.clone()
+            };
+            jobs.validate().map_err(|cause| ConfigError::Env {
+                name: "ROWGUARD_ALLOWED_COMMANDS",
+                cause,
+            })?;
+            self.jobs = jobs;
         }
         if let Some(v) = get("ROWGUARD_CACHE_SIZE") {
             self.cache_size = number("ROWGUARD_CACHE_SIZE", v)? as usize;
@@ -216,6 +247,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"yes\" is not true or false"), "{err}");
+        let err = c
+            .apply_env(env(&[("ROWGUARD_ALLOWED_COMMANDS", "{not json")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "environment variable ROWGUARD_ALLOWED_COMMANDS: expected a JSON object"
+            ),
+            "{err}"
+        );
+        let err = c
+            .apply_env(env(&[(
+                "ROWGUARD_ALLOWED_COMMANDS",
+                r#"{"x":{"program":"echo","args":["{p}"]}}"#,
+            )]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uses undeclared parameter {p}"), "{err}");
+        c.apply_env(env(&[(
+            "ROWGUARD_ALLOWED_COMMANDS",
+            r#"{"greet":{"program":"echo","roles":["*"]}}"#,
+        )]))
+        .unwrap();
+        assert_eq!(c.jobs.commands["greet"].program, "echo");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod guard;
+pub mod jobs;
 pub mod model;
 pub mod rbac;
 pub mod rules;

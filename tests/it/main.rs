@@ -6,6 +6,7 @@ mod app;
 mod connect;
 mod foundation;
 mod guard;
+mod jobs;
 mod rules_props;
 mod rules_sql;
 mod samples;

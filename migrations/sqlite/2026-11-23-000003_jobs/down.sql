@@ -1,0 +1,2 @@
+DROP TABLE job_output;
+DROP TABLE job_executions;

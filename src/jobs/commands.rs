@@ -1,0 +1,194 @@
+//! Allowed commands: what may run as a job, with which parameters, for which roles. Never
+//! through a shell: a job is a program and an argument vector.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::JobError;
+
+/// A parameter a caller may pass.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    /// The whole value must match this regular expression.
+    pub pattern: String,
+    /// Used when the caller gives none; without it the parameter is required.
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+/// One allowed command.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedCommand {
+    /// The program (a path, or a name looked up in `PATH`).
+    pub program: String,
+    /// Its arguments; `{name}` in an argument is replaced by the parameter `name`.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The parameters callers may pass.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+    /// Roles that may run it; `"*"` means every role.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Ends the job as `timed_out` after this many seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl AllowedCommand {
+    /// Checks the parameter patterns compile and every `{name}` is declared.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        for (param, spec) in &self.params {
+            Regex::new(&format!("^(?:{})$", spec.pattern)).map_err(|e| {
+                format!("command \"{name}\", parameter \"{param}\": bad pattern: {e}")
+            })?;
+        }
+        for arg in &self.args {
+            for placeholder in placeholders(arg) {
+                if !self.params.contains_key(placeholder) {
+                    return Err(format!("command \"{name}\": argument \"{arg}\" uses undeclared parameter {{{placeholder}}}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any of `roles` may run it.
+    pub fn allows<R: AsRef<str>>(&self, roles: &[R]) -> bool {
+        self.roles
+            .iter()
+            .any(|allowed| allowed == "*" || roles.iter().any(|r| r.as_ref() == allowed))
+    }
+
+    /// The argument vector for `params`: unknown, missing and non-matching parameters are
+    /// errors naming the parameter. Values are substituted as whole text, never interpreted.
+    pub fn argv(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, JobError> {
+        if let Some(unknown) = params.keys().find(|p| !self.params.contains_key(*p)) {
+            return Err(JobError::BadParameter {
+                command: name.to_owned(),
+                parameter: unknown.clone(),
+                why: format!(
+                    "not a parameter of this command (it takes: {})",
+                    if self.params.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        self.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            });
+        }
+        let mut values = BTreeMap::new();
+        for (param, spec) in &self.params {
+            let value = params.get(param).or(spec.default.as_ref()).ok_or_else(|| {
+                JobError::BadParameter {
+                    command: name.to_owned(),
+                    parameter: param.clone(),
+                    why: "is required".into(),
+                }
+            })?;
+            let re = Regex::new(&format!("^(?:{})$", spec.pattern)).map_err(|e| {
+                JobError::BadParameter {
+                    command: name.to_owned(),
+                    parameter: param.clone(),
+                    why: format!("bad pattern: {e}"),
+                }
+            })?;
+            if !re.is_match(value) {
+                return Err(JobError::BadParameter {
+                    command: name.to_owned(),
+                    parameter: param.clone(),
+                    why: format!("\"{value}\" does not match {}", spec.pattern),
+                });
+            }
+            values.insert(param.as_str(), value.as_str());
+        }
+        Ok(self
+            .args
+            .iter()
+            .map(|arg| {
+                let mut out = arg.clone();
+                for (param, value) in &values {
+                    out = out.replace(&format!("{{{param}}}"), value);
+                }
+                out
+            })
+            .collect())
+    }
+}
+
+fn placeholders(arg: &str) -> impl Iterator<Item = &str> {
+    arg.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn greet() -> AllowedCommand {
+        serde_json::from_str(
+            r#"{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":".*"}},"roles":["support"]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn parameters_are_substituted_literally() {
+        let p = BTreeMap::from([("name".to_string(), "; rm -rf / $(id) `id`".to_string())]);
+        assert_eq!(
+            greet().argv("greet", &p).unwrap(),
+            ["hello", "; rm -rf / $(id) `id`"]
+        );
+    }
+
+    #[test]
+    fn parameter_errors_name_the_parameter() {
+        let mut cmd = greet();
+        cmd.params.get_mut("name").unwrap().pattern = "[a-z]+".into();
+        let err = |p: &[(&str, &str)]| {
+            let p = p
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            cmd.argv("greet", &p).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&[]),
+            "command \"greet\": parameter \"name\" is required"
+        );
+        assert_eq!(
+            err(&[("name", "Bob")]),
+            "command \"greet\": parameter \"name\" \"Bob\" does not match [a-z]+"
+        );
+        assert_eq!(
+            err(&[("name", "bob"), ("x", "1")]),
+            "command \"greet\": parameter \"x\" not a parameter of this command (it takes: name)"
+        );
+    }
+
+    #[test]
+    fn roles_and_validation() {
+        assert!(greet().allows(&["support"]) && !greet().allows(&["sales"]));
+        let mut any = greet();
+        any.roles = vec!["*".into()];
+        assert!(any.allows(&["sales"]));
+        let mut bad = greet();
+        bad.args.push("{nope}".into());
+        assert!(bad
+            .validate("greet")
+            .unwrap_err()
+            .contains("undeclared parameter {nope}"));
+    }
+}

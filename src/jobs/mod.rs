@@ -1,0 +1,138 @@
+//! Job execution (DESIGN §8): allow-listed commands run as audited jobs, protected by the
+//! same rules as every other model.
+
+mod commands;
+mod model;
+mod runner;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use self::commands::{AllowedCommand, ParamSpec};
+pub use self::model::{job_executions, job_output, status, JobExecution, OutputChunk};
+pub use self::runner::{instance_id_from_file, list, output, request_kill, Runner};
+
+/// Settings of the job runner (the `[jobs]` section of the configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Allowed commands by name (`ROWGUARD_ALLOWED_COMMANDS`, JSON, replaces them).
+    pub commands: BTreeMap<String, AllowedCommand>,
+    /// User identifiers that may kill any running job.
+    pub super_users: Vec<String>,
+    /// Wait after SIGINT before SIGTERM, in ms.
+    pub sigterm_after_ms: u64,
+    /// Wait after SIGTERM before SIGKILL, in ms.
+    pub sigkill_after_ms: u64,
+    /// How often an instance heartbeats and looks for kill requests, in ms.
+    pub poll_interval_ms: u64,
+    /// A running job whose instance has not heartbeated for this long is marked failed.
+    pub dead_after_ms: u64,
+    /// Where an instance keeps its persistent id.
+    pub instance_id_file: String,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            commands: BTreeMap::new(),
+            super_users: Vec::new(),
+            sigterm_after_ms: 3_000,
+            sigkill_after_ms: 3_000,
+            poll_interval_ms: 250,
+            dead_after_ms: 10_000,
+            instance_id_file: ".rowguard-instance-id".into(),
+        }
+    }
+}
+
+impl JobsConfig {
+    /// Checks every command.
+    pub fn validate(&self) -> Result<(), String> {
+        self.commands
+            .iter()
+            .try_for_each(|(name, c)| c.validate(name))
+    }
+}
+
+/// Errors of the job runner.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The command is not in the allow list.
+    #[error("command \"{command}\" is not allowed (allowed: {allowed})")]
+    UnknownCommand {
+        /// The name asked for.
+        command: String,
+        /// The allowed names.
+        allowed: String,
+    },
+    /// None of the subject's roles may run the command.
+    #[error("command \"{command}\" is not allowed for roles [{roles}]")]
+    RoleNotAllowed {
+        /// The command.
+        command: String,
+        /// The subject's roles.
+        roles: String,
+    },
+    /// A parameter is unknown, missing or does not match its pattern.
+    #[error("command \"{command}\": parameter \"{parameter}\" {why}")]
+    BadParameter {
+        /// The command.
+        command: String,
+        /// The parameter.
+        parameter: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Jobs record who started them.
+    #[error("the subject has no `id` attribute; jobs record who started and killed them")]
+    NoUserIdentifier,
+    /// Only running jobs can be killed.
+    #[error("job {uuid} is not running (status {status})")]
+    NotRunning {
+        /// The job.
+        uuid: String,
+        /// Its status.
+        status: String,
+    },
+    /// A kill was already requested.
+    #[error("a kill of job {uuid} is already in progress (requested by {by})")]
+    KillInProgress {
+        /// The job.
+        uuid: String,
+        /// Who asked first.
+        by: String,
+    },
+    /// The program could not be started.
+    #[error("cannot start {program}: {cause}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        cause: String,
+    },
+    /// The instance id file.
+    #[error("instance id file {path}: {cause}")]
+    InstanceId {
+        /// The file.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+    /// Authorization (Forbidden, NotFound) or the database.
+    #[error(transparent)]
+    Guard(#[from] crate::Error),
+}
+
+impl From<diesel::result::Error> for JobError {
+    fn from(e: diesel::result::Error) -> Self {
+        JobError::Guard(e.into())
+    }
+}
+
+impl From<r2d2::Error> for JobError {
+    fn from(e: r2d2::Error) -> Self {
+        JobError::Guard(e.into())
+    }
+}

@@ -1,0 +1,120 @@
+//! The `job_executions` and `job_output` tables; `job_executions` is an authorizable model,
+//! so who may start (create), see (read) and kill (update) a job is decided by rules.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+diesel::table! {
+    /// One row per job.
+    job_executions (uuid) {
+        /// The job's id.
+        uuid -> Text,
+        /// The allowed command's name.
+        command -> Text,
+        /// The parameters given, JSON.
+        parameters -> Text,
+        /// Who started it (the subject's `id` attribute).
+        user_identifier -> Text,
+        /// The instance running it.
+        instance_id -> Text,
+        /// The process id (its process group id too).
+        pid -> Nullable<BigInt>,
+        /// running, completed, failed, killed, timed_out.
+        status -> Text,
+        /// The exit code, when it exited by itself.
+        exit_code -> Nullable<Integer>,
+        /// Start time (UTC).
+        started_at -> Timestamp,
+        /// End time (UTC).
+        finished_at -> Nullable<Timestamp>,
+        /// Who asked for a kill.
+        kill_requested_by -> Nullable<Text>,
+        /// When.
+        kill_requested_at -> Nullable<Timestamp>,
+        /// Who killed it (set when the kill is done).
+        killed_by -> Nullable<Text>,
+        /// Last sign of life from the running instance (UTC).
+        last_heartbeat -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Job output, in order, with byte offsets.
+    job_output (id) {
+        /// Row id.
+        id -> BigInt,
+        /// The job.
+        job_uuid -> Text,
+        /// Offset of the chunk's first byte in the job's output.
+        byte_offset -> BigInt,
+        /// stdout, stderr or rowguard (lines rowguard adds).
+        stream -> Text,
+        /// The text.
+        chunk -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(job_executions, job_output);
+
+/// A job.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = job_executions, primary_key(uuid), treat_none_as_null = true)]
+pub struct JobExecution {
+    /// The job's id.
+    pub uuid: String,
+    /// The allowed command's name.
+    pub command: String,
+    /// The parameters given, JSON.
+    pub parameters: String,
+    /// Who started it.
+    pub user_identifier: String,
+    /// The instance running it.
+    pub instance_id: String,
+    /// The process id.
+    pub pid: Option<i64>,
+    /// running, completed, failed, killed, timed_out.
+    pub status: String,
+    /// The exit code.
+    pub exit_code: Option<i32>,
+    /// Start time (UTC).
+    pub started_at: NaiveDateTime,
+    /// End time (UTC).
+    pub finished_at: Option<NaiveDateTime>,
+    /// Who asked for a kill.
+    pub kill_requested_by: Option<String>,
+    /// When.
+    pub kill_requested_at: Option<NaiveDateTime>,
+    /// Who killed it.
+    pub killed_by: Option<String>,
+    /// Last heartbeat (UTC).
+    pub last_heartbeat: NaiveDateTime,
+}
+
+crate::authorizable!(JobExecution => job_executions(uuid) {
+    uuid, command, user_identifier, instance_id, status
+});
+
+/// A job's status.
+pub mod status {
+    /// Running on its instance.
+    pub const RUNNING: &str = "running";
+    /// Exited with code 0.
+    pub const COMPLETED: &str = "completed";
+    /// Exited with another code, or its instance died.
+    pub const FAILED: &str = "failed";
+    /// Killed on request.
+    pub const KILLED: &str = "killed";
+    /// Ended by its timeout.
+    pub const TIMED_OUT: &str = "timed_out";
+}
+
+/// A piece of a job's output.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct OutputChunk {
+    /// Offset of the first byte.
+    pub byte_offset: i64,
+    /// stdout, stderr or rowguard.
+    pub stream: String,
+    /// The text.
+    pub chunk: String,
+}

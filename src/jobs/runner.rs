@@ -1,0 +1,602 @@
+//! The runner of one instance: starts jobs (argv only, own process group), records their
+//! output with byte offsets, heartbeats, executes kill requests with signal escalation, and
+//! marks the jobs of instances that stopped heartbeating as failed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::model::{job_executions as jobs, job_output, status, JobExecution, OutputChunk};
+use super::{JobError, JobsConfig};
+use crate::rules::Right;
+use crate::{AnyConnection, Authorizer, Error, Guard, Pool};
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads the instance id from `path`, creating it (a new UUID) the first time.
+pub fn instance_id_from_file(path: &str) -> Result<String, JobError> {
+    let fail = |e: std::io::Error| JobError::InstanceId {
+        path: path.to_owned(),
+        cause: e.to_string(),
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Ok(_) => Err(JobError::InstanceId {
+            path: path.to_owned(),
+            cause: "empty file".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(path, format!("{id}\n")).map_err(fail)?;
+            Ok(id)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// A job this instance is running.
+struct Running {
+    pid: i32,
+    done: AtomicBool,
+    kill_by: Mutex<Option<String>>,
+    timed_out: AtomicBool,
+}
+
+struct Inner {
+    pool: Pool,
+    config: JobsConfig,
+    instance_id: String,
+    running: Mutex<HashMap<String, Arc<Running>>>,
+    stopped: AtomicBool,
+    abandoned: AtomicBool,
+}
+
+/// The job runner of one instance. Dropping it stops its watcher; jobs it started keep
+/// running and are recorded until they end.
+pub struct Runner {
+    inner: Arc<Inner>,
+    auth: Authorizer,
+    watcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Runner {
+    /// A runner for `instance_id` (see [`instance_id_from_file`]); starts its watcher
+    /// (heartbeats, kill requests, dead instances) every `poll_interval_ms`.
+    pub fn new(pool: Pool, auth: Authorizer, config: JobsConfig, instance_id: String) -> Self {
+        let inner = Arc::new(Inner {
+            pool,
+            config,
+            instance_id,
+            running: Mutex::new(HashMap::new()),
+            stopped: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
+        });
+        let watched = inner.clone();
+        let watcher = thread::spawn(move || watch(&watched));
+        Self {
+            inner,
+            auth,
+            watcher: Mutex::new(Some(watcher)),
+        }
+    }
+
+    /// This instance's id.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &JobsConfig {
+        &self.inner.config
+    }
+
+    /// The authorizer jobs are checked with.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.auth
+    }
+
+    /// Starts `command` for the guard's subject and returns the job's uuid at once. Checked:
+    /// the allow list, the subject's roles, the parameters, and the create rule of
+    /// `job_executions`; a refused start writes no row.
+    pub fn start(
+        &self,
+        guard: &Guard,
+        command: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<String, JobError> {
+        let config = &self.inner.config;
+        let allowed = config
+            .commands
+            .get(command)
+            .ok_or_else(|| JobError::UnknownCommand {
+                command: command.to_owned(),
+                allowed: config
+                    .commands
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let roles: Vec<&str> = guard.subject().set("roles").collect();
+        if !allowed.allows(&roles) {
+            return Err(JobError::RoleNotAllowed {
+                command: command.to_owned(),
+                roles: roles.join(", "),
+            });
+        }
+        let argv = allowed.argv(command, params)?;
+        let user = user_of(guard)?;
+        let started = now();
+        let row = JobExecution {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            command: command.to_owned(),
+            parameters: serde_json::to_string(params).unwrap_or_else(|_| "{}".into()),
+            user_identifier: user,
+            instance_id: self.inner.instance_id.clone(),
+            pid: None,
+            status: status::RUNNING.into(),
+            exit_code: None,
+            started_at: started,
+            finished_at: None,
+            kill_requested_by: None,
+            kill_requested_at: None,
+            killed_by: None,
+            last_heartbeat: started,
+        };
+        let mut conn = self.inner.pool.get()?;
+        guard.insert(&mut conn, &row)?;
+        let uuid = row.uuid.clone();
+        let spawned = Command::new(&allowed.program)
+            .args(&argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let cause = e.to_string();
+                append(
+                    &self.inner.pool,
+                    &uuid,
+                    &Mutex::new(0),
+                    "rowguard",
+                    format!("CANNOT START {}: {cause}\n", allowed.program).as_bytes(),
+                )?;
+                finish(&mut conn, &uuid, status::FAILED, None, None)?;
+                return Err(JobError::Spawn {
+                    program: allowed.program.clone(),
+                    cause,
+                });
+            }
+        };
+        let pid = child.id() as i32;
+        diesel::update(jobs::table.find(&uuid))
+            .set(jobs::pid.eq(Some(i64::from(pid))))
+            .execute(&mut conn)?;
+        drop(conn);
+        let running = Arc::new(Running {
+            pid,
+            done: AtomicBool::new(false),
+            kill_by: Mutex::new(None),
+            timed_out: AtomicBool::new(false),
+        });
+        lock(&self.inner.running).insert(uuid.clone(), running.clone());
+
+        let offset = Arc::new(Mutex::new(0i64));
+        let readers: Vec<JoinHandle<()>> = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>)
+                .map(|s| ("stdout", s)),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>)
+                .map(|s| ("stderr", s)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(stream, mut source)| {
+            let (pool, uuid, offset) = (self.inner.pool.clone(), uuid.clone(), offset.clone());
+            thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = source.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Err(e) = append(&pool, &uuid, &offset, stream, &buf[..n]) {
+                        tracing::error!("rowguard jobs: cannot record output of {uuid}: {e}");
+                    }
+                }
+            })
+        })
+        .collect();
+
+        let inner = self.inner.clone();
+        let timeout = allowed.timeout_secs.map(Duration::from_secs);
+        let job = uuid.clone();
+        thread::spawn(move || {
+            let begun = Instant::now();
+            let exit = loop {
+                match child.try_wait() {
+                    Ok(Some(exit)) => break Some(exit),
+                    Ok(None) => {}
+                    Err(_) => break None,
+                }
+                if timeout.is_some_and(|t| begun.elapsed() >= t)
+                    && !running.timed_out.swap(true, Ordering::AcqRel)
+                {
+                    escalate(running.clone(), &inner.config);
+                }
+                thread::sleep(Duration::from_millis(20));
+            };
+            running.done.store(true, Ordering::Release);
+            for reader in readers {
+                let _ = reader.join();
+            }
+            lock(&inner.running).remove(&job);
+            if inner.abandoned.load(Ordering::Acquire) {
+                return;
+            }
+            let killed_by = lock(&running.kill_by).clone();
+            let result = (|| -> Result<(), JobError> {
+                let mut conn = inner.pool.get()?;
+                if let Some(user) = &killed_by {
+                    let line = format!(
+                        "PROCESS KILLED BY {user} AT {}\n",
+                        now().format("%Y-%m-%d %H:%M:%S")
+                    );
+                    append(&inner.pool, &job, &offset, "rowguard", line.as_bytes())?;
+                    finish(&mut conn, &job, status::KILLED, None, Some(user))
+                } else if running.timed_out.load(Ordering::Acquire) {
+                    let line = format!("TIMED OUT AT {}\n", now().format("%Y-%m-%d %H:%M:%S"));
+                    append(&inner.pool, &job, &offset, "rowguard", line.as_bytes())?;
+                    finish(&mut conn, &job, status::TIMED_OUT, None, None)
+                } else {
+                    let code = exit.and_then(|e| e.code());
+                    let outcome = if code == Some(0) {
+                        status::COMPLETED
+                    } else {
+                        status::FAILED
+                    };
+                    finish(&mut conn, &job, outcome, code, None)
+                }
+            })();
+            if let Err(e) = result {
+                tracing::error!("rowguard jobs: cannot record the end of {job}: {e}");
+            }
+        });
+        Ok(uuid)
+    }
+
+    /// Runs `command` and waits up to `wait` for it to end; returns the job's row (still
+    /// `running` if it did not end in time).
+    pub fn run(
+        &self,
+        guard: &Guard,
+        command: &str,
+        params: &BTreeMap<String, String>,
+        wait: Duration,
+    ) -> Result<JobExecution, JobError> {
+        let uuid = self.start(guard, command, params)?;
+        self.wait(&uuid, wait)
+    }
+
+    /// Waits up to `wait` for job `uuid` to leave `running`; returns its row.
+    pub fn wait(&self, uuid: &str, wait: Duration) -> Result<JobExecution, JobError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut conn = self.inner.pool.get()?;
+            let row: JobExecution = jobs::table.find(uuid).first(&mut conn)?;
+            if row.status != status::RUNNING || Instant::now() >= deadline {
+                return Ok(row);
+            }
+            drop(conn);
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Asks for job `uuid` to be killed (see [`request_kill`]).
+    pub fn request_kill(&self, guard: &Guard, uuid: &str) -> Result<(), JobError> {
+        let mut conn = self.inner.pool.get()?;
+        request_kill(&mut conn, guard, uuid, &self.inner.config.super_users)
+    }
+
+    /// Stops the watcher (heartbeats and kill handling) and waits for it.
+    pub fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+        if let Some(handle) = lock(&self.watcher).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// Testing: behave like a crashed instance (no heartbeats, no final statuses).
+    #[doc(hidden)]
+    pub fn abandon(&self) {
+        self.inner.abandoned.store(true, Ordering::Release);
+        self.shutdown();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn user_of(guard: &Guard) -> Result<String, JobError> {
+    guard
+        .subject()
+        .attributes()
+        .get("id")
+        .and_then(|v| v.first())
+        .cloned()
+        .ok_or(JobError::NoUserIdentifier)
+}
+
+/// Appends output to a job, advancing its byte offset (the lock keeps chunks in order).
+fn append(
+    pool: &Pool,
+    uuid: &str,
+    offset: &Mutex<i64>,
+    stream: &str,
+    bytes: &[u8],
+) -> Result<(), JobError> {
+    let mut offset = lock(offset);
+    let mut conn = pool.get()?;
+    append_on(&mut conn, uuid, &mut offset, stream, bytes)
+}
+
+fn append_on(
+    conn: &mut AnyConnection,
+    uuid: &str,
+    offset: &mut i64,
+    stream: &str,
+    bytes: &[u8],
+) -> Result<(), JobError> {
+    let text = String::from_utf8_lossy(bytes);
+    diesel::insert_into(job_output::table)
+        .values((
+            job_output::job_uuid.eq(uuid),
+            job_output::byte_offset.eq(*offset),
+            job_output::stream.eq(stream),
+            job_output::chunk.eq(text.as_ref()),
+        ))
+        .execute(conn)?;
+    *offset += text.len() as i64;
+    Ok(())
+}
+
+fn finish(
+    conn: &mut AnyConnection,
+    uuid: &str,
+    outcome: &str,
+    code: Option<i32>,
+    killed_by: Option<&str>,
+) -> Result<(), JobError> {
+    diesel::update(jobs::table.find(uuid))
+        .set((
+            jobs::status.eq(outcome),
+            jobs::exit_code.eq(code),
+            jobs::finished_at.eq(Some(now())),
+            jobs::killed_by.eq(killed_by),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// SIGINT, then SIGTERM, then SIGKILL to the job's process group, each after the configured
+/// delay if the job is still running.
+fn escalate(job: Arc<Running>, config: &JobsConfig) {
+    let delays = [0, config.sigterm_after_ms, config.sigkill_after_ms];
+    thread::spawn(move || {
+        for (signal, delay) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL]
+            .into_iter()
+            .zip(delays)
+        {
+            let until = Instant::now() + Duration::from_millis(delay);
+            while Instant::now() < until && !job.done.load(Ordering::Acquire) {
+                thread::sleep(Duration::from_millis(10));
+            }
+            if job.done.load(Ordering::Acquire) {
+                return;
+            }
+            let _ = killpg(Pid::from_raw(job.pid), signal);
+        }
+    });
+}
+
+fn watch(inner: &Inner) {
+    let interval = Duration::from_millis(inner.config.poll_interval_ms.max(10));
+    while !inner.stopped.load(Ordering::Acquire) {
+        if let Err(e) = watch_once(inner) {
+            tracing::warn!("rowguard jobs watcher: {e}");
+        }
+        let until = Instant::now() + interval;
+        while Instant::now() < until && !inner.stopped.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn watch_once(inner: &Inner) -> Result<(), JobError> {
+    let mut conn = inner.pool.get()?;
+    let me = &inner.instance_id;
+    diesel::update(
+        jobs::table
+            .filter(jobs::instance_id.eq(me))
+            .filter(jobs::status.eq(status::RUNNING)),
+    )
+    .set(jobs::last_heartbeat.eq(now()))
+    .execute(&mut conn)?;
+    let kills: Vec<(String, Option<String>)> = jobs::table
+        .filter(jobs::instance_id.eq(me))
+        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::kill_requested_by.is_not_null())
+        .select((jobs::uuid, jobs::kill_requested_by))
+        .load(&mut conn)?;
+    for (uuid, by) in kills {
+        let Some(job) = lock(&inner.running).get(&uuid).cloned() else {
+            continue;
+        };
+        let mut kill_by = lock(&job.kill_by);
+        if kill_by.is_none() {
+            *kill_by = Some(by.unwrap_or_default());
+            escalate(job.clone(), &inner.config);
+        }
+    }
+    let cutoff = now() - chrono::Duration::milliseconds(inner.config.dead_after_ms as i64);
+    let orphans: Vec<(String, String)> = jobs::table
+        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::instance_id.ne(me))
+        .filter(jobs::last_heartbeat.lt(cutoff))
+        .select((jobs::uuid, jobs::instance_id))
+        .load(&mut conn)?;
+    for (uuid, instance) in orphans {
+        // Claim and explain in one transaction: whoever sees `failed` also sees why, and two
+        // instances noticing at once write the reason once.
+        conn.transaction(|conn| {
+            let claimed = diesel::update(
+                jobs::table
+                    .find(&uuid)
+                    .filter(jobs::status.eq(status::RUNNING))
+                    .filter(jobs::last_heartbeat.lt(cutoff)),
+            )
+            .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
+            .execute(conn)?;
+            if claimed == 1 {
+                let mut end = end_offset(conn, &uuid)?;
+                let line = format!(
+                    "INSTANCE {instance} STOPPED HEARTBEATING; JOB MARKED FAILED BY INSTANCE {me} AT {}\n",
+                    now().format("%Y-%m-%d %H:%M:%S")
+                );
+                append_on(conn, &uuid, &mut end, "rowguard", line.as_bytes())?;
+            }
+            Ok::<_, JobError>(())
+        })?;
+    }
+    Ok(())
+}
+
+fn end_offset(conn: &mut AnyConnection, uuid: &str) -> Result<i64, JobError> {
+    let last: Option<(i64, String)> = job_output::table
+        .filter(job_output::job_uuid.eq(uuid))
+        .order(job_output::byte_offset.desc())
+        .select((job_output::byte_offset, job_output::chunk))
+        .first(conn)
+        .optional()?;
+    Ok(last.map_or(0, |(o, c)| o + c.len() as i64))
+}
+
+/// Requests a kill of job `uuid`. Only running jobs, only once at a time; the owner needs
+/// the update rule on the job, a super user may kill any job. The instance running the job
+/// carries the kill out (it polls for requests).
+pub fn request_kill(
+    conn: &mut AnyConnection,
+    guard: &Guard,
+    uuid: &str,
+    super_users: &[String],
+) -> Result<(), JobError> {
+    let user = user_of(guard)?;
+    let is_super = super_users.contains(&user);
+    let job: JobExecution = if is_super {
+        jobs::table
+            .find(uuid)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| Error::NotFound {
+                model: "job_executions".into(),
+                key: uuid.to_owned(),
+            })?
+    } else {
+        guard.find::<JobExecution>(conn, uuid.to_owned())?
+    };
+    if job.status != status::RUNNING {
+        return Err(JobError::NotRunning {
+            uuid: job.uuid,
+            status: job.status,
+        });
+    }
+    if let Some(by) = job.kill_requested_by {
+        return Err(JobError::KillInProgress { uuid: job.uuid, by });
+    }
+    if !is_super && (job.user_identifier != user || !guard.can(conn, Right::Update, &job)?) {
+        return Err(Error::Forbidden {
+            action: Right::Update,
+            model: "job_executions".into(),
+        }
+        .into());
+    }
+    let requested = diesel::update(
+        jobs::table
+            .find(uuid)
+            .filter(jobs::status.eq(status::RUNNING))
+            .filter(jobs::kill_requested_by.is_null()),
+    )
+    .set((
+        jobs::kill_requested_by.eq(Some(&user)),
+        jobs::kill_requested_at.eq(Some(now())),
+    ))
+    .execute(conn)?;
+    if requested == 0 {
+        let now_row: JobExecution = jobs::table.find(uuid).first(conn)?;
+        return Err(match now_row.kill_requested_by {
+            Some(by) => JobError::KillInProgress {
+                uuid: now_row.uuid,
+                by,
+            },
+            None => JobError::NotRunning {
+                uuid: now_row.uuid,
+                status: now_row.status,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The jobs the guard's subject may see, newest first.
+pub fn list(conn: &mut AnyConnection, guard: &Guard) -> Result<Vec<JobExecution>, JobError> {
+    let query = guard.read::<JobExecution>(conn)?;
+    Ok(query.order(jobs::started_at.desc()).load(conn)?)
+}
+
+/// A job's output from `from` (a byte offset returned earlier; 0 for the start), if the
+/// subject may see the job. The next offset is the last chunk's offset plus its length.
+pub fn output(
+    conn: &mut AnyConnection,
+    guard: &Guard,
+    uuid: &str,
+    from: i64,
+) -> Result<(JobExecution, Vec<OutputChunk>), JobError> {
+    let job = guard.find::<JobExecution>(conn, uuid.to_owned())?;
+    let chunks = job_output::table
+        .filter(job_output::job_uuid.eq(uuid))
+        .filter(job_output::byte_offset.ge(from))
+        .order(job_output::byte_offset)
+        .select((
+            job_output::byte_offset,
+            job_output::stream,
+            job_output::chunk,
+        ))
+        .load(conn)?;
+    Ok((job, chunks))
+}

@@ -142,6 +142,7 @@ impl Config {
 
     /// Applies `ROWGUARD_UNIVERSAL_ROLE`, `ROWGUARD_ABSOLUTE_RIGHTS` (JSON object),
     /// `ROWGUARD_ALLOWED_COMMANDS` (JSON object: name → command, replaces `[jobs.commands]`),
+    /// `ROWGUARD_INSTANCE_ID_FILE`,
     /// `ROWGUARD_OVERRIDE_AUTHORIZATION` (`true`/`false`), `ROWGUARD_REFRESH_INTERVAL_MS`
     /// and `ROWGUARD_CACHE_SIZE`, read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -197,6 +198,9 @@ impl Config {
                 cause,
             })?;
             self.jobs = jobs;
+        }
+        if let Some(v) = get("ROWGUARD_INSTANCE_ID_FILE") {
+            self.jobs.instance_id_file = v;
         }
         if let Some(v) = get("ROWGUARD_CACHE_SIZE") {
             self.cache_size = number("ROWGUARD_CACHE_SIZE", v)? as usize;

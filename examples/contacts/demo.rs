@@ -206,6 +206,92 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
         out,
         "\nThe same from a shell: cargo xtask rules explain --model contacts --as roles=agent --action update"
     )?;
+    jobs_demo(url, &auth, &mut conn, out)?;
+    Ok(())
+}
+
+/// Section 7: an allowed command run as a job, its output, and a kill.
+fn jobs_demo(
+    url: &DatabaseUrl,
+    auth: &Authorizer,
+    conn: &mut rowguard::AnyConnection,
+    out: &mut dyn Write,
+) -> Result<(), Box<dyn Error>> {
+    use rowguard::jobs::{self, JobExecution, JobsConfig, Runner};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    auth.register::<JobExecution>(conn)?;
+    let own = r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#;
+    store::put_rule(conn, "roles", "sales", "job_executions", own)?;
+    auth.invalidate();
+    let config = JobsConfig {
+        commands: serde_json::from_str(
+            r#"{"greet": {"program": "echo", "args": ["hello,", "{name}"], "params": {"name": {"pattern": "[A-Za-z ]+"}}, "roles": ["sales"]},
+                "spin":  {"program": "sh", "args": ["-c", "trap '' INT TERM; echo working; while :; do sleep 0.1; done"], "roles": ["sales"]}}"#,
+        )?,
+        sigterm_after_ms: 300,
+        sigkill_after_ms: 300,
+        poll_interval_ms: 50,
+        ..JobsConfig::default()
+    };
+    let pool = rowguard::connect_pool(
+        url,
+        rowguard::PoolOptions {
+            max_size: 4,
+            ..Default::default()
+        },
+    )?;
+    let runner = Runner::new(pool, auth.clone(), config, "demo-instance".into());
+    let sales = auth.guard(
+        Subject::new()
+            .with_set("roles", ["sales"])
+            .with_attribute("id", 17),
+    );
+
+    writeln!(out, "\n7. Jobs: allow-listed commands, run as audited jobs (job_executions is itself authorizable).")?;
+    let params = BTreeMap::from([("name".to_string(), "world".to_string())]);
+    let job = runner.run(&sales, "greet", &params, Duration::from_secs(10))?;
+    let (_, chunks) = jobs::output(conn, &sales, &job.uuid, 0)?;
+    let text: String = chunks.iter().map(|c| c.chunk.as_str()).collect();
+    writeln!(
+        out,
+        "   sales user 17 runs greet name=world: {} (exit {}), output: {}",
+        job.status,
+        job.exit_code.unwrap_or(-1),
+        text.trim_end()
+    )?;
+    match runner.start(
+        &sales,
+        "greet",
+        &BTreeMap::from([("name".to_string(), "x; rm -rf /".to_string())]),
+    ) {
+        Err(e) => writeln!(out, "   greet name=\"x; rm -rf /\": {e}")?,
+        Ok(_) => writeln!(out, "   unexpectedly started")?,
+    }
+    let uuid = runner.start(&sales, "spin", &BTreeMap::new())?;
+    runner.wait_for_output(&uuid, "working", Duration::from_secs(10))?;
+    writeln!(
+        out,
+        "   sales user 17 starts spin (it ignores SIGINT and SIGTERM) and asks for a kill ..."
+    )?;
+    runner.request_kill(&sales, &uuid)?;
+    let job = runner.wait(&uuid, Duration::from_secs(10))?;
+    let (_, chunks) = jobs::output(conn, &sales, &uuid, 0)?;
+    writeln!(
+        out,
+        "   spin is {} (killed by {}); its output:",
+        job.status,
+        job.killed_by.unwrap_or_default()
+    )?;
+    for line in chunks
+        .iter()
+        .map(|c| c.chunk.as_str())
+        .collect::<String>()
+        .lines()
+    {
+        writeln!(out, "     {line}")?;
+    }
     Ok(())
 }
 

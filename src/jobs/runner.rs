@@ -315,6 +315,32 @@ impl Runner {
         }
     }
 
+    /// Waits up to `wait` until job `uuid`'s output contains `text`.
+    pub fn wait_for_output(
+        &self,
+        uuid: &str,
+        text: &str,
+        wait: Duration,
+    ) -> Result<bool, JobError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let mut conn = self.inner.pool.get()?;
+            let chunks: Vec<String> = job_output::table
+                .filter(job_output::job_uuid.eq(uuid))
+                .order(job_output::byte_offset)
+                .select(job_output::chunk)
+                .load(&mut conn)?;
+            if chunks.concat().contains(text) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            drop(conn);
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Asks for job `uuid` to be killed (see [`request_kill`]).
     pub fn request_kill(&self, guard: &Guard, uuid: &str) -> Result<(), JobError> {
         let mut conn = self.inner.pool.get()?;

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// The demo: a contacts application on a fresh database, three subjects, their rights.
     Demo(commands::demo::Args),
+    /// Allow-listed commands as audited jobs: commands, run, list, output, kill, worker.
+    Jobs(commands::jobs::Args),
     /// Apply pending migrations to DATABASE_URL (default: rowguard.sqlite3).
     Migrate(commands::migrate::Args),
     /// Print the role × permission matrix (inheritance applied).
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
+        Command::Jobs(args) => commands::jobs::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Permissions(args) => commands::permissions::run(args),
         Command::Rules(args) => commands::rules::run(args),

@@ -3,9 +3,14 @@
 use std::process::Command;
 
 fn xtask(args: &[&str], database_url: &str) -> (i32, String, String) {
+    xtask_env(args, database_url, &[])
+}
+
+fn xtask_env(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .env("DATABASE_URL", database_url)
+        .envs(env.iter().copied())
         .output()
         .expect("run xtask");
     (
@@ -75,6 +80,10 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
         "error: forbidden: update on contacts",
         "reading contact 6 as the agent: not found: contacts 6",
         "effective (read AND update), subject variables filled in: (id IN (1, 2, 3, 4, 5) AND NOT (id = 2))",
+        "sales user 17 runs greet name=world: completed (exit 0), output: hello, world",
+        "does not match [A-Za-z ]+",
+        "spin is killed (killed by 17); its output:",
+        "     PROCESS KILLED BY 17 AT ",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
@@ -139,7 +148,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     assert!(stdout.contains("binds: [1, 2, 3, 4, 5, 2]"), "{stdout}");
 
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
-    assert_eq!((code, stdout.trim()), (0, "4 rule(s) checked, 0 invalid"));
+    assert_eq!((code, stdout.trim()), (0, "5 rule(s) checked, 0 invalid"));
     let mut conn = db.connect().unwrap();
     diesel::sql_query(
         r#"UPDATE authorization_rules SET rules = '{"read":{"search":{"idd":"=1"}}}' WHERE id = 3"#,
@@ -183,6 +192,7 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
     let url = db.url().target().to_owned();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let examples = root.join("examples").display().to_string();
+    let src = root.join("src").display().to_string();
     let seeds = root.join("seeds").display().to_string();
 
     // Seeding before the models exist fails at the rules step and rolls back.
@@ -203,16 +213,26 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
         "rolled back: {matrix}"
     );
 
-    let (code, stdout, _) = xtask(&["sync-models", "--path", &examples, "--dry-run"], &url);
+    let (code, stdout, _) = xtask(
+        &[
+            "sync-models",
+            "--path",
+            &src,
+            "--path",
+            &examples,
+            "--dry-run",
+        ],
+        &url,
+    );
     assert_eq!(code, 0);
     assert!(
-        stdout.contains("+ contacts") && stdout.contains("dry run (nothing written): 2 added"),
+        stdout.contains("+ contacts") && stdout.contains("dry run (nothing written): 3 added"),
         "{stdout}"
     );
-    let (code, stdout, _) = xtask(&["sync-models", "--path", &examples], &url);
+    let (code, stdout, _) = xtask(&["sync-models", "--path", &src, "--path", &examples], &url);
     assert_eq!(
         (code, stdout.lines().last()),
-        (0, Some("2 added, 0 changed, 0 removed, 0 unchanged"))
+        (0, Some("3 added, 0 changed, 0 removed, 0 unchanged"))
     );
 
     let (code, stdout, _) = xtask(&["seed", "--dir", &seeds], &url);
@@ -278,5 +298,119 @@ mod sync_seed_permissions {
     #[test]
     fn on_mysql() {
         super::sync_seed_permissions_commands(rowguard::Backend::Mysql);
+    }
+}
+
+/// The jobs commands from the shell, on `backend`.
+fn jobs_commands(backend: rowguard::Backend) {
+    let db = rowguard::testing::TestDatabase::migrated(backend).unwrap_or_else(|e| panic!("{e}"));
+    let url = db.url().target().to_owned();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (code, _, stderr) = xtask(
+        &[
+            "sync-models",
+            "--path",
+            &root.join("src").display().to_string(),
+        ],
+        &url,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let mut conn = db.connect().unwrap();
+    rowguard::store::put_rule(
+        &mut conn,
+        "roles",
+        "support",
+        "job_executions",
+        r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#,
+    )
+    .unwrap();
+    let id_file = std::env::temp_dir().join(format!(
+        "rowguard-cli-instance-{}-{backend:?}",
+        std::process::id()
+    ));
+    let id_file = id_file.display().to_string();
+    let env = [
+        (
+            "ROWGUARD_ALLOWED_COMMANDS",
+            r#"{"greet":{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":"[a-z;$() ]+"}},"roles":["support"]},"fail":{"program":"sh","args":["-c","echo oops >&2; exit 4"],"roles":["*"]}}"#,
+        ),
+        ("ROWGUARD_INSTANCE_ID_FILE", id_file.as_str()),
+    ];
+    let alice = ["--as", "roles=support", "--attr", "id=alice"];
+    let run = |args: &[&str]| xtask_env(&[&["jobs"], args, &alice].concat(), &url, &env);
+
+    let (code, stdout, _) = run(&["commands"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("greet: echo hello {name}  params [name=/[a-z;$() ]+/]  roles [support]"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(&["run", "greet", "--param", "name=world; $(id)"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "hello world; $(id)\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("completed (exit 0)"), "{stderr}");
+    let (code, stdout, stderr) = run(&["run", "fail"]);
+    assert_eq!((code, stdout.as_str()), (1, "oops\n"));
+    assert!(stderr.contains("failed (exit 4)"), "{stderr}");
+    let (code, _, stderr) = run(&["run", "reboot"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("command \"reboot\" is not allowed (allowed: fail, greet)"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(&["list"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    let uuid = stdout
+        .lines()
+        .find(|l| l.contains("greet"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (code, stdout, _) = run(&["output", &uuid, "--from", "6"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, ""),
+        "offsets are chunk starts; 6 is past the only chunk"
+    );
+    let (code, stdout, _) = run(&["output", &uuid, "--follow"]);
+    assert_eq!((code, stdout.as_str()), (0, "hello world; $(id)\n"));
+    let (code, _, stderr) = run(&["kill", &uuid]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!("job {uuid} is not running (status completed)")),
+        "{stderr}"
+    );
+    let bob = xtask_env(
+        &["jobs", "list", "--as", "roles=support", "--attr", "id=bob"],
+        &url,
+        &env,
+    );
+    assert_eq!(bob.1, "", "bob sees none of alice's jobs");
+    let instance = std::fs::read_to_string(&id_file).unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(instance.trim()).map(|_| ()),
+        Ok(()),
+        "a persistent instance id"
+    );
+    let _ = std::fs::remove_file(&id_file);
+}
+
+mod jobs {
+    #[test]
+    fn on_sqlite() {
+        super::jobs_commands(rowguard::Backend::Sqlite);
+    }
+    #[test]
+    fn on_postgres() {
+        super::jobs_commands(rowguard::Backend::Postgres);
+    }
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn on_mysql() {
+        super::jobs_commands(rowguard::Backend::Mysql);
     }
 }

@@ -50,30 +50,13 @@ struct SubjectArgs {
     /// The model's stored name.
     #[arg(long)]
     model: String,
-    /// A set of the subject: TYPE=V1,V2 (repeatable), e.g. --as roles=agent,support.
-    #[arg(long = "as", value_name = "TYPE=VALUES")]
-    sets: Vec<String>,
-    /// An attribute for $subject.NAME: KEY=VALUE (repeatable).
-    #[arg(long = "attr", value_name = "KEY=VALUE")]
-    attrs: Vec<String>,
+    #[command(flatten)]
+    who: super::SubjectSpec,
 }
 
 impl SubjectArgs {
     fn subject(&self) -> Result<Subject, String> {
-        let mut subject = Subject::new();
-        for set in &self.sets {
-            let (set_type, values) = set
-                .split_once('=')
-                .ok_or_else(|| format!("--as {set}: expected TYPE=V1,V2"))?;
-            subject.add_set(set_type, values.split(',').filter(|v| !v.is_empty()));
-        }
-        for attr in &self.attrs {
-            let (key, value) = attr
-                .split_once('=')
-                .ok_or_else(|| format!("--attr {attr}: expected KEY=VALUE"))?;
-            subject = subject.with_attribute(key, value);
-        }
-        Ok(subject)
+        self.who.subject()
     }
 
     /// One connection and an authorizer: a short-lived command needs no pool.

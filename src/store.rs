@@ -41,6 +41,21 @@ pub struct RuleRow {
     pub rules: String,
 }
 
+/// The columns a [`RuleRow`] is loaded from (rules joined with set types and models).
+const RULE_ROW: (
+    rules::id,
+    set_types::name,
+    rules::authorizable_set_value,
+    models::name,
+    rules::rules,
+) = (
+    rules::id,
+    set_types::name,
+    rules::authorizable_set_value,
+    models::name,
+    rules::rules,
+);
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -190,13 +205,7 @@ pub fn load_rules(
         .filter(models::name.eq(model))
         .filter(set_types::name.eq_any(&type_names))
         .filter(rules::authorizable_set_value.eq_any(&values))
-        .select((
-            rules::id,
-            set_types::name,
-            rules::authorizable_set_value,
-            models::name,
-            rules::rules,
-        ))
+        .select(RULE_ROW)
         .order(rules::id)
         .load(conn)?;
     // The query matched types and values independently; keep the exact pairs.
@@ -214,13 +223,7 @@ pub fn all_rules(conn: &mut AnyConnection) -> Result<Vec<RuleRow>, StoreError> {
     Ok(rules::table
         .inner_join(set_types::table)
         .inner_join(models::table)
-        .select((
-            rules::id,
-            set_types::name,
-            rules::authorizable_set_value,
-            models::name,
-            rules::rules,
-        ))
+        .select(RULE_ROW)
         .order(rules::id)
         .load(conn)?)
 }

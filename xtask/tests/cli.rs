@@ -20,6 +20,28 @@ fn xtask_env(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> (i32, S
     )
 }
 
+/// `name::on_sqlite`, `name::on_postgres` (and with the mysql feature `name::on_mysql`),
+/// each calling `body(backend)`: named so `cargo xtask test` can skip a missing backend.
+macro_rules! backend_tests {
+    ($name:ident => $body:ident) => {
+        mod $name {
+            #[test]
+            fn on_sqlite() {
+                super::$body(rowguard::Backend::Sqlite);
+            }
+            #[test]
+            fn on_postgres() {
+                super::$body(rowguard::Backend::Postgres);
+            }
+            #[cfg(feature = "mysql")]
+            #[test]
+            fn on_mysql() {
+                super::$body(rowguard::Backend::Mysql);
+            }
+        }
+    };
+}
+
 fn assert_one_line_error(database_url: &str, expected: &str) {
     let (code, _, stderr) = xtask(&["migrate"], database_url);
     assert_ne!(code, 0, "{database_url}");
@@ -169,21 +191,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     assert!(stderr.contains("unknown model \"nope\""), "{stderr}");
 }
 
-mod demo_and_rules {
-    #[test]
-    fn on_sqlite() {
-        super::demo_and_rules_commands(rowguard::Backend::Sqlite);
-    }
-    #[test]
-    fn on_postgres() {
-        super::demo_and_rules_commands(rowguard::Backend::Postgres);
-    }
-    #[cfg(feature = "mysql")]
-    #[test]
-    fn on_mysql() {
-        super::demo_and_rules_commands(rowguard::Backend::Mysql);
-    }
-}
+backend_tests!(demo_and_rules => demo_and_rules_commands);
 
 /// sync-models, seed and permissions from the shell, on `backend`, with the repository's
 /// own examples/ and seeds/.
@@ -285,21 +293,7 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
     );
 }
 
-mod sync_seed_permissions {
-    #[test]
-    fn on_sqlite() {
-        super::sync_seed_permissions_commands(rowguard::Backend::Sqlite);
-    }
-    #[test]
-    fn on_postgres() {
-        super::sync_seed_permissions_commands(rowguard::Backend::Postgres);
-    }
-    #[cfg(feature = "mysql")]
-    #[test]
-    fn on_mysql() {
-        super::sync_seed_permissions_commands(rowguard::Backend::Mysql);
-    }
-}
+backend_tests!(sync_seed_permissions => sync_seed_permissions_commands);
 
 /// The jobs commands from the shell, on `backend`.
 fn jobs_commands(backend: rowguard::Backend) {
@@ -399,18 +393,4 @@ fn jobs_commands(backend: rowguard::Backend) {
     let _ = std::fs::remove_file(&id_file);
 }
 
-mod jobs {
-    #[test]
-    fn on_sqlite() {
-        super::jobs_commands(rowguard::Backend::Sqlite);
-    }
-    #[test]
-    fn on_postgres() {
-        super::jobs_commands(rowguard::Backend::Postgres);
-    }
-    #[cfg(feature = "mysql")]
-    #[test]
-    fn on_mysql() {
-        super::jobs_commands(rowguard::Backend::Mysql);
-    }
-}
+backend_tests!(jobs => jobs_commands);

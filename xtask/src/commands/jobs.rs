@@ -93,20 +93,11 @@ pub fn run(args: Args) -> CommandResult {
                     .ok_or_else(|| format!("--param {p}: expected NAME=VALUE"))?;
                 values.insert(k.to_owned(), v.to_owned());
             }
-            let pool = connect_pool(
-                &url,
-                PoolOptions {
-                    max_size: 4,
-                    ..PoolOptions::default()
-                },
-            )?;
-            let instance = instance_id_from_file(&config.jobs.instance_id_file)?;
-            let auth = Authorizer::new(config.clone());
-            let runner = Runner::new(pool.clone(), auth.clone(), config.jobs.clone(), instance);
-            let guard = auth.guard(subject);
+            let runner = this_instance(&url, &config)?;
+            let guard = runner.authorizer().guard(subject);
             let uuid = runner.start(&guard, &name, &values)?;
             eprintln!("job {uuid} started on instance {}", runner.instance_id());
-            let mut conn = pool.get()?;
+            let mut conn = rowguard::establish(&url)?;
             let job = follow(&mut conn, &guard, &uuid, 0)?;
             eprintln!(
                 "job {uuid} {}{}",
@@ -162,21 +153,37 @@ pub fn run(args: Args) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Worker => {
-            let pool = connect_pool(
-                &url,
-                PoolOptions {
-                    max_size: 4,
-                    ..PoolOptions::default()
-                },
-            )?;
-            let instance = instance_id_from_file(&config.jobs.instance_id_file)?;
-            println!("worker for instance {instance}: heartbeats, kill requests, dead instances (Ctrl-C stops)");
-            let _runner = Runner::new(pool, Authorizer::new(config.clone()), config.jobs, instance);
+            let runner = this_instance(&url, &config)?;
+            println!(
+                "worker for instance {}: heartbeats, kill requests, dead instances (Ctrl-C stops)",
+                runner.instance_id()
+            );
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
     }
+}
+
+/// The runner of this machine's instance (id from the instance id file).
+fn this_instance(
+    url: &rowguard::DatabaseUrl,
+    config: &Config,
+) -> Result<Runner, Box<dyn std::error::Error>> {
+    let pool = connect_pool(
+        url,
+        PoolOptions {
+            max_size: 4,
+            ..PoolOptions::default()
+        },
+    )?;
+    let instance = instance_id_from_file(&config.jobs.instance_id_file)?;
+    Ok(Runner::new(
+        pool,
+        Authorizer::new(config.clone()),
+        config.jobs.clone(),
+        instance,
+    ))
 }
 
 /// Prints a job's output from `from` until it has ended and everything is printed.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use app::{contacts, Contact};
 use criterion::{criterion_group, criterion_main, Criterion};
-use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
 use rowguard::rules::Right;
 use rowguard::testing::TestDatabase;
@@ -33,26 +33,6 @@ fn rows() -> i64 {
     } else {
         1_000_000
     }
-}
-
-/// Contacts 1..=n; owner_id = id % 100,000, so owners 1, 2, 3 hold 30 rows at 1M.
-fn fill(conn: &mut AnyConnection, n: i64) {
-    app::create_tables(conn).expect("tables");
-    conn.batch_execute("INSERT INTO contact_types (id, name) VALUES (1, 'customer')")
-        .expect("type");
-    let sql = match conn.backend() {
-        Backend::Postgres => format!(
-            "INSERT INTO contacts SELECT x, 'contact ' || x, NULL, 'open', 1, x % 100000, \
-             (x % 100)::int, TIMESTAMP '2026-11-01 00:00:00' FROM generate_series(1, {n}) AS x; \
-             ANALYZE contacts;"
-        ),
-        _ => format!(
-            "WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}) \
-             INSERT INTO contacts SELECT x, 'contact ' || x, NULL, 'open', 1, x % 100000, \
-             x % 100, '2026-11-01 00:00:00' FROM seq; ANALYZE;"
-        ),
-    };
-    conn.batch_execute(&sql).expect("rows");
 }
 
 fn rules(conn: &mut AnyConnection, auth: &Authorizer) {
@@ -87,7 +67,7 @@ fn read_group(c: &mut Criterion, backend: Backend) {
     };
     let mut conn = db.connect().expect("connect");
     let n = rows();
-    fill(&mut conn, n);
+    app::fill_bulk(&mut conn, n).expect("rows");
     let auth = Authorizer::new(Config {
         refresh_interval_ms: 60_000,
         ..Config::default()

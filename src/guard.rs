@@ -23,7 +23,7 @@ use crate::store::{self, RuleRow, StoredModel};
 use crate::{AnyConnection, Backend, Subject};
 
 /// Everything the rules say about one model for one set of subject sets.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ModelAccess {
     /// The model's stored metadata.
     pub model: Arc<StoredModel>,
@@ -36,6 +36,15 @@ pub struct ModelAccess {
 }
 
 impl ModelAccess {
+    /// A copy sharing no reference count with `self`, for one thread's front cache (so
+    /// cloning its `Arc`s on the hot path never touches another core's cache line).
+    fn private_copy(&self) -> Self {
+        Self {
+            effective: self.effective.clone().map(|f| Arc::new((*f).clone())),
+            ..self.clone()
+        }
+    }
+
     /// The merged access for `right`, before `$subject.*` variables are filled in.
     pub fn merged(&self, right: Right) -> &Merged {
         &self.merged[right as usize]
@@ -54,7 +63,26 @@ pub enum Bypass {
 /// Stored models by name, as of a cache epoch.
 type ModelsByName = Option<(u64, Arc<HashMap<String, Arc<StoredModel>>>)>;
 
+/// Per thread: recent hits of each authorizer (by id), as private copies.
+struct FrontEntry {
+    epoch: u64,
+    model: Box<str>,
+    sets: Arc<str>,
+    access: Arc<ModelAccess>,
+}
+
+/// Entries a thread keeps before starting over (its working set is a few models × subjects).
+const FRONT_CAPACITY: usize = 256;
+
+thread_local! {
+    static FRONT: std::cell::RefCell<HashMap<(u64, u64), FrontEntry>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+static NEXT_AUTHORIZER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 struct Inner {
+    id: u64,
     config: Config,
     cache: RuleCache<ModelAccess>,
     models: Mutex<ModelsByName>,
@@ -87,6 +115,7 @@ impl Authorizer {
         }
         Self {
             inner: Arc::new(Inner {
+                id: NEXT_AUTHORIZER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 cache: RuleCache::new(config.cache_size, config.refresh_interval()),
                 config,
                 models: Mutex::new(None),
@@ -190,7 +219,22 @@ impl Authorizer {
     ) -> Result<Arc<ModelAccess>, Error> {
         self.refresh(conn)?;
         let hash = RuleCache::<ModelAccess>::hash(model, subject.sets_hash());
-        if let Some(hit) = self.inner.cache.get(hash, model, subject.sets_key()) {
+        let sets = subject.sets_key();
+        let key = (self.inner.id, hash);
+        let epoch_now = self.inner.cache.epoch();
+        let front = FRONT.with(|front| {
+            front.borrow().get(&key).and_then(|e| {
+                (e.epoch == epoch_now
+                    && &*e.model == model
+                    && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
+                    .then(|| e.access.clone())
+            })
+        });
+        if let Some(hit) = front {
+            return Ok(hit);
+        }
+        if let Some(hit) = self.inner.cache.get(hash, model, sets) {
+            self.remember(key, epoch_now, model, sets, &hit);
             return Ok(hit);
         }
         let epoch = self.inner.cache.epoch();
@@ -240,6 +284,32 @@ impl Authorizer {
             access.clone(),
         );
         Ok(access)
+    }
+
+    /// Keeps a thread-private copy of a shared cache entry.
+    fn remember(
+        &self,
+        key: (u64, u64),
+        epoch: u64,
+        model: &str,
+        sets: &Arc<str>,
+        access: &ModelAccess,
+    ) {
+        FRONT.with(|front| {
+            let mut front = front.borrow_mut();
+            if front.len() >= FRONT_CAPACITY {
+                front.clear();
+            }
+            front.insert(
+                key,
+                FrontEntry {
+                    epoch,
+                    model: model.into(),
+                    sets: sets.clone(),
+                    access: Arc::new(access.private_copy()),
+                },
+            );
+        });
     }
 
     /// The filter `subject` may act on for `right` on `model`, variables filled in. For

@@ -153,3 +153,31 @@ pub fn insert_samples(conn: &mut AnyConnection) -> QueryResult<()> {
         Ok(())
     })
 }
+
+/// Benchmark data: contact type 1 and contacts 1..=n, `owner_id = id % 100,000` (so owners
+/// 1, 2, 3 hold 30 rows at a million), generated inside the database. Used by the benchmarks
+/// only, not by the demo or the tests.
+#[allow(dead_code)]
+pub fn fill_bulk(conn: &mut AnyConnection, n: i64) -> QueryResult<()> {
+    create_tables(conn)?;
+    conn.batch_execute("INSERT INTO contact_types (id, name) VALUES (1, 'customer')")?;
+    let sql = match conn.backend() {
+        Backend::Postgres => format!(
+            "INSERT INTO contacts SELECT x, 'contact ' || x, NULL, 'open', 1, x % 100000, \
+             (x % 100)::int, TIMESTAMP '2026-11-01 00:00:00' FROM generate_series(1, {n}) AS x; \
+             ANALYZE contacts;"
+        ),
+        Backend::Sqlite => format!(
+            "INSERT INTO contacts WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}) \
+             SELECT x, 'contact ' || x, NULL, 'open', 1, x % 100000, \
+             x % 100, '2026-11-01 00:00:00' FROM seq; ANALYZE;"
+        ),
+        // InnoDB keeps its statistics itself; ANALYZE TABLE would return a result set.
+        Backend::Mysql => format!(
+            "INSERT INTO contacts WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}) \
+             SELECT x, CONCAT('contact ', x), NULL, 'open', 1, x % 100000, \
+             x % 100, '2026-11-01 00:00:00' FROM seq"
+        ),
+    };
+    conn.batch_execute(&sql)
+}

@@ -313,12 +313,13 @@ impl Filter {
     }
 
     /// Fills in `$subject.*` variables from `attrs`. A condition whose variable is missing,
-    /// or does not parse as its column's type, becomes false as a whole.
+    /// or does not parse as its column's type, becomes false as a whole. (Not simplified
+    /// again: this runs per check, and a `FALSE` leaf means the same to SQL and `eval`.)
     pub fn resolve(&self, attrs: &Attributes) -> Filter {
         if !self.has_vars() {
             return self.clone();
         }
-        self.resolve_inner(attrs).simplify()
+        self.resolve_inner(attrs)
     }
 
     fn resolve_inner(&self, attrs: &Attributes) -> Filter {

@@ -1,0 +1,651 @@
+//! rowguard against what users would pick instead, each contender in the same run on the same
+//! data: cedar-policy and casbin (in-memory checks, scaling with stored rules), hand-written
+//! Diesel and PostgreSQL row-level security (reads), plain Diesel (writes), plus rule-cache
+//! hits from several threads, client-side SQL building and sync-models on a large tree.
+//!
+//! `cargo bench --features compare --bench compare` (results in BENCHMARKS.md);
+//! `-- --test` runs each once on small data.
+
+#[path = "../examples/contacts/app.rs"]
+#[allow(dead_code)]
+mod app;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::{contacts, Contact};
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use cedar_policy::{
+    Authorizer as CedarAuthorizer, Context, Decision, Entities, EntityUid, PolicySet, Request,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::prelude::*;
+use rowguard::rules::Right;
+use rowguard::testing::TestDatabase;
+use rowguard::{store, AnyConnection, Authorizer, Backend, Config, Subject};
+
+fn quick() -> bool {
+    std::env::args().any(|a| a == "--test")
+}
+
+fn require(backend: Backend) -> Option<TestDatabase> {
+    match TestDatabase::migrated(backend) {
+        Ok(db) => Some(db),
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("notice: skipping {backend} benchmarks: {e}");
+            None
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ---------------------------------------------------------------- the same policy, three ways
+
+/// rowguard: r1 creates anything, r2 updates its own open rows, r3 reads everything.
+fn rowguard_rules(conn: &mut AnyConnection, auth: &Authorizer) {
+    auth.register::<Contact>(conn).expect("register");
+    for (role, doc) in [
+        ("r1", r#"{"create":"*"}"#),
+        (
+            "r2",
+            r#"{"update":{"search":{"owner_id":"=$subject.id","status":"=open"}}}"#,
+        ),
+        ("r3", r#"{"read":"*"}"#),
+    ] {
+        store::put_rule(conn, "roles", role, "contacts", doc).expect("rule");
+    }
+    auth.invalidate();
+}
+
+const CEDAR_POLICIES: &str = r#"
+permit(principal in Role::"r1", action == Action::"create", resource);
+permit(principal in Role::"r2", action == Action::"update", resource)
+  when { resource.owner == principal && resource.status == "open" };
+permit(principal in Role::"r3", action == Action::"read", resource);
+"#;
+
+const CEDAR_ENTITIES: &str = r#"[
+  {"uid": {"type": "User", "id": "17"}, "attrs": {}, "parents": [
+     {"type": "Role", "id": "r1"}, {"type": "Role", "id": "r2"}, {"type": "Role", "id": "r3"}]},
+  {"uid": {"type": "Role", "id": "r1"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "r2"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Role", "id": "r3"}, "attrs": {}, "parents": []},
+  {"uid": {"type": "Contact", "id": "1"}, "attrs": {"owner": {"__entity": {"type": "User", "id": "17"}}, "status": "open"}, "parents": []}
+]"#;
+
+const CASBIN_MODEL: &str = r#"
+[request_definition]
+r = sub, obj, act, owner, status
+
+[policy_definition]
+p = sub, obj, act
+
+[role_definition]
+g = _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act && (r.act != "update" || (r.owner == r.sub && r.status == "open"))
+"#;
+
+fn casbin(extra_roles: usize) -> Enforcer {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let model = DefaultModel::from_str(CASBIN_MODEL).await.expect("model");
+        let mut e = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .expect("enforcer");
+        let mut policies = vec![
+            vec!["r1".to_string(), "contacts".into(), "create".into()],
+            vec!["r2".to_string(), "contacts".into(), "update".into()],
+            vec!["r3".to_string(), "contacts".into(), "read".into()],
+        ];
+        policies.extend(
+            (0..extra_roles).map(|i| vec![format!("other{i}"), "contacts".into(), "update".into()]),
+        );
+        e.add_policies(policies).await.expect("policies");
+        for role in ["r1", "r2", "r3"] {
+            e.add_grouping_policy(vec!["17".into(), role.into()])
+                .await
+                .expect("grouping");
+        }
+        e
+    })
+}
+
+fn cedar_policies(extra_roles: usize) -> PolicySet {
+    let mut src = CEDAR_POLICIES.to_string();
+    for i in 0..extra_roles {
+        src.push_str(&format!(
+            "permit(principal in Role::\"other{i}\", action == Action::\"update\", resource) when {{ resource.owner == principal }};\n"
+        ));
+    }
+    src.parse().expect("cedar policies")
+}
+
+fn cedar_request(action: &str) -> Request {
+    let uid = |s: &str| s.parse::<EntityUid>().expect("uid");
+    Request::new(
+        uid(r#"User::"17""#),
+        uid(&format!("Action::\"{action}\"")),
+        uid(r#"Contact::"1""#),
+        Context::empty(),
+        None,
+    )
+    .expect("request")
+}
+
+/// W3: one write check, in memory, the same policy in each contender.
+fn w3_write_check(c: &mut Criterion) {
+    let Some(db) = require(Backend::Sqlite) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    app::fill_bulk(&mut conn, 10).expect("rows");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    rowguard_rules(&mut conn, &auth);
+    let guard = auth.guard(
+        Subject::new()
+            .with_set("roles", ["r1", "r2", "r3"])
+            .with_attribute("id", 17),
+    );
+    let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
+    row.owner_id = 17;
+    row.status = "open".into();
+    let policies = cedar_policies(0);
+    let entities = Entities::from_json_str(CEDAR_ENTITIES, None).expect("entities");
+    let cedar = CedarAuthorizer::new();
+    let enforcer = casbin(0);
+    // Sanity: the three agree.
+    for (right, action, expected) in [
+        (Right::Create, "create", true),
+        (Right::Update, "update", true),
+        (Right::Delete, "delete", false),
+    ] {
+        assert_eq!(
+            guard.can(&mut conn, right, &row).expect("can"),
+            expected,
+            "rowguard {action}"
+        );
+        let d = cedar
+            .is_authorized(&cedar_request(action), &policies, &entities)
+            .decision();
+        assert_eq!(d == Decision::Allow, expected, "cedar {action}");
+        assert_eq!(
+            enforcer
+                .enforce(("17", "contacts", action, "17", "open"))
+                .expect("casbin"),
+            expected,
+            "casbin {action}"
+        );
+    }
+    let mut group = c.benchmark_group("W3 write check");
+    for (label, right, action) in [
+        ("create (plain)", Right::Create, "create"),
+        ("update (row condition)", Right::Update, "update"),
+        ("delete (deny)", Right::Delete, "delete"),
+    ] {
+        group.bench_function(BenchmarkId::new("rowguard can", label), |b| {
+            b.iter(|| black_box(guard.can(&mut conn, right, black_box(&row)).expect("can")))
+        });
+        let request = cedar_request(action);
+        group.bench_function(
+            BenchmarkId::new("cedar-policy prebuilt request", label),
+            |b| {
+                b.iter(|| {
+                    black_box(
+                        cedar
+                            .is_authorized(black_box(&request), &policies, &entities)
+                            .decision(),
+                    )
+                })
+            },
+        );
+        group.bench_function(
+            BenchmarkId::new("cedar-policy request per call", label),
+            |b| {
+                b.iter(|| {
+                    black_box(
+                        cedar
+                            .is_authorized(&cedar_request(action), &policies, &entities)
+                            .decision(),
+                    )
+                })
+            },
+        );
+        group.bench_function(BenchmarkId::new("casbin enforce", label), |b| {
+            b.iter(|| {
+                black_box(
+                    enforcer
+                        .enforce(black_box(("17", "contacts", action, "17", "open")))
+                        .expect("casbin"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+/// W5: the same check with 10 … 110,000 rules of other roles stored.
+fn w5_scaling(c: &mut Criterion) {
+    let Some(db) = require(Backend::Sqlite) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    app::fill_bulk(&mut conn, 10).expect("rows");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    rowguard_rules(&mut conn, &auth);
+    let guard = auth.guard(
+        Subject::new()
+            .with_set("roles", ["r1", "r2", "r3"])
+            .with_attribute("id", 17),
+    );
+    let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
+    row.owner_id = 17;
+    let sizes: &[usize] = if quick() {
+        &[10, 1_100]
+    } else {
+        &[10, 1_100, 11_000, 110_000]
+    };
+    let mut group = c.benchmark_group("W5 update check vs stored rules");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3));
+    let mut stored = 3usize;
+    for &n in sizes {
+        // Top up authorization_rules to n rows of other roles.
+        conn.batch_execute(&format!(
+            "INSERT INTO authorization_rules (authorizable_set_type_id, authorizable_set_value, authorizable_model_id, rules) \
+             WITH RECURSIVE seq(x) AS (SELECT {stored} UNION ALL SELECT x + 1 FROM seq WHERE x < {n} + 2) \
+             SELECT (SELECT id FROM authorizable_set_types WHERE name = 'roles'), 'other' || x, \
+                    (SELECT id FROM authorizable_models WHERE name = 'contacts'), '{{\"update\":{{\"search\":{{\"owner_id\":\"=$subject.id\"}}}}}}' FROM seq"
+        ))
+        .expect("rules");
+        stored = n + 3;
+        auth.invalidate();
+        assert!(guard.can(&mut conn, Right::Update, &row).expect("warm"));
+        group.bench_function(BenchmarkId::new("rowguard can", n), |b| {
+            b.iter(|| {
+                black_box(
+                    guard
+                        .can(&mut conn, Right::Update, black_box(&row))
+                        .expect("can"),
+                )
+            })
+        });
+        let enforcer = casbin(n);
+        group.bench_function(BenchmarkId::new("casbin enforce", n), |b| {
+            b.iter(|| {
+                black_box(
+                    enforcer
+                        .enforce(("17", "contacts", "update", "17", "open"))
+                        .expect("casbin"),
+                )
+            })
+        });
+        let policies = cedar_policies(n);
+        let entities = Entities::from_json_str(CEDAR_ENTITIES, None).expect("entities");
+        let request = cedar_request("update");
+        let cedar = CedarAuthorizer::new();
+        group.bench_function(BenchmarkId::new("cedar-policy prebuilt request", n), |b| {
+            b.iter(|| {
+                black_box(
+                    cedar
+                        .is_authorized(&request, &policies, &entities)
+                        .decision(),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+/// W4: rule-cache hits from 1, 2 and 8 threads at once (time per hit, per thread).
+fn w4_cache_threads(c: &mut Criterion) {
+    let Some(db) = require(Backend::Sqlite) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    app::fill_bulk(&mut conn, 10).expect("rows");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    rowguard_rules(&mut conn, &auth);
+    let subject = Subject::new().with_set("roles", ["r1", "r2", "r3"]);
+    auth.access(&mut conn, &subject, "contacts").expect("warm");
+    let mut group = c.benchmark_group("W4 rule-cache hit");
+    for threads in [1usize, 2, 8] {
+        let conns: Vec<_> = (0..threads)
+            .map(|_| db.connect().expect("connect"))
+            .collect();
+        let conns = Arc::new(std::sync::Mutex::new(conns));
+        group.bench_function(BenchmarkId::new("threads", threads), |b| {
+            b.iter_custom(|iters| {
+                let mut taken = conns.lock().expect("conns");
+                let mut mine: Vec<AnyConnection> = taken.drain(..).collect();
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for conn in mine.iter_mut() {
+                        let (auth, subject) = (&auth, &subject);
+                        s.spawn(move || {
+                            for _ in 0..iters {
+                                black_box(auth.access(conn, subject, "contacts").expect("hit"));
+                            }
+                        });
+                    }
+                });
+                let elapsed = start.elapsed();
+                taken.extend(mine);
+                elapsed
+            })
+        });
+    }
+    group.finish();
+
+    // A miss is one query; freshness is one version query per refresh interval.
+    let queries = Arc::new(AtomicUsize::new(0));
+    let counter = queries.clone();
+    conn.set_instrumentation(move |e: InstrumentationEvent<'_>| {
+        if matches!(e, InstrumentationEvent::StartQuery { .. }) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let eager = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    eager
+        .access(&mut conn, &subject, "contacts")
+        .expect("first");
+    queries.store(0, Ordering::SeqCst);
+    eager
+        .access(
+            &mut conn,
+            &Subject::new().with_set("roles", ["r1"]),
+            "contacts",
+        )
+        .expect("miss");
+    eprintln!(
+        "W4: queries for a cache miss (new subject sets): {}",
+        queries.load(Ordering::SeqCst)
+    );
+    assert_eq!(queries.load(Ordering::SeqCst), 1);
+    queries.store(0, Ordering::SeqCst);
+    for _ in 0..10_000 {
+        eager.access(&mut conn, &subject, "contacts").expect("hit");
+    }
+    eprintln!(
+        "W4: queries for 10,000 hits within one refresh interval: {}",
+        queries.load(Ordering::SeqCst)
+    );
+    assert_eq!(queries.load(Ordering::SeqCst), 0);
+}
+
+/// W2: client CPU to build the SQL and binds of one read, no database.
+fn w2_client_cpu(c: &mut Criterion) {
+    let Some(db) = require(Backend::Sqlite) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    app::fill_bulk(&mut conn, 10).expect("rows");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    auth.register::<Contact>(&mut conn).expect("register");
+    for (role, owner) in [("r1", 1), ("r2", 2), ("r3", 3)] {
+        let doc = format!(r#"{{"read":{{"search":{{"owner_id":"={owner}"}}}}}}"#);
+        store::put_rule(&mut conn, "roles", role, "contacts", &doc).expect("rule");
+    }
+    auth.invalidate();
+    let guard = auth.guard(Subject::new().with_set("roles", ["r1", "r2", "r3"]));
+    let mut group = c.benchmark_group("W2 build SQL + binds (PostgreSQL dialect)");
+    group.bench_function("static diesel query", |b| {
+        b.iter(|| {
+            diesel::debug_query::<diesel::pg::Pg, _>(
+                &contacts::table.filter(contacts::owner_id.eq_any(black_box([1i64, 2, 3]))),
+            )
+            .to_string()
+        })
+    });
+    group.bench_function("boxed diesel query", |b| {
+        b.iter(|| {
+            let q = contacts::table
+                .into_boxed::<diesel::pg::Pg>()
+                .filter(contacts::owner_id.eq_any(black_box(vec![1i64, 2, 3])));
+            diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string()
+        })
+    });
+    group.bench_function("rowguard read (cached rule)", |b| {
+        b.iter(|| {
+            let filter = guard
+                .filter::<Contact>(&mut conn, Right::Read)
+                .expect("filter");
+            let q = contacts::table
+                .into_boxed::<diesel::pg::Pg>()
+                .filter(filter);
+            diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string()
+        })
+    });
+    group.finish();
+}
+
+struct CountQueries(Arc<AtomicUsize>);
+
+impl Instrumentation for CountQueries {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// W7: authorized UPDATE vs the plain Diesel UPDATE of the same row.
+fn w7_update(c: &mut Criterion) {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        if !backend.is_compiled_in() {
+            continue;
+        }
+        let Some(db) = require(backend) else { continue };
+        let mut conn = db.connect().expect("connect");
+        app::fill_bulk(&mut conn, 1_000).expect("rows");
+        let auth = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        auth.register::<Contact>(&mut conn).expect("register");
+        store::put_rule(
+            &mut conn,
+            "roles",
+            "r",
+            "contacts",
+            r#"{"read":"*","update":{"search":{"owner_id":"=$subject.id"}}}"#,
+        )
+        .expect("rule");
+        auth.invalidate();
+        let guard = auth.guard(
+            Subject::new()
+                .with_set("roles", ["r"])
+                .with_attribute("id", 7),
+        );
+        let mut mine: Contact = contacts::table.find(7i64).first(&mut conn).expect("row");
+        let theirs: Contact = contacts::table.find(8i64).first(&mut conn).expect("row");
+        // Sanity: allowed costs one statement; denied changes nothing.
+        guard.update(&mut conn, &mine).expect("warm");
+        let queries = Arc::new(AtomicUsize::new(0));
+        conn.set_instrumentation(CountQueries(queries.clone()));
+        guard.update(&mut conn, &mine).expect("allowed");
+        assert_eq!(
+            queries.load(Ordering::SeqCst),
+            1,
+            "no extra round trip on the allowed path"
+        );
+        let mut changed = theirs.clone();
+        changed.score = -1;
+        assert!(guard.update(&mut conn, &changed).is_err());
+        let after: Contact = contacts::table.find(8i64).first(&mut conn).expect("row");
+        assert_eq!(after, theirs, "a denied write changes nothing");
+
+        let mut group = c.benchmark_group(format!("W7 update one row/{backend}"));
+        group.bench_function("plain diesel update", |b| {
+            b.iter(|| {
+                mine.score += 1;
+                diesel::update(contacts::table.find(mine.id))
+                    .set(&mine)
+                    .execute(&mut conn)
+                    .expect("update")
+            })
+        });
+        group.bench_function("rowguard update", |b| {
+            b.iter(|| {
+                mine.score += 1;
+                guard.update(&mut conn, &mine).expect("update")
+            })
+        });
+        group.finish();
+    }
+}
+
+/// W1 on PostgreSQL: rowguard vs hand-written vs row-level security, deployed
+/// (BEGIN; SET LOCAL; query; COMMIT) and bare (the setting made once per session).
+fn w1_rls(c: &mut Criterion) {
+    let Some(db) = require(Backend::Postgres) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    let n = if quick() { 10_000 } else { 1_000_000 };
+    app::fill_bulk(&mut conn, n).expect("rows");
+    conn.batch_execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rowguard_bench') THEN CREATE ROLE rowguard_bench LOGIN; END IF; END $$;
+         GRANT SELECT ON contacts TO rowguard_bench;
+         ALTER TABLE contacts ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY owners ON contacts USING (owner_id = ANY (string_to_array(current_setting('rowguard.owners', true), ',')::bigint[]));",
+    )
+    .expect("rls");
+    let rls_url =
+        db.url()
+            .target()
+            .replacen("postgres://postgres@", "postgres://rowguard_bench@", 1);
+    let mut rls = rowguard::establish(&rowguard::DatabaseUrl::parse(&rls_url).expect("url"))
+        .expect("rls conn");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    auth.register::<Contact>(&mut conn).expect("register");
+    for (role, owner) in [("r1", 1), ("r2", 2), ("r3", 3)] {
+        store::put_rule(
+            &mut conn,
+            "roles",
+            role,
+            "contacts",
+            &format!(r#"{{"read":{{"search":{{"owner_id":"={owner}"}}}}}}"#),
+        )
+        .expect("rule");
+    }
+    auth.invalidate();
+    let guard = auth.guard(Subject::new().with_set("roles", ["r1", "r2", "r3"]));
+    let deployed = |c: &mut AnyConnection| {
+        c.transaction(|c| {
+            diesel::sql_query("SET LOCAL rowguard.owners = '1,2,3'").execute(c)?;
+            contacts::table.load::<Contact>(c)
+        })
+        .expect("rls deployed")
+    };
+    let ours = |c: &mut AnyConnection| {
+        guard
+            .read::<Contact>(c)
+            .expect("read")
+            .load::<Contact>(c)
+            .expect("load")
+    };
+    let mut a = deployed(&mut rls);
+    let mut b = ours(&mut conn);
+    a.sort_by_key(|c| c.id);
+    b.sort_by_key(|c| c.id);
+    assert_eq!(a, b, "RLS and rowguard select the same rows");
+    let mut group = c.benchmark_group(format!("W1 read {n} rows, 3 owners/PostgreSQL"));
+    group.bench_function("hand-written diesel", |bch| {
+        bch.iter(|| {
+            contacts::table
+                .filter(contacts::owner_id.eq_any(vec![1i64, 2, 3]))
+                .load::<Contact>(&mut conn)
+                .expect("hand")
+        })
+    });
+    group.bench_function("rowguard read", |bch| {
+        bch.iter(|| black_box(ours(&mut conn)))
+    });
+    group.bench_function("RLS as deployed (BEGIN; SET LOCAL; query; COMMIT)", |bch| {
+        bch.iter(|| black_box(deployed(&mut rls)))
+    });
+    diesel::sql_query("SET rowguard.owners = '1,2,3'")
+        .execute(&mut rls)
+        .expect("set");
+    group.bench_function("RLS bare (setting per session)", |bch| {
+        bch.iter(|| contacts::table.load::<Contact>(&mut rls).expect("rls bare"))
+    });
+    group.finish();
+}
+
+/// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).
+fn w8_sync(c: &mut Criterion) {
+    let Some(db) = require(Backend::Sqlite) else {
+        return;
+    };
+    let files = if quick() { 50 } else { 5_000 };
+    let dir = std::env::temp_dir().join(format!("rowguard-bench-tree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for i in 0..files {
+        let sub = dir.join(format!("m{}", i / 100));
+        std::fs::create_dir_all(&sub).expect("dir");
+        std::fs::write(
+            sub.join(format!("t{i}.rs")),
+            format!(
+                "diesel::table! {{ t{i} (id) {{ id -> BigInt, owner_id -> BigInt, name -> Text, at -> Timestamp }} }}\n\
+                 #[derive(Debug)] pub struct M{i} {{ pub id: i64, pub owner_id: i64, pub name: String }}\n\
+                 rowguard::authorizable!(M{i} => t{i}(id) {{ id, owner_id, name }});\n\
+                 pub fn helper_{i}(x: i64) -> i64 {{ x * 2 + {i} }}\n"
+            ),
+        )
+        .expect("file");
+    }
+    let mut conn = db.connect().expect("connect");
+    let mut group = c.benchmark_group("W8 sync-models");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("scan + plan (dry run)", files), |b| {
+        b.iter(|| {
+            let scan = rowguard::sync::scan(std::slice::from_ref(&dir), false).expect("scan");
+            assert_eq!(scan.models.len(), files);
+            rowguard::sync::sync(&mut conn, &scan.models, true).expect("plan")
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(
+    benches,
+    w3_write_check,
+    w5_scaling,
+    w4_cache_threads,
+    w2_client_cpu,
+    w7_update,
+    w1_rls,
+    w8_sync
+);
+criterion_main!(benches);

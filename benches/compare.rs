@@ -142,11 +142,17 @@ fn cedar_request(action: &str) -> Request {
     .expect("request")
 }
 
-/// W3: one write check, in memory, the same policy in each contender.
-fn w3_write_check(c: &mut Criterion) {
-    let Some(db) = require(Backend::Sqlite) else {
-        return;
-    };
+/// The W3/W4/W5 setting: a SQLite database with 10 contacts, rowguard's 3-role policy, and a
+/// guard for user 17 holding the three roles.
+struct Policy {
+    db: TestDatabase,
+    conn: AnyConnection,
+    auth: Authorizer,
+    guard: rowguard::Guard,
+}
+
+fn policy() -> Option<Policy> {
+    let db = require(Backend::Sqlite)?;
     let mut conn = db.connect().expect("connect");
     app::fill_bulk(&mut conn, 10).expect("rows");
     let auth = Authorizer::new(Config {
@@ -159,6 +165,25 @@ fn w3_write_check(c: &mut Criterion) {
             .with_set("roles", ["r1", "r2", "r3"])
             .with_attribute("id", 17),
     );
+    Some(Policy {
+        db,
+        conn,
+        auth,
+        guard,
+    })
+}
+
+/// W3: one write check, in memory, the same policy in each contender.
+fn w3_write_check(c: &mut Criterion) {
+    let Some(Policy {
+        db: _db,
+        mut conn,
+        guard,
+        ..
+    }) = policy()
+    else {
+        return;
+    };
     let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
     row.owner_id = 17;
     row.status = "open".into();
@@ -238,21 +263,15 @@ fn w3_write_check(c: &mut Criterion) {
 
 /// W5: the same check with 10 … 110,000 rules of other roles stored.
 fn w5_scaling(c: &mut Criterion) {
-    let Some(db) = require(Backend::Sqlite) else {
+    let Some(Policy {
+        db: _db,
+        mut conn,
+        auth,
+        guard,
+    }) = policy()
+    else {
         return;
     };
-    let mut conn = db.connect().expect("connect");
-    app::fill_bulk(&mut conn, 10).expect("rows");
-    let auth = Authorizer::new(Config {
-        refresh_interval_ms: 600_000,
-        ..Config::default()
-    });
-    rowguard_rules(&mut conn, &auth);
-    let guard = auth.guard(
-        Subject::new()
-            .with_set("roles", ["r1", "r2", "r3"])
-            .with_attribute("id", 17),
-    );
     let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
     row.owner_id = 17;
     let sizes: &[usize] = if quick() {
@@ -315,16 +334,12 @@ fn w5_scaling(c: &mut Criterion) {
 
 /// W4: rule-cache hits from 1, 2 and 8 threads at once (time per hit, per thread).
 fn w4_cache_threads(c: &mut Criterion) {
-    let Some(db) = require(Backend::Sqlite) else {
+    let Some(Policy {
+        db, mut conn, auth, ..
+    }) = policy()
+    else {
         return;
     };
-    let mut conn = db.connect().expect("connect");
-    app::fill_bulk(&mut conn, 10).expect("rows");
-    let auth = Authorizer::new(Config {
-        refresh_interval_ms: 600_000,
-        ..Config::default()
-    });
-    rowguard_rules(&mut conn, &auth);
     let subject = Subject::new().with_set("roles", ["r1", "r2", "r3"]);
     auth.access(&mut conn, &subject, "contacts").expect("warm");
     let mut group = c.benchmark_group("W4 rule-cache hit");

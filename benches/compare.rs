@@ -617,6 +617,123 @@ fn w1_rls(c: &mut Criterion) {
     group.finish();
 }
 
+/// W1 across backends: 1M rows; 3 roles whose rules together show 3, 300 or 30,000 rows
+/// (id ranges) or id lists of 3, 100 and 1,000 (one `IN` after merging); against the same
+/// hand-written Diesel filter, static and boxed. W6: pool checkout + load, on PostgreSQL.
+fn w1_matrix(c: &mut Criterion) {
+    let n: i64 = if quick() { 40_000 } else { 1_000_000 };
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        if !backend.is_compiled_in() {
+            continue;
+        }
+        let Some(db) = require(backend) else { continue };
+        let pool = db
+            .pool(rowguard::PoolOptions {
+                max_size: 2,
+                ..rowguard::PoolOptions::default()
+            })
+            .expect("pool");
+        let mut conn = pool.get().expect("conn");
+        app::fill_bulk(&mut conn, n).expect("rows");
+        let auth = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        auth.register::<Contact>(&mut conn).expect("register");
+        // (case, rule per role, hand-written filter)
+        type Hand = Box<dyn Fn(&mut AnyConnection) -> Vec<Contact>>;
+        let ranges = |visible: i64| -> ([String; 3], Hand) {
+            let third = visible / 3;
+            let docs = [0, 1, 2].map(|k| {
+                let (lo, hi) = (
+                    k * third + 1,
+                    if k == 2 { visible } else { (k + 1) * third },
+                );
+                format!(r#"{{"read":{{"search":{{"id":"<>{lo};{hi}"}}}}}}"#)
+            });
+            (
+                docs,
+                Box::new(move |c: &mut AnyConnection| {
+                    contacts::table
+                        .filter(contacts::id.between(1, visible))
+                        .load(c)
+                        .expect("hand")
+                }),
+            )
+        };
+        let lists = |size: i64| -> ([String; 3], Hand) {
+            let ids: Vec<i64> = (0..size).map(|i| 1 + i * 997 % n).collect();
+            let docs = [0usize, 1, 2].map(|k| {
+                let part: Vec<String> = ids
+                    .iter()
+                    .skip(k)
+                    .step_by(3)
+                    .map(|i| i.to_string())
+                    .collect();
+                format!(r#"{{"read":{{"search":{{"id":"={}"}}}}}}"#, part.join(";"))
+            });
+            (
+                docs,
+                Box::new(move |c: &mut AnyConnection| {
+                    contacts::table
+                        .filter(contacts::id.eq_any(ids.clone()))
+                        .load(c)
+                        .expect("hand")
+                }),
+            )
+        };
+        let cases: Vec<(String, ([String; 3], Hand))> = vec![
+            ("3 visible (id list of 3)".into(), lists(3)),
+            ("id list of 100".into(), lists(100)),
+            ("id list of 1,000".into(), lists(1_000)),
+            ("300 visible (id ranges)".into(), ranges(300)),
+            ("30,000 visible (id ranges)".into(), ranges(30_000)),
+        ];
+        let mut group = c.benchmark_group(format!("W1 read {n} rows, 3 roles/{backend}"));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(3));
+        for (case, (docs, hand)) in &cases {
+            for (k, doc) in docs.iter().enumerate() {
+                store::put_rule(&mut conn, "roles", &format!("m{k}"), "contacts", doc)
+                    .expect("rule");
+            }
+            auth.invalidate();
+            let guard = auth.guard(Subject::new().with_set("roles", ["m0", "m1", "m2"]));
+            let ours = |c: &mut AnyConnection| {
+                guard
+                    .read::<Contact>(c)
+                    .expect("read")
+                    .load::<Contact>(c)
+                    .expect("load")
+            };
+            let (mut a, mut b) = (hand(&mut conn), ours(&mut conn));
+            a.sort_by_key(|x| x.id);
+            b.sort_by_key(|x| x.id);
+            assert_eq!(a, b, "{backend} {case}: the same rows");
+            group.bench_function(BenchmarkId::new("hand-written diesel", case), |bch| {
+                bch.iter(|| black_box(hand(&mut conn)))
+            });
+            group.bench_function(BenchmarkId::new("rowguard read", case), |bch| {
+                bch.iter(|| black_box(ours(&mut conn)))
+            });
+            if backend == Backend::Postgres && case.starts_with("id list of 100") {
+                drop(conn);
+                group.bench_function(
+                    BenchmarkId::new("W6 pool checkout + hand-written", case),
+                    |bch| bch.iter(|| black_box(hand(&mut pool.get().expect("checkout")))),
+                );
+                group.bench_function(
+                    BenchmarkId::new("W6 pool checkout + rowguard read", case),
+                    |bch| bch.iter(|| black_box(ours(&mut pool.get().expect("checkout")))),
+                );
+                conn = pool.get().expect("conn");
+            }
+        }
+        group.finish();
+    }
+}
+
 /// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).
 fn w8_sync(c: &mut Criterion) {
     let Some(db) = require(Backend::Sqlite) else {
@@ -655,6 +772,7 @@ fn w8_sync(c: &mut Criterion) {
 
 criterion_group!(
     benches,
+    w1_matrix,
     w3_write_check,
     w5_scaling,
     w4_cache_threads,

@@ -173,11 +173,16 @@ pub fn fill_bulk(conn: &mut AnyConnection, n: i64) -> QueryResult<()> {
              x % 100, '2026-11-01 00:00:00' FROM seq; ANALYZE;"
         ),
         // InnoDB keeps its statistics itself; ANALYZE TABLE would return a result set.
-        Backend::Mysql => format!(
+        Backend::Mysql => {
+            // Recursive CTEs stop at 1,000 rows by default (MariaDB's name, then MySQL's).
+            let _ = conn.batch_execute("SET SESSION max_recursive_iterations = 100000000");
+            let _ = conn.batch_execute("SET SESSION cte_max_recursion_depth = 100000000");
+            format!(
             "INSERT INTO contacts WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}) \
              SELECT x, CONCAT('contact ', x), NULL, 'open', 1, x % 100000, \
              x % 100, '2026-11-01 00:00:00' FROM seq"
-        ),
+            )
+        }
     };
     conn.batch_execute(&sql)
 }

@@ -565,18 +565,17 @@ impl Guard {
     }
 
     /// Saves `row` (by primary key) if the subject may read and update the stored row, and
-    /// the new values still satisfy the update rule.
+    /// the new values still satisfy the same filter (read AND update).
     pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
         let key = row.key();
-        let post_image = self
+        let rule = self
             .auth
             .filter(conn, &self.subject, M::NAME, Right::Update)?;
-        if !post_image.matches(row.values().as_slice()) {
+        if !rule.matches(row.values().as_slice()) {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Update));
         }
-        let filter = self.combined::<M>(conn, Right::Update, Some(key_filter::<M>(&key)))?;
-        if row.update_where(conn, filter)? == 0 {
+        if row.update_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))? == 0 {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Update));
         }
@@ -607,22 +606,22 @@ impl Guard {
         search: Option<Filter>,
         mut change: impl FnMut(&mut M),
     ) -> Result<usize, Error> {
-        let post_image = self
+        let rule = self
             .auth
             .filter(conn, &self.subject, M::NAME, Right::Update)?;
-        let filter = self.combined::<M>(conn, Right::Update, search)?;
         conn.transaction(|conn| {
-            let mut rows = M::load_where(conn, filter.clone())?;
+            let mut rows = M::load_where(conn, restrict::<M>(&rule, search))?;
             for row in &mut rows {
                 change(row);
-                if !post_image.matches(row.values().as_slice()) {
+                if !rule.matches(row.values().as_slice()) {
                     return Err(forbidden::<M>(Right::Update));
                 }
             }
             for row in &rows {
-                let one =
-                    self.combined::<M>(conn, Right::Update, Some(key_filter::<M>(&row.key())))?;
-                row.update_where(conn, one)?;
+                row.update_where(
+                    conn,
+                    restrict::<M>(&rule, Some(key_filter::<M>(&row.key()))),
+                )?;
             }
             Ok(rows.len())
         })
@@ -655,11 +654,7 @@ impl Guard {
         extra: Option<Filter>,
     ) -> Result<SqlFilter, Error> {
         let rule = self.auth.filter(conn, &self.subject, M::NAME, right)?;
-        let filter = match extra {
-            Some(extra) => Arc::new(Filter::And(vec![(*rule).clone(), extra]).simplify()),
-            None => rule,
-        };
-        Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
+        Ok(restrict::<M>(&rule, extra))
     }
 
     /// `Ok` if the row exists and is readable, else `NotFound`.
@@ -675,6 +670,15 @@ impl Guard {
             Ok(())
         }
     }
+}
+
+/// `rule` AND `extra` (if any), as SQL on `M`'s table.
+fn restrict<M: Authorizable>(rule: &Arc<Filter>, extra: Option<Filter>) -> SqlFilter {
+    let filter = match extra {
+        Some(extra) => Arc::new(Filter::And(vec![(**rule).clone(), extra]).simplify()),
+        None => rule.clone(),
+    };
+    SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter)
 }
 
 fn key_filter<M: Authorizable>(key: &Value) -> Filter {

@@ -3,7 +3,7 @@
 
 use diesel::sql_types;
 
-use crate::rules::{ColumnType, Columns, SqlFilter, Value};
+use crate::rules::{ColumnType, Columns, Row, SqlFilter, Value, ValueRef};
 use crate::AnyConnection;
 
 /// The rule type of a Diesel SQL type (`Nullable<T>` has `T`'s).
@@ -51,8 +51,15 @@ pub trait Authorizable: Sized + 'static {
 
     /// The columns rules may use, with their types.
     fn columns() -> &'static Columns;
-    /// This row's values of [`Authorizable::columns`], in order.
-    fn values(&self) -> Vec<Value>;
+    /// The value of the column at `index` of [`Authorizable::columns`], borrowed
+    /// ([`ValueRef::Null`] past the last column).
+    fn cell(&self, index: usize) -> ValueRef<'_>;
+    /// This row's values of [`Authorizable::columns`], in order (copied).
+    fn values(&self) -> Vec<Value> {
+        (0..Self::columns().len())
+            .map(|i| self.cell(i).to_value())
+            .collect()
+    }
     /// This row's primary key.
     fn key(&self) -> Value;
     /// `SELECT * FROM table WHERE filter`, boxed, for the application's own filters on top.
@@ -69,6 +76,29 @@ pub trait Authorizable: Sized + 'static {
     ) -> diesel::QueryResult<usize>;
     /// Deletes the rows matching `filter`.
     fn delete_where(conn: &mut AnyConnection, filter: SqlFilter) -> diesel::QueryResult<usize>;
+}
+
+/// A model's row is evaluated in place: its cells are borrowed, not copied.
+///
+/// ```
+/// use rowguard::rules::{compile_document, Right};
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// # rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+/// use rowguard::Authorizable;
+///
+/// let rules = compile_document(r#"{"read":{"search":{"body":"starts_with Hi"}}}"#, Note::columns())?;
+/// let note = Note { id: 1, owner_id: 7, body: "Hi there".into() };
+/// assert!(rules.filter(Right::Read).unwrap().matches(&note));
+/// # Ok::<(), rowguard::rules::RuleError>(())
+/// ```
+impl<M: Authorizable> Row for M {
+    fn value(&self, index: usize) -> ValueRef<'_> {
+        self.cell(index)
+    }
 }
 
 /// Declares a Diesel model authorizable, in one line:
@@ -136,8 +166,17 @@ macro_rules! authorizable {
                 })
             }
 
-            fn values(&self) -> ::std::vec::Vec<$crate::rules::Value> {
-                ::std::vec![$($crate::rules::Value::from(::core::clone::Clone::clone(&self.$col))),+]
+            // The last `i += 1` is never read; the chain compiles to a jump table.
+            #[allow(unused_assignments)]
+            fn cell(&self, index: usize) -> $crate::rules::ValueRef<'_> {
+                let mut i = 0usize;
+                $(
+                    if index == i {
+                        return $crate::rules::AsValueRef::as_value_ref(&self.$col);
+                    }
+                    i += 1;
+                )+
+                $crate::rules::ValueRef::Null
             }
 
             fn key(&self) -> $crate::rules::Value {

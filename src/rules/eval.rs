@@ -1,25 +1,31 @@
 //! In-memory evaluation of a [`Filter`] against a row, with SQL's three-valued logic, so
 //! `can(action, &row)` and write checks agree with the SQL rendering.
+//!
+//! Two entry points: [`Filter::eval`] for a filter whose variables are already resolved, and
+//! [`Filter::eval_with`], which binds `$subject.*` variables in place. The second is what
+//! checks use: it gives the same answer as `resolve` then `eval` without copying the filter.
 
 use std::cmp::Ordering;
 
-use super::filter::{CmpOp, Filter, Operand, TestKind};
-use super::Value;
+use super::filter::{Attributes, CmpOp, Filter, Operand, Test, TestKind};
+use super::{Value, ValueRef};
 
 /// A row: the model's column values, in the order of its [`Columns`](super::Columns).
+/// Every [`Authorizable`](crate::Authorizable) model is one (its cells are borrowed, not
+/// copied), and so is a slice of [`Value`]s.
 pub trait Row {
-    /// The value of the column at `index` ([`Value::Null`] for NULL).
-    fn value(&self, index: usize) -> &Value;
+    /// The value of the column at `index` ([`ValueRef::Null`] for NULL or no such column).
+    fn value(&self, index: usize) -> ValueRef<'_>;
 }
 
 impl Row for [Value] {
-    fn value(&self, index: usize) -> &Value {
-        self.get(index).unwrap_or(&Value::Null)
+    fn value(&self, index: usize) -> ValueRef<'_> {
+        self.get(index).map_or(ValueRef::Null, Value::borrowed)
     }
 }
 
 impl Row for Vec<Value> {
-    fn value(&self, index: usize) -> &Value {
+    fn value(&self, index: usize) -> ValueRef<'_> {
         self.as_slice().value(index)
     }
 }
@@ -39,13 +45,47 @@ impl Filter {
     /// assert_eq!(filter.eval(&vec![Value::Null]), None); // NULL <> 2 is NULL
     /// ```
     pub fn eval<R: Row + ?Sized>(&self, row: &R) -> Option<bool> {
+        self.eval_in(row, &Scope::Unbound)
+    }
+
+    /// Whether the filter accepts `row` (SQL `WHERE` semantics: only TRUE passes).
+    pub fn matches<R: Row + ?Sized>(&self, row: &R) -> bool {
+        self.eval(row) == Some(true)
+    }
+
+    /// Like [`Filter::eval`] on `self.resolve(attrs)`, without building the resolved filter:
+    /// `$subject.*` variables are read from `attrs` as the tests meet them. A condition whose
+    /// variable is missing or does not parse as its column's type is false as a whole.
+    ///
+    /// ```
+    /// use rowguard::rules::{compile_document, Attributes, ColumnType, Columns, Right, Value};
+    ///
+    /// let cols = Columns::new([("owner_id", ColumnType::Bigint)]).unwrap();
+    /// let doc = r#"{"update":{"search":{"owner_id":"!=$subject.id"}}}"#;
+    /// let filter = compile_document(doc, &cols).unwrap().filter(Right::Update).unwrap();
+    /// let row = vec![Value::Int(17)];
+    /// assert_eq!(filter.eval_with(&row, &Attributes::new().with("id", 17)), Some(false));
+    /// assert_eq!(filter.eval_with(&row, &Attributes::new().with("id", 18)), Some(true));
+    /// // No attribute: the condition fails closed, even under `!=`.
+    /// assert_eq!(filter.eval_with(&row, &Attributes::new()), Some(false));
+    /// ```
+    pub fn eval_with<R: Row + ?Sized>(&self, row: &R, attrs: &Attributes) -> Option<bool> {
+        self.eval_in(row, &Scope::Outside(attrs))
+    }
+
+    /// Whether the filter accepts `row`, variables bound from `attrs` ([`Filter::eval_with`]).
+    pub fn matches_with<R: Row + ?Sized>(&self, row: &R, attrs: &Attributes) -> bool {
+        self.eval_with(row, attrs) == Some(true)
+    }
+
+    fn eval_in<R: Row + ?Sized>(&self, row: &R, scope: &Scope<'_>) -> Option<bool> {
         match self {
             Filter::True => Some(true),
             Filter::False => Some(false),
             Filter::And(children) => {
                 let mut result = Some(true);
                 for c in children {
-                    match c.eval(row) {
+                    match c.eval_in(row, scope) {
                         Some(false) => return Some(false),
                         None => result = None,
                         Some(true) => {}
@@ -56,7 +96,7 @@ impl Filter {
             Filter::Or(children) => {
                 let mut result = Some(false);
                 for c in children {
-                    match c.eval(row) {
+                    match c.eval_in(row, scope) {
                         Some(true) => return Some(true),
                         None => result = None,
                         Some(false) => {}
@@ -64,62 +104,137 @@ impl Filter {
                 }
                 result
             }
-            Filter::Not(x) => x.eval(row).map(|b| !b),
-            Filter::Scoped(x) => x.eval(row),
-            Filter::Test(test) => {
-                let cell = row.value(test.index);
-                if let TestKind::IsNull = test.kind {
-                    return Some(cell.is_null());
-                }
-                if cell.is_null() {
-                    return None;
-                }
-                match &test.kind {
-                    TestKind::In(ops) => {
-                        let mut result = Some(false);
-                        for op in ops {
-                            match compare(cell, op) {
-                                Some(Ordering::Equal) => return Some(true),
-                                None => result = None,
-                                Some(_) => {}
-                            }
-                        }
-                        result
+            Filter::Not(x) => x.eval_in(row, scope).map(|b| !b),
+            Filter::Scoped(x) => match scope {
+                Scope::Unbound => x.eval_in(row, scope),
+                Scope::Outside(attrs) | Scope::Bound(attrs) => {
+                    if x.vars_usable(attrs) {
+                        x.eval_in(row, &Scope::Bound(attrs))
+                    } else {
+                        Some(false)
                     }
-                    TestKind::Compare(op, x) => compare(cell, x).map(|o| match op {
-                        CmpOp::Lt => o.is_lt(),
-                        CmpOp::Gt => o.is_gt(),
-                        CmpOp::Le => o.is_le(),
-                        CmpOp::Ge => o.is_ge(),
+                }
+            },
+            Filter::Test(test) => eval_test(test, row.value(test.index), scope),
+        }
+    }
+
+    /// Whether every variable under this (scoped) filter can be bound from `attrs`: the
+    /// same conditions under which [`Filter::resolve`] substitutes instead of failing.
+    fn vars_usable(&self, attrs: &Attributes) -> bool {
+        match self {
+            Filter::And(c) | Filter::Or(c) => c.iter().all(|f| f.vars_usable(attrs)),
+            Filter::Not(x) | Filter::Scoped(x) => x.vars_usable(attrs),
+            Filter::True | Filter::False => true,
+            Filter::Test(t) => {
+                let one = |op: &Operand| match op {
+                    Operand::Var(name) => matches!(
+                        attrs.get(name),
+                        Some([v]) if ValueRef::parse(t.ty, v).is_ok()
+                    ),
+                    Operand::Value(_) => true,
+                };
+                match &t.kind {
+                    TestKind::In(ops) => ops.iter().all(|op| match op {
+                        Operand::Var(name) => attrs.get(name).is_some_and(|values| {
+                            !values.is_empty()
+                                && values.iter().all(|v| ValueRef::parse(t.ty, v).is_ok())
+                        }),
+                        Operand::Value(_) => true,
                     }),
-                    TestKind::Between(lo, hi) => {
-                        let low = compare(cell, lo).map(Ordering::is_ge);
-                        let high = compare(cell, hi).map(Ordering::is_le);
-                        match (low, high) {
-                            (Some(false), _) | (_, Some(false)) => Some(false),
-                            (Some(true), Some(true)) => Some(true),
-                            _ => None,
-                        }
-                    }
-                    TestKind::Like(pattern) => match cell {
-                        Value::Text(text) => Some(pattern.matches(text)),
-                        _ => None,
-                    },
-                    TestKind::IsNull => Some(false),
+                    TestKind::Compare(_, x) => one(x),
+                    TestKind::Between(lo, hi) => one(lo) && one(hi),
+                    TestKind::Like(_) | TestKind::IsNull => true,
                 }
             }
         }
     }
+}
 
-    /// Whether the filter accepts `row` (SQL `WHERE` semantics: only TRUE passes).
-    pub fn matches<R: Row + ?Sized>(&self, row: &R) -> bool {
-        self.eval(row) == Some(true)
+/// Where variables come from while evaluating.
+enum Scope<'a> {
+    /// [`Filter::eval`]: variables are unresolved and count as NULL.
+    Unbound,
+    /// [`Filter::eval_with`], outside any scoped condition: a variable here was not meant to
+    /// be filled in (`resolve` leaves it), so it counts as NULL.
+    Outside(&'a Attributes),
+    /// Inside a scoped condition whose variables all bind.
+    Bound(&'a Attributes),
+}
+
+fn eval_test(test: &Test, cell: ValueRef<'_>, scope: &Scope<'_>) -> Option<bool> {
+    if let TestKind::IsNull = test.kind {
+        return Some(cell.is_null());
+    }
+    if cell.is_null() {
+        return None;
+    }
+    let cmp = |op: &Operand| compare(cell, op, test, scope);
+    match &test.kind {
+        TestKind::In(ops) => {
+            let mut result = Some(false);
+            for op in ops {
+                let found = match (op, scope) {
+                    // A multi-valued attribute in a list stands for all its values.
+                    (Operand::Var(name), Scope::Bound(attrs)) => {
+                        any_equal(cell, test, attrs.get(name).unwrap_or_default())
+                    }
+                    _ => cmp(op).map(Ordering::is_eq),
+                };
+                match found {
+                    Some(true) => return Some(true),
+                    None => result = None,
+                    Some(false) => {}
+                }
+            }
+            result
+        }
+        TestKind::Compare(op, x) => cmp(x).map(|o| match op {
+            CmpOp::Lt => o.is_lt(),
+            CmpOp::Gt => o.is_gt(),
+            CmpOp::Le => o.is_le(),
+            CmpOp::Ge => o.is_ge(),
+        }),
+        TestKind::Between(lo, hi) => {
+            let low = cmp(lo).map(Ordering::is_ge);
+            let high = cmp(hi).map(Ordering::is_le);
+            match (low, high) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            }
+        }
+        TestKind::Like(pattern) => match cell {
+            ValueRef::Text(text) => Some(pattern.matches(text)),
+            _ => None,
+        },
+        TestKind::IsNull => Some(false),
     }
 }
 
-fn compare(cell: &Value, op: &Operand) -> Option<Ordering> {
-    match op {
-        Operand::Value(v) => cell.sql_cmp(v),
-        Operand::Var(_) => None,
+/// `cell IN (values…)` for the values of one attribute.
+fn any_equal(cell: ValueRef<'_>, test: &Test, values: &[String]) -> Option<bool> {
+    let mut result = Some(false);
+    for v in values {
+        match ValueRef::parse(test.ty, v)
+            .ok()
+            .and_then(|v| cell.sql_cmp(v))
+        {
+            Some(Ordering::Equal) => return Some(true),
+            None => result = None,
+            Some(_) => {}
+        }
+    }
+    result
+}
+
+fn compare(cell: ValueRef<'_>, op: &Operand, test: &Test, scope: &Scope<'_>) -> Option<Ordering> {
+    match (op, scope) {
+        (Operand::Value(v), _) => cell.sql_cmp(v.borrowed()),
+        (Operand::Var(name), Scope::Bound(attrs)) => match attrs.get(name)? {
+            [v] => cell.sql_cmp(ValueRef::parse(test.ty, v).ok()?),
+            _ => None,
+        },
+        (Operand::Var(_), _) => None,
     }
 }

@@ -209,7 +209,11 @@ impl Pattern {
 /// assert!(attrs.get("email").is_none());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attributes(HashMap<String, Vec<String>>);
+pub struct Attributes(
+    // Sorted by name: a subject has a handful of attributes, and a check looks one up per
+    // variable, so a binary search beats hashing the name.
+    Vec<(String, Vec<String>)>,
+);
 
 impl Attributes {
     /// No attributes.
@@ -219,7 +223,7 @@ impl Attributes {
 
     /// Adds a single-valued attribute.
     pub fn with(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-        self.0.insert(name.into(), vec![value.to_string()]);
+        self.insert(name, vec![value.to_string()]);
         self
     }
 
@@ -229,21 +233,25 @@ impl Attributes {
         name: impl Into<String>,
         values: impl IntoIterator<Item = V>,
     ) -> Self {
-        self.0.insert(
-            name.into(),
-            values.into_iter().map(|v| v.to_string()).collect(),
-        );
+        self.insert(name, values.into_iter().map(|v| v.to_string()).collect());
         self
     }
 
-    /// Sets an attribute.
+    /// Sets an attribute (replacing its values if it exists).
     pub fn insert(&mut self, name: impl Into<String>, values: Vec<String>) {
-        self.0.insert(name.into(), values);
+        let name = name.into();
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) => self.0[i].1 = values,
+            Err(i) => self.0.insert(i, (name, values)),
+        }
     }
 
     /// The values of an attribute.
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.0.get(name).map(Vec::as_slice)
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_slice())
     }
 }
 

@@ -28,7 +28,7 @@ pub use self::merge::{merge, Merged};
 pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
 pub use self::sql::{Dialect, SqlFilter};
 pub use self::validate::{compile_document, validate, Access, CompiledRules};
-pub use self::value::Value;
+pub use self::value::{AsValueRef, Value, ValueRef};
 
 #[cfg(test)]
 mod tests;

@@ -12,15 +12,20 @@
 //!   compared as `BINARY`.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::io::Write;
 use std::sync::Arc;
 
 use diesel::backend::Backend as DieselBackend;
 use diesel::expression::{
     is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
 };
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::{Error as DieselError, QueryResult};
-use diesel::sql_types;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{self, HasSqlType};
+use ref_cast::RefCast;
 
 use super::filter::{Filter, Operand, Test, TestKind, LIKE_ESCAPE};
 use super::{ColumnType, Value};
@@ -28,7 +33,8 @@ use crate::db::MultiBackend;
 use crate::Backend;
 
 /// IN lists longer than this are not kept in Diesel's prepared-statement cache: every length
-/// is a new statement, and the cache would grow with every distinct subject.
+/// is a new statement, and the cache would grow with every distinct subject. (PostgreSQL
+/// binds a list as one array instead, so its statement text does not depend on the length.)
 const CACHEABLE_IN_LIST: usize = 64;
 
 /// A backend rowguard renders filters for.
@@ -41,10 +47,20 @@ pub trait Dialect: DieselBackend + Sized {
 
     /// Pushes `text` as a text bind parameter.
     fn push_text<'b>(out: &mut AstPass<'_, 'b, Self>, text: &'b str) -> QueryResult<()>;
+
+    /// Renders `column`'s membership in `list` (two or more operands) in this backend's own
+    /// form, if it has one that beats `IN (?, ?, …)`; `Ok(false)` leaves it to the `IN` list.
+    fn push_in_list<'b>(
+        _out: &mut AstPass<'_, 'b, Self>,
+        _ty: ColumnType,
+        _list: &'b [Operand],
+    ) -> QueryResult<bool> {
+        Ok(false)
+    }
 }
 
 macro_rules! dialect {
-    ($db:ty, $backend:expr) => {
+    ($db:ty, $backend:expr $(, $extra:item)*) => {
         impl Dialect for $db {
             const BACKEND: Backend = $backend;
 
@@ -69,12 +85,50 @@ macro_rules! dialect {
             fn push_text<'b>(out: &mut AstPass<'_, 'b, Self>, text: &'b str) -> QueryResult<()> {
                 out.push_bind_param::<sql_types::Text, _>(text)
             }
+
+            $($extra)*
         }
     };
 }
 
 dialect!(diesel::sqlite::Sqlite, Backend::Sqlite);
-dialect!(diesel::pg::Pg, Backend::Postgres);
+dialect!(
+    diesel::pg::Pg,
+    Backend::Postgres,
+    /// `column = ANY($1)` with the list as one array: one statement for every list length
+    /// (what Diesel's `eq_any` renders), so it stays in the prepared-statement cache.
+    fn push_in_list<'b>(
+        out: &mut AstPass<'_, 'b, Self>,
+        ty: ColumnType,
+        list: &'b [Operand],
+    ) -> QueryResult<bool> {
+        let Some(element) = PgArray::element(ty, list) else {
+            return Ok(false);
+        };
+        let array = PgArray::ref_cast(list);
+        match element {
+            PgElement::BigInt => {
+                out.push_sql(" = ANY(");
+                out.push_bind_param::<sql_types::Array<sql_types::BigInt>, _>(array)?;
+            }
+            PgElement::Double => {
+                out.push_sql(" = ANY(");
+                out.push_bind_param::<sql_types::Array<sql_types::Double>, _>(array)?;
+            }
+            PgElement::Text => {
+                out.push_sql(" = ANY(");
+                out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?;
+            }
+            PgElement::Uuid => {
+                out.push_sql(" = ANY(CAST(");
+                out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?;
+                out.push_sql(" AS uuid[])");
+            }
+        }
+        out.push_sql(")");
+        Ok(true)
+    }
+);
 #[cfg(feature = "mysql")]
 dialect!(diesel::mysql::Mysql, Backend::Mysql);
 
@@ -90,10 +144,16 @@ dialect!(diesel::mysql::Mysql, Backend::Mysql);
 ///     &cols,
 /// ).unwrap();
 /// let sql = SqlFilter::new(Some("contacts"), rules.filter(Right::Read).unwrap());
+/// let text = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&sql).to_string();
+/// assert_eq!(
+///     text,
+///     r#"(`contacts`.`id` IN (?, ?) AND `contacts`.`name` GLOB ?) -- binds: [1, 2, "A*"]"#
+/// );
+/// // PostgreSQL binds a list as one array: the same statement for every list length.
 /// let text = diesel::debug_query::<diesel::pg::Pg, _>(&sql).to_string();
 /// assert_eq!(
 ///     text,
-///     r#"("contacts"."id" IN ($1, $2) AND "contacts"."name" LIKE $3 ESCAPE '!') -- binds: [1, 2, "A%"]"#
+///     r#"("contacts"."id" = ANY($1) AND "contacts"."name" LIKE $2 ESCAPE '!') -- binds: [[1, 2], "A%"]"#
 /// );
 /// ```
 #[derive(Debug, Clone)]
@@ -213,6 +273,9 @@ fn render_test<'b, DB: Dialect>(
             push_operand(&ops[0], test.ty, out)?;
         }
         TestKind::In(ops) => {
+            if DB::push_in_list(out, test.ty, ops)? {
+                return Ok(());
+            }
             if ops.len() > CACHEABLE_IN_LIST {
                 out.unsafe_to_cache_prepared();
             }
@@ -271,3 +334,102 @@ fn push_operand<'b, DB: Dialect>(
     }
     DB::push_value(out, value)
 }
+
+/// An `IN` list bound as one PostgreSQL array. A view of the filter's own operands (no
+/// copy): the bind must borrow from the filter for as long as the query does.
+#[derive(RefCast)]
+#[repr(transparent)]
+struct PgArray([Operand]);
+
+/// The element type a [`PgArray`] is sent as.
+#[derive(Clone, Copy)]
+enum PgElement {
+    BigInt,
+    Double,
+    Text,
+    /// Sent as text, cast to `uuid[]` in the SQL (as single UUIDs are).
+    Uuid,
+}
+
+impl PgArray {
+    /// The array element type for a list of `ty` values, if every operand is a known,
+    /// non-NULL value (a NULL in the list keeps the `IN` form, whose meaning is the same but
+    /// is not worth a second code path).
+    fn element(ty: ColumnType, list: &[Operand]) -> Option<PgElement> {
+        let element = match ty {
+            ColumnType::Integer | ColumnType::Bigint => PgElement::BigInt,
+            ColumnType::Float => PgElement::Double,
+            ColumnType::Text => PgElement::Text,
+            ColumnType::Uuid => PgElement::Uuid,
+            ColumnType::Bool | ColumnType::Date | ColumnType::Timestamp => return None,
+        };
+        let fits = |op: &Operand| {
+            matches!(
+                (element, op),
+                (PgElement::BigInt, Operand::Value(Value::Int(_)))
+                    | (PgElement::Double, Operand::Value(Value::Float(_)))
+                    | (PgElement::Text, Operand::Value(Value::Text(_)))
+                    | (PgElement::Uuid, Operand::Value(Value::Uuid(_)))
+            )
+        };
+        (list.len() > 1 && list.iter().all(fits)).then_some(element)
+    }
+
+    /// PostgreSQL's binary array format: header, one dimension, then each element's length
+    /// and bytes (the layout Diesel writes for `Vec<T>`).
+    fn write<ST>(&self, out: &mut Output<'_, '_, Pg>) -> serialize::Result
+    where
+        Pg: HasSqlType<ST>,
+    {
+        let put_i32 = |out: &mut Output<'_, '_, Pg>, v: i32| out.write_all(&v.to_be_bytes());
+        put_i32(out, 1)?; // dimensions
+        put_i32(out, 0)?; // flags: no NULLs
+        let oid = <Pg as HasSqlType<ST>>::metadata(out.metadata_lookup()).oid()?;
+        out.write_all(&oid.to_be_bytes())?;
+        put_i32(out, i32::try_from(self.0.len())?)?;
+        put_i32(out, 1)?; // lower bound
+        for op in &self.0 {
+            match op {
+                Operand::Value(Value::Int(v)) => {
+                    put_i32(out, 8)?;
+                    out.write_all(&v.to_be_bytes())?;
+                }
+                Operand::Value(Value::Float(v)) => {
+                    put_i32(out, 8)?;
+                    out.write_all(&v.to_be_bytes())?;
+                }
+                Operand::Value(Value::Text(v) | Value::Uuid(v)) => {
+                    put_i32(out, i32::try_from(v.len())?)?;
+                    out.write_all(v.as_bytes())?;
+                }
+                other => return Err(format!("rowguard: {other} cannot be an array element").into()),
+            }
+        }
+        Ok(IsNull::No)
+    }
+}
+
+impl fmt::Debug for PgArray {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, op) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{op}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+macro_rules! pg_array_to_sql {
+    ($($st:ty),+) => {$(
+        impl ToSql<sql_types::Array<$st>, Pg> for PgArray {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                self.write::<$st>(out)
+            }
+        }
+    )+};
+}
+
+pg_array_to_sql!(sql_types::BigInt, sql_types::Double, sql_types::Text);

@@ -39,44 +39,20 @@ pub enum Value {
 impl Value {
     /// Parses `text` as a value of `ty`; the error says what was expected.
     pub fn parse(ty: ColumnType, text: &str) -> Result<Value, String> {
-        let fail = |what: &str| Err(format!("\"{}\" is not {what}", text.escape_debug()));
-        match ty {
-            ColumnType::Integer => match text.parse::<i32>() {
-                Ok(v) => Ok(Value::Int(v.into())),
-                Err(_) => fail("an integer (32-bit)"),
-            },
-            ColumnType::Bigint => match text.parse::<i64>() {
-                Ok(v) => Ok(Value::Int(v)),
-                Err(_) => fail("an integer (64-bit)"),
-            },
-            ColumnType::Float => match text.parse::<f64>() {
-                Ok(v) if v.is_finite() && !has_letters(text) => Ok(Value::Float(v)),
-                _ => fail("a finite number"),
-            },
-            ColumnType::Text => {
-                if text.contains('\0') {
-                    Err("text values cannot contain NUL bytes".to_owned())
-                } else {
-                    Ok(Value::Text(text.to_owned()))
-                }
-            }
-            ColumnType::Bool => match text {
-                "true" | "1" => Ok(Value::Bool(true)),
-                "false" | "0" => Ok(Value::Bool(false)),
-                _ => fail("a bool (true, false, 1 or 0)"),
-            },
-            ColumnType::Date => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                Ok(d) if text.len() == 10 => Ok(Value::Date(d)),
-                _ => fail("a date (YYYY-MM-DD)"),
-            },
-            ColumnType::Timestamp => parse_timestamp(text)
-                .map(Value::Timestamp)
-                .ok_or(())
-                .or_else(|()| fail("a timestamp (YYYY-MM-DD HH:MM:SS[.fff], or with T)")),
-            ColumnType::Uuid => match parse_uuid(text) {
-                Some(u) => Ok(Value::Uuid(u)),
-                None => fail("a UUID (8-4-4-4-12 hex digits)"),
-            },
+        ValueRef::parse(ty, text).map(ValueRef::to_value)
+    }
+
+    /// A borrowed view of this value (no copy of its text).
+    pub fn borrowed(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Int(*v),
+            Value::Float(v) => ValueRef::Float(*v),
+            Value::Text(v) => ValueRef::Text(v),
+            Value::Bool(v) => ValueRef::Bool(*v),
+            Value::Date(v) => ValueRef::Date(*v),
+            Value::Timestamp(v) => ValueRef::Timestamp(*v),
+            Value::Uuid(v) => ValueRef::Uuid(v),
         }
     }
 
@@ -87,17 +63,159 @@ impl Value {
 
     /// SQL comparison: `None` when either side is NULL or the types differ.
     pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
+        self.borrowed().sql_cmp(other.borrowed())
+    }
+}
+
+/// A value of a column, or NULL, borrowed: what rows hand to the in-memory evaluator, so a
+/// check copies no text. [`Value::borrowed`] and [`ValueRef::to_value`] convert.
+///
+/// ```
+/// use rowguard::rules::{ColumnType, Value, ValueRef};
+///
+/// let name = String::from("Ann");
+/// let cell = ValueRef::Text(&name);
+/// assert_eq!(cell.sql_cmp(ValueRef::Text("Bob")), Some(std::cmp::Ordering::Less));
+/// assert_eq!(ValueRef::parse(ColumnType::Integer, "7"), Ok(ValueRef::Int(7)));
+/// assert_eq!(cell.to_value(), Value::Text("Ann".into()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// SQL NULL.
+    Null,
+    /// `integer` and `bigint` columns.
+    Int(i64),
+    /// `float` columns (never NaN).
+    Float(f64),
+    /// `text` columns.
+    Text(&'a str),
+    /// `bool` columns.
+    Bool(bool),
+    /// `date` columns.
+    Date(NaiveDate),
+    /// `timestamp` columns.
+    Timestamp(NaiveDateTime),
+    /// `uuid` columns (hyphenated; compared ignoring ASCII case).
+    Uuid(&'a str),
+}
+
+impl<'a> ValueRef<'a> {
+    /// Parses `text` as a value of `ty` without copying it; the error says what was expected.
+    pub fn parse(ty: ColumnType, text: &'a str) -> Result<ValueRef<'a>, String> {
+        let fail = |what: &str| Err(format!("\"{}\" is not {what}", text.escape_debug()));
+        match ty {
+            ColumnType::Integer => match text.parse::<i32>() {
+                Ok(v) => Ok(ValueRef::Int(v.into())),
+                Err(_) => fail("an integer (32-bit)"),
+            },
+            ColumnType::Bigint => match text.parse::<i64>() {
+                Ok(v) => Ok(ValueRef::Int(v)),
+                Err(_) => fail("an integer (64-bit)"),
+            },
+            ColumnType::Float => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && !has_letters(text) => Ok(ValueRef::Float(v)),
+                _ => fail("a finite number"),
+            },
+            ColumnType::Text => {
+                if text.contains('\0') {
+                    Err("text values cannot contain NUL bytes".to_owned())
+                } else {
+                    Ok(ValueRef::Text(text))
+                }
+            }
+            ColumnType::Bool => match text {
+                "true" | "1" => Ok(ValueRef::Bool(true)),
+                "false" | "0" => Ok(ValueRef::Bool(false)),
+                _ => fail("a bool (true, false, 1 or 0)"),
+            },
+            ColumnType::Date => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(d) if text.len() == 10 => Ok(ValueRef::Date(d)),
+                _ => fail("a date (YYYY-MM-DD)"),
+            },
+            ColumnType::Timestamp => parse_timestamp(text)
+                .map(ValueRef::Timestamp)
+                .ok_or(())
+                .or_else(|()| fail("a timestamp (YYYY-MM-DD HH:MM:SS[.fff], or with T)")),
+            ColumnType::Uuid if is_uuid(text) => Ok(ValueRef::Uuid(text)),
+            ColumnType::Uuid => fail("a UUID (8-4-4-4-12 hex digits)"),
+        }
+    }
+
+    /// Whether this is NULL.
+    pub fn is_null(self) -> bool {
+        matches!(self, ValueRef::Null)
+    }
+
+    /// SQL comparison: `None` when either side is NULL or the types differ.
+    pub fn sql_cmp(self, other: ValueRef<'_>) -> Option<Ordering> {
         match (self, other) {
-            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
-            (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
+            (ValueRef::Int(a), ValueRef::Int(b)) => Some(a.cmp(&b)),
+            (ValueRef::Float(a), ValueRef::Float(b)) => a.partial_cmp(&b),
             // Byte order: the meaning rowguard renders on every backend.
-            (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
-            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
-            (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
-            (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
-            (Value::Uuid(a), Value::Uuid(b)) => Some(a.cmp(b)),
+            (ValueRef::Text(a), ValueRef::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (ValueRef::Bool(a), ValueRef::Bool(b)) => Some(a.cmp(&b)),
+            (ValueRef::Date(a), ValueRef::Date(b)) => Some(a.cmp(&b)),
+            (ValueRef::Timestamp(a), ValueRef::Timestamp(b)) => Some(a.cmp(&b)),
+            // Stored UUIDs are lowercase; a subject attribute may not be.
+            (ValueRef::Uuid(a), ValueRef::Uuid(b)) => Some(
+                a.bytes()
+                    .map(|c| c.to_ascii_lowercase())
+                    .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
+            ),
             _ => None,
         }
+    }
+
+    /// An owned copy (UUIDs in their stored lowercase form).
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(v) => Value::Int(v),
+            ValueRef::Float(v) => Value::Float(v),
+            ValueRef::Text(v) => Value::Text(v.to_owned()),
+            ValueRef::Bool(v) => Value::Bool(v),
+            ValueRef::Date(v) => Value::Date(v),
+            ValueRef::Timestamp(v) => Value::Timestamp(v),
+            ValueRef::Uuid(v) => Value::Uuid(v.to_ascii_lowercase()),
+        }
+    }
+}
+
+/// A Rust field type a model's column can be read from without copying
+/// (what [`authorizable!`](crate::authorizable) uses for [`Row`](super::Row)).
+pub trait AsValueRef {
+    /// The value, borrowed.
+    fn as_value_ref(&self) -> ValueRef<'_>;
+}
+
+macro_rules! as_value_ref {
+    ($($ty:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
+        impl AsValueRef for $ty {
+            fn as_value_ref(&self) -> ValueRef<'_> {
+                let $v = self;
+                $e
+            }
+        }
+    )+};
+}
+
+as_value_ref!(
+    i64 => |v| ValueRef::Int(*v),
+    i32 => |v| ValueRef::Int((*v).into()),
+    i16 => |v| ValueRef::Int((*v).into()),
+    f64 => |v| ValueRef::Float(*v),
+    f32 => |v| ValueRef::Float((*v).into()),
+    bool => |v| ValueRef::Bool(*v),
+    String => |v| ValueRef::Text(v),
+    str => |v| ValueRef::Text(v),
+    NaiveDate => |v| ValueRef::Date(*v),
+    NaiveDateTime => |v| ValueRef::Timestamp(*v),
+    Value => |v| v.borrowed(),
+);
+
+impl<T: AsValueRef> AsValueRef for Option<T> {
+    fn as_value_ref(&self) -> ValueRef<'_> {
+        self.as_ref().map_or(ValueRef::Null, T::as_value_ref)
     }
 }
 
@@ -113,15 +231,16 @@ fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
 }
 
-fn parse_uuid(text: &str) -> Option<String> {
-    let groups: Vec<&str> = text.split('-').collect();
+fn is_uuid(text: &str) -> bool {
     let shape = [8, 4, 4, 4, 12];
-    (groups.len() == 5
-        && groups
-            .iter()
-            .zip(shape)
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit())))
-    .then(|| text.to_ascii_lowercase())
+    let mut groups = 0;
+    for (i, group) in text.split('-').enumerate() {
+        groups += 1;
+        if shape.get(i) != Some(&group.len()) || !group.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return false;
+        }
+    }
+    groups == shape.len()
 }
 
 // Equality and hashing are structural (floats by bits) so merged rules can be deduplicated.

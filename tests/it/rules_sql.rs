@@ -1,15 +1,21 @@
 //! The rule language as SQL on every backend: fixed cases with known answers, SQL and the
 //! in-memory evaluator agreeing on each, and injection attempts staying inert.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
 use rowguard::rules::{compile_document, escape_value, ColumnType, Filter, Right, Value};
 use rowguard::testing::TestDatabase;
+use rowguard::Backend;
 
 use crate::samples::{self, COLUMNS};
 
 rowguard::backend_tests!(
     fixed_cases_match_sql_and_memory,
-    injection_attempts_are_inert
+    injection_attempts_are_inert,
+    long_lists_match_and_cache_as_designed
 );
 
 const TEXTS: [&str; 14] = [
@@ -174,4 +180,110 @@ fn injection_attempts_are_inert(db: &TestDatabase) {
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(count, 14, "samples intact");
+}
+
+/// Counts the statements Diesel adds to its prepared-statement cache.
+struct CountCached(Arc<AtomicUsize>);
+
+impl Instrumentation for CountCached {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if matches!(event, InstrumentationEvent::CacheQuery { .. }) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Lists of up to 1,000 values (PostgreSQL: one array bind) select what the evaluator
+/// accepts, hostile text included; and on PostgreSQL every list length shares one cached
+/// statement, where the `IN (?, …)` form caches one per length up to 64 values.
+fn long_lists_match_and_cache_as_designed(db: &TestDatabase) {
+    let (mut conn, rows) = setup(db);
+    let ids = |n: i64| -> String {
+        // Every tenth value is a row's `b` (10, 20, …, 140); the rest match nothing.
+        let values: Vec<String> = (1..=n).map(|k| (k * 7 + 3).to_string()).collect();
+        let mut values = values;
+        values.extend((1..=14).map(|k| (k * 10).to_string()));
+        values.join(";")
+    };
+    let texts: Vec<String> = (0..300)
+        .map(|k| escape_value(&format!("' OR 1=1 -- {k}")))
+        .chain(["Ann", "O'Brien", "日本", "back\\\\slash"].map(String::from))
+        .collect();
+    let cases: Vec<(&str, String, Vec<i64>)> = vec![
+        (
+            "b",
+            format!("={}", ids(1_000)),
+            (1..=14).filter(|&k| k != 10).collect(),
+        ),
+        ("b", format!("!={}", ids(1_000)), vec![]),
+        ("t", format!("={}", texts.join(";")), vec![1, 11, 12, 14]),
+        (
+            "t",
+            format!("!={}", texts.join(";")),
+            vec![2, 3, 4, 5, 6, 7, 8, 9, 13],
+        ),
+        (
+            "f",
+            format!(
+                "={}",
+                (0..200)
+                    .map(|k| format!("{}.5", k))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            ),
+            vec![1, 3, 5, 7, 9, 11, 13],
+        ),
+        (
+            "u",
+            format!(
+                "={}",
+                (0..150)
+                    .map(|k| format!("00000000-0000-0000-0000-{:012X}", k * 2))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            ),
+            vec![2, 4, 6, 8, 12, 14],
+        ),
+    ];
+    for (column, expr, expected) in &cases {
+        let filter = read_filter(column, expr);
+        let sql = samples::select_ids(&mut conn, &filter)
+            .unwrap_or_else(|e| panic!("{column} list: {e}"));
+        assert_eq!(&sql, expected, "SQL for the {column} list");
+        assert_eq!(
+            &samples::matching_ids(&rows, &filter),
+            expected,
+            "memory for {column}"
+        );
+    }
+
+    let cached = Arc::new(AtomicUsize::new(0));
+    conn.set_instrumentation(CountCached(cached.clone()));
+    for n in [2, 3, 10] {
+        let list: Vec<String> = (1..=n).map(|k| k.to_string()).collect();
+        samples::select_ids(
+            &mut conn,
+            &read_filter("i", &format!("={}", list.join(";"))),
+        )
+        .expect("short list");
+    }
+    let short = cached.swap(0, Ordering::SeqCst);
+    for n in [100, 1_000] {
+        samples::select_ids(&mut conn, &read_filter("i", &format!("={}", ids(n))))
+            .expect("long list");
+    }
+    let long = cached.load(Ordering::SeqCst);
+    if db.backend() == Backend::Postgres {
+        assert_eq!(
+            (short, long),
+            (1, 0),
+            "one array statement for every length"
+        );
+    } else {
+        assert_eq!(
+            (short, long),
+            (3, 0),
+            "IN lists: one statement per length, none past 64"
+        );
+    }
 }

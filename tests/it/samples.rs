@@ -122,9 +122,14 @@ pub fn select_ids(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<Vec<
 
 /// The ids the filter accepts in memory, ascending.
 pub fn matching_ids(rows: &[Vec<Value>], filter: &Filter) -> Vec<i64> {
+    ids_where(rows, |row| filter.matches(row))
+}
+
+/// The ids of the rows `keep` accepts, ascending.
+pub fn ids_where(rows: &[Vec<Value>], keep: impl Fn(&[Value]) -> bool) -> Vec<i64> {
     let mut ids: Vec<i64> = rows
         .iter()
-        .filter(|row| filter.matches(row.as_slice()))
+        .filter(|row| keep(row.as_slice()))
         .map(|row| match row[0] {
             Value::Int(id) => id,
             _ => panic!("id is an integer"),

@@ -96,6 +96,7 @@ pub trait Authorizable: Sized + 'static {
 /// # Ok::<(), rowguard::rules::RuleError>(())
 /// ```
 impl<M: Authorizable> Row for M {
+    #[inline]
     fn value(&self, index: usize) -> ValueRef<'_> {
         self.cell(index)
     }

@@ -19,12 +19,14 @@ pub trait Row {
 }
 
 impl Row for [Value] {
+    #[inline]
     fn value(&self, index: usize) -> ValueRef<'_> {
         self.get(index).map_or(ValueRef::Null, Value::borrowed)
     }
 }
 
 impl Row for Vec<Value> {
+    #[inline]
     fn value(&self, index: usize) -> ValueRef<'_> {
         self.as_slice().value(index)
     }
@@ -162,6 +164,7 @@ enum Scope<'a> {
     Bound(&'a Attributes),
 }
 
+#[inline]
 fn eval_test(test: &Test, cell: ValueRef<'_>, scope: &Scope<'_>) -> Option<bool> {
     if let TestKind::IsNull = test.kind {
         return Some(cell.is_null());
@@ -213,6 +216,7 @@ fn eval_test(test: &Test, cell: ValueRef<'_>, scope: &Scope<'_>) -> Option<bool>
 }
 
 /// `cell IN (values…)` for the values of one attribute.
+#[inline]
 fn any_equal(cell: ValueRef<'_>, test: &Test, values: &[String]) -> Option<bool> {
     let mut result = Some(false);
     for v in values {
@@ -228,9 +232,10 @@ fn any_equal(cell: ValueRef<'_>, test: &Test, values: &[String]) -> Option<bool>
     result
 }
 
+#[inline]
 fn compare(cell: ValueRef<'_>, op: &Operand, test: &Test, scope: &Scope<'_>) -> Option<Ordering> {
     match (op, scope) {
-        (Operand::Value(v), _) => cell.sql_cmp(v.borrowed()),
+        (Operand::Value(v), _) => cell.sql_cmp_value(v),
         (Operand::Var(name), Scope::Bound(attrs)) => match attrs.get(name)? {
             [v] => cell.sql_cmp(ValueRef::parse(test.ty, v).ok()?),
             _ => None,

@@ -638,9 +638,15 @@ fn escape_value_round_trips_through_the_parser() {
 
 #[test]
 fn attributes_replace_and_compare_by_content() {
-    let a = Attributes::new().with("team", 1).with("id", 2).with("team", 3);
+    let a = Attributes::new()
+        .with("team", 1)
+        .with("id", 2)
+        .with("team", 3);
     let b = Attributes::new().with("id", 2).with_all("team", [3]);
-    assert_eq!(a, b, "insertion order does not matter; a second insert replaces");
+    assert_eq!(
+        a, b,
+        "insertion order does not matter; a second insert replaces"
+    );
     assert_eq!(a.get("team"), Some(&["3".to_owned()][..]));
     assert_eq!(a.get("missing"), None);
 }
@@ -658,6 +664,10 @@ fn uuid_variables_bind_in_place_ignoring_case() {
     ] {
         let attrs = Attributes::new().with("key", given);
         assert_eq!(filter.eval_with(&row, &attrs), expected, "{given}");
-        assert_eq!(filter.resolve(&attrs).eval(&row), expected, "{given}, resolved");
+        assert_eq!(
+            filter.resolve(&attrs).eval(&row),
+            expected,
+            "{given}, resolved"
+        );
     }
 }

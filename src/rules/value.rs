@@ -43,6 +43,7 @@ impl Value {
     }
 
     /// A borrowed view of this value (no copy of its text).
+    #[inline]
     pub fn borrowed(&self) -> ValueRef<'_> {
         match self {
             Value::Null => ValueRef::Null,
@@ -62,6 +63,7 @@ impl Value {
     }
 
     /// SQL comparison: `None` when either side is NULL or the types differ.
+    #[inline]
     pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
         self.borrowed().sql_cmp(other.borrowed())
     }
@@ -142,11 +144,13 @@ impl<'a> ValueRef<'a> {
     }
 
     /// Whether this is NULL.
+    #[inline]
     pub fn is_null(self) -> bool {
         matches!(self, ValueRef::Null)
     }
 
     /// SQL comparison: `None` when either side is NULL or the types differ.
+    #[inline]
     pub fn sql_cmp(self, other: ValueRef<'_>) -> Option<Ordering> {
         match (self, other) {
             (ValueRef::Int(a), ValueRef::Int(b)) => Some(a.cmp(&b)),
@@ -163,6 +167,17 @@ impl<'a> ValueRef<'a> {
                     .cmp(b.bytes().map(|c| c.to_ascii_lowercase())),
             ),
             _ => None,
+        }
+    }
+
+    /// [`ValueRef::sql_cmp`] against an owned value, matched in place (the evaluator's
+    /// hot path: rule operands are owned, row cells borrowed).
+    #[inline]
+    pub fn sql_cmp_value(self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (ValueRef::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+            (ValueRef::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            _ => self.sql_cmp(other.borrowed()),
         }
     }
 
@@ -191,6 +206,7 @@ pub trait AsValueRef {
 macro_rules! as_value_ref {
     ($($ty:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
         impl AsValueRef for $ty {
+            #[inline]
             fn as_value_ref(&self) -> ValueRef<'_> {
                 let $v = self;
                 $e
@@ -214,6 +230,7 @@ as_value_ref!(
 );
 
 impl<T: AsValueRef> AsValueRef for Option<T> {
+    #[inline]
     fn as_value_ref(&self) -> ValueRef<'_> {
         self.as_ref().map_or(ValueRef::Null, T::as_value_ref)
     }

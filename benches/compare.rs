@@ -3,8 +3,8 @@
 //! Diesel and PostgreSQL row-level security (reads), plain Diesel (writes), plus rule-cache
 //! hits from several threads, client-side SQL building and sync-models on a large tree.
 //!
-//! `cargo bench --features compare --bench compare` (results in BENCHMARKS.md);
-//! `-- --test` runs each once on small data.
+//! `cargo bench --bench compare` (add `--features mysql` for MariaDB; results in
+//! BENCHMARKS.md); `-- --test` runs each once on small data.
 
 #[path = "../examples/contacts/app.rs"]
 #[allow(dead_code)]
@@ -22,7 +22,12 @@ use cedar_policy::{
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::deserialize::{self, QueryableByName};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::row::NamedRow;
+use diesel::sql_types::{Nullable, Text, Untyped};
+use rowguard::db::MultiBackend;
 use rowguard::rules::Right;
 use rowguard::testing::TestDatabase;
 use rowguard::{store, AnyConnection, Authorizer, Backend, Config, Subject};
@@ -31,15 +36,149 @@ fn quick() -> bool {
     std::env::args().any(|a| a == "--test")
 }
 
+/// Whether criterion's name filter (`cargo bench --bench compare -- FILTER`) can select any of
+/// `names` (a group and its functions); without a filter, everything runs. Lets a filtered
+/// run skip other workloads' setup (W1 fills 1M rows per backend).
+fn wanted(names: &[&str]) -> bool {
+    // criterion's options that take a value; anything else not starting with `-` is the filter.
+    const VALUED: [&str; 13] = [
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--save-baseline",
+        "--baseline",
+        "--profile-time",
+        "--output-format",
+        "--color",
+        "--noise-threshold",
+        "--significance-level",
+        "--confidence-level",
+        "--nresamples",
+        "--plotting-backend",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut filter = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if VALUED.contains(&arg.as_str()) {
+            i += 1;
+        } else if !arg.starts_with('-') {
+            filter = Some(arg.clone());
+        }
+        i += 1;
+    }
+    let Some(filter) = filter else { return true };
+    // A full benchmark path ("W3 write check/rowguard can/…") contains its group's name; a
+    // pattern's literal start ("W1 read" of "W1 read.*SQLite") begins it.
+    let literal: String = filter
+        .chars()
+        .take_while(|c| !".*+?()[]{}|^$\\".contains(*c))
+        .collect();
+    match regex::Regex::new(&filter) {
+        Ok(re) => names.iter().any(|n| {
+            re.is_match(n) || filter.contains(n) || (!literal.is_empty() && n.starts_with(&literal))
+        }),
+        Err(_) => true,
+    }
+}
+
+/// A fresh database on `backend`, or a notice and `None` where the backend cannot be had
+/// here (never silently: under `CI=true` that is a failure).
 fn require(backend: Backend) -> Option<TestDatabase> {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if !backend.is_compiled_in() {
+        assert!(
+            !ci,
+            "{backend} is required under CI=true: build with --features mysql"
+        );
+        eprintln!("notice: skipping {backend} benchmarks: build with --features mysql");
+        return None;
+    }
     match TestDatabase::migrated(backend) {
         Ok(db) => Some(db),
-        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+        Err(e) if !ci => {
             eprintln!("notice: skipping {backend} benchmarks: {e}");
             None
         }
         Err(e) => panic!("{e}"),
     }
+}
+
+// ---------------------------------------------------------------- EXPLAIN plan shapes
+
+/// `EXPLAIN` of a query, binds and all, in the backend's own form.
+struct Explain<Q> {
+    prefix: &'static str,
+    query: Q,
+}
+
+impl<Q> Explain<Q> {
+    fn new(backend: Backend, query: Q) -> Self {
+        let prefix = match backend {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::Postgres => "EXPLAIN (COSTS OFF) ",
+            Backend::Mysql => "EXPLAIN ",
+        };
+        Self { prefix, query }
+    }
+}
+
+impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> QueryId for Explain<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> Query for Explain<Q> {
+    type SqlType = Untyped;
+}
+
+impl<Q, C> RunQueryDsl<C> for Explain<Q> {}
+
+/// One line of a plan's shape: the plan without costs, row estimates or bound values.
+struct PlanLine(String);
+
+impl QueryableByName<MultiBackend> for PlanLine {
+    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
+        let text = |name: &str| {
+            NamedRow::get::<Nullable<Text>, Option<String>>(row, name)
+                .ok()
+                .flatten()
+        };
+        // PostgreSQL: a node ("Index Scan using contacts_pkey on contacts") or a condition
+        // line, kept without its values ("Index Cond").
+        if let Some(line) = text("QUERY PLAN") {
+            let shape = match line.split_once(": ") {
+                Some((label, _)) => label.to_owned(),
+                None => line,
+            };
+            return Ok(PlanLine(shape.trim_end().to_owned()));
+        }
+        // SQLite: the step's detail ("SEARCH contacts USING INTEGER PRIMARY KEY (rowid=?)").
+        if let Some(detail) = text("detail") {
+            return Ok(PlanLine(detail));
+        }
+        // MySQL/MariaDB: one row per table access.
+        let parts = ["select_type", "table", "type", "key"].map(|c| text(c).unwrap_or_default());
+        Ok(PlanLine(parts.join(" ")))
+    }
+}
+
+fn plan_shape<Q: QueryFragment<MultiBackend>>(conn: &mut AnyConnection, query: Q) -> Vec<String> {
+    Explain::new(conn.backend(), query)
+        .load::<PlanLine>(conn)
+        .expect("explain")
+        .into_iter()
+        .map(|l| l.0)
+        .collect()
 }
 
 // ---------------------------------------------------------------- the same policy, three ways
@@ -175,6 +314,14 @@ fn policy() -> Option<Policy> {
 
 /// W3: one write check, in memory, the same policy in each contender.
 fn w3_write_check(c: &mut Criterion) {
+    if !wanted(&[
+        "W3 write check",
+        "rowguard can",
+        "cedar-policy",
+        "casbin enforce",
+    ]) {
+        return;
+    }
     let Some(Policy {
         db: _db,
         mut conn,
@@ -263,6 +410,14 @@ fn w3_write_check(c: &mut Criterion) {
 
 /// W5: the same check with 10 … 110,000 rules of other roles stored.
 fn w5_scaling(c: &mut Criterion) {
+    if !wanted(&[
+        "W5 update check vs stored rules",
+        "rowguard can",
+        "cedar-policy",
+        "casbin enforce",
+    ]) {
+        return;
+    }
     let Some(Policy {
         db: _db,
         mut conn,
@@ -334,6 +489,9 @@ fn w5_scaling(c: &mut Criterion) {
 
 /// W4: rule-cache hits from 1, 2 and 8 threads at once (time per hit, per thread).
 fn w4_cache_threads(c: &mut Criterion) {
+    if !wanted(&["W4 rule-cache hit", "threads"]) {
+        return;
+    }
     let Some(Policy {
         db, mut conn, auth, ..
     }) = policy()
@@ -412,6 +570,13 @@ fn w4_cache_threads(c: &mut Criterion) {
 
 /// W2: client CPU to build the SQL and binds of one read, no database.
 fn w2_client_cpu(c: &mut Criterion) {
+    if !wanted(&[
+        "W2 build SQL + binds (PostgreSQL dialect)",
+        "diesel query",
+        "rowguard read",
+    ]) {
+        return;
+    }
     let Some(db) = require(Backend::Sqlite) else {
         return;
     };
@@ -469,12 +634,34 @@ impl Instrumentation for CountQueries {
     }
 }
 
+/// A MySQL/MariaDB session status counter.
+struct Status(i64);
+
+impl QueryableByName<MultiBackend> for Status {
+    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
+        let value = NamedRow::get::<Text, String>(row, "Value")?;
+        Ok(Status(value.parse()?))
+    }
+}
+
+/// How many statements this MySQL/MariaDB session has prepared so far.
+fn statements_prepared(conn: &mut AnyConnection) -> i64 {
+    diesel::sql_query("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+        .get_result::<Status>(conn)
+        .expect("status")
+        .0
+}
+
 /// W7: authorized UPDATE vs the plain Diesel UPDATE of the same row.
 fn w7_update(c: &mut Criterion) {
+    if !wanted(&[
+        "W7 update one row",
+        "plain diesel update",
+        "rowguard update",
+    ]) {
+        return;
+    }
     for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
-        if !backend.is_compiled_in() {
-            continue;
-        }
         let Some(db) = require(backend) else { continue };
         let mut conn = db.connect().expect("connect");
         app::fill_bulk(&mut conn, 1_000).expect("rows");
@@ -514,6 +701,31 @@ fn w7_update(c: &mut Criterion) {
         assert!(guard.update(&mut conn, &changed).is_err());
         let after: Contact = contacts::table.find(8i64).first(&mut conn).expect("row");
         assert_eq!(after, theirs, "a denied write changes nothing");
+        if backend == Backend::Mysql {
+            // A statement Diesel does not keep is prepared anew on every call: a round trip.
+            let prepared = |conn: &mut AnyConnection, write: &mut dyn FnMut(&mut AnyConnection)| {
+                statements_prepared(conn);
+                let before = statements_prepared(conn);
+                for _ in 0..20 {
+                    write(conn);
+                }
+                statements_prepared(conn) - before - 1
+            };
+            let plain = prepared(&mut conn, &mut |c| {
+                diesel::update(contacts::table.find(mine.id))
+                    .set(&mine)
+                    .execute(c)
+                    .expect("update");
+            });
+            let ours = prepared(&mut conn, &mut |c| guard.update(c, &mine).expect("update"));
+            eprintln!(
+                "W7 {backend}: statements prepared by 20 updates: plain {plain}, rowguard {ours}"
+            );
+            assert!(
+                ours <= plain,
+                "rowguard prepares no more statements than plain Diesel"
+            );
+        }
 
         let mut group = c.benchmark_group(format!("W7 update one row/{backend}"));
         group.bench_function("plain diesel update", |b| {
@@ -538,6 +750,14 @@ fn w7_update(c: &mut Criterion) {
 /// W1 on PostgreSQL: rowguard vs hand-written vs row-level security, deployed
 /// (BEGIN; SET LOCAL; query; COMMIT) and bare (the setting made once per session).
 fn w1_rls(c: &mut Criterion) {
+    if !wanted(&[
+        "W1 read 1000000 rows, 3 owners/PostgreSQL",
+        "hand-written diesel",
+        "rowguard read",
+        "RLS",
+    ]) {
+        return;
+    }
     let Some(db) = require(Backend::Postgres) else {
         return;
     };
@@ -621,11 +841,16 @@ fn w1_rls(c: &mut Criterion) {
 /// (id ranges) or id lists of 3, 100 and 1,000 (one `IN` after merging); against the same
 /// hand-written Diesel filter, static and boxed. W6: pool checkout + load, on PostgreSQL.
 fn w1_matrix(c: &mut Criterion) {
+    if !wanted(&[
+        "W1 read 1000000 rows, 3 roles",
+        "hand-written diesel",
+        "rowguard read",
+        "W6 pool checkout",
+    ]) {
+        return;
+    }
     let n: i64 = if quick() { 40_000 } else { 1_000_000 };
     for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
-        if !backend.is_compiled_in() {
-            continue;
-        }
         let Some(db) = require(backend) else { continue };
         let pool = db
             .pool(rowguard::PoolOptions {
@@ -640,9 +865,11 @@ fn w1_matrix(c: &mut Criterion) {
             ..Config::default()
         });
         auth.register::<Contact>(&mut conn).expect("register");
-        // (case, rule per role, hand-written filter)
+        // (case, rule per role, hand-written filter: static, and boxed)
         type Hand = Box<dyn Fn(&mut AnyConnection) -> Vec<Contact>>;
-        let ranges = |visible: i64| -> ([String; 3], Hand) {
+        type Boxed = Box<dyn Fn() -> contacts::BoxedQuery<'static, MultiBackend>>;
+        type Case = ([String; 3], Hand, Boxed);
+        let ranges = |visible: i64| -> Case {
             let third = visible / 3;
             let bounds = [0, 1, 2].map(|k| {
                 (
@@ -667,9 +894,17 @@ fn w1_matrix(c: &mut Criterion) {
                         .load(c)
                         .expect("hand")
                 }),
+                Box::new(move || {
+                    contacts::table.into_boxed().filter(
+                        contacts::id
+                            .between(a, b)
+                            .or(contacts::id.between(c1, d))
+                            .or(contacts::id.between(e, f)),
+                    )
+                }),
             )
         };
-        let lists = |size: i64| -> ([String; 3], Hand) {
+        let lists = |size: i64| -> Case {
             let ids: Vec<i64> = (0..size).map(|i| 1 + i * 997 % n).collect();
             let docs = [0usize, 1, 2].map(|k| {
                 let part: Vec<String> = ids
@@ -680,6 +915,7 @@ fn w1_matrix(c: &mut Criterion) {
                     .collect();
                 format!(r#"{{"read":{{"search":{{"id":"={}"}}}}}}"#, part.join(";"))
             });
+            let boxed_ids = ids.clone();
             (
                 docs,
                 Box::new(move |c: &mut AnyConnection| {
@@ -688,9 +924,14 @@ fn w1_matrix(c: &mut Criterion) {
                         .load(c)
                         .expect("hand")
                 }),
+                Box::new(move || {
+                    contacts::table
+                        .into_boxed()
+                        .filter(contacts::id.eq_any(boxed_ids.clone()))
+                }),
             )
         };
-        let cases: Vec<(String, ([String; 3], Hand))> = vec![
+        let cases: Vec<(String, Case)> = vec![
             ("3 visible (id list of 3)".into(), lists(3)),
             ("id list of 100".into(), lists(100)),
             ("id list of 1,000".into(), lists(1_000)),
@@ -701,7 +942,7 @@ fn w1_matrix(c: &mut Criterion) {
         group
             .sample_size(20)
             .measurement_time(Duration::from_secs(3));
-        for (case, (docs, hand)) in &cases {
+        for (case, (docs, hand, boxed)) in &cases {
             for (k, doc) in docs.iter().enumerate() {
                 store::put_rule(&mut conn, "roles", &format!("m{k}"), "contacts", doc)
                     .expect("rule");
@@ -716,12 +957,25 @@ fn w1_matrix(c: &mut Criterion) {
                     .expect("load")
             };
             let (mut a, mut b) = (hand(&mut conn), ours(&mut conn));
-            a.sort_by_key(|x| x.id);
-            b.sort_by_key(|x| x.id);
+            let mut c: Vec<Contact> = boxed().load(&mut conn).expect("boxed");
+            for rows in [&mut a, &mut b, &mut c] {
+                rows.sort_by_key(|x| x.id);
+            }
             assert_eq!(a, b, "{backend} {case}: the same rows");
+            assert_eq!(a, c, "{backend} {case}: the same rows, boxed");
+            // The same plan: rowguard's filter uses the index as the hand-written one does.
+            let hand_plan = plan_shape(&mut conn, boxed());
+            let read = guard.read::<Contact>(&mut conn).expect("read");
+            let our_plan = plan_shape(&mut conn, read);
+            eprintln!("W1 plan {backend} [{case}]: {}", our_plan.join(" / "));
+            assert_eq!(hand_plan, our_plan, "{backend} {case}: the same plan shape");
             group.bench_function(BenchmarkId::new("hand-written diesel", case), |bch| {
                 bch.iter(|| black_box(hand(&mut conn)))
             });
+            group.bench_function(
+                BenchmarkId::new("hand-written diesel, boxed", case),
+                |bch| bch.iter(|| black_box(boxed().load::<Contact>(&mut conn).expect("boxed"))),
+            );
             group.bench_function(BenchmarkId::new("rowguard read", case), |bch| {
                 bch.iter(|| black_box(ours(&mut conn)))
             });
@@ -744,6 +998,9 @@ fn w1_matrix(c: &mut Criterion) {
 
 /// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).
 fn w8_sync(c: &mut Criterion) {
+    if !wanted(&["W8 sync-models", "scan + plan (dry run)"]) {
+        return;
+    }
     let Some(db) = require(Backend::Sqlite) else {
         return;
     };

@@ -3,6 +3,7 @@
 
     python3 scripts/bench_charts.py [target/criterion] [docs/benchmarks]
     python3 scripts/bench_charts.py --markdown [target/criterion]   # median table, all groups
+    python3 scripts/bench_charts.py --ratios [target/criterion]     # median and ratio to baseline
 
 One chart per benchmark group whose name starts with W1, W3 or W5 (and the guard read
 groups), one bar per contender and parameter. Standard library only.
@@ -48,6 +49,49 @@ def collect(root):
     return groups
 
 
+# Each contender's baseline, measured in the same run and the same group (same parameter).
+# The ratio is contender / baseline: below 1 means faster than the baseline.
+BASELINES = {
+    "rowguard read": "hand-written diesel",
+    "hand-written diesel, boxed": "hand-written diesel",
+    "RLS as deployed (BEGIN; SET LOCAL; query; COMMIT)": "hand-written diesel",
+    "RLS bare (setting per session)": "hand-written diesel",
+    "W6 pool checkout + rowguard read": "W6 pool checkout + hand-written",
+    "rowguard update": "plain diesel update",
+    "boxed diesel query": "static diesel query",
+    "rowguard read (cached rule)": "static diesel query",
+    "cedar-policy prebuilt request": "rowguard can",
+    "cedar-policy request per call": "rowguard can",
+    "casbin enforce": "rowguard can",
+}
+# Where a group names its hand-written baseline differently.
+ALIASES = {"hand-written diesel": ["hand-written diesel (eq_any)"]}
+
+
+def ratios(groups):
+    lines = ["| group | benchmark | median | ratio | baseline |", "|---|---|---|---|---|"]
+    for group, bars in sorted(groups.items()):
+        by_label = dict(bars)
+        for label, value in sorted(bars, key=order):
+            name, _, param = label.partition(" [")
+            param = f" [{param}" if param else ""
+            base = None
+            if name == "threads":  # W4: per-hit time against one thread
+                base = "threads [1]"
+            elif name in BASELINES:
+                for candidate in [BASELINES[name]] + ALIASES.get(BASELINES[name], []):
+                    if candidate + param in by_label:
+                        base = candidate + param
+                        break
+            if base and base in by_label and base != label:
+                ratio = f"{value / by_label[base]:.2f}"
+                against = base.partition(" [")[0]
+            else:
+                ratio, against = "", ""
+            lines.append(f"| {group} | {label} | {fmt(value)} | {ratio} | {against} |")
+    return "\n".join(lines)
+
+
 def order(bar):
     """Contender name first, then its parameter as a number ([1100] after [10])."""
     label = bar[0]
@@ -84,8 +128,9 @@ def chart(group, bars):
 
 
 def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--markdown":
-        print(markdown(collect(sys.argv[2] if len(sys.argv) > 2 else "target/criterion")))
+    if len(sys.argv) > 1 and sys.argv[1] in ("--markdown", "--ratios"):
+        groups = collect(sys.argv[2] if len(sys.argv) > 2 else "target/criterion")
+        print((markdown if sys.argv[1] == "--markdown" else ratios)(groups))
         return
     root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
     dest = sys.argv[2] if len(sys.argv) > 2 else "docs/benchmarks"

@@ -106,26 +106,20 @@ dialect!(
             return Ok(false);
         };
         let array = PgArray::ref_cast(list);
+        let uuid = matches!(element, PgElement::Uuid);
+        out.push_sql(if uuid { " = ANY(CAST(" } else { " = ANY(" });
         match element {
             PgElement::BigInt => {
-                out.push_sql(" = ANY(");
-                out.push_bind_param::<sql_types::Array<sql_types::BigInt>, _>(array)?;
+                out.push_bind_param::<sql_types::Array<sql_types::BigInt>, _>(array)?
             }
             PgElement::Double => {
-                out.push_sql(" = ANY(");
-                out.push_bind_param::<sql_types::Array<sql_types::Double>, _>(array)?;
+                out.push_bind_param::<sql_types::Array<sql_types::Double>, _>(array)?
             }
-            PgElement::Text => {
-                out.push_sql(" = ANY(");
-                out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?;
-            }
-            PgElement::Uuid => {
-                out.push_sql(" = ANY(CAST(");
-                out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?;
-                out.push_sql(" AS uuid[])");
+            PgElement::Text | PgElement::Uuid => {
+                out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?
             }
         }
-        out.push_sql(")");
+        out.push_sql(if uuid { " AS uuid[]))" } else { ")" });
         Ok(true)
     }
 );

@@ -5,6 +5,10 @@
 //!
 //! `cargo bench --bench compare` (add `--features mysql` for MariaDB; results in
 //! BENCHMARKS.md); `-- --test` runs each once on small data.
+//!
+//! Each workload first checks that the contenders agree (same rows, same answers, same plan
+//! shape). W1 and W7 also print a paired ratio (contender and baseline alternating, back
+//! to back), which this VM's drift between criterion's measurement windows cannot skew.
 
 #[path = "../examples/contacts/app.rs"]
 #[allow(dead_code)]
@@ -634,6 +638,64 @@ impl Instrumentation for CountQueries {
     }
 }
 
+/// contender ÷ baseline, drift-robust: pairs run back to back (alternating which goes first),
+/// so both see the same machine state; the median of the pair ratios with its interquartile
+/// range. criterion's medians come from separate time windows, and this VM's speed drifts
+/// between them by more than the differences W1 and W7 look for.
+struct Paired {
+    median: f64,
+    low: f64,
+    high: f64,
+    pairs: usize,
+}
+
+impl std::fmt::Display for Paired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} (IQR {:.2}–{:.2}, {} pairs)",
+            self.median, self.low, self.high, self.pairs
+        )
+    }
+}
+
+fn paired_ratio<C: ?Sized>(
+    conn: &mut C,
+    mut contender: impl FnMut(&mut C),
+    mut baseline: impl FnMut(&mut C),
+) -> Paired {
+    let budget = Duration::from_millis(if quick() { 100 } else { 4_000 });
+    for _ in 0..3 {
+        contender(conn);
+        baseline(conn);
+    }
+    let mut ratios: Vec<f64> = Vec::new();
+    let start = Instant::now();
+    while (start.elapsed() < budget || ratios.len() < 11) && ratios.len() < 20_000 {
+        let mut time = |run: &mut dyn FnMut(&mut C)| {
+            let t = Instant::now();
+            run(conn);
+            t.elapsed().as_secs_f64()
+        };
+        let (c, b) = if ratios.len() % 2 == 0 {
+            let c = time(&mut contender);
+            (c, time(&mut baseline))
+        } else {
+            let b = time(&mut baseline);
+            (time(&mut contender), b)
+        };
+        ratios.push(c / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    Paired {
+        median: at(0.5),
+        low: at(0.25),
+        high: at(0.75),
+        pairs: ratios.len(),
+    }
+}
+
 /// A MySQL/MariaDB session status counter.
 struct Status(i64);
 
@@ -727,6 +789,22 @@ fn w7_update(c: &mut Criterion) {
             );
         }
 
+        let (mut a, mut b) = (mine.clone(), mine.clone());
+        let paired = paired_ratio(
+            &mut conn,
+            |c| {
+                a.score += 1;
+                guard.update(c, &a).expect("update");
+            },
+            |c| {
+                b.score += 1;
+                diesel::update(contacts::table.find(b.id))
+                    .set(&b)
+                    .execute(c)
+                    .expect("update");
+            },
+        );
+        eprintln!("W7 paired {backend}: rowguard / plain diesel update {paired}");
         let mut group = c.benchmark_group(format!("W7 update one row/{backend}"));
         group.bench_function("plain diesel update", |b| {
             b.iter(|| {
@@ -851,6 +929,9 @@ fn w1_matrix(c: &mut Criterion) {
     }
     let n: i64 = if quick() { 40_000 } else { 1_000_000 };
     for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        if !wanted(&[&format!("W1 read {n} rows, 3 roles/{backend}")]) {
+            continue;
+        }
         let Some(db) = require(backend) else { continue };
         let pool = db
             .pool(rowguard::PoolOptions {
@@ -969,6 +1050,16 @@ fn w1_matrix(c: &mut Criterion) {
             let our_plan = plan_shape(&mut conn, read);
             eprintln!("W1 plan {backend} [{case}]: {}", our_plan.join(" / "));
             assert_eq!(hand_plan, our_plan, "{backend} {case}: the same plan shape");
+            let paired = paired_ratio(
+                &mut *conn,
+                |c| {
+                    black_box(ours(c));
+                },
+                |c| {
+                    black_box(hand(c));
+                },
+            );
+            eprintln!("W1 paired {backend} [{case}]: rowguard / hand-written {paired}");
             group.bench_function(BenchmarkId::new("hand-written diesel", case), |bch| {
                 bch.iter(|| black_box(hand(&mut conn)))
             });

@@ -93,10 +93,12 @@ def ratios(groups):
 
 
 def order(bar):
-    """Contender name first, then its parameter as a number ([1100] after [10])."""
+    """By case (its parameter; [1100] after [10]), then contender: the contenders of one case
+    stand side by side."""
     label = bar[0]
-    match = re.search(r"\[(\d+)\]$", label)
-    return (label.split(" [")[0], int(match.group(1)) if match else 0, label)
+    name, _, param = label.partition(" [")
+    number = re.fullmatch(r"(\d+)\]", param)
+    return (int(number.group(1)) if number else 0, param, name)
 
 
 def markdown(groups):

@@ -130,18 +130,12 @@ impl Filter {
             Filter::True | Filter::False => true,
             Filter::Test(t) => {
                 let one = |op: &Operand| match op {
-                    Operand::Var(name) => matches!(
-                        attrs.get(name),
-                        Some([v]) if ValueRef::parse(t.ty, v).is_ok()
-                    ),
+                    Operand::Var(name) => attrs.bind_one(name, t.ty).is_some(),
                     Operand::Value(_) => true,
                 };
                 match &t.kind {
                     TestKind::In(ops) => ops.iter().all(|op| match op {
-                        Operand::Var(name) => attrs.get(name).is_some_and(|values| {
-                            !values.is_empty()
-                                && values.iter().all(|v| ValueRef::parse(t.ty, v).is_ok())
-                        }),
+                        Operand::Var(name) => attrs.bind_list(name, t.ty).is_some(),
                         Operand::Value(_) => true,
                     }),
                     TestKind::Compare(_, x) => one(x),
@@ -179,9 +173,9 @@ fn eval_test(test: &Test, cell: ValueRef<'_>, scope: &Scope<'_>) -> Option<bool>
             for op in ops {
                 let found = match (op, scope) {
                     // A multi-valued attribute in a list stands for all its values.
-                    (Operand::Var(name), Scope::Bound(attrs)) => {
-                        any_equal(cell, test, attrs.get(name).unwrap_or_default())
-                    }
+                    (Operand::Var(name), Scope::Bound(attrs)) => attrs
+                        .bind_list(name, test.ty)
+                        .map_or(Some(false), |values| any_equal(cell, values)),
                     _ => cmp(op).map(Ordering::is_eq),
                 };
                 match found {
@@ -217,13 +211,10 @@ fn eval_test(test: &Test, cell: ValueRef<'_>, scope: &Scope<'_>) -> Option<bool>
 
 /// `cell IN (values…)` for the values of one attribute.
 #[inline]
-fn any_equal(cell: ValueRef<'_>, test: &Test, values: &[String]) -> Option<bool> {
+fn any_equal<'v>(cell: ValueRef<'_>, values: impl Iterator<Item = ValueRef<'v>>) -> Option<bool> {
     let mut result = Some(false);
     for v in values {
-        match ValueRef::parse(test.ty, v)
-            .ok()
-            .and_then(|v| cell.sql_cmp(v))
-        {
+        match cell.sql_cmp(v) {
             Some(Ordering::Equal) => return Some(true),
             None => result = None,
             Some(_) => {}
@@ -236,10 +227,7 @@ fn any_equal(cell: ValueRef<'_>, test: &Test, values: &[String]) -> Option<bool>
 fn compare(cell: ValueRef<'_>, op: &Operand, test: &Test, scope: &Scope<'_>) -> Option<Ordering> {
     match (op, scope) {
         (Operand::Value(v), _) => cell.sql_cmp_value(v),
-        (Operand::Var(name), Scope::Bound(attrs)) => match attrs.get(name)? {
-            [v] => cell.sql_cmp(ValueRef::parse(test.ty, v).ok()?),
-            _ => None,
-        },
+        (Operand::Var(name), Scope::Bound(attrs)) => cell.sql_cmp(attrs.bind_one(name, test.ty)?),
         (Operand::Var(_), _) => None,
     }
 }

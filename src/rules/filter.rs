@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::ast::Piece;
-use super::{ColumnType, Value};
+use super::{ColumnType, Value, ValueRef};
 
 /// A boolean tree over tests on columns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -253,6 +253,34 @@ impl Attributes {
             .ok()
             .map(|i| self.0[i].1.as_slice())
     }
+
+    /// What `$subject.NAME` binds to as a single operand (`<`, `<>`, …) of a `ty` column:
+    /// exactly one value that parses. `None` makes the condition fail closed. The one home of
+    /// this rule, for [`Filter::resolve`] and [`Filter::eval_with`] alike.
+    pub(crate) fn bind_one(&self, name: &str, ty: ColumnType) -> Option<ValueRef<'_>> {
+        match self.get(name)? {
+            [v] => ValueRef::parse(ty, v).ok(),
+            _ => None,
+        }
+    }
+
+    /// What `$subject.NAME` binds to inside an `=` list of a `ty` column: all its values, if
+    /// there is at least one and every one parses. `None` makes the condition fail closed.
+    pub(crate) fn bind_list(
+        &self,
+        name: &str,
+        ty: ColumnType,
+    ) -> Option<impl Iterator<Item = ValueRef<'_>> + '_> {
+        let values = self.get(name).filter(|v| !v.is_empty())?;
+        values
+            .iter()
+            .all(|v| ValueRef::parse(ty, v).is_ok())
+            .then(|| {
+                values
+                    .iter()
+                    .filter_map(move |v| ValueRef::parse(ty, v).ok())
+            })
+    }
 }
 
 impl Filter {
@@ -358,10 +386,9 @@ impl Filter {
             Filter::Test(t) => {
                 let one = |op: &Operand| -> Option<Operand> {
                     match op {
-                        Operand::Var(name) => match attrs.get(name)? {
-                            [v] => Value::parse(t.ty, v).ok().map(Operand::Value),
-                            _ => None,
-                        },
+                        Operand::Var(name) => {
+                            Some(Operand::Value(attrs.bind_one(name, t.ty)?.to_value()))
+                        }
                         known => Some(known.clone()),
                     }
                 };
@@ -370,12 +397,11 @@ impl Filter {
                         let mut out = Vec::with_capacity(ops.len());
                         for op in ops {
                             match op {
-                                Operand::Var(name) => {
-                                    let values = attrs.get(name).filter(|v| !v.is_empty())?;
-                                    for v in values {
-                                        out.push(Operand::Value(Value::parse(t.ty, v).ok()?));
-                                    }
-                                }
+                                Operand::Var(name) => out.extend(
+                                    attrs
+                                        .bind_list(name, t.ty)?
+                                        .map(|v| Operand::Value(v.to_value())),
+                                ),
                                 known => out.push(known.clone()),
                             }
                         }

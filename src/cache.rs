@@ -1,5 +1,10 @@
 //! The rule cache: compiled, merged rules per (model, subject's sets), bounded, sharded so
 //! threads rarely meet on one lock, and kept fresh by `authorization_state.version`.
+//!
+//! Every entry carries a [`Stamp`]: the local epoch (bumped by rowguard's own writes) and the
+//! database version its rules were read at. An entry is served only while its version is the
+//! newest the cache has seen, so rules read by a connection sitting in an old snapshot (an
+//! open transaction) never outlive that snapshot: they are not stored at all.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,9 +14,18 @@ use cached::{Cached, SizedCache};
 
 const SHARDS: usize = 16;
 
-/// What a slot holds: the epoch it was computed at, its full key, the value.
+/// When an entry was computed: the local epoch and the database version of its rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// [`RuleCache::epoch`] when the computation started.
+    pub epoch: u64,
+    /// `authorization_state.version` in the snapshot the rules were read from.
+    pub version: i64,
+}
+
+/// What a slot holds: when it was computed, its full key, the value.
 struct Slot<V> {
-    epoch: u64,
+    stamp: Stamp,
     model: Box<str>,
     sets: Arc<str>,
     value: Arc<V>,
@@ -25,7 +39,8 @@ type Shard<V> = Mutex<SizedCache<u64, Slot<V>>>;
 pub struct RuleCache<V> {
     shards: Vec<Shard<V>>,
     epoch: AtomicU64,
-    version: AtomicI64,
+    /// The newest database version seen; never goes back.
+    newest: AtomicI64,
     started: Instant,
     next_check_ms: AtomicU64,
     interval: Duration,
@@ -40,7 +55,7 @@ impl<V> RuleCache<V> {
                 .map(|_| Mutex::new(SizedCache::with_size(per_shard)))
                 .collect(),
             epoch: AtomicU64::new(0),
-            version: AtomicI64::new(i64::MIN),
+            newest: AtomicI64::new(i64::MIN),
             started: Instant::now(),
             next_check_ms: AtomicU64::new(0),
             interval,
@@ -63,34 +78,54 @@ impl<V> RuleCache<V> {
 
     /// The entry for (`model`, `sets`), if present and current. `hash` is
     /// [`RuleCache::hash`] of them.
-    pub fn get(&self, hash: u64, model: &str, sets: &Arc<str>) -> Option<Arc<V>> {
-        let epoch = self.epoch.load(Ordering::Acquire);
+    pub fn get(&self, hash: u64, model: &str, sets: &Arc<str>) -> Option<(Stamp, Arc<V>)> {
         let mut shard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
         match shard.cache_get(&hash) {
             Some(slot)
-                if slot.epoch == epoch
+                if self.is_current(slot.stamp)
                     && &*slot.model == model
                     && (Arc::ptr_eq(&slot.sets, sets) || slot.sets == *sets) =>
             {
-                Some(slot.value.clone())
+                Some((slot.stamp, slot.value.clone()))
             }
             _ => None,
         }
     }
 
-    /// Stores `value` for (`model`, `sets`), computed at `epoch` (stale at once if the epoch
-    /// has moved since).
-    pub fn insert(&self, hash: u64, model: &str, sets: Arc<str>, epoch: u64, value: Arc<V>) {
+    /// Whether an entry computed at `stamp` may still be served: no local invalidation
+    /// since, and no newer database version seen.
+    #[inline]
+    pub fn is_current(&self, stamp: Stamp) -> bool {
+        stamp.epoch == self.epoch.load(Ordering::Acquire)
+            && stamp.version >= self.newest.load(Ordering::Acquire)
+    }
+
+    /// Stores `value` for (`model`, `sets`), computed at `stamp`. A value that is not
+    /// current (its rules come from an older snapshot, or the epoch moved while it was
+    /// computed) is not stored: it would replace a fresher entry, and could never be served.
+    /// Returns whether it was stored.
+    pub fn insert(
+        &self,
+        hash: u64,
+        model: &str,
+        sets: Arc<str>,
+        stamp: Stamp,
+        value: Arc<V>,
+    ) -> bool {
+        if !self.is_current(stamp) {
+            return false;
+        }
         let mut shard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
         shard.cache_set(
             hash,
             Slot {
-                epoch,
+                stamp,
                 model: model.into(),
                 sets,
                 value,
             },
         );
+        true
     }
 
     /// The current epoch (read it before computing an entry).
@@ -119,12 +154,15 @@ impl<V> RuleCache<V> {
                 .is_ok()
     }
 
-    /// Records the version just read; a change makes every entry stale.
+    /// Records a version just read. A newer one makes every older entry stale; an older one
+    /// (read in an old snapshot) changes nothing.
     pub fn observe_version(&self, version: i64) {
-        let previous = self.version.swap(version, Ordering::AcqRel);
-        if previous != version {
-            self.invalidate();
-        }
+        self.newest.fetch_max(version, Ordering::AcqRel);
+    }
+
+    /// The newest database version seen (`i64::MIN` before the first).
+    pub fn newest_version(&self) -> i64 {
+        self.newest.load(Ordering::Acquire)
     }
 
     /// Entries currently held (for tests and metrics).
@@ -145,6 +183,13 @@ impl<V> RuleCache<V> {
 mod tests {
     use super::*;
 
+    fn at(cache: &RuleCache<u32>, version: i64) -> Stamp {
+        Stamp {
+            epoch: cache.epoch(),
+            version,
+        }
+    }
+
     #[test]
     fn bounded_and_invalidated() {
         let cache: RuleCache<u32> = RuleCache::new(32, Duration::from_secs(60));
@@ -152,12 +197,12 @@ mod tests {
         for i in 0..1000u64 {
             let model = format!("m{i}");
             let h = RuleCache::<u32>::hash(&model, 1);
-            cache.insert(h, &model, sets.clone(), cache.epoch(), Arc::new(i as u32));
+            cache.insert(h, &model, sets.clone(), at(&cache, 0), Arc::new(i as u32));
         }
         assert!(cache.len() <= 32 + SHARDS, "bounded: {}", cache.len());
         let h = RuleCache::<u32>::hash("x", 1);
-        cache.insert(h, "x", sets.clone(), cache.epoch(), Arc::new(7));
-        assert_eq!(cache.get(h, "x", &sets).as_deref(), Some(&7));
+        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 0), Arc::new(7)));
+        assert_eq!(cache.get(h, "x", &sets).map(|(_, v)| *v), Some(7));
         // Same hash, other key: a miss, not a wrong value.
         assert!(cache.get(h, "y", &sets).is_none());
         assert!(cache.get(h, "x", &Arc::from("groups")).is_none());
@@ -172,19 +217,35 @@ mod tests {
         assert!(!cache.version_check_due());
         let every_time: RuleCache<u32> = RuleCache::new(8, Duration::ZERO);
         assert!(every_time.version_check_due() && every_time.version_check_due());
+    }
+
+    #[test]
+    fn entries_live_only_while_their_version_is_the_newest() {
+        let cache: RuleCache<u32> = RuleCache::new(8, Duration::from_secs(60));
         let sets: Arc<str> = Arc::from("");
         let h = RuleCache::<u32>::hash("x", 0);
         cache.observe_version(1);
-        cache.insert(h, "x", sets.clone(), cache.epoch(), Arc::new(1));
+        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)));
         cache.observe_version(1);
-        assert!(
-            cache.get(h, "x", &sets).is_some(),
-            "same version keeps entries"
-        );
+        assert!(cache.get(h, "x", &sets).is_some(), "same version keeps it");
         cache.observe_version(2);
         assert!(
             cache.get(h, "x", &sets).is_none(),
-            "a new version drops them"
+            "a newer version drops it"
         );
+        // A connection in an old snapshot reads version 1 again: nothing goes back.
+        cache.observe_version(1);
+        assert_eq!(cache.newest_version(), 2);
+        assert!(
+            !cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)),
+            "rules read at an older version are not stored"
+        );
+        assert!(cache.get(h, "x", &sets).is_none());
+        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 2), Arc::new(2)));
+        assert_eq!(cache.get(h, "x", &sets).map(|(_, v)| *v), Some(2));
+        // Computed before a local invalidation: not stored.
+        let before = at(&cache, 2);
+        cache.invalidate();
+        assert!(!cache.insert(h, "x", sets.clone(), before, Arc::new(3)));
     }
 }

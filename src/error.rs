@@ -25,8 +25,38 @@ pub enum Error {
         key: String,
     },
     /// The model is not in `authorizable_models`.
-    #[error("unknown model \"{0}\": register it (cargo xtask sync-models)")]
-    UnknownModel(String),
+    #[error("unknown model \"{model}\": register it (cargo xtask sync-models); registered models: {known}")]
+    UnknownModel {
+        /// The name asked for.
+        model: String,
+        /// The registered models' names, comma-separated (empty if none).
+        known: String,
+    },
+    /// The model's stored definition (`authorizable_models`) disagrees with the Rust type:
+    /// its rules may not mean what they say, so the model fails closed until it is synced.
+    #[error("model \"{model}\": the stored definition disagrees with the code ({detail}); run cargo xtask sync-models")]
+    ModelMismatch {
+        /// The model.
+        model: String,
+        /// Each disagreement.
+        detail: String,
+    },
+    /// A bulk update's change altered a row's primary key; nothing was written.
+    #[error("{model} {key}: a bulk update may not change the primary key; nothing was written")]
+    KeyChanged {
+        /// The model.
+        model: String,
+        /// The row's key before the change.
+        key: String,
+    },
+    /// A row changed or vanished while a bulk update wrote it; nothing was written.
+    #[error("{model} {key} was changed or removed during the update; nothing was written")]
+    RowChanged {
+        /// The model.
+        model: String,
+        /// The row's key.
+        key: String,
+    },
     /// A search given by the application does not validate.
     #[error("invalid search for {model}: {source}")]
     InvalidSearch {

@@ -11,15 +11,16 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{sql_types, Connection, RunQueryDsl};
 
-use crate::cache::RuleCache;
+use crate::cache::{RuleCache, Stamp};
 use crate::config::Config;
 use crate::error::Error;
 use crate::model::Authorizable;
 use crate::rules::{
-    compile_document, merge, Access, ColumnType, CompiledRules, Filter, KeysQuery, Merged, Operand,
-    Right, Row, RuleError, SqlFilter, Test, TestKind, Value,
+    compile_document, merge, Access, ColumnType, Columns, CompiledRules, Filter, KeysQuery, Merged,
+    Operand, Right, Row, RuleError, SqlFilter, Test, TestKind, Value,
 };
-use crate::store::{self, RuleRow, StoredModel};
+use crate::scoped::Scoped;
+use crate::store::{self, BrokenModel, RuleRow, StoredModel};
 use crate::{AnyConnection, Backend, Subject};
 
 /// Everything the rules say about one model for one set of subject sets.
@@ -33,6 +34,10 @@ pub struct ModelAccess {
     merged: [Merged; 4],
     /// Per right, the filter a write must pass: read AND right for update/delete.
     effective: [Arc<Filter>; 4],
+    /// The address of the declared [`Columns`] the rules were compiled against (their
+    /// positions are the model's `cell` indexes), or 0 when compiled against the stored
+    /// columns (name-only callers such as `rules try`).
+    compiled_for: usize,
 }
 
 impl ModelAccess {
@@ -60,12 +65,81 @@ pub enum Bypass {
     AbsoluteRights,
 }
 
-/// Stored models by name, as of a cache epoch.
-type ModelsByName = Option<(u64, Arc<HashMap<String, Arc<StoredModel>>>)>;
+/// Stored models by name, as of a cache stamp.
+type ModelsByName = Option<(
+    Stamp,
+    Arc<HashMap<String, Result<Arc<StoredModel>, BrokenModel>>>,
+)>;
+
+/// What a typed caller (a guard call on an [`Authorizable`] model) declares about the model:
+/// rules are compiled against these columns, by name, whatever order the stored copy has.
+#[derive(Clone, Copy)]
+struct Declared {
+    table: &'static str,
+    primary_key: &'static str,
+    columns: &'static Columns,
+}
+
+impl Declared {
+    fn of<M: Authorizable>() -> Self {
+        Self {
+            table: M::TABLE,
+            primary_key: M::PRIMARY_KEY,
+            columns: M::columns(),
+        }
+    }
+
+    fn address(self) -> usize {
+        std::ptr::from_ref(self.columns) as usize
+    }
+
+    /// Whether the stored definition agrees with this one (names, types, table, key; the
+    /// order of columns may differ). Disagreement is an error naming the model: rules
+    /// written against the stored columns may not mean what they say on this model.
+    fn check(self, stored: &StoredModel) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        if stored.table_name != self.table {
+            problems.push(format!(
+                "table \"{}\" is stored, the model declares \"{}\"",
+                stored.table_name, self.table
+            ));
+        }
+        if stored.primary_key != self.primary_key {
+            problems.push(format!(
+                "primary key \"{}\" is stored, the model declares \"{}\"",
+                stored.primary_key, self.primary_key
+            ));
+        }
+        for (name, ty) in self.columns.iter() {
+            match stored.columns.get(name) {
+                None => problems.push(format!("column \"{name}\" is not stored")),
+                Some((_, stored_ty)) if stored_ty != ty => problems.push(format!(
+                    "column \"{name}\" is stored as {}, declared as {}",
+                    stored_ty.name(),
+                    ty.name()
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, _) in stored.columns.iter() {
+            if self.columns.get(name).is_none() {
+                problems.push(format!("stored column \"{name}\" is not declared"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ModelMismatch {
+                model: stored.name.clone(),
+                detail: problems.join("; "),
+            })
+        }
+    }
+}
 
 /// Per thread: recent hits of each authorizer (by id), as private copies.
 struct FrontEntry {
-    epoch: u64,
+    stamp: Stamp,
     model: Box<str>,
     sets: Arc<str>,
     access: Arc<ModelAccess>,
@@ -198,37 +272,54 @@ impl Authorizer {
         sets
     }
 
-    fn refresh(&self, conn: &mut AnyConnection) -> Result<(), Error> {
-        if self.inner.cache.version_check_due() {
-            let version = store::state_version(conn)?;
-            self.inner.cache.observe_version(version);
+    /// Reads the version when a check is due; returns what it read.
+    fn refresh(&self, conn: &mut AnyConnection) -> Result<Option<i64>, Error> {
+        if !self.inner.cache.version_check_due() {
+            return Ok(None);
         }
-        Ok(())
+        let version = store::state_version(conn)?;
+        self.inner.cache.observe_version(version);
+        Ok(Some(version))
     }
 
+    /// The stored model `name`, read at `stamp` (whose version was read on `conn` just
+    /// before, so the models are at least that new).
     fn model(
         &self,
         conn: &mut AnyConnection,
         name: &str,
-        epoch: u64,
+        stamp: Stamp,
     ) -> Result<Arc<StoredModel>, Error> {
         let mut models = self.inner.models.lock().unwrap_or_else(|p| p.into_inner());
         let current = match &*models {
-            Some((e, map)) if *e == epoch => map.clone(),
+            Some((s, map)) if *s == stamp => map.clone(),
             _ => {
                 let map: HashMap<_, _> = store::load_models(conn)?
                     .into_iter()
-                    .map(|m| (m.name.clone(), m))
+                    .map(|m| match m {
+                        Ok(m) => (m.name.clone(), Ok(m)),
+                        Err(broken) => (broken.name.clone(), Err(broken)),
+                    })
                     .collect();
                 let map = Arc::new(map);
-                *models = Some((epoch, map.clone()));
+                if self.inner.cache.is_current(stamp) {
+                    *models = Some((stamp, map.clone()));
+                }
                 map
             }
         };
-        current
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::UnknownModel(name.to_owned()))
+        match current.get(name) {
+            Some(Ok(model)) => Ok(model.clone()),
+            Some(Err(broken)) => Err(store::StoreError::from(broken.clone()).into()),
+            None => Err(Error::UnknownModel {
+                model: name.to_owned(),
+                known: {
+                    let mut names: Vec<&str> = current.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    names.join(", ")
+                },
+            }),
+        }
     }
 
     /// The rules of `model` for `subject`'s sets: from the cache, or one query on `conn`
@@ -240,7 +331,7 @@ impl Authorizer {
         subject: &Subject,
         model: &str,
     ) -> Result<Arc<ModelAccess>, Error> {
-        self.with_access(conn, subject, model, Arc::clone)
+        self.with_access(conn, subject, model, None, Arc::clone)
     }
 
     /// Runs `f` on what [`Authorizer::access`] returns. On a hit of this thread's front
@@ -250,17 +341,19 @@ impl Authorizer {
         conn: &mut AnyConnection,
         subject: &Subject,
         model: &str,
+        declared: Option<Declared>,
         mut f: impl FnMut(&Arc<ModelAccess>) -> T,
     ) -> Result<T, Error> {
-        self.refresh(conn)?;
+        let checked = self.refresh(conn)?;
         let hash = RuleCache::<ModelAccess>::hash(model, subject.sets_hash());
         let sets = subject.sets_key();
         let key = (self.inner.id, hash);
-        let epoch_now = self.inner.cache.epoch();
+        let wanted = declared.map_or(0, Declared::address);
         let front = FRONT.with(|front| {
             let front = front.borrow();
             let e = front.get(&key)?;
-            (e.epoch == epoch_now
+            (self.inner.cache.is_current(e.stamp)
+                && (wanted == 0 || e.access.compiled_for == wanted)
                 && &*e.model == model
                 && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
                 .then(|| f(&e.access))
@@ -268,32 +361,56 @@ impl Authorizer {
         if let Some(answer) = front {
             return Ok(answer);
         }
-        let access = self.load_access(conn, subject, model, hash, key, epoch_now)?;
+        let access = self.load_access(conn, subject, model, declared, hash, key, checked)?;
         Ok(f(&access))
     }
 
     /// A front-cache miss: the shared cache, or one query.
+    #[allow(clippy::too_many_arguments)]
     fn load_access(
         &self,
         conn: &mut AnyConnection,
         subject: &Subject,
         model: &str,
+        declared: Option<Declared>,
         hash: u64,
         key: (u64, u64),
-        epoch_now: u64,
+        checked: Option<i64>,
     ) -> Result<Arc<ModelAccess>, Error> {
         let sets = subject.sets_key();
-        if let Some(hit) = self.inner.cache.get(hash, model, sets) {
-            self.remember(key, epoch_now, model, sets, &hit);
-            return Ok(hit);
+        let wanted = declared.map_or(0, Declared::address);
+        if let Some((stamp, hit)) = self.inner.cache.get(hash, model, sets) {
+            if wanted == 0 || hit.compiled_for == wanted {
+                self.remember(key, stamp, model, sets, &hit);
+                return Ok(hit);
+            }
         }
+        // The version first (unless this call just read it), then the rules: on the same
+        // connection they come from the same snapshot or a newer one, never an older one, so
+        // an entry is never stamped newer than its rules.
         let epoch = self.inner.cache.epoch();
-        let stored = self.model(conn, model, epoch)?;
+        let version = match checked {
+            Some(v) => v,
+            None => {
+                let v = store::state_version(conn)?;
+                self.inner.cache.observe_version(v);
+                v
+            }
+        };
+        let stamp = Stamp { epoch, version };
+        let stored = self.model(conn, model, stamp)?;
+        let columns = match declared {
+            Some(d) => {
+                d.check(&stored)?;
+                d.columns
+            }
+            None => &stored.columns,
+        };
         let rows = store::load_rules(conn, model, &self.effective_sets(subject))?;
         let rows: Vec<_> = rows
             .into_iter()
             .map(|row| {
-                let compiled = compile_document(&row.rules, &stored.columns);
+                let compiled = compile_document(&row.rules, columns);
                 if let Err(e) = &compiled {
                     tracing::error!(
                         rule = row.id,
@@ -325,14 +442,12 @@ impl Authorizer {
             rows,
             merged,
             effective,
+            compiled_for: wanted,
         });
-        self.inner.cache.insert(
-            hash,
-            model,
-            subject.sets_key().clone(),
-            epoch,
-            access.clone(),
-        );
+        // Not stored (and used for this call only) when read in an older snapshot.
+        self.inner
+            .cache
+            .insert(hash, model, sets.clone(), stamp, access.clone());
         Ok(access)
     }
 
@@ -340,7 +455,7 @@ impl Authorizer {
     fn remember(
         &self,
         key: (u64, u64),
-        epoch: u64,
+        stamp: Stamp,
         model: &str,
         sets: &Arc<str>,
         access: &ModelAccess,
@@ -353,7 +468,7 @@ impl Authorizer {
             front.insert(
                 key,
                 FrontEntry {
-                    epoch,
+                    stamp,
                     model: model.into(),
                     sets: sets.clone(),
                     access: Arc::new(access.private_copy()),
@@ -371,21 +486,39 @@ impl Authorizer {
         model: &str,
         right: Right,
     ) -> Result<Arc<Filter>, Error> {
-        if self.bypass(subject).is_some() {
+        self.resolved_filter(conn, subject, self.bypass(subject), model, None, right)
+    }
+
+    /// [`Authorizer::filter`] with the bypass decided and, for typed callers, the declared
+    /// model.
+    fn resolved_filter(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        bypass: Option<Bypass>,
+        model: &str,
+        declared: Option<Declared>,
+        right: Right,
+    ) -> Result<Arc<Filter>, Error> {
+        if bypass.is_some() {
             return Ok(Arc::new(Filter::True));
         }
-        let access = self.access(conn, subject, model)?;
-        let filter = &access.effective[right as usize];
-        Ok(if filter.has_vars() {
-            Arc::new(filter.resolve(subject.attributes()))
-        } else {
-            filter.clone()
+        self.with_access(conn, subject, model, declared, |access| {
+            let filter = &access.effective[right as usize];
+            if filter.has_vars() {
+                Arc::new(filter.resolve(subject.attributes()))
+            } else {
+                filter.clone()
+            }
         })
     }
 
     /// Whether `subject` may do `right` on `row` of `model`, in memory (for update and
-    /// delete: read AND the right). Variables are bound in place and a constant rule never
-    /// looks at the row, so a cache hit allocates nothing.
+    /// delete: read AND the right). `row`'s cells are in the order of the model's *stored*
+    /// columns (as `rules try` builds them); for a value of an [`Authorizable`] type use
+    /// [`Guard::can`], which compiles against the type's declared columns. Variables are
+    /// bound in place and a constant rule never looks at the row, so a cache hit allocates
+    /// nothing.
     pub fn allows<R: Row + ?Sized>(
         &self,
         conn: &mut AnyConnection,
@@ -394,24 +527,26 @@ impl Authorizer {
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
-        self.check(conn, subject, self.bypass(subject), model, right, row)
+        self.check(conn, subject, self.bypass(subject), model, None, right, row)
     }
 
     /// [`Authorizer::allows`] with the subject's bypass already decided (a guard decides it
     /// once: neither the configuration nor its subject changes).
+    #[allow(clippy::too_many_arguments)]
     fn check<R: Row + ?Sized>(
         &self,
         conn: &mut AnyConnection,
         subject: &Subject,
         bypass: Option<Bypass>,
         model: &str,
+        declared: Option<Declared>,
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
         if bypass.is_some() {
             return Ok(true);
         }
-        self.with_access(conn, subject, model, |access| {
+        self.with_access(conn, subject, model, declared, |access| {
             access.effective[right as usize].matches_with(row, subject.attributes())
         })
     }
@@ -586,6 +721,23 @@ impl Guard {
         &self.subject
     }
 
+    /// The resolved filter for `right` on `M` (read AND right for update/delete), compiled
+    /// against `M`'s declared columns.
+    fn rule<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        right: Right,
+    ) -> Result<Arc<Filter>, Error> {
+        self.auth.resolved_filter(
+            conn,
+            &self.subject,
+            self.bypass,
+            M::NAME,
+            Some(Declared::of::<M>()),
+            right,
+        )
+    }
+
     /// The filter for `right` on `M` (read AND right for update/delete), as SQL. `conn` is
     /// used only on a cache miss or a version check.
     pub fn filter<M: Authorizable>(
@@ -593,14 +745,20 @@ impl Guard {
         conn: &mut AnyConnection,
         right: Right,
     ) -> Result<SqlFilter, Error> {
-        let filter = self.auth.filter(conn, &self.subject, M::NAME, right)?;
+        let filter = self.rule::<M>(conn, right)?;
         Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
     }
 
-    /// `SELECT * FROM M's table WHERE <read rule>`, boxed: add your own filters, order and
-    /// limit on top, then load it on the same connection.
-    pub fn read<M: Authorizable>(&self, conn: &mut AnyConnection) -> Result<M::Query, Error> {
-        Ok(M::boxed_query(self.filter::<M>(conn, Right::Read)?))
+    /// `SELECT * FROM M's table WHERE <read rule>`: add your own filters, order, limit or
+    /// count on top (see [`Scoped`]), then load it on the same connection. Whatever is added
+    /// is ANDed to the rule; nothing can widen it.
+    pub fn read<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<Scoped<M::Query>, Error> {
+        Ok(Scoped::new(M::boxed_query(
+            self.filter::<M>(conn, Right::Read)?,
+        )))
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
@@ -621,8 +779,15 @@ impl Guard {
         right: Right,
         row: &M,
     ) -> Result<bool, Error> {
-        self.auth
-            .check(conn, &self.subject, self.bypass, M::NAME, right, row)
+        self.auth.check(
+            conn,
+            &self.subject,
+            self.bypass,
+            M::NAME,
+            Some(Declared::of::<M>()),
+            right,
+            row,
+        )
     }
 
     /// The row with primary key `key`, if the subject may read it.
@@ -632,8 +797,8 @@ impl Guard {
         key: impl Into<Value>,
     ) -> Result<M, Error> {
         let key = key.into();
-        let filter = self.combined::<M>(conn, Right::Read, Some(key_filter::<M>(&key)))?;
-        M::load_where(conn, filter)?
+        let rule = self.rule::<M>(conn, Right::Read)?;
+        M::load_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))?
             .into_iter()
             .next()
             .ok_or_else(|| not_found::<M>(&key))
@@ -649,21 +814,37 @@ impl Guard {
     }
 
     /// Saves `row` (by primary key) if the subject may read and update the stored row, and
-    /// the new values still satisfy the same filter (read AND update).
+    /// the row as stored afterwards still satisfies the same filter (read AND update).
+    ///
+    /// The new values are checked in memory first. When the struct may not be what gets
+    /// stored (a rule column whose value is `None`: Diesel's `AsChangeset` skips such
+    /// fields unless the model uses `treat_none_as_null`), the stored row is checked again
+    /// in SQL in the same transaction, and a refusal rolls the write back.
     pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
         let key = row.key();
-        let rule = self
-            .auth
-            .filter(conn, &self.subject, M::NAME, Right::Update)?;
+        let rule = self.rule::<M>(conn, Right::Update)?;
         if !rule.matches(row) {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Update));
         }
-        if row.update_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))? == 0 {
-            self.readable::<M>(conn, &key)?;
-            return Err(forbidden::<M>(Right::Update));
+        let target = || restrict::<M>(&rule, Some(key_filter::<M>(&key)));
+        if !stored_may_differ(row, &rule) {
+            if row.update_where(conn, target())? == 0 {
+                self.readable::<M>(conn, &key)?;
+                return Err(forbidden::<M>(Right::Update));
+            }
+            return Ok(());
         }
-        Ok(())
+        conn.transaction(|conn| {
+            if row.update_where(conn, target())? == 0 {
+                self.readable::<M>(conn, &key)?;
+                return Err(forbidden::<M>(Right::Update));
+            }
+            if M::load_where(conn, target())?.is_empty() {
+                return Err(forbidden::<M>(Right::Update));
+            }
+            Ok(())
+        })
     }
 
     /// Deletes the row with primary key `key` if the subject may read and delete it.
@@ -673,41 +854,60 @@ impl Guard {
         key: impl Into<Value>,
     ) -> Result<(), Error> {
         let key = key.into();
-        let filter = self.combined::<M>(conn, Right::Delete, Some(key_filter::<M>(&key)))?;
-        if M::delete_where(conn, filter)? == 0 {
+        let rule = self.rule::<M>(conn, Right::Delete)?;
+        if M::delete_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))? == 0 {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Delete));
         }
         Ok(())
     }
 
-    /// Bulk update: every row matching `search` (or all) that the subject may read and
-    /// update is changed by `change`. If any changed row would leave the update rule,
-    /// nothing is written and the result is `Forbidden`. Returns the number of rows updated.
+    /// Bulk update, in one transaction: every row matching `search` (or all) that the
+    /// subject may read and update is changed by `change`. Nothing is written, and the
+    /// result is an error, if `change` changes a primary key (`KeyChanged`), a changed row
+    /// would leave the update rule (`Forbidden`), or a row was changed or removed by
+    /// someone else meanwhile (`RowChanged`). Returns the number of rows written.
     pub fn update_all<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
         search: Option<Filter>,
         mut change: impl FnMut(&mut M),
     ) -> Result<usize, Error> {
-        let rule = self
-            .auth
-            .filter(conn, &self.subject, M::NAME, Right::Update)?;
+        let rule = self.rule::<M>(conn, Right::Update)?;
         conn.transaction(|conn| {
             let mut rows = M::load_where(conn, restrict::<M>(&rule, search))?;
+            let mut recheck = false;
             for row in &mut rows {
+                let key = row.key();
                 change(row);
+                if row.key() != key {
+                    return Err(Error::KeyChanged {
+                        model: M::NAME.to_owned(),
+                        key: key.to_string(),
+                    });
+                }
                 if !rule.matches(row) {
                     return Err(forbidden::<M>(Right::Update));
                 }
+                recheck |= stored_may_differ(row, &rule);
             }
+            let mut written = 0;
             for row in &rows {
-                row.update_where(
-                    conn,
-                    restrict::<M>(&rule, Some(key_filter::<M>(&row.key()))),
-                )?;
+                let target = || restrict::<M>(&rule, Some(key_filter::<M>(&row.key())));
+                let n = row.update_where(conn, target())?;
+                if n != 1 || (recheck && M::load_where(conn, target())?.is_empty()) {
+                    return Err(if n == 1 {
+                        forbidden::<M>(Right::Update)
+                    } else {
+                        Error::RowChanged {
+                            model: M::NAME.to_owned(),
+                            key: row.key().to_string(),
+                        }
+                    });
+                }
+                written += n;
             }
-            Ok(rows.len())
+            Ok(written)
         })
     }
 
@@ -718,8 +918,8 @@ impl Guard {
         conn: &mut AnyConnection,
         search: Option<Filter>,
     ) -> Result<usize, Error> {
-        let filter = self.combined::<M>(conn, Right::Delete, search)?;
-        Ok(M::delete_where(conn, filter)?)
+        let rule = self.rule::<M>(conn, Right::Delete)?;
+        Ok(M::delete_where(conn, restrict::<M>(&rule, search))?)
     }
 
     /// Explains the decision for `right` on `M`.
@@ -731,29 +931,27 @@ impl Guard {
         self.auth.explain(conn, &self.subject, M::NAME, right)
     }
 
-    fn combined<M: Authorizable>(
-        &self,
-        conn: &mut AnyConnection,
-        right: Right,
-        extra: Option<Filter>,
-    ) -> Result<SqlFilter, Error> {
-        let rule = self.auth.filter(conn, &self.subject, M::NAME, right)?;
-        Ok(restrict::<M>(&rule, extra))
-    }
-
-    /// `Ok` if the row exists and is readable, else `NotFound`.
+    /// `Ok` if the row exists and is readable, else `NotFound` (after a refused write:
+    /// whether the subject may learn that the row exists).
     fn readable<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
         key: &Value,
     ) -> Result<(), Error> {
-        let filter = self.combined::<M>(conn, Right::Read, Some(key_filter::<M>(key)))?;
-        if M::load_where(conn, filter)?.is_empty() {
+        let read = self.rule::<M>(conn, Right::Read)?;
+        if M::load_where(conn, restrict::<M>(&read, Some(key_filter::<M>(key))))?.is_empty() {
             Err(not_found::<M>(key))
         } else {
             Ok(())
         }
     }
+}
+
+/// Whether the row as stored after an update may differ from `row` in a column `rule`
+/// looks at: a `NULL` cell may be a `None` that Diesel's `AsChangeset` skips (the stored
+/// value stays), so only SQL can tell what the rule sees.
+fn stored_may_differ<M: Authorizable>(row: &M, rule: &Filter) -> bool {
+    !matches!(rule, Filter::True) && (0..M::columns().len()).any(|i| row.cell(i).is_null())
 }
 
 /// `rule` AND `extra` (if any), as SQL on `M`'s table.

@@ -17,6 +17,7 @@ pub mod model;
 pub mod rbac;
 pub mod rules;
 pub mod schema;
+pub mod scoped;
 pub mod seed;
 pub mod store;
 pub mod subject;
@@ -27,6 +28,7 @@ pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
 pub use error::Error;
 pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
 pub use model::Authorizable;
+pub use scoped::Scoped;
 pub use subject::Subject;
 
 pub use db::{

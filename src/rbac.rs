@@ -386,13 +386,17 @@ impl Rbac {
             self.cache.observe_version(store::state_version(conn)?);
         }
         let hash = RuleCache::<RbacGraph>::hash("rbac", 0);
-        if let Some(graph) = self.cache.get(hash, "rbac", &self.key) {
+        if let Some((_, graph)) = self.cache.get(hash, "rbac", &self.key) {
             return Ok(graph);
         }
+        // The version before the rows (see the rule cache): never stamped newer than read.
         let epoch = self.cache.epoch();
+        let version = store::state_version(conn)?;
+        self.cache.observe_version(version);
         let graph = Arc::new(load(conn)?);
+        let stamp = crate::cache::Stamp { epoch, version };
         self.cache
-            .insert(hash, "rbac", self.key.clone(), epoch, graph.clone());
+            .insert(hash, "rbac", self.key.clone(), stamp, graph.clone());
         Ok(graph)
     }
 

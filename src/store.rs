@@ -83,8 +83,29 @@ pub fn state_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(state::table.select(state::version).first(conn)?)
 }
 
-/// Every stored model.
-pub fn load_models(conn: &mut AnyConnection) -> Result<Vec<Arc<StoredModel>>, StoreError> {
+/// A stored model whose `columns` JSON cannot be used. Only that model fails closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokenModel {
+    /// The model's name.
+    pub name: String,
+    /// What is wrong with its stored columns.
+    pub error: RuleError,
+}
+
+impl From<BrokenModel> for StoreError {
+    fn from(b: BrokenModel) -> Self {
+        StoreError::BadColumns {
+            model: b.name,
+            source: b.error,
+        }
+    }
+}
+
+/// Every stored model; one whose stored columns are invalid comes back as a [`BrokenModel`]
+/// and does not stop the others from loading.
+pub fn load_models(
+    conn: &mut AnyConnection,
+) -> Result<Vec<Result<Arc<StoredModel>, BrokenModel>>, StoreError> {
     let rows: Vec<(i64, String, String, String, String)> = models::table
         .select((
             models::id,
@@ -95,13 +116,13 @@ pub fn load_models(conn: &mut AnyConnection) -> Result<Vec<Arc<StoredModel>>, St
         ))
         .order(models::name)
         .load(conn)?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|(id, name, table_name, primary_key, columns)| {
-            let columns =
-                Columns::from_json(&columns).map_err(|source| StoreError::BadColumns {
-                    model: name.clone(),
-                    source,
-                })?;
+            let columns = Columns::from_json(&columns).map_err(|error| BrokenModel {
+                name: name.clone(),
+                error,
+            })?;
             Ok(Arc::new(StoredModel {
                 id,
                 name,
@@ -110,7 +131,7 @@ pub fn load_models(conn: &mut AnyConnection) -> Result<Vec<Arc<StoredModel>>, St
                 columns,
             }))
         })
-        .collect()
+        .collect())
 }
 
 /// Registers (or updates) a model's table, primary key and columns.

@@ -11,3 +11,4 @@ mod rules_props;
 mod rules_sql;
 mod samples;
 mod seed_sync;
+mod threats;

@@ -1,0 +1,224 @@
+//! The read query a guard hands out ([`Scoped`]): the subject's read rule is fixed in its
+//! `WHERE`, and it offers only what narrows, orders, pages, projects or counts. There is no
+//! `or_filter`, no `union`, and no way back to the unrestricted query, so no chain of calls on
+//! it can return a row outside the rule.
+
+use diesel::dsl::CountStar;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::{
+    DistinctDsl, FilterDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl, ThenOrderDsl,
+};
+use diesel::query_dsl::LoadQuery;
+use diesel::{QueryResult, RunQueryDsl};
+
+use crate::db::MultiBackend;
+use crate::AnyConnection;
+
+/// A read query restricted by the subject's read rule ([`Guard::read`](crate::Guard::read)).
+///
+/// Every method that adds a condition ANDs it to the rule: `filter` narrows, it never widens.
+/// Methods that would widen the result (`or_filter`, `union`, joins that replace the
+/// `WHERE`) do not exist on this type, and the inner query is never handed out.
+///
+/// ```
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// # rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+/// # use rowguard::{Authorizer, Config, Subject};
+/// # let db = rowguard::testing::TestDatabase::migrated(rowguard::Backend::Sqlite)?;
+/// # let mut conn = db.connect()?;
+/// # diesel::sql_query("CREATE TABLE notes (id BIGINT PRIMARY KEY, owner_id BIGINT NOT NULL, body TEXT NOT NULL)").execute(&mut conn)?;
+/// # diesel::sql_query("INSERT INTO notes VALUES (1, 7, 'a'), (2, 7, 'b'), (3, 8, 'c')").execute(&mut conn)?;
+/// let auth = Authorizer::new(Config::default());
+/// auth.register::<Note>(&mut conn)?;
+/// rowguard::store::put_rule(&mut conn, "id", "7", "notes", r#"{"read":{"search":{"owner_id":"=$subject.id"}}}"#)?;
+/// let guard = auth.guard(Subject::new().with_set("id", [7]).with_attribute("id", 7));
+///
+/// // The caller's filter is ANDed to the rule: note 3 (owner 8) never comes back.
+/// let ids: Vec<i64> = guard
+///     .read::<Note>(&mut conn)?
+///     .filter(notes::id.eq(1).or(notes::id.eq(3)))
+///     .select(notes::id)
+///     .order(notes::id)
+///     .load(&mut conn)?;
+/// assert_eq!(ids, [1]);
+/// let visible: i64 = guard.read::<Note>(&mut conn)?.count().get_result(&mut conn)?;
+/// assert_eq!(visible, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// `or_filter` does not compile, so a search form cannot OR the rule away:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// # rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+/// # fn widen(guard: &rowguard::Guard, conn: &mut rowguard::AnyConnection) -> Result<Vec<Note>, Box<dyn std::error::Error>> {
+/// let rows: Vec<Note> = guard.read::<Note>(conn)?.or_filter(notes::id.eq(6)).load(conn)?;
+/// # Ok(rows) }
+/// ```
+///
+/// Nor does `union` with an unrestricted query:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// # rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+/// # fn widen(guard: &rowguard::Guard, conn: &mut rowguard::AnyConnection) -> Result<Vec<Note>, Box<dyn std::error::Error>> {
+/// let rows: Vec<Note> = guard.read::<Note>(conn)?.union(notes::table).load(conn)?;
+/// # Ok(rows) }
+/// ```
+///
+/// The same function with `filter` in place of `or_filter` compiles (so the failures above
+/// are about the method, not the set-up):
+///
+/// ```no_run
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// # rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+/// # fn narrow(guard: &rowguard::Guard, conn: &mut rowguard::AnyConnection) -> Result<Vec<Note>, Box<dyn std::error::Error>> {
+/// let rows: Vec<Note> = guard.read::<Note>(conn)?.filter(notes::id.eq(6)).load(conn)?;
+/// # Ok(rows) }
+/// ```
+#[must_use = "a scoped query does nothing until it is loaded"]
+pub struct Scoped<Q> {
+    query: Q,
+}
+
+impl<Q> Scoped<Q> {
+    /// Only the guard builds one, from a query that already carries the rule.
+    pub(crate) fn new(query: Q) -> Self {
+        Self { query }
+    }
+
+    /// Adds a condition, ANDed to the rule and to earlier conditions.
+    pub fn filter<P>(self, predicate: P) -> Scoped<Q::Output>
+    where
+        Q: FilterDsl<P>,
+    {
+        Scoped::new(self.query.filter(predicate))
+    }
+
+    /// Orders the rows (replacing an earlier order).
+    pub fn order<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    where
+        Q: OrderDsl<O>,
+    {
+        Scoped::new(self.query.order(order))
+    }
+
+    /// Alias of [`Scoped::order`], as in Diesel.
+    pub fn order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    where
+        Q: OrderDsl<O>,
+    {
+        self.order(order)
+    }
+
+    /// Adds a further ordering.
+    pub fn then_order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    where
+        Q: ThenOrderDsl<O>,
+    {
+        Scoped::new(self.query.then_order_by(order))
+    }
+
+    /// At most `limit` rows.
+    pub fn limit(self, limit: i64) -> Scoped<Q::Output>
+    where
+        Q: LimitDsl,
+    {
+        Scoped::new(self.query.limit(limit))
+    }
+
+    /// Skips `offset` rows.
+    pub fn offset(self, offset: i64) -> Scoped<Q::Output>
+    where
+        Q: OffsetDsl,
+    {
+        Scoped::new(self.query.offset(offset))
+    }
+
+    /// Selects columns or expressions of the visible rows (aggregates included: they are
+    /// computed over the visible rows only).
+    pub fn select<S: diesel::Expression>(self, selection: S) -> Scoped<Q::Output>
+    where
+        Q: SelectDsl<S>,
+    {
+        Scoped::new(self.query.select(selection))
+    }
+
+    /// `SELECT DISTINCT`.
+    pub fn distinct(self) -> Scoped<Q::Output>
+    where
+        Q: DistinctDsl,
+    {
+        Scoped::new(self.query.distinct())
+    }
+
+    /// `SELECT COUNT(*)` of the visible rows; load it with [`Scoped::get_result`] as `i64`.
+    pub fn count(self) -> Scoped<Q::Output>
+    where
+        Q: SelectDsl<CountStar>,
+    {
+        Scoped::new(self.query.select(diesel::dsl::count_star()))
+    }
+
+    /// Runs the query and returns every row.
+    pub fn load<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<Vec<U>>
+    where
+        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+    {
+        RunQueryDsl::load(self.query, conn)
+    }
+
+    /// Runs the query and returns every row (Diesel's name).
+    pub fn get_results<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<Vec<U>>
+    where
+        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+    {
+        self.load(conn)
+    }
+
+    /// Runs the query and returns the first row; `NotFound` if there is none.
+    pub fn get_result<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<U>
+    where
+        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+    {
+        RunQueryDsl::get_result(self.query, conn)
+    }
+
+    /// The first row (`LIMIT 1`); `NotFound` if there is none.
+    pub fn first<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<U>
+    where
+        Q: LimitDsl,
+        <Q as LimitDsl>::Output: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+    {
+        self.limit(1).get_result(conn)
+    }
+}
+
+/// The SQL of a scoped query, for `debug_query`, `EXPLAIN` or use as a subquery: it carries
+/// the rule wherever it goes.
+impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for Scoped<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+}
+
+impl<Q: QueryId> QueryId for Scoped<Q> {
+    type QueryId = Q::QueryId;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}

@@ -1,0 +1,474 @@
+//! Regression tests for the ways around the guard that a review found (README, *Threat
+//! model*). Each test is named after the hole it closes and runs on every backend.
+
+use diesel::prelude::*;
+use rowguard::rules::{Right, Value};
+use rowguard::testing::TestDatabase;
+use rowguard::{
+    store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Guard, Pool,
+    PoolOptions, Subject,
+};
+
+use crate::app::{self, contacts, Contact};
+
+rowguard::backend_tests!(
+    or_filter_cannot_widen_the_rule,
+    revoked_rule_is_not_cached_from_an_old_snapshot,
+    stored_column_order_is_not_trusted,
+    update_judges_the_row_as_stored,
+    update_all_counts_what_it_wrote,
+    one_bad_model_row_disables_only_that_model,
+);
+
+fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
+    let pool = db
+        .pool(PoolOptions {
+            max_size: 4,
+            ..PoolOptions::default()
+        })
+        .expect("pool");
+    let mut conn = pool.get().expect("conn");
+    app::create_tables(&mut conn).expect("tables");
+    app::insert_samples(&mut conn).expect("samples");
+    let auth = Authorizer::new(config);
+    auth.register::<Contact>(&mut conn).expect("register");
+    auth.register::<app::ContactType>(&mut conn)
+        .expect("register");
+    (pool, auth)
+}
+
+fn agent() -> Subject {
+    Subject::new().with_set("roles", ["agent"])
+}
+
+fn ids(mut rows: Vec<i64>) -> Vec<i64> {
+    rows.sort_unstable();
+    rows
+}
+
+/// Item 1: `or_filter` is not offered (compile-fail doc tests on `Scoped`); everything the
+/// scoped query offers returns only rows inside the rule.
+fn or_filter_cannot_widen_the_rule(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1;2;3;4;5"}}}"#,
+    )
+    .unwrap();
+    auth.invalidate();
+    let guard = auth.guard(agent());
+
+    // A search form's OR inside `filter` is ANDed with the rule.
+    let widened: Vec<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .filter(contacts::id.eq(6).or(contacts::id.eq(1)))
+        .select(contacts::id)
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(ids(widened), [1]);
+    // An always-true condition does not escape either.
+    let all: Vec<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .filter(contacts::id.gt(0).or(contacts::id.le(0)))
+        .select(contacts::id)
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(ids(all), [1, 2, 3, 4, 5]);
+    // Count, pagination, ordering, distinct, aggregates, first.
+    let count: i64 = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(count, 5);
+    let page: Vec<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .select(contacts::id)
+        .order(contacts::id.desc())
+        .then_order_by(contacts::name)
+        .limit(3)
+        .offset(4)
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(page, [1], "the fifth visible row is the last one");
+    let owners: Vec<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .select(contacts::owner_id)
+        .distinct()
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(ids(owners), [17, 42]);
+    let top: Option<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .select(diesel::dsl::max(contacts::id))
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(top, Some(5), "aggregates see only visible rows");
+    let first: Contact = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .order_by(contacts::id.desc())
+        .first(&mut c)
+        .unwrap();
+    assert_eq!(first.id, 5);
+    let none = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .filter(contacts::id.eq(6))
+        .first::<Contact>(&mut c);
+    assert!(matches!(none, Err(diesel::result::Error::NotFound)));
+}
+
+/// Opens a snapshot on `conn`: the reads that follow see the database as it is now.
+fn open_snapshot(conn: &mut AnyConnection) {
+    if conn.backend() == Backend::Postgres {
+        diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(conn)
+            .unwrap();
+    }
+    let _: i64 = rowguard::schema::authorization_state::table
+        .select(rowguard::schema::authorization_state::version)
+        .first(conn)
+        .unwrap();
+    let _: i64 = contacts::table.count().get_result(conn).unwrap();
+}
+
+/// Item 2: a connection in an old snapshot loads the old rule, but it is never cached for
+/// anyone else.
+fn revoked_rule_is_not_cached_from_an_old_snapshot(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            refresh_interval_ms: 60_000,
+            ..Config::default()
+        },
+    );
+    let mut setup_conn = pool.get().unwrap();
+    store::put_rule(
+        &mut setup_conn,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1;2;3"}}}"#,
+    )
+    .unwrap();
+    store::put_rule(
+        &mut setup_conn,
+        "roles",
+        "sales",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1"}}}"#,
+    )
+    .unwrap();
+    drop(setup_conn);
+    let visible = |guard: &Guard, conn: &mut AnyConnection| -> Vec<i64> {
+        ids(guard
+            .read::<Contact>(conn)
+            .unwrap()
+            .select(contacts::id)
+            .load(conn)
+            .unwrap())
+    };
+    let mut a = pool.get().unwrap();
+    let mut dba = pool.get().unwrap();
+    let mut other = pool.get().unwrap();
+    a.transaction(|a| {
+        open_snapshot(a);
+        // The DBA narrows the agent's rule with plain SQL.
+        diesel::sql_query(
+            "UPDATE authorization_rules SET rules = '{\"read\":{\"search\":{\"id\":\"=1\"}}}' \
+             WHERE authorizable_set_value = 'agent'",
+        )
+        .execute(&mut dba)
+        .unwrap();
+        // Another request notices the new version (the first check of this authorizer).
+        let sales = auth.guard(Subject::new().with_set("roles", ["sales"]));
+        assert_eq!(visible(&sales, &mut other), [1]);
+        // A, still in its snapshot, reads with the rule of its snapshot ...
+        let in_snapshot = visible(&auth.guard(agent()), a);
+        assert_eq!(in_snapshot, [1, 2, 3]);
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    // ... which nobody else is served afterwards, though the next check is a minute away.
+    assert_eq!(visible(&auth.guard(agent()), &mut other), [1]);
+    assert_eq!(visible(&auth.guard(agent()), &mut a), [1]);
+}
+
+/// Item 3: rules are compiled against the model's declared columns by name; a stored
+/// definition that disagrees fails closed with an error naming the model.
+fn stored_column_order_is_not_trusted(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "sales",
+        "contacts",
+        r#"{"read":{"search":{"owner_id":"=$subject.id"}},"create":{"search":{"owner_id":"=$subject.id"}}}"#,
+    )
+    .unwrap();
+    // A DBA (or a rolling deploy) swaps two entries of the stored columns.
+    let swapped = r#"{"id":"bigint","name":"text","email":"text","status":"text","contact_type_id":"bigint","score":"integer","owner_id":"bigint","created_at":"timestamp"}"#;
+    diesel::update(
+        rowguard::schema::authorizable_models::table
+            .filter(rowguard::schema::authorizable_models::name.eq("contacts")),
+    )
+    .set(rowguard::schema::authorizable_models::column_types.eq(swapped))
+    .execute(&mut c)
+    .unwrap();
+    auth.invalidate();
+    let sales = auth.guard(
+        Subject::new()
+            .with_set("roles", ["sales"])
+            .with_attribute("id", 17),
+    );
+    let mut stranger = contacts::table.find(1i64).first::<Contact>(&mut c).unwrap();
+    stranger.id = 50;
+    stranger.owner_id = 99;
+    stranger.score = 17; // would pass if the check read `score` for `owner_id`
+    assert!(!sales.can(&mut c, Right::Create, &stranger).unwrap());
+    assert!(matches!(
+        sales.insert(&mut c, &stranger),
+        Err(Error::Forbidden { .. })
+    ));
+    let mut own = stranger.clone();
+    own.owner_id = 17;
+    own.score = 99;
+    sales.insert(&mut c, &own).expect("own row");
+
+    // A stored definition that disagrees in names or types: that model fails closed.
+    let renamed = swapped.replace("\"owner_id\"", "\"owner\"");
+    diesel::update(
+        rowguard::schema::authorizable_models::table
+            .filter(rowguard::schema::authorizable_models::name.eq("contacts")),
+    )
+    .set(rowguard::schema::authorizable_models::column_types.eq(&renamed))
+    .execute(&mut c)
+    .unwrap();
+    auth.invalidate();
+    let err = sales.read::<Contact>(&mut c).err().expect("fails closed");
+    assert!(matches!(err, Error::ModelMismatch { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"contacts\"") && text.contains("owner_id"),
+        "{text}"
+    );
+    own.id = 51;
+    assert!(sales.insert(&mut c, &own).is_err());
+    assert!(contacts::table
+        .find(51i64)
+        .first::<Contact>(&mut c)
+        .optional()
+        .unwrap()
+        .is_none());
+}
+
+diesel::table! {
+    tagged (id) {
+        id -> BigInt,
+        tag -> Nullable<Text>,
+        score -> Integer,
+    }
+}
+
+/// Diesel's default changeset: a `None` field is skipped, not set to NULL.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = tagged)]
+struct Tagged {
+    id: i64,
+    tag: Option<String>,
+    score: i32,
+}
+
+rowguard::authorizable!(Tagged => tagged(id) { id, tag, score });
+
+fn tagged_setup(db: &TestDatabase) -> (Pool, Authorizer) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    diesel::sql_query(
+        "CREATE TABLE tagged (id BIGINT PRIMARY KEY, tag VARCHAR(50), score INTEGER NOT NULL)",
+    )
+    .execute(&mut c)
+    .unwrap();
+    diesel::sql_query("INSERT INTO tagged VALUES (1, 'locked', 5), (2, NULL, 5)")
+        .execute(&mut c)
+        .unwrap();
+    auth.register::<Tagged>(&mut c).unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "tagged",
+        r#"{"read":"*","update":{"search":{"||":[{"tag":"=null"},{"score":"<100"}]}}}"#,
+    )
+    .unwrap();
+    auth.invalidate();
+    (pool, auth)
+}
+
+fn stored_tagged(c: &mut AnyConnection, id: i64) -> Tagged {
+    tagged::table.find(id).first(c).unwrap()
+}
+
+/// Item 4: `update` judges the row as it will be stored, not the struct.
+fn update_judges_the_row_as_stored(db: &TestDatabase) {
+    let (pool, auth) = tagged_setup(db);
+    let mut c = pool.get().unwrap();
+    let guard = auth.guard(agent());
+    // `tag: None` keeps "locked"; score 1000 then breaks the rule on the stored row.
+    let sneaky = Tagged {
+        id: 1,
+        tag: None,
+        score: 1000,
+    };
+    assert!(matches!(
+        guard.update(&mut c, &sneaky),
+        Err(Error::Forbidden {
+            action: Right::Update,
+            ..
+        })
+    ));
+    assert_eq!(stored_tagged(&mut c, 1).score, 5, "rolled back");
+    // The same change on a row whose stored tag is NULL is allowed.
+    guard
+        .update(
+            &mut c,
+            &Tagged {
+                id: 2,
+                tag: None,
+                score: 1000,
+            },
+        )
+        .unwrap();
+    assert_eq!(stored_tagged(&mut c, 2).score, 1000);
+    // Bulk updates are judged the same way.
+    let err = guard
+        .update_all::<Tagged>(&mut c, None, |row| {
+            row.tag = None;
+            row.score = 2000;
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "{err}");
+    assert_eq!(stored_tagged(&mut c, 1).score, 5);
+    assert_eq!(stored_tagged(&mut c, 2).score, 1000);
+}
+
+/// Item 5: `update_all` counts what it wrote; a changed key or a vanished row is an error
+/// and nothing is written.
+fn update_all_counts_what_it_wrote(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":"*","update":"*"}"#,
+    )
+    .unwrap();
+    auth.invalidate();
+    let guard = auth.guard(agent());
+    let search = guard.search::<Contact>(r#"{"id":"<=6"}"#).unwrap();
+    let err = guard
+        .update_all::<Contact>(&mut c, Some(search.clone()), |row| row.id += 100)
+        .unwrap_err();
+    assert!(matches!(err, Error::KeyChanged { .. }), "{err}");
+    let mut scores: Vec<i32> = contacts::table
+        .filter(contacts::id.le(6))
+        .select(contacts::score)
+        .load(&mut c)
+        .unwrap();
+    scores.sort_unstable();
+    let before = scores.clone();
+    // A change that keeps keys: the count is what was written.
+    let n = guard
+        .update_all::<Contact>(&mut c, Some(search), |row| row.score += 1)
+        .unwrap();
+    assert_eq!(n, 6);
+    let mut after: Vec<i32> = contacts::table
+        .filter(contacts::id.le(6))
+        .select(contacts::score)
+        .load(&mut c)
+        .unwrap();
+    after.sort_unstable();
+    assert_eq!(
+        after,
+        before.iter().map(|s| s + 1).collect::<Vec<_>>(),
+        "each row written once"
+    );
+    // A row removed by someone else during the update: error, nothing written.
+    let mut other = pool.get().unwrap();
+    let err = guard
+        .update_all::<Contact>(&mut c, None, |row| {
+            if row.id == 1 {
+                diesel::delete(contacts::table.find(10i64))
+                    .execute(&mut other)
+                    .ok();
+            }
+            row.score = -1;
+        })
+        .err();
+    // On SQLite the stale transaction cannot write at all (a busy error); on the servers the
+    // row is gone when it is written. Either way no partial write remains.
+    let negatives: i64 = contacts::table
+        .filter(contacts::score.eq(-1))
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    let remaining: i64 = contacts::table.count().get_result(&mut c).unwrap();
+    match err {
+        Some(e) => {
+            if c.backend() != Backend::Sqlite {
+                assert!(matches!(e, Error::RowChanged { .. }), "{e}");
+            }
+            assert_eq!(negatives, 0, "rolled back: {e}");
+            assert_eq!(remaining, 9, "the other connection's delete happened");
+        }
+        None => panic!("a vanished row must not count as written"),
+    }
+}
+
+/// Item 6: a typo in one model's stored columns makes that model fail closed, not every
+/// model.
+fn one_bad_model_row_disables_only_that_model(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    store::put_rule(&mut c, "roles", "agent", "contacts", r#"{"read":"*"}"#).unwrap();
+    store::put_rule(&mut c, "roles", "agent", "contact_types", r#"{"read":"*"}"#).unwrap();
+    diesel::update(
+        rowguard::schema::authorizable_models::table
+            .filter(rowguard::schema::authorizable_models::name.eq("contact_types")),
+    )
+    .set(rowguard::schema::authorizable_models::column_types.eq(r#"{"id":"bigint","name":"txt"}"#))
+    .execute(&mut c)
+    .unwrap();
+    auth.invalidate();
+    let guard = auth.guard(agent());
+    let n: i64 = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .count()
+        .get_result(&mut c)
+        .unwrap();
+    assert_eq!(n, 10, "contacts still work");
+    let err = guard
+        .read::<app::ContactType>(&mut c)
+        .err()
+        .expect("contact_types fails closed");
+    assert!(err.to_string().contains("contact_types"), "{err}");
+    assert_eq!(
+        guard.find::<Contact>(&mut c, 1i64).unwrap().key(),
+        Value::Int(1)
+    );
+}

@@ -41,6 +41,16 @@ pub enum Error {
         /// Each disagreement.
         detail: String,
     },
+    /// The model's rows are only inserted through the guard (an audit table).
+    #[error(
+        "forbidden: {model} rows cannot be {action}d through the guard (the table is append-only)"
+    )]
+    Immutable {
+        /// The write refused (update or delete).
+        action: Right,
+        /// The model.
+        model: String,
+    },
     /// A bulk update's change altered a row's primary key; nothing was written.
     #[error("{model} {key}: a bulk update may not change the primary key; nothing was written")]
     KeyChanged {

@@ -821,6 +821,7 @@ impl Guard {
     /// fields unless the model uses `treat_none_as_null`), the stored row is checked again
     /// in SQL in the same transaction, and a refusal rolls the write back.
     pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
+        writable::<M>(Right::Update)?;
         let key = row.key();
         let rule = self.rule::<M>(conn, Right::Update)?;
         if !rule.matches(row) {
@@ -853,6 +854,7 @@ impl Guard {
         conn: &mut AnyConnection,
         key: impl Into<Value>,
     ) -> Result<(), Error> {
+        writable::<M>(Right::Delete)?;
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Delete)?;
         if M::delete_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))? == 0 {
@@ -873,6 +875,7 @@ impl Guard {
         search: Option<Filter>,
         mut change: impl FnMut(&mut M),
     ) -> Result<usize, Error> {
+        writable::<M>(Right::Update)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
         conn.transaction(|conn| {
             let mut rows = M::load_where(conn, restrict::<M>(&rule, search))?;
@@ -918,6 +921,7 @@ impl Guard {
         conn: &mut AnyConnection,
         search: Option<Filter>,
     ) -> Result<usize, Error> {
+        writable::<M>(Right::Delete)?;
         let rule = self.rule::<M>(conn, Right::Delete)?;
         Ok(M::delete_where(conn, restrict::<M>(&rule, search))?)
     }
@@ -944,6 +948,18 @@ impl Guard {
         } else {
             Ok(())
         }
+    }
+}
+
+/// `Err(Immutable)` for an update or delete of an append-only model.
+fn writable<M: Authorizable>(action: Right) -> Result<(), Error> {
+    if M::IMMUTABLE {
+        Err(Error::Immutable {
+            action,
+            model: M::NAME.to_owned(),
+        })
+    } else {
+        Ok(())
     }
 }
 

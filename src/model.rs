@@ -46,6 +46,10 @@ pub trait Authorizable: Sized + 'static {
     const TABLE: &'static str;
     /// The primary key column (one of [`Authorizable::columns`]).
     const PRIMARY_KEY: &'static str;
+    /// Rows are inserted through the guard and never updated or deleted through it (an
+    /// audit table, such as the jobs'). Declared with `immutable` in
+    /// [`authorizable!`](crate::authorizable).
+    const IMMUTABLE: bool = false;
     /// The table's boxed query over [`AnyConnection`]'s backend.
     type Query;
 
@@ -105,7 +109,9 @@ impl<M: Authorizable> Row for M {
 /// Declares a Diesel model authorizable, in one line:
 ///
 /// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
-/// optionally followed by `as "stable_name"` (default: the table name).
+/// optionally followed by `as "stable_name"` (default: the table name), and then by
+/// `, immutable` for a table whose rows the guard only inserts (updates and deletes through
+/// the guard are refused with [`Error::Immutable`](crate::Error::Immutable)).
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
 /// for the table; rule types come from the `table!` SQL types.
@@ -140,9 +146,16 @@ macro_rules! authorizable {
     ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? }) => {
         $crate::authorizable!($model => $table ($pk) { $($col),+ } as ::core::stringify!($table));
     };
+    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } as $name:expr, immutable) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, true);
+    };
     ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } as $name:expr) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, false);
+    };
+    (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
         impl $crate::Authorizable for $model {
             const NAME: &'static str = $name;
+            const IMMUTABLE: bool = $immutable;
             const TABLE: &'static str = ::core::stringify!($table);
             const PRIMARY_KEY: &'static str = ::core::stringify!($pk);
             type Query = $table::BoxedQuery<'static, $crate::db::MultiBackend>;

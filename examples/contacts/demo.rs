@@ -253,7 +253,7 @@ fn jobs_demo(
     let params = BTreeMap::from([("name".to_string(), "world".to_string())]);
     let job = runner.run(&sales, "greet", &params, Duration::from_secs(10))?;
     let (_, chunks) = jobs::output(conn, &sales, &job.uuid, 0)?;
-    let text: String = chunks.iter().map(|c| c.chunk.as_str()).collect();
+    let text = jobs::OutputChunk::text(&chunks);
     writeln!(
         out,
         "   sales user 17 runs greet name=world: {} (exit {}), output: {}",
@@ -270,13 +270,13 @@ fn jobs_demo(
         Ok(_) => writeln!(out, "   unexpectedly started")?,
     }
     let uuid = runner.start(&sales, "spin", &BTreeMap::new())?;
-    runner.wait_for_output(&uuid, "working", Duration::from_secs(10))?;
+    runner.wait_for_output(&sales, &uuid, "working", Duration::from_secs(10))?;
     writeln!(
         out,
         "   sales user 17 starts spin (it ignores SIGINT and SIGTERM) and asks for a kill ..."
     )?;
     runner.request_kill(&sales, &uuid)?;
-    let job = runner.wait(&uuid, Duration::from_secs(10))?;
+    let job = runner.wait(&sales, &uuid, Duration::from_secs(10))?;
     let (_, chunks) = jobs::output(conn, &sales, &uuid, 0)?;
     writeln!(
         out,
@@ -284,12 +284,7 @@ fn jobs_demo(
         job.status,
         job.killed_by.unwrap_or_default()
     )?;
-    for line in chunks
-        .iter()
-        .map(|c| c.chunk.as_str())
-        .collect::<String>()
-        .lines()
-    {
+    for line in jobs::OutputChunk::text(&chunks).lines() {
         writeln!(out, "     {line}")?;
     }
     Ok(())

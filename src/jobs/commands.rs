@@ -37,14 +37,31 @@ pub struct AllowedCommand {
     /// Ends the job as `timed_out` after this many seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Environment variables set for this command (on top of the allow-listed ones of the
+    /// runner's own environment). `DATABASE_URL` and `ROWGUARD_*` are refused.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Output stored per job, in bytes (default: the runner's `max_output_bytes`).
+    #[serde(default)]
+    pub max_output_bytes: Option<u64>,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
 }
 
 impl AllowedCommand {
-    /// Checks the parameter patterns compile and every `{name}` is declared.
+    /// Checks the parameter patterns compile, every `{name}` is declared, and no secret
+    /// variable is passed.
     pub fn validate(&self, name: &str) -> Result<(), String> {
+        if let Some(secret) = self
+            .env
+            .keys()
+            .find(|n| super::process::is_secret_variable(n))
+        {
+            return Err(format!(
+                "command \"{name}\": env may not set {secret} (DATABASE_URL and ROWGUARD_* never reach a job)"
+            ));
+        }
         for (param, spec) in &self.params {
             Regex::new(&format!("^(?:{})$", spec.pattern)).map_err(|e| {
                 format!("command \"{name}\", parameter \"{param}\": bad pattern: {e}")
@@ -116,15 +133,33 @@ impl AllowedCommand {
         Ok(self
             .args
             .iter()
-            .map(|arg| {
-                let mut out = arg.clone();
-                for (param, value) in &values {
-                    out = out.replace(&format!("{{{param}}}"), value);
-                }
-                out
-            })
+            .map(|arg| substitute(arg, &values))
             .collect())
     }
+}
+
+/// Replaces each `{name}` of the template `arg` with its value, in one pass over the
+/// template: a value is never scanned again, so one parameter's text cannot become another
+/// parameter's placeholder.
+fn substitute(arg: &str, values: &BTreeMap<&str, &str>) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').map(|close| (&after[..close], close)) {
+            Some((name, close)) if values.contains_key(name) => {
+                out.push_str(values[name]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn placeholders(arg: &str) -> impl Iterator<Item = &str> {
@@ -176,6 +211,31 @@ mod tests {
             err(&[("name", "bob"), ("x", "1")]),
             "command \"greet\": parameter \"x\" not a parameter of this command (it takes: name)"
         );
+    }
+
+    #[test]
+    fn parameters_are_substituted_once() {
+        let cmd: AllowedCommand = serde_json::from_str(
+            r#"{"program":"echo","args":["{a}-{b}","{{b}}"],"params":{"a":{"pattern":".*"},"b":{"pattern":"[a-z]+"}},"roles":["*"]}"#,
+        )
+        .unwrap();
+        let p = BTreeMap::from([
+            ("a".to_string(), "x{b}".to_string()),
+            ("b".to_string(), "ok".to_string()),
+        ]);
+        // `a`'s value keeps its literal "{b}": it is not a placeholder of the template.
+        assert_eq!(cmd.argv("c", &p).unwrap(), ["x{b}-ok", "{ok}"]);
+    }
+
+    #[test]
+    fn commands_may_not_pass_secrets() {
+        let mut cmd = greet();
+        cmd.env.insert("DATABASE_URL".into(), "postgres://x".into());
+        assert!(cmd.validate("greet").unwrap_err().contains("DATABASE_URL"));
+        cmd.env.clear();
+        cmd.env
+            .insert("ROWGUARD_OVERRIDE_AUTHORIZATION".into(), "true".into());
+        assert!(cmd.validate("greet").is_err());
     }
 
     #[test]

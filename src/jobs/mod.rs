@@ -3,6 +3,7 @@
 
 mod commands;
 mod model;
+pub mod process;
 mod runner;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,17 @@ pub struct JobsConfig {
     pub dead_after_ms: u64,
     /// Where an instance keeps its persistent id.
     pub instance_id_file: String,
+    /// Variables of the runner's own environment that jobs receive; everything else is
+    /// withheld (jobs start from an empty environment). `DATABASE_URL` and `ROWGUARD_*`
+    /// never pass, even when listed.
+    pub env_allow: Vec<String>,
+    /// Output stored per job, in bytes, unless a command sets its own; the rest is read and
+    /// dropped, and a line says so.
+    pub max_output_bytes: u64,
 }
+
+/// The default [`JobsConfig::max_output_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Default for JobsConfig {
     fn default() -> Self {
@@ -43,6 +54,10 @@ impl Default for JobsConfig {
             poll_interval_ms: 250,
             dead_after_ms: 10_000,
             instance_id_file: ".rowguard-instance-id".into(),
+            env_allow: ["PATH", "HOME", "LANG", "LC_ALL", "TZ"]
+                .map(String::from)
+                .to_vec(),
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
         }
     }
 }
@@ -50,6 +65,15 @@ impl Default for JobsConfig {
 impl JobsConfig {
     /// Checks every command.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(secret) = self
+            .env_allow
+            .iter()
+            .find(|n| process::is_secret_variable(n))
+        {
+            return Err(format!(
+                "env_allow may not list {secret} (DATABASE_URL and ROWGUARD_* never reach a job)"
+            ));
+        }
         self.commands
             .iter()
             .try_for_each(|(name, c)| c.validate(name))

@@ -49,8 +49,8 @@ diesel::table! {
         byte_offset -> BigInt,
         /// stdout, stderr or rowguard (lines rowguard adds).
         stream -> Text,
-        /// The text.
-        chunk -> Text,
+        /// The bytes, as the program wrote them.
+        chunk -> Binary,
     }
 }
 
@@ -90,9 +90,11 @@ pub struct JobExecution {
     pub last_heartbeat: NaiveDateTime,
 }
 
+// Immutable through the guard: the runner alone writes a job's row after it starts; killing
+// is its own operation (`request_kill`), so no caller can rewrite the audit columns.
 crate::authorizable!(JobExecution => job_executions(uuid) {
     uuid, command, user_identifier, instance_id, status
-});
+} as "job_executions", immutable);
 
 /// A job's status.
 pub mod status {
@@ -111,10 +113,28 @@ pub mod status {
 /// A piece of a job's output.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct OutputChunk {
-    /// Offset of the first byte.
+    /// Offset of the first byte in the job's raw output.
     pub byte_offset: i64,
     /// stdout, stderr or rowguard.
     pub stream: String,
-    /// The text.
-    pub chunk: String,
+    /// The bytes, as written (not necessarily UTF-8, and a character may be split between
+    /// two chunks: decode the concatenation).
+    pub chunk: Vec<u8>,
+}
+
+impl OutputChunk {
+    /// The chunks' bytes, concatenated and decoded as UTF-8 (invalid sequences become
+    /// U+FFFD): decoding the whole keeps a character split between chunks intact.
+    pub fn text(chunks: &[OutputChunk]) -> String {
+        let bytes: Vec<u8> = chunks
+            .iter()
+            .flat_map(|c| c.chunk.iter().copied())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The offset just past this chunk: where the next read starts.
+    pub fn end(&self) -> i64 {
+        self.byte_offset + self.chunk.len() as i64
+    }
 }

@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -13,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::model::{job_executions as jobs, job_output, status, JobExecution, OutputChunk};
+use super::process;
 use super::{JobError, JobsConfig};
 use crate::rules::Right;
 use crate::{AnyConnection, Authorizer, Error, Guard, Pool};
@@ -52,10 +50,118 @@ pub fn instance_id_from_file(path: &str) -> Result<String, JobError> {
 
 /// A job this instance is running.
 struct Running {
+    uuid: String,
     pid: i32,
-    done: AtomicBool,
+    /// The main process has exited (descendants may still run).
+    exited: AtomicBool,
     kill_by: Mutex<Option<String>>,
     timed_out: AtomicBool,
+}
+
+impl Running {
+    /// Whether any process of the job is still alive.
+    fn alive(&self) -> bool {
+        !self.exited.load(Ordering::Acquire) || !process::marked_processes(&self.uuid).is_empty()
+    }
+}
+
+/// A job's output as it is stored: raw bytes with offsets in the raw stream, up to a cap.
+struct OutputLog {
+    pool: Pool,
+    uuid: String,
+    limit: u64,
+    state: Mutex<OutputState>,
+}
+
+#[derive(Default)]
+struct OutputState {
+    /// Offset of the next byte in the job's combined output (stored or not).
+    offset: i64,
+    /// Bytes of the programs' output stored so far.
+    stored: u64,
+    truncated: bool,
+    /// Bytes that could not be stored, and the last reason.
+    lost: u64,
+    last_error: Option<String>,
+}
+
+/// Attempts per chunk before its bytes are counted as lost.
+const STORE_ATTEMPTS: u32 = 5;
+
+impl OutputLog {
+    /// Appends the program's bytes from `stream`, up to the limit; past it, one line says
+    /// so and the rest is dropped.
+    fn program(&self, stream: &str, bytes: &[u8]) {
+        let mut state = lock(&self.state);
+        if state.truncated {
+            return;
+        }
+        let room = self.limit.saturating_sub(state.stored);
+        let keep = &bytes[..bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
+        if !keep.is_empty() {
+            self.store(&mut state, stream, keep);
+            state.stored += keep.len() as u64;
+        }
+        if keep.len() < bytes.len() {
+            state.truncated = true;
+            let line = format!(
+                "\nOUTPUT TRUNCATED: THE LIMIT OF {} BYTES IS REACHED; THE REST IS NOT STORED\n",
+                self.limit
+            );
+            self.store(&mut state, "rowguard", line.as_bytes());
+        }
+    }
+
+    /// Appends a line of rowguard's own (never truncated).
+    fn note(&self, line: &str) {
+        let mut state = lock(&self.state);
+        self.store(&mut state, "rowguard", line.as_bytes());
+    }
+
+    /// Stores one chunk, retrying; bytes that cannot be stored are counted, and reported at
+    /// the end of the job ([`OutputLog::report_losses`]), never dropped silently.
+    fn store(&self, state: &mut OutputState, stream: &str, bytes: &[u8]) {
+        let mut delay = Duration::from_millis(20);
+        for attempt in 1..=STORE_ATTEMPTS {
+            let result = self
+                .pool
+                .get()
+                .map_err(JobError::from)
+                .and_then(|mut conn| append_on(&mut conn, &self.uuid, state.offset, stream, bytes));
+            match result {
+                Ok(()) => {
+                    state.offset += bytes.len() as i64;
+                    return;
+                }
+                Err(e) if attempt == STORE_ATTEMPTS => {
+                    tracing::error!(
+                        "rowguard jobs: {} bytes of output of {} could not be stored: {e}",
+                        bytes.len(),
+                        self.uuid
+                    );
+                    state.lost += bytes.len() as u64;
+                    state.last_error = Some(e.to_string());
+                    state.offset += bytes.len() as i64;
+                }
+                Err(_) => {
+                    thread::sleep(delay);
+                    delay *= 2;
+                }
+            }
+        }
+    }
+
+    fn report_losses(&self) {
+        let mut state = lock(&self.state);
+        if state.lost > 0 {
+            let line = format!(
+                "\nOUTPUT LOST: {} BYTES COULD NOT BE STORED ({})\n",
+                state.lost,
+                state.last_error.as_deref().unwrap_or("unknown error")
+            );
+            self.store(&mut state, "rowguard", line.as_bytes());
+        }
+    }
 }
 
 struct Inner {
@@ -88,7 +194,8 @@ impl Runner {
             abandoned: AtomicBool::new(false),
         });
         let watched = inner.clone();
-        let watcher = thread::spawn(move || watch(&watched));
+        let created = now();
+        let watcher = thread::spawn(move || watch(&watched, created));
         Self {
             inner,
             auth,
@@ -162,24 +269,26 @@ impl Runner {
         let mut conn = self.inner.pool.get()?;
         guard.insert(&mut conn, &row)?;
         let uuid = row.uuid.clone();
-        let spawned = Command::new(&allowed.program)
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn();
+        let log = Arc::new(OutputLog {
+            pool: self.inner.pool.clone(),
+            uuid: uuid.clone(),
+            limit: allowed
+                .max_output_bytes
+                .unwrap_or(self.inner.config.max_output_bytes),
+            state: Mutex::new(OutputState::default()),
+        });
+        let spawned = process::spawn(
+            &allowed.program,
+            &argv,
+            &self.inner.config.env_allow,
+            &allowed.env,
+            &uuid,
+        );
         let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
                 let cause = e.to_string();
-                append(
-                    &self.inner.pool,
-                    &uuid,
-                    &Mutex::new(0),
-                    "rowguard",
-                    format!("CANNOT START {}: {cause}\n", allowed.program).as_bytes(),
-                )?;
+                log.note(&format!("CANNOT START {}: {cause}\n", allowed.program));
                 finish(&mut conn, &uuid, status::FAILED, None, None)?;
                 return Err(JobError::Spawn {
                     program: allowed.program.clone(),
@@ -193,14 +302,14 @@ impl Runner {
             .execute(&mut conn)?;
         drop(conn);
         let running = Arc::new(Running {
+            uuid: uuid.clone(),
             pid,
-            done: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
             kill_by: Mutex::new(None),
             timed_out: AtomicBool::new(false),
         });
         lock(&self.inner.running).insert(uuid.clone(), running.clone());
 
-        let offset = Arc::new(Mutex::new(0i64));
         let readers: Vec<JoinHandle<()>> = [
             child
                 .stdout
@@ -216,16 +325,14 @@ impl Runner {
         .into_iter()
         .flatten()
         .map(|(stream, mut source)| {
-            let (pool, uuid, offset) = (self.inner.pool.clone(), uuid.clone(), offset.clone());
+            let log = log.clone();
             thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = source.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
-                    if let Err(e) = append(&pool, &uuid, &offset, stream, &buf[..n]) {
-                        tracing::error!("rowguard jobs: cannot record output of {uuid}: {e}");
-                    }
+                    log.program(stream, &buf[..n]);
                 }
             })
         })
@@ -236,11 +343,24 @@ impl Runner {
         let job = uuid.clone();
         thread::spawn(move || {
             let begun = Instant::now();
-            let exit = loop {
-                match child.try_wait() {
-                    Ok(Some(exit)) => break Some(exit),
-                    Ok(None) => {}
-                    Err(_) => break None,
+            let mut exit = None;
+            // Until the main process has exited and nothing holds its output open any more
+            // (a descendant may, after the main process is gone): the timeout applies to all.
+            loop {
+                if !running.exited.load(Ordering::Acquire) {
+                    match child.try_wait() {
+                        Ok(None) => {}
+                        Ok(Some(status)) => {
+                            exit = Some(status);
+                            running.exited.store(true, Ordering::Release);
+                        }
+                        Err(_) => running.exited.store(true, Ordering::Release),
+                    }
+                }
+                if running.exited.load(Ordering::Acquire)
+                    && readers.iter().all(JoinHandle::is_finished)
+                {
+                    break;
                 }
                 if timeout.is_some_and(|t| begun.elapsed() >= t)
                     && !running.timed_out.swap(true, Ordering::AcqRel)
@@ -248,8 +368,7 @@ impl Runner {
                     escalate(running.clone(), &inner.config);
                 }
                 thread::sleep(Duration::from_millis(20));
-            };
-            running.done.store(true, Ordering::Release);
+            }
             for reader in readers {
                 let _ = reader.join();
             }
@@ -258,18 +377,20 @@ impl Runner {
                 return;
             }
             let killed_by = lock(&running.kill_by).clone();
+            log.report_losses();
             let result = (|| -> Result<(), JobError> {
                 let mut conn = inner.pool.get()?;
                 if let Some(user) = &killed_by {
-                    let line = format!(
+                    log.note(&format!(
                         "PROCESS KILLED BY {user} AT {}\n",
                         now().format("%Y-%m-%d %H:%M:%S")
-                    );
-                    append(&inner.pool, &job, &offset, "rowguard", line.as_bytes())?;
+                    ));
                     finish(&mut conn, &job, status::KILLED, None, Some(user))
                 } else if running.timed_out.load(Ordering::Acquire) {
-                    let line = format!("TIMED OUT AT {}\n", now().format("%Y-%m-%d %H:%M:%S"));
-                    append(&inner.pool, &job, &offset, "rowguard", line.as_bytes())?;
+                    log.note(&format!(
+                        "TIMED OUT AT {}\n",
+                        now().format("%Y-%m-%d %H:%M:%S")
+                    ));
                     finish(&mut conn, &job, status::TIMED_OUT, None, None)
                 } else {
                     let code = exit.and_then(|e| e.code());
@@ -298,15 +419,21 @@ impl Runner {
         wait: Duration,
     ) -> Result<JobExecution, JobError> {
         let uuid = self.start(guard, command, params)?;
-        self.wait(&uuid, wait)
+        self.wait(guard, &uuid, wait)
     }
 
-    /// Waits up to `wait` for job `uuid` to leave `running`; returns its row.
-    pub fn wait(&self, uuid: &str, wait: Duration) -> Result<JobExecution, JobError> {
+    /// Waits up to `wait` for job `uuid` to leave `running`; returns its row. The job is
+    /// read through the guard: a job the subject may not read is `NotFound`.
+    pub fn wait(
+        &self,
+        guard: &Guard,
+        uuid: &str,
+        wait: Duration,
+    ) -> Result<JobExecution, JobError> {
         let deadline = Instant::now() + wait;
         loop {
             let mut conn = self.inner.pool.get()?;
-            let row: JobExecution = jobs::table.find(uuid).first(&mut conn)?;
+            let row = guard.find::<JobExecution>(&mut conn, uuid.to_owned())?;
             if row.status != status::RUNNING || Instant::now() >= deadline {
                 return Ok(row);
             }
@@ -315,22 +442,22 @@ impl Runner {
         }
     }
 
-    /// Waits up to `wait` until job `uuid`'s output contains `text`.
+    /// Waits up to `wait` until job `uuid`'s output contains `text` (compared as bytes), if
+    /// the subject may read the job.
     pub fn wait_for_output(
         &self,
+        guard: &Guard,
         uuid: &str,
         text: &str,
         wait: Duration,
     ) -> Result<bool, JobError> {
         let deadline = Instant::now() + wait;
+        let needle = text.as_bytes();
         loop {
             let mut conn = self.inner.pool.get()?;
-            let chunks: Vec<String> = job_output::table
-                .filter(job_output::job_uuid.eq(uuid))
-                .order(job_output::byte_offset)
-                .select(job_output::chunk)
-                .load(&mut conn)?;
-            if chunks.concat().contains(text) {
+            let (_, chunks) = output(&mut conn, guard, uuid, 0)?;
+            let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.chunk).collect();
+            if needle.is_empty() || bytes.windows(needle.len()).any(|w| w == needle) {
                 return Ok(true);
             }
             if Instant::now() >= deadline {
@@ -379,36 +506,22 @@ fn user_of(guard: &Guard) -> Result<String, JobError> {
         .ok_or(JobError::NoUserIdentifier)
 }
 
-/// Appends output to a job, advancing its byte offset (the lock keeps chunks in order).
-fn append(
-    pool: &Pool,
-    uuid: &str,
-    offset: &Mutex<i64>,
-    stream: &str,
-    bytes: &[u8],
-) -> Result<(), JobError> {
-    let mut offset = lock(offset);
-    let mut conn = pool.get()?;
-    append_on(&mut conn, uuid, &mut offset, stream, bytes)
-}
-
+/// Stores one chunk of raw output at `offset`.
 fn append_on(
     conn: &mut AnyConnection,
     uuid: &str,
-    offset: &mut i64,
+    offset: i64,
     stream: &str,
     bytes: &[u8],
 ) -> Result<(), JobError> {
-    let text = String::from_utf8_lossy(bytes);
     diesel::insert_into(job_output::table)
         .values((
             job_output::job_uuid.eq(uuid),
-            job_output::byte_offset.eq(*offset),
+            job_output::byte_offset.eq(offset),
             job_output::stream.eq(stream),
-            job_output::chunk.eq(text.as_ref()),
+            job_output::chunk.eq(bytes),
         ))
         .execute(conn)?;
-    *offset += text.len() as i64;
     Ok(())
 }
 
@@ -430,8 +543,9 @@ fn finish(
     Ok(())
 }
 
-/// SIGINT, then SIGTERM, then SIGKILL to the job's process group, each after the configured
-/// delay if the job is still running.
+/// SIGINT, then SIGTERM, then SIGKILL to every process of the job (its group and every
+/// marked descendant, wherever it went), each after the configured delay if any is still
+/// alive. SIGKILL is repeated until none is left (a descendant may fork meanwhile).
 fn escalate(job: Arc<Running>, config: &JobsConfig) {
     let delays = [0, config.sigterm_after_ms, config.sigkill_after_ms];
     thread::spawn(move || {
@@ -440,21 +554,33 @@ fn escalate(job: Arc<Running>, config: &JobsConfig) {
             .zip(delays)
         {
             let until = Instant::now() + Duration::from_millis(delay);
-            while Instant::now() < until && !job.done.load(Ordering::Acquire) {
-                thread::sleep(Duration::from_millis(10));
+            while Instant::now() < until && job.alive() {
+                thread::sleep(Duration::from_millis(20));
             }
-            if job.done.load(Ordering::Acquire) {
+            if !job.alive() {
                 return;
             }
-            let _ = killpg(Pid::from_raw(job.pid), signal);
+            process::signal_all(job.pid, &job.uuid, signal);
+        }
+        while job.alive() {
+            thread::sleep(Duration::from_millis(50));
+            process::signal_all(job.pid, &job.uuid, Signal::SIGKILL);
         }
     });
 }
 
-fn watch(inner: &Inner) {
+fn watch(inner: &Inner, created: NaiveDateTime) {
     let interval = Duration::from_millis(inner.config.poll_interval_ms.max(10));
+    let mut recovered = false;
     while !inner.stopped.load(Ordering::Acquire) {
-        if let Err(e) = watch_once(inner) {
+        if !recovered {
+            match fail_jobs_of_an_earlier_life(inner, created) {
+                Ok(()) => recovered = true,
+                Err(e) => tracing::warn!("rowguard jobs watcher: {e}"),
+            }
+        }
+        // Heartbeats only once the previous life's jobs are settled: they are not ours.
+        if let Err(e) = recovered.then(|| watch_once(inner)).transpose() {
             tracing::warn!("rowguard jobs watcher: {e}");
         }
         let until = Instant::now() + interval;
@@ -462,6 +588,43 @@ fn watch(inner: &Inner) {
             thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Marks failed the jobs an earlier life of this instance left `running` (same instance id,
+/// started before this runner, not run by it), with the reason in their output.
+fn fail_jobs_of_an_earlier_life(inner: &Inner, created: NaiveDateTime) -> Result<(), JobError> {
+    let mut conn = inner.pool.get()?;
+    let me = &inner.instance_id;
+    let stale: Vec<String> = jobs::table
+        .filter(jobs::instance_id.eq(me))
+        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::started_at.lt(created))
+        .select(jobs::uuid)
+        .load(&mut conn)?;
+    for uuid in stale {
+        if lock(&inner.running).contains_key(&uuid) {
+            continue;
+        }
+        conn.transaction(|conn| {
+            let claimed = diesel::update(
+                jobs::table
+                    .find(&uuid)
+                    .filter(jobs::status.eq(status::RUNNING)),
+            )
+            .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
+            .execute(conn)?;
+            if claimed == 1 {
+                let end = end_offset(conn, &uuid)?;
+                let line = format!(
+                    "\nINSTANCE {me} RESTARTED; THIS JOB OF ITS EARLIER LIFE WAS MARKED FAILED AT {}\n",
+                    now().format("%Y-%m-%d %H:%M:%S")
+                );
+                append_on(conn, &uuid, end, "rowguard", line.as_bytes())?;
+            }
+            Ok::<_, JobError>(())
+        })?;
+    }
+    Ok(())
 }
 
 fn watch_once(inner: &Inner) -> Result<(), JobError> {
@@ -510,12 +673,12 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
             .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
             .execute(conn)?;
             if claimed == 1 {
-                let mut end = end_offset(conn, &uuid)?;
+                let end = end_offset(conn, &uuid)?;
                 let line = format!(
                     "INSTANCE {instance} STOPPED HEARTBEATING; JOB MARKED FAILED BY INSTANCE {me} AT {}\n",
                     now().format("%Y-%m-%d %H:%M:%S")
                 );
-                append_on(conn, &uuid, &mut end, "rowguard", line.as_bytes())?;
+                append_on(conn, &uuid, end, "rowguard", line.as_bytes())?;
             }
             Ok::<_, JobError>(())
         })?;
@@ -524,7 +687,7 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
 }
 
 fn end_offset(conn: &mut AnyConnection, uuid: &str) -> Result<i64, JobError> {
-    let last: Option<(i64, String)> = job_output::table
+    let last: Option<(i64, Vec<u8>)> = job_output::table
         .filter(job_output::job_uuid.eq(uuid))
         .order(job_output::byte_offset.desc())
         .select((job_output::byte_offset, job_output::chunk))
@@ -533,9 +696,10 @@ fn end_offset(conn: &mut AnyConnection, uuid: &str) -> Result<i64, JobError> {
     Ok(last.map_or(0, |(o, c)| o + c.len() as i64))
 }
 
-/// Requests a kill of job `uuid`. Only running jobs, only once at a time; the owner needs
-/// the update rule on the job, a super user may kill any job. The instance running the job
-/// carries the kill out (it polls for requests).
+/// Requests a kill of job `uuid`. Only running jobs, only once at a time. Killing is its own
+/// operation: the subject needs the job's `update` rule (which for jobs means "may request a
+/// kill"; no column of a job is writable through the guard), or must be a super user. The
+/// instance running the job carries the kill out (it polls for requests).
 pub fn request_kill(
     conn: &mut AnyConnection,
     guard: &Guard,
@@ -565,7 +729,7 @@ pub fn request_kill(
     if let Some(by) = job.kill_requested_by {
         return Err(JobError::KillInProgress { uuid: job.uuid, by });
     }
-    if !is_super && (job.user_identifier != user || !guard.can(conn, Right::Update, &job)?) {
+    if !is_super && !guard.can(conn, Right::Update, &job)? {
         return Err(Error::Forbidden {
             action: Right::Update,
             model: "job_executions".into(),
@@ -605,8 +769,9 @@ pub fn list(conn: &mut AnyConnection, guard: &Guard) -> Result<Vec<JobExecution>
     Ok(query.order(jobs::started_at.desc()).load(conn)?)
 }
 
-/// A job's output from `from` (a byte offset returned earlier; 0 for the start), if the
-/// subject may see the job. The next offset is the last chunk's offset plus its length.
+/// A job's output from byte `from` of its raw output (0 for the start; any offset, also
+/// one inside a stored chunk), if the subject may read the job. The next offset is the last
+/// chunk's offset plus its length ([`OutputChunk::end`]).
 pub fn output(
     conn: &mut AnyConnection,
     guard: &Guard,
@@ -614,15 +779,36 @@ pub fn output(
     from: i64,
 ) -> Result<(JobExecution, Vec<OutputChunk>), JobError> {
     let job = guard.find::<JobExecution>(conn, uuid.to_owned())?;
-    let chunks = job_output::table
+    let columns = (
+        job_output::byte_offset,
+        job_output::stream,
+        job_output::chunk,
+    );
+    // The chunk that contains `from`, if it starts before it.
+    let straddling: Option<OutputChunk> = job_output::table
         .filter(job_output::job_uuid.eq(uuid))
-        .filter(job_output::byte_offset.ge(from))
-        .order(job_output::byte_offset)
-        .select((
-            job_output::byte_offset,
-            job_output::stream,
-            job_output::chunk,
-        ))
-        .load(conn)?;
+        .filter(job_output::byte_offset.lt(from))
+        .order(job_output::byte_offset.desc())
+        .select(columns)
+        .first(conn)
+        .optional()?;
+    let mut chunks: Vec<OutputChunk> = straddling
+        .filter(|c| c.end() > from)
+        .map(|mut c| {
+            let skip = usize::try_from(from - c.byte_offset).unwrap_or(0);
+            c.chunk.drain(..skip.min(c.chunk.len()));
+            c.byte_offset = from;
+            c
+        })
+        .into_iter()
+        .collect();
+    chunks.extend(
+        job_output::table
+            .filter(job_output::job_uuid.eq(uuid))
+            .filter(job_output::byte_offset.ge(from))
+            .order(job_output::byte_offset)
+            .select(columns)
+            .load::<OutputChunk>(conn)?,
+    );
     Ok((job, chunks))
 }

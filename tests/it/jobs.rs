@@ -17,6 +17,13 @@ rowguard::backend_tests!(
     a_kill_through_another_instance,
     a_dead_instance_is_noticed,
     a_timeout_ends_the_job,
+    jobs_get_only_the_allowed_environment,
+    a_kill_reaches_descendants_that_left_the_group,
+    a_timeout_reaches_descendants_too,
+    a_restarted_instance_fails_its_earlier_jobs,
+    output_is_stored_losslessly_and_capped,
+    job_reads_and_writes_go_through_the_guard,
+    devops_kills_any_job,
 );
 
 const COMMANDS: &str = r#"{
@@ -26,7 +33,12 @@ const COMMANDS: &str = r#"{
   "stubborn": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"]},
   "sleeper": {"program": "sh", "args": ["-c", "echo up; exec sleep 30"], "roles": ["*"]},
   "slow":   {"program": "sh", "args": ["-c", "echo started; sleep 10"], "roles": ["*"], "timeout_secs": 1},
-  "ops":    {"program": "true", "roles": ["devops"]}
+  "ops":    {"program": "true", "roles": ["devops"]},
+  "env":    {"program": "env", "roles": ["*"], "env": {"GREETING": "hi"}},
+  "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"], "roles": ["*"]},
+  "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "roles": ["*"], "timeout_secs": 1},
+  "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"], "roles": ["*"]},
+  "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000}
 }"#;
 
 fn config() -> JobsConfig {
@@ -63,6 +75,10 @@ fn setup(db: &TestDatabase) -> Jobs {
         ),
         ("devops", r#"{"create":"*","read":"*","update":"*"}"#),
         ("viewer", r#"{"read":"*"}"#),
+        (
+            "self",
+            r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#,
+        ),
     ];
     for (role, doc) in rules {
         store::put_rule(&mut conn, "roles", role, "job_executions", doc).unwrap();
@@ -93,10 +109,10 @@ impl Jobs {
         let mut expected = 0;
         for c in &chunks {
             assert_eq!(c.byte_offset, expected, "offsets are contiguous");
-            expected += c.chunk.len() as i64;
+            expected = c.end();
         }
         (
-            chunks.iter().map(|c| c.chunk.as_str()).collect(),
+            jobs::OutputChunk::text(&chunks),
             chunks.iter().map(|c| c.stream.clone()).collect(),
         )
     }
@@ -146,10 +162,7 @@ fn output_order_and_exit_codes(db: &TestDatabase) {
     // Reading from an offset returns what follows.
     let mut conn = j.pool.get().unwrap();
     let (_, rest) = jobs::output(&mut conn, &alice, &job.uuid, 4).unwrap();
-    assert_eq!(
-        rest.iter().map(|c| c.chunk.as_str()).collect::<String>(),
-        "two\nthree\n"
-    );
+    assert_eq!(jobs::OutputChunk::text(&rest), "two\nthree\n");
     assert_eq!(jobs::list(&mut conn, &alice).unwrap().len(), 2);
 }
 
@@ -175,7 +188,7 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         .start(&alice, "reboot", &no_params())
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: greet, ok, ops, script, sleeper, slow, stubborn)"), "{err}");
+    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: bytes, daemon, daemon_slow, env, flood, greet, ok, ops, script, sleeper, slow, stubborn)"), "{err}");
     let err = runner
         .start(&alice, "ops", &no_params())
         .unwrap_err()
@@ -214,7 +227,7 @@ fn kill_escalates_to_sigkill(db: &TestDatabase) {
     let uuid = started(&j, &runner, &alice, "stubborn", "ready");
     let asked = Instant::now();
     runner.request_kill(&alice, &uuid).unwrap();
-    let job = runner.wait(&uuid, Duration::from_secs(15)).unwrap();
+    let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(job.status, status::KILLED);
     assert_eq!(job.killed_by.as_deref(), Some("alice"));
     assert!(
@@ -249,7 +262,10 @@ fn who_may_kill(db: &TestDatabase) {
         "{err}"
     );
     assert_eq!(
-        runner.wait(&uuid, Duration::from_secs(15)).unwrap().status,
+        runner
+            .wait(&alice, &uuid, Duration::from_secs(15))
+            .unwrap()
+            .status,
         status::KILLED
     );
     let err = runner.request_kill(&alice, &uuid).unwrap_err().to_string();
@@ -257,7 +273,7 @@ fn who_may_kill(db: &TestDatabase) {
     // A super user kills anyone's job, without an update rule.
     let other = started(&j, &runner, &bob, "sleeper", "up");
     runner.request_kill(&root, &other).unwrap();
-    let job = runner.wait(&other, Duration::from_secs(15)).unwrap();
+    let job = runner.wait(&root, &other, Duration::from_secs(15)).unwrap();
     assert_eq!(
         (job.status.as_str(), job.killed_by.as_deref()),
         (status::KILLED, Some("root"))
@@ -271,7 +287,7 @@ fn a_kill_through_another_instance(db: &TestDatabase) {
     let alice = j.guard("alice", "support");
     let uuid = started(&j, &a, &alice, "sleeper", "up");
     b.request_kill(&alice, &uuid).unwrap();
-    let job = b.wait(&uuid, Duration::from_secs(15)).unwrap();
+    let job = b.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(
         (job.status.as_str(), job.instance_id.as_str()),
         (status::KILLED, "instance-a")
@@ -289,7 +305,7 @@ fn a_dead_instance_is_noticed(db: &TestDatabase) {
     let uuid = started(&j, &a, &alice, "sleeper", "up");
     a.abandon();
     let b = j.runner("survivor");
-    let job = b.wait(&uuid, Duration::from_secs(15)).unwrap();
+    let job = b.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(job.status, status::FAILED);
     let text = j.text(&alice, &uuid).0;
     assert!(
@@ -317,5 +333,205 @@ fn a_timeout_ends_the_job(db: &TestDatabase) {
     assert!(
         text.starts_with("started\n") && text.contains("TIMED OUT AT"),
         "{text}"
+    );
+}
+
+/// Item 8: a job starts from an empty environment plus the allow-list and its command's own
+/// variables; the test process's other variables (cargo's, CI's, any secret) never reach it.
+fn jobs_get_only_the_allowed_environment(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let job = runner
+        .run(&alice, "env", &no_params(), Duration::from_secs(15))
+        .unwrap();
+    assert_eq!(job.status, status::COMPLETED);
+    let text = j.text(&alice, &job.uuid).0;
+    let allowed = JobsConfig::default().env_allow;
+    for line in text.lines() {
+        let name = line.split('=').next().unwrap();
+        assert!(
+            allowed.iter().any(|a| a == name) || name == "GREETING" || name == "RG_JOB_UUID",
+            "{name} reached the job: {text}"
+        );
+    }
+    assert!(text.contains("GREETING=hi\n"), "{text}");
+    assert!(
+        text.contains(&format!("RG_JOB_UUID={}\n", job.uuid)),
+        "{text}"
+    );
+    // The configuration refuses to pass secrets on.
+    let mut bad = config();
+    bad.env_allow.push("DATABASE_URL".into());
+    assert!(bad.validate().unwrap_err().contains("DATABASE_URL"));
+}
+
+/// Item 9: a kill ends every process of the job, also one that left its process group and
+/// outlives the main process while holding its output open.
+fn a_kill_reaches_descendants_that_left_the_group(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let uuid = started(&j, &runner, &alice, "daemon", "ready");
+    // The main process is gone; the setsid'd sleep keeps the job running.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        runner.wait(&alice, &uuid, Duration::ZERO).unwrap().status,
+        status::RUNNING
+    );
+    assert!(!jobs::process::marked_processes(&uuid).is_empty());
+    runner.request_kill(&alice, &uuid).unwrap();
+    let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
+    assert_eq!(job.status, status::KILLED);
+    assert!(
+        jobs::process::marked_processes(&uuid).is_empty(),
+        "no process of the job survives"
+    );
+}
+
+/// Item 9, for a timeout.
+fn a_timeout_reaches_descendants_too(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let job = runner
+        .run(&alice, "daemon_slow", &no_params(), Duration::from_secs(15))
+        .unwrap();
+    assert_eq!(job.status, status::TIMED_OUT);
+    assert!(jobs::process::marked_processes(&job.uuid).is_empty());
+}
+
+/// Item 10: a runner restarted with the same instance id fails the jobs of its earlier life.
+fn a_restarted_instance_fails_its_earlier_jobs(db: &TestDatabase) {
+    let j = setup(db);
+    let first = j.runner("same-id");
+    let alice = j.guard("alice", "support");
+    let uuid = started(&j, &first, &alice, "sleeper", "up");
+    first.abandon();
+    let pid = first
+        .wait(&alice, &uuid, Duration::ZERO)
+        .unwrap()
+        .pid
+        .unwrap();
+    let second = j.runner("same-id");
+    let fresh = started(&j, &second, &alice, "sleeper", "up");
+    let old = second.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
+    assert_eq!(old.status, status::FAILED);
+    assert!(j
+        .text(&alice, &uuid)
+        .0
+        .contains("INSTANCE same-id RESTARTED; THIS JOB OF ITS EARLIER LIFE WAS MARKED FAILED AT"));
+    // The new life's own job is untouched, and its heartbeats do not revive the old one.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        second.wait(&alice, &fresh, Duration::ZERO).unwrap().status,
+        status::RUNNING
+    );
+    second.request_kill(&alice, &fresh).unwrap();
+    second
+        .wait(&alice, &fresh, Duration::from_secs(15))
+        .unwrap();
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// Item 11: output is stored as raw bytes with raw offsets (NUL, invalid UTF-8, a character
+/// split across writes), capped with a clear line, and readable from any offset.
+fn output_is_stored_losslessly_and_capped(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let job = runner
+        .run(&alice, "bytes", &no_params(), Duration::from_secs(15))
+        .unwrap();
+    assert_eq!(job.status, status::COMPLETED);
+    let mut conn = j.pool.get().unwrap();
+    let (_, chunks) = jobs::output(&mut conn, &alice, &job.uuid, 0).unwrap();
+    let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.chunk.clone()).collect();
+    assert_eq!(bytes, b"a\0b\xffcaf\xc3\xa9!\n");
+    assert!(jobs::OutputChunk::text(&chunks).contains("café!"));
+    // From an offset inside a chunk: exactly the rest.
+    let (_, rest) = jobs::output(&mut conn, &alice, &job.uuid, 3).unwrap();
+    assert_eq!(rest[0].byte_offset, 3);
+    let tail: Vec<u8> = rest.iter().flat_map(|c| c.chunk.clone()).collect();
+    assert_eq!(tail, &bytes[3..]);
+    assert_eq!(rest.last().unwrap().end(), bytes.len() as i64);
+
+    let flood = runner
+        .run(&alice, "flood", &no_params(), Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        flood.status,
+        status::COMPLETED,
+        "the program ran to its end"
+    );
+    let (_, chunks) = jobs::output(&mut conn, &alice, &flood.uuid, 0).unwrap();
+    let program: usize = chunks
+        .iter()
+        .filter(|c| c.stream == "stdout")
+        .map(|c| c.chunk.len())
+        .sum();
+    assert_eq!(program, 1000);
+    let text = jobs::OutputChunk::text(&chunks);
+    assert!(text.starts_with("1\n2\n3\n"), "{text}");
+    assert!(
+        text.ends_with(
+            "OUTPUT TRUNCATED: THE LIMIT OF 1000 BYTES IS REACHED; THE REST IS NOT STORED\n"
+        ),
+        "{text}"
+    );
+}
+
+/// Item 12: every read of a job goes through the read rule, and no column of a job is
+/// writable through the guard.
+fn job_reads_and_writes_go_through_the_guard(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "self");
+    let carol = j.guard("carol", "self");
+    let job = runner
+        .run(&alice, "ok", &no_params(), Duration::from_secs(15))
+        .unwrap();
+    assert!(matches!(
+        runner.wait(&carol, &job.uuid, Duration::ZERO),
+        Err(JobError::Guard(Error::NotFound { .. }))
+    ));
+    assert!(matches!(
+        runner.wait_for_output(&carol, &job.uuid, "fine", Duration::ZERO),
+        Err(JobError::Guard(Error::NotFound { .. }))
+    ));
+    assert!(runner
+        .wait_for_output(&alice, &job.uuid, "fine", Duration::from_secs(5))
+        .unwrap());
+    let mut conn = j.pool.get().unwrap();
+    let mut forged = job.clone();
+    forged.command = "something-else".into();
+    forged.parameters = r#"{"x":"y"}"#.into();
+    assert!(matches!(
+        alice.update(&mut conn, &forged),
+        Err(Error::Immutable { .. })
+    ));
+    assert!(matches!(
+        alice.delete::<jobs::JobExecution>(&mut conn, job.uuid.clone()),
+        Err(Error::Immutable { .. })
+    ));
+    let stored = runner.wait(&alice, &job.uuid, Duration::ZERO).unwrap();
+    assert_eq!(stored, job, "the audit row is unchanged");
+}
+
+/// Item 14: the update rule decides who kills: devops (update "*") kills anyone's job.
+fn devops_kills_any_job(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let dave = j.guard("dave", "devops");
+    let uuid = started(&j, &runner, &alice, "sleeper", "up");
+    runner.request_kill(&dave, &uuid).unwrap();
+    let job = runner.wait(&dave, &uuid, Duration::from_secs(15)).unwrap();
+    assert_eq!(
+        (job.status.as_str(), job.killed_by.as_deref()),
+        (status::KILLED, Some("dave"))
     );
 }

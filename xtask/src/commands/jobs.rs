@@ -139,9 +139,11 @@ pub fn run(args: Args) -> CommandResult {
                 follow(&mut conn, &guard, &uuid, from)?;
             } else {
                 let (_, chunks) = jobs::output(&mut conn, &guard, &uuid, from)?;
-                for c in chunks {
-                    print!("{}", c.chunk);
+                let mut stdout = std::io::stdout().lock();
+                for c in &chunks {
+                    stdout.write_all(&c.chunk)?;
                 }
+                stdout.flush()?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -195,11 +197,12 @@ fn follow(
 ) -> Result<jobs::JobExecution, Box<dyn std::error::Error>> {
     loop {
         let (job, chunks) = jobs::output(conn, guard, uuid, from)?;
+        let mut stdout = std::io::stdout().lock();
         for c in &chunks {
-            print!("{}", c.chunk);
-            from = c.byte_offset + c.chunk.len() as i64;
+            stdout.write_all(&c.chunk)?;
+            from = c.end();
         }
-        std::io::stdout().flush()?;
+        stdout.flush()?;
         if job.status != status::RUNNING && chunks.is_empty() {
             return Ok(job);
         }

@@ -230,7 +230,7 @@ fn collect(
     Ok(())
 }
 
-/// `Model => table (pk) { a, b, … } [as "name"]`
+/// `Model => table (pk) { a, b, … } [as "name" [, immutable]]`
 fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     input.parse::<syn::Type>()?;
     input.parse::<Token![=>]>()?;
@@ -243,7 +243,15 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     let columns = body.parse_terminated(Ident::parse_any_ident, Token![,])?;
     let name = if input.peek(Token![as]) {
         input.parse::<Token![as]>()?;
-        input.parse::<LitStr>()?.value()
+        let name = input.parse::<LitStr>()?.value();
+        if input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+            let flag: Ident = input.parse()?;
+            if flag != "immutable" {
+                return Err(syn::Error::new(flag.span(), "expected `immutable`"));
+            }
+        }
+        name
     } else {
         table.to_string()
     };

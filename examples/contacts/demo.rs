@@ -312,30 +312,52 @@ fn permitted(
 
 /// The demo wants a fresh database: a SQLite file is recreated; a server database must not
 /// hold rowguard's tables yet (the demo never drops anything there).
+/// Refuses a database that holds any table, on every backend: the demo creates its tables
+/// and rules, and never touches (let alone deletes) anything it did not create in this run.
 fn prepare_fresh(url: &DatabaseUrl) -> Result<(), Box<dyn Error>> {
+    // A SQLite file is judged without opening it: opening alone may rewrite its header.
     if url.backend() == Backend::Sqlite {
-        if url.target() != ":memory:" {
-            for suffix in ["", "-wal", "-shm"] {
-                let path = format!("{}{suffix}", url.target());
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-                    _ => {}
-                }
-            }
-        }
-        return Ok(());
+        return match std::fs::metadata(url.target()) {
+            Ok(meta) if meta.len() > 0 => Err(format!(
+                "the demo needs an empty database, but {url} already exists and holds data; \
+                 it never changes or deletes existing data: point DATABASE_URL at a new file, \
+                 or leave it unset for a fresh one"
+            )
+            .into()),
+            _ => Ok(()),
+        };
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
     let mut conn = establish(url)?;
-    if !rowguard::pending_migrations(&mut conn)?.is_empty()
-        && diesel::sql_query("SELECT 1 FROM authorization_rules")
-            .execute(&mut conn)
-            .is_err()
-    {
+    let sql = match url.backend() {
+        Backend::Postgres | Backend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema()"
+        }
+        Backend::Mysql => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
+    };
+    let tables = diesel::sql_query(sql).get_result::<Count>(&mut conn)?.n;
+    if tables == 0 {
         return Ok(());
     }
     Err(format!(
-        "the demo needs an empty database, but {url} already has rowguard's tables; \
-         point DATABASE_URL at a new database"
+        "the demo needs an empty database, but {url} already holds {tables} table(s); \
+         it never changes or deletes existing data: point DATABASE_URL at a new database"
     )
     .into())
+}
+
+/// Where the demo runs when no database is given: a new SQLite file in a new temporary
+/// directory, so that running it again never meets (or deletes) an earlier database.
+pub fn fresh_default_url() -> Result<DatabaseUrl, Box<dyn Error>> {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let dir = std::env::temp_dir().join(format!("rowguard-demo-{stamp}-{}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    let path = dir.join("demo.sqlite3");
+    Ok(DatabaseUrl::parse(&path.to_string_lossy())?)
 }

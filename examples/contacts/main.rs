@@ -1,13 +1,16 @@
 //! The contacts example: `cargo run --example contacts` runs the demo on `DATABASE_URL`
-//! (default `rowguard.sqlite3`), the same as `cargo xtask demo`.
+//! (an empty database), or on a new SQLite file in a new temporary directory when it is
+//! unset: the same as `cargo xtask demo`.
 
 mod app;
 mod demo;
 
 fn main() -> std::process::ExitCode {
-    let result = rowguard::DatabaseUrl::from_env()
-        .map_err(Into::into)
-        .and_then(|url| demo::run(&url, &mut std::io::stdout()));
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(v) if !v.trim().is_empty() => rowguard::DatabaseUrl::parse(&v).map_err(Into::into),
+        _ => demo::fresh_default_url(),
+    };
+    let result = url.and_then(|url| demo::run(&url, &mut std::io::stdout()));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -165,16 +165,66 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// Replaces the password of a `scheme://user:password@host` URL with `***`.
+/// Replaces every password in a URL with `***`: the user-info password (whatever it
+/// contains, and whether or not the URL parses: the user info runs to the *last* `@`) and the
+/// value of every query parameter whose name contains `password` (libpq's `password`,
+/// `sslpassword`). Used for every message and `Debug` output that shows a URL.
 pub(crate) fn redact(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            // set_password only fails for URLs that cannot have one, excluded above.
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return redact_query(raw);
+    };
+    let rest = &raw[scheme_end..];
+    let (authority_and_rest, query) = match rest.rfind('@') {
+        // A password may contain `?`: look for the query only after the user info.
+        Some(at) => {
+            let after = &rest[at..];
+            match after.find('?') {
+                Some(q) => (&rest[..at + q], Some(&after[q..])),
+                None => (rest, None),
+            }
         }
-        _ => raw.to_owned(),
+        None => match rest.find('?') {
+            Some(q) => (&rest[..q], Some(&rest[q..])),
+            None => (rest, None),
+        },
+    };
+    let mut out = String::with_capacity(raw.len());
+    out.push_str(&raw[..scheme_end]);
+    match authority_and_rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority_and_rest[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..colon]);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&authority_and_rest[at..]);
+        }
+        None => out.push_str(authority_and_rest),
     }
+    if let Some(query) = query {
+        out.push_str(&redact_query(query));
+    }
+    out
+}
+
+/// Redacts `…password…=value` pairs after the first `?` of `text`.
+fn redact_query(text: &str) -> String {
+    let Some((head, query)) = text.split_once('?') else {
+        return text.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                format!("{key}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", pairs.join("&"))
 }
 
 #[cfg(test)]
@@ -226,6 +276,46 @@ mod tests {
             DatabaseUrl::parse("sqlite://"),
             Err(DbError::MissingSqlitePath { .. })
         ));
+    }
+
+    /// Item 15 of the threat review: no form of URL lets a password through, in an error,
+    /// `Display` or `Debug`.
+    #[test]
+    fn no_url_form_leaks_a_password() {
+        let secret = "S3cr3tPw";
+        let corpus = [
+            format!("postgres://app:{secret}@db.example.com:99999/prod"),
+            format!("postgres://app:{secret}@db.example.com/prod"),
+            format!("postgresql://app:{secret}@[::1]:5432/prod?sslmode=require"),
+            format!("postgres://db.example.com/prod?user=app&password={secret}"),
+            format!("postgres://app@db/prod?sslpassword={secret}&password={secret}"),
+            format!("postgres://app:{secret}/x@db/prod"),
+            format!("postgres://app:12/{secret}@db/prod"),
+            format!("postgres://app:{secret}@@db/prod"),
+            format!("postgres://app:a?b{secret}@db/prod"),
+            format!("postgres://app:{secret}@"),
+            format!("postgres://:{secret}@db/prod"),
+            format!("mysql://root:{secret}@127.0.0.1:3306/test"),
+            format!("mariadb://root:{secret}@127.0.0.1:notaport/test"),
+            format!("mysql://root:{secret}@/test"),
+            format!("mysql://root:{secret}%40x@h/test"),
+            format!("foo://root:{secret}@h/test"),
+        ];
+        for raw in &corpus {
+            let shown = match DatabaseUrl::parse(raw) {
+                Ok(url) => format!("{url} {url:?} {}", url.redacted()),
+                Err(e) => format!("{e} {e:?}"),
+            };
+            assert!(!shown.contains(secret), "{raw} leaked: {shown}");
+        }
+        assert_eq!(
+            redact("postgres://app:S3cr3tPw@db.example.com:99999/prod"),
+            "postgres://app:***@db.example.com:99999/prod"
+        );
+        assert_eq!(
+            redact("postgres://h/db?user=u&password=x&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
     }
 
     #[test]

@@ -68,3 +68,37 @@ fn mysql_without_the_feature_says_how_to_enable_it() {
     };
     assert!(err.contains("--features mysql"), "{err}");
 }
+
+rowguard::backend_tests!(passwords_never_reach_an_error);
+
+/// A wrong password, an unknown database and an unreachable port, each with the password
+/// in the URL's user info and (PostgreSQL) in the query: no error text shows it.
+fn passwords_never_reach_an_error(db: &rowguard::testing::TestDatabase) {
+    let secret = "S3cr3tPw";
+    let urls: Vec<String> = match db.backend() {
+        Backend::Sqlite => vec![format!("sqlite:///nonexistent-dir/{secret}.db")],
+        Backend::Postgres => vec![
+            format!("postgres://postgres:{secret}@127.0.0.1:5432/no_such_db_rowguard"),
+            format!("postgres://postgres:{secret}@127.0.0.1:1/x"),
+            format!("postgres://127.0.0.1:1/x?user=postgres&password={secret}"),
+        ],
+        Backend::Mysql => vec![
+            format!("mysql://root:{secret}@127.0.0.1:3306/test"),
+            format!("mysql://root:{secret}@127.0.0.1:1/x"),
+        ],
+    };
+    for raw in urls {
+        let url = DatabaseUrl::parse(&raw).unwrap();
+        let err = match establish(&url) {
+            Ok(_) => panic!("{url} must not connect"),
+            Err(e) => e,
+        };
+        let shown = format!("{err} {err:?} {url} {url:?}");
+        if db.backend() == Backend::Sqlite {
+            // The path is the database's name, not a password: nothing to hide there.
+            assert!(shown.contains("nonexistent-dir"), "{shown}");
+            continue;
+        }
+        assert!(!shown.contains(secret), "{raw}: {shown}");
+    }
+}

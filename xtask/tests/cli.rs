@@ -66,6 +66,56 @@ fn migrate_reports_bad_urls_in_one_line() {
     }
 }
 
+/// Item 16 of the threat review: the demo never destroys data. An unrelated application's
+/// SQLite file named by DATABASE_URL is refused and left byte for byte as it was; without
+/// DATABASE_URL the demo makes its own new file, twice in a row.
+#[test]
+fn the_demo_never_destroys_data() {
+    let dir = std::env::temp_dir().join(format!("rowguard-demo-guard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = dir.join("their_app.sqlite3");
+    {
+        use diesel::{Connection, RunQueryDsl};
+        let mut c = diesel::SqliteConnection::establish(&app.to_string_lossy()).unwrap();
+        diesel::sql_query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)")
+            .execute(&mut c)
+            .unwrap();
+        diesel::sql_query("INSERT INTO invoices VALUES (1, 100)")
+            .execute(&mut c)
+            .unwrap();
+    }
+    let before = std::fs::read(&app).unwrap();
+    let (code, _, stderr) = xtask(&["demo"], &app.to_string_lossy());
+    assert_ne!(code, 0);
+    assert!(stderr.contains("needs an empty database"), "{stderr}");
+    assert_eq!(std::fs::read(&app).unwrap(), before, "untouched");
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("demo")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let first = stdout.lines().next().unwrap_or_default();
+        let path = first
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(path, _)| std::path::PathBuf::from(path))
+            .unwrap_or_default();
+        assert!(
+            path.to_string_lossy().contains("rowguard-demo-"),
+            "{stdout}"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn migrate_applies_then_reports_up_to_date() {
     let dir = std::env::temp_dir().join(format!("rowguard-cli-{}", std::process::id()));
@@ -109,15 +159,10 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
-    // The demo refuses to run on a database that already has rowguard's tables (servers) or
-    // starts afresh (SQLite).
+    // The demo refuses a database that holds anything, and changes nothing in it.
     let (code, _, stderr) = xtask(&["demo"], &url);
-    if backend == rowguard::Backend::Sqlite {
-        assert_eq!(code, 0, "{stderr}");
-    } else {
-        assert_ne!(code, 0);
-        assert!(stderr.contains("needs an empty database"), "{stderr}");
-    }
+    assert_ne!(code, 0);
+    assert!(stderr.contains("needs an empty database"), "{stderr}");
 
     let (code, stdout, _) = xtask(
         &[
@@ -372,8 +417,8 @@ fn jobs_commands(backend: rowguard::Backend) {
     let (code, stdout, _) = run(&["output", &uuid, "--from", "6"]);
     assert_eq!(
         (code, stdout.as_str()),
-        (0, ""),
-        "offsets are chunk starts; 6 is past the only chunk"
+        (0, "world; $(id)\n"),
+        "any byte offset, also inside a stored chunk"
     );
     let (code, stdout, _) = run(&["output", &uuid, "--follow"]);
     assert_eq!((code, stdout.as_str()), (0, "hello world; $(id)\n"));

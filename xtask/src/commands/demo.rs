@@ -1,8 +1,10 @@
-//! `cargo xtask demo`: the contacts example (`examples/contacts`), run on DATABASE_URL.
+//! `cargo xtask demo`: the contacts example (`examples/contacts`), on an empty database
+//! given by `--database-url`/DATABASE_URL, or on a new SQLite file in a new temporary
+//! directory.
 
 use std::process::ExitCode;
 
-use super::{CommandResult, DatabaseArgs};
+use super::CommandResult;
 
 #[path = "../../../examples/contacts/app.rs"]
 #[allow(dead_code)]
@@ -13,12 +15,18 @@ mod contacts_demo;
 /// Arguments of `demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[command(flatten)]
-    db: DatabaseArgs,
+    /// An empty database to run on (default: a new SQLite file in a new temporary
+    /// directory). The demo refuses a database that holds any table.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 /// Runs the demo.
 pub fn run(args: Args) -> CommandResult {
-    contacts_demo::run(&args.db.url()?, &mut std::io::stdout())?;
+    let url = match args.database_url.filter(|u| !u.trim().is_empty()) {
+        Some(u) => rowguard::DatabaseUrl::parse(&u)?,
+        None => contacts_demo::fresh_default_url()?,
+    };
+    contacts_demo::run(&url, &mut std::io::stdout())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -154,10 +154,16 @@ impl<V> RuleCache<V> {
                 .is_ok()
     }
 
-    /// Records a version just read. A newer one makes every older entry stale; an older one
-    /// (read in an old snapshot) changes nothing.
-    pub fn observe_version(&self, version: i64) {
-        self.newest.fetch_max(version, Ordering::AcqRel);
+    /// Records a version just read. A newer one makes every older entry stale. An older one
+    /// changes nothing when it may come from an old snapshot (`in_snapshot`: the connection
+    /// is inside a transaction); read outside any transaction it means the database went
+    /// back (a restore, a reset of the counter), and everything cached is dropped.
+    pub fn observe_version(&self, version: i64, in_snapshot: bool) {
+        let previous = self.newest.fetch_max(version, Ordering::AcqRel);
+        if version < previous && !in_snapshot {
+            self.newest.store(version, Ordering::Release);
+            self.invalidate();
+        }
     }
 
     /// The newest database version seen (`i64::MIN` before the first).
@@ -224,17 +230,17 @@ mod tests {
         let cache: RuleCache<u32> = RuleCache::new(8, Duration::from_secs(60));
         let sets: Arc<str> = Arc::from("");
         let h = RuleCache::<u32>::hash("x", 0);
-        cache.observe_version(1);
+        cache.observe_version(1, false);
         assert!(cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)));
-        cache.observe_version(1);
+        cache.observe_version(1, false);
         assert!(cache.get(h, "x", &sets).is_some(), "same version keeps it");
-        cache.observe_version(2);
+        cache.observe_version(2, false);
         assert!(
             cache.get(h, "x", &sets).is_none(),
             "a newer version drops it"
         );
         // A connection in an old snapshot reads version 1 again: nothing goes back.
-        cache.observe_version(1);
+        cache.observe_version(1, true);
         assert_eq!(cache.newest_version(), 2);
         assert!(
             !cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)),
@@ -247,5 +253,13 @@ mod tests {
         let before = at(&cache, 2);
         cache.invalidate();
         assert!(!cache.insert(h, "x", sets.clone(), before, Arc::new(3)));
+        // Outside any transaction, a lower version means the database went back (a restore):
+        // entries of the higher version are dropped, the lower one is current again.
+        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 2), Arc::new(2)));
+        cache.observe_version(1, false);
+        assert!(cache.get(h, "x", &sets).is_none());
+        assert_eq!(cache.newest_version(), 1);
+        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)));
+        assert!(cache.get(h, "x", &sets).is_some());
     }
 }

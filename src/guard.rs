@@ -278,7 +278,9 @@ impl Authorizer {
             return Ok(None);
         }
         let version = store::state_version(conn)?;
-        self.inner.cache.observe_version(version);
+        self.inner
+            .cache
+            .observe_version(version, crate::db::in_transaction(conn));
         Ok(Some(version))
     }
 
@@ -353,7 +355,7 @@ impl Authorizer {
             let front = front.borrow();
             let e = front.get(&key)?;
             (self.inner.cache.is_current(e.stamp)
-                && (wanted == 0 || e.access.compiled_for == wanted)
+                && e.access.compiled_for == wanted
                 && &*e.model == model
                 && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
                 .then(|| f(&e.access))
@@ -380,7 +382,8 @@ impl Authorizer {
         let sets = subject.sets_key();
         let wanted = declared.map_or(0, Declared::address);
         if let Some((stamp, hit)) = self.inner.cache.get(hash, model, sets) {
-            if wanted == 0 || hit.compiled_for == wanted {
+            // Positions differ between declared and stored columns: only the same kind fits.
+            if hit.compiled_for == wanted {
                 self.remember(key, stamp, model, sets, &hit);
                 return Ok(hit);
             }
@@ -393,7 +396,9 @@ impl Authorizer {
             Some(v) => v,
             None => {
                 let v = store::state_version(conn)?;
-                self.inner.cache.observe_version(v);
+                self.inner
+                    .cache
+                    .observe_version(v, crate::db::in_transaction(conn));
                 v
             }
         };
@@ -805,12 +810,27 @@ impl Guard {
     }
 
     /// Inserts `row` if the create rule accepts it (search conditions included).
+    ///
+    /// When a rule column is `None` in `row`, the database may store something else (Diesel
+    /// inserts `DEFAULT` for it), so the stored row is checked again in SQL in the same
+    /// transaction and a refusal rolls the insert back.
     pub fn insert<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
         if !self.can(conn, Right::Create, row)? {
             return Err(forbidden::<M>(Right::Create));
         }
-        row.insert_row(conn)?;
-        Ok(())
+        let rule = self.rule::<M>(conn, Right::Create)?;
+        let key = row.key();
+        if !stored_may_differ(row, &rule) || key.is_null() {
+            row.insert_row(conn)?;
+            return Ok(());
+        }
+        conn.transaction(|conn| {
+            row.insert_row(conn)?;
+            if M::load_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))?.is_empty() {
+                return Err(forbidden::<M>(Right::Create));
+            }
+            Ok(())
+        })
     }
 
     /// Saves `row` (by primary key) if the subject may read and update the stored row, and

@@ -383,7 +383,9 @@ impl Rbac {
     /// The current model, from the cache or the database.
     pub fn graph(&self, conn: &mut AnyConnection) -> Result<Arc<RbacGraph>, RbacLoadError> {
         if self.cache.version_check_due() {
-            self.cache.observe_version(store::state_version(conn)?);
+            let version = store::state_version(conn)?;
+            self.cache
+                .observe_version(version, crate::db::in_transaction(conn));
         }
         let hash = RuleCache::<RbacGraph>::hash("rbac", 0);
         if let Some((_, graph)) = self.cache.get(hash, "rbac", &self.key) {
@@ -392,7 +394,8 @@ impl Rbac {
         // The version before the rows (see the rule cache): never stamped newer than read.
         let epoch = self.cache.epoch();
         let version = store::state_version(conn)?;
-        self.cache.observe_version(version);
+        self.cache
+            .observe_version(version, crate::db::in_transaction(conn));
         let graph = Arc::new(load(conn)?);
         let stamp = crate::cache::Stamp { epoch, version };
         self.cache

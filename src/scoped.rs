@@ -3,7 +3,9 @@
 //! `or_filter`, no `union`, and no way back to the unrestricted query, so no chain of calls on
 //! it can return a row outside the rule.
 
+use diesel::backend::Backend;
 use diesel::dsl::CountStar;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::query_dsl::methods::{
     DistinctDsl, FilterDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl, ThenOrderDsl,
@@ -103,12 +105,14 @@ impl<Q> Scoped<Q> {
         Self { query }
     }
 
-    /// Adds a condition, ANDed to the rule and to earlier conditions.
-    pub fn filter<P>(self, predicate: P) -> Scoped<Q::Output>
+    /// Adds a condition, ANDed to the rule and to earlier conditions. The condition is put
+    /// in parentheses, so even raw SQL with an `OR` (`diesel::dsl::sql("a OR b")`) stays
+    /// inside its own `AND` operand.
+    pub fn filter<P: Expression>(self, predicate: P) -> Scoped<<Q as FilterDsl<Paren<P>>>::Output>
     where
-        Q: FilterDsl<P>,
+        Q: FilterDsl<Paren<P>>,
     {
-        Scoped::new(self.query.filter(predicate))
+        Scoped::new(self.query.filter(Paren(predicate)))
     }
 
     /// Orders the rows (replacing an earlier order).
@@ -221,4 +225,35 @@ impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for Scoped<Q> {
 impl<Q: QueryId> QueryId for Scoped<Q> {
     type QueryId = Q::QueryId;
     const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+/// An expression in parentheses: how [`Scoped::filter`] keeps a caller's condition inside its
+/// own operand of the `AND` with the rule, whatever SQL the condition renders.
+#[derive(Debug, Clone, Copy)]
+pub struct Paren<P>(P);
+
+impl<P: Expression> Expression for Paren<P> {
+    type SqlType = P::SqlType;
+}
+
+impl<P: AppearsOnTable<QS> + Expression, QS> AppearsOnTable<QS> for Paren<P> {}
+
+impl<P: SelectableExpression<QS> + Expression, QS> SelectableExpression<QS> for Paren<P> {}
+
+impl<P: ValidGrouping<G>, G> ValidGrouping<G> for Paren<P> {
+    type IsAggregate = P::IsAggregate;
+}
+
+impl<P: QueryId> QueryId for Paren<P> {
+    type QueryId = Paren<P::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = P::HAS_STATIC_QUERY_ID;
+}
+
+impl<P: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for Paren<P> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(")");
+        Ok(())
+    }
 }

@@ -317,7 +317,10 @@ fn permitted(
 fn prepare_fresh(url: &DatabaseUrl) -> Result<(), Box<dyn Error>> {
     // A SQLite file is judged without opening it: opening alone may rewrite its header.
     if url.backend() == Backend::Sqlite {
-        return match std::fs::metadata(url.target()) {
+        let Some(path) = url.sqlite_path() else {
+            return Ok(()); // in memory: nothing to destroy
+        };
+        return match std::fs::metadata(path) {
             Ok(meta) if meta.len() > 0 => Err(format!(
                 "the demo needs an empty database, but {url} already exists and holds data; \
                  it never changes or deletes existing data: point DATABASE_URL at a new file, \

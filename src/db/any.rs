@@ -31,3 +31,12 @@ impl AnyConnection {
         }
     }
 }
+
+/// Whether `conn` is inside a transaction that rowguard can see (Diesel's `transaction`,
+/// `begin_test_transaction`): reads there may come from an older snapshot.
+pub fn in_transaction(conn: &mut AnyConnection) -> bool {
+    use diesel::connection::{Connection, TransactionManager};
+    <AnyConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_or(true, |depth| depth.is_some())
+}

@@ -144,6 +144,43 @@ impl DatabaseUrl {
         &self.target
     }
 
+    /// For SQLite, the file the connection opens: the target itself, or the path of a
+    /// `file:` URI (which SQLite also accepts), without its `?query`. `None` for an in-memory
+    /// database and for the servers.
+    ///
+    /// ```
+    /// use rowguard::DatabaseUrl;
+    /// let path = |u: &str| DatabaseUrl::parse(u).unwrap().sqlite_path();
+    /// assert_eq!(path("data/app.db"), Some("data/app.db".into()));
+    /// assert_eq!(path("file:/srv/app.db?mode=rw"), Some("/srv/app.db".into()));
+    /// assert_eq!(path("file:///srv/app.db"), Some("/srv/app.db".into()));
+    /// assert_eq!(path(":memory:"), None);
+    /// assert_eq!(path("file::memory:?cache=shared"), None);
+    /// assert_eq!(path("postgres://h/db"), None);
+    /// ```
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        if self.backend != Backend::Sqlite || self.target == ":memory:" {
+            return None;
+        }
+        let Some(uri) = self.target.strip_prefix("file:") else {
+            return Some(self.target.clone().into());
+        };
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let path = path.split('#').next().unwrap_or_default();
+        // `file://host/path`: only an empty host or localhost is valid.
+        let path = match path.strip_prefix("//") {
+            Some(rest) => rest
+                .strip_prefix("localhost")
+                .unwrap_or(rest)
+                .get(rest.find('/').unwrap_or(rest.len())..)
+                .unwrap_or_default(),
+            None => path,
+        };
+        let memory =
+            path == ":memory:" || path.is_empty() || query.split('&').any(|p| p == "mode=memory");
+        (!memory).then(|| percent_decode(path).into())
+    }
+
     /// The URL with any password replaced by `***`, safe for logs and errors.
     pub fn redacted(&self) -> String {
         redact(&self.target)
@@ -165,66 +202,64 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// Replaces every password in a URL with `***`: the user-info password (whatever it
-/// contains, and whether or not the URL parses: the user info runs to the *last* `@`) and the
-/// value of every query parameter whose name contains `password` (libpq's `password`,
-/// `sslpassword`). Used for every message and `Debug` output that shows a URL.
+/// Replaces every password in a URL (or connection string) with `***`, whether or not it
+/// parses: first the value of every `key=value` pair whose key, percent-decoded, contains
+/// `password` (libpq's `password`, `sslpassword`, also in key=value DSNs), then the user-info
+/// password, which runs from the first `:` after `scheme://` to the *last* `@` (a sloppy
+/// password may contain `/`, `?` or `@`). Used for every message and `Debug` output that
+/// shows a URL.
 pub(crate) fn redact(raw: &str) -> String {
-    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
-        return redact_query(raw);
-    };
-    let rest = &raw[scheme_end..];
-    let (authority_and_rest, query) = match rest.rfind('@') {
-        // A password may contain `?`: look for the query only after the user info.
-        Some(at) => {
-            let after = &rest[at..];
-            match after.find('?') {
-                Some(q) => (&rest[..at + q], Some(&after[q..])),
-                None => (rest, None),
-            }
+    static PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pair = PAIR.get_or_init(|| {
+        regex::Regex::new(r"(^|[?&;\s])([^=&?;\s]+)=([^&;\s]*)").expect("a valid pattern")
+    });
+    let pairs_masked = pair.replace_all(raw, |caps: &regex::Captures<'_>| {
+        let key = &caps[2];
+        if percent_decode(key)
+            .to_ascii_lowercase()
+            .contains("password")
+        {
+            format!("{}{key}=***", &caps[1])
+        } else {
+            caps[0].to_owned()
         }
-        None => match rest.find('?') {
-            Some(q) => (&rest[..q], Some(&rest[q..])),
-            None => (rest, None),
-        },
-    };
-    let mut out = String::with_capacity(raw.len());
-    out.push_str(&raw[..scheme_end]);
-    match authority_and_rest.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority_and_rest[..at];
-            match userinfo.find(':') {
-                Some(colon) => {
-                    out.push_str(&userinfo[..colon]);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(&authority_and_rest[at..]);
-        }
-        None => out.push_str(authority_and_rest),
-    }
-    if let Some(query) = query {
-        out.push_str(&redact_query(query));
-    }
-    out
-}
-
-/// Redacts `…password…=value` pairs after the first `?` of `text`.
-fn redact_query(text: &str) -> String {
-    let Some((head, query)) = text.split_once('?') else {
+    });
+    let text = pairs_masked.as_ref();
+    let Some(start) = text.find("://").map(|i| i + 3) else {
         return text.to_owned();
     };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
-                format!("{key}=***")
+    let rest = &text[start..];
+    match (rest.rfind('@'), rest.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}{}:***{}", &text[..start], &rest[..colon], &rest[at..])
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// `%XX` sequences decoded (lossily); anything else kept.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
             }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{head}?{}", pairs.join("&"))
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -300,6 +335,12 @@ mod tests {
             format!("mysql://root:{secret}@/test"),
             format!("mysql://root:{secret}%40x@h/test"),
             format!("foo://root:{secret}@h/test"),
+            format!("postgres://app@db/prod?password={secret}@x"),
+            format!("postgres://db/prod?user=app&password={secret}@x&sslmode=disable"),
+            format!("postgres://db/prod?%70assword={secret}"),
+            format!("postgres://db/prod?PassWord={secret}"),
+            format!("host=db user=app password={secret} dbname=prod"),
+            format!("host=db password={secret}/x dbname=prod"),
         ];
         for raw in &corpus {
             let shown = match DatabaseUrl::parse(raw) {

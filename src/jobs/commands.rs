@@ -19,8 +19,9 @@ pub struct ParamSpec {
     pub default: Option<String>,
 }
 
-/// One allowed command.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One allowed command. Its `Debug` output shows the names of its `env` variables, never
+/// their values (a command's environment may carry a credential such as `PGPASSWORD`).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowedCommand {
     /// The program (a path, or a name looked up in `PATH`).
@@ -47,6 +48,22 @@ pub struct AllowedCommand {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+impl std::fmt::Debug for AllowedCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: BTreeMap<&str, &str> = self.env.keys().map(|k| (k.as_str(), "***")).collect();
+        f.debug_struct("AllowedCommand")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("params", &self.params)
+            .field("roles", &self.roles)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("env", &env)
+            .field("max_output_bytes", &self.max_output_bytes)
+            .field("description", &self.description)
+            .finish()
+    }
 }
 
 impl AllowedCommand {
@@ -225,6 +242,17 @@ mod tests {
         ]);
         // `a`'s value keeps its literal "{b}": it is not a placeholder of the template.
         assert_eq!(cmd.argv("c", &p).unwrap(), ["x{b}-ok", "{ok}"]);
+    }
+
+    #[test]
+    fn debug_output_hides_env_values() {
+        let mut cmd = greet();
+        cmd.env.insert("PGPASSWORD".into(), "S3cr3tPw".into());
+        let shown = format!("{cmd:?}");
+        assert!(
+            shown.contains("PGPASSWORD") && !shown.contains("S3cr3tPw"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -80,9 +80,12 @@ fn is_zombie(pid: i32) -> bool {
     })
 }
 
-/// Sends `signal` to the job's process group and to every marked process outside it.
-pub fn signal_all(group: i32, uuid: &str, signal: Signal) {
-    let _ = killpg(Pid::from_raw(group), signal);
+/// Sends `signal` to the job's process group (if it is still known to be the job's) and to
+/// every process that carries job `uuid`'s mark.
+pub fn signal_all(group: Option<i32>, uuid: &str, signal: Signal) {
+    if let Some(group) = group {
+        let _ = killpg(Pid::from_raw(group), signal);
+    }
     for pid in marked_processes(uuid) {
         let _ = kill(pid, signal);
     }

@@ -59,6 +59,12 @@ struct Running {
 }
 
 impl Running {
+    /// The job's process group, while its leader has not been reaped (after that the id
+    /// may be reused by an unrelated group, so it is no longer signalled).
+    fn group(&self) -> Option<i32> {
+        (!self.exited.load(Ordering::Acquire)).then_some(self.pid)
+    }
+
     /// Whether any process of the job is still alive.
     fn alive(&self) -> bool {
         !self.exited.load(Ordering::Acquire) || !process::marked_processes(&self.uuid).is_empty()
@@ -83,7 +89,13 @@ struct OutputState {
     /// Bytes that could not be stored, and the last reason.
     lost: u64,
     last_error: Option<String>,
+    /// The job has ended: late bytes (from a process that escaped the kill) are dropped.
+    closed: bool,
 }
+
+/// How long, after the job's tracked processes are gone on a kill or timeout, the runner
+/// waits for its output pipes to close before it stops reading them.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Attempts per chunk before its bytes are counted as lost.
 const STORE_ATTEMPTS: u32 = 5;
@@ -93,7 +105,7 @@ impl OutputLog {
     /// so and the rest is dropped.
     fn program(&self, stream: &str, bytes: &[u8]) {
         let mut state = lock(&self.state);
-        if state.truncated {
+        if state.truncated || state.closed {
             return;
         }
         let room = self.limit.saturating_sub(state.stored);
@@ -151,6 +163,11 @@ impl OutputLog {
         }
     }
 
+    /// No more program output is stored (see [`OutputState::closed`]).
+    fn close(&self) {
+        lock(&self.state).closed = true;
+    }
+
     fn report_losses(&self) {
         let mut state = lock(&self.state);
         if state.lost > 0 {
@@ -164,7 +181,18 @@ impl OutputLog {
     }
 }
 
+/// A job's end, as it is recorded (kept and retried by the watcher if the database refuses).
+#[derive(Debug, Clone)]
+struct Finish {
+    uuid: String,
+    outcome: &'static str,
+    code: Option<i32>,
+    killed_by: Option<String>,
+}
+
 struct Inner {
+    /// Ends that could not be recorded yet; the watcher retries them.
+    unfinished: Mutex<Vec<Finish>>,
     pool: Pool,
     config: JobsConfig,
     instance_id: String,
@@ -186,6 +214,7 @@ impl Runner {
     /// (heartbeats, kill requests, dead instances) every `poll_interval_ms`.
     pub fn new(pool: Pool, auth: Authorizer, config: JobsConfig, instance_id: String) -> Self {
         let inner = Arc::new(Inner {
+            unfinished: Mutex::new(Vec::new()),
             pool,
             config,
             instance_id,
@@ -344,6 +373,8 @@ impl Runner {
         thread::spawn(move || {
             let begun = Instant::now();
             let mut exit = None;
+            let mut gone_since: Option<Instant> = None;
+            let mut pipes_abandoned = false;
             // Until the main process has exited and nothing holds its output open any more
             // (a descendant may, after the main process is gone): the timeout applies to all.
             loop {
@@ -357,10 +388,22 @@ impl Runner {
                         Err(_) => running.exited.store(true, Ordering::Release),
                     }
                 }
-                if running.exited.load(Ordering::Acquire)
-                    && readers.iter().all(JoinHandle::is_finished)
-                {
+                let exited = running.exited.load(Ordering::Acquire);
+                if exited && readers.iter().all(JoinHandle::is_finished) {
                     break;
+                }
+                // Killed or timed out, every tracked process gone, and still a pipe open: a
+                // process outside the job's tracking (it dropped its mark) holds it. Stop
+                // reading after a grace period rather than stay `running` forever.
+                let ending =
+                    running.timed_out.load(Ordering::Acquire) || lock(&running.kill_by).is_some();
+                if ending && exited && !running.alive() {
+                    if gone_since.get_or_insert_with(Instant::now).elapsed() >= PIPE_GRACE {
+                        pipes_abandoned = true;
+                        break;
+                    }
+                } else {
+                    gone_since = None;
                 }
                 if timeout.is_some_and(|t| begun.elapsed() >= t)
                     && !running.timed_out.swap(true, Ordering::AcqRel)
@@ -369,8 +412,15 @@ impl Runner {
                 }
                 thread::sleep(Duration::from_millis(20));
             }
-            for reader in readers {
-                let _ = reader.join();
+            if pipes_abandoned {
+                log.close();
+                log.note(
+                    "\nOUTPUT STILL HELD OPEN BY A PROCESS OUTSIDE THE JOB'S TRACKING; STOPPED READING\n",
+                );
+            } else {
+                for reader in readers {
+                    let _ = reader.join();
+                }
             }
             lock(&inner.running).remove(&job);
             if inner.abandoned.load(Ordering::Acquire) {
@@ -378,32 +428,48 @@ impl Runner {
             }
             let killed_by = lock(&running.kill_by).clone();
             log.report_losses();
-            let result = (|| -> Result<(), JobError> {
-                let mut conn = inner.pool.get()?;
-                if let Some(user) = &killed_by {
-                    log.note(&format!(
-                        "PROCESS KILLED BY {user} AT {}\n",
-                        now().format("%Y-%m-%d %H:%M:%S")
-                    ));
-                    finish(&mut conn, &job, status::KILLED, None, Some(user))
-                } else if running.timed_out.load(Ordering::Acquire) {
-                    log.note(&format!(
-                        "TIMED OUT AT {}\n",
-                        now().format("%Y-%m-%d %H:%M:%S")
-                    ));
-                    finish(&mut conn, &job, status::TIMED_OUT, None, None)
-                } else {
-                    let code = exit.and_then(|e| e.code());
-                    let outcome = if code == Some(0) {
+            let end = if let Some(user) = killed_by {
+                log.note(&format!(
+                    "PROCESS KILLED BY {user} AT {}\n",
+                    now().format("%Y-%m-%d %H:%M:%S")
+                ));
+                Finish {
+                    uuid: job,
+                    outcome: status::KILLED,
+                    code: None,
+                    killed_by: Some(user),
+                }
+            } else if running.timed_out.load(Ordering::Acquire) {
+                log.note(&format!(
+                    "TIMED OUT AT {}\n",
+                    now().format("%Y-%m-%d %H:%M:%S")
+                ));
+                Finish {
+                    uuid: job,
+                    outcome: status::TIMED_OUT,
+                    code: None,
+                    killed_by: None,
+                }
+            } else {
+                let code = exit.and_then(|e| e.code());
+                Finish {
+                    uuid: job,
+                    outcome: if code == Some(0) {
                         status::COMPLETED
                     } else {
                         status::FAILED
-                    };
-                    finish(&mut conn, &job, outcome, code, None)
+                    },
+                    code,
+                    killed_by: None,
                 }
-            })();
-            if let Err(e) = result {
-                tracing::error!("rowguard jobs: cannot record the end of {job}: {e}");
+            };
+            log.close();
+            if let Err(e) = record_end(&inner.pool, &end) {
+                tracing::error!(
+                    "rowguard jobs: cannot record the end of {} yet (retrying): {e}",
+                    end.uuid
+                );
+                lock(&inner.unfinished).push(end);
             }
         });
         Ok(uuid)
@@ -525,6 +591,17 @@ fn append_on(
     Ok(())
 }
 
+fn record_end(pool: &Pool, end: &Finish) -> Result<(), JobError> {
+    let mut conn = pool.get()?;
+    finish(
+        &mut conn,
+        &end.uuid,
+        end.outcome,
+        end.code,
+        end.killed_by.as_deref(),
+    )
+}
+
 fn finish(
     conn: &mut AnyConnection,
     uuid: &str,
@@ -560,11 +637,11 @@ fn escalate(job: Arc<Running>, config: &JobsConfig) {
             if !job.alive() {
                 return;
             }
-            process::signal_all(job.pid, &job.uuid, signal);
+            process::signal_all(job.group(), &job.uuid, signal);
         }
         while job.alive() {
             thread::sleep(Duration::from_millis(50));
-            process::signal_all(job.pid, &job.uuid, Signal::SIGKILL);
+            process::signal_all(job.group(), &job.uuid, Signal::SIGKILL);
         }
     });
 }
@@ -605,6 +682,9 @@ fn fail_jobs_of_an_earlier_life(inner: &Inner, created: NaiveDateTime) -> Result
         if lock(&inner.running).contains_key(&uuid) {
             continue;
         }
+        // Its processes outlived the crash (their own process group): end them, found by
+        // their mark (the stored pid may have been reused since).
+        process::signal_all(None, &uuid, Signal::SIGKILL);
         conn.transaction(|conn| {
             let claimed = diesel::update(
                 jobs::table
@@ -630,13 +710,25 @@ fn fail_jobs_of_an_earlier_life(inner: &Inner, created: NaiveDateTime) -> Result
 fn watch_once(inner: &Inner) -> Result<(), JobError> {
     let mut conn = inner.pool.get()?;
     let me = &inner.instance_id;
-    diesel::update(
-        jobs::table
-            .filter(jobs::instance_id.eq(me))
-            .filter(jobs::status.eq(status::RUNNING)),
-    )
-    .set(jobs::last_heartbeat.eq(now()))
-    .execute(&mut conn)?;
+    let retry: Vec<Finish> = std::mem::take(&mut *lock(&inner.unfinished));
+    for end in retry {
+        if record_end(&inner.pool, &end).is_err() {
+            lock(&inner.unfinished).push(end);
+        }
+    }
+    // Only the jobs this runner is running: a row whose end could not be recorded stops
+    // heartbeating, so another instance marks it failed if this one never can.
+    let alive: Vec<String> = lock(&inner.running).keys().cloned().collect();
+    if !alive.is_empty() {
+        diesel::update(
+            jobs::table
+                .filter(jobs::instance_id.eq(me))
+                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::uuid.eq_any(&alive)),
+        )
+        .set(jobs::last_heartbeat.eq(now()))
+        .execute(&mut conn)?;
+    }
     let kills: Vec<(String, Option<String>)> = jobs::table
         .filter(jobs::instance_id.eq(me))
         .filter(jobs::status.eq(status::RUNNING))

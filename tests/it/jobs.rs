@@ -24,6 +24,7 @@ rowguard::backend_tests!(
     output_is_stored_losslessly_and_capped,
     job_reads_and_writes_go_through_the_guard,
     devops_kills_any_job,
+    a_kill_ends_even_when_an_untracked_process_holds_the_output,
 );
 
 const COMMANDS: &str = r#"{
@@ -38,6 +39,7 @@ const COMMANDS: &str = r#"{
   "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"], "roles": ["*"]},
   "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "roles": ["*"], "timeout_secs": 1},
   "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"], "roles": ["*"]},
+  "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}, "roles": ["*"]},
   "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000}
 }"#;
 
@@ -188,7 +190,7 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         .start(&alice, "reboot", &no_params())
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: bytes, daemon, daemon_slow, env, flood, greet, ok, ops, script, sleeper, slow, stubborn)"), "{err}");
+    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: bytes, daemon, daemon_slow, env, escapee, flood, greet, ok, ops, script, sleeper, slow, stubborn)"), "{err}");
     let err = runner
         .start(&alice, "ops", &no_params())
         .unwrap_err()
@@ -534,4 +536,43 @@ fn devops_kills_any_job(db: &TestDatabase) {
         (job.status.as_str(), job.killed_by.as_deref()),
         (status::KILLED, Some("dave"))
     );
+}
+
+/// A hostile job drops its mark and leaves the group while holding the output open: the kill
+/// still ends the job (`killed`, with a line saying reading stopped) instead of leaving it
+/// `running` forever.
+fn a_kill_ends_even_when_an_untracked_process_holds_the_output(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    // A duration per backend, so each test can clean up its own escapee.
+    let secs = match db.backend() {
+        rowguard::Backend::Sqlite => "41.1",
+        rowguard::Backend::Postgres => "41.2",
+        rowguard::Backend::Mysql => "41.3",
+    };
+    let params = BTreeMap::from([("secs".to_string(), secs.to_string())]);
+    let uuid = runner.start(&alice, "escapee", &params).unwrap();
+    wait_until("ready", || j.text(&alice, &uuid).0.contains("ready"));
+    runner.request_kill(&alice, &uuid).unwrap();
+    let job = runner.wait(&alice, &uuid, Duration::from_secs(20)).unwrap();
+    assert_eq!(job.status, status::KILLED);
+    assert!(j.text(&alice, &uuid).0.contains(
+        "OUTPUT STILL HELD OPEN BY A PROCESS OUTSIDE THE JOB'S TRACKING; STOPPED READING"
+    ));
+    // Clean up the escapee.
+    let needle = format!("sleep\0{secs}\0");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }

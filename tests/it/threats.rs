@@ -14,8 +14,10 @@ use crate::app::{self, contacts, Contact};
 rowguard::backend_tests!(
     or_filter_cannot_widen_the_rule,
     revoked_rule_is_not_cached_from_an_old_snapshot,
+    a_database_whose_version_goes_back_is_noticed,
     stored_column_order_is_not_trusted,
     update_judges_the_row_as_stored,
+    insert_judges_the_row_as_stored,
     update_all_counts_what_it_wrote,
     one_bad_model_row_disables_only_that_model,
 );
@@ -71,6 +73,15 @@ fn or_filter_cannot_widen_the_rule(db: &TestDatabase) {
         .load(&mut c)
         .unwrap();
     assert_eq!(ids(widened), [1]);
+    // Raw SQL with a top-level OR stays inside its own operand of the AND.
+    let raw: Vec<i64> = guard
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1=0 OR 1=1"))
+        .select(contacts::id)
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(ids(raw), [1, 2, 3, 4, 5]);
     // An always-true condition does not escape either.
     let all: Vec<i64> = guard
         .read::<Contact>(&mut c)
@@ -203,6 +214,48 @@ fn revoked_rule_is_not_cached_from_an_old_snapshot(db: &TestDatabase) {
     // ... which nobody else is served afterwards, though the next check is a minute away.
     assert_eq!(visible(&auth.guard(agent()), &mut other), [1]);
     assert_eq!(visible(&auth.guard(agent()), &mut a), [1]);
+}
+
+/// Item 2, the other way round: a restore (or a DBA resetting the counter) moves the
+/// version back; read outside a transaction, that drops what the cache holds.
+fn a_database_whose_version_goes_back_is_noticed(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            refresh_interval_ms: 0,
+            ..Config::default()
+        },
+    );
+    let mut c = pool.get().unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1;2;3"}}}"#,
+    )
+    .unwrap();
+    auth.invalidate();
+    let guard = auth.guard(agent());
+    let count = |c: &mut AnyConnection| -> i64 {
+        guard
+            .read::<Contact>(c)
+            .unwrap()
+            .count()
+            .get_result(c)
+            .unwrap()
+    };
+    assert_eq!(count(&mut c), 3);
+    // "Restore" an older state: a narrower rule and a lower version.
+    diesel::sql_query(
+        "UPDATE authorization_rules SET rules = '{\"read\":{\"search\":{\"id\":\"=1\"}}}'",
+    )
+    .execute(&mut c)
+    .unwrap();
+    diesel::sql_query("UPDATE authorization_state SET version = 1")
+        .execute(&mut c)
+        .unwrap();
+    assert_eq!(count(&mut c), 1);
 }
 
 /// Item 3: rules are compiled against the model's declared columns by name; a stored
@@ -362,6 +415,60 @@ fn update_judges_the_row_as_stored(db: &TestDatabase) {
     assert!(matches!(err, Error::Forbidden { .. }), "{err}");
     assert_eq!(stored_tagged(&mut c, 1).score, 5);
     assert_eq!(stored_tagged(&mut c, 2).score, 1000);
+}
+
+diesel::table! {
+    defaulted (id) {
+        id -> BigInt,
+        team_id -> Nullable<BigInt>,
+    }
+}
+
+/// `team_id: None` is inserted as `DEFAULT` (1), not as NULL.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = defaulted)]
+struct Defaulted {
+    id: i64,
+    team_id: Option<i64>,
+}
+
+rowguard::authorizable!(Defaulted => defaulted(id) { id, team_id });
+
+/// Item 4 for inserts: the create rule is judged on the row as stored (column defaults).
+fn insert_judges_the_row_as_stored(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    diesel::sql_query("CREATE TABLE defaulted (id BIGINT PRIMARY KEY, team_id BIGINT DEFAULT 1)")
+        .execute(&mut c)
+        .unwrap();
+    auth.register::<Defaulted>(&mut c).unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "defaulted",
+        r#"{"read":"*","create":{"search":{"team_id":"=null"}}}"#,
+    )
+    .unwrap();
+    auth.invalidate();
+    let guard = auth.guard(agent());
+    let row = Defaulted {
+        id: 1,
+        team_id: None,
+    };
+    assert!(
+        guard.can(&mut c, Right::Create, &row).unwrap(),
+        "in memory it passes"
+    );
+    assert!(matches!(
+        guard.insert(&mut c, &row),
+        Err(Error::Forbidden {
+            action: Right::Create,
+            ..
+        })
+    ));
+    let n: i64 = defaulted::table.count().get_result(&mut c).unwrap();
+    assert_eq!(n, 0, "rolled back");
 }
 
 /// Item 5: `update_all` counts what it wrote; a changed key or a vanished row is an error

@@ -89,6 +89,12 @@ fn the_demo_never_destroys_data() {
     assert_ne!(code, 0);
     assert!(stderr.contains("needs an empty database"), "{stderr}");
     assert_eq!(std::fs::read(&app).unwrap(), before, "untouched");
+    // The same file as a `file:` URI (which SQLite opens too).
+    let uri = format!("file:{}?mode=rw", app.to_string_lossy());
+    let (code, _, stderr) = xtask(&["demo"], &uri);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("needs an empty database"), "{stderr}");
+    assert_eq!(std::fs::read(&app).unwrap(), before, "untouched");
     for _ in 0..2 {
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("demo")

@@ -1087,6 +1087,106 @@ fn w1_matrix(c: &mut Criterion) {
     }
 }
 
+/// W10: long id lists (10, 1,000, 100,000 values) on every backend, against the hand-written
+/// query with the same meaning: Diesel's `eq_any` where the backend takes that many binds,
+/// and past that the same one-bind form written by hand (`json_each` on SQLite,
+/// `JSON_TABLE` on MariaDB; PostgreSQL's `eq_any` is already one array).
+fn w10_long_lists(c: &mut Criterion) {
+    if !wanted(&["W10 long id lists"]) {
+        return;
+    }
+    let n: i64 = if quick() { 20_000 } else { 200_000 };
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        if !wanted(&[&format!("W10 long id lists/{backend}")]) {
+            continue;
+        }
+        let Some(db) = require(backend) else { continue };
+        let mut conn = db.connect().expect("connect");
+        app::fill_bulk(&mut conn, n).expect("rows");
+        let auth = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        auth.register::<Contact>(&mut conn).expect("register");
+        let mut group = c.benchmark_group(format!("W10 long id lists/{backend}"));
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(3));
+        for size in [10usize, 1_000, 100_000] {
+            // Every other id of the table exists (1, 3, 5, …, then past the end).
+            let ids: Vec<i64> = (0..size as i64).map(|i| 1 + 2 * i).collect();
+            let doc = format!(
+                r#"{{"read":{{"search":{{"id":"={}"}}}}}}"#,
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(";")
+            );
+            store::put_rule(&mut conn, "roles", "lists", "contacts", &doc).expect("rule");
+            auth.invalidate();
+            let guard = auth.guard(Subject::new().with_set("roles", ["lists"]));
+            let ours = |c: &mut AnyConnection| -> Vec<i64> {
+                guard
+                    .read::<Contact>(c)
+                    .expect("read")
+                    .select(contacts::id)
+                    .load(c)
+                    .expect("load")
+            };
+            let json = format!(
+                "[{}]",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            );
+            let by_hand = size > rowguard::rules::LONG_LIST && backend != Backend::Postgres;
+            let hand = |c: &mut AnyConnection| -> Vec<i64> {
+                if !by_hand {
+                    return contacts::table
+                        .select(contacts::id)
+                        .filter(contacts::id.eq_any(&ids))
+                        .load(c)
+                        .expect("hand");
+                }
+                let predicate = if backend == Backend::Sqlite {
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "contacts.id IN (SELECT value FROM json_each(",
+                    )
+                    .bind::<Text, _>(json.clone())
+                    .sql("))")
+                } else {
+                    diesel::dsl::sql::<diesel::sql_types::Bool>(
+                        "contacts.id IN (SELECT v FROM JSON_TABLE(",
+                    )
+                    .bind::<Text, _>(json.clone())
+                    .sql(", '$[*]' COLUMNS (v BIGINT PATH '$')) AS t)")
+                };
+                contacts::table
+                    .select(contacts::id)
+                    .filter(predicate)
+                    .load(c)
+                    .expect("hand, one bind")
+            };
+            let (mut a, mut b) = (hand(&mut conn), ours(&mut conn));
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "{backend} {size}: the same rows");
+            let paired = paired_ratio(
+                &mut conn,
+                |c| {
+                    black_box(ours(c));
+                },
+                |c| {
+                    black_box(hand(c));
+                },
+            );
+            eprintln!("W10 paired {backend} [{size} ids]: rowguard / hand-written {paired}");
+            group.bench_function(BenchmarkId::new("hand-written diesel", size), |bch| {
+                bch.iter(|| black_box(hand(&mut conn)))
+            });
+            group.bench_function(BenchmarkId::new("rowguard read", size), |bch| {
+                bch.iter(|| black_box(ours(&mut conn)))
+            });
+        }
+        group.finish();
+    }
+}
+
 /// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).
 fn w8_sync(c: &mut Criterion) {
     if !wanted(&["W8 sync-models", "scan + plan (dry run)"]) {
@@ -1135,6 +1235,7 @@ criterion_group!(
     w2_client_cpu,
     w7_update,
     w1_rls,
-    w8_sync
+    w8_sync,
+    w10_long_lists
 );
 criterion_main!(benches);

@@ -26,7 +26,7 @@ pub use self::filter::{Attributes, CmpOp, Filter, Operand, Pattern, Test, TestKi
 pub use self::keys::KeysQuery;
 pub use self::merge::{merge, Merged};
 pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
-pub use self::sql::{Dialect, SqlFilter};
+pub use self::sql::{Dialect, SqlFilter, LONG_LIST};
 pub use self::validate::{compile_document, validate, Access, CompiledRules};
 pub use self::value::{AsValueRef, Value, ValueRef};
 

@@ -37,6 +37,12 @@ use crate::Backend;
 /// binds a list as one array instead, so its statement text does not depend on the length.)
 const CACHEABLE_IN_LIST: usize = 64;
 
+/// Lists longer than this are bound as one JSON array on SQLite (`json_each`) and
+/// MySQL/MariaDB (`JSON_TABLE`): one bind whatever the length, so no list meets the
+/// backends' limits on bind parameters (SQLite 32,766, MySQL 65,535). Shorter lists keep
+/// `IN (?, …)`, which the planners know best.
+pub const LONG_LIST: usize = 1000;
+
 /// A backend rowguard renders filters for.
 pub trait Dialect: DieselBackend + Sized {
     /// Which backend this is.
@@ -91,7 +97,24 @@ macro_rules! dialect {
     };
 }
 
-dialect!(diesel::sqlite::Sqlite, Backend::Sqlite);
+dialect!(
+    diesel::sqlite::Sqlite,
+    Backend::Sqlite,
+    /// Long lists: `column IN (SELECT value FROM json_each(?))`, the list as one JSON text.
+    fn push_in_list<'b>(
+        out: &mut AstPass<'_, 'b, Self>,
+        _ty: ColumnType,
+        list: &'b [Operand],
+    ) -> QueryResult<bool> {
+        if list.len() <= LONG_LIST || !JsonList::fits(list) {
+            return Ok(false);
+        }
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<sql_types::Text, _>(JsonList::ref_cast(list))?;
+        out.push_sql("))");
+        Ok(true)
+    }
+);
 dialect!(
     diesel::pg::Pg,
     Backend::Postgres,
@@ -118,13 +141,49 @@ dialect!(
             PgElement::Text | PgElement::Uuid => {
                 out.push_bind_param::<sql_types::Array<sql_types::Text>, _>(array)?
             }
+            PgElement::Bool => {
+                out.push_bind_param::<sql_types::Array<sql_types::Bool>, _>(array)?
+            }
+            PgElement::Date => {
+                out.push_bind_param::<sql_types::Array<sql_types::Date>, _>(array)?
+            }
+            PgElement::Timestamp => {
+                out.push_bind_param::<sql_types::Array<sql_types::Timestamp>, _>(array)?
+            }
         }
         out.push_sql(if uuid { " AS uuid[]))" } else { ")" });
         Ok(true)
     }
 );
 #[cfg(feature = "mysql")]
-dialect!(diesel::mysql::Mysql, Backend::Mysql);
+dialect!(
+    diesel::mysql::Mysql,
+    Backend::Mysql,
+    /// Long lists: `column IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v TYPE PATH '$')))`,
+    /// the list as one JSON text (MySQL 8.0+, MariaDB 10.6+).
+    fn push_in_list<'b>(
+        out: &mut AstPass<'_, 'b, Self>,
+        ty: ColumnType,
+        list: &'b [Operand],
+    ) -> QueryResult<bool> {
+        if list.len() <= LONG_LIST || !JsonList::fits(list) {
+            return Ok(false);
+        }
+        let column = match ty {
+            ColumnType::Integer | ColumnType::Bigint | ColumnType::Bool => "BIGINT",
+            ColumnType::Float => "DOUBLE",
+            ColumnType::Text | ColumnType::Uuid => "LONGTEXT",
+            ColumnType::Date => "DATE",
+            ColumnType::Timestamp => "DATETIME(6)",
+        };
+        out.push_sql(" IN (SELECT v FROM JSON_TABLE(");
+        out.push_bind_param::<sql_types::Text, _>(JsonList::ref_cast(list))?;
+        out.push_sql(", '$[*]' COLUMNS (v ");
+        out.push_sql(column);
+        out.push_sql(" PATH '$')) AS rowguard_list)");
+        Ok(true)
+    }
+);
 
 /// A filter ready to go into a `WHERE`: `.filter(sql_filter)` on a boxed query, or rendered
 /// on its own.
@@ -343,6 +402,9 @@ enum PgElement {
     Text,
     /// Sent as text, cast to `uuid[]` in the SQL (as single UUIDs are).
     Uuid,
+    Bool,
+    Date,
+    Timestamp,
 }
 
 impl PgArray {
@@ -355,7 +417,9 @@ impl PgArray {
             ColumnType::Float => PgElement::Double,
             ColumnType::Text => PgElement::Text,
             ColumnType::Uuid => PgElement::Uuid,
-            ColumnType::Bool | ColumnType::Date | ColumnType::Timestamp => return None,
+            ColumnType::Bool => PgElement::Bool,
+            ColumnType::Date => PgElement::Date,
+            ColumnType::Timestamp => PgElement::Timestamp,
         };
         let fits = |op: &Operand| {
             matches!(
@@ -364,6 +428,9 @@ impl PgArray {
                     | (PgElement::Double, Operand::Value(Value::Float(_)))
                     | (PgElement::Text, Operand::Value(Value::Text(_)))
                     | (PgElement::Uuid, Operand::Value(Value::Uuid(_)))
+                    | (PgElement::Bool, Operand::Value(Value::Bool(_)))
+                    | (PgElement::Date, Operand::Value(Value::Date(_)))
+                    | (PgElement::Timestamp, Operand::Value(Value::Timestamp(_)))
             )
         };
         (list.len() > 1 && list.iter().all(fits)).then_some(element)
@@ -396,6 +463,23 @@ impl PgArray {
                     put_i32(out, i32::try_from(v.len())?)?;
                     out.write_all(v.as_bytes())?;
                 }
+                Operand::Value(Value::Bool(v)) => {
+                    put_i32(out, 1)?;
+                    out.write_all(&[u8::from(*v)])?;
+                }
+                Operand::Value(Value::Date(d)) => {
+                    let days = d.signed_duration_since(pg_epoch().date()).num_days();
+                    put_i32(out, 4)?;
+                    out.write_all(&i32::try_from(days)?.to_be_bytes())?;
+                }
+                Operand::Value(Value::Timestamp(t)) => {
+                    let micros = t
+                        .signed_duration_since(pg_epoch())
+                        .num_microseconds()
+                        .ok_or("rowguard: timestamp out of PostgreSQL's range")?;
+                    put_i32(out, 8)?;
+                    out.write_all(&micros.to_be_bytes())?;
+                }
                 other => return Err(format!("rowguard: {other} cannot be an array element").into()),
             }
         }
@@ -426,4 +510,94 @@ macro_rules! pg_array_to_sql {
     )+};
 }
 
-pg_array_to_sql!(sql_types::BigInt, sql_types::Double, sql_types::Text);
+pg_array_to_sql!(
+    sql_types::BigInt,
+    sql_types::Double,
+    sql_types::Text,
+    sql_types::Bool,
+    sql_types::Date,
+    sql_types::Timestamp
+);
+
+/// PostgreSQL's epoch for dates and timestamps (2000-01-01 00:00:00).
+fn pg_epoch() -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+/// A long `IN` list bound as one JSON array text (SQLite's `json_each`, MySQL's
+/// `JSON_TABLE`), written when the statement is bound: a view of the filter's own operands.
+#[derive(RefCast)]
+#[repr(transparent)]
+struct JsonList([Operand]);
+
+impl JsonList {
+    /// Whether every operand is a known, non-NULL value (else the `IN` form is kept).
+    fn fits(list: &[Operand]) -> bool {
+        list.iter()
+            .all(|op| matches!(op, Operand::Value(v) if !v.is_null()))
+    }
+
+    /// The JSON text. Numbers as numbers, booleans as 1/0 (how SQLite and MySQL store them),
+    /// dates and timestamps as the text the backends store and parse (Diesel's SQLite
+    /// format), everything else as JSON strings.
+    fn json(&self) -> String {
+        let mut json = String::with_capacity(self.0.len() * 8 + 2);
+        json.push('[');
+        for (i, op) in self.0.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            let Operand::Value(value) = op else {
+                json.push_str("null");
+                continue;
+            };
+            match value {
+                Value::Null => json.push_str("null"),
+                Value::Int(v) => json.push_str(&v.to_string()),
+                Value::Float(v) => json.push_str(
+                    &serde_json::Number::from_f64(*v)
+                        .map_or_else(|| "null".into(), |n| n.to_string()),
+                ),
+                Value::Bool(v) => json.push(if *v { '1' } else { '0' }),
+                Value::Text(v) | Value::Uuid(v) => {
+                    json.push_str(&serde_json::Value::from(v.as_str()).to_string())
+                }
+                Value::Date(d) => {
+                    json.push('"');
+                    json.push_str(&d.format("%F").to_string());
+                    json.push('"');
+                }
+                Value::Timestamp(t) => {
+                    json.push('"');
+                    json.push_str(&t.format("%F %T%.f").to_string());
+                    json.push('"');
+                }
+            }
+        }
+        json.push(']');
+        json
+    }
+}
+
+impl fmt::Debug for JsonList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "json list of {} values", self.0.len())
+    }
+}
+
+impl ToSql<sql_types::Text, diesel::sqlite::Sqlite> for JsonList {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
+        out.set_value(self.json());
+        Ok(IsNull::No)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl ToSql<sql_types::Text, diesel::mysql::Mysql> for JsonList {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
+        out.write_all(self.json().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
-use rowguard::rules::{compile_document, escape_value, ColumnType, Filter, Right, Value};
+use rowguard::rules::{
+    compile_document, escape_value, ColumnType, Filter, Operand, Right, Test, TestKind, Value,
+};
 use rowguard::testing::TestDatabase;
 use rowguard::Backend;
 
@@ -15,7 +17,8 @@ use crate::samples::{self, COLUMNS};
 rowguard::backend_tests!(
     fixed_cases_match_sql_and_memory,
     injection_attempts_are_inert,
-    long_lists_match_and_cache_as_designed
+    long_lists_match_and_cache_as_designed,
+    lists_of_100000_values_of_every_type,
 );
 
 const TEXTS: [&str; 14] = [
@@ -280,10 +283,92 @@ fn long_lists_match_and_cache_as_designed(db: &TestDatabase) {
             "one array statement for every length"
         );
     } else {
+        // 100 values: an IN list past 64, not cached; 1,014 values: past LONG_LIST, one JSON
+        // bind, whose single statement is cached.
         assert_eq!(
             (short, long),
-            (3, 0),
-            "IN lists: one statement per length, none past 64"
+            (3, 1),
+            "IN lists: one statement per length, none past 64; JSON lists: one statement"
         );
     }
+}
+
+/// A filler value of `ty` that no sample row holds (the `k`th of its kind).
+fn filler(ty: ColumnType, k: i64) -> Value {
+    let day =
+        chrono::NaiveDate::from_ymd_opt(1800, 1, 1).unwrap() + chrono::Duration::days(k % 40_000);
+    match ty {
+        ColumnType::Integer => Value::Int(1_000_000 + k),
+        ColumnType::Bigint => Value::Int(-9_000_000_000 - k),
+        ColumnType::Float => Value::Float(1e9 + k as f64 + 0.25),
+        ColumnType::Text => Value::Text(format!("filler '{k}\" ; -- %_")),
+        ColumnType::Bool => Value::Bool(k % 2 == 0),
+        ColumnType::Date => Value::Date(day),
+        ColumnType::Timestamp => Value::Timestamp(
+            day.and_hms_micro_opt(1, 2, 3, (k % 1_000_000) as u32)
+                .unwrap(),
+        ),
+        ColumnType::Uuid => Value::Uuid(format!("ffffffff-ffff-4fff-8fff-{k:012x}")),
+    }
+}
+
+/// Item 7 of the threat review: a list of 100,000 values of each type works on every
+/// backend with a bounded number of binds, and SQL agrees with memory, also under NOT.
+fn lists_of_100000_values_of_every_type(db: &TestDatabase) {
+    let (mut conn, rows) = setup(db);
+    let columns = samples::columns();
+    for (index, (name, ty)) in COLUMNS.iter().enumerate().skip(1) {
+        // The values of every other sample row, among 100,000 values no row holds.
+        let mut list: Vec<Operand> = rows
+            .iter()
+            .step_by(2)
+            .map(|row| row[index].clone())
+            .filter(|v| !v.is_null())
+            .map(Operand::Value)
+            .collect();
+        list.extend((0..100_000).map(|k| Operand::Value(filler(*ty, k))));
+        let test = Filter::Test(Test {
+            column: (*name).into(),
+            index: columns.get(name).unwrap().0,
+            ty: *ty,
+            kind: TestKind::In(list),
+        });
+        for filter in [test.clone(), Filter::Not(Box::new(test))] {
+            let sql = samples::select_ids(&mut conn, &filter)
+                .unwrap_or_else(|e| panic!("{name} ({}): {e}", ty.name()));
+            assert_eq!(
+                sql,
+                samples::matching_ids(&rows, &filter),
+                "SQL and memory for {name} ({})",
+                ty.name()
+            );
+        }
+    }
+    // One bind for the whole list: the SQL has one placeholder, whatever the length.
+    let ints = Filter::Test(Test {
+        column: "b".into(),
+        index: columns.get("b").unwrap().0,
+        ty: ColumnType::Bigint,
+        kind: TestKind::In(
+            (0..100_000)
+                .map(|k| Operand::Value(Value::Int(k)))
+                .collect(),
+        ),
+    });
+    let sql = rowguard::rules::SqlFilter::new(Some("samples"), ints);
+    let text = match conn.backend() {
+        Backend::Sqlite => diesel::debug_query::<diesel::sqlite::Sqlite, _>(&sql).to_string(),
+        Backend::Postgres => diesel::debug_query::<diesel::pg::Pg, _>(&sql).to_string(),
+        #[cfg(feature = "mysql")]
+        Backend::Mysql => diesel::debug_query::<diesel::mysql::Mysql, _>(&sql).to_string(),
+        #[cfg(not(feature = "mysql"))]
+        Backend::Mysql => unreachable!("no MySQL tests without the feature"),
+    };
+    let sql_part = text.split(" -- binds:").next().unwrap();
+    assert_eq!(
+        sql_part.matches('?').count() + sql_part.matches("$1").count(),
+        1,
+        "{sql_part}"
+    );
+    assert!(!sql_part.contains("$2"), "{sql_part}");
 }

@@ -20,6 +20,7 @@ rowguard::backend_tests!(
     insert_judges_the_row_as_stored,
     update_all_counts_what_it_wrote,
     one_bad_model_row_disables_only_that_model,
+    long_lists_stay_within_bind_limits,
 );
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
@@ -577,5 +578,55 @@ fn one_bad_model_row_disables_only_that_model(db: &TestDatabase) {
     assert_eq!(
         guard.find::<Contact>(&mut c, 1i64).unwrap().key(),
         Value::Int(1)
+    );
+}
+
+/// Item 7: a stored rule with 100,000 ids (and one merged from two roles' long lists) is
+/// stored, read through the guard and written through it on every backend (each list is one
+/// bind; see `rules_sql::lists_of_100000_values_of_every_type` for every type).
+fn long_lists_stay_within_bind_limits(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    let list = |from: i64| -> String {
+        (from..from + 100_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        &format!(
+            r#"{{"read":{{"search":{{"id":"={}"}}}},"update":"*"}}"#,
+            list(5)
+        ),
+    )
+    .unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "auditor",
+        "contacts",
+        &format!(r#"{{"read":{{"search":{{"id":"={}"}}}}}}"#, list(-99_997)),
+    )
+    .unwrap();
+    auth.invalidate();
+    let both = auth.guard(Subject::new().with_set("roles", ["agent", "auditor"]));
+    let visible: Vec<i64> = both
+        .read::<Contact>(&mut c)
+        .unwrap()
+        .select(contacts::id)
+        .load(&mut c)
+        .unwrap();
+    // -99,997..=2 and 5..: contacts 1, 2 and 5 to 10.
+    assert_eq!(ids(visible), [1, 2, 5, 6, 7, 8, 9, 10]);
+    let n = both
+        .update_all::<Contact>(&mut c, None, |row| row.score += 1)
+        .unwrap();
+    assert_eq!(
+        n, 8,
+        "update is the merged read AND the merged update (\"*\")"
     );
 }

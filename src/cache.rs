@@ -160,8 +160,14 @@ impl<V> RuleCache<V> {
     /// back (a restore, a reset of the counter), and everything cached is dropped.
     pub fn observe_version(&self, version: i64, in_snapshot: bool) {
         let previous = self.newest.fetch_max(version, Ordering::AcqRel);
-        if version < previous && !in_snapshot {
-            self.newest.store(version, Ordering::Release);
+        if version < previous
+            && !in_snapshot
+            && self
+                .newest
+                .compare_exchange(previous, version, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            // Lowered only from the value just seen: a newer version observed meanwhile wins.
             self.invalidate();
         }
     }

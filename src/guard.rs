@@ -819,13 +819,17 @@ impl Guard {
             return Err(forbidden::<M>(Right::Create));
         }
         let rule = self.rule::<M>(conn, Right::Create)?;
-        let key = row.key();
-        if !stored_may_differ(row, &rule) || key.is_null() {
+        if !stored_may_differ(row, &rule) {
             row.insert_row(conn)?;
             return Ok(());
         }
         conn.transaction(|conn| {
             row.insert_row(conn)?;
+            // A key the database generates is found as the connection's last insert id.
+            let key = match row.key() {
+                Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
+                key => key,
+            };
             if M::load_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))?.is_empty() {
                 return Err(forbidden::<M>(Right::Create));
             }

@@ -8,7 +8,7 @@ mod migrate;
 mod pool;
 mod url;
 
-pub use self::any::{in_transaction, AnyConnection, MultiBackend};
+pub use self::any::{in_transaction, last_insert_id, AnyConnection, MultiBackend};
 pub use self::connection::{establish, SQLITE_BUSY_TIMEOUT_MS};
 pub use self::migrate::{pending_migrations, run_pending_migrations};
 pub use self::pool::{connect_pool, ConnectionManager, Pool, PoolOptions, PooledConnection};

@@ -209,22 +209,36 @@ impl fmt::Display for DatabaseUrl {
 /// password may contain `/`, `?` or `@`). Used for every message and `Debug` output that
 /// shows a URL.
 pub(crate) fn redact(raw: &str) -> String {
-    static PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let pair = PAIR.get_or_init(|| {
-        regex::Regex::new(r"(^|[?&;\s])([^=&?;\s]+)=([^&;\s]*)").expect("a valid pattern")
-    });
-    let pairs_masked = pair.replace_all(raw, |caps: &regex::Captures<'_>| {
-        let key = &caps[2];
-        if percent_decode(key)
-            .to_ascii_lowercase()
-            .contains("password")
-        {
-            format!("{}{key}=***", &caps[1])
-        } else {
-            caps[0].to_owned()
-        }
-    });
-    let text = pairs_masked.as_ref();
+    static URL_PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static DSN_PAIR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let is_url = raw.contains("://");
+    let masked = if is_url {
+        // URL query: a value runs to the next `&` or `#` (libpq splits only there).
+        let pair = URL_PAIR.get_or_init(|| {
+            regex::Regex::new(r"([?&])([^=&#]+)=([^&#]*)").expect("a valid pattern")
+        });
+        pair.replace_all(raw, |caps: &regex::Captures<'_>| {
+            if is_password_key(&caps[2]) {
+                format!("{}{}=***", &caps[1], &caps[2])
+            } else {
+                caps[0].to_owned()
+            }
+        })
+    } else {
+        // key=value DSN: spaces around `=`, quoted values with \-escapes.
+        let pair = DSN_PAIR.get_or_init(|| {
+            regex::Regex::new(r"(^|\s)([^=\s]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)")
+                .expect("a valid pattern")
+        });
+        pair.replace_all(raw, |caps: &regex::Captures<'_>| {
+            if is_password_key(&caps[2]) {
+                format!("{}{}{}***", &caps[1], &caps[2], &caps[3])
+            } else {
+                caps[0].to_owned()
+            }
+        })
+    };
+    let text = masked.as_ref();
     let Some(start) = text.find("://").map(|i| i + 3) else {
         return text.to_owned();
     };
@@ -235,6 +249,12 @@ pub(crate) fn redact(raw: &str) -> String {
         }
         _ => text.to_owned(),
     }
+}
+
+fn is_password_key(key: &str) -> bool {
+    percent_decode(key)
+        .to_ascii_lowercase()
+        .contains("password")
 }
 
 /// `%XX` sequences decoded (lossily); anything else kept.
@@ -341,6 +361,11 @@ mod tests {
             format!("postgres://db/prod?PassWord={secret}"),
             format!("host=db user=app password={secret} dbname=prod"),
             format!("host=db password={secret}/x dbname=prod"),
+            format!("postgres://db/prod?password={secret};{secret}"),
+            format!("postgres://db/prod?password={secret} {secret}&sslmode=disable"),
+            format!("host=db password = {secret} dbname=prod"),
+            format!("host=db password='{secret} {secret}' dbname=prod"),
+            format!("host=db password='a\\' {secret}' dbname=prod"),
         ];
         for raw in &corpus {
             let shown = match DatabaseUrl::parse(raw) {

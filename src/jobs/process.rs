@@ -80,6 +80,12 @@ fn is_zombie(pid: i32) -> bool {
     })
 }
 
+/// Whether process group `group` still has a member. Linux does not reuse a process id
+/// while a group with that id exists, so a group id that still answers is still the job's.
+pub fn group_exists(group: i32) -> bool {
+    killpg(Pid::from_raw(group), None).is_ok()
+}
+
 /// Sends `signal` to the job's process group (if it is still known to be the job's) and to
 /// every process that carries job `uuid`'s mark.
 pub fn signal_all(group: Option<i32>, uuid: &str, signal: Signal) {

@@ -62,12 +62,13 @@ impl Running {
     /// The job's process group, while its leader has not been reaped (after that the id
     /// may be reused by an unrelated group, so it is no longer signalled).
     fn group(&self) -> Option<i32> {
-        (!self.exited.load(Ordering::Acquire)).then_some(self.pid)
+        (!self.exited.load(Ordering::Acquire) || process::group_exists(self.pid))
+            .then_some(self.pid)
     }
 
     /// Whether any process of the job is still alive.
     fn alive(&self) -> bool {
-        !self.exited.load(Ordering::Acquire) || !process::marked_processes(&self.uuid).is_empty()
+        self.group().is_some() || !process::marked_processes(&self.uuid).is_empty()
     }
 }
 
@@ -223,8 +224,7 @@ impl Runner {
             abandoned: AtomicBool::new(false),
         });
         let watched = inner.clone();
-        let created = now();
-        let watcher = thread::spawn(move || watch(&watched, created));
+        let watcher = thread::spawn(move || watch(&watched));
         Self {
             inner,
             auth,
@@ -602,6 +602,8 @@ fn record_end(pool: &Pool, end: &Finish) -> Result<(), JobError> {
     )
 }
 
+/// Records a job's end. Only a row still `running` is changed: if another instance already
+/// marked the job failed (this one stopped heartbeating meanwhile), that verdict stands.
 fn finish(
     conn: &mut AnyConnection,
     uuid: &str,
@@ -609,14 +611,18 @@ fn finish(
     code: Option<i32>,
     killed_by: Option<&str>,
 ) -> Result<(), JobError> {
-    diesel::update(jobs::table.find(uuid))
-        .set((
-            jobs::status.eq(outcome),
-            jobs::exit_code.eq(code),
-            jobs::finished_at.eq(Some(now())),
-            jobs::killed_by.eq(killed_by),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        jobs::table
+            .find(uuid)
+            .filter(jobs::status.eq(status::RUNNING)),
+    )
+    .set((
+        jobs::status.eq(outcome),
+        jobs::exit_code.eq(code),
+        jobs::finished_at.eq(Some(now())),
+        jobs::killed_by.eq(killed_by),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -646,18 +652,10 @@ fn escalate(job: Arc<Running>, config: &JobsConfig) {
     });
 }
 
-fn watch(inner: &Inner, created: NaiveDateTime) {
+fn watch(inner: &Inner) {
     let interval = Duration::from_millis(inner.config.poll_interval_ms.max(10));
-    let mut recovered = false;
     while !inner.stopped.load(Ordering::Acquire) {
-        if !recovered {
-            match fail_jobs_of_an_earlier_life(inner, created) {
-                Ok(()) => recovered = true,
-                Err(e) => tracing::warn!("rowguard jobs watcher: {e}"),
-            }
-        }
-        // Heartbeats only once the previous life's jobs are settled: they are not ours.
-        if let Err(e) = recovered.then(|| watch_once(inner)).transpose() {
+        if let Err(e) = watch_once(inner) {
             tracing::warn!("rowguard jobs watcher: {e}");
         }
         let until = Instant::now() + interval;
@@ -667,36 +665,40 @@ fn watch(inner: &Inner, created: NaiveDateTime) {
     }
 }
 
-/// Marks failed the jobs an earlier life of this instance left `running` (same instance id,
-/// started before this runner, not run by it), with the reason in their output.
-fn fail_jobs_of_an_earlier_life(inner: &Inner, created: NaiveDateTime) -> Result<(), JobError> {
-    let mut conn = inner.pool.get()?;
+/// Marks failed the jobs of this instance id that no runner heartbeats any more: an
+/// earlier life's (a crash, a restart) or a runner's whose watcher stopped. A job another
+/// live runner with the same id runs is heartbeated by it and left alone. Their processes
+/// (found by their mark, on this machine) are ended first.
+fn fail_unheartbeated_jobs_of_this_instance(
+    conn: &mut AnyConnection,
+    inner: &Inner,
+    cutoff: NaiveDateTime,
+) -> Result<(), JobError> {
     let me = &inner.instance_id;
     let stale: Vec<String> = jobs::table
         .filter(jobs::instance_id.eq(me))
         .filter(jobs::status.eq(status::RUNNING))
-        .filter(jobs::started_at.lt(created))
+        .filter(jobs::last_heartbeat.lt(cutoff))
         .select(jobs::uuid)
-        .load(&mut conn)?;
+        .load(conn)?;
     for uuid in stale {
         if lock(&inner.running).contains_key(&uuid) {
             continue;
         }
-        // Its processes outlived the crash (their own process group): end them, found by
-        // their mark (the stored pid may have been reused since).
         process::signal_all(None, &uuid, Signal::SIGKILL);
         conn.transaction(|conn| {
             let claimed = diesel::update(
                 jobs::table
                     .find(&uuid)
-                    .filter(jobs::status.eq(status::RUNNING)),
+                    .filter(jobs::status.eq(status::RUNNING))
+                    .filter(jobs::last_heartbeat.lt(cutoff)),
             )
             .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
             .execute(conn)?;
             if claimed == 1 {
                 let end = end_offset(conn, &uuid)?;
                 let line = format!(
-                    "\nINSTANCE {me} RESTARTED; THIS JOB OF ITS EARLIER LIFE WAS MARKED FAILED AT {}\n",
+                    "\nNO RUNNER OF INSTANCE {me} HEARTBEATS THIS JOB ANY MORE (AN EARLIER LIFE OF THE INSTANCE); MARKED FAILED AT {}\n",
                     now().format("%Y-%m-%d %H:%M:%S")
                 );
                 append_on(conn, &uuid, end, "rowguard", line.as_bytes())?;
@@ -712,7 +714,15 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
     let me = &inner.instance_id;
     let retry: Vec<Finish> = std::mem::take(&mut *lock(&inner.unfinished));
     for end in retry {
-        if record_end(&inner.pool, &end).is_err() {
+        if finish(
+            &mut conn,
+            &end.uuid,
+            end.outcome,
+            end.code,
+            end.killed_by.as_deref(),
+        )
+        .is_err()
+        {
             lock(&inner.unfinished).push(end);
         }
     }
@@ -746,6 +756,7 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
         }
     }
     let cutoff = now() - chrono::Duration::milliseconds(inner.config.dead_after_ms as i64);
+    fail_unheartbeated_jobs_of_this_instance(&mut conn, inner, cutoff)?;
     let orphans: Vec<(String, String)> = jobs::table
         .filter(jobs::status.eq(status::RUNNING))
         .filter(jobs::instance_id.ne(me))

@@ -180,7 +180,9 @@ dialect!(
         out.push_bind_param::<sql_types::Text, _>(JsonList::ref_cast(list))?;
         out.push_sql(", '$[*]' COLUMNS (v ");
         out.push_sql(column);
-        out.push_sql(" PATH '$')) AS rowguard_list)");
+        // ERROR ON ERROR: a value MySQL cannot convert fails the query, as the IN form does,
+        // instead of becoming NULL.
+        out.push_sql(" PATH '$' ERROR ON ERROR)) AS rowguard_list)");
         Ok(true)
     }
 );
@@ -542,7 +544,9 @@ impl JsonList {
     /// The JSON text. Numbers as numbers, booleans as 1/0 (how SQLite and MySQL store them),
     /// dates and timestamps as the text the backends store and parse (Diesel's SQLite
     /// format), everything else as JSON strings.
-    fn json(&self) -> String {
+    fn json(&self, backend: Backend) -> String {
+        use std::fmt::Write as _;
+        // Written in place (no string per element): it is built on every execution.
         let mut json = String::with_capacity(self.0.len() * 8 + 2);
         json.push('[');
         for (i, op) in self.0.iter().enumerate() {
@@ -555,7 +559,9 @@ impl JsonList {
             };
             match value {
                 Value::Null => json.push_str("null"),
-                Value::Int(v) => json.push_str(&v.to_string()),
+                Value::Int(v) => {
+                    let _ = write!(json, "{v}");
+                }
                 Value::Float(v) => json.push_str(
                     &serde_json::Number::from_f64(*v)
                         .map_or_else(|| "null".into(), |n| n.to_string()),
@@ -565,14 +571,18 @@ impl JsonList {
                     json.push_str(&serde_json::Value::from(v.as_str()).to_string())
                 }
                 Value::Date(d) => {
-                    json.push('"');
-                    json.push_str(&d.format("%F").to_string());
-                    json.push('"');
+                    let _ = write!(json, "\"{}\"", d.format("%F"));
                 }
                 Value::Timestamp(t) => {
-                    json.push('"');
-                    json.push_str(&t.format("%F %T%.f").to_string());
-                    json.push('"');
+                    // SQLite compares Diesel's text form ("%F %T%.f", every digit kept);
+                    // MySQL binds a single timestamp truncated to microseconds, so the list
+                    // is written the same way (its JSON_TABLE would round).
+                    let format = if backend == Backend::Mysql {
+                        "%F %T%.6f"
+                    } else {
+                        "%F %T%.f"
+                    };
+                    let _ = write!(json, "\"{}\"", t.format(format));
                 }
             }
         }
@@ -589,7 +599,7 @@ impl fmt::Debug for JsonList {
 
 impl ToSql<sql_types::Text, diesel::sqlite::Sqlite> for JsonList {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::sqlite::Sqlite>) -> serialize::Result {
-        out.set_value(self.json());
+        out.set_value(self.json(Backend::Sqlite));
         Ok(IsNull::No)
     }
 }
@@ -597,7 +607,7 @@ impl ToSql<sql_types::Text, diesel::sqlite::Sqlite> for JsonList {
 #[cfg(feature = "mysql")]
 impl ToSql<sql_types::Text, diesel::mysql::Mysql> for JsonList {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, diesel::mysql::Mysql>) -> serialize::Result {
-        out.write_all(self.json().as_bytes())?;
+        out.write_all(self.json(Backend::Mysql).as_bytes())?;
         Ok(IsNull::No)
     }
 }

@@ -25,6 +25,7 @@ rowguard::backend_tests!(
     job_reads_and_writes_go_through_the_guard,
     devops_kills_any_job,
     a_kill_ends_even_when_an_untracked_process_holds_the_output,
+    two_live_runners_with_one_instance_id_leave_each_other_alone,
 );
 
 const COMMANDS: &str = r#"{
@@ -422,7 +423,7 @@ fn a_restarted_instance_fails_its_earlier_jobs(db: &TestDatabase) {
     assert!(j
         .text(&alice, &uuid)
         .0
-        .contains("INSTANCE same-id RESTARTED; THIS JOB OF ITS EARLIER LIFE WAS MARKED FAILED AT"));
+        .contains("NO RUNNER OF INSTANCE same-id HEARTBEATS THIS JOB ANY MORE (AN EARLIER LIFE OF THE INSTANCE); MARKED FAILED AT"));
     // The new life's own job is untouched, and its heartbeats do not revive the old one.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -575,4 +576,24 @@ fn a_kill_ends_even_when_an_untracked_process_holds_the_output(db: &TestDatabase
             );
         }
     }
+}
+
+/// Two live runners that share an instance id (two `jobs run` on one machine) each heartbeat
+/// their own jobs: neither takes the other's for an earlier life.
+fn two_live_runners_with_one_instance_id_leave_each_other_alone(db: &TestDatabase) {
+    let j = setup(db);
+    let first = j.runner("shared-id");
+    let alice = j.guard("alice", "support");
+    let uuid = started(&j, &first, &alice, "sleeper", "up");
+    let second = j.runner("shared-id");
+    // Several times dead_after_ms (700 ms), both watchers running.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(
+        second.wait(&alice, &uuid, Duration::ZERO).unwrap().status,
+        status::RUNNING
+    );
+    assert!(!jobs::process::marked_processes(&uuid).is_empty());
+    first.request_kill(&alice, &uuid).unwrap();
+    let job = first.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
+    assert_eq!(job.status, status::KILLED);
 }

@@ -146,7 +146,7 @@ fn migrate_applies_then_reports_up_to_date() {
 
 /// The demo and the DBA commands, end to end, on a fresh database of `backend`.
 fn demo_and_rules_commands(backend: rowguard::Backend) {
-    use diesel::RunQueryDsl;
+    use diesel::prelude::*;
 
     let db = rowguard::testing::TestDatabase::empty(backend).unwrap_or_else(|e| panic!("{e}"));
     let url = db.url().target().to_owned();
@@ -226,8 +226,65 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     assert!(stdout.contains(binds), "{stdout}");
 
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
-    assert_eq!((code, stdout.trim()), (0, "5 rule(s) checked, 0 invalid"));
+    assert_eq!(
+        (code, stdout.trim()),
+        (0, "5 rule(s) checked, 0 invalid; 0 model problem(s)")
+    );
     let mut conn = db.connect().unwrap();
+    // The stored models against the code that declares them: a changed type, a broken JSON.
+    let check_models = || {
+        xtask(
+            &[
+                "rules",
+                "check",
+                "--path",
+                "../examples",
+                "--path",
+                "../src",
+            ],
+            &url,
+        )
+    };
+    let (code, stdout, _) = check_models();
+    assert_eq!(code, 0, "{stdout}");
+    let columns: String = rowguard::schema::authorizable_models::table
+        .filter(rowguard::schema::authorizable_models::name.eq("contacts"))
+        .select(rowguard::schema::authorizable_models::column_types)
+        .first(&mut conn)
+        .unwrap();
+    let set_columns = |conn: &mut rowguard::AnyConnection, model: &str, json: &str| {
+        diesel::update(
+            rowguard::schema::authorizable_models::table
+                .filter(rowguard::schema::authorizable_models::name.eq(model)),
+        )
+        .set(rowguard::schema::authorizable_models::column_types.eq(json))
+        .execute(conn)
+        .unwrap();
+    };
+    set_columns(
+        &mut conn,
+        "contacts",
+        &columns.replace(r#""score":"integer""#, r#""score":"text""#),
+    );
+    set_columns(&mut conn, "contact_types", "not json");
+    let (code, stdout, _) = check_models();
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(
+            "model contacts: the stored definition differs from the code, so it fails closed"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("model contact_types: its stored columns are invalid, so it fails closed"),
+        "{stdout}"
+    );
+    set_columns(&mut conn, "contacts", &columns);
+    set_columns(
+        &mut conn,
+        "contact_types",
+        r#"{"id":"bigint","name":"text"}"#,
+    );
     diesel::sql_query(
         r#"UPDATE authorization_rules SET rules = '{"read":{"search":{"idd":"=1"}}}' WHERE id = 3"#,
     )

@@ -16,10 +16,15 @@ pub struct Args {
 
 #[derive(clap::Subcommand, Debug)]
 enum RulesCommand {
-    /// Validate every stored rule; list each bad row; exit 1 if any.
+    /// Validate every stored rule and model; list each bad row, each model whose stored
+    /// definition is broken or differs from the code; exit 1 if any.
     Check {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// Source directory declaring the models (repeatable; default: src and examples,
+        /// those that exist).
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<std::path::PathBuf>,
     },
     /// Show the contributing rule rows, the merged rule and the SQL for a subject.
     Explain {
@@ -66,6 +71,66 @@ impl SubjectArgs {
     }
 }
 
+/// Models that fail closed at run time: a broken stored definition, or one that differs from
+/// the models declared in the source (a guard call then refuses with `ModelMismatch`).
+fn model_problems(
+    conn: &mut AnyConnection,
+    paths: Vec<std::path::PathBuf>,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut problems: Vec<String> = rowguard::store::load_models(conn)?
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|broken| {
+            format!(
+                "model {}: its stored columns are invalid, so it fails closed: {}",
+                broken.name, broken.error
+            )
+        })
+        .collect();
+    let paths: Vec<_> = if paths.is_empty() {
+        ["src", "examples"]
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .collect()
+    } else {
+        paths
+    };
+    if paths.is_empty() {
+        eprintln!("notice: no source directory to compare the stored models with");
+        return Ok(problems);
+    }
+    let scan = rowguard::sync::scan(&paths, true)?;
+    let stored: std::collections::HashMap<String, _> = rowguard::store::load_models(conn)?
+        .into_iter()
+        .flatten()
+        .map(|m| (m.name.clone(), m))
+        .collect();
+    for (name, found) in &scan.models {
+        let Some(model) = stored.get(name) else {
+            problems.push(format!(
+                "model {name}: declared in the code but not registered; run cargo xtask sync-models"
+            ));
+            continue;
+        };
+        // The guard's own test: table, key and columns by name and type (order is free).
+        let same_columns = model.columns.len() == found.columns.len()
+            && found
+                .columns
+                .iter()
+                .all(|(col, ty)| model.columns.get(col).map(|(_, t)| t) == Some(ty));
+        if model.table_name != found.table
+            || model.primary_key != found.primary_key
+            || !same_columns
+        {
+            problems.push(format!(
+                "model {name}: the stored definition differs from the code, so it fails closed; run cargo xtask sync-models"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 fn right(action: &str) -> Result<Right, String> {
     Right::from_key(action).ok_or_else(|| {
         format!("unknown action \"{action}\"; expected create, read, update or delete")
@@ -75,8 +140,12 @@ fn right(action: &str) -> Result<Right, String> {
 /// Runs a `rules` subcommand.
 pub fn run(args: Args) -> CommandResult {
     match args.command {
-        RulesCommand::Check { db } => {
+        RulesCommand::Check { db, paths } => {
             let mut conn = rowguard::establish(&db.url()?)?;
+            let models = model_problems(&mut conn, paths)?;
+            for problem in &models {
+                println!("{problem}");
+            }
             let bad = rowguard::store::invalid_rules(&mut conn)?;
             let total = rowguard::store::all_rules(&mut conn)?.len();
             for b in &bad {
@@ -85,8 +154,13 @@ pub fn run(args: Args) -> CommandResult {
                     b.row.id, b.row.set_type, b.row.set_value, b.row.model, b.error
                 );
             }
-            println!("{} rule(s) checked, {} invalid", total, bad.len());
-            Ok(if bad.is_empty() {
+            println!(
+                "{} rule(s) checked, {} invalid; {} model problem(s)",
+                total,
+                bad.len(),
+                models.len()
+            );
+            Ok(if bad.is_empty() && models.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

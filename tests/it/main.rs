@@ -12,3 +12,4 @@ mod rules_sql;
 mod samples;
 mod seed_sync;
 mod threats;
+mod write_paths;

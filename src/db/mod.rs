@@ -177,6 +177,19 @@ fn one_line(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Runs only in a build without the `mysql` feature: `cargo xtask test` runs it that way
+    /// (and checks that it ran) after the main run.
+    #[cfg(not(feature = "mysql"))]
+    #[test]
+    fn mysql_url_without_the_feature_says_how_to_enable_it() {
+        let url = DatabaseUrl::parse("mysql://root@127.0.0.1/test").expect("parses");
+        let err = match establish(&url) {
+            Ok(_) => panic!("mysql is not compiled in"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("--features mysql"), "{err}");
+    }
+
     #[test]
     fn driver_messages_are_classified() {
         let cases = [

@@ -57,18 +57,6 @@ mod mysql_errors {
     }
 }
 
-#[test]
-fn mysql_without_the_feature_says_how_to_enable_it() {
-    if Backend::Mysql.is_compiled_in() {
-        return;
-    }
-    let err = match establish(&DatabaseUrl::parse("mysql://root@127.0.0.1/test").unwrap()) {
-        Ok(_) => panic!("mysql is not compiled in"),
-        Err(e) => e.to_string(),
-    };
-    assert!(err.contains("--features mysql"), "{err}");
-}
-
 rowguard::backend_tests!(passwords_never_reach_an_error);
 
 /// A wrong password, an unknown database and an unreachable port, each with the password

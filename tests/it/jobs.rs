@@ -44,6 +44,14 @@ const COMMANDS: &str = r#"{
   "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000}
 }"#;
 
+/// For the runner that should notice a dead instance (the other one is abandoned).
+fn quick_to_notice() -> JobsConfig {
+    JobsConfig {
+        dead_after_ms: 700,
+        ..config()
+    }
+}
+
 fn config() -> JobsConfig {
     JobsConfig {
         commands: serde_json::from_str(COMMANDS).expect("commands"),
@@ -51,7 +59,9 @@ fn config() -> JobsConfig {
         sigterm_after_ms: 300,
         sigkill_after_ms: 300,
         poll_interval_ms: 50,
-        dead_after_ms: 700,
+        // Long enough that two live runners never take each other for dead on a loaded
+        // machine; tests about dead instances shorten it for the runner that notices.
+        dead_after_ms: 3_000,
         ..JobsConfig::default()
     }
 }
@@ -92,10 +102,13 @@ fn setup(db: &TestDatabase) -> Jobs {
 
 impl Jobs {
     fn runner(&self, instance: &str) -> Runner {
+        self.runner_with(instance, config())
+    }
+    fn runner_with(&self, instance: &str, config: JobsConfig) -> Runner {
         Runner::new(
             self.pool.clone(),
             self.auth.clone(),
-            config(),
+            config,
             instance.into(),
         )
     }
@@ -151,9 +164,21 @@ fn output_order_and_exit_codes(db: &TestDatabase) {
         (status::FAILED, Some(3))
     );
     assert!(job.finished_at.is_some() && job.pid.is_some());
-    let (text, streams) = j.text(&alice, &job.uuid);
-    assert_eq!(text, "one\ntwo\nthree\n");
-    assert_eq!(streams, ["stdout", "stderr", "stdout"]);
+    // Each stream on its own: how the two pipes interleave depends on scheduling.
+    let mut conn = j.pool.get().unwrap();
+    let (_, chunks) = jobs::output(&mut conn, &alice, &job.uuid, 0).unwrap();
+    let stream = |name: &str| -> String {
+        let own: Vec<_> = chunks
+            .iter()
+            .filter(|c| c.stream == name)
+            .cloned()
+            .collect();
+        jobs::OutputChunk::text(&own)
+    };
+    assert_eq!(stream("stdout"), "one\nthree\n");
+    assert_eq!(stream("stderr"), "two\n");
+    let all: Vec<u8> = chunks.iter().flat_map(|c| c.chunk.clone()).collect();
+    assert_eq!(all.len(), "one\ntwo\nthree\n".len());
     let ok = runner
         .run(&alice, "ok", &no_params(), Duration::from_secs(15))
         .unwrap();
@@ -162,10 +187,12 @@ fn output_order_and_exit_codes(db: &TestDatabase) {
         (status::COMPLETED, Some(0))
     );
     assert_eq!(j.text(&alice, &ok.uuid).0, "fine\n");
-    // Reading from an offset returns what follows.
-    let mut conn = j.pool.get().unwrap();
-    let (_, rest) = jobs::output(&mut conn, &alice, &job.uuid, 4).unwrap();
-    assert_eq!(jobs::OutputChunk::text(&rest), "two\nthree\n");
+    // Reading from an offset returns exactly what follows it.
+    for from in [0, 1, 4, 9] {
+        let (_, rest) = jobs::output(&mut conn, &alice, &job.uuid, from).unwrap();
+        let bytes: Vec<u8> = rest.iter().flat_map(|c| c.chunk.clone()).collect();
+        assert_eq!(bytes, &all[from as usize..], "from {from}");
+    }
     assert_eq!(jobs::list(&mut conn, &alice).unwrap().len(), 2);
 }
 
@@ -307,7 +334,7 @@ fn a_dead_instance_is_noticed(db: &TestDatabase) {
     let alice = j.guard("alice", "support");
     let uuid = started(&j, &a, &alice, "sleeper", "up");
     a.abandon();
-    let b = j.runner("survivor");
+    let b = j.runner_with("survivor", quick_to_notice());
     let job = b.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(job.status, status::FAILED);
     let text = j.text(&alice, &uuid).0;
@@ -416,7 +443,7 @@ fn a_restarted_instance_fails_its_earlier_jobs(db: &TestDatabase) {
         .unwrap()
         .pid
         .unwrap();
-    let second = j.runner("same-id");
+    let second = j.runner_with("same-id", quick_to_notice());
     let fresh = started(&j, &second, &alice, "sleeper", "up");
     let old = second.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(old.status, status::FAILED);
@@ -582,12 +609,17 @@ fn a_kill_ends_even_when_an_untracked_process_holds_the_output(db: &TestDatabase
 /// their own jobs: neither takes the other's for an earlier life.
 fn two_live_runners_with_one_instance_id_leave_each_other_alone(db: &TestDatabase) {
     let j = setup(db);
-    let first = j.runner("shared-id");
+    // dead_after well above a loaded machine's scheduling hiccups, heartbeats every 50 ms.
+    let patient = JobsConfig {
+        dead_after_ms: 1_500,
+        ..config()
+    };
+    let first = j.runner_with("shared-id", patient.clone());
     let alice = j.guard("alice", "support");
     let uuid = started(&j, &first, &alice, "sleeper", "up");
-    let second = j.runner("shared-id");
-    // Several times dead_after_ms (700 ms), both watchers running.
-    std::thread::sleep(Duration::from_millis(2_500));
+    let second = j.runner_with("shared-id", patient);
+    // Over twice dead_after_ms, both watchers running.
+    std::thread::sleep(Duration::from_millis(3_500));
     assert_eq!(
         second.wait(&alice, &uuid, Duration::ZERO).unwrap().status,
         status::RUNNING

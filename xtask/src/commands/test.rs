@@ -66,7 +66,7 @@ pub fn run(args: Args) -> CommandResult {
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = Command::new(&cargo);
     cmd.args(["test", "--workspace"]);
     if !features.is_empty() {
         cmd.args(["--features", &features.join(",")]);
@@ -78,11 +78,30 @@ pub fn run(args: Args) -> CommandResult {
     cmd.args(&args.test_args);
     eprintln!("running: {cmd:?}");
     let status = cmd.status()?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    if !status.success() {
+        return Ok(ExitCode::FAILURE);
+    }
+    if !features.is_empty() {
+        without_mysql(&cargo)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The one test that needs a build *without* the mysql feature (what a user without the
+/// client library gets): run it that way, and fail unless it actually ran.
+fn without_mysql(cargo: &str) -> Result<(), Box<dyn std::error::Error>> {
+    const TEST: &str = "db::tests::mysql_url_without_the_feature_says_how_to_enable_it";
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "-p", "rowguard", "--lib", "--", "--exact", TEST]);
+    eprintln!("running: {cmd:?}");
+    let out = cmd.output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() || !stdout.contains("1 passed") {
+        return Err(format!("{TEST} did not pass in a build without the mysql feature").into());
+    }
+    Ok(())
 }
 
 fn mysql_client_available() -> bool {

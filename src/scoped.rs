@@ -214,8 +214,8 @@ impl<Q> Scoped<Q> {
     }
 }
 
-/// The SQL of a scoped query, for `debug_query`, `EXPLAIN` or use as a subquery: it carries
-/// the rule wherever it goes.
+/// The SQL of a scoped query over `AnyConnection`'s backend, for your own query fragments
+/// (an `EXPLAIN` wrapper, as the benchmarks use): it carries the rule wherever it goes.
 impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for Scoped<Q> {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         self.query.walk_ast(pass)

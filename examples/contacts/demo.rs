@@ -202,9 +202,15 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
     for line in explanation.to_string().lines() {
         writeln!(out, "   {line}")?;
     }
+    let features = if url.backend() == Backend::Mysql {
+        "run -p xtask --features mysql --"
+    } else {
+        "xtask"
+    };
     writeln!(
         out,
-        "\nThe same from a shell: cargo xtask rules explain --model contacts --as roles=agent --action update"
+        "\nThe same from a shell: cargo {features} rules explain --database-url '{}' --model contacts --as roles=agent --action update",
+        url.redacted()
     )?;
     jobs_demo(url, &auth, &mut conn, out)?;
     Ok(())

@@ -66,3 +66,14 @@ pub fn run_pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, D
         .map_err(|e| migration_error(backend, e)))?;
     Ok(names)
 }
+
+/// Reverts every applied migration, newest first (each `down.sql`), and returns the names of
+/// those it reverted. Drops rowguard's tables and everything in them: for tests and for
+/// removing rowguard from a database.
+pub fn revert_all_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+    let backend = conn.backend();
+    with_migrations!(conn, |c, m| c
+        .revert_all_migrations(m)
+        .map(|list| list.iter().map(ToString::to_string).collect())
+        .map_err(|e| migration_error(backend, e)))
+}

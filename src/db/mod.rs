@@ -10,7 +10,7 @@ mod url;
 
 pub use self::any::{in_transaction, last_insert_id, AnyConnection, MultiBackend};
 pub use self::connection::{establish, SQLITE_BUSY_TIMEOUT_MS};
-pub use self::migrate::{pending_migrations, run_pending_migrations};
+pub use self::migrate::{pending_migrations, revert_all_migrations, run_pending_migrations};
 pub use self::pool::{connect_pool, ConnectionManager, Pool, PoolOptions, PooledConnection};
 pub use self::url::{Backend, DatabaseUrl, DEFAULT_DATABASE_URL};
 

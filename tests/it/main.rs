@@ -12,4 +12,5 @@ mod rules_sql;
 mod samples;
 mod seed_sync;
 mod threats;
+mod triggers;
 mod write_paths;

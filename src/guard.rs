@@ -987,11 +987,12 @@ fn writable<M: Authorizable>(action: Right) -> Result<(), Error> {
     }
 }
 
-/// Whether the row as stored after an update may differ from `row` in a column `rule`
-/// looks at: a `NULL` cell may be a `None` that Diesel's `AsChangeset` skips (the stored
-/// value stays), so only SQL can tell what the rule sees.
+/// Whether the row as stored after a write may differ from `row` in a column `rule` looks
+/// at: a `NULL` cell may be a `None` that Diesel's `AsChangeset` skips (the stored value
+/// stays) or that an insert leaves to the column's default, so only SQL can tell what the
+/// rule sees. Columns the rule does not test never cost the re-check.
 fn stored_may_differ<M: Authorizable>(row: &M, rule: &Filter) -> bool {
-    !matches!(rule, Filter::True) && (0..M::columns().len()).any(|i| row.cell(i).is_null())
+    rule.tests_any_column(&|i| row.cell(i).is_null())
 }
 
 /// `rule` AND `extra` (if any), as SQL on `M`'s table.

@@ -338,6 +338,16 @@ impl Filter {
         }
     }
 
+    /// Whether any test of the filter is on a column `pick` accepts (by its index).
+    pub fn tests_any_column(&self, pick: &impl Fn(usize) -> bool) -> bool {
+        match self {
+            Filter::True | Filter::False => false,
+            Filter::And(c) | Filter::Or(c) => c.iter().any(|f| f.tests_any_column(pick)),
+            Filter::Not(x) | Filter::Scoped(x) => x.tests_any_column(pick),
+            Filter::Test(t) => pick(t.index),
+        }
+    }
+
     /// Whether the filter uses `$subject.*` variables.
     pub fn has_vars(&self) -> bool {
         match self {

@@ -14,6 +14,16 @@ use cached::{Cached, SizedCache};
 
 const SHARDS: usize = 16;
 
+/// Writes rowguard itself made to its tables in this process (`put_rule`, `upsert_model`,
+/// the seeder, sync-models): part of every cache's epoch, so such a write is in force at once
+/// for every authorizer in the process, not only after the next version check.
+static STORE_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Records a write rowguard made to its own tables (call it after the write committed).
+pub fn note_store_write() {
+    STORE_WRITES.fetch_add(1, Ordering::AcqRel);
+}
+
 /// When an entry was computed: the local epoch and the database version of its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
@@ -96,8 +106,7 @@ impl<V> RuleCache<V> {
     /// since, and no newer database version seen.
     #[inline]
     pub fn is_current(&self, stamp: Stamp) -> bool {
-        stamp.epoch == self.epoch.load(Ordering::Acquire)
-            && stamp.version >= self.newest.load(Ordering::Acquire)
+        stamp.epoch == self.epoch() && stamp.version >= self.newest.load(Ordering::Acquire)
     }
 
     /// Stores `value` for (`model`, `sets`), computed at `stamp`. A value that is not
@@ -128,9 +137,14 @@ impl<V> RuleCache<V> {
         true
     }
 
-    /// The current epoch (read it before computing an entry).
+    /// The current epoch (read it before computing an entry): this cache's invalidations
+    /// plus the process's own writes to rowguard's tables (both only grow, so any of them
+    /// changes the sum).
+    #[inline]
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
+        self.epoch
+            .load(Ordering::Acquire)
+            .wrapping_add(STORE_WRITES.load(Ordering::Acquire))
     }
 
     /// Makes every entry stale (rowguard's own writes call this).

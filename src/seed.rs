@@ -363,6 +363,7 @@ pub fn apply(
         }
         Ok(reports)
     })
+    .inspect(|_| crate::cache::note_store_write())
 }
 
 fn run_step(conn: &mut AnyConnection, seed: &Seed, step: Step) -> Result<Counts, SeedError> {

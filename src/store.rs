@@ -163,6 +163,7 @@ pub fn upsert_model(
         }
         Ok::<_, diesel::result::Error>(())
     })?;
+    crate::cache::note_store_write();
     Ok(())
 }
 
@@ -203,6 +204,10 @@ pub fn put_rule(
         }
         Ok::<_, diesel::result::Error>(())
     })?;
+    // In force at once for every authorizer of this process (after the commit, when the
+    // caller's connection is not inside a transaction of its own; else after the next
+    // version check).
+    crate::cache::note_store_write();
     Ok(())
 }
 

@@ -448,6 +448,7 @@ pub fn sync(
         }
         Ok(plan)
     })
+    .inspect(|_| crate::cache::note_store_write())
 }
 
 fn name_of(c: &Change) -> &str {

@@ -17,6 +17,7 @@ rowguard::backend_tests!(
     allows_answers_for_any_subject,
     attribute_lists_expand_in_rules,
     explain_covers_absolute_rights_and_no_rules,
+    rowguards_own_writes_are_in_force_at_once,
 );
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
@@ -311,4 +312,42 @@ fn explain_covers_absolute_rights_and_no_rules(db: &TestDatabase) {
         .to_string();
     assert!(nobody.contains("(none: nothing is granted)"), "{nobody}");
     assert!(nobody.contains("SQL: WHERE 1=0"), "{nobody}");
+}
+
+/// `store::put_rule` (and the seeder, sync-models, `upsert_model`) reach every authorizer of
+/// the process at once, without `invalidate` and long before the next version check.
+fn rowguards_own_writes_are_in_force_at_once(db: &TestDatabase) {
+    let config = Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    };
+    let (pool, auth) = setup(db, config.clone());
+    let other = Authorizer::new(config);
+    let mut c = pool.get().unwrap();
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1"}}}"#,
+    )
+    .unwrap();
+    let count = |auth: &Authorizer, c: &mut AnyConnection| -> i64 {
+        auth.guard(role("agent"))
+            .read::<Contact>(c)
+            .unwrap()
+            .count()
+            .get_result(c)
+            .unwrap()
+    };
+    assert_eq!((count(&auth, &mut c), count(&other, &mut c)), (1, 1));
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"<=3"}}}"#,
+    )
+    .unwrap();
+    assert_eq!((count(&auth, &mut c), count(&other, &mut c)), (3, 3));
 }

@@ -686,24 +686,11 @@ fn fail_unheartbeated_jobs_of_this_instance(
             continue;
         }
         process::signal_all(None, &uuid, Signal::SIGKILL);
-        conn.transaction(|conn| {
-            let claimed = diesel::update(
-                jobs::table
-                    .find(&uuid)
-                    .filter(jobs::status.eq(status::RUNNING))
-                    .filter(jobs::last_heartbeat.lt(cutoff)),
+        mark_failed_if_stale(conn, &uuid, cutoff, || {
+            format!(
+                "\nNO RUNNER OF INSTANCE {me} HEARTBEATS THIS JOB ANY MORE (AN EARLIER LIFE OF THE INSTANCE); MARKED FAILED AT {}\n",
+                now().format("%Y-%m-%d %H:%M:%S")
             )
-            .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
-            .execute(conn)?;
-            if claimed == 1 {
-                let end = end_offset(conn, &uuid)?;
-                let line = format!(
-                    "\nNO RUNNER OF INSTANCE {me} HEARTBEATS THIS JOB ANY MORE (AN EARLIER LIFE OF THE INSTANCE); MARKED FAILED AT {}\n",
-                    now().format("%Y-%m-%d %H:%M:%S")
-                );
-                append_on(conn, &uuid, end, "rowguard", line.as_bytes())?;
-            }
-            Ok::<_, JobError>(())
         })?;
     }
     Ok(())
@@ -764,29 +751,43 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
         .select((jobs::uuid, jobs::instance_id))
         .load(&mut conn)?;
     for (uuid, instance) in orphans {
-        // Claim and explain in one transaction: whoever sees `failed` also sees why, and two
-        // instances noticing at once write the reason once.
-        conn.transaction(|conn| {
-            let claimed = diesel::update(
-                jobs::table
-                    .find(&uuid)
-                    .filter(jobs::status.eq(status::RUNNING))
-                    .filter(jobs::last_heartbeat.lt(cutoff)),
+        mark_failed_if_stale(&mut conn, &uuid, cutoff, || {
+            format!(
+                "INSTANCE {instance} STOPPED HEARTBEATING; JOB MARKED FAILED BY INSTANCE {me} AT {}\n",
+                now().format("%Y-%m-%d %H:%M:%S")
             )
-            .set((jobs::status.eq(status::FAILED), jobs::finished_at.eq(Some(now()))))
-            .execute(conn)?;
-            if claimed == 1 {
-                let end = end_offset(conn, &uuid)?;
-                let line = format!(
-                    "INSTANCE {instance} STOPPED HEARTBEATING; JOB MARKED FAILED BY INSTANCE {me} AT {}\n",
-                    now().format("%Y-%m-%d %H:%M:%S")
-                );
-                append_on(conn, &uuid, end, "rowguard", line.as_bytes())?;
-            }
-            Ok::<_, JobError>(())
         })?;
     }
     Ok(())
+}
+
+/// Marks job `uuid` failed if it is still `running` without a heartbeat since `cutoff`, and
+/// appends the reason, in one transaction: whoever sees `failed` also sees why, and two
+/// instances noticing at once write the reason once.
+fn mark_failed_if_stale(
+    conn: &mut AnyConnection,
+    uuid: &str,
+    cutoff: NaiveDateTime,
+    reason: impl FnOnce() -> String,
+) -> Result<(), JobError> {
+    conn.transaction(|conn| {
+        let claimed = diesel::update(
+            jobs::table
+                .find(uuid)
+                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::last_heartbeat.lt(cutoff)),
+        )
+        .set((
+            jobs::status.eq(status::FAILED),
+            jobs::finished_at.eq(Some(now())),
+        ))
+        .execute(conn)?;
+        if claimed == 1 {
+            let end = end_offset(conn, uuid)?;
+            append_on(conn, uuid, end, "rowguard", reason().as_bytes())?;
+        }
+        Ok(())
+    })
 }
 
 fn end_offset(conn: &mut AnyConnection, uuid: &str) -> Result<i64, JobError> {

@@ -106,11 +106,11 @@ dialect!(
         _ty: ColumnType,
         list: &'b [Operand],
     ) -> QueryResult<bool> {
-        if list.len() <= LONG_LIST || !JsonList::fits(list) {
+        let Some(json) = JsonList::for_long(list) else {
             return Ok(false);
-        }
+        };
         out.push_sql(" IN (SELECT value FROM json_each(");
-        out.push_bind_param::<sql_types::Text, _>(JsonList::ref_cast(list))?;
+        out.push_bind_param::<sql_types::Text, _>(json)?;
         out.push_sql("))");
         Ok(true)
     }
@@ -166,9 +166,9 @@ dialect!(
         ty: ColumnType,
         list: &'b [Operand],
     ) -> QueryResult<bool> {
-        if list.len() <= LONG_LIST || !JsonList::fits(list) {
+        let Some(json) = JsonList::for_long(list) else {
             return Ok(false);
-        }
+        };
         let column = match ty {
             ColumnType::Integer | ColumnType::Bigint | ColumnType::Bool => "BIGINT",
             ColumnType::Float => "DOUBLE",
@@ -177,7 +177,7 @@ dialect!(
             ColumnType::Timestamp => "DATETIME(6)",
         };
         out.push_sql(" IN (SELECT v FROM JSON_TABLE(");
-        out.push_bind_param::<sql_types::Text, _>(JsonList::ref_cast(list))?;
+        out.push_bind_param::<sql_types::Text, _>(json)?;
         out.push_sql(", '$[*]' COLUMNS (v ");
         out.push_sql(column);
         // ERROR ON ERROR: a value MySQL cannot convert fails the query, as the IN form does,
@@ -535,10 +535,14 @@ fn pg_epoch() -> chrono::NaiveDateTime {
 struct JsonList([Operand]);
 
 impl JsonList {
-    /// Whether every operand is a known, non-NULL value (else the `IN` form is kept).
-    fn fits(list: &[Operand]) -> bool {
-        list.iter()
-            .all(|op| matches!(op, Operand::Value(v) if !v.is_null()))
+    /// The list as one JSON bind, if it is long (past [`LONG_LIST`]) and every operand is a
+    /// known, non-NULL value (else the `IN` form is kept).
+    fn for_long(list: &[Operand]) -> Option<&Self> {
+        (list.len() > LONG_LIST
+            && list
+                .iter()
+                .all(|op| matches!(op, Operand::Value(v) if !v.is_null())))
+        .then(|| Self::ref_cast(list))
     }
 
     /// The JSON text. Numbers as numbers, booleans as 1/0 (how SQLite and MySQL store them),

@@ -8,7 +8,7 @@ use rowguard::rules::Right;
 use rowguard::testing::TestDatabase;
 use rowguard::{store, Authorizer, Backend, Config, Error, Guard, Pool, PoolOptions, Subject};
 
-use crate::app::{self, contacts, Contact};
+use crate::app::{contacts, Contact};
 
 rowguard::backend_tests!(
     seed_example_holds,
@@ -51,18 +51,7 @@ impl App {
 }
 
 fn setup(db: &TestDatabase, config: Config) -> App {
-    let pool = db
-        .pool(PoolOptions {
-            max_size: 8,
-            ..PoolOptions::default()
-        })
-        .expect("pool");
-    let mut conn = pool.get().expect("conn");
-    app::create_tables(&mut conn).expect("tables");
-    app::insert_samples(&mut conn).expect("samples");
-    let auth = Authorizer::new(config);
-    auth.register::<Contact>(&mut conn).expect("register");
-    drop(conn);
+    let (pool, auth) = crate::fixture::contacts(db, config, 8);
     App { pool, auth }
 }
 

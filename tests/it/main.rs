@@ -4,6 +4,7 @@
 #[path = "../../examples/contacts/app.rs"]
 mod app;
 mod connect;
+mod fixture;
 mod foundation;
 mod guard;
 mod jobs;

@@ -5,8 +5,7 @@ use diesel::prelude::*;
 use rowguard::rules::{Right, Value};
 use rowguard::testing::TestDatabase;
 use rowguard::{
-    store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Guard, Pool,
-    PoolOptions, Subject,
+    store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Guard, Pool, Subject,
 };
 
 use crate::app::{self, contacts, Contact};
@@ -24,20 +23,7 @@ rowguard::backend_tests!(
 );
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
-    let pool = db
-        .pool(PoolOptions {
-            max_size: 4,
-            ..PoolOptions::default()
-        })
-        .expect("pool");
-    let mut conn = pool.get().expect("conn");
-    app::create_tables(&mut conn).expect("tables");
-    app::insert_samples(&mut conn).expect("samples");
-    let auth = Authorizer::new(config);
-    auth.register::<Contact>(&mut conn).expect("register");
-    auth.register::<app::ContactType>(&mut conn)
-        .expect("register");
-    (pool, auth)
+    crate::fixture::contacts(db, config, 4)
 }
 
 fn agent() -> Subject {

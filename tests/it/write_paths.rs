@@ -4,9 +4,9 @@
 use diesel::prelude::*;
 use rowguard::rules::{Right, Value};
 use rowguard::testing::TestDatabase;
-use rowguard::{store, AnyConnection, Authorizer, Config, Error, Pool, PoolOptions, Subject};
+use rowguard::{store, AnyConnection, Authorizer, Config, Error, Pool, Subject};
 
-use crate::app::{self, contacts, Contact};
+use crate::app::{contacts, Contact};
 
 rowguard::backend_tests!(
     a_stored_row_outside_the_update_rule_is_refused,
@@ -21,18 +21,7 @@ rowguard::backend_tests!(
 );
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
-    let pool = db
-        .pool(PoolOptions {
-            max_size: 2,
-            ..PoolOptions::default()
-        })
-        .expect("pool");
-    let mut conn = pool.get().expect("conn");
-    app::create_tables(&mut conn).expect("tables");
-    app::insert_samples(&mut conn).expect("samples");
-    let auth = Authorizer::new(config);
-    auth.register::<Contact>(&mut conn).expect("register");
-    (pool, auth)
+    crate::fixture::contacts(db, config, 2)
 }
 
 fn rule(conn: &mut AnyConnection, auth: &Authorizer, role: &str, doc: &str) {
@@ -200,12 +189,13 @@ fn an_unregistered_model_is_named(db: &TestDatabase) {
     match &err {
         Error::UnknownModel { model, known } => {
             assert_eq!(model, "unregistered");
-            assert_eq!(known, "contacts");
+            assert_eq!(known, "contact_types, contacts");
         }
         other => panic!("{other}"),
     }
     assert!(
-        err.to_string().contains("registered models: contacts"),
+        err.to_string()
+            .contains("registered models: contact_types, contacts"),
         "{err}"
     );
 }

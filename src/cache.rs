@@ -24,6 +24,12 @@ pub fn note_store_write() {
     STORE_WRITES.fetch_add(1, Ordering::AcqRel);
 }
 
+/// How many writes to its own tables rowguard has made in this process: each one makes every
+/// cached entry stale. For tests that measure cache hits while other threads write.
+pub fn store_writes() -> u64 {
+    STORE_WRITES.load(Ordering::Acquire)
+}
+
 /// When an entry was computed: the local epoch and the database version of its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {

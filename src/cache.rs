@@ -30,6 +30,16 @@ pub fn store_writes() -> u64 {
     STORE_WRITES.load(Ordering::Acquire)
 }
 
+/// How an entry's rules were read: how many of rowguard's own writes the process had made
+/// before, and whether the connection was inside a transaction (possibly an old snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// [`store_writes`] before the read.
+    pub writes: u64,
+    /// The connection was inside a transaction.
+    pub in_snapshot: bool,
+}
+
 /// When an entry was computed: the local epoch and the database version of its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
@@ -57,6 +67,9 @@ pub struct RuleCache<V> {
     epoch: AtomicU64,
     /// The newest database version seen; never goes back.
     newest: AtomicI64,
+    /// The most of rowguard's own writes known to be reflected in a version read outside
+    /// any transaction: rules read in a snapshot are stored only if no write came since.
+    confirmed: AtomicU64,
     started: Instant,
     next_check_ms: AtomicU64,
     interval: Duration,
@@ -72,6 +85,7 @@ impl<V> RuleCache<V> {
                 .collect(),
             epoch: AtomicU64::new(0),
             newest: AtomicI64::new(i64::MIN),
+            confirmed: AtomicU64::new(0),
             started: Instant::now(),
             next_check_ms: AtomicU64::new(0),
             interval,
@@ -118,16 +132,21 @@ impl<V> RuleCache<V> {
     /// Stores `value` for (`model`, `sets`), computed at `stamp`. A value that is not
     /// current (its rules come from an older snapshot, or the epoch moved while it was
     /// computed) is not stored: it would replace a fresher entry, and could never be served.
-    /// Returns whether it was stored.
+    /// Nor is one read inside a transaction after a write of rowguard's that no version read
+    /// outside a transaction has confirmed yet: its snapshot may predate that write, which
+    /// moved the epoch but not (yet) the version this cache knows. Returns whether it was
+    /// stored.
     pub fn insert(
         &self,
         hash: u64,
         model: &str,
         sets: Arc<str>,
-        stamp: Stamp,
+        (stamp, reading): (Stamp, Reading),
         value: Arc<V>,
     ) -> bool {
-        if !self.is_current(stamp) {
+        if !self.is_current(stamp)
+            || (reading.in_snapshot && reading.writes > self.confirmed.load(Ordering::Acquire))
+        {
             return false;
         }
         let mut shard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
@@ -178,10 +197,14 @@ impl<V> RuleCache<V> {
     /// changes nothing when it may come from an old snapshot (`in_snapshot`: the connection
     /// is inside a transaction); read outside any transaction it means the database went
     /// back (a restore, a reset of the counter), and everything cached is dropped.
-    pub fn observe_version(&self, version: i64, in_snapshot: bool) {
+    pub fn observe_version(&self, version: i64, reading: Reading) {
+        if !reading.in_snapshot {
+            // Every write of rowguard's noted before this read committed before it.
+            self.confirmed.fetch_max(reading.writes, Ordering::AcqRel);
+        }
         let previous = self.newest.fetch_max(version, Ordering::AcqRel);
         if version < previous
-            && !in_snapshot
+            && !reading.in_snapshot
             && self
                 .newest
                 .compare_exchange(previous, version, Ordering::AcqRel, Ordering::Acquire)
@@ -215,6 +238,15 @@ impl<V> RuleCache<V> {
 mod tests {
     use super::*;
 
+    const OUTSIDE: Reading = Reading {
+        writes: 0,
+        in_snapshot: false,
+    };
+    const SNAPSHOT: Reading = Reading {
+        writes: 0,
+        in_snapshot: true,
+    };
+
     fn at(cache: &RuleCache<u32>, version: i64) -> Stamp {
         Stamp {
             epoch: cache.epoch(),
@@ -229,11 +261,17 @@ mod tests {
         for i in 0..1000u64 {
             let model = format!("m{i}");
             let h = RuleCache::<u32>::hash(&model, 1);
-            cache.insert(h, &model, sets.clone(), at(&cache, 0), Arc::new(i as u32));
+            cache.insert(
+                h,
+                &model,
+                sets.clone(),
+                (at(&cache, 0), OUTSIDE),
+                Arc::new(i as u32),
+            );
         }
         assert!(cache.len() <= 32 + SHARDS, "bounded: {}", cache.len());
         let h = RuleCache::<u32>::hash("x", 1);
-        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 0), Arc::new(7)));
+        assert!(cache.insert(h, "x", sets.clone(), (at(&cache, 0), OUTSIDE), Arc::new(7)));
         assert_eq!(cache.get(h, "x", &sets).map(|(_, v)| *v), Some(7));
         // Same hash, other key: a miss, not a wrong value.
         assert!(cache.get(h, "y", &sets).is_none());
@@ -256,36 +294,63 @@ mod tests {
         let cache: RuleCache<u32> = RuleCache::new(8, Duration::from_secs(60));
         let sets: Arc<str> = Arc::from("");
         let h = RuleCache::<u32>::hash("x", 0);
-        cache.observe_version(1, false);
-        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)));
-        cache.observe_version(1, false);
+        cache.observe_version(1, OUTSIDE);
+        assert!(cache.insert(h, "x", sets.clone(), (at(&cache, 1), OUTSIDE), Arc::new(1)));
+        cache.observe_version(1, OUTSIDE);
         assert!(cache.get(h, "x", &sets).is_some(), "same version keeps it");
-        cache.observe_version(2, false);
+        cache.observe_version(2, OUTSIDE);
         assert!(
             cache.get(h, "x", &sets).is_none(),
             "a newer version drops it"
         );
         // A connection in an old snapshot reads version 1 again: nothing goes back.
-        cache.observe_version(1, true);
+        cache.observe_version(1, SNAPSHOT);
         assert_eq!(cache.newest_version(), 2);
         assert!(
-            !cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)),
+            !cache.insert(h, "x", sets.clone(), (at(&cache, 1), OUTSIDE), Arc::new(1)),
             "rules read at an older version are not stored"
         );
         assert!(cache.get(h, "x", &sets).is_none());
-        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 2), Arc::new(2)));
+        assert!(cache.insert(h, "x", sets.clone(), (at(&cache, 2), OUTSIDE), Arc::new(2)));
         assert_eq!(cache.get(h, "x", &sets).map(|(_, v)| *v), Some(2));
         // Computed before a local invalidation: not stored.
         let before = at(&cache, 2);
         cache.invalidate();
-        assert!(!cache.insert(h, "x", sets.clone(), before, Arc::new(3)));
+        assert!(!cache.insert(h, "x", sets.clone(), (before, OUTSIDE), Arc::new(3)));
         // Outside any transaction, a lower version means the database went back (a restore):
         // entries of the higher version are dropped, the lower one is current again.
-        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 2), Arc::new(2)));
-        cache.observe_version(1, false);
+        assert!(cache.insert(h, "x", sets.clone(), (at(&cache, 2), OUTSIDE), Arc::new(2)));
+        cache.observe_version(1, OUTSIDE);
         assert!(cache.get(h, "x", &sets).is_none());
         assert_eq!(cache.newest_version(), 1);
-        assert!(cache.insert(h, "x", sets.clone(), at(&cache, 1), Arc::new(1)));
+        assert!(cache.insert(h, "x", sets.clone(), (at(&cache, 1), OUTSIDE), Arc::new(1)));
         assert!(cache.get(h, "x", &sets).is_some());
+        // Read in a snapshot after a write of rowguard's that no outside read confirmed: not
+        // stored; once a version read outside a transaction confirms it, stored again.
+        let after_write = Reading {
+            writes: 5,
+            in_snapshot: true,
+        };
+        assert!(!cache.insert(
+            h,
+            "y",
+            sets.clone(),
+            (at(&cache, 1), after_write),
+            Arc::new(9)
+        ));
+        cache.observe_version(
+            1,
+            Reading {
+                writes: 5,
+                in_snapshot: false,
+            },
+        );
+        assert!(cache.insert(
+            h,
+            "y",
+            sets.clone(),
+            (at(&cache, 1), after_write),
+            Arc::new(9)
+        ));
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{sql_types, Connection, RunQueryDsl};
 
-use crate::cache::{RuleCache, Stamp};
+use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
 use crate::error::Error;
 use crate::model::Authorizable;
@@ -277,10 +277,9 @@ impl Authorizer {
         if !self.inner.cache.version_check_due() {
             return Ok(None);
         }
+        let reading = reading(conn);
         let version = store::state_version(conn)?;
-        self.inner
-            .cache
-            .observe_version(version, crate::db::in_transaction(conn));
+        self.inner.cache.observe_version(version, reading);
         Ok(Some(version))
     }
 
@@ -391,14 +390,13 @@ impl Authorizer {
         // The version first (unless this call just read it), then the rules: on the same
         // connection they come from the same snapshot or a newer one, never an older one, so
         // an entry is never stamped newer than its rules.
+        let reading = reading(conn);
         let epoch = self.inner.cache.epoch();
         let version = match checked {
             Some(v) => v,
             None => {
                 let v = store::state_version(conn)?;
-                self.inner
-                    .cache
-                    .observe_version(v, crate::db::in_transaction(conn));
+                self.inner.cache.observe_version(v, reading);
                 v
             }
         };
@@ -452,7 +450,7 @@ impl Authorizer {
         // Not stored (and used for this call only) when read in an older snapshot.
         self.inner
             .cache
-            .insert(hash, model, sets.clone(), stamp, access.clone());
+            .insert(hash, model, sets.clone(), (stamp, reading), access.clone());
         Ok(access)
     }
 
@@ -815,10 +813,11 @@ impl Guard {
     /// inserts `DEFAULT` for it), so the stored row is checked again in SQL in the same
     /// transaction and a refusal rolls the insert back.
     pub fn insert<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
-        if !self.can(conn, Right::Create, row)? {
+        // One copy of the rule for the check in memory and the one in SQL.
+        let rule = self.rule::<M>(conn, Right::Create)?;
+        if !rule.matches(row) {
             return Err(forbidden::<M>(Right::Create));
         }
-        let rule = self.rule::<M>(conn, Right::Create)?;
         if !stored_may_differ(row, &rule) {
             row.insert_row(conn)?;
             return Ok(());
@@ -972,6 +971,14 @@ impl Guard {
         } else {
             Ok(())
         }
+    }
+}
+
+/// How rules are about to be read on `conn` (see [`Reading`]): take it before the reads.
+pub(crate) fn reading(conn: &mut AnyConnection) -> Reading {
+    Reading {
+        writes: crate::cache::store_writes(),
+        in_snapshot: crate::db::in_transaction(conn),
     }
 }
 

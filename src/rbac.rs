@@ -383,23 +383,28 @@ impl Rbac {
     /// The current model, from the cache or the database.
     pub fn graph(&self, conn: &mut AnyConnection) -> Result<Arc<RbacGraph>, RbacLoadError> {
         if self.cache.version_check_due() {
+            let reading = crate::guard::reading(conn);
             let version = store::state_version(conn)?;
-            self.cache
-                .observe_version(version, crate::db::in_transaction(conn));
+            self.cache.observe_version(version, reading);
         }
         let hash = RuleCache::<RbacGraph>::hash("rbac", 0);
         if let Some((_, graph)) = self.cache.get(hash, "rbac", &self.key) {
             return Ok(graph);
         }
         // The version before the rows (see the rule cache): never stamped newer than read.
+        let reading = crate::guard::reading(conn);
         let epoch = self.cache.epoch();
         let version = store::state_version(conn)?;
-        self.cache
-            .observe_version(version, crate::db::in_transaction(conn));
+        self.cache.observe_version(version, reading);
         let graph = Arc::new(load(conn)?);
         let stamp = crate::cache::Stamp { epoch, version };
-        self.cache
-            .insert(hash, "rbac", self.key.clone(), stamp, graph.clone());
+        self.cache.insert(
+            hash,
+            "rbac",
+            self.key.clone(),
+            (stamp, reading),
+            graph.clone(),
+        );
         Ok(graph)
     }
 

@@ -685,13 +685,16 @@ fn fail_unheartbeated_jobs_of_this_instance(
         if lock(&inner.running).contains_key(&uuid) {
             continue;
         }
-        process::signal_all(None, &uuid, Signal::SIGKILL);
-        mark_failed_if_stale(conn, &uuid, cutoff, || {
+        // Claimed first, killed after: a runner that heartbeated the job meanwhile keeps it.
+        let claimed = mark_failed_if_stale(conn, &uuid, cutoff, || {
             format!(
                 "\nNO RUNNER OF INSTANCE {me} HEARTBEATS THIS JOB ANY MORE (AN EARLIER LIFE OF THE INSTANCE); MARKED FAILED AT {}\n",
                 now().format("%Y-%m-%d %H:%M:%S")
             )
         })?;
+        if claimed {
+            process::signal_all(None, &uuid, Signal::SIGKILL);
+        }
     }
     Ok(())
 }
@@ -763,13 +766,13 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
 
 /// Marks job `uuid` failed if it is still `running` without a heartbeat since `cutoff`, and
 /// appends the reason, in one transaction: whoever sees `failed` also sees why, and two
-/// instances noticing at once write the reason once.
+/// instances noticing at once write the reason once. Returns whether this call claimed it.
 fn mark_failed_if_stale(
     conn: &mut AnyConnection,
     uuid: &str,
     cutoff: NaiveDateTime,
     reason: impl FnOnce() -> String,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     conn.transaction(|conn| {
         let claimed = diesel::update(
             jobs::table
@@ -786,7 +789,7 @@ fn mark_failed_if_stale(
             let end = end_offset(conn, uuid)?;
             append_on(conn, uuid, end, "rowguard", reason().as_bytes())?;
         }
-        Ok(())
+        Ok(claimed == 1)
     })
 }
 

@@ -14,6 +14,7 @@ rowguard::backend_tests!(
     or_filter_cannot_widen_the_rule,
     revoked_rule_is_not_cached_from_an_old_snapshot,
     a_database_whose_version_goes_back_is_noticed,
+    a_snapshot_older_than_rowguards_own_write_is_not_cached,
     stored_column_order_is_not_trusted,
     update_judges_the_row_as_stored,
     insert_judges_the_row_as_stored,
@@ -201,6 +202,55 @@ fn revoked_rule_is_not_cached_from_an_old_snapshot(db: &TestDatabase) {
     // ... which nobody else is served afterwards, though the next check is a minute away.
     assert_eq!(visible(&auth.guard(agent()), &mut other), [1]);
     assert_eq!(visible(&auth.guard(agent()), &mut a), [1]);
+}
+
+/// Item 2 with rowguard's own write: `put_rule` moves every cache's epoch at once, but a
+/// connection whose snapshot predates the write still reads the old rule; that rule is not
+/// cached for anyone else.
+fn a_snapshot_older_than_rowguards_own_write_is_not_cached(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            refresh_interval_ms: 60_000,
+            ..Config::default()
+        },
+    );
+    let mut writer = pool.get().unwrap();
+    store::put_rule(
+        &mut writer,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1;2;3"}}}"#,
+    )
+    .unwrap();
+    let visible = |guard: &Guard, conn: &mut AnyConnection| -> Vec<i64> {
+        ids(guard
+            .read::<Contact>(conn)
+            .unwrap()
+            .select(contacts::id)
+            .load(conn)
+            .unwrap())
+    };
+    let mut a = pool.get().unwrap();
+    a.transaction(|a| {
+        open_snapshot(a);
+        // Revoked through rowguard, committed, while A's snapshot is open.
+        store::put_rule(
+            &mut writer,
+            "roles",
+            "agent",
+            "contacts",
+            r#"{"read":{"search":{"id":"=1"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(visible(&auth.guard(agent()), a), [1, 2, 3], "A's snapshot");
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    drop(a);
+    let mut other = pool.get().unwrap();
+    assert_eq!(visible(&auth.guard(agent()), &mut other), [1]);
 }
 
 /// Item 2, the other way round: a restore (or a DBA resetting the counter) moves the

@@ -3,6 +3,7 @@
 
 #[path = "../../examples/contacts/app.rs"]
 mod app;
+mod caches;
 mod connect;
 mod fixture;
 mod foundation;

@@ -40,6 +40,16 @@ pub struct Reading {
     pub in_snapshot: bool,
 }
 
+impl Reading {
+    /// How rules are about to be read on `conn`: take it before the reads.
+    pub fn now(conn: &mut crate::AnyConnection) -> Self {
+        Self {
+            writes: store_writes(),
+            in_snapshot: crate::db::in_transaction(conn),
+        }
+    }
+}
+
 /// When an entry was computed: the local epoch and the database version of its rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {

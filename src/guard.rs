@@ -97,35 +97,7 @@ impl Declared {
     /// order of columns may differ). Disagreement is an error naming the model: rules
     /// written against the stored columns may not mean what they say on this model.
     fn check(self, stored: &StoredModel) -> Result<(), Error> {
-        let mut problems = Vec::new();
-        if stored.table_name != self.table {
-            problems.push(format!(
-                "table \"{}\" is stored, the model declares \"{}\"",
-                stored.table_name, self.table
-            ));
-        }
-        if stored.primary_key != self.primary_key {
-            problems.push(format!(
-                "primary key \"{}\" is stored, the model declares \"{}\"",
-                stored.primary_key, self.primary_key
-            ));
-        }
-        for (name, ty) in self.columns.iter() {
-            match stored.columns.get(name) {
-                None => problems.push(format!("column \"{name}\" is not stored")),
-                Some((_, stored_ty)) if stored_ty != ty => problems.push(format!(
-                    "column \"{name}\" is stored as {}, declared as {}",
-                    stored_ty.name(),
-                    ty.name()
-                )),
-                Some(_) => {}
-            }
-        }
-        for (name, _) in stored.columns.iter() {
-            if self.columns.get(name).is_none() {
-                problems.push(format!("stored column \"{name}\" is not declared"));
-            }
-        }
+        let problems = stored.differences(self.table, self.primary_key, self.columns);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -277,7 +249,7 @@ impl Authorizer {
         if !self.inner.cache.version_check_due() {
             return Ok(None);
         }
-        let reading = reading(conn);
+        let reading = Reading::now(conn);
         let version = store::state_version(conn)?;
         self.inner.cache.observe_version(version, reading);
         Ok(Some(version))
@@ -390,7 +362,7 @@ impl Authorizer {
         // The version first (unless this call just read it), then the rules: on the same
         // connection they come from the same snapshot or a newer one, never an older one, so
         // an entry is never stamped newer than its rules.
-        let reading = reading(conn);
+        let reading = Reading::now(conn);
         let epoch = self.inner.cache.epoch();
         let version = match checked {
             Some(v) => v,
@@ -801,7 +773,7 @@ impl Guard {
     ) -> Result<M, Error> {
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Read)?;
-        M::load_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))?
+        M::load_where(conn, at_key::<M>(&rule, &key))?
             .into_iter()
             .next()
             .ok_or_else(|| not_found::<M>(&key))
@@ -818,22 +790,22 @@ impl Guard {
         if !rule.matches(row) {
             return Err(forbidden::<M>(Right::Create));
         }
-        if !stored_may_differ(row, &rule) {
+        let recheck = stored_may_differ(row, &rule);
+        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
             row.insert_row(conn)?;
-            return Ok(());
-        }
-        conn.transaction(|conn| {
-            row.insert_row(conn)?;
-            // A key the database generates is found as the connection's last insert id.
-            let key = match row.key() {
-                Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
-                key => key,
-            };
-            if M::load_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))?.is_empty() {
-                return Err(forbidden::<M>(Right::Create));
+            if recheck {
+                // A key the database generates is found as the connection's last insert id.
+                let key = match row.key() {
+                    Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
+                    key => key,
+                };
+                if M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                    return Err(forbidden::<M>(Right::Create));
+                }
             }
             Ok(())
-        })
+        };
+        in_transaction_if(conn, recheck, write)
     }
 
     /// Saves `row` (by primary key) if the subject may read and update the stored row, and
@@ -851,24 +823,18 @@ impl Guard {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Update));
         }
-        let target = || restrict::<M>(&rule, Some(key_filter::<M>(&key)));
-        if !stored_may_differ(row, &rule) {
-            if row.update_where(conn, target())? == 0 {
+        let recheck = stored_may_differ(row, &rule);
+        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
+            if row.update_where(conn, at_key::<M>(&rule, &key))? == 0 {
                 self.readable::<M>(conn, &key)?;
                 return Err(forbidden::<M>(Right::Update));
             }
-            return Ok(());
-        }
-        conn.transaction(|conn| {
-            if row.update_where(conn, target())? == 0 {
-                self.readable::<M>(conn, &key)?;
-                return Err(forbidden::<M>(Right::Update));
-            }
-            if M::load_where(conn, target())?.is_empty() {
+            if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
                 return Err(forbidden::<M>(Right::Update));
             }
             Ok(())
-        })
+        };
+        in_transaction_if(conn, recheck, write)
     }
 
     /// Deletes the row with primary key `key` if the subject may read and delete it.
@@ -880,7 +846,7 @@ impl Guard {
         writable::<M>(Right::Delete)?;
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Delete)?;
-        if M::delete_where(conn, restrict::<M>(&rule, Some(key_filter::<M>(&key))))? == 0 {
+        if M::delete_where(conn, at_key::<M>(&rule, &key))? == 0 {
             self.readable::<M>(conn, &key)?;
             return Err(forbidden::<M>(Right::Delete));
         }
@@ -917,23 +883,20 @@ impl Guard {
                 }
                 recheck |= stored_may_differ(row, &rule);
             }
-            let mut written = 0;
             for row in &rows {
-                let target = || restrict::<M>(&rule, Some(key_filter::<M>(&row.key())));
-                let n = row.update_where(conn, target())?;
-                if n != 1 || (recheck && M::load_where(conn, target())?.is_empty()) {
-                    return Err(if n == 1 {
-                        forbidden::<M>(Right::Update)
-                    } else {
-                        Error::RowChanged {
-                            model: M::NAME.to_owned(),
-                            key: row.key().to_string(),
-                        }
+                let key = row.key();
+                if row.update_where(conn, at_key::<M>(&rule, &key))? != 1 {
+                    return Err(Error::RowChanged {
+                        model: M::NAME.to_owned(),
+                        key: key.to_string(),
                     });
                 }
-                written += n;
+                if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                    return Err(forbidden::<M>(Right::Update));
+                }
             }
-            Ok(written)
+            // Each row was written exactly once, or nothing was.
+            Ok(rows.len())
         })
     }
 
@@ -966,19 +929,11 @@ impl Guard {
         key: &Value,
     ) -> Result<(), Error> {
         let read = self.rule::<M>(conn, Right::Read)?;
-        if M::load_where(conn, restrict::<M>(&read, Some(key_filter::<M>(key))))?.is_empty() {
+        if M::load_where(conn, at_key::<M>(&read, key))?.is_empty() {
             Err(not_found::<M>(key))
         } else {
             Ok(())
         }
-    }
-}
-
-/// How rules are about to be read on `conn` (see [`Reading`]): take it before the reads.
-pub(crate) fn reading(conn: &mut AnyConnection) -> Reading {
-    Reading {
-        writes: crate::cache::store_writes(),
-        in_snapshot: crate::db::in_transaction(conn),
     }
 }
 
@@ -1000,6 +955,25 @@ fn writable<M: Authorizable>(action: Right) -> Result<(), Error> {
 /// rule sees. Columns the rule does not test never cost the re-check.
 fn stored_may_differ<M: Authorizable>(row: &M, rule: &Filter) -> bool {
     rule.tests_any_column(&|i| row.cell(i).is_null())
+}
+
+/// `rule` AND the primary key is `key`, as SQL on `M`'s table.
+fn at_key<M: Authorizable>(rule: &Arc<Filter>, key: &Value) -> SqlFilter {
+    restrict::<M>(rule, Some(key_filter::<M>(key)))
+}
+
+/// Runs `write` on `conn`, in a transaction when `transactional` (a refusal then rolls back
+/// what `write` already wrote); otherwise as it is (one statement needs none).
+fn in_transaction_if<T>(
+    conn: &mut AnyConnection,
+    transactional: bool,
+    write: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if transactional {
+        conn.transaction(write)
+    } else {
+        write(conn)
+    }
 }
 
 /// `rule` AND `extra` (if any), as SQL on `M`'s table.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
-use crate::cache::RuleCache;
+use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
 use crate::schema::{permissions, role_inheritance, role_permissions, roles};
 use crate::store::{self, StoreError};
@@ -382,22 +382,32 @@ impl Rbac {
 
     /// The current model, from the cache or the database.
     pub fn graph(&self, conn: &mut AnyConnection) -> Result<Arc<RbacGraph>, RbacLoadError> {
-        if self.cache.version_check_due() {
-            let reading = crate::guard::reading(conn);
+        let checked = if self.cache.version_check_due() {
+            let reading = Reading::now(conn);
             let version = store::state_version(conn)?;
             self.cache.observe_version(version, reading);
-        }
+            Some(version)
+        } else {
+            None
+        };
         let hash = RuleCache::<RbacGraph>::hash("rbac", 0);
         if let Some((_, graph)) = self.cache.get(hash, "rbac", &self.key) {
             return Ok(graph);
         }
-        // The version before the rows (see the rule cache): never stamped newer than read.
-        let reading = crate::guard::reading(conn);
+        // The version before the rows (see the rule cache; unless this call just read it):
+        // never stamped newer than read.
+        let reading = Reading::now(conn);
         let epoch = self.cache.epoch();
-        let version = store::state_version(conn)?;
-        self.cache.observe_version(version, reading);
+        let version = match checked {
+            Some(version) => version,
+            None => {
+                let version = store::state_version(conn)?;
+                self.cache.observe_version(version, reading);
+                version
+            }
+        };
         let graph = Arc::new(load(conn)?);
-        let stamp = crate::cache::Stamp { epoch, version };
+        let stamp = Stamp { epoch, version };
         self.cache.insert(
             hash,
             "rbac",

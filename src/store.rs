@@ -26,6 +26,44 @@ pub struct StoredModel {
     pub columns: Columns,
 }
 
+impl StoredModel {
+    /// How this stored definition differs from a declared one (the code's), one line per
+    /// difference; empty when table, key, and column names and types agree (the order of
+    /// columns is free: rules are compiled by name). A model with differences fails closed.
+    pub fn differences(&self, table: &str, primary_key: &str, columns: &Columns) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.table_name != table {
+            problems.push(format!(
+                "table \"{}\" is stored, the model declares \"{table}\"",
+                self.table_name
+            ));
+        }
+        if self.primary_key != primary_key {
+            problems.push(format!(
+                "primary key \"{}\" is stored, the model declares \"{primary_key}\"",
+                self.primary_key
+            ));
+        }
+        for (name, ty) in columns.iter() {
+            match self.columns.get(name) {
+                None => problems.push(format!("column \"{name}\" is not stored")),
+                Some((_, stored)) if stored != ty => problems.push(format!(
+                    "column \"{name}\" is stored as {}, declared as {}",
+                    stored.name(),
+                    ty.name()
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, _) in self.columns.iter() {
+            if columns.get(name).is_none() {
+                problems.push(format!("stored column \"{name}\" is not declared"));
+            }
+        }
+        problems
+    }
+}
+
 /// One row of `authorization_rules`, with its set type's name.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct RuleRow {

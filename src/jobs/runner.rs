@@ -318,7 +318,13 @@ impl Runner {
             Err(e) => {
                 let cause = e.to_string();
                 log.note(&format!("CANNOT START {}: {cause}\n", allowed.program));
-                finish(&mut conn, &uuid, status::FAILED, None, None)?;
+                Finish {
+                    uuid: uuid.clone(),
+                    outcome: status::FAILED,
+                    code: None,
+                    killed_by: None,
+                }
+                .record(&mut conn)?;
                 return Err(JobError::Spawn {
                     program: allowed.program.clone(),
                     cause,
@@ -464,7 +470,12 @@ impl Runner {
                 }
             };
             log.close();
-            if let Err(e) = record_end(&inner.pool, &end) {
+            let recorded = inner
+                .pool
+                .get()
+                .map_err(JobError::from)
+                .and_then(|mut conn| end.record(&mut conn));
+            if let Err(e) = recorded {
                 tracing::error!(
                     "rowguard jobs: cannot record the end of {} yet (retrying): {e}",
                     end.uuid
@@ -591,39 +602,25 @@ fn append_on(
     Ok(())
 }
 
-fn record_end(pool: &Pool, end: &Finish) -> Result<(), JobError> {
-    let mut conn = pool.get()?;
-    finish(
-        &mut conn,
-        &end.uuid,
-        end.outcome,
-        end.code,
-        end.killed_by.as_deref(),
-    )
-}
-
-/// Records a job's end. Only a row still `running` is changed: if another instance already
-/// marked the job failed (this one stopped heartbeating meanwhile), that verdict stands.
-fn finish(
-    conn: &mut AnyConnection,
-    uuid: &str,
-    outcome: &str,
-    code: Option<i32>,
-    killed_by: Option<&str>,
-) -> Result<(), JobError> {
-    diesel::update(
-        jobs::table
-            .find(uuid)
-            .filter(jobs::status.eq(status::RUNNING)),
-    )
-    .set((
-        jobs::status.eq(outcome),
-        jobs::exit_code.eq(code),
-        jobs::finished_at.eq(Some(now())),
-        jobs::killed_by.eq(killed_by),
-    ))
-    .execute(conn)?;
-    Ok(())
+impl Finish {
+    /// Records the job's end. Only a row still `running` is changed: if another instance
+    /// already marked the job failed (this one stopped heartbeating meanwhile), that verdict
+    /// stands.
+    fn record(&self, conn: &mut AnyConnection) -> Result<(), JobError> {
+        diesel::update(
+            jobs::table
+                .find(&self.uuid)
+                .filter(jobs::status.eq(status::RUNNING)),
+        )
+        .set((
+            jobs::status.eq(self.outcome),
+            jobs::exit_code.eq(self.code),
+            jobs::finished_at.eq(Some(now())),
+            jobs::killed_by.eq(self.killed_by.as_deref()),
+        ))
+        .execute(conn)?;
+        Ok(())
+    }
 }
 
 /// SIGINT, then SIGTERM, then SIGKILL to every process of the job (its group and every
@@ -704,15 +701,7 @@ fn watch_once(inner: &Inner) -> Result<(), JobError> {
     let me = &inner.instance_id;
     let retry: Vec<Finish> = std::mem::take(&mut *lock(&inner.unfinished));
     for end in retry {
-        if finish(
-            &mut conn,
-            &end.uuid,
-            end.outcome,
-            end.code,
-            end.killed_by.as_deref(),
-        )
-        .is_err()
-        {
+        if end.record(&mut conn).is_err() {
             lock(&inner.unfinished).push(end);
         }
     }

@@ -9,8 +9,6 @@ use rowguard::rbac::Rbac;
 use rowguard::testing::TestDatabase;
 use rowguard::{store, AnyConnection, Authorizer, Config, Subject};
 
-use crate::app::{contacts, Contact};
-
 rowguard::backend_tests!(
     other_threads_see_writes_and_invalidations,
     more_subjects_than_the_caches_hold_stay_correct,
@@ -19,15 +17,7 @@ rowguard::backend_tests!(
 );
 
 fn visible(auth: &Authorizer, subject: Subject, conn: &mut AnyConnection) -> Vec<i64> {
-    let mut ids: Vec<i64> = auth
-        .guard(subject)
-        .read::<Contact>(conn)
-        .unwrap()
-        .select(contacts::id)
-        .load(conn)
-        .unwrap();
-    ids.sort_unstable();
-    ids
+    crate::fixture::visible(&auth.guard(subject), conn)
 }
 
 fn agent() -> Subject {

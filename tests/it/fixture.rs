@@ -2,9 +2,9 @@
 //! authorizer with the models registered.
 
 use rowguard::testing::TestDatabase;
-use rowguard::{Authorizer, Config, Pool, PoolOptions};
+use rowguard::{AnyConnection, Authorizer, Config, Guard, Pool, PoolOptions};
 
-use crate::app::{self, Contact, ContactType};
+use crate::app::{self, contacts, Contact, ContactType};
 
 /// A pool of `max_size` on `db`, the contacts tables with their samples, and an authorizer
 /// with `config` that has registered both models.
@@ -22,4 +22,15 @@ pub fn contacts(db: &TestDatabase, config: Config, max_size: u32) -> (Pool, Auth
     auth.register::<Contact>(&mut conn).expect("register");
     auth.register::<ContactType>(&mut conn).expect("register");
     (pool, auth)
+}
+
+/// The ids of the contacts `guard` may read, ascending.
+pub fn visible(guard: &Guard, conn: &mut AnyConnection) -> Vec<i64> {
+    guard
+        .read::<Contact>(conn)
+        .expect("read query")
+        .select(contacts::id)
+        .order(contacts::id)
+        .load(conn)
+        .expect("load")
 }

@@ -62,14 +62,7 @@ fn rule(auth: &App, set_type: &str, value: &str, doc: &str) {
 }
 
 fn ids(guard: &Guard, auth: &App) -> Vec<i64> {
-    let mut conn = auth.pool().get().expect("conn");
-    guard
-        .read::<Contact>(&mut conn)
-        .expect("read query")
-        .select(contacts::id)
-        .order(contacts::id)
-        .load(&mut conn)
-        .expect("load")
+    crate::fixture::visible(guard, &mut auth.pool().get().expect("conn"))
 }
 
 fn contact(auth: &App, id: i64) -> Contact {

@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use rowguard::rules::{Right, Value};
 use rowguard::testing::TestDatabase;
 use rowguard::{
-    store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Guard, Pool, Subject,
+    store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Pool, Subject,
 };
 
 use crate::app::{self, contacts, Contact};
+use crate::fixture::visible;
 
 rowguard::backend_tests!(
     or_filter_cannot_widen_the_rule,
@@ -170,14 +171,6 @@ fn revoked_rule_is_not_cached_from_an_old_snapshot(db: &TestDatabase) {
     )
     .unwrap();
     drop(setup_conn);
-    let visible = |guard: &Guard, conn: &mut AnyConnection| -> Vec<i64> {
-        ids(guard
-            .read::<Contact>(conn)
-            .unwrap()
-            .select(contacts::id)
-            .load(conn)
-            .unwrap())
-    };
     let mut a = pool.get().unwrap();
     let mut dba = pool.get().unwrap();
     let mut other = pool.get().unwrap();
@@ -224,14 +217,6 @@ fn a_snapshot_older_than_rowguards_own_write_is_not_cached(db: &TestDatabase) {
         r#"{"read":{"search":{"id":"=1;2;3"}}}"#,
     )
     .unwrap();
-    let visible = |guard: &Guard, conn: &mut AnyConnection| -> Vec<i64> {
-        ids(guard
-            .read::<Contact>(conn)
-            .unwrap()
-            .select(contacts::id)
-            .load(conn)
-            .unwrap())
-    };
     let mut a = pool.get().unwrap();
     a.transaction(|a| {
         open_snapshot(a);

@@ -255,17 +255,8 @@ fn attribute_lists_expand_in_rules(db: &TestDatabase) {
         "outsider",
         r#"{"read":{"search":{"owner_id":"!=$subject.owners"}}}"#,
     );
-    let ids = |subject: Subject, c: &mut AnyConnection| -> Vec<i64> {
-        let mut ids: Vec<i64> = auth
-            .guard(subject)
-            .read::<Contact>(c)
-            .unwrap()
-            .select(contacts::id)
-            .load(c)
-            .unwrap();
-        ids.sort_unstable();
-        ids
-    };
+    let ids =
+        |subject: Subject, c: &mut AnyConnection| crate::fixture::visible(&auth.guard(subject), c);
     let both = role("agent").with_attribute_list("owners", [17, 42]);
     assert_eq!(ids(both, &mut c), (1..=10).collect::<Vec<_>>());
     let one = role("agent").with_attribute_list("owners", [42, 99]);

@@ -77,16 +77,19 @@ fn model_problems(
     conn: &mut AnyConnection,
     paths: Vec<std::path::PathBuf>,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut problems: Vec<String> = rowguard::store::load_models(conn)?
-        .into_iter()
-        .filter_map(Result::err)
-        .map(|broken| {
-            format!(
+    let mut problems = Vec::new();
+    let mut stored = std::collections::HashMap::new();
+    for model in rowguard::store::load_models(conn)? {
+        match model {
+            Ok(m) => {
+                stored.insert(m.name.clone(), m);
+            }
+            Err(broken) => problems.push(format!(
                 "model {}: its stored columns are invalid, so it fails closed: {}",
                 broken.name, broken.error
-            )
-        })
-        .collect();
+            )),
+        }
+    }
     let paths: Vec<_> = if paths.is_empty() {
         ["src", "examples"]
             .map(std::path::PathBuf::from)
@@ -101,11 +104,6 @@ fn model_problems(
         return Ok(problems);
     }
     let scan = rowguard::sync::scan(&paths, true)?;
-    let stored: std::collections::HashMap<String, _> = rowguard::store::load_models(conn)?
-        .into_iter()
-        .flatten()
-        .map(|m| (m.name.clone(), m))
-        .collect();
     for (name, found) in &scan.models {
         let Some(model) = stored.get(name) else {
             problems.push(format!(
@@ -113,18 +111,12 @@ fn model_problems(
             ));
             continue;
         };
-        // The guard's own test: table, key and columns by name and type (order is free).
-        let same_columns = model.columns.len() == found.columns.len()
-            && found
-                .columns
-                .iter()
-                .all(|(col, ty)| model.columns.get(col).map(|(_, t)| t) == Some(ty));
-        if model.table_name != found.table
-            || model.primary_key != found.primary_key
-            || !same_columns
-        {
+        // The guard's own test (what makes it fail closed with ModelMismatch).
+        let differences = model.differences(&found.table, &found.primary_key, &found.columns);
+        if !differences.is_empty() {
             problems.push(format!(
-                "model {name}: the stored definition differs from the code, so it fails closed; run cargo xtask sync-models"
+                "model {name}: the stored definition differs from the code, so it fails closed ({}); run cargo xtask sync-models",
+                differences.join("; ")
             ));
         }
     }

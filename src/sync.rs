@@ -10,8 +10,11 @@ use diesel::prelude::*;
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, Item, LitStr, Token};
 
-use crate::rules::{ColumnType, Columns};
-use crate::schema::{authorizable_models as models, authorization_rules as rules};
+use crate::rules::{compile_document, ColumnType, Columns};
+use crate::schema::{
+    authorizable_models as models, authorizable_set_types as set_types,
+    authorization_rules as rules,
+};
 use crate::AnyConnection;
 
 /// A model found in the source tree.
@@ -59,6 +62,10 @@ pub enum SyncError {
     /// Vanished models still have rules: nothing was changed.
     #[error("refusing to remove models that still have rules (delete their rules first): {}", .0.iter().map(|(m, n)| format!("{m} ({n} rule(s))")).collect::<Vec<_>>().join(", "))]
     ModelsWithRules(Vec<(String, i64)>),
+    /// A changed model no longer fits rules stored for it (a column they use is gone or
+    /// has another type): nothing was changed.
+    #[error("refusing to change models whose stored rules would no longer compile (fix those rules first): {}", .0.join("; "))]
+    RulesWouldBreak(Vec<String>),
     /// A database error.
     #[error("database: {0}")]
     Db(#[from] diesel::result::Error),
@@ -390,6 +397,7 @@ pub fn sync(
             .load(conn)?;
         let mut plan = Vec::new();
         let mut blocked = Vec::new();
+        let mut broken = Vec::new();
         for (id, name, table, pk, columns) in &stored {
             match found.get(name) {
                 None => {
@@ -408,6 +416,7 @@ pub fn sync(
                     if *table == m.table && *pk == m.primary_key && same_columns {
                         plan.push(Change::Unchanged(name.clone()));
                     } else {
+                        broken.extend(rules_broken_by(conn, *id, name, &m.columns)?);
                         plan.push(Change::Changed(name.clone()));
                     }
                 }
@@ -420,6 +429,9 @@ pub fn sync(
         }
         if !blocked.is_empty() {
             return Err(SyncError::ModelsWithRules(blocked));
+        }
+        if !broken.is_empty() {
+            return Err(SyncError::RulesWouldBreak(broken));
         }
         plan.sort_by(|a, b| name_of(a).cmp(name_of(b)));
         if dry_run {
@@ -449,6 +461,39 @@ pub fn sync(
         Ok(plan)
     })
     .inspect(|_| crate::cache::note_store_write())
+}
+
+/// The stored rules of model `id` that would not compile against its new `columns`, each
+/// as "model set_type/set_value: why". Rules that are broken already are left to
+/// `rules check`; only the ones this change would break block it.
+fn rules_broken_by(
+    conn: &mut AnyConnection,
+    id: i64,
+    model: &str,
+    columns: &Columns,
+) -> Result<Vec<String>, SyncError> {
+    let stored: Vec<(String, String, String, String)> = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .filter(rules::authorizable_model_id.eq(id))
+        .select((
+            set_types::name,
+            rules::authorizable_set_value,
+            rules::rules,
+            models::column_types,
+        ))
+        .order((set_types::name, rules::authorizable_set_value))
+        .load(conn)?;
+    Ok(stored
+        .into_iter()
+        .filter_map(|(set_type, value, doc, old_columns)| {
+            let compiled_before = Columns::from_json(&old_columns)
+                .ok()
+                .is_some_and(|old| compile_document(&doc, &old).is_ok());
+            let err = compile_document(&doc, columns).err()?;
+            compiled_before.then(|| format!("{model} {set_type}/{value}: {err}"))
+        })
+        .collect())
 }
 
 fn name_of(c: &Change) -> &str {

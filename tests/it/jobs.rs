@@ -26,6 +26,11 @@ rowguard::backend_tests!(
     devops_kills_any_job,
     a_kill_ends_even_when_an_untracked_process_holds_the_output,
     two_live_runners_with_one_instance_id_leave_each_other_alone,
+    a_program_that_cannot_start_fails_its_job,
+    output_beyond_one_read_chunk_is_stored_whole_and_in_order,
+    a_timeout_escalates_to_sigkill,
+    shutdown_stops_the_watcher_and_running_jobs_still_finish,
+    another_users_output_is_not_found,
 );
 
 const COMMANDS: &str = r#"{
@@ -41,7 +46,11 @@ const COMMANDS: &str = r#"{
   "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "roles": ["*"], "timeout_secs": 1},
   "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"], "roles": ["*"]},
   "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}, "roles": ["*"]},
-  "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000}
+  "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000},
+  "missing": {"program": "/nonexistent/rowguard-no-such-program", "roles": ["*"]},
+  "many":   {"program": "seq", "args": ["1", "60000"], "roles": ["*"]},
+  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"], "timeout_secs": 1},
+  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 1; echo done"], "roles": ["*"]}
 }"#;
 
 /// For the runner that should notice a dead instance (the other one is abandoned).
@@ -218,7 +227,7 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         .start(&alice, "reboot", &no_params())
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: bytes, daemon, daemon_slow, env, escapee, flood, greet, ok, ops, script, sleeper, slow, stubborn)"), "{err}");
+    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: brief, bytes, daemon, daemon_slow, env, escapee, flood, greet, many, missing, ok, ops, script, sleeper, slow, stubborn, stubborn_slow)"), "{err}");
     let err = runner
         .start(&alice, "ops", &no_params())
         .unwrap_err()
@@ -628,4 +637,131 @@ fn two_live_runners_with_one_instance_id_leave_each_other_alone(db: &TestDatabas
     first.request_kill(&alice, &uuid).unwrap();
     let job = first.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(job.status, status::KILLED);
+}
+
+/// A program that does not exist: `start` names it, and the audit row records a failed job
+/// whose output says why.
+fn a_program_that_cannot_start_fails_its_job(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let err = runner.start(&alice, "missing", &no_params()).unwrap_err();
+    assert!(
+        matches!(&err, JobError::Spawn { program, .. } if program == "/nonexistent/rowguard-no-such-program"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/rowguard-no-such-program"),
+        "{err}"
+    );
+    let mut conn = j.pool.get().unwrap();
+    let rows = jobs::list(&mut conn, &alice).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, status::FAILED);
+    assert_eq!(rows[0].pid, None);
+    assert!(rows[0].finished_at.is_some());
+    let text = j.text(&alice, &rows[0].uuid).0;
+    assert!(
+        text.starts_with("CANNOT START /nonexistent/rowguard-no-such-program: "),
+        "{text}"
+    );
+}
+
+/// `seq 1 60000` writes 348,894 bytes, dozens of read chunks: every byte is stored, in order.
+fn output_beyond_one_read_chunk_is_stored_whole_and_in_order(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let job = runner
+        .run(&alice, "many", &no_params(), Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(job.status, status::COMPLETED);
+    let expected: String = (1..=60000).map(|n| format!("{n}\n")).collect();
+    assert!(expected.len() > 40 * 8192);
+    let (text, _) = j.text(&alice, &job.uuid);
+    assert_eq!(text.len(), expected.len());
+    assert!(text == expected, "the output differs from seq's");
+}
+
+/// A job that ignores SIGTERM past its timeout is killed with SIGKILL after the grace.
+fn a_timeout_escalates_to_sigkill(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let begun = Instant::now();
+    let job = runner
+        .run(
+            &alice,
+            "stubborn_slow",
+            &no_params(),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    assert_eq!(job.status, status::TIMED_OUT);
+    // timeout 1 s, then SIGINT, SIGTERM (300 ms each, both ignored), then SIGKILL.
+    assert!(
+        begun.elapsed() >= Duration::from_millis(1_600),
+        "{:?}",
+        begun.elapsed()
+    );
+    let text = j.text(&alice, &job.uuid).0;
+    assert!(text.starts_with("ready\n"), "{text}");
+    // The script ignores SIGINT and SIGTERM and loops forever: that it ended at all is
+    // the SIGKILL.
+    assert!(text.contains("TIMED OUT AT"), "{text}");
+}
+
+/// After `shutdown` the watcher no longer acts on kill requests, a second call returns at
+/// once, and a job already running still finishes and records its status.
+fn shutdown_stops_the_watcher_and_running_jobs_still_finish(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "support");
+    let uuid = started(&j, &runner, &alice, "brief", "begun");
+    let asked = Instant::now();
+    runner.shutdown();
+    runner.shutdown();
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
+    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.exit_code, Some(0));
+    assert_eq!(j.text(&alice, &uuid).0, "begun\ndone\n");
+    // A kill asked for after shutdown is recorded but nobody acts on it.
+    let sleeper = started(&j, &runner, &alice, "sleeper", "up");
+    runner.request_kill(&alice, &sleeper).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let still = runner.wait(&alice, &sleeper, Duration::ZERO).unwrap();
+    assert_eq!(still.status, status::RUNNING);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(still.pid.unwrap() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let ended = runner
+        .wait(&alice, &sleeper, Duration::from_secs(15))
+        .unwrap();
+    assert_ne!(ended.status, status::RUNNING);
+}
+
+/// Output is read through the job's read rule: a user who may not read the job gets
+/// `NotFound`, not an empty output.
+fn another_users_output_is_not_found(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let alice = j.guard("alice", "self");
+    let carol = j.guard("carol", "self");
+    let job = runner
+        .run(&alice, "ok", &no_params(), Duration::from_secs(15))
+        .unwrap();
+    let mut conn = j.pool.get().unwrap();
+    assert!(matches!(
+        jobs::output(&mut conn, &carol, &job.uuid, 0),
+        Err(JobError::Guard(Error::NotFound { .. }))
+    ));
+    assert!(jobs::list(&mut conn, &carol).unwrap().is_empty());
+    assert_eq!(j.text(&alice, &job.uuid).0, "fine\n");
 }

@@ -9,6 +9,7 @@ mod fixture;
 mod foundation;
 mod guard;
 mod jobs;
+mod model_props;
 mod rules_props;
 mod rules_sql;
 mod samples;

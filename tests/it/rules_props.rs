@@ -2,8 +2,10 @@
 //! SQL selects on each backend are exactly the rows the in-memory evaluator accepts, and
 //! binding `$subject` variables in place accepts the same rows as resolving them first.
 //!
-//! Fixed seed and case count in CI; `ROWGUARD_PROPTEST_CASES=N` and
-//! `ROWGUARD_PROPTEST_SEED=N` ask for more or other cases.
+//! The generators here serve `model_props` too. A fixed seed and case count run in every
+//! test run; `cargo xtask test` then runs both property tests again with a random seed that it
+//! prints. `ROWGUARD_PROPTEST_SEED=N` replays a seed, `ROWGUARD_PROPTEST_CASES=N` asks for
+//! more cases.
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -20,6 +22,9 @@ use crate::samples::{self, COLUMNS};
 
 rowguard::backend_tests!(sql_and_memory_agree_on_random_rules);
 
+/// Columns a generator may write rules on: (name, type), the primary key first.
+pub type Schema = &'static [(&'static str, ColumnType)];
+
 const DEFAULT_CASES: u32 = 128;
 const DEFAULT_SEED: u64 = 0x0005_eed0_0f7a_b1e5;
 
@@ -29,7 +34,7 @@ fn env_number(name: &str) -> Option<u64> {
 
 /// The values rows and rules draw from: boundaries, case and space variants, SQL wildcards,
 /// quotes, backslashes and non-ASCII text.
-fn pool(ty: ColumnType) -> Vec<Value> {
+pub fn pool(ty: ColumnType) -> Vec<Value> {
     let texts: &[&str] = match ty {
         ColumnType::Integer => &["-2147483648", "-1", "0", "1", "2", "3", "2147483647"],
         ColumnType::Bigint => &[
@@ -68,6 +73,27 @@ fn pool(ty: ColumnType) -> Vec<Value> {
             "pend",
             "pending",
             "z",
+            // SQLite matches patterns with GLOB: its metacharacters must stay literal.
+            "*",
+            "?",
+            "[a]",
+            "[",
+            "]",
+            "a*c",
+            "a?c",
+            // MySQL's general collations equate all 4-byte characters, ß with s, and
+            // ignore trailing spaces; rowguard compares exactly on every backend.
+            "😀",
+            "😁",
+            "e\u{301}",
+            "ß",
+            "ss",
+            "s",
+            "a\tb",
+            "a\nb",
+            "\t",
+            "!a",
+            "a!",
         ],
         ColumnType::Bool => &["true", "false"],
         ColumnType::Date => &["1970-01-01", "1999-12-31", "2000-02-29", "2024-12-31"],
@@ -90,7 +116,7 @@ fn pool(ty: ColumnType) -> Vec<Value> {
 }
 
 /// How a value is written in a rule.
-fn rule_text(value: &Value) -> String {
+pub fn rule_text(value: &Value) -> String {
     match value {
         Value::Int(v) => v.to_string(),
         Value::Float(v) => format!("{v:?}"),
@@ -103,7 +129,7 @@ fn rule_text(value: &Value) -> String {
     }
 }
 
-fn cell(ty: ColumnType) -> BoxedStrategy<Value> {
+pub fn cell(ty: ColumnType) -> BoxedStrategy<Value> {
     let mut values = pool(ty);
     if ty == ColumnType::Text {
         values.push(Value::from(""));
@@ -125,7 +151,7 @@ fn rows() -> impl Strategy<Value = Vec<Vec<Value>>> {
     })
 }
 
-fn literal(ty: ColumnType) -> BoxedStrategy<String> {
+pub fn literal(ty: ColumnType) -> BoxedStrategy<String> {
     select(pool(ty)).prop_map(|v| rule_text(&v)).boxed()
 }
 
@@ -139,7 +165,8 @@ fn list_value(column: &'static str, ty: ColumnType) -> BoxedStrategy<String> {
     ];
     if ty == ColumnType::Text {
         let patterns = [
-            "a%", "%b", "%", "a%c", "%_%", "pend%", "%é", "O'%", "%\\%", "%\\\\%",
+            "a%", "%b", "%", "a%c", "%_%", "pend%", "%é", "O'%", "%\\%", "%\\\\%", "%*%", "[%",
+            "%?", "%]", "a!%", "a\\!%", "%😀", "%ß%", "e%", "%\t%", "%\n%",
         ];
         options.push((2, select(patterns.to_vec()).prop_map(str::to_owned).boxed()));
     }
@@ -181,19 +208,23 @@ fn condition(column: &'static str, ty: ColumnType) -> BoxedStrategy<String> {
             .prop_filter("non-empty", |t| !t.is_empty());
         options.push((
             3,
-            (select(vec!["contains", "starts_with", "ends_with"]), word)
-                .prop_map(|(op, v)| format!("{op} {v}"))
+            (
+                select(vec!["contains", "starts_with", "ends_with"]),
+                prop::collection::vec(word, 1..=3),
+            )
+                .prop_map(|(op, words)| format!("{op} {}", words.join(";")))
                 .boxed(),
         ));
     }
     prop::strategy::Union::new_weighted(options).boxed()
 }
 
-/// `{column: "cond"}` or `{column: "cond || cond"}` / `&&` inside the string.
-fn leaf() -> BoxedStrategy<Json> {
-    select((1..COLUMNS.len()).collect::<Vec<_>>())
-        .prop_flat_map(|i| {
-            let (column, ty) = COLUMNS[i];
+/// `{column: "cond"}` or `{column: "cond || cond"}` / `&&` inside the string, on any
+/// column of `schema` but its key.
+fn leaf(schema: Schema) -> BoxedStrategy<Json> {
+    select((1..schema.len()).collect::<Vec<_>>())
+        .prop_flat_map(move |i| {
+            let (column, ty) = schema[i];
             (
                 prop::collection::vec(condition(column, ty), 1..=2),
                 select(vec![" || ", " && "]),
@@ -203,8 +234,9 @@ fn leaf() -> BoxedStrategy<Json> {
         .boxed()
 }
 
-fn search() -> impl Strategy<Value = Json> {
-    leaf().prop_recursive(3, 12, 3, |inner| {
+/// A search of nested `&&` / `||` over leaves.
+pub fn search(schema: Schema) -> impl Strategy<Value = Json> {
+    leaf(schema).prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..=3).prop_map(|v| json!({ "&&": v })),
             prop::collection::vec(inner.clone(), 2..=3).prop_map(|v| json!({ "||": v })),
@@ -216,14 +248,14 @@ fn search() -> impl Strategy<Value = Json> {
 fn document() -> impl Strategy<Value = String> {
     prop_oneof![
         1 => Just(json!({ "read": "*" }).to_string()),
-        12 => search().prop_map(|s| json!({ "read": { "search": s } }).to_string()),
+        12 => search(&COLUMNS).prop_map(|s| json!({ "read": { "search": s } }).to_string()),
     ]
 }
 
 /// For each column, the attribute `v_<column>`: absent, one value, two values (usable in
 /// lists only), or a value that does not parse as the column's type (fails closed).
-fn attributes() -> impl Strategy<Value = Attributes> {
-    let per_column: Vec<_> = COLUMNS
+pub fn attributes(schema: Schema) -> impl Strategy<Value = Attributes> {
+    let per_column: Vec<_> = schema
         .iter()
         .map(|(_, ty)| {
             prop_oneof![
@@ -236,7 +268,7 @@ fn attributes() -> impl Strategy<Value = Attributes> {
         .collect();
     per_column.prop_map(|values| {
         let mut attrs = Attributes::new();
-        for ((column, ty), texts) in COLUMNS.iter().zip(values) {
+        for ((column, ty), texts) in schema.iter().zip(values) {
             if texts.is_empty() {
                 continue;
             }
@@ -273,30 +305,52 @@ fn unescape(text: &str) -> String {
     out
 }
 
+/// A seeded runner: the fixed seed unless `ROWGUARD_PROPTEST_SEED` names another.
+pub struct Run {
+    pub runner: TestRunner,
+    pub seed: u64,
+    pub cases: u32,
+}
+
+impl Run {
+    pub fn from_env(default_cases: u32) -> Self {
+        let cases = env_number("ROWGUARD_PROPTEST_CASES").map_or(default_cases, |n| n as u32);
+        let seed = env_number("ROWGUARD_PROPTEST_SEED").unwrap_or(DEFAULT_SEED);
+        let mut seed_bytes = [0u8; 32];
+        for chunk in seed_bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&seed.to_le_bytes());
+        }
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let runner = TestRunner::new_with_rng(
+            config,
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+        );
+        Run {
+            runner,
+            seed,
+            cases,
+        }
+    }
+}
+
 fn sql_and_memory_agree_on_random_rules(db: &TestDatabase) {
     let mut conn = db.connect().expect("connect");
     samples::create_table(&mut conn);
     let conn = std::cell::RefCell::new(conn);
     let columns = samples::columns();
-    let cases = env_number("ROWGUARD_PROPTEST_CASES").map_or(DEFAULT_CASES, |n| n as u32);
-    let seed = env_number("ROWGUARD_PROPTEST_SEED").unwrap_or(DEFAULT_SEED);
-    let mut seed_bytes = [0u8; 32];
-    for chunk in seed_bytes.chunks_mut(8) {
-        chunk.copy_from_slice(&seed.to_le_bytes());
-    }
-    let config = Config {
+    let Run {
+        mut runner,
+        seed,
         cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-    );
+    } = Run::from_env(DEFAULT_CASES);
     let strategy = (
         rows(),
         prop::collection::vec(document(), 1..=3),
-        attributes(),
+        attributes(&COLUMNS),
     );
     let result = runner.run(&strategy, |(rows, docs, attrs)| {
         let compiled: Vec<_> = docs

@@ -21,6 +21,8 @@ rowguard::backend_tests!(
     seed_errors_name_the_item,
     seeding_twice_changes_nothing_and_fresh_replaces,
     rbac_resolves_and_refreshes,
+    sync_refuses_a_change_that_breaks_stored_rules,
+    reseeding_changed_content_updates_what_changed,
 );
 
 /// Every row of rowguard's tables, as text: "the database is exactly as before".
@@ -257,6 +259,41 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
         err.contains("model notes: table `notes` has no column `nope`"),
         "{err}"
     );
+    // A table no diesel::table! declares.
+    tree.write(
+        "bad.rs",
+        "rowguard::authorizable!(X => nowhere(id) { id });",
+    );
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "bad.rs: model nowhere uses table `nowhere`, but no diesel::table! for it was found"
+        ),
+        "{err}"
+    );
+    // Two declarations with one model name.
+    tree.write(
+        "bad.rs",
+        "rowguard::authorizable!(Other => tags(tag_id) { tag_id } as \"notes\");",
+    );
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.contains("model name \"notes\" is also declared in") && err.contains("models.rs"),
+        "{err}"
+    );
+    tree.remove("bad.rs");
+    // A file that cannot be read as text, and a root that does not exist: named.
+    std::fs::write(tree.0.join("latin1.rs"), b"// caf\xe9\n").unwrap();
+    let err = tree.scan().unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Io { path, .. } if path.ends_with("latin1.rs")),
+        "{err:?}"
+    );
+    tree.remove("latin1.rs");
+    let missing = tree.0.join("no-such-dir");
+    let err = sync::scan(&[missing], false).unwrap_err().to_string();
+    assert!(err.contains("no-such-dir"), "{err}");
+    assert_eq!(tree.scan().unwrap().models.len(), 1, "the tree scans again");
 }
 
 fn sync_refuses_to_drop_models_with_rules(db: &TestDatabase) {
@@ -515,4 +552,143 @@ fn rbac_resolves_and_refreshes(db: &TestDatabase) {
     assert!(rbac
         .role_can(&mut conn, &["viewer"], "posts.edit.own")
         .unwrap());
+}
+
+/// Dropping a column (or changing its type) that a stored rule uses would leave that rule
+/// failing every check: sync names the rule and changes nothing; once the rule no longer
+/// uses the column, the same sync goes through.
+fn sync_refuses_a_change_that_breaks_stored_rules(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("break-{:?}", db.backend()));
+    tree.write("schema.rs", TABLES);
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id, body });",
+    );
+    sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap();
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "agent",
+        "notes",
+        r#"{"read":{"search":{"body":"contains x"}}}"#,
+    )
+    .unwrap();
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "owner",
+        "notes",
+        r#"{"read":{"search":{"owner_id":"=$subject.id"}}}"#,
+    )
+    .unwrap();
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id });",
+    );
+    let before = (dump(&mut conn), version(&mut conn));
+    let err = sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap_err();
+    assert!(
+        matches!(&err, SyncError::RulesWouldBreak(broken) if broken.len() == 1),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("refusing to change models whose stored rules would no longer compile")
+            && message.contains("notes roles/agent: ")
+            && message.contains("body"),
+        "{message}"
+    );
+    assert_eq!(
+        (dump(&mut conn), version(&mut conn)),
+        before,
+        "nothing changed"
+    );
+    // The dry run reports the same refusal.
+    assert!(sync::sync(&mut conn, &tree.scan().unwrap().models, true).is_err());
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "agent",
+        "notes",
+        r#"{"read":{"search":{"owner_id":"=1"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap(),
+        [Change::Changed("notes".into())]
+    );
+}
+
+/// A second seed with changed descriptions, a changed rule and new items: what changed is
+/// updated and reported as changed, the new is added, and (without --fresh) what the new
+/// files no longer mention stays.
+fn reseeding_changed_content_updates_what_changed(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    populated(&mut conn);
+    seed::apply(&mut conn, &full_seed(), SeedOptions::default(), &mut |_| {}).unwrap();
+    let changed = Seed::parse(vec![
+        ("a.json".into(), r#"{
+            "permissions": [{"name": "posts.edit.own", "description": "edit one's own posts"}, "posts.audit"],
+            "roles": [
+                {"name": "editor", "permissions": ["posts.audit"]},
+                {"name": "auditor", "permissions": ["posts.audit"], "inherits": ["viewer"]}
+            ]
+        }"#.into()),
+        ("b.json".into(), r#"{
+            "rules": [
+                {"set_type": "roles", "set_value": "editor", "model": "contacts", "rules": {"read": "*"}}
+            ]
+        }"#.into()),
+    ])
+    .unwrap();
+    let reports = seed::apply(&mut conn, &changed, SeedOptions::default(), &mut |_| {}).unwrap();
+    let counts = |step: Step| {
+        reports
+            .iter()
+            .find(|r| r.step == step)
+            .and_then(|r| r.outcome.clone().ok())
+            .unwrap()
+    };
+    let permissions_step = counts(Step::Permissions);
+    assert_eq!(
+        (permissions_step.added, permissions_step.changed),
+        (1, 1),
+        "posts.audit new, posts.edit.own described anew"
+    );
+    assert_eq!(counts(Step::Roles).added, 1, "auditor");
+    assert_eq!(counts(Step::Rules).changed, 1, "editor's rule");
+    let editor_rule: String = rules::table
+        .filter(rules::authorizable_set_value.eq("editor"))
+        .select(rules::rules)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(editor_rule, r#"{"read":"*"}"#);
+    let description: Option<String> = permissions::table
+        .filter(permissions::name.eq("posts.edit.own"))
+        .select(permissions::description)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(description.as_deref(), Some("edit one's own posts"));
+    let rbac = Rbac::new(&Config {
+        refresh_interval_ms: 0,
+        ..Config::default()
+    });
+    // Added grants are in force; the earlier ones stay (the files no longer mention them).
+    assert!(rbac
+        .role_can(&mut conn, &["editor"], "posts.audit")
+        .unwrap());
+    assert!(rbac
+        .role_can(&mut conn, &["editor"], "posts.edit.own")
+        .unwrap());
+    assert!(rbac
+        .role_can(&mut conn, &["auditor"], "posts.view")
+        .unwrap());
+    // The id-17 rule of the first seed is still there.
+    let count: i64 = rules::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(count, 3, "dba-team, editor, id 17");
+    // And the same files once more change nothing.
+    let before = (dump(&mut conn), version(&mut conn));
+    seed::apply(&mut conn, &changed, SeedOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((dump(&mut conn), version(&mut conn)), before);
 }

@@ -5,6 +5,8 @@
 //! - A server that does not accept TCP connections is skipped with a notice (its tests are
 //!   filtered out with `--skip`, so they never show as passed) — unless `CI=true`, where any
 //!   missing backend fails the run.
+//! - The differential property tests then run again with a random seed, printed first so
+//!   that a failure can be replayed with `ROWGUARD_PROPTEST_SEED`.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, ExitCode};
@@ -33,6 +35,7 @@ pub fn run(args: Args) -> CommandResult {
     if mysql_client_available() {
         features.push("rowguard/mysql");
         features.push("xtask/mysql");
+        features.push("rowguard-fuzz/mysql");
     } else {
         missing.push(
             "MySQL/MariaDB client library not found (pkg-config mysqlclient/libmariadb); \
@@ -81,10 +84,51 @@ pub fn run(args: Args) -> CommandResult {
     if !status.success() {
         return Ok(ExitCode::FAILURE);
     }
+    if !random_seed_properties(&cargo, &features, &skips)? {
+        return Ok(ExitCode::FAILURE);
+    }
     if !features.is_empty() {
         without_mysql(&cargo)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The property tests named `*_props::*` once more, with a seed no earlier run used.
+fn random_seed_properties(
+    cargo: &str,
+    features: &[&str],
+    skips: &[&str],
+) -> Result<bool, Box<dyn std::error::Error>> {
+    use std::hash::{BuildHasher, Hasher};
+    // A process-random key is all the randomness this needs; no RNG crate for one number.
+    let seed = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    eprintln!(
+        "property tests with random seed {seed} (replay: ROWGUARD_PROPTEST_SEED={seed} \
+         cargo xtask test -- _props::)"
+    );
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "-p", "rowguard", "--test", "it"]);
+    let ours: Vec<&str> = features
+        .iter()
+        .copied()
+        .filter(|f| f.starts_with("rowguard/"))
+        .collect();
+    if !ours.is_empty() {
+        cmd.args(["--features", &ours.join(",")]);
+    }
+    cmd.env("ROWGUARD_PROPTEST_SEED", seed.to_string());
+    cmd.args(["--", "_props::"]);
+    for skip in skips {
+        cmd.args(["--skip", skip]);
+    }
+    eprintln!("running: {cmd:?}");
+    let status = cmd.status()?;
+    if !status.success() {
+        eprintln!("property tests failed with random seed {seed}");
+    }
+    Ok(status.success())
 }
 
 /// The one test that needs a build *without* the mysql feature (what a user without the

@@ -1,0 +1,106 @@
+//! What the fuzz target does with one input, as a library function, so that the corpus
+//! test (`tests/corpus.rs`) and `cargo fuzz` run the same code.
+
+use std::fmt::Write;
+
+use rowguard::rules::{
+    compile_document, merge, parse_condition, Attributes, ColumnType, Columns, Filter, Right,
+    SqlFilter, Value,
+};
+
+/// Arbitrary bytes into the rule parser, validator, merge, resolver, evaluator and the SQL
+/// renderer of every backend: nothing may panic or hang, whatever a DBA (or an attacker)
+/// writes, and binding `$subject` variables in place must decide exactly as resolving them
+/// first does. Returns whether the input was a valid rule document (and so went all the way).
+///
+/// ```
+/// assert!(rowguard_fuzz::rules(br#"{"read":{"search":{"name":"=$subject.name;x%"}}}"#));
+/// assert!(!rowguard_fuzz::rules(b"{\"read\":"));
+/// ```
+pub fn rules(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let columns = columns();
+    // The text as a condition string of a column, and as a whole document.
+    let _ = parse_condition("name", text, "fuzz");
+    let Ok(rules) = compile_document(text, &columns) else {
+        return false;
+    };
+    // Attributes drawn from the input, so that variables meet hostile values too.
+    let prefix: String = text.chars().take(4).collect();
+    let attrs = Attributes::new()
+        .with("id", 1)
+        .with("name", text)
+        .with("born", "2024-02-29")
+        .with("seen", &prefix)
+        .with_all("list", ["1", prefix.as_str(), text]);
+    let rows = rows(text);
+    for right in Right::ALL {
+        let merged = merge(rules.access(right));
+        let unresolved = merged.to_filter();
+        let resolved = unresolved.resolve(&attrs);
+        for row in &rows {
+            assert_eq!(
+                unresolved.eval_with(row.as_slice(), &attrs),
+                resolved.eval(row.as_slice()),
+                "in-place binding disagrees with resolving first: {unresolved} / {resolved}"
+            );
+        }
+        render(resolved);
+    }
+    let all = merge(Right::ALL.iter().filter_map(|r| rules.access(*r)));
+    render(all.to_filter().resolve(&attrs));
+    true
+}
+
+fn columns() -> Columns {
+    Columns::new([
+        ("id", ColumnType::Integer),
+        ("big", ColumnType::Bigint),
+        ("score", ColumnType::Float),
+        ("name", ColumnType::Text),
+        ("active", ColumnType::Bool),
+        ("born", ColumnType::Date),
+        ("seen", ColumnType::Timestamp),
+        ("key", ColumnType::Uuid),
+    ])
+    .expect("fixed columns are valid")
+}
+
+/// A row of NULLs, and a row of values (its text from the input).
+fn rows(text: &str) -> [Vec<Value>; 2] {
+    let parse = |ty, v| Value::parse(ty, v).expect("fixed values parse");
+    [
+        vec![Value::Null; 8],
+        vec![
+            Value::Int(1),
+            Value::Int(-1),
+            Value::Float(0.5),
+            Value::Text(text.chars().take(8).collect()),
+            Value::Bool(true),
+            parse(ColumnType::Date, "2024-02-29"),
+            parse(ColumnType::Timestamp, "2024-02-29 12:00:00.5"),
+            parse(ColumnType::Uuid, "67e55044-10b1-426f-9247-bb680e5fe0c8"),
+        ],
+    ]
+}
+
+/// The filter as SQL with its binds, on every backend compiled in.
+fn render(filter: Filter) {
+    let sql = SqlFilter::new(Some("t"), filter);
+    let mut out = String::new();
+    // A renderer error is an answer, not a crash; only a panic is a finding.
+    let _ = write!(out, "{}", diesel::debug_query::<diesel::pg::Pg, _>(&sql));
+    let _ = write!(
+        out,
+        "{}",
+        diesel::debug_query::<diesel::sqlite::Sqlite, _>(&sql)
+    );
+    #[cfg(feature = "mysql")]
+    let _ = write!(
+        out,
+        "{}",
+        diesel::debug_query::<diesel::mysql::Mysql, _>(&sql)
+    );
+}

@@ -1,7 +1,7 @@
 //! Enforcement: the [`Authorizer`] (shared: pool, configuration, cache) and the [`Guard`]
 //! (one subject) that scopes reads and checks writes.
 //!
-//! Precedence (DESIGN §10): override → absolute rights → any `"*"` → OR of searches →
+//! Precedence: override → absolute rights → any `"*"` → OR of searches →
 //! nothing = deny.
 
 use std::borrow::Cow;

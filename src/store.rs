@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
-use crate::rules::{Columns, RuleError};
+use crate::rules::{
+    compile_document, Access, ColumnType, Columns, CompiledRules, Right, RuleError,
+};
 use crate::schema::{
     authorizable_models as models, authorizable_set_types as set_types,
     authorization_rules as rules, authorization_state as state,
@@ -100,6 +102,10 @@ pub enum StoreError {
     /// A query failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// A model's new columns would break rules stored for it (see [`rules_broken_by`]);
+    /// nothing was written.
+    #[error("refusing to change models whose stored rules depend on what changes (fix those rules first): {}", .0.join("; "))]
+    RulesWouldBreak(Vec<String>),
     /// A model's stored `columns` JSON is invalid.
     #[error("model \"{model}\": {source}")]
     BadColumns {
@@ -172,7 +178,9 @@ pub fn load_models(
         .collect())
 }
 
-/// Registers (or updates) a model's table, primary key and columns.
+/// Registers (or updates) a model's table, primary key and columns. A change of columns
+/// that stored rules depend on is refused with [`StoreError::RulesWouldBreak`] and writes
+/// nothing (see [`rules_broken_by`]).
 pub fn upsert_model(
     conn: &mut AnyConnection,
     name: &str,
@@ -182,6 +190,10 @@ pub fn upsert_model(
 ) -> Result<(), StoreError> {
     let json = columns.to_json();
     conn.transaction(|conn| {
+        let broken = rules_broken_by(conn, name, columns)?;
+        if !broken.is_empty() {
+            return Err(StoreError::RulesWouldBreak(broken));
+        }
         let updated = diesel::update(models::table.filter(models::name.eq(name)))
             .set((
                 models::table_name.eq(table_name),
@@ -199,10 +211,73 @@ pub fn upsert_model(
                 ))
                 .execute(conn)?;
         }
-        Ok::<_, diesel::result::Error>(())
+        Ok::<_, StoreError>(())
     })?;
     crate::cache::note_store_write();
     Ok(())
+}
+
+/// The rules stored for `model` that its new `columns` would break, each as
+/// `"model set_type/set_value: why"`: a column a rule uses is gone, or has another type (a
+/// text comparison is not a number comparison; integer and bigint are alike). Rules that do
+/// not compile against the stored columns already are `rules check`'s business, not a
+/// reason to refuse.
+pub fn rules_broken_by(
+    conn: &mut AnyConnection,
+    model: &str,
+    columns: &Columns,
+) -> Result<Vec<String>, StoreError> {
+    let stored: Vec<(String, String, String, String)> = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .filter(models::name.eq(model))
+        .select((
+            set_types::name,
+            rules::authorizable_set_value,
+            rules::rules,
+            models::column_types,
+        ))
+        .order((set_types::name, rules::authorizable_set_value))
+        .load(conn)?;
+    let mut broken = Vec::new();
+    for (set_type, value, doc, old_columns) in stored {
+        let Ok(old) = Columns::from_json(&old_columns) else {
+            continue;
+        };
+        let Ok(compiled) = compile_document(&doc, &old) else {
+            continue;
+        };
+        let why = match compile_document(&doc, columns) {
+            Err(e) => e.to_string(),
+            Ok(_) => match retyped_column(&compiled, &old, columns) {
+                Some((name, was, now)) => {
+                    format!("column \"{name}\" would change type from {was} to {now}")
+                }
+                None => continue,
+            },
+        };
+        broken.push(format!("{model} {set_type}/{value}: {why}"));
+    }
+    Ok(broken)
+}
+
+/// The first column `compiled` tests whose type differs between `old` and `new`.
+fn retyped_column(
+    compiled: &CompiledRules,
+    old: &Columns,
+    new: &Columns,
+) -> Option<(String, ColumnType, ColumnType)> {
+    let integer = |t: ColumnType| matches!(t, ColumnType::Integer | ColumnType::Bigint);
+    old.iter().enumerate().find_map(|(i, (name, was))| {
+        let (_, now) = new.get(name)?;
+        if now == was || (integer(now) && integer(was)) {
+            return None;
+        }
+        let tested = Right::ALL.iter().any(|right| {
+            matches!(compiled.access(*right), Some(Access::Rows(f)) if f.tests_any_column(&|j| j == i))
+        });
+        tested.then(|| (name.to_owned(), was, now))
+    })
 }
 
 /// Sets the rule document of (set type, set value, model), replacing an existing one. The

@@ -10,11 +10,8 @@ use diesel::prelude::*;
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, Item, LitStr, Token};
 
-use crate::rules::{compile_document, ColumnType, Columns};
-use crate::schema::{
-    authorizable_models as models, authorizable_set_types as set_types,
-    authorization_rules as rules,
-};
+use crate::rules::{ColumnType, Columns};
+use crate::schema::{authorizable_models as models, authorization_rules as rules};
 use crate::AnyConnection;
 
 /// A model found in the source tree.
@@ -63,8 +60,9 @@ pub enum SyncError {
     #[error("refusing to remove models that still have rules (delete their rules first): {}", .0.iter().map(|(m, n)| format!("{m} ({n} rule(s))")).collect::<Vec<_>>().join(", "))]
     ModelsWithRules(Vec<(String, i64)>),
     /// A changed model no longer fits rules stored for it (a column they use is gone or
-    /// has another type): nothing was changed.
-    #[error("refusing to change models whose stored rules would no longer compile (fix those rules first): {}", .0.join("; "))]
+    /// has another type, see [`store::rules_broken_by`](crate::store::rules_broken_by)):
+    /// nothing was changed.
+    #[error("refusing to change models whose stored rules depend on what changes (fix those rules first): {}", .0.join("; "))]
     RulesWouldBreak(Vec<String>),
     /// A database error.
     #[error("database: {0}")]
@@ -416,7 +414,10 @@ pub fn sync(
                     if *table == m.table && *pk == m.primary_key && same_columns {
                         plan.push(Change::Unchanged(name.clone()));
                     } else {
-                        broken.extend(rules_broken_by(conn, *id, name, &m.columns)?);
+                        broken.extend(
+                            crate::store::rules_broken_by(conn, name, &m.columns)
+                                .map_err(|e| store_error(e, m))?,
+                        );
                         plan.push(Change::Changed(name.clone()));
                     }
                 }
@@ -442,15 +443,7 @@ pub fn sync(
                 Change::Added(name) | Change::Changed(name) => {
                     let m = &found[name];
                     crate::store::upsert_model(conn, &m.name, &m.table, &m.primary_key, &m.columns)
-                        .map_err(|e| match e {
-                            crate::store::StoreError::Db(crate::DbError::Query(q)) => {
-                                SyncError::Db(q)
-                            }
-                            other => SyncError::Model {
-                                path: m.file.display().to_string(),
-                                cause: other.to_string(),
-                            },
-                        })?;
+                        .map_err(|e| store_error(e, m))?;
                 }
                 Change::Removed(name) => {
                     diesel::delete(models::table.filter(models::name.eq(name))).execute(conn)?;
@@ -463,37 +456,15 @@ pub fn sync(
     .inspect(|_| crate::cache::note_store_write())
 }
 
-/// The stored rules of model `id` that would not compile against its new `columns`, each
-/// as "model set_type/set_value: why". Rules that are broken already are left to
-/// `rules check`; only the ones this change would break block it.
-fn rules_broken_by(
-    conn: &mut AnyConnection,
-    id: i64,
-    model: &str,
-    columns: &Columns,
-) -> Result<Vec<String>, SyncError> {
-    let stored: Vec<(String, String, String, String)> = rules::table
-        .inner_join(set_types::table)
-        .inner_join(models::table)
-        .filter(rules::authorizable_model_id.eq(id))
-        .select((
-            set_types::name,
-            rules::authorizable_set_value,
-            rules::rules,
-            models::column_types,
-        ))
-        .order((set_types::name, rules::authorizable_set_value))
-        .load(conn)?;
-    Ok(stored
-        .into_iter()
-        .filter_map(|(set_type, value, doc, old_columns)| {
-            let compiled_before = Columns::from_json(&old_columns)
-                .ok()
-                .is_some_and(|old| compile_document(&doc, &old).is_ok());
-            let err = compile_document(&doc, columns).err()?;
-            compiled_before.then(|| format!("{model} {set_type}/{value}: {err}"))
-        })
-        .collect())
+fn store_error(e: crate::store::StoreError, model: &FoundModel) -> SyncError {
+    match e {
+        crate::store::StoreError::Db(crate::DbError::Query(q)) => SyncError::Db(q),
+        crate::store::StoreError::RulesWouldBreak(broken) => SyncError::RulesWouldBreak(broken),
+        other => SyncError::Model {
+            path: model.file.display().to_string(),
+            cause: other.to_string(),
+        },
+    }
 }
 
 fn name_of(c: &Change) -> &str {

@@ -181,6 +181,28 @@ impl DatabaseUrl {
         (!memory).then(|| percent_decode(path).into())
     }
 
+    /// For the servers, the host and port a connection goes to (the backend's default port
+    /// when the URL names none); `None` for SQLite.
+    ///
+    /// ```
+    /// use rowguard::DatabaseUrl;
+    /// let at = |u: &str| DatabaseUrl::parse(u).unwrap().server_address();
+    /// assert_eq!(at("postgres://app@db.internal/app"), Some(("db.internal".into(), 5432)));
+    /// assert_eq!(at("mariadb://root@127.0.0.1:3307/test"), Some(("127.0.0.1".into(), 3307)));
+    /// assert_eq!(at("data/app.sqlite3"), None);
+    /// ```
+    pub fn server_address(&self) -> Option<(String, u16)> {
+        let default_port = match self.backend {
+            Backend::Sqlite => return None,
+            Backend::Postgres => 5432,
+            Backend::Mysql => 3306,
+        };
+        // `parse` accepted this URL only after `url::Url` did.
+        let parsed = url::Url::parse(&self.target).ok()?;
+        let host = parsed.host_str()?.trim_matches(['[', ']']).to_owned();
+        Some((host, parsed.port().unwrap_or(default_port)))
+    }
+
     /// The URL with any password replaced by `***`, safe for logs and errors.
     pub fn redacted(&self) -> String {
         redact(&self.target)

@@ -1,4 +1,4 @@
-//! Job execution (DESIGN §8): allow-listed commands run as audited jobs, protected by the
+//! Job execution (README: *Jobs*): allow-listed commands run as audited jobs, protected by the
 //! same rules as every other model.
 
 mod commands;

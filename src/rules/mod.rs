@@ -1,4 +1,4 @@
-//! The rule language (DESIGN §5): one job per module.
+//! The rule language (README: *The rule language*): one job per module.
 //!
 //! - [`parse`](parse_document): JSON text → syntax tree ([`ast`]).
 //! - [`validate`](compile_document): syntax tree + the model's [`Columns`] → typed [`Filter`]s.

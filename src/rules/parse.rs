@@ -1,7 +1,7 @@
 //! Parsing: JSON text → [`RuleDocument`]. Only syntax is checked here; columns, types and
 //! value counts are [`validate`](super::validate)'s job.
 //!
-//! Condition grammar (DESIGN §5):
+//! Condition grammar:
 //! `expr := part ("||" part)*`, `part := cond ("&&" cond)*`, `cond := OP values`,
 //! `values := value (";" value)*`. A backslash makes the next character literal; unescaped
 //! white space around operators, separators and values is ignored.

@@ -602,6 +602,50 @@ fn rendering_per_backend() {
     );
 }
 
+/// PostgreSQL binds a list of two or more known values as one array (`= ANY($1)`) and one
+/// value as `=`; the array's binds show its values.
+#[test]
+fn postgres_lists_bind_one_array() {
+    let pg = |search: &str| {
+        let sql = SqlFilter::new(None, read_filter(search));
+        diesel::debug_query::<diesel::pg::Pg, _>(&sql).to_string()
+    };
+    assert_eq!(
+        pg(r#"{"id":"=1;2;3"}"#),
+        r#""id" = ANY($1) -- binds: [[1, 2, 3]]"#
+    );
+    assert_eq!(
+        pg(r#"{"name":"=a;O'Brien"}"#),
+        r#""name" = ANY($1) -- binds: [['a', 'O''Brien']]"#
+    );
+    assert_eq!(pg(r#"{"id":"=7"}"#), r#""id" = $1 -- binds: [7]"#);
+    // NULL is its own test; the known values still travel as one array.
+    assert_eq!(
+        pg(r#"{"id":"=1;null;3"}"#),
+        r#"("id" = ANY($1) OR "id" IS NULL) -- binds: [[1, 3]]"#
+    );
+    // A list of one known value after NULL is split off is a plain `=`.
+    assert_eq!(
+        pg(r#"{"id":"=null;3"}"#),
+        r#"("id" = $1 OR "id" IS NULL) -- binds: [3]"#
+    );
+}
+
+/// MySQL compares text byte for byte (`BINARY`), except where it only asks for NULL.
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_text_comparisons_are_binary() {
+    let my = |search: &str| {
+        let sql = SqlFilter::new(None, read_filter(search));
+        diesel::debug_query::<diesel::mysql::Mysql, _>(&sql).to_string()
+    };
+    assert_eq!(
+        my(r#"{"name":"=a"}"#),
+        "BINARY `name` = ? -- binds: [\"a\"]"
+    );
+    assert_eq!(my(r#"{"name":"=null"}"#), "`name` IS NULL -- binds: []");
+}
+
 #[test]
 fn patterns_escape_their_sql_wildcards() {
     let p = Pattern::new(vec![Piece::Text("a_%!*?[".into()), Piece::Wildcard]);

@@ -200,6 +200,33 @@ fn universal_role_applies_to_everyone(db: &TestDatabase) {
     );
     assert_eq!(ids(&auth.guard(Subject::new()), &auth), [9]);
     assert_eq!(ids(&agent(&auth), &auth), [1, 9]);
+    // explain marks the universal role's row, and only that one (a role that happens to
+    // share its name is an ordinary role).
+    rule(
+        &auth,
+        "roles",
+        "rowguard-universal",
+        r#"{"read":{"search":{"id":"=2"}}}"#,
+    );
+    let subject = Subject::new().with_set("roles", ["agent", "rowguard-universal"]);
+    let guard = auth.guard(subject.clone());
+    assert_eq!(guard.subject(), &subject);
+    assert_eq!(ids(&guard, &auth), [1, 2, 9]);
+    let text = guard
+        .explain::<Contact>(&mut auth.pool().get().unwrap(), Right::Read)
+        .unwrap()
+        .to_string();
+    let marked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(universal role)"))
+        .collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(
+        marked[0].contains("universal \"rowguard-universal\" (universal role)"),
+        "{text}"
+    );
+    assert!(text.contains("roles \"rowguard-universal\": "), "{text}");
+    assert!(text.contains("roles \"agent\": "), "{text}");
     // A configured universal role replaces the default one.
     let custom = setup_again(
         db,

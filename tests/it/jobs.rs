@@ -49,8 +49,8 @@ const COMMANDS: &str = r#"{
   "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000},
   "missing": {"program": "/nonexistent/rowguard-no-such-program", "roles": ["*"]},
   "many":   {"program": "seq", "args": ["1", "60000"], "roles": ["*"]},
-  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"], "timeout_secs": 1},
-  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 1; echo done"], "roles": ["*"]}
+  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"], "timeout_secs": 3},
+  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 3; echo done"], "roles": ["*"]}
 }"#;
 
 /// For the runner that should notice a dead instance (the other one is abandoned).
@@ -678,10 +678,12 @@ fn output_beyond_one_read_chunk_is_stored_whole_and_in_order(db: &TestDatabase) 
         .unwrap();
     assert_eq!(job.status, status::COMPLETED);
     let expected: String = (1..=60000).map(|n| format!("{n}\n")).collect();
-    assert!(expected.len() > 40 * 8192);
     let (text, _) = j.text(&alice, &job.uuid);
     assert_eq!(text.len(), expected.len());
     assert!(text == expected, "the output differs from seq's");
+    let mut conn = j.pool.get().unwrap();
+    let (_, chunks) = jobs::output(&mut conn, &alice, &job.uuid, 0).unwrap();
+    assert!(chunks.len() > 1, "stored in {} chunk(s)", chunks.len());
 }
 
 /// A job that ignores SIGTERM past its timeout is killed with SIGKILL after the grace.
@@ -699,9 +701,10 @@ fn a_timeout_escalates_to_sigkill(db: &TestDatabase) {
         )
         .unwrap();
     assert_eq!(job.status, status::TIMED_OUT);
-    // timeout 1 s, then SIGINT, SIGTERM (300 ms each, both ignored), then SIGKILL.
+    // timeout 3 s (time for the shell to set its trap on a loaded machine), then SIGINT,
+    // SIGTERM (300 ms each, both ignored), then SIGKILL.
     assert!(
-        begun.elapsed() >= Duration::from_millis(1_600),
+        begun.elapsed() >= Duration::from_millis(3_600),
         "{:?}",
         begun.elapsed()
     );
@@ -721,11 +724,23 @@ fn shutdown_stops_the_watcher_and_running_jobs_still_finish(db: &TestDatabase) {
     let uuid = started(&j, &runner, &alice, "brief", "begun");
     let asked = Instant::now();
     runner.shutdown();
-    runner.shutdown();
     assert!(
         asked.elapsed() < Duration::from_secs(5),
         "{:?}",
         asked.elapsed()
+    );
+    let again = Instant::now();
+    runner.shutdown();
+    assert!(
+        again.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        again.elapsed()
+    );
+    let during = runner.wait(&alice, &uuid, Duration::ZERO).unwrap();
+    assert_eq!(
+        during.status,
+        status::RUNNING,
+        "brief sleeps 3 s after `begun`"
     );
     let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(job.status, status::COMPLETED);
@@ -764,4 +779,15 @@ fn another_users_output_is_not_found(db: &TestDatabase) {
     ));
     assert!(jobs::list(&mut conn, &carol).unwrap().is_empty());
     assert_eq!(j.text(&alice, &job.uuid).0, "fine\n");
+    // Waiting for text that never comes ends at the deadline with `false`.
+    let asked = Instant::now();
+    assert!(!runner
+        .wait_for_output(
+            &alice,
+            &job.uuid,
+            "never printed",
+            Duration::from_millis(300)
+        )
+        .unwrap());
+    assert!(asked.elapsed() >= Duration::from_millis(300));
 }

@@ -1,10 +1,12 @@
 //! Differential property test through a registered `authorizable!` model with a column of
 //! every type a model can declare: random rule documents for all four rights, stored for
 //! several roles, random rows and subject attributes. For every row and right, three answers
-//! must agree: the rule language's own evaluation of the merged documents (update and delete
-//! are read AND the right), the guard's in-memory `can()`, and the SQL the guard renders;
-//! and the guard's writes (insert, update, delete, update_all, delete_all) succeed exactly
-//! where `can()` says yes, refusing with `NotFound` exactly where the row is unreadable.
+//! must agree: a decision made by hand from each role's compiled document (any `"*"` or any
+//! passing search grants; update and delete also need read), the guard's in-memory `can()`,
+//! and the SQL the guard renders. The guard's writes then store exactly what that decision
+//! allows: inserts, updates to other rows' values (the stored row and the new values must
+//! both pass), an all-or-nothing `update_all`, single deletes and `delete_all`; a refusal
+//! writes nothing and is `NotFound` exactly where the stored row is unreadable.
 //!
 //! UUID columns are not declarable here: Diesel's `Uuid` SQL type exists on PostgreSQL only,
 //! so a model shared by all backends keeps UUIDs as text. The raw-value differential test in
@@ -15,7 +17,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use rowguard::rules::{compile_document, merge, Attributes, ColumnType, Filter, Right, Value};
+use rowguard::rules::{
+    compile_document, Access, Attributes, ColumnType, CompiledRules, Right, Value,
+};
 use rowguard::testing::TestDatabase;
 use rowguard::{store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Subject};
 use serde_json::{json, Value as Json};
@@ -172,36 +176,73 @@ fn document() -> impl Strategy<Value = String> {
     })
 }
 
-/// What the rule language itself says `right` allows, from the documents alone.
-fn expected(docs: &[String], attrs: &Attributes, right: Right) -> Result<Filter, TestCaseError> {
-    let compiled: Vec<_> = docs
-        .iter()
-        .map(|d| {
-            compile_document(d, Specimen::columns())
-                .map_err(|e| TestCaseError::fail(format!("{d}: {e}")))
+/// What the documents allow, decided by hand from each role's compiled document (not
+/// through rowguard's merge): a right is granted by any role with `"*"` or whose search the
+/// row passes; update and delete also need read.
+struct Expected {
+    compiled: Vec<CompiledRules>,
+    attrs: Attributes,
+}
+
+impl Expected {
+    fn new(docs: &[String], attrs: &Attributes) -> Result<Self, TestCaseError> {
+        let compiled = docs
+            .iter()
+            .map(|d| {
+                compile_document(d, Specimen::columns())
+                    .map_err(|e| TestCaseError::fail(format!("{d}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            compiled,
+            attrs: attrs.clone(),
         })
-        .collect::<Result<_, _>>()?;
-    let of = |right: Right| {
-        merge(compiled.iter().filter_map(|c| c.access(right)))
-            .to_filter()
-            .resolve(attrs)
-    };
-    Ok(match right {
-        Right::Update | Right::Delete => Filter::And(vec![of(Right::Read), of(right)]),
-        _ => of(right),
-    })
+    }
+
+    fn own(&self, right: Right, row: &Specimen) -> bool {
+        self.compiled.iter().any(|c| match c.access(right) {
+            None => false,
+            Some(Access::Everything) => true,
+            Some(Access::Rows(filter)) => filter.matches_with(row, &self.attrs),
+        })
+    }
+
+    fn allows(&self, right: Right, row: &Specimen) -> bool {
+        match right {
+            Right::Update | Right::Delete => self.own(Right::Read, row) && self.own(right, row),
+            _ => self.own(right, row),
+        }
+    }
 }
 
 fn ids(rows: &[Specimen], keep: impl Fn(&Specimen) -> bool) -> Vec<i64> {
     rows.iter().filter(|r| keep(r)).map(|r| r.id).collect()
 }
 
-fn stored_ids(conn: &mut AnyConnection) -> Vec<i64> {
+fn stored(conn: &mut AnyConnection) -> Vec<Specimen> {
     specimens::table
-        .select(specimens::id)
         .order(specimens::id)
         .load(conn)
-        .expect("stored ids")
+        .expect("stored rows")
+}
+
+fn stored_ids(conn: &mut AnyConnection) -> Vec<i64> {
+    stored(conn).into_iter().map(|r| r.id).collect()
+}
+
+/// Puts `rows` back as they were, bypassing the guard.
+fn restore(conn: &mut AnyConnection, rows: &[Specimen]) -> Result<(), TestCaseError> {
+    for row in rows {
+        diesel::update(specimens::table.find(row.id))
+            .set(row.clone())
+            .execute(conn)
+            .map_err(|e| TestCaseError::fail(format!("restore {row:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn fail(what: &str) -> impl Fn(Error) -> TestCaseError + '_ {
+    move |e| TestCaseError::fail(format!("{what}: {e}"))
 }
 
 /// One generated case, on a table emptied first.
@@ -221,6 +262,7 @@ fn check_case(
             .execute(conn)
             .map_err(|e| TestCaseError::fail(format!("insert {row:?}: {e}")))?;
     }
+    prop_assert_eq!(&stored(conn), &rows.to_vec(), "stored as generated");
     // Fresh role names each case: rules of earlier cases never apply.
     let roles: Vec<String> = (0..docs.len()).map(|k| format!("c{case}r{k}")).collect();
     for (role, doc) in roles.iter().zip(docs) {
@@ -235,18 +277,15 @@ fn check_case(
         }
     }
     let guard = auth.guard(subject);
+    let expected = Expected::new(docs, attrs)?;
     let context = || format!("docs {docs:?}, attributes {attrs:?}");
 
-    let mut can = std::collections::BTreeMap::new();
+    // Decisions: by hand, can() in memory, and the SQL the guard renders.
     for right in Right::ALL {
-        let spec = expected(docs, attrs, right)?;
-        let want = ids(rows, |r| spec.matches(r));
+        let want = ids(rows, |r| expected.allows(right, r));
         let mut in_memory = Vec::new();
         for row in rows {
-            let yes = guard
-                .can(conn, right, row)
-                .map_err(|e| TestCaseError::fail(format!("can: {e}")))?;
-            if yes {
+            if guard.can(conn, right, row).map_err(fail("can"))? {
                 in_memory.push(row.id);
             }
         }
@@ -259,7 +298,7 @@ fn check_case(
         );
         let filter = guard
             .filter::<Specimen>(conn, right)
-            .map_err(|e| TestCaseError::fail(format!("filter: {e}")))?;
+            .map_err(fail("filter"))?;
         let in_sql: Vec<i64> = specimens::table
             .select(specimens::id)
             .filter(filter)
@@ -267,88 +306,118 @@ fn check_case(
             .load(conn)
             .map_err(|e| TestCaseError::fail(format!("SQL for {right}: {e}")))?;
         prop_assert_eq!(&in_sql, &want, "SQL {} vs the rules: {}", right, context());
-        can.insert(right, want);
     }
-    let allowed = |right: Right, id: i64| can[&right].contains(&id);
 
-    // Inserts of each row under a new key: allowed exactly where create is.
+    // Inserts of each row under a new key: stored exactly where create allows it.
+    let mut copies = Vec::new();
     for row in rows {
         let copy = Specimen {
             id: row.id + 1000,
             ..row.clone()
         };
         let outcome = guard.insert(conn, &copy);
-        let created = outcome.is_ok();
-        prop_assert_eq!(
-            created,
-            allowed(Right::Create, row.id),
-            "insert of {:?}: {:?}; {}",
-            row,
-            outcome,
-            context()
-        );
+        let allowed = expected.allows(Right::Create, row);
+        match (&outcome, allowed) {
+            (Ok(()), true) => copies.push(copy),
+            (Err(Error::Forbidden { .. }), false) => {}
+            _ => prop_assert!(false, "insert of {:?}: {:?}; {}", row, outcome, context()),
+        }
     }
-    // Updates that write the stored values again (the check on the stored row and on the
-    // new values coincide).
-    for row in rows {
-        let outcome = guard.update(conn, row);
-        refused_as_expected(
-            &outcome,
-            allowed(Right::Update, row.id),
-            allowed(Right::Read, row.id),
-        )
-        .map_err(|e| TestCaseError::fail(format!("update of {row:?}: {e}; {}", context())))?;
-    }
-    let updated = guard
-        .update_all::<Specimen>(conn, None, |_| {})
-        .map_err(|e| TestCaseError::fail(format!("update_all: {e}")))?;
-    // A copy has its row's values (rules never test the key here), so the row's answers
-    // are the copy's.
-    let copies = |right: Right| {
-        can[&Right::Create]
-            .iter()
-            .filter(|id| allowed(right, **id))
-            .count()
-    };
+    let all: Vec<Specimen> = rows.iter().chain(&copies).cloned().collect();
     prop_assert_eq!(
-        updated,
-        can[&Right::Update].len() + copies(Right::Update),
-        "update_all; {}",
-        context()
+        stored_ids(conn),
+        ids(&all, |_| true),
+        "only allowed copies stored"
     );
-    // Single deletes of the even keys, then delete_all takes what else the rule allows.
-    let mut gone = Vec::new();
-    for row in rows.iter().filter(|r| r.id % 2 == 0) {
+
+    // Each row updated to the next row's values: written exactly when the stored row and
+    // the new values both pass (read AND update); refused as NotFound exactly when the
+    // stored row is unreadable; nothing written on refusal.
+    let next = |row: &Specimen| {
+        let at = all.iter().position(|r| r.id == row.id).unwrap_or(0);
+        Specimen {
+            id: row.id,
+            ..all[(at + 1) % all.len()].clone()
+        }
+    };
+    for row in &all {
+        let new = next(row);
+        let outcome = guard.update(conn, &new);
+        let allowed = expected.allows(Right::Update, row) && expected.allows(Right::Update, &new);
+        refused_as_expected(&outcome, allowed, expected.allows(Right::Read, row)).map_err(|e| {
+            TestCaseError::fail(format!("update {row:?} → {new:?}: {e}; {}", context()))
+        })?;
+        let now = specimens::table
+            .find(row.id)
+            .first::<Specimen>(conn)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(
+            &now,
+            if allowed { &new } else { row },
+            "stored after update"
+        );
+        restore(conn, std::slice::from_ref(row))?;
+    }
+
+    // update_all moving every row it reaches to the next row's values: all or nothing.
+    let reached = ids(&all, |r| expected.allows(Right::Update, r));
+    let all_pass = all
+        .iter()
+        .filter(|r| reached.contains(&r.id))
+        .all(|r| expected.allows(Right::Update, &next(r)));
+    let outcome = guard.update_all::<Specimen>(conn, None, |r| *r = next(r));
+    let after = stored(conn);
+    let want_after: Vec<Specimen> = all
+        .iter()
+        .map(|r| {
+            if all_pass && reached.contains(&r.id) {
+                next(r)
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    match (&outcome, all_pass) {
+        (Ok(n), true) => prop_assert_eq!(*n, reached.len()),
+        (Err(Error::Forbidden { .. }), false) => {}
+        _ => prop_assert!(false, "update_all: {:?}; {}", outcome, context()),
+    }
+    let mut sorted_want = want_after;
+    sorted_want.sort_by_key(|r| r.id);
+    prop_assert_eq!(&after, &sorted_want, "stored after update_all");
+    restore(conn, &all)?;
+
+    // Single deletes of the even keys, then delete_all takes exactly what else the rule
+    // allows.
+    for row in all.iter().filter(|r| r.id % 2 == 0) {
         let outcome = guard.delete::<Specimen>(conn, row.id);
         refused_as_expected(
             &outcome,
-            allowed(Right::Delete, row.id),
-            allowed(Right::Read, row.id),
+            expected.allows(Right::Delete, row),
+            expected.allows(Right::Read, row),
         )
         .map_err(|e| TestCaseError::fail(format!("delete {}: {e}; {}", row.id, context())))?;
-        if outcome.is_ok() {
-            gone.push(row.id);
-        }
     }
-    let left: Vec<i64> = stored_ids(conn)
-        .into_iter()
-        .filter(|id| *id < 1000)
-        .collect();
-    let expect_left = ids(rows, |r| !gone.contains(&r.id));
-    prop_assert_eq!(&left, &expect_left, "single deletes; {}", context());
+    let left = ids(&all, |r| {
+        r.id % 2 == 1 || !expected.allows(Right::Delete, r)
+    });
+    prop_assert_eq!(
+        stored_ids(conn),
+        left.clone(),
+        "single deletes; {}",
+        context()
+    );
     let deleted = guard
         .delete_all::<Specimen>(conn, None)
-        .map_err(|e| TestCaseError::fail(format!("delete_all: {e}")))?;
-    let deletable_left = can[&Right::Delete]
-        .iter()
-        .filter(|id| !gone.contains(id))
-        .count();
+        .map_err(fail("delete_all"))?;
+    let kept = ids(&all, |r| !expected.allows(Right::Delete, r));
     prop_assert_eq!(
         deleted,
-        deletable_left + copies(Right::Delete),
+        left.len() - kept.len(),
         "delete_all; {}",
         context()
     );
+    prop_assert_eq!(stored_ids(conn), kept, "delete_all; {}", context());
     Ok(())
 }
 

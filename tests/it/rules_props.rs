@@ -272,17 +272,16 @@ pub fn attributes(schema: Schema) -> impl Strategy<Value = Attributes> {
             if texts.is_empty() {
                 continue;
             }
-            // Attributes carry plain (unescaped) values.
+            // Attributes carry plain values: text as it is stored, not as a rule writes it
+            // (so `%`, `;`, `!`, `\\`, `null` and edge spaces reach variables literally).
             let plain = texts
                 .iter()
                 .map(|text| {
-                    Value::parse(*ty, text)
-                        .ok()
-                        .map(|v| match v {
-                            Value::Text(t) => t,
-                            _ => text.clone(),
-                        })
-                        .unwrap_or_else(|| unescape(text))
+                    if *ty == ColumnType::Text {
+                        unescape(text)
+                    } else {
+                        text.clone()
+                    }
                 })
                 .collect();
             attrs.insert(format!("v_{column}"), plain);

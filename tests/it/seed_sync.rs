@@ -278,7 +278,9 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
     );
     let err = tree.scan().unwrap_err().to_string();
     assert!(
-        err.contains("model name \"notes\" is also declared in") && err.contains("models.rs"),
+        err.contains("model name \"notes\" is also declared in")
+            && err.contains("bad.rs")
+            && err.contains("nested/models.rs"),
         "{err}"
     );
     tree.remove("bad.rs");
@@ -554,9 +556,10 @@ fn rbac_resolves_and_refreshes(db: &TestDatabase) {
         .unwrap());
 }
 
-/// Dropping a column (or changing its type) that a stored rule uses would leave that rule
-/// failing every check: sync names the rule and changes nothing; once the rule no longer
-/// uses the column, the same sync goes through.
+/// Dropping a column, or changing the type of one, that a stored rule uses would change
+/// what that rule means (or make it grant nothing): sync names the rule and changes
+/// nothing, and so does `Authorizer::register`. Rules broken already do not block; once the
+/// rule no longer uses the column, the same change goes through.
 fn sync_refuses_a_change_that_breaks_stored_rules(db: &TestDatabase) {
     let mut conn = db.connect().unwrap();
     let tree = SourceTree::new(&format!("break-{:?}", db.backend()));
@@ -566,59 +569,109 @@ fn sync_refuses_a_change_that_breaks_stored_rules(db: &TestDatabase) {
         "rowguard::authorizable!(Note => notes(id) { id, owner_id, body });",
     );
     sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap();
-    store::put_rule(
+    let put = |conn: &mut AnyConnection, role: &str, doc: &str| {
+        store::put_rule(conn, "roles", role, "notes", doc).unwrap();
+    };
+    put(
         &mut conn,
-        "roles",
         "agent",
-        "notes",
         r#"{"read":{"search":{"body":"contains x"}}}"#,
-    )
-    .unwrap();
-    store::put_rule(
+    );
+    put(
         &mut conn,
-        "roles",
         "owner",
-        "notes",
-        r#"{"read":{"search":{"owner_id":"=$subject.id"}}}"#,
-    )
-    .unwrap();
-    tree.write(
-        "models.rs",
-        "rowguard::authorizable!(Note => notes(id) { id, owner_id });",
+        r#"{"read":{"search":{"owner_id":"<10"}}}"#,
     );
-    let before = (dump(&mut conn), version(&mut conn));
-    let err = sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap_err();
-    assert!(
-        matches!(&err, SyncError::RulesWouldBreak(broken) if broken.len() == 1),
-        "{err:?}"
-    );
-    let message = err.to_string();
-    assert!(
-        message.starts_with("refusing to change models whose stored rules would no longer compile")
-            && message.contains("notes roles/agent: ")
-            && message.contains("body"),
-        "{message}"
-    );
-    assert_eq!(
-        (dump(&mut conn), version(&mut conn)),
-        before,
-        "nothing changed"
-    );
-    // The dry run reports the same refusal.
-    assert!(sync::sync(&mut conn, &tree.scan().unwrap().models, true).is_err());
-    store::put_rule(
+    put(&mut conn, "typo", r#"{"read":{"search":{"bdy":"=x"}}}"#);
+    let refused = |conn: &mut AnyConnection, models: &str, expect: &str| {
+        tree.write("models.rs", models);
+        let before = (dump(conn), version(conn));
+        for dry_run in [true, false] {
+            let err = sync::sync(conn, &tree.scan().unwrap().models, dry_run).unwrap_err();
+            let SyncError::RulesWouldBreak(broken) = &err else {
+                panic!("{err:?}");
+            };
+            assert_eq!(broken.len(), 1, "{broken:?}");
+            assert!(broken[0].starts_with(expect), "{} / {expect}", broken[0]);
+            assert!(err.to_string().starts_with(
+                "refusing to change models whose stored rules depend on what changes"
+            ));
+        }
+        assert_eq!((dump(conn), version(conn)), before, "nothing changed");
+    };
+    // `body` dropped: the agent rule names it; the typo rule was broken before and is not.
+    refused(
         &mut conn,
-        "roles",
-        "agent",
-        "notes",
-        r#"{"read":{"search":{"owner_id":"=1"}}}"#,
-    )
-    .unwrap();
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id });",
+        "notes roles/agent: read.search.body: \"contains x\": unknown column \"body\"",
+    );
+    // `owner_id` as text: "<10" would compare text, so the owner rule is named.
+    tree.write(
+        "schema.rs",
+        &TABLES.replace("owner_id -> Nullable<BigInt>", "owner_id -> Nullable<Text>"),
+    );
+    refused(
+        &mut conn,
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id, body });",
+        "notes roles/owner: column \"owner_id\" would change type from bigint to text",
+    );
+    // Integer and bigint are alike: nothing a rule sees changes.
+    tree.write(
+        "schema.rs",
+        &TABLES.replace(
+            "owner_id -> Nullable<BigInt>",
+            "owner_id -> Nullable<Integer>",
+        ),
+    );
     assert_eq!(
         sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap(),
         [Change::Changed("notes".into())]
     );
+    // register() refuses like sync does.
+    let auth = rowguard::Authorizer::new(Config::default());
+    let before = dump(&mut conn);
+    let err = auth.register::<NarrowNote>(&mut conn).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("notes roles/agent: read.search.body: \"contains x\": unknown column"),
+        "{err}"
+    );
+    assert_eq!(dump(&mut conn), before);
+    // With the rule fixed, the change goes through.
+    put(
+        &mut conn,
+        "agent",
+        r#"{"read":{"search":{"owner_id":"=1"}}}"#,
+    );
+    auth.register::<NarrowNote>(&mut conn).unwrap();
+    let cols: String = models::table
+        .filter(models::name.eq("notes"))
+        .select(models::column_types)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(cols, r#"{"id":"bigint","owner_id":"bigint"}"#);
 }
+
+mod narrow {
+    diesel::table! {
+        notes (id) {
+            id -> BigInt,
+            owner_id -> Nullable<BigInt>,
+        }
+    }
+
+    /// `notes` without `body`, for `register`.
+    #[allow(dead_code)]
+    #[derive(Debug, Clone, diesel::Queryable, diesel::Insertable, diesel::AsChangeset)]
+    #[diesel(table_name = notes)]
+    pub struct NarrowNote {
+        pub id: i64,
+        pub owner_id: Option<i64>,
+    }
+
+    rowguard::authorizable!(NarrowNote => notes(id) { id, owner_id });
+}
+use narrow::NarrowNote;
 
 /// A second seed with changed descriptions, a changed rule and new items: what changed is
 /// updated and reported as changed, the new is added, and (without --fresh) what the new
@@ -684,6 +737,11 @@ fn reseeding_changed_content_updates_what_changed(db: &TestDatabase) {
     assert!(rbac
         .role_can(&mut conn, &["auditor"], "posts.view")
         .unwrap());
+    assert!(
+        rbac.role_can(&mut conn, &["editor"], "posts.view").unwrap(),
+        "editor still inherits viewer"
+    );
+    assert_eq!(counts(Step::Roles).changed, 0, "no description changed");
     // The id-17 rule of the first seed is still there.
     let count: i64 = rules::table.count().get_result(&mut conn).unwrap();
     assert_eq!(count, 3, "dba-team, editor, id 17");

@@ -18,7 +18,45 @@ rowguard::backend_tests!(
     attribute_lists_expand_in_rules,
     explain_covers_absolute_rights_and_no_rules,
     rowguards_own_writes_are_in_force_at_once,
+    one_model_declared_twice_in_other_orders,
+    permitted_keys_and_why_follow_the_rules,
+    an_immutable_model_is_never_updated_or_deleted,
+    writes_run_only_the_statements_they_need,
 );
+
+/// `contacts` once more, its columns listed in another order: rules are compiled per
+/// declaration (by position), so the two must never share a compiled copy.
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+pub struct ContactView {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub status: String,
+    pub contact_type_id: i64,
+    pub owner_id: i64,
+    pub score: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+rowguard::authorizable!(ContactView => contacts(id) {
+    score, status, owner_id, id, name, email, contact_type_id, created_at
+} as "contacts");
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            status: c.status,
+            contact_type_id: c.contact_type_id,
+            owner_id: c.owner_id,
+            score: c.score,
+            created_at: c.created_at,
+        }
+    }
+}
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
     crate::fixture::contacts(db, config, 2)
@@ -198,6 +236,31 @@ fn an_unregistered_model_is_named(db: &TestDatabase) {
             .contains("registered models: contact_types, contacts"),
         "{err}"
     );
+    // Every other way in names it too, and writes nothing.
+    let guard = auth.guard(role("agent"));
+    let unknown = |r: Result<(), Error>| matches!(r, Err(Error::UnknownModel { .. }));
+    let row = Unregistered {
+        id: 1,
+        label: "x".into(),
+    };
+    assert!(unknown(guard.insert(&mut c, &row)));
+    assert!(unknown(guard.update(&mut c, &row)));
+    assert!(unknown(guard.delete::<Unregistered>(&mut c, 1)));
+    assert!(unknown(guard.can(&mut c, Right::Read, &row).map(|_| ())));
+    assert!(unknown(
+        auth.allows(
+            &mut c,
+            &role("agent"),
+            "nope",
+            Right::Read,
+            &[Value::Int(1)][..]
+        )
+        .map(|_| ())
+    ));
+    assert!(unknown(
+        auth.permitted_keys(&mut c, &role("agent"), "nope", Right::Read)
+            .map(|_| ())
+    ));
 }
 
 /// `Authorizer::allows`: any subject, a row in the stored column order, no guard.
@@ -331,4 +394,274 @@ fn rowguards_own_writes_are_in_force_at_once(db: &TestDatabase) {
     )
     .unwrap();
     assert_eq!((count(&auth, &mut c), count(&other, &mut c)), (3, 3));
+}
+
+/// Two Rust types for one stored model, alternating on one authorizer (and so one cache):
+/// each decides with its own column positions.
+fn one_model_declared_twice_in_other_orders(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            cache_size: 7,
+            ..Config::default()
+        },
+    );
+    assert_eq!(auth.config().cache_size, 7);
+    assert!(format!("{auth:?}").contains("cache_size: 7"), "{auth:?}");
+    let mut c = pool.get().unwrap();
+    rule(
+        &mut c,
+        &auth,
+        "agent",
+        r#"{"read":{"search":{"status":"=open"}},"update":{"search":{"score":"<35"}}}"#,
+    );
+    let guard = auth.guard(role("agent"));
+    let all: Vec<Contact> = contacts::table.order(contacts::id).load(&mut c).unwrap();
+    let mut decided = Vec::new();
+    for round in 0..2 {
+        for contact in &all {
+            let view = ContactView::from(contact.clone());
+            let open = contact.status == "open";
+            for right in [Right::Read, Right::Update] {
+                let expected = open && (right == Right::Read || contact.score < 35);
+                // Either type first, so each may meet the other's cache entry.
+                let (a, b) = if round == 0 {
+                    let a = guard.can(&mut c, right, contact).unwrap();
+                    (a, guard.can(&mut c, right, &view).unwrap())
+                } else {
+                    let b = guard.can(&mut c, right, &view).unwrap();
+                    (guard.can(&mut c, right, contact).unwrap(), b)
+                };
+                assert_eq!((a, b), (expected, expected), "{right} on {contact:?}");
+                decided.push(expected);
+            }
+        }
+    }
+    assert!(decided.contains(&true) && decided.contains(&false));
+    let through_view: Vec<i64> = guard
+        .read::<ContactView>(&mut c)
+        .unwrap()
+        .select(contacts::id)
+        .order(contacts::id)
+        .load(&mut c)
+        .unwrap();
+    assert_eq!(through_view, crate::fixture::visible(&guard, &mut c));
+}
+
+/// A contact's cells in the stored column order (what `rules try` builds).
+fn cells(c: &Contact) -> Vec<Value> {
+    vec![
+        Value::Int(c.id),
+        Value::Text(c.name.clone()),
+        c.email.clone().map_or(Value::Null, Value::Text),
+        Value::Text(c.status.clone()),
+        Value::Int(c.contact_type_id),
+        Value::Int(c.owner_id),
+        Value::Int(c.score.into()),
+        Value::Timestamp(c.created_at),
+    ]
+}
+
+/// The name-only calls `rules try` and `rules explain` use: the keys a subject may act on
+/// (read AND right for update), and each contributing rule row's own verdict on a row.
+fn permitted_keys_and_why_follow_the_rules(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    rule(
+        &mut c,
+        &auth,
+        "agent",
+        r#"{"read":{"search":{"status":"=open"}},"update":{"search":{"score":"<35"}}}"#,
+    );
+    rule(
+        &mut c,
+        &auth,
+        "viewer",
+        r#"{"read":{"search":{"id":"=1;2"}}}"#,
+    );
+    let subject = Subject::new().with_set("roles", ["agent", "viewer"]);
+    let all: Vec<Contact> = contacts::table.order(contacts::id).load(&mut c).unwrap();
+    let mut keys = |right| {
+        auth.permitted_keys(&mut c, &subject, "contacts", right)
+            .unwrap()
+    };
+    let expect = |keep: &dyn Fn(&Contact) -> bool| -> Vec<Value> {
+        all.iter()
+            .filter(|x| keep(x))
+            .map(|x| Value::Int(x.id))
+            .collect()
+    };
+    let read = expect(&|x| x.status == "open" || x.id <= 2);
+    // read AND update: the viewer's ids 1 and 2 only count where the agent's update does.
+    let update = expect(&|x| x.status == "open" && x.score < 35);
+    assert!(!read.is_empty() && read.len() < all.len(), "{read:?}");
+    assert!(
+        !update.is_empty() && update.len() < read.len(),
+        "{update:?}"
+    );
+    assert_eq!(keys(Right::Read), read);
+    assert_eq!(keys(Right::Update), update);
+    assert!(keys(Right::Delete).is_empty());
+
+    let explained = auth
+        .explain(&mut c, &subject, "contacts", Right::Read)
+        .unwrap();
+    let id_of = |role: &str| {
+        explained
+            .access
+            .rows
+            .iter()
+            .find(|(r, _)| r.set_value == role)
+            .map(|(r, _)| r.id)
+            .unwrap()
+    };
+    let (agent, viewer) = (id_of("agent"), id_of("viewer"));
+    for contact in &all {
+        let mut why = explained.why(&cells(contact));
+        why.sort_unstable();
+        let mut expected = vec![
+            (agent, Some(contact.status == "open")),
+            (viewer, Some(contact.id <= 2)),
+        ];
+        expected.sort_unstable();
+        assert_eq!(why, expected, "{contact:?}");
+    }
+    let explained = auth
+        .explain(&mut c, &subject, "contacts", Right::Delete)
+        .unwrap();
+    let why = explained.why(&cells(&all[0]));
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert!(why.iter().all(|(_, verdict)| *verdict == Some(false)));
+}
+
+/// `contacts` as an append-only model (like the jobs' audit table).
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub status: String,
+    pub contact_type_id: i64,
+    pub owner_id: i64,
+    pub score: i32,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+rowguard::authorizable!(ContactRecord => contacts(id) {
+    id, name, email, status, contact_type_id, owner_id, score, created_at
+} as "contacts", immutable);
+
+/// Every right granted, and still: an immutable model is inserted through the guard and
+/// never updated or deleted, one row or many.
+fn an_immutable_model_is_never_updated_or_deleted(db: &TestDatabase) {
+    let (pool, auth) = setup(db, Config::default());
+    let mut c = pool.get().unwrap();
+    rule(
+        &mut c,
+        &auth,
+        "agent",
+        r#"{"create":"*","read":"*","update":"*","delete":"*"}"#,
+    );
+    let guard = auth.guard(role("agent"));
+    let before: Vec<Contact> = contacts::table.order(contacts::id).load(&mut c).unwrap();
+    let one = stored(&mut c, 1).unwrap();
+    let record = ContactRecord {
+        id: one.id,
+        name: "changed".into(),
+        email: one.email.clone(),
+        status: one.status.clone(),
+        contact_type_id: one.contact_type_id,
+        owner_id: one.owner_id,
+        score: one.score,
+        created_at: one.created_at,
+    };
+    let immutable = |r: Result<usize, Error>| matches!(r, Err(Error::Immutable { ref model, .. }) if model == "contacts");
+    assert!(immutable(guard.update(&mut c, &record).map(|_| 0)));
+    assert!(immutable(
+        guard.delete::<ContactRecord>(&mut c, 1).map(|_| 0)
+    ));
+    assert!(immutable(guard.update_all::<ContactRecord>(
+        &mut c,
+        None,
+        |r| {
+            r.score += 1;
+        }
+    )));
+    assert!(immutable(guard.delete_all::<ContactRecord>(&mut c, None)));
+    let after: Vec<Contact> = contacts::table.order(contacts::id).load(&mut c).unwrap();
+    assert_eq!(after, before, "nothing changed");
+    let new = ContactRecord { id: 100, ..record };
+    guard.insert(&mut c, &new).unwrap();
+    assert_eq!(stored(&mut c, 100).unwrap().name, "changed");
+}
+
+/// Counts the statements a connection starts.
+struct CountStatements(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl diesel::connection::Instrumentation for CountStatements {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if matches!(
+            event,
+            diesel::connection::InstrumentationEvent::StartQuery { .. }
+        ) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// With the rules cached, a write whose rule columns are all set is one statement (no
+/// transaction, no re-check); an insert that leaves a rule column NULL (the database may
+/// store a default there) is re-checked in SQL inside a transaction.
+fn writes_run_only_the_statements_they_need(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        },
+    );
+    let mut c = pool.get().unwrap();
+    rule(
+        &mut c,
+        &auth,
+        "agent",
+        r#"{"create":{"search":{"email":"=null;%@example.com"}},"read":"*","update":{"search":{"status":"=open"}}}"#,
+    );
+    let guard = auth.guard(role("agent"));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    c.set_instrumentation(CountStatements(count.clone()));
+    let mut next_id = 200;
+    let mut conclusive = false;
+    // Other tests' rowguard writes make cached rules stale (a reload costs statements):
+    // measure until a window passes without any.
+    for _ in 0..50 {
+        let writes = rowguard::cache::store_writes();
+        let mut row = stored(&mut c, 1).unwrap();
+        row.status = "open".into();
+        row.email = Some("a@example.com".into());
+        guard.can(&mut c, Right::Read, &row).unwrap(); // the rules, cached
+        row.id = next_id;
+        next_id += 1;
+        count.store(0, std::sync::atomic::Ordering::SeqCst);
+        guard.insert(&mut c, &row).unwrap();
+        let insert = count.swap(0, std::sync::atomic::Ordering::SeqCst);
+        row.score += 1;
+        guard.update(&mut c, &row).unwrap();
+        let update = count.swap(0, std::sync::atomic::Ordering::SeqCst);
+        // A NULL in a column the rule tests: the stored row may differ, so a transaction
+        // re-checks it in SQL (the threat tests show why).
+        row.email = None;
+        row.id = next_id;
+        next_id += 1;
+        guard.insert(&mut c, &row).unwrap();
+        let rechecked = count.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if rowguard::cache::store_writes() == writes {
+            assert_eq!((insert, update), (1, 1), "one statement each");
+            assert!(rechecked >= 3, "insert, re-check, commit: {rechecked}");
+            conclusive = true;
+            break;
+        }
+    }
+    assert!(conclusive, "other tests kept writing");
 }

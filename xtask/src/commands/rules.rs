@@ -180,13 +180,7 @@ pub fn run(args: Args) -> CommandResult {
             let keys =
                 auth.permitted_keys(&mut conn, &subject.subject()?, &subject.model, right)?;
             if json {
-                let list: Vec<serde_json::Value> = keys
-                    .iter()
-                    .map(|k| match k {
-                        Value::Int(i) => serde_json::Value::from(*i),
-                        other => serde_json::Value::from(other.to_string().trim_matches('\'')),
-                    })
-                    .collect();
+                let list: Vec<serde_json::Value> = keys.iter().map(key_json).collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
                 for key in keys {
@@ -198,5 +192,33 @@ pub fn run(args: Args) -> CommandResult {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A primary key as JSON: numbers as numbers, text as the text itself (a `Value`'s
+/// `Display` is SQL, with quotes doubled).
+fn key_json(key: &Value) -> serde_json::Value {
+    match key {
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Text(t) | Value::Uuid(t) => serde_json::Value::from(t.as_str()),
+        other => serde_json::Value::from(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_print_as_json_values_not_sql() {
+        assert_eq!(key_json(&Value::Int(-7)), serde_json::json!(-7));
+        assert_eq!(
+            key_json(&Value::Text("O'Brien".into())),
+            serde_json::json!("O'Brien")
+        );
+        assert_eq!(
+            serde_json::Value::Array(vec![key_json(&Value::Text("a\"b".into()))]).to_string(),
+            r#"["a\"b"]"#
+        );
     }
 }

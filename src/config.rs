@@ -12,19 +12,30 @@ pub const DEFAULT_UNIVERSAL_ROLE: &str = "rowguard-universal";
 
 /// Errors reading the configuration.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {cause}")]
+    /// The configuration file could not be read.
+    #[error("cannot read {path}: {source}")]
     Read {
-        /// The file.
+        /// The file (`ROWGUARD_CONFIG`).
         path: String,
-        /// Why.
-        cause: String,
+        /// The I/O error.
+        source: std::io::Error,
     },
-    /// The file does not parse or has a bad value.
+    /// The file is not valid TOML or JSON, or does not have the configuration's shape.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file, or `<toml>` for text.
+        path: String,
+        /// The parser's message on one line.
+        message: String,
+        /// The TOML or JSON parser's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The file parses but a value is invalid (e.g. an allowed command).
     #[error("{path}: {cause}")]
     Parse {
-        /// The file.
+        /// The file, or `<toml>` for text.
         path: String,
         /// What is wrong, with the key.
         cause: String,
@@ -87,9 +98,10 @@ impl Default for Config {
 impl Config {
     /// Parses TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: "<toml>".into(),
-            cause: e.message().to_owned(),
+            message: e.message().to_owned(),
+            source: Box::new(e),
         })?;
         config.jobs.validate().map_err(|cause| ConfigError::Parse {
             path: "<toml>".into(),
@@ -101,18 +113,20 @@ impl Config {
     /// Reads a `.toml` or `.json` file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
-            cause: e.to_string(),
+            source,
         })?;
-        let parsed = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| e.to_string())
-        } else {
-            toml::from_str(&text).map_err(|e| e.to_string())
-        };
-        let config: Self = parsed.map_err(|cause| ConfigError::Parse {
+        let parsed: Result<Self, Box<dyn std::error::Error + Send + Sync>> =
+            if path.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str(&text).map_err(Into::into)
+            } else {
+                toml::from_str(&text).map_err(Into::into)
+            };
+        let config = parsed.map_err(|source| ConfigError::Syntax {
             path: shown.clone(),
-            cause: cause.trim().replace('\n', " "),
+            message: source.to_string().trim().replace('\n', " "),
+            source,
         })?;
         config
             .jobs

@@ -1,12 +1,12 @@
 //! The error of the guard API: what application code matches on.
 
-use crate::config::ConfigError;
 use crate::rules::{Right, RuleError};
 use crate::store::StoreError;
 use crate::DbError;
 
 /// Errors of authorized reads and writes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The subject may not do this; nothing was changed.
     #[error("forbidden: {action} on {model}")]
@@ -81,9 +81,6 @@ pub enum Error {
     /// A database error.
     #[error(transparent)]
     Db(#[from] DbError),
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
 }
 
 impl From<diesel::result::Error> for Error {

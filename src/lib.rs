@@ -1,9 +1,33 @@
 //! # rowguard
 //!
 //! Row-level authorization for [Diesel](https://diesel.rs) applications, with the rules
-//! stored in the database. See the README for the full picture.
+//! stored in the database: reads get the subject's *read* rule as a SQL `WHERE` filter,
+//! writes are checked against *create/update/delete* rules first, and a refused write changes
+//! nothing. The README has the guided tour; this is the map.
 //!
-//! This crate is organised one concept per module; the public API is re-exported here.
+//! ## Where each concept lives, bottom layer first
+//!
+//! | Module | One line |
+//! |---|---|
+//! | [`rules`] | the rule language: parse → validate → filter → merge → SQL / in-memory evaluation (no database) |
+//! | [`db`] | `DATABASE_URL`, [`AnyConnection`] over SQLite / PostgreSQL / MySQL, pools, migrations |
+//! | [`schema`] | Diesel tables of rowguard's own tables |
+//! | [`config`] | [`Config`]: file and environment settings |
+//! | [`store`] | rowguard's rule tables: models, rule rows, the version DBAs' edits bump |
+//! | [`cache`] | the bounded, version-checked rule cache |
+//! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
+//! | [`model`] | [`Authorizable`] and the [`authorizable!`] macro that implements it |
+//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes, explain |
+//! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
+//! | [`error`] | [`Error`]: what a guard call refuses with |
+//! | [`rbac`] | roles, permissions, inheritance, the permission matrix |
+//! | [`seed`] | the seed file format and the atomic, step-by-step seeder |
+//! | [`sync`] | `sync-models`: find `authorizable!` models in a source tree and register them |
+//! | [`jobs`] | allow-listed commands as audited jobs, protected by the same rules |
+//! | [`testing`] | a fresh database per test on every backend, for your own tests too |
+//!
+//! The types a guard call takes or returns are re-exported here: [`Right`], [`Filter`],
+//! [`Value`], [`SqlFilter`].
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -30,6 +54,8 @@ pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
 pub use model::Authorizable;
 pub use scoped::Scoped;
 pub use subject::Subject;
+
+pub use rules::{Filter, Right, SqlFilter, Value};
 
 pub use db::{
     connect_pool, establish, pending_migrations, run_pending_migrations, AnyConnection, Backend,

@@ -14,6 +14,7 @@ use crate::AnyConnection;
 
 /// Errors of the RBAC model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RbacError {
     /// A permission name does not follow the naming rules.
     #[error("invalid permission name \"{name}\": {why}")]
@@ -291,6 +292,7 @@ pub fn find_cycle(roles: &BTreeMap<String, Role>) -> Option<Vec<String>> {
 
 /// Errors loading the RBAC model.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RbacLoadError {
     /// The database.
     #[error(transparent)]

@@ -22,7 +22,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use crate::rbac::{self, RbacError, Role};
-use crate::rules::{compile_document, is_identifier, Columns};
+use crate::rules::{compile_document, is_identifier, Columns, RuleError};
 use crate::schema::{
     authorizable_models as models, authorizable_set_types as set_types,
     authorization_rules as rules, permissions, role_inheritance, role_permissions, roles,
@@ -212,21 +212,30 @@ pub struct StepReport {
 
 /// Errors of the seeder. After any of them the database is as it was before.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SeedError {
-    /// A seed file could not be read.
-    #[error("cannot read {path}: {cause}")]
+    /// The seed folder or a seed file could not be read.
+    #[error("cannot read {path}: {source}")]
     Read {
+        /// The folder or file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A seed file is not a valid seed document (JSON syntax, shape, unknown keys).
+    #[error("{path}: {source}")]
+    Json {
         /// The file.
         path: String,
-        /// Why.
-        cause: String,
+        /// The JSON parser's error, with line and column.
+        source: serde_json::Error,
     },
-    /// A seed file is not valid (JSON, unknown keys, duplicates).
+    /// A name is defined twice, in one file or across files.
     #[error("{path}: {cause}")]
     Parse {
-        /// The file.
+        /// The file with the second definition.
         path: String,
-        /// What is wrong.
+        /// Which name, and where it was first defined.
         cause: String,
     },
     /// A step failed; the message names the item.
@@ -237,9 +246,31 @@ pub enum SeedError {
         /// What is wrong.
         message: String,
     },
+    /// A role or permission is invalid, unknown, or inheritance has a cycle.
+    #[error("{source}")]
+    Rbac {
+        /// The step that found it.
+        step: Step,
+        /// What RBAC says.
+        source: RbacError,
+    },
+    /// A seeded rule (or a model's stored columns) does not compile.
+    #[error("{item}: {source}")]
+    Rule {
+        /// The rule (set type, value, model) or model.
+        item: String,
+        /// The rule language's error, with its path.
+        source: RuleError,
+    },
     /// A database error.
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Db(#[from] crate::DbError),
+}
+
+impl From<diesel::result::Error> for SeedError {
+    fn from(e: diesel::result::Error) -> Self {
+        SeedError::Db(e.into())
+    }
 }
 
 /// Seeder options.
@@ -256,9 +287,9 @@ pub struct SeedOptions {
 
 /// Reads every `*.json` in `dir`, in file-name order.
 pub fn load_dir(dir: &Path) -> Result<Seed, SeedError> {
-    let read_error = |path: &Path, e: std::io::Error| SeedError::Read {
+    let read_error = |path: &Path, source: std::io::Error| SeedError::Read {
         path: path.display().to_string(),
-        cause: e.to_string(),
+        source,
     };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| read_error(dir, e))?
@@ -282,9 +313,9 @@ impl Seed {
         let mut seed = Seed::default();
         let mut seen: HashMap<(&'static str, String), String> = HashMap::new();
         for (path, text) in files {
-            let file: SeedFile = serde_json::from_str(&text).map_err(|e| SeedError::Parse {
+            let file: SeedFile = serde_json::from_str(&text).map_err(|source| SeedError::Json {
                 path: path.clone(),
-                cause: e.to_string(),
+                source,
             })?;
             let mut check = |kind: &'static str, name: String| match seen
                 .insert((kind, name.clone()), path.clone())
@@ -384,7 +415,7 @@ fn run_step(conn: &mut AnyConnection, seed: &Seed, step: Step) -> Result<Counts,
         Step::Permissions => {
             for p in &content.permissions {
                 rbac::validate_permission_name(&p.name)
-                    .map_err(|e| step_error(step, e.to_string()))?;
+                    .map_err(|source| SeedError::Rbac { step, source })?;
             }
             upsert_named(conn, &content.permissions, NamedTable::Permissions)
         }
@@ -478,7 +509,10 @@ fn upsert_roles(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, 
         existing.into_iter().map(|(n, d, a)| (n, (d, a))).collect();
     let mut counts = Counts::default();
     for role in seeds {
-        rbac::validate_role_name(&role.name).map_err(|e| step_error(Step::Roles, e.to_string()))?;
+        rbac::validate_role_name(&role.name).map_err(|source| SeedError::Rbac {
+            step: Step::Roles,
+            source,
+        })?;
         let all = role.permissions.iter().any(|p| p == "*");
         match existing.get(&role.name) {
             None => {
@@ -539,14 +573,13 @@ fn grant_permissions(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Cou
         let role_id = role_ids[&role.name];
         for permission in role.permissions.iter().filter(|p| *p != "*") {
             let Some(&perm_id) = perm_ids.get(permission) else {
-                return Err(step_error(
-                    Step::RolePermissions,
-                    RbacError::UnknownPermission {
+                return Err(SeedError::Rbac {
+                    step: Step::RolePermissions,
+                    source: RbacError::UnknownPermission {
                         role: role.name.clone(),
                         permission: permission.clone(),
-                    }
-                    .to_string(),
-                ));
+                    },
+                });
             };
             if existing.contains(&(role_id, perm_id)) {
                 counts.unchanged += 1;
@@ -590,10 +623,10 @@ fn inherit(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, SeedE
     for role in seeds {
         for parent in &role.inherits {
             let Some(&parent_id) = role_ids.get(parent) else {
-                return Err(step_error(
-                    Step::RoleInheritance,
-                    RbacError::UnknownRole(parent.clone()).to_string(),
-                ));
+                return Err(SeedError::Rbac {
+                    step: Step::RoleInheritance,
+                    source: RbacError::UnknownRole(parent.clone()),
+                });
             };
             graph
                 .entry(role.name.clone())
@@ -604,10 +637,10 @@ fn inherit(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, SeedE
         }
     }
     if let Some(cycle) = rbac::find_cycle(&graph) {
-        return Err(step_error(
-            Step::RoleInheritance,
-            RbacError::Cycle(cycle).to_string(),
-        ));
+        return Err(SeedError::Rbac {
+            step: Step::RoleInheritance,
+            source: RbacError::Cycle(cycle),
+        });
     }
     let mut counts = Counts::default();
     for (child, parent) in wanted {
@@ -649,8 +682,10 @@ fn put_rules(conn: &mut AnyConnection, seeds: &[RuleSeed]) -> Result<Counts, See
         .collect();
     let mut columns: HashMap<&str, (i64, Columns)> = HashMap::new();
     for (name, id, json) in &model_rows {
-        let cols = Columns::from_json(json)
-            .map_err(|e| step_error(Step::Rules, format!("model \"{name}\": {e}")))?;
+        let cols = Columns::from_json(json).map_err(|source| SeedError::Rule {
+            item: format!("model \"{name}\""),
+            source,
+        })?;
         columns.insert(name.as_str(), (*id, cols));
     }
     let mut counts = Counts::default();
@@ -674,8 +709,10 @@ fn put_rules(conn: &mut AnyConnection, seeds: &[RuleSeed]) -> Result<Counts, See
         })?;
         let text = serde_json::to_string(&seed.rules)
             .map_err(|e| step_error(Step::Rules, format!("{what}: {e}")))?;
-        compile_document(&text, cols)
-            .map_err(|e| step_error(Step::Rules, format!("{what}: {e}")))?;
+        compile_document(&text, cols).map_err(|source| SeedError::Rule {
+            item: what.clone(),
+            source,
+        })?;
         match existing.get(&(type_id, value.clone(), *model_id)) {
             Some((_, stored)) if *stored == text => counts.unchanged += 1,
             Some((id, _)) => {

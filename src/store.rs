@@ -98,6 +98,7 @@ const RULE_ROW: (
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A query failed.
     #[error(transparent)]

@@ -31,22 +31,25 @@ pub struct FoundModel {
 
 /// Errors of `sync-models`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncError {
-    /// A directory could not be walked or a file read.
-    #[error("{path}: {cause}")]
+    /// A directory could not be walked or a file read (as UTF-8 text).
+    #[error("{path}: {source}")]
     Io {
-        /// The path.
+        /// The directory or file.
         path: String,
-        /// Why.
-        cause: String,
+        /// The I/O error.
+        source: std::io::Error,
     },
     /// A Rust file does not parse (use `--keep-going` to skip it).
-    #[error("{path}: does not parse as Rust: {cause}")]
+    #[error("{path}: does not parse as Rust: line {line}: {source}")]
     Parse {
         /// The file.
         path: String,
-        /// The parser's message, with its line.
-        cause: String,
+        /// Where the parser stopped.
+        line: usize,
+        /// The parser's error.
+        source: syn::Error,
     },
     /// A declaration is inconsistent (unknown table, column, type, duplicate name).
     #[error("{path}: {cause}")]
@@ -65,8 +68,14 @@ pub enum SyncError {
     #[error("refusing to change models whose stored rules depend on what changes (fix those rules first): {}", .0.join("; "))]
     RulesWouldBreak(Vec<String>),
     /// A database error.
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Db(#[from] crate::DbError),
+}
+
+impl From<diesel::result::Error> for SyncError {
+    fn from(e: diesel::result::Error) -> Self {
+        SyncError::Db(e.into())
+    }
 }
 
 /// What a scan found: models, and files skipped with `--keep-going`.
@@ -87,22 +96,23 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
         for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
             let entry = entry.map_err(|e| SyncError::Io {
                 path: root.display().to_string(),
-                cause: e.to_string(),
+                source: e.into(),
             })?;
             let path = entry.path();
             if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
-            let text = std::fs::read_to_string(path).map_err(|e| SyncError::Io {
+            let text = std::fs::read_to_string(path).map_err(|source| SyncError::Io {
                 path: path.display().to_string(),
-                cause: e.to_string(),
+                source,
             })?;
             let file = match syn::parse_file(&text) {
                 Ok(f) => f,
                 Err(e) => {
                     let err = SyncError::Parse {
                         path: path.display().to_string(),
-                        cause: format!("line {}: {e}", e.span().start().line),
+                        line: e.span().start().line,
+                        source: e,
                     };
                     if keep_going {
                         out.skipped.push(err);
@@ -458,7 +468,7 @@ pub fn sync(
 
 fn store_error(e: crate::store::StoreError, model: &FoundModel) -> SyncError {
     match e {
-        crate::store::StoreError::Db(crate::DbError::Query(q)) => SyncError::Db(q),
+        crate::store::StoreError::Db(db) => SyncError::Db(db),
         crate::store::StoreError::RulesWouldBreak(broken) => SyncError::RulesWouldBreak(broken),
         other => SyncError::Model {
             path: model.file.display().to_string(),

@@ -34,6 +34,7 @@ const DB_PREFIX: &str = "rowguard_t_";
 
 /// Errors of the test harness.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestDbError {
     /// The server URL variable is malformed, or the backend is not compiled in.
     #[error("{0}")]
@@ -216,10 +217,10 @@ fn drop_database_sql(backend: Backend, name: &str) -> String {
 
 /// `admin` with its database replaced by `name`.
 fn with_database(admin: &DatabaseUrl, name: &str) -> Result<DatabaseUrl, DbError> {
-    let mut url = url::Url::parse(admin.target()).map_err(|e| DbError::MalformedUrl {
+    let mut url = url::Url::parse(admin.target()).map_err(|source| DbError::MalformedUrl {
         backend: admin.backend(),
         url: admin.redacted(),
-        cause: e.to_string(),
+        source,
     })?;
     url.set_path(&format!("/{name}"));
     DatabaseUrl::parse(url.as_str())

@@ -64,6 +64,7 @@ fn check_sqlite_directory(url: &DatabaseUrl) -> Result<(), DbError> {
             url: url.redacted(),
             problem: super::ConnectProblem::MissingDatabase,
             cause: format!("directory {} does not exist", dir.display()),
+            source: None,
         }),
         _ => Ok(()),
     }

@@ -30,11 +30,8 @@ macro_rules! with_migrations {
     };
 }
 
-fn migration_error(backend: Backend, e: impl std::fmt::Display) -> DbError {
-    DbError::Migration {
-        backend,
-        cause: e.to_string(),
-    }
+fn migration_error(backend: Backend, source: Box<dyn std::error::Error + Send + Sync>) -> DbError {
+    DbError::Migration { backend, source }
 }
 
 /// Names of the migrations not yet applied, oldest first.

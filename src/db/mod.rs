@@ -72,6 +72,7 @@ impl ConnectProblem {
 /// Errors of the `db` module. Every message names the backend and, for URLs, the
 /// (password-redacted) URL.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// `DATABASE_URL` is set but empty.
     #[error("DATABASE_URL is empty: use a file path, sqlite://PATH, postgres://… or mysql://…")]
@@ -94,14 +95,22 @@ pub enum DbError {
         url: String,
     },
     /// A server URL that does not parse.
-    #[error("malformed {backend} URL \"{url}\": {cause}")]
+    #[error("malformed {backend} URL \"{url}\": {source}")]
     MalformedUrl {
         /// The backend the scheme selected.
         backend: Backend,
         /// The redacted URL.
         url: String,
-        /// What is wrong with it.
-        cause: String,
+        /// The URL parser's error.
+        source: ::url::ParseError,
+    },
+    /// A server URL without a host.
+    #[error("malformed {backend} URL \"{url}\": no host")]
+    NoHost {
+        /// The backend the scheme selected.
+        backend: Backend,
+        /// The redacted URL.
+        url: String,
     },
     /// The backend's driver is not part of this build.
     #[error(
@@ -117,29 +126,36 @@ pub enum DbError {
     /// The driver could not open a connection.
     #[error("cannot connect to {backend} at {url}: {} ({cause})", problem.describe())]
     Connect {
-        /// The backend.
+        /// Which driver failed.
         backend: Backend,
         /// The redacted URL.
         url: String,
         /// The kind of failure.
         problem: ConnectProblem,
-        /// The driver's own message, on one line.
+        /// The driver's message on one line (libpq's spans several).
         cause: String,
+        /// The driver's error (none when rowguard refused before asking it).
+        source: Option<diesel::ConnectionError>,
     },
     /// Applying migrations failed.
-    #[error("{backend} migration failed: {cause}")]
+    #[error("{backend} migration failed: {source}")]
     Migration {
-        /// The backend.
+        /// Whose migrations.
         backend: Backend,
-        /// The migration harness's message.
-        cause: String,
+        /// The migration harness's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
-    /// The pool could not hand out a connection.
-    #[error("connection pool: {0}")]
-    Pool(String),
+    /// The pool could not be built or hand out a connection.
+    #[error("connection pool: {message}")]
+    Pool {
+        /// r2d2's message on one line.
+        message: String,
+        /// r2d2's error.
+        source: r2d2::Error,
+    },
 }
 
 impl DbError {
@@ -150,6 +166,7 @@ impl DbError {
             url: url.redacted(),
             problem: ConnectProblem::classify(&cause),
             cause,
+            source: Some(e),
         }
     }
 
@@ -163,8 +180,11 @@ impl DbError {
 }
 
 impl From<r2d2::Error> for DbError {
-    fn from(e: r2d2::Error) -> Self {
-        DbError::Pool(one_line(&e.to_string()))
+    fn from(source: r2d2::Error) -> Self {
+        DbError::Pool {
+            message: one_line(&source.to_string()),
+            source,
+        }
     }
 }
 

@@ -97,5 +97,5 @@ pub fn connect_pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, DbE
         .connection_timeout(options.connection_timeout)
         .test_on_check_out(options.test_on_checkout)
         .build(ConnectionManager::new(url.clone()))
-        .map_err(|e| DbError::Pool(e.to_string()))
+        .map_err(DbError::from)
 }

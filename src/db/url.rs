@@ -105,16 +105,15 @@ impl DatabaseUrl {
                 })
             }
         };
-        let parsed = url::Url::parse(raw).map_err(|e| DbError::MalformedUrl {
+        let parsed = url::Url::parse(raw).map_err(|source| DbError::MalformedUrl {
             backend,
             url: redact(raw),
-            cause: e.to_string(),
+            source,
         })?;
         if parsed.host_str().is_none_or(str::is_empty) {
-            return Err(DbError::MalformedUrl {
+            return Err(DbError::NoHost {
                 backend,
                 url: redact(raw),
-                cause: "no host".into(),
             });
         }
         let target = if backend == Backend::Mysql {

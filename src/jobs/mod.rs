@@ -82,6 +82,7 @@ impl JobsConfig {
 
 /// Errors of the job runner.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JobError {
     /// The command is not in the allow list.
     #[error("command \"{command}\" is not allowed (allowed: {allowed})")]
@@ -128,21 +129,21 @@ pub enum JobError {
         /// Who asked first.
         by: String,
     },
-    /// The program could not be started.
-    #[error("cannot start {program}: {cause}")]
+    /// The program could not be started (the job is recorded as failed).
+    #[error("cannot start {program}: {source}")]
     Spawn {
-        /// The program.
+        /// The allowed command's program.
         program: String,
-        /// Why.
-        cause: String,
+        /// What the operating system said.
+        source: std::io::Error,
     },
-    /// The instance id file.
-    #[error("instance id file {path}: {cause}")]
+    /// The file that keeps this instance's id could not be read or written.
+    #[error("instance id file {path}: {source}")]
     InstanceId {
-        /// The file.
+        /// `jobs.instance_id_file`.
         path: String,
-        /// Why.
-        cause: String,
+        /// The I/O error (an empty file is `InvalidData`).
+        source: std::io::Error,
     },
     /// Authorization (Forbidden, NotFound) or the database.
     #[error(transparent)]

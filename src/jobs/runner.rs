@@ -29,16 +29,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Reads the instance id from `path`, creating it (a new UUID) the first time.
 pub fn instance_id_from_file(path: &str) -> Result<String, JobError> {
-    let fail = |e: std::io::Error| JobError::InstanceId {
+    let fail = |source: std::io::Error| JobError::InstanceId {
         path: path.to_owned(),
-        cause: e.to_string(),
+        source,
     };
     match std::fs::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-        Ok(_) => Err(JobError::InstanceId {
-            path: path.to_owned(),
-            cause: "empty file".into(),
-        }),
+        Ok(_) => Err(fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "empty file",
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = uuid::Uuid::new_v4().to_string();
             std::fs::write(path, format!("{id}\n")).map_err(fail)?;
@@ -315,9 +315,8 @@ impl Runner {
         );
         let mut child = match spawned {
             Ok(child) => child,
-            Err(e) => {
-                let cause = e.to_string();
-                log.note(&format!("CANNOT START {}: {cause}\n", allowed.program));
+            Err(source) => {
+                log.note(&format!("CANNOT START {}: {source}\n", allowed.program));
                 Finish {
                     uuid: uuid.clone(),
                     outcome: status::FAILED,
@@ -327,7 +326,7 @@ impl Runner {
                 .record(&mut conn)?;
                 return Err(JobError::Spawn {
                     program: allowed.program.clone(),
-                    cause,
+                    source,
                 });
             }
         };

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// What kind of mistake a [`RuleError`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RuleErrorKind {
     /// The document is not valid JSON.
     Json,

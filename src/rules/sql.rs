@@ -238,6 +238,30 @@ impl SqlFilter {
     pub fn filter(&self) -> &Filter {
         &self.filter
     }
+
+    /// The SQL as `backend` gets it, with the bind values after it (for explanations and
+    /// logs; what runs binds them). A backend not compiled in gets the filter's own text.
+    ///
+    /// ```
+    /// use rowguard::rules::{compile_document, ColumnType, Columns, Right, SqlFilter};
+    /// use rowguard::Backend;
+    ///
+    /// let columns = Columns::new([("id", ColumnType::Bigint)]).unwrap();
+    /// let rules = compile_document(r#"{"read":{"search":{"id":"=7"}}}"#, &columns).unwrap();
+    /// let sql = SqlFilter::new(Some("t"), rules.filter(Right::Read).unwrap());
+    /// assert_eq!(sql.debug_sql(Backend::Sqlite), "`t`.`id` = ? -- binds: [7]");
+    /// assert_eq!(sql.debug_sql(Backend::Postgres), r#""t"."id" = $1 -- binds: [7]"#);
+    /// ```
+    pub fn debug_sql(&self, backend: Backend) -> String {
+        match backend {
+            Backend::Sqlite => diesel::debug_query::<diesel::sqlite::Sqlite, _>(self).to_string(),
+            Backend::Postgres => diesel::debug_query::<diesel::pg::Pg, _>(self).to_string(),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => diesel::debug_query::<diesel::mysql::Mysql, _>(self).to_string(),
+            #[cfg(not(feature = "mysql"))]
+            Backend::Mysql => self.filter.to_string(),
+        }
+    }
 }
 
 impl<DB: Dialect> QueryFragment<DB> for SqlFilter {

@@ -5,6 +5,7 @@
 mod app;
 mod caches;
 mod connect;
+mod errors;
 mod fixture;
 mod foundation;
 mod guard;

@@ -1,0 +1,89 @@
+//! What the rules say about one model for one subject's sets, and what a typed caller
+//! declares about the model.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::model::Authorizable;
+use crate::rules::{Columns, CompiledRules, Filter, Merged, Right, RuleError};
+use crate::store::{RuleRow, StoredModel};
+
+/// Everything the rules say about one model for one set of subject sets.
+#[derive(Debug, Clone)]
+pub struct ModelAccess {
+    /// The model's stored metadata.
+    pub model: Arc<StoredModel>,
+    /// The rule rows that apply, each with its validated rules or its error (an invalid
+    /// row grants nothing: fail closed; `cargo xtask rules check` lists it).
+    pub rows: Vec<(RuleRow, Result<CompiledRules, RuleError>)>,
+    pub(super) merged: [Merged; 4],
+    /// Per right, the filter a write must pass: read AND right for update/delete.
+    pub(super) effective: [Arc<Filter>; 4],
+    /// The address of the declared [`Columns`] the rules were compiled against (their
+    /// positions are the model's `cell` indexes), or 0 when compiled against the stored
+    /// columns (name-only callers such as `rules try`).
+    pub(super) compiled_for: usize,
+}
+
+impl ModelAccess {
+    /// A copy sharing no reference count with `self`, for one thread's front cache (so
+    /// cloning its `Arc`s on the hot path never touches another core's cache line).
+    pub(super) fn private_copy(&self) -> Self {
+        Self {
+            effective: self.effective.clone().map(|f| Arc::new((*f).clone())),
+            ..self.clone()
+        }
+    }
+
+    /// The merged access for `right`, before `$subject.*` variables are filled in.
+    pub fn merged(&self, right: Right) -> &Merged {
+        &self.merged[right as usize]
+    }
+}
+
+/// Why a decision was made without rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bypass {
+    /// `ROWGUARD_OVERRIDE_AUTHORIZATION=true`.
+    Override,
+    /// The subject holds an absolute right.
+    AbsoluteRights,
+}
+
+/// What a typed caller (a guard call on an [`Authorizable`] model) declares about the model:
+/// rules are compiled against these columns, by name, whatever order the stored copy has.
+#[derive(Clone, Copy)]
+pub(super) struct Declared {
+    table: &'static str,
+    primary_key: &'static str,
+    pub(super) columns: &'static Columns,
+}
+
+impl Declared {
+    pub(super) fn of<M: Authorizable>() -> Self {
+        Self {
+            table: M::TABLE,
+            primary_key: M::PRIMARY_KEY,
+            columns: M::columns(),
+        }
+    }
+
+    pub(super) fn address(self) -> usize {
+        std::ptr::from_ref(self.columns) as usize
+    }
+
+    /// Whether the stored definition agrees with this one (names, types, table, key; the
+    /// order of columns may differ). Disagreement is an error naming the model: rules
+    /// written against the stored columns may not mean what they say on this model.
+    pub(super) fn check(self, stored: &StoredModel) -> Result<(), Error> {
+        let problems = stored.differences(self.table, self.primary_key, self.columns);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ModelMismatch {
+                model: stored.name.clone(),
+                detail: problems.join("; "),
+            })
+        }
+    }
+}

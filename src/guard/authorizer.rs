@@ -1,0 +1,438 @@
+//! The [`Authorizer`]: shared by the whole application; loads, caches and decides.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use diesel::{sql_types, RunQueryDsl};
+
+use super::access::{Bypass, Declared, ModelAccess};
+use super::explain::Explanation;
+use super::front;
+use super::subject_guard::Guard;
+use crate::cache::{Reading, RuleCache, Stamp};
+use crate::config::Config;
+use crate::error::Error;
+use crate::model::Authorizable;
+use crate::rules::{
+    compile_document, merge, ColumnType, Filter, KeysQuery, Right, Row, SqlFilter, Value,
+};
+use crate::store::{self, BrokenModel, StoredModel};
+use crate::{AnyConnection, Subject};
+
+/// Stored models by name, as of a cache stamp.
+type ModelsByName = Option<(
+    Stamp,
+    Arc<HashMap<String, Result<Arc<StoredModel>, BrokenModel>>>,
+)>;
+
+static NEXT_AUTHORIZER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+struct Inner {
+    id: u64,
+    config: Config,
+    cache: RuleCache<ModelAccess>,
+    models: Mutex<ModelsByName>,
+}
+
+/// Shared by the whole application: the configuration and the rule cache. It owns no
+/// connection: every call uses the caller's, so it never competes with the application for
+/// a pool slot. Cloning is cheap.
+#[derive(Clone)]
+pub struct Authorizer {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl Authorizer {
+    /// An authorizer with `config`. With `override_authorization` it says so loudly, once.
+    pub fn new(config: Config) -> Self {
+        if config.override_authorization {
+            let warning = "ROWGUARD_OVERRIDE_AUTHORIZATION is on: rowguard grants EVERYTHING to \
+                           EVERYONE. Development only.";
+            tracing::error!("{warning}");
+            eprintln!("WARNING: {warning}");
+        }
+        Self {
+            inner: Arc::new(Inner {
+                id: NEXT_AUTHORIZER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                cache: RuleCache::new(config.cache_size, config.refresh_interval()),
+                config,
+                models: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// A guard for `subject`.
+    pub fn guard(&self, subject: Subject) -> Guard {
+        Guard {
+            auth: self.clone(),
+            bypass: self.bypass(&subject),
+            subject,
+        }
+    }
+
+    /// Drops every cached rule (after writing rules through rowguard; direct SQL edits are
+    /// noticed through the version within the refresh interval).
+    pub fn invalidate(&self) {
+        self.inner.cache.invalidate();
+    }
+
+    /// Registers or updates a model's metadata from its [`Authorizable`] impl.
+    pub fn register<M: Authorizable>(&self, conn: &mut AnyConnection) -> Result<(), Error> {
+        store::upsert_model(conn, M::NAME, M::TABLE, M::PRIMARY_KEY, M::columns())?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Why rules do not apply to `subject`, if they do not.
+    pub fn bypass(&self, subject: &Subject) -> Option<Bypass> {
+        if self.inner.config.override_authorization {
+            return Some(Bypass::Override);
+        }
+        self.inner
+            .config
+            .absolute_rights
+            .iter()
+            .any(|(set_type, values)| subject.set(set_type).any(|v| values.iter().any(|a| a == v)))
+            .then_some(Bypass::AbsoluteRights)
+    }
+
+    /// The sets rules are looked up by: the subject's, plus the universal role.
+    fn effective_sets(&self, subject: &Subject) -> Vec<(String, Vec<String>)> {
+        let mut sets: Vec<(String, Vec<String>)> = subject
+            .sets()
+            .map(|(t, vs)| (t.to_owned(), vs.iter().cloned().collect()))
+            .collect();
+        sets.push((
+            "universal".into(),
+            vec![self.inner.config.universal_role.clone()],
+        ));
+        sets
+    }
+
+    /// Reads the version when a check is due; returns what it read.
+    fn refresh(&self, conn: &mut AnyConnection) -> Result<Option<i64>, Error> {
+        if !self.inner.cache.version_check_due() {
+            return Ok(None);
+        }
+        let reading = Reading::now(conn);
+        let version = store::state_version(conn)?;
+        self.inner.cache.observe_version(version, reading);
+        Ok(Some(version))
+    }
+
+    /// The stored model `name`, read at `stamp` (whose version was read on `conn` just
+    /// before, so the models are at least that new).
+    fn model(
+        &self,
+        conn: &mut AnyConnection,
+        name: &str,
+        stamp: Stamp,
+    ) -> Result<Arc<StoredModel>, Error> {
+        let mut models = self.inner.models.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match &*models {
+            Some((s, map)) if *s == stamp => map.clone(),
+            _ => {
+                let map: HashMap<_, _> = store::load_models(conn)?
+                    .into_iter()
+                    .map(|m| match m {
+                        Ok(m) => (m.name.clone(), Ok(m)),
+                        Err(broken) => (broken.name.clone(), Err(broken)),
+                    })
+                    .collect();
+                let map = Arc::new(map);
+                if self.inner.cache.is_current(stamp) {
+                    *models = Some((stamp, map.clone()));
+                }
+                map
+            }
+        };
+        match current.get(name) {
+            Some(Ok(model)) => Ok(model.clone()),
+            Some(Err(broken)) => Err(store::StoreError::from(broken.clone()).into()),
+            None => Err(Error::UnknownModel {
+                model: name.to_owned(),
+                known: {
+                    let mut names: Vec<&str> = current.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    names.join(", ")
+                },
+            }),
+        }
+    }
+
+    /// The rules of `model` for `subject`'s sets: from the cache, or one query on `conn`
+    /// (the caller's connection: the authorizer never takes a second one from the pool, so a
+    /// pool of N serves N threads).
+    pub fn access(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+    ) -> Result<Arc<ModelAccess>, Error> {
+        self.with_access(conn, subject, model, None, Arc::clone)
+    }
+
+    /// Runs `f` on what [`Authorizer::access`] returns. On a hit of this thread's front
+    /// cache `f` sees the entry in place: no reference count is touched.
+    fn with_access<T>(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        declared: Option<Declared>,
+        mut f: impl FnMut(&Arc<ModelAccess>) -> T,
+    ) -> Result<T, Error> {
+        let checked = self.refresh(conn)?;
+        let hash = RuleCache::<ModelAccess>::hash(model, subject.sets_hash());
+        let sets = subject.sets_key();
+        let key = (self.inner.id, hash);
+        let wanted = declared.map_or(0, Declared::address);
+        let front = front::with_entry(key, |e| {
+            (self.inner.cache.is_current(e.stamp)
+                && e.access.compiled_for == wanted
+                && &*e.model == model
+                && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
+                .then(|| f(&e.access))
+        });
+        if let Some(answer) = front {
+            return Ok(answer);
+        }
+        let access = self.load_access(conn, subject, model, declared, hash, key, checked)?;
+        Ok(f(&access))
+    }
+
+    /// A front-cache miss: the shared cache, or one query.
+    #[allow(clippy::too_many_arguments)]
+    fn load_access(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        declared: Option<Declared>,
+        hash: u64,
+        key: (u64, u64),
+        checked: Option<i64>,
+    ) -> Result<Arc<ModelAccess>, Error> {
+        let sets = subject.sets_key();
+        let wanted = declared.map_or(0, Declared::address);
+        if let Some((stamp, hit)) = self.inner.cache.get(hash, model, sets) {
+            // Positions differ between declared and stored columns: only the same kind fits.
+            if hit.compiled_for == wanted {
+                front::remember(key, stamp, model, sets, &hit);
+                return Ok(hit);
+            }
+        }
+        // The version first (unless this call just read it), then the rules: on the same
+        // connection they come from the same snapshot or a newer one, never an older one, so
+        // an entry is never stamped newer than its rules.
+        let reading = Reading::now(conn);
+        let epoch = self.inner.cache.epoch();
+        let version = match checked {
+            Some(v) => v,
+            None => {
+                let v = store::state_version(conn)?;
+                self.inner.cache.observe_version(v, reading);
+                v
+            }
+        };
+        let stamp = Stamp { epoch, version };
+        let stored = self.model(conn, model, stamp)?;
+        let columns = match declared {
+            Some(d) => {
+                d.check(&stored)?;
+                d.columns
+            }
+            None => &stored.columns,
+        };
+        let rows = store::load_rules(conn, model, &self.effective_sets(subject))?;
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|row| {
+                let compiled = compile_document(&row.rules, columns);
+                if let Err(e) = &compiled {
+                    tracing::error!(
+                        rule = row.id,
+                        "rowguard: invalid rule ignored ({} \"{}\" on {}): {e}",
+                        row.set_type,
+                        row.set_value,
+                        row.model
+                    );
+                }
+                (row, compiled)
+            })
+            .collect();
+        let merged = Right::ALL.map(|right| {
+            merge(
+                rows.iter()
+                    .filter_map(|(_, c)| c.as_ref().ok().and_then(|c| c.access(right))),
+            )
+        });
+        let read = merged[Right::Read as usize].to_filter();
+        let effective = Right::ALL.map(|right| {
+            let own = merged[right as usize].to_filter();
+            Arc::new(match right {
+                Right::Update | Right::Delete => Filter::And(vec![read.clone(), own]).simplify(),
+                _ => own,
+            })
+        });
+        let access = Arc::new(ModelAccess {
+            model: stored,
+            rows,
+            merged,
+            effective,
+            compiled_for: wanted,
+        });
+        // Not stored (and used for this call only) when read in an older snapshot.
+        self.inner
+            .cache
+            .insert(hash, model, sets.clone(), (stamp, reading), access.clone());
+        Ok(access)
+    }
+
+    /// The filter `subject` may act on for `right` on `model`, variables filled in. For
+    /// update and delete it is read AND the right (a row you cannot see you cannot change).
+    pub fn filter(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+    ) -> Result<Arc<Filter>, Error> {
+        self.resolved_filter(conn, subject, self.bypass(subject), model, None, right)
+    }
+
+    /// [`Authorizer::filter`] with the bypass decided and, for typed callers, the declared
+    /// model.
+    pub(super) fn resolved_filter(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        bypass: Option<Bypass>,
+        model: &str,
+        declared: Option<Declared>,
+        right: Right,
+    ) -> Result<Arc<Filter>, Error> {
+        if bypass.is_some() {
+            return Ok(Arc::new(Filter::True));
+        }
+        self.with_access(conn, subject, model, declared, |access| {
+            let filter = &access.effective[right as usize];
+            if filter.has_vars() {
+                Arc::new(filter.resolve(subject.attributes()))
+            } else {
+                filter.clone()
+            }
+        })
+    }
+
+    /// Whether `subject` may do `right` on `row` of `model`, in memory (for update and
+    /// delete: read AND the right). `row`'s cells are in the order of the model's *stored*
+    /// columns (as `rules try` builds them); for a value of an [`Authorizable`] type use
+    /// [`Guard::can`], which compiles against the type's declared columns. Variables are
+    /// bound in place and a constant rule never looks at the row, so a cache hit allocates
+    /// nothing.
+    pub fn allows<R: Row + ?Sized>(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+        row: &R,
+    ) -> Result<bool, Error> {
+        self.check(conn, subject, self.bypass(subject), model, None, right, row)
+    }
+
+    /// [`Authorizer::allows`] with the subject's bypass already decided (a guard decides it
+    /// once: neither the configuration nor its subject changes).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check<R: Row + ?Sized>(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        bypass: Option<Bypass>,
+        model: &str,
+        declared: Option<Declared>,
+        right: Right,
+        row: &R,
+    ) -> Result<bool, Error> {
+        if bypass.is_some() {
+            return Ok(true);
+        }
+        self.with_access(conn, subject, model, declared, |access| {
+            access.effective[right as usize].matches_with(row, subject.attributes())
+        })
+    }
+
+    /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending
+    /// (for `cargo xtask rules try`; needs only the stored metadata).
+    pub fn permitted_keys(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+    ) -> Result<Vec<Value>, Error> {
+        let access = self.access(conn, subject, model)?;
+        let filter = self.filter(conn, subject, model, right)?;
+        let stored = &access.model;
+        let sql = SqlFilter::from_arc(Some(Cow::Owned(stored.table_name.clone())), filter);
+        let integer_key = matches!(
+            stored.columns.get(&stored.primary_key).map(|(_, t)| t),
+            None | Some(ColumnType::Integer | ColumnType::Bigint)
+        );
+        Ok(if integer_key {
+            KeysQuery::<sql_types::BigInt>::new(&stored.table_name, &stored.primary_key, sql)
+                .load::<i64>(conn)?
+                .into_iter()
+                .map(Value::Int)
+                .collect()
+        } else {
+            KeysQuery::<sql_types::Text>::new(&stored.table_name, &stored.primary_key, sql)
+                .load::<String>(conn)?
+                .into_iter()
+                .map(Value::Text)
+                .collect()
+        })
+    }
+
+    /// A full account of a decision, for `cargo xtask rules explain` and debugging.
+    pub fn explain(
+        &self,
+        conn: &mut AnyConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+    ) -> Result<Explanation, Error> {
+        let access = self.access(conn, subject, model)?;
+        let filter = self.filter(conn, subject, model, right)?;
+        let sql = SqlFilter::from_arc(
+            Some(Cow::Owned(access.model.table_name.clone())),
+            filter.clone(),
+        );
+        let where_sql = sql.debug_sql(conn.backend());
+        Ok(Explanation {
+            model: model.to_owned(),
+            right,
+            bypass: self.bypass(subject),
+            universal_role: self.inner.config.universal_role.clone(),
+            access,
+            filter: (*filter).clone(),
+            sql: format!("WHERE {where_sql}"),
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! A decision written out: contributing rule rows, the merged rule, the SQL.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::access::{Bypass, ModelAccess};
+use crate::rules::{Access, Filter, Right, Value};
+
+/// An explained decision: contributing rule rows, the merged rule, the SQL.
+#[derive(Debug)]
+pub struct Explanation {
+    /// The model.
+    pub model: String,
+    /// The right explained.
+    pub right: Right,
+    /// Set when rules were bypassed.
+    pub bypass: Option<Bypass>,
+    /// The universal role's value.
+    pub universal_role: String,
+    /// The rules found.
+    pub access: Arc<ModelAccess>,
+    /// The final filter, variables filled in.
+    pub filter: Filter,
+    /// The SQL `WHERE` with its bind values.
+    pub sql: String,
+}
+
+impl Explanation {
+    /// For each contributing rule row: does it let `row` through for this right?
+    pub fn why(&self, row: &[Value]) -> Vec<(i64, Option<bool>)> {
+        self.access
+            .rows
+            .iter()
+            .map(|(r, compiled)| {
+                let verdict = compiled.as_ref().ok().map(|c| match c.access(self.right) {
+                    None => false,
+                    Some(Access::Everything) => true,
+                    Some(Access::Rows(f)) => f.matches(row),
+                });
+                (r.id, verdict)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "model {} ({}), right {}",
+            self.model, self.access.model.table_name, self.right
+        )?;
+        match self.bypass {
+            Some(Bypass::Override) => writeln!(f, "BYPASS: authorization override is on")?,
+            Some(Bypass::AbsoluteRights) => {
+                writeln!(f, "BYPASS: the subject holds an absolute right")?
+            }
+            None => {}
+        }
+        writeln!(f, "contributing rules:")?;
+        if self.access.rows.is_empty() {
+            writeln!(f, "  (none: nothing is granted)")?;
+        }
+        for (row, compiled) in &self.access.rows {
+            let universal = if row.set_type == "universal" && row.set_value == self.universal_role {
+                " (universal role)"
+            } else {
+                ""
+            };
+            write!(
+                f,
+                "  #{} {} \"{}\"{universal}: ",
+                row.id, row.set_type, row.set_value
+            )?;
+            match compiled {
+                Err(e) => writeln!(f, "INVALID, ignored: {e}")?,
+                Ok(c) => match c.access(self.right) {
+                    None => writeln!(f, "grants no {}", self.right)?,
+                    Some(Access::Everything) => writeln!(f, "\"*\" (every row)")?,
+                    Some(Access::Rows(filter)) => writeln!(f, "{filter}")?,
+                },
+            }
+        }
+        writeln!(f, "merged: {}", self.access.merged(self.right).to_filter())?;
+        if matches!(self.right, Right::Update | Right::Delete) {
+            writeln!(
+                f,
+                "effective (read AND {}), subject variables filled in: {}",
+                self.right, self.filter
+            )?;
+        } else {
+            writeln!(f, "effective, subject variables filled in: {}", self.filter)?;
+        }
+        write!(f, "SQL: {}", self.sql)
+    }
+}

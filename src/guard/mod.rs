@@ -1,0 +1,22 @@
+//! Enforcement: the [`Authorizer`] (shared: configuration, cache) and the [`Guard`] (one
+//! subject) that scopes reads and checks writes.
+//!
+//! Precedence: override → absolute rights → any `"*"` → OR of searches →
+//! nothing = deny.
+//!
+//! - [`access`](ModelAccess): what the rules say about one model for one subject's sets;
+//! - `authorizer`: loading, caching and deciding ([`Authorizer`]);
+//! - `front`: each thread's private copies of recent cache hits;
+//! - `explain`: a decision written out ([`Explanation`]);
+//! - `subject_guard`: the per-subject [`Guard`] with its scoped reads and checked writes.
+
+mod access;
+mod authorizer;
+mod explain;
+mod front;
+mod subject_guard;
+
+pub use self::access::{Bypass, ModelAccess};
+pub use self::authorizer::Authorizer;
+pub use self::explain::Explanation;
+pub use self::subject_guard::Guard;

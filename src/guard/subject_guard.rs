@@ -1,0 +1,347 @@
+//! The [`Guard`]: the authorizer bound to one subject, with scoped reads and checked writes.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use diesel::Connection;
+
+use super::access::{Bypass, Declared};
+use super::authorizer::Authorizer;
+use super::explain::Explanation;
+use crate::error::Error;
+use crate::model::Authorizable;
+use crate::rules::{
+    compile_document, ColumnType, Filter, Operand, Right, SqlFilter, Test, TestKind, Value,
+};
+use crate::scoped::Scoped;
+use crate::{AnyConnection, Subject};
+
+/// The authorizer bound to one subject: every read it builds and every write it makes is
+/// limited by that subject's rules.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub(super) auth: Authorizer,
+    pub(super) subject: Subject,
+    pub(super) bypass: Option<Bypass>,
+}
+
+impl Guard {
+    /// The subject.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// The resolved filter for `right` on `M` (read AND right for update/delete), compiled
+    /// against `M`'s declared columns.
+    fn rule<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        right: Right,
+    ) -> Result<Arc<Filter>, Error> {
+        self.auth.resolved_filter(
+            conn,
+            &self.subject,
+            self.bypass,
+            M::NAME,
+            Some(Declared::of::<M>()),
+            right,
+        )
+    }
+
+    /// The filter for `right` on `M` (read AND right for update/delete), as SQL. `conn` is
+    /// used only on a cache miss or a version check.
+    pub fn filter<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        right: Right,
+    ) -> Result<SqlFilter, Error> {
+        let filter = self.rule::<M>(conn, right)?;
+        Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
+    }
+
+    /// `SELECT * FROM M's table WHERE <read rule>`: add your own filters, order, limit or
+    /// count on top (see [`Scoped`]), then load it on the same connection. Whatever is added
+    /// is ANDed to the rule; nothing can widen it.
+    pub fn read<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<Scoped<M::Query>, Error> {
+        Ok(Scoped::new(M::boxed_query(
+            self.filter::<M>(conn, Right::Read)?,
+        )))
+    }
+
+    /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
+    pub fn search<M: Authorizable>(&self, search: &str) -> Result<Filter, Error> {
+        let doc = format!(r#"{{"read":{{"search":{search}}}}}"#);
+        compile_document(&doc, M::columns())
+            .map(|c| c.filter(Right::Read).unwrap_or(Filter::False))
+            .map_err(|source| Error::InvalidSearch {
+                model: M::NAME.to_owned(),
+                source,
+            })
+    }
+
+    /// In memory: may the subject do `right` on `row`? (For update/delete: read AND right.)
+    pub fn can<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        right: Right,
+        row: &M,
+    ) -> Result<bool, Error> {
+        self.auth.check(
+            conn,
+            &self.subject,
+            self.bypass,
+            M::NAME,
+            Some(Declared::of::<M>()),
+            right,
+            row,
+        )
+    }
+
+    /// The row with primary key `key`, if the subject may read it.
+    pub fn find<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        key: impl Into<Value>,
+    ) -> Result<M, Error> {
+        let key = key.into();
+        let rule = self.rule::<M>(conn, Right::Read)?;
+        M::load_where(conn, at_key::<M>(&rule, &key))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| not_found::<M>(&key))
+    }
+
+    /// Inserts `row` if the create rule accepts it (search conditions included).
+    ///
+    /// When a rule column is `None` in `row`, the database may store something else (Diesel
+    /// inserts `DEFAULT` for it), so the stored row is checked again in SQL in the same
+    /// transaction and a refusal rolls the insert back.
+    pub fn insert<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
+        // One copy of the rule for the check in memory and the one in SQL.
+        let rule = self.rule::<M>(conn, Right::Create)?;
+        if !rule.matches(row) {
+            return Err(forbidden::<M>(Right::Create));
+        }
+        let recheck = stored_may_differ(row, &rule);
+        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
+            row.insert_row(conn)?;
+            if recheck {
+                // A key the database generates is found as the connection's last insert id.
+                let key = match row.key() {
+                    Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
+                    key => key,
+                };
+                if M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                    return Err(forbidden::<M>(Right::Create));
+                }
+            }
+            Ok(())
+        };
+        in_transaction_if(conn, recheck, write)
+    }
+
+    /// Saves `row` (by primary key) if the subject may read and update the stored row, and
+    /// the row as stored afterwards still satisfies the same filter (read AND update).
+    ///
+    /// The new values are checked in memory first. When the struct may not be what gets
+    /// stored (a rule column whose value is `None`: Diesel's `AsChangeset` skips such
+    /// fields unless the model uses `treat_none_as_null`), the stored row is checked again
+    /// in SQL in the same transaction, and a refusal rolls the write back.
+    pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
+        writable::<M>(Right::Update)?;
+        let key = row.key();
+        let rule = self.rule::<M>(conn, Right::Update)?;
+        if !rule.matches(row) {
+            return Err(self.refusal::<M>(conn, &key, Right::Update));
+        }
+        let recheck = stored_may_differ(row, &rule);
+        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
+            if row.update_where(conn, at_key::<M>(&rule, &key))? == 0 {
+                return Err(self.refusal::<M>(conn, &key, Right::Update));
+            }
+            if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                return Err(forbidden::<M>(Right::Update));
+            }
+            Ok(())
+        };
+        in_transaction_if(conn, recheck, write)
+    }
+
+    /// Deletes the row with primary key `key` if the subject may read and delete it.
+    pub fn delete<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        key: impl Into<Value>,
+    ) -> Result<(), Error> {
+        writable::<M>(Right::Delete)?;
+        let key = key.into();
+        let rule = self.rule::<M>(conn, Right::Delete)?;
+        if M::delete_where(conn, at_key::<M>(&rule, &key))? == 0 {
+            return Err(self.refusal::<M>(conn, &key, Right::Delete));
+        }
+        Ok(())
+    }
+
+    /// Bulk update, in one transaction: every row matching `search` (or all) that the
+    /// subject may read and update is changed by `change`. Nothing is written, and the
+    /// result is an error, if `change` changes a primary key (`KeyChanged`), a changed row
+    /// would leave the update rule (`Forbidden`), or a row was changed or removed by
+    /// someone else meanwhile (`RowChanged`). Returns the number of rows written.
+    pub fn update_all<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        search: Option<Filter>,
+        mut change: impl FnMut(&mut M),
+    ) -> Result<usize, Error> {
+        writable::<M>(Right::Update)?;
+        let rule = self.rule::<M>(conn, Right::Update)?;
+        conn.transaction(|conn| {
+            let mut rows = M::load_where(conn, restrict::<M>(&rule, search))?;
+            let mut recheck = false;
+            for row in &mut rows {
+                let key = row.key();
+                change(row);
+                if row.key() != key {
+                    return Err(Error::KeyChanged {
+                        model: M::NAME.to_owned(),
+                        key: key.to_string(),
+                    });
+                }
+                if !rule.matches(row) {
+                    return Err(forbidden::<M>(Right::Update));
+                }
+                recheck |= stored_may_differ(row, &rule);
+            }
+            for row in &rows {
+                let key = row.key();
+                if row.update_where(conn, at_key::<M>(&rule, &key))? != 1 {
+                    return Err(Error::RowChanged {
+                        model: M::NAME.to_owned(),
+                        key: key.to_string(),
+                    });
+                }
+                if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                    return Err(forbidden::<M>(Right::Update));
+                }
+            }
+            // Each row was written exactly once, or nothing was.
+            Ok(rows.len())
+        })
+    }
+
+    /// Bulk delete of the rows matching `search` (or all) that the subject may read and
+    /// delete, in one statement. Returns the number deleted.
+    pub fn delete_all<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        search: Option<Filter>,
+    ) -> Result<usize, Error> {
+        writable::<M>(Right::Delete)?;
+        let rule = self.rule::<M>(conn, Right::Delete)?;
+        Ok(M::delete_where(conn, restrict::<M>(&rule, search))?)
+    }
+
+    /// Explains the decision for `right` on `M`.
+    pub fn explain<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        right: Right,
+    ) -> Result<Explanation, Error> {
+        self.auth.explain(conn, &self.subject, M::NAME, right)
+    }
+
+    /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read
+    /// the row (it may not learn that the row exists), `Forbidden` otherwise.
+    fn refusal<M: Authorizable>(
+        &self,
+        conn: &mut AnyConnection,
+        key: &Value,
+        action: Right,
+    ) -> Error {
+        let readable = self
+            .rule::<M>(conn, Right::Read)
+            .and_then(|read| Ok(!M::load_where(conn, at_key::<M>(&read, key))?.is_empty()));
+        match readable {
+            Ok(true) => forbidden::<M>(action),
+            Ok(false) => not_found::<M>(key),
+            Err(e) => e,
+        }
+    }
+}
+
+/// `Err(Immutable)` for an update or delete of an append-only model.
+fn writable<M: Authorizable>(action: Right) -> Result<(), Error> {
+    if M::IMMUTABLE {
+        Err(Error::Immutable {
+            action,
+            model: M::NAME.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the row as stored after a write may differ from `row` in a column `rule` looks
+/// at: a `NULL` cell may be a `None` that Diesel's `AsChangeset` skips (the stored value
+/// stays) or that an insert leaves to the column's default, so only SQL can tell what the
+/// rule sees. Columns the rule does not test never cost the re-check.
+fn stored_may_differ<M: Authorizable>(row: &M, rule: &Filter) -> bool {
+    rule.tests_any_column(&|i| row.cell(i).is_null())
+}
+
+/// `rule` AND the primary key is `key`, as SQL on `M`'s table.
+fn at_key<M: Authorizable>(rule: &Arc<Filter>, key: &Value) -> SqlFilter {
+    restrict::<M>(rule, Some(key_filter::<M>(key)))
+}
+
+/// Runs `write` on `conn`, in a transaction when `transactional` (a refusal then rolls back
+/// what `write` already wrote); otherwise as it is (one statement needs none).
+fn in_transaction_if<T>(
+    conn: &mut AnyConnection,
+    transactional: bool,
+    write: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if transactional {
+        conn.transaction(write)
+    } else {
+        write(conn)
+    }
+}
+
+/// `rule` AND `extra` (if any), as SQL on `M`'s table.
+fn restrict<M: Authorizable>(rule: &Arc<Filter>, extra: Option<Filter>) -> SqlFilter {
+    let filter = match extra {
+        Some(extra) => Arc::new(Filter::And(vec![(**rule).clone(), extra]).simplify()),
+        None => rule.clone(),
+    };
+    SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter)
+}
+
+fn key_filter<M: Authorizable>(key: &Value) -> Filter {
+    let (index, ty) = M::columns()
+        .get(M::PRIMARY_KEY)
+        .unwrap_or((0, ColumnType::Bigint));
+    Filter::Test(Test {
+        column: Arc::from(M::PRIMARY_KEY),
+        index,
+        ty,
+        kind: TestKind::In(vec![Operand::Value(key.clone())]),
+    })
+}
+
+fn forbidden<M: Authorizable>(action: Right) -> Error {
+    Error::Forbidden {
+        action,
+        model: M::NAME.to_owned(),
+    }
+}
+
+fn not_found<M: Authorizable>(key: &Value) -> Error {
+    Error::NotFound {
+        model: M::NAME.to_owned(),
+        key: key.to_string(),
+    }
+}

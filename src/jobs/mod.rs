@@ -3,8 +3,12 @@
 
 mod commands;
 mod model;
+mod output_log;
 pub mod process;
+mod queries;
 mod runner;
+mod supervise;
+mod watcher;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +16,8 @@ use serde::Deserialize;
 
 pub use self::commands::{AllowedCommand, ParamSpec};
 pub use self::model::{job_executions, job_output, status, JobExecution, OutputChunk};
-pub use self::runner::{instance_id_from_file, list, output, request_kill, Runner};
+pub use self::queries::{follow, list, output, request_kill};
+pub use self::runner::{instance_id_from_file, Runner};
 
 /// Settings of the job runner (the `[jobs]` section of the configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -145,6 +150,9 @@ pub enum JobError {
         /// The I/O error (an empty file is `InvalidData`).
         source: std::io::Error,
     },
+    /// Writing a job's output to the caller failed (a closed pipe, say).
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
     /// Authorization (Forbidden, NotFound) or the database.
     #[error(transparent)]
     Guard(#[from] crate::Error),

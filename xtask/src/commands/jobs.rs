@@ -188,26 +188,20 @@ fn this_instance(
     ))
 }
 
-/// Prints a job's output from `from` until it has ended and everything is printed.
+/// The job's output from `from` on standard output as it arrives (see [`jobs::follow`]).
 fn follow(
     conn: &mut rowguard::AnyConnection,
     guard: &rowguard::Guard,
     uuid: &str,
-    mut from: i64,
-) -> Result<jobs::JobExecution, Box<dyn std::error::Error>> {
-    loop {
-        let (job, chunks) = jobs::output(conn, guard, uuid, from)?;
-        let mut stdout = std::io::stdout().lock();
-        for c in &chunks {
-            stdout.write_all(&c.chunk)?;
-            from = c.end();
-        }
-        stdout.flush()?;
-        if job.status != status::RUNNING && chunks.is_empty() {
-            return Ok(job);
-        }
-        if chunks.is_empty() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    from: i64,
+) -> Result<jobs::JobExecution, jobs::JobError> {
+    let mut out = std::io::stdout().lock();
+    jobs::follow(
+        conn,
+        guard,
+        uuid,
+        from,
+        &mut out,
+        Duration::from_millis(100),
+    )
 }

@@ -267,6 +267,18 @@ pub enum SeedError {
     Db(#[from] crate::DbError),
 }
 
+impl SeedError {
+    /// The step that failed, for errors raised by a step (`None` for reading and parsing
+    /// the files, and for the database).
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            SeedError::Step { step, .. } | SeedError::Rbac { step, .. } => Some(*step),
+            SeedError::Rule { .. } => Some(Step::Rules),
+            _ => None,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for SeedError {
     fn from(e: diesel::result::Error) -> Self {
         SeedError::Db(e.into())

@@ -631,6 +631,27 @@ fn postgres_lists_bind_one_array() {
     );
 }
 
+/// SQLite and MySQL keep the `IN` list up to `LONG_LIST` values and bind a longer one as a
+/// single JSON text.
+#[test]
+fn long_lists_become_one_json_bind_past_the_limit() {
+    let list = |n: usize| {
+        let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let sql = SqlFilter::new(
+            None,
+            read_filter(&format!(r#"{{"id":"={}"}}"#, values.join(";"))),
+        );
+        diesel::debug_query::<diesel::sqlite::Sqlite, _>(&sql).to_string()
+    };
+    let at_limit = list(LONG_LIST);
+    assert!(at_limit.starts_with("`id` IN (?, ?"), "{}", &at_limit[..40]);
+    assert_eq!(at_limit.matches('?').count(), LONG_LIST);
+    assert_eq!(
+        list(LONG_LIST + 1),
+        "`id` IN (SELECT value FROM json_each(?)) -- binds: [json list of 1001 values]"
+    );
+}
+
 /// MySQL compares text byte for byte (`BINARY`), except where it only asks for NULL.
 #[cfg(feature = "mysql")]
 #[test]

@@ -779,6 +779,30 @@ fn another_users_output_is_not_found(db: &TestDatabase) {
     ));
     assert!(jobs::list(&mut conn, &carol).unwrap().is_empty());
     assert_eq!(j.text(&alice, &job.uuid).0, "fine\n");
+    // follow writes what arrives until the job has ended.
+    let mut followed = Vec::new();
+    let ended = jobs::follow(
+        &mut conn,
+        &alice,
+        &job.uuid,
+        0,
+        &mut followed,
+        Duration::from_millis(20),
+    )
+    .unwrap();
+    assert_eq!(ended.status, status::COMPLETED);
+    assert_eq!(followed, b"fine\n");
+    assert!(matches!(
+        jobs::follow(
+            &mut conn,
+            &carol,
+            &job.uuid,
+            0,
+            &mut Vec::new(),
+            Duration::ZERO
+        ),
+        Err(JobError::Guard(Error::NotFound { .. }))
+    ));
     // Waiting for text that never comes ends at the deadline with `false`.
     let asked = Instant::now();
     assert!(!runner

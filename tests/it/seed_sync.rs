@@ -460,6 +460,7 @@ fn seed_errors_name_the_item(db: &TestDatabase) {
         .unwrap_err();
         assert_eq!(err.to_string(), message, "{json}");
         assert_eq!(failed, Some(step), "{json}");
+        assert_eq!(err.step(), Some(step), "{json}");
         assert_eq!(dump(&mut conn), before, "{json}");
     }
     let err = Seed::parse(vec![

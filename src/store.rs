@@ -131,6 +131,8 @@ pub fn state_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 /// A stored model whose `columns` JSON cannot be used. Only that model fails closed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokenModel {
+    /// Its row id.
+    pub id: i64,
     /// The model's name.
     pub name: String,
     /// What is wrong with its stored columns.
@@ -165,6 +167,7 @@ pub fn load_models(
         .into_iter()
         .map(|(id, name, table_name, primary_key, columns)| {
             let columns = Columns::from_json(&columns).map_err(|error| BrokenModel {
+                id,
                 name: name.clone(),
                 error,
             })?;

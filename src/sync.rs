@@ -394,19 +394,22 @@ pub fn sync(
     dry_run: bool,
 ) -> Result<Vec<Change>, SyncError> {
     conn.transaction(|conn| {
-        let stored: Vec<(i64, String, String, String, String)> = models::table
-            .select((
-                models::id,
-                models::name,
-                models::table_name,
-                models::primary_key,
-                models::column_types,
-            ))
-            .load(conn)?;
+        let stored = crate::store::load_models(conn).map_err(|e| match e {
+            crate::store::StoreError::Db(db) => SyncError::Db(db),
+            other => SyncError::Model {
+                path: "authorizable_models".into(),
+                cause: other.to_string(),
+            },
+        })?;
         let mut plan = Vec::new();
         let mut blocked = Vec::new();
         let mut broken = Vec::new();
-        for (id, name, table, pk, columns) in &stored {
+        for model in &stored {
+            // A model whose stored columns are unreadable is rewritten if still declared.
+            let (id, name, current) = match model {
+                Ok(m) => (m.id, &m.name, Some(m)),
+                Err(b) => (b.id, &b.name, None),
+            };
             match found.get(name) {
                 None => {
                     let count: i64 = rules::table
@@ -419,9 +422,12 @@ pub fn sync(
                     plan.push(Change::Removed(name.clone()));
                 }
                 Some(m) => {
-                    let same_columns =
-                        Columns::from_json(columns).ok().as_ref() == Some(&m.columns);
-                    if *table == m.table && *pk == m.primary_key && same_columns {
+                    let same = current.is_some_and(|s| {
+                        s.table_name == m.table
+                            && s.primary_key == m.primary_key
+                            && s.columns == m.columns
+                    });
+                    if same {
                         plan.push(Change::Unchanged(name.clone()));
                     } else {
                         broken.extend(
@@ -434,7 +440,11 @@ pub fn sync(
             }
         }
         for name in found.keys() {
-            if !stored.iter().any(|(_, n, ..)| n == name) {
+            let known = stored.iter().any(|m| match m {
+                Ok(s) => s.name == *name,
+                Err(b) => b.name == *name,
+            });
+            if !known {
                 plan.push(Change::Added(name.clone()));
             }
         }

@@ -23,6 +23,7 @@ rowguard::backend_tests!(
     rbac_resolves_and_refreshes,
     sync_refuses_a_change_that_breaks_stored_rules,
     reseeding_changed_content_updates_what_changed,
+    sync_repairs_columns_a_dba_broke,
 );
 
 /// Every row of rowguard's tables, as text: "the database is exactly as before".
@@ -750,4 +751,31 @@ fn reseeding_changed_content_updates_what_changed(db: &TestDatabase) {
     let before = (dump(&mut conn), version(&mut conn));
     seed::apply(&mut conn, &changed, SeedOptions::default(), &mut |_| {}).unwrap();
     assert_eq!((dump(&mut conn), version(&mut conn)), before);
+}
+
+/// A model whose stored columns a DBA made unreadable is rewritten by the next sync.
+fn sync_repairs_columns_a_dba_broke(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("repair-{:?}", db.backend()));
+    tree.write("schema.rs", TABLES);
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id });",
+    );
+    let models_found = tree.scan().unwrap().models;
+    sync::sync(&mut conn, &models_found, false).unwrap();
+    diesel::update(models::table.filter(models::name.eq("notes")))
+        .set(models::column_types.eq("not json"))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        sync::sync(&mut conn, &models_found, false).unwrap(),
+        [Change::Changed("notes".into())]
+    );
+    let cols: String = models::table
+        .filter(models::name.eq("notes"))
+        .select(models::column_types)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(cols, r#"{"id":"bigint","owner_id":"bigint"}"#);
 }

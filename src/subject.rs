@@ -46,6 +46,13 @@ impl Default for Subject {
 
 impl Subject {
     /// A subject with no sets (it gets only the universal role's rules).
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let nobody = Subject::new();
+    /// assert_eq!(nobody.sets().count(), 0);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,6 +73,13 @@ impl Subject {
     }
 
     /// Adds values to a set type (`roles`, `groups`, `id`, or any in `authorizable_set_types`).
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let s = Subject::new().with_set("roles", ["agent"]).with_set("roles", ["sales"]);
+    /// assert_eq!(s.set("roles").collect::<Vec<_>>(), ["agent", "sales"]);
+    /// ```
     pub fn with_set<V: ToString>(
         mut self,
         set_type: impl Into<String>,
@@ -76,6 +90,14 @@ impl Subject {
     }
 
     /// Adds values to a set type in place.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let mut s = Subject::new();
+    /// s.add_set("groups", ["emea"]);
+    /// assert_eq!(s.set("groups").collect::<Vec<_>>(), ["emea"]);
+    /// ```
     pub fn add_set<V: ToString>(
         &mut self,
         set_type: impl Into<String>,
@@ -89,12 +111,27 @@ impl Subject {
     }
 
     /// Sets a single-valued attribute for `$subject.NAME`.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let s = Subject::new().with_attribute("id", 17);
+    /// assert_eq!(s.attributes().get("id"), Some(&["17".to_string()][..]));
+    /// ```
     pub fn with_attribute(mut self, name: impl Into<String>, value: impl ToString) -> Self {
         self.attributes.insert(name, vec![value.to_string()]);
         self
     }
 
     /// Sets a multi-valued attribute (expands inside `=` / `!=` lists).
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// // `{"team_id":"=$subject.teams"}` then matches team 3 or 4.
+    /// let s = Subject::new().with_attribute_list("teams", [3, 4]);
+    /// assert_eq!(s.attributes().get("teams").map(<[String]>::len), Some(2));
+    /// ```
     pub fn with_attribute_list<V: ToString>(
         mut self,
         name: impl Into<String>,
@@ -106,6 +143,14 @@ impl Subject {
     }
 
     /// The values of one set type.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let s = Subject::new().with_set("id", [17]);
+    /// assert_eq!(s.set("id").collect::<Vec<_>>(), ["17"]);
+    /// assert_eq!(s.set("roles").count(), 0);
+    /// ```
     pub fn set<'a>(&'a self, set_type: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.sets
             .get(set_type)
@@ -114,22 +159,53 @@ impl Subject {
     }
 
     /// Every `(set type, values)`.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let s = Subject::new().with_set("roles", ["agent"]).with_set("id", [17]);
+    /// let types: Vec<&str> = s.sets().map(|(t, _)| t).collect();
+    /// assert_eq!(types, ["id", "roles"]);
+    /// ```
     pub fn sets(&self) -> impl Iterator<Item = (&str, &BTreeSet<String>)> {
         self.sets.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The attributes.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let s = Subject::new().with_attribute("region", "emea");
+    /// assert!(s.attributes().get("region").is_some());
+    /// ```
     pub fn attributes(&self) -> &Attributes {
         &self.attributes
     }
 
     /// A canonical text of the sets (not the attributes): subjects with the same sets share
     /// cached rules.
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let a = Subject::new().with_set("roles", ["a", "b"]).with_attribute("id", 1);
+    /// let b = Subject::new().with_set("roles", ["b", "a"]).with_attribute("id", 2);
+    /// assert_eq!(a.sets_key(), b.sets_key()); // attributes are not part of it
+    /// ```
     pub fn sets_key(&self) -> &Arc<str> {
         &self.key
     }
 
     /// A hash of [`Subject::sets_key`].
+    ///
+    /// ```
+    /// use rowguard::Subject;
+    ///
+    /// let a = Subject::new().with_set("roles", ["a"]);
+    /// assert_eq!(a.sets_hash(), Subject::new().with_set("roles", ["a"]).sets_hash());
+    /// assert_ne!(a.sets_hash(), Subject::new().with_set("roles", ["b"]).sets_hash());
+    /// ```
     pub fn sets_hash(&self) -> u64 {
         self.key_hash
     }

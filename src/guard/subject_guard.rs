@@ -27,6 +27,16 @@ pub struct Guard {
 
 impl Guard {
     /// The subject.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// assert_eq!(guard.subject().set("roles").collect::<Vec<_>>(), ["agent"]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subject(&self) -> &Subject {
         &self.subject
     }
@@ -50,6 +60,22 @@ impl Guard {
 
     /// The filter for `right` on `M` (read AND right for update/delete), as SQL. `conn` is
     /// used only on a cache miss or a version check.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let guard = auth.guard(agent());
+    /// // Update: read AND update, `$subject.id` filled in.
+    /// let sql = guard.filter::<Contact>(&mut conn, Right::Update)?;
+    /// assert_eq!(
+    ///     sql.debug_sql(rowguard::Backend::Sqlite),
+    ///     "(`contacts`.`status` = ? AND `contacts`.`owner_id` = ?) -- binds: [\"open\", 17]"
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn filter<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -62,6 +88,21 @@ impl Guard {
     /// `SELECT * FROM M's table WHERE <read rule>`: add your own filters, order, limit or
     /// count on top (see [`Scoped`]), then load it on the same connection. Whatever is added
     /// is ANDed to the rule; nothing can widen it.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let names: Vec<String> = guard
+    ///     .read::<Contact>(&mut conn)?
+    ///     .filter(contacts::id.gt(1))      // ANDed to the rule
+    ///     .select(contacts::name)
+    ///     .load(&mut conn)?;
+    /// assert_eq!(names, ["C3"]);           // 2 is closed: not readable
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn read<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -72,6 +113,18 @@ impl Guard {
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let open = guard.search::<Contact>(r#"{"status":"=open"}"#)?;
+    /// assert_eq!(guard.delete_all::<Contact>(&mut conn, Some(open))?, 2);
+    /// assert!(guard.search::<Contact>(r#"{"stat":"=open"}"#).is_err()); // unknown column
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn search<M: Authorizable>(&self, search: &str) -> Result<Filter, Error> {
         let doc = format!(r#"{{"read":{{"search":{search}}}}}"#);
         compile_document(&doc, M::columns())
@@ -83,6 +136,19 @@ impl Guard {
     }
 
     /// In memory: may the subject do `right` on `row`? (For update/delete: read AND right.)
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let guard = auth.guard(agent());
+    /// let two = contacts::table.find(2).first::<Contact>(&mut conn)?;
+    /// assert!(!guard.can(&mut conn, Right::Read, &two)?);     // closed
+    /// assert!(guard.can(&mut conn, Right::Create, &two)?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn can<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -101,6 +167,20 @@ impl Guard {
     }
 
     /// The row with primary key `key`, if the subject may read it.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// assert_eq!(guard.find::<Contact>(&mut conn, 1)?.name, "C1");
+    /// assert!(matches!(
+    ///     guard.find::<Contact>(&mut conn, 2),
+    ///     Err(rowguard::Error::NotFound { .. })
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn find<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -119,6 +199,21 @@ impl Guard {
     /// When a rule column is `None` in `row`, the database may store something else (Diesel
     /// inserts `DEFAULT` for it), so the stored row is checked again in SQL in the same
     /// transaction and a refusal rolls the insert back.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let ada = Contact { id: 4, name: "Ada".into(), status: "open".into(), owner_id: 17 };
+    /// guard.insert(&mut conn, &ada)?;
+    /// // Without a create rule: refused, nothing written.
+    /// let nobody = auth.guard(rowguard::Subject::new());
+    /// let bob = Contact { id: 5, name: "Bob".into(), ..ada };
+    /// assert!(matches!(nobody.insert(&mut conn, &bob), Err(rowguard::Error::Forbidden { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn insert<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
@@ -150,6 +245,22 @@ impl Guard {
     /// stored (a rule column whose value is `None`: Diesel's `AsChangeset` skips such
     /// fields unless the model uses `treat_none_as_null`), the stored row is checked again
     /// in SQL in the same transaction, and a refusal rolls the write back.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let mut one = guard.find::<Contact>(&mut conn, 1)?;
+    /// one.name = "Ada".into();
+    /// guard.update(&mut conn, &one)?;
+    /// // Another owner's contact: the agent may read it but not change it.
+    /// let mut three = guard.find::<Contact>(&mut conn, 3)?;
+    /// three.owner_id = 99;
+    /// assert!(matches!(guard.update(&mut conn, &three), Err(rowguard::Error::Forbidden { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
         writable::<M>(Right::Update)?;
         let key = row.key();
@@ -171,6 +282,21 @@ impl Guard {
     }
 
     /// Deletes the row with primary key `key` if the subject may read and delete it.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// guard.delete::<Contact>(&mut conn, 1)?;
+    /// // Closed contacts cannot be read, so their existence is not revealed.
+    /// assert!(matches!(
+    ///     guard.delete::<Contact>(&mut conn, 2),
+    ///     Err(rowguard::Error::NotFound { .. })
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -190,6 +316,20 @@ impl Guard {
     /// result is an error, if `change` changes a primary key (`KeyChanged`), a changed row
     /// would leave the update rule (`Forbidden`), or a row was changed or removed by
     /// someone else meanwhile (`RowChanged`). Returns the number of rows written.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let written = guard.update_all::<Contact>(&mut conn, None, |c| c.name.push('!'))?;
+    /// assert_eq!(written, 2); // the open ones
+    /// // A change that would leave the update rule: nothing is written.
+    /// let moved = guard.update_all::<Contact>(&mut conn, None, |c| c.owner_id = 99);
+    /// assert!(matches!(moved, Err(rowguard::Error::Forbidden { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn update_all<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -234,6 +374,17 @@ impl Guard {
 
     /// Bulk delete of the rows matching `search` (or all) that the subject may read and
     /// delete, in one statement. Returns the number deleted.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// assert_eq!(guard.delete_all::<Contact>(&mut conn, None)?, 2);
+    /// assert_eq!(contacts::table.count().get_result::<i64>(&mut conn)?, 1); // the closed one
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete_all<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,
@@ -245,6 +396,19 @@ impl Guard {
     }
 
     /// Explains the decision for `right` on `M`.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let guard = auth.guard(agent());
+    /// let text = guard.explain::<Contact>(&mut conn, Right::Read)?.to_string();
+    /// assert!(text.contains(r#"roles "agent""#), "{text}");
+    /// assert!(text.contains("SQL: WHERE `contacts`.`status` = ?"), "{text}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn explain<M: Authorizable>(
         &self,
         conn: &mut AnyConnection,

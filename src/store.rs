@@ -124,6 +124,17 @@ impl From<diesel::result::Error> for StoreError {
 }
 
 /// The current `authorization_state.version`.
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let before = rowguard::store::state_version(&mut conn)?;
+/// rowguard::store::put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)?;
+/// assert!(rowguard::store::state_version(&mut conn)? > before); // triggers bump it
+/// # Ok(())
+/// # }
+/// ```
 pub fn state_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(state::table.select(state::version).first(conn)?)
 }
@@ -150,6 +161,17 @@ impl From<BrokenModel> for StoreError {
 
 /// Every stored model; one whose stored columns are invalid comes back as a [`BrokenModel`]
 /// and does not stop the others from loading.
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let models = rowguard::store::load_models(&mut conn)?;
+/// let contacts = models.iter().flatten().find(|m| m.name == "contacts").unwrap();
+/// assert_eq!((contacts.table_name.as_str(), contacts.primary_key.as_str()), ("contacts", "id"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn load_models(
     conn: &mut AnyConnection,
 ) -> Result<Vec<Result<Arc<StoredModel>, BrokenModel>>, StoreError> {
@@ -185,6 +207,21 @@ pub fn load_models(
 /// Registers (or updates) a model's table, primary key and columns. A change of columns
 /// that stored rules depend on is refused with [`StoreError::RulesWouldBreak`] and writes
 /// nothing (see [`rules_broken_by`]).
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::{ColumnType, Columns};
+/// let columns = Columns::new([("id", ColumnType::Bigint), ("title", ColumnType::Text)])?;
+/// rowguard::store::upsert_model(&mut conn, "notes", "notes", "id", &columns)?;
+/// // Dropping `status` would break the agent's read rule: refused, nothing written.
+/// let fewer = Columns::new([("id", ColumnType::Bigint), ("name", ColumnType::Text)])?;
+/// let err = rowguard::store::upsert_model(&mut conn, "contacts", "contacts", "id", &fewer);
+/// assert!(matches!(err, Err(rowguard::store::StoreError::RulesWouldBreak(_))));
+/// # Ok(())
+/// # }
+/// ```
 pub fn upsert_model(
     conn: &mut AnyConnection,
     name: &str,
@@ -226,6 +263,26 @@ pub fn upsert_model(
 /// text comparison is not a number comparison; integer and bigint are alike). Rules that do
 /// not compile against the stored columns already are `rules check`'s business, not a
 /// reason to refuse.
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::{ColumnType, Columns};
+/// let retyped = Columns::new([
+///     ("id", ColumnType::Bigint),
+///     ("name", ColumnType::Text),
+///     ("status", ColumnType::Text),
+///     ("owner_id", ColumnType::Text), // was bigint; the agent's rules compare it
+/// ])?;
+/// let broken = rowguard::store::rules_broken_by(&mut conn, "contacts", &retyped)?;
+/// assert_eq!(
+///     broken,
+///     [r#"contacts roles/agent: column "owner_id" would change type from bigint to text"#]
+/// );
+/// # Ok(())
+/// # }
+/// ```
 pub fn rules_broken_by(
     conn: &mut AnyConnection,
     model: &str,
@@ -286,6 +343,22 @@ fn retyped_column(
 
 /// Sets the rule document of (set type, set value, model), replacing an existing one. The
 /// document is stored as given; validate it first (the seeder and the guard do).
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Right;
+/// rowguard::store::put_rule(&mut conn, "roles", "agent", "contacts", r#"{"read":"*"}"#)?;
+/// // In force at once: the agent now reads the closed contact too.
+/// let guard = auth.guard(agent());
+/// assert_eq!(guard.read::<Contact>(&mut conn)?.count().get_result::<i64>(&mut conn)?, 3);
+/// let two = guard.find::<Contact>(&mut conn, 2)?;
+/// // The document replaced the agent's whole rule: no update right any more.
+/// assert!(!guard.can(&mut conn, Right::Update, &two)?);
+/// # Ok(())
+/// # }
+/// ```
 pub fn put_rule(
     conn: &mut AnyConnection,
     set_type: &str,
@@ -329,6 +402,18 @@ pub fn put_rule(
 }
 
 /// The rule rows of `model` for the given (set type, values) pairs, in one query.
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let sets = [("roles".to_string(), vec!["agent".to_string(), "nobody".to_string()])];
+/// let rows = rowguard::store::load_rules(&mut conn, "contacts", &sets)?;
+/// assert_eq!(rows.len(), 1);
+/// assert_eq!((rows[0].set_type.as_str(), rows[0].set_value.as_str()), ("roles", "agent"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn load_rules(
     conn: &mut AnyConnection,
     model: &str,
@@ -362,6 +447,16 @@ pub fn load_rules(
 }
 
 /// Every rule row (for `rules check`).
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let rows = rowguard::store::all_rules(&mut conn)?;
+/// assert!(rows.iter().any(|r| r.model == "contacts" && r.set_value == "agent"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn all_rules(conn: &mut AnyConnection) -> Result<Vec<RuleRow>, StoreError> {
     Ok(rules::table
         .inner_join(set_types::table)
@@ -381,6 +476,19 @@ pub struct InvalidRule {
 }
 
 /// Validates every stored rule against its model's columns; returns the bad ones.
+///
+/// ```
+/// # include!("doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// // A DBA's typo, written with SQL or through put_rule (which stores what it is given).
+/// rowguard::store::put_rule(&mut conn, "roles", "typo", "contacts", r#"{"read":{"search":{"idd":"=1"}}}"#)?;
+/// let bad = rowguard::store::invalid_rules(&mut conn)?;
+/// assert_eq!(bad.len(), 1);
+/// assert!(bad[0].error.contains(r#"unknown column "idd""#), "{}", bad[0].error);
+/// # Ok(())
+/// # }
+/// ```
 pub fn invalid_rules(conn: &mut AnyConnection) -> Result<Vec<InvalidRule>, StoreError> {
     let mut columns = std::collections::HashMap::new();
     let rows: Vec<(String, String)> = models::table

@@ -54,6 +54,16 @@ impl fmt::Debug for Authorizer {
 
 impl Authorizer {
     /// An authorizer with `config`. With `override_authorization` it says so loudly, once.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let auth = rowguard::Authorizer::new(rowguard::Config::default());
+    /// assert_eq!(auth.config().cache_size, 10_000);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(config: Config) -> Self {
         if config.override_authorization {
             let warning = "ROWGUARD_OVERRIDE_AUTHORIZATION is on: rowguard grants EVERYTHING to \
@@ -72,11 +82,30 @@ impl Authorizer {
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// assert!(!auth.config().override_authorization);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// A guard for `subject`.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// assert_eq!(guard.read::<Contact>(&mut conn)?.count().get_result::<i64>(&mut conn)?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn guard(&self, subject: Subject) -> Guard {
         Guard {
             auth: self.clone(),
@@ -87,11 +116,31 @@ impl Authorizer {
 
     /// Drops every cached rule (after writing rules through rowguard; direct SQL edits are
     /// noticed through the version within the refresh interval).
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// auth.invalidate(); // the next call reads the rules again
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn invalidate(&self) {
         self.inner.cache.invalidate();
     }
 
     /// Registers or updates a model's metadata from its [`Authorizable`] impl.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// auth.register::<Contact>(&mut conn)?; // again: nothing changes
+    /// let known = rowguard::store::load_models(&mut conn)?;
+    /// assert!(known.iter().flatten().any(|m| m.name == "contacts"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn register<M: Authorizable>(&self, conn: &mut AnyConnection) -> Result<(), Error> {
         store::upsert_model(conn, M::NAME, M::TABLE, M::PRIMARY_KEY, M::columns())?;
         self.invalidate();
@@ -99,6 +148,20 @@ impl Authorizer {
     }
 
     /// Why rules do not apply to `subject`, if they do not.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let mut config = rowguard::Config::default();
+    /// config.absolute_rights.insert("roles".into(), vec!["admin".into()]);
+    /// let auth = rowguard::Authorizer::new(config);
+    /// let admin = rowguard::Subject::new().with_set("roles", ["admin"]);
+    /// assert_eq!(auth.bypass(&admin), Some(rowguard::Bypass::AbsoluteRights));
+    /// assert_eq!(auth.bypass(&agent()), None);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn bypass(&self, subject: &Subject) -> Option<Bypass> {
         if self.inner.config.override_authorization {
             return Some(Bypass::Override);
@@ -178,6 +241,17 @@ impl Authorizer {
     /// The rules of `model` for `subject`'s sets: from the cache, or one query on `conn`
     /// (the caller's connection: the authorizer never takes a second one from the pool, so a
     /// pool of N serves N threads).
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let access = auth.access(&mut conn, &agent(), "contacts")?;
+    /// assert_eq!(access.rows.len(), 1);
+    /// assert_eq!(access.model.table_name, "contacts");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn access(
         &self,
         conn: &mut AnyConnection,
@@ -306,6 +380,17 @@ impl Authorizer {
 
     /// The filter `subject` may act on for `right` on `model`, variables filled in. For
     /// update and delete it is read AND the right (a row you cannot see you cannot change).
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let filter = auth.filter(&mut conn, &agent(), "contacts", Right::Delete)?;
+    /// assert_eq!(filter.to_string(), "(status = 'open' AND owner_id = 17)");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn filter(
         &self,
         conn: &mut AnyConnection,
@@ -346,6 +431,20 @@ impl Authorizer {
     /// [`Guard::can`], which compiles against the type's declared columns. Variables are
     /// bound in place and a constant rule never looks at the row, so a cache hit allocates
     /// nothing.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::{Right, Value};
+    /// // Cells in the stored column order: id, name, status, owner_id.
+    /// let row = [Value::Int(9), Value::from("C9"), Value::from("open"), Value::Int(17)];
+    /// assert!(auth.allows(&mut conn, &agent(), "contacts", Right::Update, &row[..])?);
+    /// let other = [Value::Int(9), Value::from("C9"), Value::from("open"), Value::Int(5)];
+    /// assert!(!auth.allows(&mut conn, &agent(), "contacts", Right::Update, &other[..])?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn allows<R: Row + ?Sized>(
         &self,
         conn: &mut AnyConnection,
@@ -380,6 +479,17 @@ impl Authorizer {
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending
     /// (for `cargo xtask rules try`; needs only the stored metadata).
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::{Right, Value};
+    /// let keys = auth.permitted_keys(&mut conn, &agent(), "contacts", Right::Read)?;
+    /// assert_eq!(keys, [Value::Int(1), Value::Int(3)]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn permitted_keys(
         &self,
         conn: &mut AnyConnection,
@@ -411,6 +521,17 @@ impl Authorizer {
     }
 
     /// A full account of a decision, for `cargo xtask rules explain` and debugging.
+    ///
+    /// ```
+    /// # include!("../doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let explained = auth.explain(&mut conn, &agent(), "contacts", Right::Update)?;
+    /// assert_eq!(explained.sql, "WHERE (`contacts`.`status` = ? AND `contacts`.`owner_id` = ?) -- binds: [\"open\", 17]");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn explain(
         &self,
         conn: &mut AnyConnection,

@@ -24,39 +24,45 @@ rowguard::backend_tests!(
     writes_run_only_the_statements_they_need,
 );
 
-/// `contacts` once more, its columns listed in another order: rules are compiled per
-/// declaration (by position), so the two must never share a compiled copy.
-#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_null = true)]
-pub struct ContactView {
-    pub id: i64,
-    pub name: String,
-    pub email: Option<String>,
-    pub status: String,
-    pub contact_type_id: i64,
-    pub owner_id: i64,
-    pub score: i32,
-    pub created_at: chrono::NaiveDateTime,
+/// Another Rust type for the `contacts` table, with `Contact`'s fields, and `From<Contact>`.
+macro_rules! contact_type {
+    ($name:ident) => {
+        #[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+        #[diesel(table_name = contacts, treat_none_as_null = true)]
+        pub struct $name {
+            pub id: i64,
+            pub name: String,
+            pub email: Option<String>,
+            pub status: String,
+            pub contact_type_id: i64,
+            pub owner_id: i64,
+            pub score: i32,
+            pub created_at: chrono::NaiveDateTime,
+        }
+
+        impl From<Contact> for $name {
+            fn from(c: Contact) -> Self {
+                Self {
+                    id: c.id,
+                    name: c.name,
+                    email: c.email,
+                    status: c.status,
+                    contact_type_id: c.contact_type_id,
+                    owner_id: c.owner_id,
+                    score: c.score,
+                    created_at: c.created_at,
+                }
+            }
+        }
+    };
 }
 
+// `contacts` once more, its columns listed in another order: rules are compiled per
+// declaration (by position), so the two must never share a compiled copy.
+contact_type!(ContactView);
 rowguard::authorizable!(ContactView => contacts(id) {
     score, status, owner_id, id, name, email, contact_type_id, created_at
 } as "contacts");
-
-impl From<Contact> for ContactView {
-    fn from(c: Contact) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            email: c.email,
-            status: c.status,
-            contact_type_id: c.contact_type_id,
-            owner_id: c.owner_id,
-            score: c.score,
-            created_at: c.created_at,
-        }
-    }
-}
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
     crate::fixture::contacts(db, config, 2)
@@ -534,20 +540,8 @@ fn permitted_keys_and_why_follow_the_rules(db: &TestDatabase) {
     assert!(why.iter().all(|(_, verdict)| *verdict == Some(false)));
 }
 
-/// `contacts` as an append-only model (like the jobs' audit table).
-#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_null = true)]
-pub struct ContactRecord {
-    pub id: i64,
-    pub name: String,
-    pub email: Option<String>,
-    pub status: String,
-    pub contact_type_id: i64,
-    pub owner_id: i64,
-    pub score: i32,
-    pub created_at: chrono::NaiveDateTime,
-}
-
+// `contacts` as an append-only model (like the jobs' audit table).
+contact_type!(ContactRecord);
 rowguard::authorizable!(ContactRecord => contacts(id) {
     id, name, email, status, contact_type_id, owner_id, score, created_at
 } as "contacts", immutable);
@@ -567,14 +561,8 @@ fn an_immutable_model_is_never_updated_or_deleted(db: &TestDatabase) {
     let before: Vec<Contact> = contacts::table.order(contacts::id).load(&mut c).unwrap();
     let one = stored(&mut c, 1).unwrap();
     let record = ContactRecord {
-        id: one.id,
         name: "changed".into(),
-        email: one.email.clone(),
-        status: one.status.clone(),
-        contact_type_id: one.contact_type_id,
-        owner_id: one.owner_id,
-        score: one.score,
-        created_at: one.created_at,
+        ..ContactRecord::from(one)
     };
     let immutable = |r: Result<usize, Error>| matches!(r, Err(Error::Immutable { ref model, .. }) if model == "contacts");
     assert!(immutable(guard.update(&mut c, &record).map(|_| 0)));

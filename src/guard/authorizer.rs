@@ -398,30 +398,38 @@ impl Authorizer {
         model: &str,
         right: Right,
     ) -> Result<Arc<Filter>, Error> {
-        self.resolved_filter(conn, subject, self.bypass(subject), model, None, right)
+        let question = Question {
+            subject,
+            bypass: self.bypass(subject),
+            model,
+            declared: None,
+            right,
+        };
+        self.decide(conn, question, Arc::new(Filter::True), resolved)
     }
 
-    /// [`Authorizer::filter`] with the bypass decided and, for typed callers, the declared
-    /// model.
-    pub(super) fn resolved_filter(
+    /// The one decision behind [`Authorizer::filter`], [`Authorizer::allows`] and the
+    /// guard's calls: `bypassed` when rules do not apply to the subject, else `f` on the
+    /// effective filter (read AND right for update/delete) and the subject's attributes.
+    pub(super) fn decide<T>(
         &self,
         conn: &mut AnyConnection,
-        subject: &Subject,
-        bypass: Option<Bypass>,
-        model: &str,
-        declared: Option<Declared>,
-        right: Right,
-    ) -> Result<Arc<Filter>, Error> {
+        question: Question<'_>,
+        bypassed: T,
+        mut f: impl FnMut(&Arc<Filter>, &crate::rules::Attributes) -> T,
+    ) -> Result<T, Error> {
+        let Question {
+            subject,
+            bypass,
+            model,
+            declared,
+            right,
+        } = question;
         if bypass.is_some() {
-            return Ok(Arc::new(Filter::True));
+            return Ok(bypassed);
         }
         self.with_access(conn, subject, model, declared, |access| {
-            let filter = &access.effective[right as usize];
-            if filter.has_vars() {
-                Arc::new(filter.resolve(subject.attributes()))
-            } else {
-                filter.clone()
-            }
+            f(&access.effective[right as usize], subject.attributes())
         })
     }
 
@@ -453,27 +461,15 @@ impl Authorizer {
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
-        self.check(conn, subject, self.bypass(subject), model, None, right, row)
-    }
-
-    /// [`Authorizer::allows`] with the subject's bypass already decided (a guard decides it
-    /// once: neither the configuration nor its subject changes).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn check<R: Row + ?Sized>(
-        &self,
-        conn: &mut AnyConnection,
-        subject: &Subject,
-        bypass: Option<Bypass>,
-        model: &str,
-        declared: Option<Declared>,
-        right: Right,
-        row: &R,
-    ) -> Result<bool, Error> {
-        if bypass.is_some() {
-            return Ok(true);
-        }
-        self.with_access(conn, subject, model, declared, |access| {
-            access.effective[right as usize].matches_with(row, subject.attributes())
+        let question = Question {
+            subject,
+            bypass: self.bypass(subject),
+            model,
+            declared: None,
+            right,
+        };
+        self.decide(conn, question, true, |filter, attrs| {
+            filter.matches_with(row, attrs)
         })
     }
 
@@ -555,5 +551,26 @@ impl Authorizer {
             filter: (*filter).clone(),
             sql: format!("WHERE {where_sql}"),
         })
+    }
+}
+
+/// What a decision is about: whose, which model (and, for typed callers, its declaration),
+/// which right.
+#[derive(Clone, Copy)]
+pub(super) struct Question<'a> {
+    pub(super) subject: &'a Subject,
+    /// Decided once per subject (a guard keeps it).
+    pub(super) bypass: Option<Bypass>,
+    pub(super) model: &'a str,
+    pub(super) declared: Option<Declared>,
+    pub(super) right: Right,
+}
+
+/// The filter with `$subject` variables filled in (shared, not copied, when it has none).
+pub(super) fn resolved(filter: &Arc<Filter>, attrs: &crate::rules::Attributes) -> Arc<Filter> {
+    if filter.has_vars() {
+        Arc::new(filter.resolve(attrs))
+    } else {
+        filter.clone()
     }
 }

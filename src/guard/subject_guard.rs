@@ -6,7 +6,7 @@ use std::sync::Arc;
 use diesel::Connection;
 
 use super::access::{Bypass, Declared};
-use super::authorizer::Authorizer;
+use super::authorizer::{resolved, Authorizer, Question};
 use super::explain::Explanation;
 use crate::error::Error;
 use crate::model::Authorizable;
@@ -41,6 +41,17 @@ impl Guard {
         &self.subject
     }
 
+    /// This subject, `M` as declared, and `right`.
+    fn question<M: Authorizable>(&self, right: Right) -> Question<'_> {
+        Question {
+            subject: &self.subject,
+            bypass: self.bypass,
+            model: M::NAME,
+            declared: Some(Declared::of::<M>()),
+            right,
+        }
+    }
+
     /// The resolved filter for `right` on `M` (read AND right for update/delete), compiled
     /// against `M`'s declared columns.
     fn rule<M: Authorizable>(
@@ -48,14 +59,9 @@ impl Guard {
         conn: &mut AnyConnection,
         right: Right,
     ) -> Result<Arc<Filter>, Error> {
-        self.auth.resolved_filter(
-            conn,
-            &self.subject,
-            self.bypass,
-            M::NAME,
-            Some(Declared::of::<M>()),
-            right,
-        )
+        let question = self.question::<M>(right);
+        self.auth
+            .decide(conn, question, Arc::new(Filter::True), resolved)
     }
 
     /// The filter for `right` on `M` (read AND right for update/delete), as SQL. `conn` is
@@ -155,15 +161,10 @@ impl Guard {
         right: Right,
         row: &M,
     ) -> Result<bool, Error> {
-        self.auth.check(
-            conn,
-            &self.subject,
-            self.bypass,
-            M::NAME,
-            Some(Declared::of::<M>()),
-            right,
-            row,
-        )
+        let question = self.question::<M>(right);
+        self.auth.decide(conn, question, true, |filter, attrs| {
+            filter.matches_with(row, attrs)
+        })
     }
 
     /// The row with primary key `key`, if the subject may read it.

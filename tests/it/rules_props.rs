@@ -28,8 +28,14 @@ pub type Schema = &'static [(&'static str, ColumnType)];
 const DEFAULT_CASES: u32 = 128;
 const DEFAULT_SEED: u64 = 0x0005_eed0_0f7a_b1e5;
 
+/// A number from the environment; set but not a number is a mistake worth stopping for (a
+/// replay that silently ran the default seed would prove nothing).
 fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+    let value = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;
+    match value.trim().parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!("{name}={value:?} is not a decimal number"),
+    }
 }
 
 /// The values rows and rules draw from: boundaries, case and space variants, SQL wildcards,

@@ -126,7 +126,7 @@ impl From<diesel::result::Error> for StoreError {
 /// The current `authorization_state.version`.
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// let before = rowguard::store::state_version(&mut conn)?;
@@ -163,7 +163,7 @@ impl From<BrokenModel> for StoreError {
 /// and does not stop the others from loading.
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// let models = rowguard::store::load_models(&mut conn)?;
@@ -209,7 +209,7 @@ pub fn load_models(
 /// nothing (see [`rules_broken_by`]).
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// use rowguard::rules::{ColumnType, Columns};
@@ -265,7 +265,7 @@ pub fn upsert_model(
 /// reason to refuse.
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// use rowguard::rules::{ColumnType, Columns};
@@ -345,7 +345,7 @@ fn retyped_column(
 /// document is stored as given; validate it first (the seeder and the guard do).
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// use rowguard::rules::Right;
@@ -404,7 +404,7 @@ pub fn put_rule(
 /// The rule rows of `model` for the given (set type, values) pairs, in one query.
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// let sets = [("roles".to_string(), vec!["agent".to_string(), "nobody".to_string()])];
@@ -449,7 +449,7 @@ pub fn load_rules(
 /// Every rule row (for `rules check`).
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// let rows = rowguard::store::all_rules(&mut conn)?;
@@ -478,7 +478,7 @@ pub struct InvalidRule {
 /// Validates every stored rule against its model's columns; returns the bad ones.
 ///
 /// ```
-/// # include!("doctest_setup.rs");
+/// # include!("../docs/doctest_setup.rs");
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let (auth, mut conn) = setup()?;
 /// // A DBA's typo, written with SQL or through put_rule (which stores what it is given).

@@ -56,7 +56,7 @@ impl Authorizer {
     /// An authorizer with `config`. With `override_authorization` it says so loudly, once.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let auth = rowguard::Authorizer::new(rowguard::Config::default());
@@ -84,7 +84,7 @@ impl Authorizer {
     /// The configuration in force.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// assert!(!auth.config().override_authorization);
@@ -98,7 +98,7 @@ impl Authorizer {
     /// A guard for `subject`.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -118,7 +118,7 @@ impl Authorizer {
     /// noticed through the version within the refresh interval).
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// auth.invalidate(); // the next call reads the rules again
@@ -132,7 +132,7 @@ impl Authorizer {
     /// Registers or updates a model's metadata from its [`Authorizable`] impl.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// auth.register::<Contact>(&mut conn)?; // again: nothing changes
@@ -150,7 +150,7 @@ impl Authorizer {
     /// Why rules do not apply to `subject`, if they do not.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let mut config = rowguard::Config::default();
@@ -243,7 +243,7 @@ impl Authorizer {
     /// pool of N serves N threads).
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let access = auth.access(&mut conn, &agent(), "contacts")?;
@@ -382,7 +382,7 @@ impl Authorizer {
     /// update and delete it is read AND the right (a row you cannot see you cannot change).
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::Right;
@@ -441,7 +441,7 @@ impl Authorizer {
     /// nothing.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::{Right, Value};
@@ -477,7 +477,7 @@ impl Authorizer {
     /// (for `cargo xtask rules try`; needs only the stored metadata).
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::{Right, Value};
@@ -519,7 +519,7 @@ impl Authorizer {
     /// A full account of a decision, for `cargo xtask rules explain` and debugging.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::Right;

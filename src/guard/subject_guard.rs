@@ -29,7 +29,7 @@ impl Guard {
     /// The subject.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -68,7 +68,7 @@ impl Guard {
     /// used only on a cache miss or a version check.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::Right;
@@ -96,7 +96,7 @@ impl Guard {
     /// is ANDed to the rule; nothing can widen it.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -121,7 +121,7 @@ impl Guard {
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -144,7 +144,7 @@ impl Guard {
     /// In memory: may the subject do `right` on `row`? (For update/delete: read AND right.)
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::Right;
@@ -170,7 +170,7 @@ impl Guard {
     /// The row with primary key `key`, if the subject may read it.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -202,7 +202,7 @@ impl Guard {
     /// transaction and a refusal rolls the insert back.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -248,7 +248,7 @@ impl Guard {
     /// in SQL in the same transaction, and a refusal rolls the write back.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -285,7 +285,7 @@ impl Guard {
     /// Deletes the row with primary key `key` if the subject may read and delete it.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -319,7 +319,7 @@ impl Guard {
     /// someone else meanwhile (`RowChanged`). Returns the number of rows written.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -377,7 +377,7 @@ impl Guard {
     /// delete, in one statement. Returns the number deleted.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// let guard = auth.guard(agent());
@@ -399,7 +399,7 @@ impl Guard {
     /// Explains the decision for `right` on `M`.
     ///
     /// ```
-    /// # include!("../doctest_setup.rs");
+    /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
     /// use rowguard::rules::Right;

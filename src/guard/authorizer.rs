@@ -398,14 +398,19 @@ impl Authorizer {
         model: &str,
         right: Right,
     ) -> Result<Arc<Filter>, Error> {
-        let question = Question {
+        let question = self.question(subject, model, right);
+        self.decide(conn, question, Arc::new(Filter::True), resolved)
+    }
+
+    /// A question by model name (the stored columns), the bypass decided for `subject`.
+    fn question<'a>(&self, subject: &'a Subject, model: &'a str, right: Right) -> Question<'a> {
+        Question {
             subject,
             bypass: self.bypass(subject),
             model,
             declared: None,
             right,
-        };
-        self.decide(conn, question, Arc::new(Filter::True), resolved)
+        }
     }
 
     /// The one decision behind [`Authorizer::filter`], [`Authorizer::allows`] and the
@@ -461,13 +466,7 @@ impl Authorizer {
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
-        let question = Question {
-            subject,
-            bypass: self.bypass(subject),
-            model,
-            declared: None,
-            right,
-        };
+        let question = self.question(subject, model, right);
         self.decide(conn, question, true, |filter, attrs| {
             filter.matches_with(row, attrs)
         })

@@ -42,7 +42,7 @@ pub struct Reading {
 
 impl Reading {
     /// How rules are about to be read on `conn`: take it before the reads.
-    pub fn now(conn: &mut crate::AnyConnection) -> Self {
+    pub fn now(conn: &mut dyn crate::db::StoreConnection) -> Self {
         Self {
             writes: store_writes(),
             in_snapshot: crate::db::in_transaction(conn),

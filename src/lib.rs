@@ -10,13 +10,13 @@
 //! | Module | One line |
 //! |---|---|
 //! | [`rules`] | the rule language: parse → validate → filter → merge → SQL / in-memory evaluation (no database) |
-//! | [`db`] | `DATABASE_URL`, [`AnyConnection`] over SQLite / PostgreSQL / MySQL, pools, migrations |
+//! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
 //! | [`config`] | [`Config`]: file and environment settings |
 //! | [`store`] | rowguard's rule tables: models, rule rows, the version DBAs' edits bump |
 //! | [`cache`] | the bounded, version-checked rule cache |
 //! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
-//! | [`model`] | [`Authorizable`] and the [`authorizable!`] macro that implements it |
+//! | [`model`] | [`Authorizable`], its per-connection [`ModelQueries`], and the [`authorizable!`] macro that implements both |
 //! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes, explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
@@ -51,7 +51,7 @@ pub mod testing;
 pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
 pub use error::Error;
 pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
-pub use model::Authorizable;
+pub use model::{Authorizable, ModelQueries};
 pub use scoped::Scoped;
 pub use subject::Subject;
 
@@ -59,8 +59,8 @@ pub use rules::{Filter, Right, SqlFilter, Value};
 
 pub use db::{
     connect_pool, establish, pending_migrations, run_pending_migrations, AnyConnection, Backend,
-    ConnectProblem, ConnectionManager, DatabaseUrl, DbError, Pool, PoolOptions, PooledConnection,
-    DEFAULT_DATABASE_URL,
+    ConnectProblem, ConnectionManager, DatabaseUrl, DbError, GuardConnection, Pool, PoolOptions,
+    PooledConnection, StoreConnection, DEFAULT_DATABASE_URL,
 };
 
 #[cfg(doctest)]

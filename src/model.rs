@@ -4,7 +4,6 @@
 use diesel::sql_types;
 
 use crate::rules::{ColumnType, Columns, Row, SqlFilter, Value, ValueRef};
-use crate::AnyConnection;
 
 /// The rule type of a Diesel SQL type (`Nullable<T>` has `T`'s).
 pub trait RuleType {
@@ -50,9 +49,6 @@ pub trait Authorizable: Sized + 'static {
     /// audit table, such as the jobs'). Declared with `immutable` in
     /// [`authorizable!`](crate::authorizable).
     const IMMUTABLE: bool = false;
-    /// The table's boxed query over [`AnyConnection`]'s backend.
-    type Query;
-
     /// The columns rules may use, with their types.
     fn columns() -> &'static Columns;
     /// The value of the column at `index` of [`Authorizable::columns`], borrowed
@@ -66,20 +62,53 @@ pub trait Authorizable: Sized + 'static {
     }
     /// This row's primary key.
     fn key(&self) -> Value;
+}
+
+/// The Diesel queries the guard runs for model `Self` on connection type `C`.
+/// [`authorizable!`](crate::authorizable) implements it for every
+/// [`GuardConnection`](crate::GuardConnection) rowguard knows (`PgConnection`,
+/// `SqliteConnection`, `MysqlConnection` with feature `mysql`, [`AnyConnection`]), each with
+/// the concrete connection's own query types, so the guard needs no generic Diesel bounds.
+/// Implement it by hand only for a connection type of your own.
+///
+/// ```
+/// use diesel::prelude::*;
+/// use rowguard::{Filter, ModelQueries, SqlFilter};
+/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, owner_id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
+///
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// diesel::sql_query("CREATE TABLE notes (id BIGINT PRIMARY KEY, owner_id BIGINT, body TEXT)")
+///     .execute(&mut conn)?;
+/// let note = Note { id: 1, owner_id: 7, body: "hi".into() };
+/// assert_eq!(note.insert_row(&mut conn)?, 1);
+/// let rows = <Note as ModelQueries<SqliteConnection>>::load_where(&mut conn, SqlFilter::new(None, Filter::True))?;
+/// assert_eq!(rows.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no guard queries for connection type `{C}`",
+    label = "declared with `rowguard::authorizable!`?",
+    note = "a guard runs on PgConnection, SqliteConnection, MysqlConnection or rowguard::AnyConnection (or a pooled one of them)"
+)]
+pub trait ModelQueries<C>: Authorizable {
+    /// The table's boxed query on `C`'s backend (what [`Guard::read`](crate::Guard::read)
+    /// wraps in a [`Scoped`](crate::Scoped)).
+    type Query;
+
     /// `SELECT * FROM table WHERE filter`, boxed, for the application's own filters on top.
     fn boxed_query(filter: SqlFilter) -> Self::Query;
-    /// Loads the rows matching `filter`.
-    fn load_where(conn: &mut AnyConnection, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
+    /// Loads the rows matching `filter`, in primary key order.
+    fn load_where(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
     /// Inserts this row.
-    fn insert_row(&self, conn: &mut AnyConnection) -> diesel::QueryResult<usize>;
+    fn insert_row(&self, conn: &mut C) -> diesel::QueryResult<usize>;
     /// Writes this row's columns to the rows matching `filter`.
-    fn update_where(
-        &self,
-        conn: &mut AnyConnection,
-        filter: SqlFilter,
-    ) -> diesel::QueryResult<usize>;
+    fn update_where(&self, conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
     /// Deletes the rows matching `filter`.
-    fn delete_where(conn: &mut AnyConnection, filter: SqlFilter) -> diesel::QueryResult<usize>;
+    fn delete_where(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
 }
 
 /// A model's row is evaluated in place: its cells are borrowed, not copied.
@@ -114,7 +143,8 @@ impl<M: Authorizable> Row for M {
 /// the guard are refused with [`Error::Immutable`](crate::Error::Immutable)).
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
-/// for the table; rule types come from the `table!` SQL types.
+/// for the table; rule types come from the `table!` SQL types. The guard's queries
+/// ([`ModelQueries`]) are generated for every connection type rowguard supports.
 ///
 /// ```
 /// use diesel::prelude::*;
@@ -158,7 +188,6 @@ macro_rules! authorizable {
             const IMMUTABLE: bool = $immutable;
             const TABLE: &'static str = ::core::stringify!($table);
             const PRIMARY_KEY: &'static str = ::core::stringify!($pk);
-            type Query = $table::BoxedQuery<'static, $crate::db::MultiBackend>;
 
             fn columns() -> &'static $crate::rules::Columns {
                 static COLUMNS: ::std::sync::OnceLock<$crate::rules::Columns> =
@@ -196,6 +225,20 @@ macro_rules! authorizable {
             fn key(&self) -> $crate::rules::Value {
                 $crate::rules::Value::from(::core::clone::Clone::clone(&self.$pk))
             }
+        }
+
+        $crate::__model_queries_for_each_connection!($model => $table ($pk));
+    };
+}
+
+/// The guard's queries of one model on one connection type (used by
+/// [`authorizable!`](crate::authorizable)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __model_queries {
+    ($conn:ty, $backend:ty; $model:ty => $table:ident ($pk:ident)) => {
+        impl $crate::ModelQueries<$conn> for $model {
+            type Query = $table::BoxedQuery<'static, $backend>;
 
             fn boxed_query(filter: $crate::rules::SqlFilter) -> Self::Query {
                 use ::diesel::prelude::*;
@@ -203,34 +246,67 @@ macro_rules! authorizable {
             }
 
             fn load_where(
-                conn: &mut $crate::AnyConnection,
+                conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
             ) -> ::diesel::QueryResult<::std::vec::Vec<Self>> {
                 use ::diesel::prelude::*;
-                $table::table.filter(filter).load::<Self>(conn)
+                $table::table
+                    .filter(filter)
+                    .order($table::$pk)
+                    .load::<Self>(conn)
             }
 
-            fn insert_row(&self, conn: &mut $crate::AnyConnection) -> ::diesel::QueryResult<usize> {
+            fn insert_row(&self, conn: &mut $conn) -> ::diesel::QueryResult<usize> {
                 use ::diesel::prelude::*;
-                ::diesel::insert_into($table::table).values(self).execute(conn)
+                ::diesel::insert_into($table::table)
+                    .values(self)
+                    .execute(conn)
             }
 
             fn update_where(
                 &self,
-                conn: &mut $crate::AnyConnection,
+                conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
             ) -> ::diesel::QueryResult<usize> {
                 use ::diesel::prelude::*;
-                ::diesel::update($table::table.filter(filter)).set(self).execute(conn)
+                ::diesel::update($table::table.filter(filter))
+                    .set(self)
+                    .execute(conn)
             }
 
             fn delete_where(
-                conn: &mut $crate::AnyConnection,
+                conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
             ) -> ::diesel::QueryResult<usize> {
                 use ::diesel::prelude::*;
                 ::diesel::delete($table::table.filter(filter)).execute(conn)
             }
         }
+    };
+}
+
+/// [`__model_queries`] for each connection type this build of rowguard supports (the
+/// `mysql` feature is rowguard's, so the list is chosen here, not in the caller's crate).
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __model_queries_for_each_connection {
+    ($($model:tt)*) => {
+        $crate::__model_queries!(::diesel::PgConnection, ::diesel::pg::Pg; $($model)*);
+        $crate::__model_queries!(::diesel::SqliteConnection, ::diesel::sqlite::Sqlite; $($model)*);
+        $crate::__model_queries!(::diesel::MysqlConnection, ::diesel::mysql::Mysql; $($model)*);
+        $crate::__model_queries!($crate::AnyConnection, $crate::db::MultiBackend; $($model)*);
+    };
+}
+
+/// [`__model_queries`] for each connection type this build of rowguard supports.
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __model_queries_for_each_connection {
+    ($($model:tt)*) => {
+        $crate::__model_queries!(::diesel::PgConnection, ::diesel::pg::Pg; $($model)*);
+        $crate::__model_queries!(::diesel::SqliteConnection, ::diesel::sqlite::Sqlite; $($model)*);
+        $crate::__model_queries!($crate::AnyConnection, $crate::db::MultiBackend; $($model)*);
     };
 }

@@ -11,12 +11,14 @@ use diesel::query_dsl::methods::{
     DistinctDsl, FilterDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl, ThenOrderDsl,
 };
 use diesel::query_dsl::LoadQuery;
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::{Connection, QueryResult, RunQueryDsl};
+use std::marker::PhantomData;
 
-use crate::db::MultiBackend;
+use crate::db::AsConnection;
 use crate::AnyConnection;
 
-/// A read query restricted by the subject's read rule ([`Guard::read`](crate::Guard::read)).
+/// A read query restricted by the subject's read rule ([`Guard::read`](crate::Guard::read)),
+/// run on the guard's connection type `C`.
 ///
 /// Every method that adds a condition ANDs it to the rule: `filter` narrows, it never widens.
 /// Methods that would widen the result (`or_filter`, `union`, joins that replace the
@@ -95,20 +97,27 @@ use crate::AnyConnection;
 /// # Ok(rows) }
 /// ```
 #[must_use = "a scoped query does nothing until it is loaded"]
-pub struct Scoped<Q> {
+pub struct Scoped<Q, C = AnyConnection> {
     query: Q,
+    connection: PhantomData<fn(&mut C)>,
 }
 
-impl<Q> Scoped<Q> {
+impl<Q, C> Scoped<Q, C> {
     /// Only the guard builds one, from a query that already carries the rule.
     pub(crate) fn new(query: Q) -> Self {
-        Self { query }
+        Self {
+            query,
+            connection: PhantomData,
+        }
     }
 
     /// Adds a condition, ANDed to the rule and to earlier conditions. The condition is put
     /// in parentheses, so even raw SQL with an `OR` (`diesel::dsl::sql("a OR b")`) stays
     /// inside its own `AND` operand.
-    pub fn filter<P: Expression>(self, predicate: P) -> Scoped<<Q as FilterDsl<Paren<P>>>::Output>
+    pub fn filter<P: Expression>(
+        self,
+        predicate: P,
+    ) -> Scoped<<Q as FilterDsl<Paren<P>>>::Output, C>
     where
         Q: FilterDsl<Paren<P>>,
     {
@@ -116,7 +125,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Orders the rows (replacing an earlier order).
-    pub fn order<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    pub fn order<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output, C>
     where
         Q: OrderDsl<O>,
     {
@@ -124,7 +133,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Alias of [`Scoped::order`], as in Diesel.
-    pub fn order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    pub fn order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output, C>
     where
         Q: OrderDsl<O>,
     {
@@ -132,7 +141,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Adds a further ordering.
-    pub fn then_order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output>
+    pub fn then_order_by<O: diesel::Expression>(self, order: O) -> Scoped<Q::Output, C>
     where
         Q: ThenOrderDsl<O>,
     {
@@ -140,7 +149,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// At most `limit` rows.
-    pub fn limit(self, limit: i64) -> Scoped<Q::Output>
+    pub fn limit(self, limit: i64) -> Scoped<Q::Output, C>
     where
         Q: LimitDsl,
     {
@@ -148,7 +157,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// Skips `offset` rows.
-    pub fn offset(self, offset: i64) -> Scoped<Q::Output>
+    pub fn offset(self, offset: i64) -> Scoped<Q::Output, C>
     where
         Q: OffsetDsl,
     {
@@ -157,7 +166,7 @@ impl<Q> Scoped<Q> {
 
     /// Selects columns or expressions of the visible rows (aggregates included: they are
     /// computed over the visible rows only).
-    pub fn select<S: diesel::Expression>(self, selection: S) -> Scoped<Q::Output>
+    pub fn select<S: diesel::Expression>(self, selection: S) -> Scoped<Q::Output, C>
     where
         Q: SelectDsl<S>,
     {
@@ -165,7 +174,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// `SELECT DISTINCT`.
-    pub fn distinct(self) -> Scoped<Q::Output>
+    pub fn distinct(self) -> Scoped<Q::Output, C>
     where
         Q: DistinctDsl,
     {
@@ -173,7 +182,7 @@ impl<Q> Scoped<Q> {
     }
 
     /// `SELECT COUNT(*)` of the visible rows; load it with [`Scoped::get_result`] as `i64`.
-    pub fn count(self) -> Scoped<Q::Output>
+    pub fn count(self) -> Scoped<Q::Output, C>
     where
         Q: SelectDsl<CountStar>,
     {
@@ -181,48 +190,52 @@ impl<Q> Scoped<Q> {
     }
 
     /// Runs the query and returns every row.
-    pub fn load<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<Vec<U>>
+    pub fn load<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<Vec<U>>
     where
-        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+        C: Connection,
+        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
     {
-        RunQueryDsl::load(self.query, conn)
+        RunQueryDsl::load(self.query, conn.as_connection())
     }
 
     /// Runs the query and returns every row (Diesel's name).
-    pub fn get_results<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<Vec<U>>
+    pub fn get_results<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<Vec<U>>
     where
-        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+        C: Connection,
+        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
     {
         self.load(conn)
     }
 
     /// Runs the query and returns the first row; `NotFound` if there is none.
-    pub fn get_result<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<U>
+    pub fn get_result<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<U>
     where
-        Q: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+        C: Connection,
+        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
     {
-        RunQueryDsl::get_result(self.query, conn)
+        RunQueryDsl::get_result(self.query, conn.as_connection())
     }
 
     /// The first row (`LIMIT 1`); `NotFound` if there is none.
-    pub fn first<'q, U>(self, conn: &mut AnyConnection) -> QueryResult<U>
+    pub fn first<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<U>
     where
+        C: Connection,
         Q: LimitDsl,
-        <Q as LimitDsl>::Output: LoadQuery<'q, AnyConnection, U> + RunQueryDsl<AnyConnection>,
+        <Q as LimitDsl>::Output: LoadQuery<'q, C, U> + RunQueryDsl<C>,
     {
         self.limit(1).get_result(conn)
     }
 }
 
-/// The SQL of a scoped query over `AnyConnection`'s backend, for your own query fragments
-/// (an `EXPLAIN` wrapper, as the benchmarks use): it carries the rule wherever it goes.
-impl<Q: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for Scoped<Q> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+/// The SQL of a scoped query, for your own query fragments (an `EXPLAIN` wrapper, as the
+/// benchmarks use): it carries the rule wherever it goes.
+impl<Q: QueryFragment<DB>, DB: Backend, C> QueryFragment<DB> for Scoped<Q, C> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.query.walk_ast(pass)
     }
 }
 
-impl<Q: QueryId> QueryId for Scoped<Q> {
+impl<Q: QueryId, C> QueryId for Scoped<Q, C> {
     type QueryId = Q::QueryId;
     const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
+use crate::db::{on_backend, StoreConnection};
 use crate::rules::{
     compile_document, Access, ColumnType, Columns, CompiledRules, Right, RuleError,
 };
@@ -11,7 +12,7 @@ use crate::schema::{
     authorizable_models as models, authorizable_set_types as set_types,
     authorization_rules as rules, authorization_state as state,
 };
-use crate::{AnyConnection, DbError};
+use crate::DbError;
 
 /// A model as stored in `authorizable_models`.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,8 +136,8 @@ impl From<diesel::result::Error> for StoreError {
 /// # Ok(())
 /// # }
 /// ```
-pub fn state_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-    Ok(state::table.select(state::version).first(conn)?)
+pub fn state_version(conn: &mut dyn StoreConnection) -> Result<i64, StoreError> {
+    Ok(on_backend!(conn, c => state::table.select(state::version).first(c))?)
 }
 
 /// A stored model whose `columns` JSON cannot be used. Only that model fails closed.
@@ -173,9 +174,9 @@ impl From<BrokenModel> for StoreError {
 /// # }
 /// ```
 pub fn load_models(
-    conn: &mut AnyConnection,
+    conn: &mut dyn StoreConnection,
 ) -> Result<Vec<Result<Arc<StoredModel>, BrokenModel>>, StoreError> {
-    let rows: Vec<(i64, String, String, String, String)> = models::table
+    let query = models::table
         .select((
             models::id,
             models::name,
@@ -183,8 +184,8 @@ pub fn load_models(
             models::primary_key,
             models::column_types,
         ))
-        .order(models::name)
-        .load(conn)?;
+        .order(models::name);
+    let rows: Vec<(i64, String, String, String, String)> = on_backend!(conn, c => query.load(c))?;
     Ok(rows
         .into_iter()
         .map(|(id, name, table_name, primary_key, columns)| {
@@ -223,14 +224,14 @@ pub fn load_models(
 /// # }
 /// ```
 pub fn upsert_model(
-    conn: &mut AnyConnection,
+    conn: &mut dyn StoreConnection,
     name: &str,
     table_name: &str,
     primary_key: &str,
     columns: &Columns,
 ) -> Result<(), StoreError> {
     let json = columns.to_json();
-    conn.transaction(|conn| {
+    on_backend!(conn, c => c.transaction(|conn| {
         let broken = rules_broken_by(conn, name, columns)?;
         if !broken.is_empty() {
             return Err(StoreError::RulesWouldBreak(broken));
@@ -253,7 +254,7 @@ pub fn upsert_model(
                 .execute(conn)?;
         }
         Ok::<_, StoreError>(())
-    })?;
+    }))?;
     crate::cache::note_store_write();
     Ok(())
 }
@@ -284,11 +285,11 @@ pub fn upsert_model(
 /// # }
 /// ```
 pub fn rules_broken_by(
-    conn: &mut AnyConnection,
+    conn: &mut dyn StoreConnection,
     model: &str,
     columns: &Columns,
 ) -> Result<Vec<String>, StoreError> {
-    let stored: Vec<(String, String, String, String)> = rules::table
+    let query = rules::table
         .inner_join(set_types::table)
         .inner_join(models::table)
         .filter(models::name.eq(model))
@@ -298,8 +299,8 @@ pub fn rules_broken_by(
             rules::rules,
             models::column_types,
         ))
-        .order((set_types::name, rules::authorizable_set_value))
-        .load(conn)?;
+        .order((set_types::name, rules::authorizable_set_value));
+    let stored: Vec<(String, String, String, String)> = on_backend!(conn, c => query.load(c))?;
     let mut broken = Vec::new();
     for (set_type, value, doc, old_columns) in stored {
         let Ok(old) = Columns::from_json(&old_columns) else {
@@ -360,13 +361,13 @@ fn retyped_column(
 /// # }
 /// ```
 pub fn put_rule(
-    conn: &mut AnyConnection,
+    conn: &mut dyn StoreConnection,
     set_type: &str,
     set_value: &str,
     model: &str,
     document: &str,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    on_backend!(conn, c => c.transaction(|conn| {
         let type_id: i64 = set_types::table
             .filter(set_types::name.eq(set_type))
             .select(set_types::id)
@@ -393,7 +394,7 @@ pub fn put_rule(
                 .execute(conn)?;
         }
         Ok::<_, diesel::result::Error>(())
-    })?;
+    }))?;
     // In force at once for every authorizer of this process (after the commit, when the
     // caller's connection is not inside a transaction of its own; else after the next
     // version check).
@@ -415,7 +416,7 @@ pub fn put_rule(
 /// # }
 /// ```
 pub fn load_rules(
-    conn: &mut AnyConnection,
+    conn: &mut dyn StoreConnection,
     model: &str,
     sets: &[(String, Vec<String>)],
 ) -> Result<Vec<RuleRow>, StoreError> {
@@ -427,15 +428,15 @@ pub fn load_rules(
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    let candidates: Vec<RuleRow> = rules::table
+    let query = rules::table
         .inner_join(set_types::table)
         .inner_join(models::table)
         .filter(models::name.eq(model))
         .filter(set_types::name.eq_any(&type_names))
         .filter(rules::authorizable_set_value.eq_any(&values))
         .select(RULE_ROW)
-        .order(rules::id)
-        .load(conn)?;
+        .order(rules::id);
+    let candidates: Vec<RuleRow> = on_backend!(conn, c => query.load(c))?;
     // The query matched types and values independently; keep the exact pairs.
     Ok(candidates
         .into_iter()
@@ -457,13 +458,13 @@ pub fn load_rules(
 /// # Ok(())
 /// # }
 /// ```
-pub fn all_rules(conn: &mut AnyConnection) -> Result<Vec<RuleRow>, StoreError> {
-    Ok(rules::table
+pub fn all_rules(conn: &mut dyn StoreConnection) -> Result<Vec<RuleRow>, StoreError> {
+    let query = rules::table
         .inner_join(set_types::table)
         .inner_join(models::table)
         .select(RULE_ROW)
-        .order(rules::id)
-        .load(conn)?)
+        .order(rules::id);
+    Ok(on_backend!(conn, c => query.load(c))?)
 }
 
 /// A stored rule row that does not validate against its model.
@@ -489,11 +490,10 @@ pub struct InvalidRule {
 /// # Ok(())
 /// # }
 /// ```
-pub fn invalid_rules(conn: &mut AnyConnection) -> Result<Vec<InvalidRule>, StoreError> {
+pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>, StoreError> {
     let mut columns = std::collections::HashMap::new();
-    let rows: Vec<(String, String)> = models::table
-        .select((models::name, models::column_types))
-        .load(conn)?;
+    let query = models::table.select((models::name, models::column_types));
+    let rows: Vec<(String, String)> = on_backend!(conn, c => query.load(c))?;
     for (name, json) in rows {
         columns.insert(name, Columns::from_json(&json));
     }

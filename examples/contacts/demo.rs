@@ -7,11 +7,11 @@ use std::io::Write;
 use diesel::prelude::*;
 use rowguard::rules::Right;
 use rowguard::{
-    establish, run_pending_migrations, store, Authorizable, Authorizer, Backend, Config,
-    DatabaseUrl, Guard, Subject,
+    establish, run_pending_migrations, store, AnyConnection, Authorizable, Authorizer, Backend,
+    Config, DatabaseUrl, Guard, GuardConnection, ModelQueries, Subject,
 };
 
-use super::app::{self, contacts, Contact, ContactType};
+use super::app::{self, Contact, ContactType};
 
 const RULES: [(&str, &str, &str, &str); 4] = [
     (
@@ -40,8 +40,23 @@ const RULES: [(&str, &str, &str, &str); 4] = [
     ),
 ];
 
-/// Runs the demo against `url`, writing its report to `out`.
-pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+/// Which connection type the guard's tour runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connection {
+    /// The backend's own Diesel connection (`SqliteConnection`, `PgConnection`,
+    /// `MysqlConnection`): what most applications have.
+    #[default]
+    Native,
+    /// rowguard's `AnyConnection`, one type over the three backends.
+    Any,
+}
+
+/// Runs the demo against `url`, the guard's tour on `connection`, writing its report to `out`.
+pub fn run(
+    url: &DatabaseUrl,
+    connection: Connection,
+    out: &mut dyn Write,
+) -> Result<(), Box<dyn Error>> {
     prepare_fresh(url)?;
     writeln!(
         out,
@@ -88,6 +103,44 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
     )?;
     auth.invalidate();
 
+    // The guard's tour runs on the connection type the application chose: Diesel's own
+    // (SqliteConnection, PgConnection, MysqlConnection) or rowguard's AnyConnection. The
+    // guard calls are the same: `tour` is generic over the connection.
+    match connection {
+        Connection::Any => tour(&auth, &mut conn, out)?,
+        Connection::Native => match establish(url)? {
+            AnyConnection::Sqlite(mut native) => tour(&auth, &mut native, out)?,
+            AnyConnection::Postgres(mut native) => tour(&auth, &mut native, out)?,
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(mut native) => tour(&auth, &mut native, out)?,
+        },
+    }
+    let features = if url.backend() == Backend::Mysql {
+        "run -p xtask --features mysql --"
+    } else {
+        "xtask"
+    };
+    writeln!(
+        out,
+        "\nThe same from a shell: cargo {features} rules explain --database-url '{}' --model contacts --as roles=agent --action update",
+        url.redacted()
+    )?;
+    jobs_demo(url, &auth, &mut conn, out)?;
+    Ok(())
+}
+
+/// Sections 4 to 6: what three subjects may do, a denied write, an explanation. Generic over
+/// the application's connection type: the guard's row methods need no Diesel bounds.
+fn tour<C>(auth: &Authorizer, conn: &mut C, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
+where
+    C: GuardConnection,
+    Contact: ModelQueries<C>,
+    ContactType: ModelQueries<C>,
+{
+    let connection = std::any::type_name::<C>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("connection");
     let subjects = [
         (
             "agent",
@@ -109,22 +162,21 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
     ];
     writeln!(
         out,
-        "\n4. What each subject may do with contacts (contact ids):"
+        "\n4. What each subject may do with contacts (contact ids; the guard on {connection}):"
     )?;
     writeln!(
         out,
         "   {:<14} {:<19} {:<22} {:<16} {:<14} {:<11} contact types read",
         "subject", "sets", "read", "update", "delete", "create"
     )?;
+    // Absolute rights: the admin sees every row (what the table holds).
+    let admin: Guard<C> = auth.guard(subjects[2].2.clone());
     for (name, sets, subject) in &subjects {
-        let guard = auth.guard(subject.clone());
-        let readable: Vec<Contact> = guard
-            .read::<Contact>(&mut conn)?
-            .order(contacts::id)
-            .load(&mut conn)?;
-        let all: Vec<Contact> = contacts::table.order(contacts::id).load(&mut conn)?;
-        let update = permitted(&guard, &mut conn, Right::Update, &all)?;
-        let delete = permitted(&guard, &mut conn, Right::Delete, &all)?;
+        let guard: Guard<C> = auth.guard(subject.clone());
+        let readable: Vec<Contact> = guard.load_all(conn, None)?;
+        let all: Vec<Contact> = admin.load_all(conn, None)?;
+        let update = permitted(&guard, conn, Right::Update, &all)?;
+        let delete = permitted(&guard, conn, Right::Delete, &all)?;
         let mut new = all[0].clone();
         new.id = 100;
         let create = [17i64, 42]
@@ -132,16 +184,17 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
             .filter_map(|owner| {
                 new.owner_id = *owner;
                 guard
-                    .can(&mut conn, Right::Create, &new)
+                    .can(conn, Right::Create, &new)
                     .ok()
                     .filter(|ok| *ok)
                     .map(|_| format!("owner {owner}"))
             })
             .collect::<Vec<_>>();
         let types: Vec<String> = guard
-            .read::<ContactType>(&mut conn)?
-            .select(app::contact_types::name)
-            .load(&mut conn)?;
+            .load_all::<ContactType>(conn, None)?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
         writeln!(
             out,
             "   {:<14} {:<19} {:<22} {:<16} {:<14} {:<11} {}",
@@ -169,27 +222,24 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
         )?;
     }
 
-    let agent: Guard = auth.guard(subjects[0].2.clone());
+    let agent: Guard<C> = auth.guard(subjects[0].2.clone());
     writeln!(
         out,
         "\n5. A denied write: the agent sets contact 2's score to 0."
     )?;
-    let mut two: Contact = contacts::table.find(2i64).first(&mut conn)?;
+    let mut two: Contact = admin.find(conn, 2i64)?;
     let before = two.score;
     two.score = 0;
-    match agent.update(&mut conn, &two) {
+    match agent.update(conn, &two) {
         Err(e) => writeln!(out, "   error: {e}")?,
         Ok(()) => writeln!(out, "   unexpectedly allowed")?,
     }
-    let after: i32 = contacts::table
-        .find(2i64)
-        .select(contacts::score)
-        .first(&mut conn)?;
+    let after = admin.find::<Contact>(conn, 2i64)?.score;
     writeln!(
         out,
         "   contact 2's score is still {after} (was {before}): a denied write changes nothing."
     )?;
-    match agent.find::<Contact>(&mut conn, 6i64) {
+    match agent.find::<Contact>(conn, 6i64) {
         Err(e) => writeln!(
             out,
             "   reading contact 6 as the agent: {e} (its existence is not revealed)"
@@ -198,21 +248,10 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), Box<dyn Error>>
     }
 
     writeln!(out, "\n6. Explain: why may the agent update what it may?")?;
-    let explanation = agent.explain::<Contact>(&mut conn, Right::Update)?;
+    let explanation = agent.explain::<Contact>(conn, Right::Update)?;
     for line in explanation.to_string().lines() {
         writeln!(out, "   {line}")?;
     }
-    let features = if url.backend() == Backend::Mysql {
-        "run -p xtask --features mysql --"
-    } else {
-        "xtask"
-    };
-    writeln!(
-        out,
-        "\nThe same from a shell: cargo {features} rules explain --database-url '{}' --model contacts --as roles=agent --action update",
-        url.redacted()
-    )?;
-    jobs_demo(url, &auth, &mut conn, out)?;
     Ok(())
 }
 
@@ -297,9 +336,9 @@ fn jobs_demo(
 }
 
 /// The contacts `guard` may act on for `right`, as a short list.
-fn permitted(
-    guard: &Guard,
-    conn: &mut rowguard::AnyConnection,
+fn permitted<C: GuardConnection>(
+    guard: &Guard<C>,
+    conn: &mut C,
     right: Right,
     all: &[Contact],
 ) -> Result<String, rowguard::Error> {

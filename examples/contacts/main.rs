@@ -1,6 +1,7 @@
 //! The contacts example: `cargo run --example contacts` runs the demo on `DATABASE_URL`
 //! (an empty database), or on a new SQLite file in a new temporary directory when it is
-//! unset: the same as `cargo xtask demo`.
+//! unset: the same as `cargo xtask demo`. With the argument `--connection=any` the guard
+//! runs on rowguard's `AnyConnection` instead of the backend's own Diesel connection.
 
 mod app;
 mod demo;
@@ -10,7 +11,15 @@ fn main() -> std::process::ExitCode {
         Ok(v) if !v.trim().is_empty() => rowguard::DatabaseUrl::parse(&v).map_err(Into::into),
         _ => demo::fresh_default_url(),
     };
-    let result = url.and_then(|url| demo::run(&url, &mut std::io::stdout()));
+    let connection = match std::env::args().nth(1).as_deref() {
+        None | Some("--connection=native") => demo::Connection::Native,
+        Some("--connection=any") => demo::Connection::Any,
+        Some(other) => {
+            eprintln!("error: unknown argument {other:?} (expected --connection=native or --connection=any)");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = url.and_then(|url| demo::run(&url, connection, &mut std::io::stdout()));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::{AnyConnection, Backend, DbError};
+use super::{Backend, BackendConnection, DbError, StoreConnection};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -12,17 +12,17 @@ const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 /// Runs `$body` with `$c` bound to the inner connection and `$m` to its migrations.
 macro_rules! with_migrations {
     ($conn:expr, |$c:ident, $m:ident| $body:expr) => {
-        match $conn {
-            AnyConnection::Sqlite($c) => {
+        match StoreConnection::backend_connection(&mut *$conn) {
+            BackendConnection::Sqlite($c) => {
                 let $m = SQLITE;
                 $body
             }
-            AnyConnection::Postgres($c) => {
+            BackendConnection::Postgres($c) => {
                 let $m = POSTGRES;
                 $body
             }
             #[cfg(feature = "mysql")]
-            AnyConnection::Mysql($c) => {
+            BackendConnection::Mysql($c) => {
                 let $m = MYSQL;
                 $body
             }
@@ -35,7 +35,7 @@ fn migration_error(backend: Backend, source: Box<dyn std::error::Error + Send + 
 }
 
 /// Names of the migrations not yet applied, oldest first.
-pub fn pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+pub fn pending_migrations(conn: &mut dyn StoreConnection) -> Result<Vec<String>, DbError> {
     let backend = conn.backend();
     with_migrations!(conn, |c, m| c
         .pending_migrations(m)
@@ -55,7 +55,7 @@ pub fn pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbErr
 /// assert!(!applied.is_empty());
 /// assert!(run_pending_migrations(&mut conn).unwrap().is_empty());
 /// ```
-pub fn run_pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+pub fn run_pending_migrations(conn: &mut dyn StoreConnection) -> Result<Vec<String>, DbError> {
     let names = pending_migrations(conn)?;
     let backend = conn.backend();
     with_migrations!(conn, |c, m| c
@@ -67,7 +67,7 @@ pub fn run_pending_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, D
 /// Reverts every applied migration, newest first (each `down.sql`), and returns the names of
 /// those it reverted. Drops rowguard's tables and everything in them: for tests and for
 /// removing rowguard from a database.
-pub fn revert_all_migrations(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+pub fn revert_all_migrations(conn: &mut dyn StoreConnection) -> Result<Vec<String>, DbError> {
     let backend = conn.backend();
     with_migrations!(conn, |c, m| c
         .revert_all_migrations(m)

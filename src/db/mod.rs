@@ -4,12 +4,18 @@
 #[allow(missing_docs)]
 mod any;
 mod connection;
+mod guard_connection;
 mod migrate;
 mod pool;
 mod url;
 
-pub use self::any::{in_transaction, last_insert_id, AnyConnection, MultiBackend};
+pub use self::any::{AnyConnection, MultiBackend};
 pub use self::connection::{establish, SQLITE_BUSY_TIMEOUT_MS};
+pub(crate) use self::guard_connection::on_backend;
+pub use self::guard_connection::{
+    in_transaction, last_insert_id, AsConnection, BackendConnection, GuardConnection,
+    StoreConnection,
+};
 pub use self::migrate::{pending_migrations, revert_all_migrations, run_pending_migrations};
 pub use self::pool::{connect_pool, ConnectionManager, Pool, PoolOptions, PooledConnection};
 pub use self::url::{Backend, DatabaseUrl, DEFAULT_DATABASE_URL};

@@ -13,13 +13,14 @@ use super::front;
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
+use crate::db::{on_backend, GuardConnection, StoreConnection};
 use crate::error::Error;
 use crate::model::Authorizable;
 use crate::rules::{
     compile_document, merge, ColumnType, Filter, KeysQuery, Right, Row, SqlFilter, Value,
 };
 use crate::store::{self, BrokenModel, StoredModel};
-use crate::{AnyConnection, Subject};
+use crate::Subject;
 
 /// Stored models by name, as of a cache stamp.
 type ModelsByName = Option<(
@@ -106,11 +107,12 @@ impl Authorizer {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn guard(&self, subject: Subject) -> Guard {
+    pub fn guard<C: GuardConnection>(&self, subject: Subject) -> Guard<C> {
         Guard {
             auth: self.clone(),
             bypass: self.bypass(&subject),
             subject,
+            connection: std::marker::PhantomData,
         }
     }
 
@@ -141,7 +143,7 @@ impl Authorizer {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn register<M: Authorizable>(&self, conn: &mut AnyConnection) -> Result<(), Error> {
+    pub fn register<M: Authorizable>(&self, conn: &mut dyn StoreConnection) -> Result<(), Error> {
         store::upsert_model(conn, M::NAME, M::TABLE, M::PRIMARY_KEY, M::columns())?;
         self.invalidate();
         Ok(())
@@ -188,7 +190,7 @@ impl Authorizer {
     }
 
     /// Reads the version when a check is due; returns what it read.
-    fn refresh(&self, conn: &mut AnyConnection) -> Result<Option<i64>, Error> {
+    fn refresh(&self, conn: &mut dyn StoreConnection) -> Result<Option<i64>, Error> {
         if !self.inner.cache.version_check_due() {
             return Ok(None);
         }
@@ -202,7 +204,7 @@ impl Authorizer {
     /// before, so the models are at least that new).
     fn model(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         name: &str,
         stamp: Stamp,
     ) -> Result<Arc<StoredModel>, Error> {
@@ -254,7 +256,7 @@ impl Authorizer {
     /// ```
     pub fn access(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
     ) -> Result<Arc<ModelAccess>, Error> {
@@ -265,7 +267,7 @@ impl Authorizer {
     /// cache `f` sees the entry in place: no reference count is touched.
     fn with_access<T>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         declared: Option<Declared>,
@@ -294,7 +296,7 @@ impl Authorizer {
     #[allow(clippy::too_many_arguments)]
     fn load_access(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         declared: Option<Declared>,
@@ -393,7 +395,7 @@ impl Authorizer {
     /// ```
     pub fn filter(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         right: Right,
@@ -418,7 +420,7 @@ impl Authorizer {
     /// effective filter (read AND right for update/delete) and the subject's attributes.
     pub(super) fn decide<T>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         question: Question<'_>,
         bypassed: T,
         mut f: impl FnMut(&Arc<Filter>, &crate::rules::Attributes) -> T,
@@ -460,7 +462,7 @@ impl Authorizer {
     /// ```
     pub fn allows<R: Row + ?Sized>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         right: Right,
@@ -487,7 +489,7 @@ impl Authorizer {
     /// ```
     pub fn permitted_keys(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         right: Right,
@@ -500,15 +502,16 @@ impl Authorizer {
             stored.columns.get(&stored.primary_key).map(|(_, t)| t),
             None | Some(ColumnType::Integer | ColumnType::Bigint)
         );
+        let (table, key) = (&stored.table_name, &stored.primary_key);
         Ok(if integer_key {
-            KeysQuery::<sql_types::BigInt>::new(&stored.table_name, &stored.primary_key, sql)
-                .load::<i64>(conn)?
+            let keys = KeysQuery::<sql_types::BigInt>::new(table, key, sql);
+            on_backend!(conn, c => keys.load::<i64>(c))?
                 .into_iter()
                 .map(Value::Int)
                 .collect()
         } else {
-            KeysQuery::<sql_types::Text>::new(&stored.table_name, &stored.primary_key, sql)
-                .load::<String>(conn)?
+            let keys = KeysQuery::<sql_types::Text>::new(table, key, sql);
+            on_backend!(conn, c => keys.load::<String>(c))?
                 .into_iter()
                 .map(Value::Text)
                 .collect()
@@ -529,7 +532,7 @@ impl Authorizer {
     /// ```
     pub fn explain(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         subject: &Subject,
         model: &str,
         right: Right,

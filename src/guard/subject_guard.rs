@@ -3,13 +3,17 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use diesel::Connection;
 
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::explain::Explanation;
+use crate::db::{AsConnection, GuardConnection};
 use crate::error::Error;
-use crate::model::Authorizable;
+use crate::model::{Authorizable, ModelQueries};
 use crate::rules::{
     compile_document, ColumnType, Filter, Operand, Right, SqlFilter, Test, TestKind, Value,
 };
@@ -18,21 +22,46 @@ use crate::{AnyConnection, Subject};
 
 /// The authorizer bound to one subject: every read it builds and every write it makes is
 /// limited by that subject's rules.
-#[derive(Debug, Clone)]
-pub struct Guard {
+///
+/// `C` is the application's connection type (any [`GuardConnection`]: `PgConnection`,
+/// `SqliteConnection`, `MysqlConnection`, [`AnyConnection`]), inferred from the first call
+/// that passes a connection; read queries come back in that connection's own query types.
+pub struct Guard<C = AnyConnection> {
     pub(super) auth: Authorizer,
     pub(super) subject: Subject,
     pub(super) bypass: Option<Bypass>,
+    pub(super) connection: PhantomData<fn(&mut C)>,
 }
 
-impl Guard {
+impl<C> Clone for Guard<C> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            subject: self.subject.clone(),
+            bypass: self.bypass,
+            connection: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for Guard<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("subject", &self.subject)
+            .field("bypass", &self.bypass)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: GuardConnection> Guard<C> {
     /// The subject.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let (auth, mut conn) = setup()?;
-    /// let guard = auth.guard(agent());
+    /// // Never used with a connection here, so its connection type is named.
+    /// let guard: rowguard::Guard = auth.guard(agent());
     /// assert_eq!(guard.subject().set("roles").collect::<Vec<_>>(), ["agent"]);
     /// # Ok(())
     /// # }
@@ -54,11 +83,7 @@ impl Guard {
 
     /// The resolved filter for `right` on `M` (read AND right for update/delete), compiled
     /// against `M`'s declared columns.
-    fn rule<M: Authorizable>(
-        &self,
-        conn: &mut AnyConnection,
-        right: Right,
-    ) -> Result<Arc<Filter>, Error> {
+    fn rule<M: Authorizable>(&self, conn: &mut C, right: Right) -> Result<Arc<Filter>, Error> {
         let question = self.question::<M>(right);
         self.auth
             .decide(conn, question, Arc::new(Filter::True), resolved)
@@ -84,9 +109,14 @@ impl Guard {
     /// ```
     pub fn filter<M: Authorizable>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         right: Right,
     ) -> Result<SqlFilter, Error> {
+        self.sql_rule::<M>(conn.as_connection(), right)
+    }
+
+    /// [`Guard::filter`] on `C` itself.
+    fn sql_rule<M: Authorizable>(&self, conn: &mut C, right: Right) -> Result<SqlFilter, Error> {
         let filter = self.rule::<M>(conn, right)?;
         Ok(SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter))
     }
@@ -109,13 +139,12 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn read<M: Authorizable>(
+    pub fn read<M: ModelQueries<C>>(
         &self,
-        conn: &mut AnyConnection,
-    ) -> Result<Scoped<M::Query>, Error> {
-        Ok(Scoped::new(M::boxed_query(
-            self.filter::<M>(conn, Right::Read)?,
-        )))
+        conn: &mut impl AsConnection<C>,
+    ) -> Result<Scoped<<M as ModelQueries<C>>::Query, C>, Error> {
+        let rule = self.sql_rule::<M>(conn.as_connection(), Right::Read)?;
+        Ok(Scoped::new(M::boxed_query(rule)))
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
@@ -157,10 +186,11 @@ impl Guard {
     /// ```
     pub fn can<M: Authorizable>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         right: Right,
         row: &M,
     ) -> Result<bool, Error> {
+        let conn = conn.as_connection();
         let question = self.question::<M>(right);
         self.auth.decide(conn, question, true, |filter, attrs| {
             filter.matches_with(row, attrs)
@@ -182,17 +212,44 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn find<M: Authorizable>(
+    pub fn find<M: ModelQueries<C>>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         key: impl Into<Value>,
     ) -> Result<M, Error> {
+        let conn = conn.as_connection();
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Read)?;
         M::load_where(conn, at_key::<M>(&rule, &key))?
             .into_iter()
             .next()
             .ok_or_else(|| not_found::<M>(&key))
+    }
+
+    /// Every row the subject may read, narrowed by an optional `search` (see
+    /// [`Guard::search`]), in primary key order. The row-level twin of [`Guard::read`]: it
+    /// needs no Diesel bounds, so code generic over the connection type can list rows.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let guard = auth.guard(agent());
+    /// let open: Vec<Contact> = guard.load_all(&mut conn, None)?;
+    /// assert_eq!(open.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 3]); // 2 is closed
+    /// let named = guard.search::<Contact>(r#"{"name":"=C3"}"#)?;
+    /// assert_eq!(guard.load_all::<Contact>(&mut conn, Some(named))?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn load_all<M: ModelQueries<C>>(
+        &self,
+        conn: &mut impl AsConnection<C>,
+        search: Option<Filter>,
+    ) -> Result<Vec<M>, Error> {
+        let conn = conn.as_connection();
+        let rule = self.rule::<M>(conn, Right::Read)?;
+        Ok(M::load_where(conn, restrict::<M>(&rule, search))?)
     }
 
     /// Inserts `row` if the create rule accepts it (search conditions included).
@@ -215,14 +272,22 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn insert<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
+    pub fn insert<M: ModelQueries<C>>(
+        &self,
+        conn: &mut impl AsConnection<C>,
+        row: &M,
+    ) -> Result<(), Error>
+    where
+        C: Connection,
+    {
+        let conn = conn.as_connection();
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
         if !rule.matches(row) {
             return Err(forbidden::<M>(Right::Create));
         }
         let recheck = stored_may_differ(row, &rule);
-        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
+        let write = |conn: &mut C| -> Result<(), Error> {
             row.insert_row(conn)?;
             if recheck {
                 // A key the database generates is found as the connection's last insert id.
@@ -262,7 +327,15 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn update<M: Authorizable>(&self, conn: &mut AnyConnection, row: &M) -> Result<(), Error> {
+    pub fn update<M: ModelQueries<C>>(
+        &self,
+        conn: &mut impl AsConnection<C>,
+        row: &M,
+    ) -> Result<(), Error>
+    where
+        C: Connection,
+    {
+        let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
         let key = row.key();
         let rule = self.rule::<M>(conn, Right::Update)?;
@@ -270,7 +343,7 @@ impl Guard {
             return Err(self.refusal::<M>(conn, &key, Right::Update));
         }
         let recheck = stored_may_differ(row, &rule);
-        let write = |conn: &mut AnyConnection| -> Result<(), Error> {
+        let write = |conn: &mut C| -> Result<(), Error> {
             if row.update_where(conn, at_key::<M>(&rule, &key))? == 0 {
                 return Err(self.refusal::<M>(conn, &key, Right::Update));
             }
@@ -298,11 +371,12 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn delete<M: Authorizable>(
+    pub fn delete<M: ModelQueries<C>>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         key: impl Into<Value>,
     ) -> Result<(), Error> {
+        let conn = conn.as_connection();
         writable::<M>(Right::Delete)?;
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Delete)?;
@@ -331,12 +405,13 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn update_all<M: Authorizable>(
+    pub fn update_all<M: ModelQueries<C>>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         search: Option<Filter>,
         mut change: impl FnMut(&mut M),
     ) -> Result<usize, Error> {
+        let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
         conn.transaction(|conn| {
@@ -386,11 +461,12 @@ impl Guard {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn delete_all<M: Authorizable>(
+    pub fn delete_all<M: ModelQueries<C>>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         search: Option<Filter>,
     ) -> Result<usize, Error> {
+        let conn = conn.as_connection();
         writable::<M>(Right::Delete)?;
         let rule = self.rule::<M>(conn, Right::Delete)?;
         Ok(M::delete_where(conn, restrict::<M>(&rule, search))?)
@@ -412,20 +488,16 @@ impl Guard {
     /// ```
     pub fn explain<M: Authorizable>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl AsConnection<C>,
         right: Right,
     ) -> Result<Explanation, Error> {
+        let conn = conn.as_connection();
         self.auth.explain(conn, &self.subject, M::NAME, right)
     }
 
     /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read
     /// the row (it may not learn that the row exists), `Forbidden` otherwise.
-    fn refusal<M: Authorizable>(
-        &self,
-        conn: &mut AnyConnection,
-        key: &Value,
-        action: Right,
-    ) -> Error {
+    fn refusal<M: ModelQueries<C>>(&self, conn: &mut C, key: &Value, action: Right) -> Error {
         let readable = self
             .rule::<M>(conn, Right::Read)
             .and_then(|read| Ok(!M::load_where(conn, at_key::<M>(&read, key))?.is_empty()));
@@ -464,10 +536,10 @@ fn at_key<M: Authorizable>(rule: &Arc<Filter>, key: &Value) -> SqlFilter {
 
 /// Runs `write` on `conn`, in a transaction when `transactional` (a refusal then rolls back
 /// what `write` already wrote); otherwise as it is (one statement needs none).
-fn in_transaction_if<T>(
-    conn: &mut AnyConnection,
+fn in_transaction_if<C: Connection, T>(
+    conn: &mut C,
     transactional: bool,
-    write: impl FnOnce(&mut AnyConnection) -> Result<T, Error>,
+    write: impl FnOnce(&mut C) -> Result<T, Error>,
 ) -> Result<T, Error> {
     if transactional {
         conn.transaction(write)

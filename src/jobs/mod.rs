@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use self::commands::{AllowedCommand, ParamSpec};
-pub use self::model::{job_executions, job_output, status, JobExecution, OutputChunk};
+pub use self::model::{
+    job_executions, job_output, JobExecution, JobStatus, OutputChunk, UnknownJobStatus,
+};
 pub use self::queries::{follow, list, output, request_kill};
 pub use self::runner::{instance_id_from_file, Runner};
 
@@ -124,7 +126,7 @@ pub enum JobError {
         /// The job.
         uuid: String,
         /// Its status.
-        status: String,
+        status: JobStatus,
     },
     /// A kill was already requested.
     #[error("a kill of job {uuid} is already in progress (requested by {by})")]

@@ -72,8 +72,8 @@ pub struct JobExecution {
     pub instance_id: String,
     /// The process id.
     pub pid: Option<i64>,
-    /// running, completed, failed, killed, timed_out.
-    pub status: String,
+    /// Running or how it ended.
+    pub status: JobStatus,
     /// The exit code.
     pub exit_code: Option<i32>,
     /// Start time (UTC).
@@ -96,18 +96,108 @@ crate::authorizable!(JobExecution => job_executions(uuid) {
     uuid, command, user_identifier, instance_id, status
 } as "job_executions", immutable);
 
-/// A job's status.
-pub mod status {
+/// A job's status, stored as text in `job_executions.status` (rules compare that text:
+/// `{"status":"=running"}`).
+///
+/// ```
+/// use rowguard::jobs::JobStatus;
+/// assert_eq!(JobStatus::TimedOut.as_str(), "timed_out");
+/// assert_eq!("killed".parse::<JobStatus>(), Ok(JobStatus::Killed));
+/// assert!(JobStatus::Running.is_running() && !JobStatus::Failed.is_running());
+/// assert!("stopped".parse::<JobStatus>().unwrap_err().to_string().contains("stopped"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum JobStatus {
     /// Running on its instance.
-    pub const RUNNING: &str = "running";
+    Running,
     /// Exited with code 0.
-    pub const COMPLETED: &str = "completed";
+    Completed,
     /// Exited with another code, or its instance died.
-    pub const FAILED: &str = "failed";
+    Failed,
     /// Killed on request.
-    pub const KILLED: &str = "killed";
+    Killed,
     /// Ended by its timeout.
-    pub const TIMED_OUT: &str = "timed_out";
+    TimedOut,
+}
+
+impl JobStatus {
+    /// Every status.
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Running,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Killed,
+        JobStatus::TimedOut,
+    ];
+
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Killed => "killed",
+            JobStatus::TimedOut => "timed_out",
+        }
+    }
+
+    /// Still running (every other status is final).
+    pub fn is_running(self) -> bool {
+        self == JobStatus::Running
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status text that is none of [`JobStatus`]'s (a row written by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown job status {0:?} (expected running, completed, failed, killed or timed_out)")]
+pub struct UnknownJobStatus(pub String);
+
+impl std::str::FromStr for JobStatus {
+    type Err = UnknownJobStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| UnknownJobStatus(text.to_owned()))
+    }
+}
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for JobStatus
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        self.as_str().to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for JobStatus
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        let text = String::from_sql(bytes)?;
+        Ok(text.parse()?)
+    }
+}
+
+impl crate::rules::AsValueRef for JobStatus {
+    fn as_value_ref(&self) -> crate::rules::ValueRef<'_> {
+        crate::rules::ValueRef::Text(self.as_str())
+    }
 }
 
 /// A piece of a job's output.

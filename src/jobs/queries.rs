@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use super::model::{job_executions as jobs, job_output, status, JobExecution, OutputChunk};
+use super::model::{job_executions as jobs, job_output, JobExecution, JobStatus, OutputChunk};
 use super::runner::{now, user_of};
 use super::JobError;
 use crate::rules::Right;
@@ -35,7 +35,7 @@ pub fn request_kill(
     } else {
         guard.find::<JobExecution>(conn, uuid.to_owned())?
     };
-    if job.status != status::RUNNING {
+    if job.status != JobStatus::Running {
         return Err(JobError::NotRunning {
             uuid: job.uuid,
             status: job.status,
@@ -54,7 +54,7 @@ pub fn request_kill(
     let requested = diesel::update(
         jobs::table
             .find(uuid)
-            .filter(jobs::status.eq(status::RUNNING))
+            .filter(jobs::status.eq(JobStatus::Running))
             .filter(jobs::kill_requested_by.is_null()),
     )
     .set((
@@ -146,7 +146,7 @@ pub fn follow(
             from = c.end();
         }
         out.flush().map_err(JobError::Output)?;
-        if job.status != status::RUNNING && chunks.is_empty() {
+        if job.status != JobStatus::Running && chunks.is_empty() {
             return Ok(job);
         }
         if chunks.is_empty() {

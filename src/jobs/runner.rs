@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::model::{job_executions as jobs, status, JobExecution};
+use super::model::{job_executions as jobs, JobExecution, JobStatus};
 use super::output_log::{OutputLog, OutputState};
 use super::process;
 use super::queries::{output, request_kill};
@@ -144,7 +144,7 @@ impl Runner {
             user_identifier: user,
             instance_id: self.inner.instance_id.clone(),
             pid: None,
-            status: status::RUNNING.into(),
+            status: JobStatus::Running,
             exit_code: None,
             started_at: started,
             finished_at: None,
@@ -177,7 +177,7 @@ impl Runner {
                 log.note(&format!("CANNOT START {}: {source}\n", allowed.program));
                 Finish {
                     uuid: uuid.clone(),
-                    outcome: status::FAILED,
+                    outcome: JobStatus::Failed,
                     code: None,
                     killed_by: None,
                 }
@@ -232,7 +232,7 @@ impl Runner {
         loop {
             let mut conn = self.inner.pool.get()?;
             let row = guard.find::<JobExecution>(&mut conn, uuid.to_owned())?;
-            if row.status != status::RUNNING || Instant::now() >= deadline {
+            if row.status != JobStatus::Running || Instant::now() >= deadline {
                 return Ok(row);
             }
             drop(conn);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use nix::sys::signal::Signal;
 
-use super::model::{job_executions as jobs, status};
+use super::model::{job_executions as jobs, JobStatus};
 use super::output_log::OutputLog;
 use super::process;
 use super::runner::{lock, now, Inner};
@@ -50,7 +50,7 @@ pub(super) const PIPE_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub(super) struct Finish {
     pub(super) uuid: String,
-    pub(super) outcome: &'static str,
+    pub(super) outcome: JobStatus,
     pub(super) code: Option<i32>,
     pub(super) killed_by: Option<String>,
 }
@@ -63,7 +63,7 @@ impl Finish {
         diesel::update(
             jobs::table
                 .find(&self.uuid)
-                .filter(jobs::status.eq(status::RUNNING)),
+                .filter(jobs::status.eq(JobStatus::Running)),
         )
         .set((
             jobs::status.eq(self.outcome),
@@ -206,7 +206,7 @@ pub(super) fn supervise(
             ));
             Finish {
                 uuid: job,
-                outcome: status::KILLED,
+                outcome: JobStatus::Killed,
                 code: None,
                 killed_by: Some(user),
             }
@@ -217,7 +217,7 @@ pub(super) fn supervise(
             ));
             Finish {
                 uuid: job,
-                outcome: status::TIMED_OUT,
+                outcome: JobStatus::TimedOut,
                 code: None,
                 killed_by: None,
             }
@@ -226,9 +226,9 @@ pub(super) fn supervise(
             Finish {
                 uuid: job,
                 outcome: if code == Some(0) {
-                    status::COMPLETED
+                    JobStatus::Completed
                 } else {
-                    status::FAILED
+                    JobStatus::Failed
                 },
                 code,
                 killed_by: None,

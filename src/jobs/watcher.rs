@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use nix::sys::signal::Signal;
 
-use super::model::{job_executions as jobs, status};
+use super::model::{job_executions as jobs, JobStatus};
 use super::output_log::{append_on, end_offset};
 use super::process;
 use super::runner::{lock, now, Inner};
@@ -42,7 +42,7 @@ pub(super) fn fail_unheartbeated_jobs_of_this_instance(
     let me = &inner.instance_id;
     let stale: Vec<String> = jobs::table
         .filter(jobs::instance_id.eq(me))
-        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::status.eq(JobStatus::Running))
         .filter(jobs::last_heartbeat.lt(cutoff))
         .select(jobs::uuid)
         .load(conn)?;
@@ -80,7 +80,7 @@ pub(super) fn watch_once(inner: &Inner) -> Result<(), JobError> {
         diesel::update(
             jobs::table
                 .filter(jobs::instance_id.eq(me))
-                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::status.eq(JobStatus::Running))
                 .filter(jobs::uuid.eq_any(&alive)),
         )
         .set(jobs::last_heartbeat.eq(now()))
@@ -88,7 +88,7 @@ pub(super) fn watch_once(inner: &Inner) -> Result<(), JobError> {
     }
     let kills: Vec<(String, Option<String>)> = jobs::table
         .filter(jobs::instance_id.eq(me))
-        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::status.eq(JobStatus::Running))
         .filter(jobs::kill_requested_by.is_not_null())
         .select((jobs::uuid, jobs::kill_requested_by))
         .load(&mut conn)?;
@@ -105,7 +105,7 @@ pub(super) fn watch_once(inner: &Inner) -> Result<(), JobError> {
     let cutoff = now() - chrono::Duration::milliseconds(inner.config.dead_after_ms as i64);
     fail_unheartbeated_jobs_of_this_instance(&mut conn, inner, cutoff)?;
     let orphans: Vec<(String, String)> = jobs::table
-        .filter(jobs::status.eq(status::RUNNING))
+        .filter(jobs::status.eq(JobStatus::Running))
         .filter(jobs::instance_id.ne(me))
         .filter(jobs::last_heartbeat.lt(cutoff))
         .select((jobs::uuid, jobs::instance_id))
@@ -134,11 +134,11 @@ pub(super) fn mark_failed_if_stale(
         let claimed = diesel::update(
             jobs::table
                 .find(uuid)
-                .filter(jobs::status.eq(status::RUNNING))
+                .filter(jobs::status.eq(JobStatus::Running))
                 .filter(jobs::last_heartbeat.lt(cutoff)),
         )
         .set((
-            jobs::status.eq(status::FAILED),
+            jobs::status.eq(JobStatus::Failed),
             jobs::finished_at.eq(Some(now())),
         ))
         .execute(conn)?;

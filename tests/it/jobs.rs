@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use rowguard::jobs::{self, job_executions, status, JobError, JobsConfig, Runner};
+use rowguard::jobs::{self, job_executions, JobError, JobStatus, JobsConfig, Runner};
 use rowguard::testing::TestDatabase;
 use rowguard::{store, Authorizer, Config, Error, Guard, Pool, PoolOptions, Subject};
 
@@ -168,10 +168,7 @@ fn output_order_and_exit_codes(db: &TestDatabase) {
     let job = runner
         .run(&alice, "script", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(
-        (job.status.as_str(), job.exit_code),
-        (status::FAILED, Some(3))
-    );
+    assert_eq!((job.status, job.exit_code), (JobStatus::Failed, Some(3)));
     assert!(job.finished_at.is_some() && job.pid.is_some());
     // Each stream on its own: how the two pipes interleave depends on scheduling.
     let mut conn = j.pool.get().unwrap();
@@ -191,10 +188,7 @@ fn output_order_and_exit_codes(db: &TestDatabase) {
     let ok = runner
         .run(&alice, "ok", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(
-        (ok.status.as_str(), ok.exit_code),
-        (status::COMPLETED, Some(0))
-    );
+    assert_eq!((ok.status, ok.exit_code), (JobStatus::Completed, Some(0)));
     assert_eq!(j.text(&alice, &ok.uuid).0, "fine\n");
     // Reading from an offset returns exactly what follows it.
     for from in [0, 1, 4, 9] {
@@ -214,7 +208,7 @@ fn parameters_are_passed_literally(db: &TestDatabase) {
     let job = runner
         .run(&alice, "greet", &params, Duration::from_secs(15))
         .unwrap();
-    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(j.text(&alice, &job.uuid).0, format!("hello {nasty}\n"));
     assert_eq!(job.parameters, serde_json::to_string(&params).unwrap());
 }
@@ -267,7 +261,7 @@ fn kill_escalates_to_sigkill(db: &TestDatabase) {
     let asked = Instant::now();
     runner.request_kill(&alice, &uuid).unwrap();
     let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(job.status, status::KILLED);
+    assert_eq!(job.status, JobStatus::Killed);
     assert_eq!(job.killed_by.as_deref(), Some("alice"));
     assert!(
         asked.elapsed() >= Duration::from_millis(600),
@@ -305,7 +299,7 @@ fn who_may_kill(db: &TestDatabase) {
             .wait(&alice, &uuid, Duration::from_secs(15))
             .unwrap()
             .status,
-        status::KILLED
+        JobStatus::Killed
     );
     let err = runner.request_kill(&alice, &uuid).unwrap_err().to_string();
     assert_eq!(err, format!("job {uuid} is not running (status killed)"));
@@ -314,8 +308,8 @@ fn who_may_kill(db: &TestDatabase) {
     runner.request_kill(&root, &other).unwrap();
     let job = runner.wait(&root, &other, Duration::from_secs(15)).unwrap();
     assert_eq!(
-        (job.status.as_str(), job.killed_by.as_deref()),
-        (status::KILLED, Some("root"))
+        (job.status, job.killed_by.as_deref()),
+        (JobStatus::Killed, Some("root"))
     );
 }
 
@@ -328,8 +322,8 @@ fn a_kill_through_another_instance(db: &TestDatabase) {
     b.request_kill(&alice, &uuid).unwrap();
     let job = b.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(
-        (job.status.as_str(), job.instance_id.as_str()),
-        (status::KILLED, "instance-a")
+        (job.status, job.instance_id.as_str()),
+        (JobStatus::Killed, "instance-a")
     );
     assert!(j
         .text(&alice, &uuid)
@@ -345,7 +339,7 @@ fn a_dead_instance_is_noticed(db: &TestDatabase) {
     a.abandon();
     let b = j.runner_with("survivor", quick_to_notice());
     let job = b.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(job.status, status::FAILED);
+    assert_eq!(job.status, JobStatus::Failed);
     let text = j.text(&alice, &uuid).0;
     assert!(
         text.contains(
@@ -367,7 +361,7 @@ fn a_timeout_ends_the_job(db: &TestDatabase) {
     let job = runner
         .run(&alice, "slow", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(job.status, status::TIMED_OUT);
+    assert_eq!(job.status, JobStatus::TimedOut);
     let text = j.text(&alice, &job.uuid).0;
     assert!(
         text.starts_with("started\n") && text.contains("TIMED OUT AT"),
@@ -384,7 +378,7 @@ fn jobs_get_only_the_allowed_environment(db: &TestDatabase) {
     let job = runner
         .run(&alice, "env", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.status, JobStatus::Completed);
     let text = j.text(&alice, &job.uuid).0;
     let allowed = JobsConfig::default().env_allow;
     for line in text.lines() {
@@ -416,12 +410,12 @@ fn a_kill_reaches_descendants_that_left_the_group(db: &TestDatabase) {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         runner.wait(&alice, &uuid, Duration::ZERO).unwrap().status,
-        status::RUNNING
+        JobStatus::Running
     );
     assert!(!jobs::process::marked_processes(&uuid).is_empty());
     runner.request_kill(&alice, &uuid).unwrap();
     let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(job.status, status::KILLED);
+    assert_eq!(job.status, JobStatus::Killed);
     assert!(
         jobs::process::marked_processes(&uuid).is_empty(),
         "no process of the job survives"
@@ -436,7 +430,7 @@ fn a_timeout_reaches_descendants_too(db: &TestDatabase) {
     let job = runner
         .run(&alice, "daemon_slow", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(job.status, status::TIMED_OUT);
+    assert_eq!(job.status, JobStatus::TimedOut);
     assert!(jobs::process::marked_processes(&job.uuid).is_empty());
 }
 
@@ -455,7 +449,7 @@ fn a_restarted_instance_fails_its_earlier_jobs(db: &TestDatabase) {
     let second = j.runner_with("same-id", quick_to_notice());
     let fresh = started(&j, &second, &alice, "sleeper", "up");
     let old = second.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(old.status, status::FAILED);
+    assert_eq!(old.status, JobStatus::Failed);
     assert!(j
         .text(&alice, &uuid)
         .0
@@ -464,7 +458,7 @@ fn a_restarted_instance_fails_its_earlier_jobs(db: &TestDatabase) {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         second.wait(&alice, &fresh, Duration::ZERO).unwrap().status,
-        status::RUNNING
+        JobStatus::Running
     );
     second.request_kill(&alice, &fresh).unwrap();
     second
@@ -485,7 +479,7 @@ fn output_is_stored_losslessly_and_capped(db: &TestDatabase) {
     let job = runner
         .run(&alice, "bytes", &no_params(), Duration::from_secs(15))
         .unwrap();
-    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.status, JobStatus::Completed);
     let mut conn = j.pool.get().unwrap();
     let (_, chunks) = jobs::output(&mut conn, &alice, &job.uuid, 0).unwrap();
     let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.chunk.clone()).collect();
@@ -503,7 +497,7 @@ fn output_is_stored_losslessly_and_capped(db: &TestDatabase) {
         .unwrap();
     assert_eq!(
         flood.status,
-        status::COMPLETED,
+        JobStatus::Completed,
         "the program ran to its end"
     );
     let (_, chunks) = jobs::output(&mut conn, &alice, &flood.uuid, 0).unwrap();
@@ -570,8 +564,8 @@ fn devops_kills_any_job(db: &TestDatabase) {
     runner.request_kill(&dave, &uuid).unwrap();
     let job = runner.wait(&dave, &uuid, Duration::from_secs(15)).unwrap();
     assert_eq!(
-        (job.status.as_str(), job.killed_by.as_deref()),
-        (status::KILLED, Some("dave"))
+        (job.status, job.killed_by.as_deref()),
+        (JobStatus::Killed, Some("dave"))
     );
 }
 
@@ -593,7 +587,7 @@ fn a_kill_ends_even_when_an_untracked_process_holds_the_output(db: &TestDatabase
     wait_until("ready", || j.text(&alice, &uuid).0.contains("ready"));
     runner.request_kill(&alice, &uuid).unwrap();
     let job = runner.wait(&alice, &uuid, Duration::from_secs(20)).unwrap();
-    assert_eq!(job.status, status::KILLED);
+    assert_eq!(job.status, JobStatus::Killed);
     assert!(j.text(&alice, &uuid).0.contains(
         "OUTPUT STILL HELD OPEN BY A PROCESS OUTSIDE THE JOB'S TRACKING; STOPPED READING"
     ));
@@ -631,12 +625,12 @@ fn two_live_runners_with_one_instance_id_leave_each_other_alone(db: &TestDatabas
     std::thread::sleep(Duration::from_millis(3_500));
     assert_eq!(
         second.wait(&alice, &uuid, Duration::ZERO).unwrap().status,
-        status::RUNNING
+        JobStatus::Running
     );
     assert!(!jobs::process::marked_processes(&uuid).is_empty());
     first.request_kill(&alice, &uuid).unwrap();
     let job = first.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(job.status, status::KILLED);
+    assert_eq!(job.status, JobStatus::Killed);
 }
 
 /// A program that does not exist: `start` names it, and the audit row records a failed job
@@ -658,7 +652,7 @@ fn a_program_that_cannot_start_fails_its_job(db: &TestDatabase) {
     let mut conn = j.pool.get().unwrap();
     let rows = jobs::list(&mut conn, &alice).unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].status, status::FAILED);
+    assert_eq!(rows[0].status, JobStatus::Failed);
     assert_eq!(rows[0].pid, None);
     assert!(rows[0].finished_at.is_some());
     let text = j.text(&alice, &rows[0].uuid).0;
@@ -676,7 +670,7 @@ fn output_beyond_one_read_chunk_is_stored_whole_and_in_order(db: &TestDatabase) 
     let job = runner
         .run(&alice, "many", &no_params(), Duration::from_secs(30))
         .unwrap();
-    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.status, JobStatus::Completed);
     let expected: String = (1..=60000).map(|n| format!("{n}\n")).collect();
     let (text, _) = j.text(&alice, &job.uuid);
     assert_eq!(text.len(), expected.len());
@@ -700,7 +694,7 @@ fn a_timeout_escalates_to_sigkill(db: &TestDatabase) {
             Duration::from_secs(20),
         )
         .unwrap();
-    assert_eq!(job.status, status::TIMED_OUT);
+    assert_eq!(job.status, JobStatus::TimedOut);
     // timeout 3 s (time for the shell to set its trap on a loaded machine), then SIGINT,
     // SIGTERM (300 ms each, both ignored), then SIGKILL.
     assert!(
@@ -739,11 +733,11 @@ fn shutdown_stops_the_watcher_and_running_jobs_still_finish(db: &TestDatabase) {
     let during = runner.wait(&alice, &uuid, Duration::ZERO).unwrap();
     assert_eq!(
         during.status,
-        status::RUNNING,
+        JobStatus::Running,
         "brief sleeps 3 s after `begun`"
     );
     let job = runner.wait(&alice, &uuid, Duration::from_secs(15)).unwrap();
-    assert_eq!(job.status, status::COMPLETED);
+    assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(job.exit_code, Some(0));
     assert_eq!(j.text(&alice, &uuid).0, "begun\ndone\n");
     // A kill asked for after shutdown is recorded but nobody acts on it.
@@ -751,7 +745,7 @@ fn shutdown_stops_the_watcher_and_running_jobs_still_finish(db: &TestDatabase) {
     runner.request_kill(&alice, &sleeper).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let still = runner.wait(&alice, &sleeper, Duration::ZERO).unwrap();
-    assert_eq!(still.status, status::RUNNING);
+    assert_eq!(still.status, JobStatus::Running);
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(still.pid.unwrap() as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -759,7 +753,7 @@ fn shutdown_stops_the_watcher_and_running_jobs_still_finish(db: &TestDatabase) {
     let ended = runner
         .wait(&alice, &sleeper, Duration::from_secs(15))
         .unwrap();
-    assert_ne!(ended.status, status::RUNNING);
+    assert_ne!(ended.status, JobStatus::Running);
 }
 
 /// Output is read through the job's read rule: a user who may not read the job gets
@@ -790,7 +784,7 @@ fn another_users_output_is_not_found(db: &TestDatabase) {
         Duration::from_millis(20),
     )
     .unwrap();
-    assert_eq!(ended.status, status::COMPLETED);
+    assert_eq!(ended.status, JobStatus::Completed);
     assert_eq!(followed, b"fine\n");
     assert!(matches!(
         jobs::follow(

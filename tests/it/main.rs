@@ -5,6 +5,10 @@
 mod app;
 mod caches;
 mod connect;
+mod connections;
+#[path = "../../examples/contacts/demo.rs"]
+#[allow(dead_code)]
+mod demo;
 mod errors;
 mod fixture;
 mod foundation;

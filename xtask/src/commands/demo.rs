@@ -19,6 +19,19 @@ pub struct Args {
     /// directory). The demo refuses a database that holds any table.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
+    /// The connection type the guard runs on: `native` (the backend's own Diesel
+    /// connection, as most applications have) or `any` (rowguard's AnyConnection).
+    #[arg(long, value_enum, default_value_t = ConnectionArg::Native)]
+    connection: ConnectionArg,
+}
+
+/// `--connection`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ConnectionArg {
+    /// SqliteConnection, PgConnection or MysqlConnection, after the URL.
+    Native,
+    /// rowguard::AnyConnection.
+    Any,
 }
 
 /// Runs the demo.
@@ -27,6 +40,10 @@ pub fn run(args: Args) -> CommandResult {
         Some(u) => rowguard::DatabaseUrl::parse(&u)?,
         None => contacts_demo::fresh_default_url()?,
     };
-    contacts_demo::run(&url, &mut std::io::stdout())?;
+    let connection = match args.connection {
+        ConnectionArg::Native => contacts_demo::Connection::Native,
+        ConnectionArg::Any => contacts_demo::Connection::Any,
+    };
+    contacts_demo::run(&url, connection, &mut std::io::stdout())?;
     Ok(ExitCode::SUCCESS)
 }

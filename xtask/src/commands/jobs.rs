@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rowguard::jobs::{self, instance_id_from_file, status, Runner};
+use rowguard::jobs::{self, instance_id_from_file, JobStatus, Runner};
 use rowguard::{connect_pool, Authorizer, Config, PoolOptions};
 
 use super::{CommandResult, DatabaseArgs, SubjectSpec};
@@ -106,7 +106,7 @@ pub fn run(args: Args) -> CommandResult {
                     .map(|c| format!(" (exit {c})"))
                     .unwrap_or_default()
             );
-            Ok(if job.status == status::COMPLETED {
+            Ok(if job.status == JobStatus::Completed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -1,0 +1,219 @@
+//! [`GuardConnection`] and [`StoreConnection`]: the application's own Diesel connection,
+//! whatever its type.
+//!
+//! rowguard's own queries (rules, models, the state version) are written once and run on
+//! the concrete connection behind a [`BackendConnection`], so an application keeps its
+//! `PgConnection`, `SqliteConnection` or `MysqlConnection` (or rowguard's [`AnyConnection`],
+//! or a pooled one of either) and passes it to the guard as it is.
+
+use diesel::connection::{Connection, TransactionManager};
+use diesel::{PgConnection, RunQueryDsl, SqliteConnection};
+
+use super::{AnyConnection, Backend};
+
+/// A borrowed connection of one concrete backend: what rowguard's own queries run on.
+pub enum BackendConnection<'a> {
+    /// A PostgreSQL connection.
+    Postgres(&'a mut PgConnection),
+    /// A MySQL/MariaDB connection (cargo feature `mysql`).
+    #[cfg(feature = "mysql")]
+    Mysql(&'a mut diesel::MysqlConnection),
+    /// A SQLite connection.
+    Sqlite(&'a mut SqliteConnection),
+}
+
+impl std::fmt::Debug for BackendConnection<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BackendConnection({:?})", self.backend())
+    }
+}
+
+impl BackendConnection<'_> {
+    /// The backend behind this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            BackendConnection::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            BackendConnection::Mysql(_) => Backend::Mysql,
+            BackendConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection behind `$conn` (a
+/// [`StoreConnection`]): one query text, compiled for each backend.
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $crate::db::StoreConnection::backend_connection(&mut *$conn) {
+            $crate::db::BackendConnection::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::db::BackendConnection::Mysql($c) => $body,
+            $crate::db::BackendConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// A connection rowguard's own queries run on (the store, the authorizer, migrations):
+/// Diesel's `PgConnection`, `SqliteConnection` and `MysqlConnection` (feature `mysql`),
+/// rowguard's [`AnyConnection`], and an r2d2 pooled connection of any of them. Functions
+/// take it as `&mut dyn StoreConnection`, so any of these is passed as it is.
+///
+/// ```
+/// use diesel::prelude::*;
+/// use rowguard::{Backend, StoreConnection};
+///
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// assert_eq!(conn.backend(), Backend::Sqlite);
+/// rowguard::run_pending_migrations(&mut conn)?; // rowguard's tables, on the app's connection
+/// assert_eq!(rowguard::store::state_version(&mut conn)?, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait StoreConnection {
+    /// The concrete connection behind this one.
+    fn backend_connection(&mut self) -> BackendConnection<'_>;
+
+    /// The backend behind this connection.
+    fn backend(&mut self) -> Backend {
+        self.backend_connection().backend()
+    }
+}
+
+/// What a guard call accepts for the guard's connection type `C`: `C` itself, or an r2d2
+/// pooled connection holding a `C` (rowguard's pool or Diesel's `r2d2::ConnectionManager`).
+/// So a `Guard<PgConnection>` takes `&mut PgConnection` and `&mut PooledConnection<…>` alike.
+pub trait AsConnection<C> {
+    /// The connection to run on.
+    fn as_connection(&mut self) -> &mut C;
+}
+
+/// A connection type a [`Guard`](crate::Guard) runs on: `PgConnection`, `SqliteConnection`,
+/// `MysqlConnection` (feature `mysql`) and [`AnyConnection`]. An application keeps its own;
+/// a model declared with [`authorizable!`](crate::authorizable) gets its queries for each of
+/// them ([`ModelQueries`](crate::ModelQueries)), and the guard's type follows the
+/// connection it is first used with. Code generic over the connection bounds on this trait
+/// and on `M: ModelQueries<C>` for the models it touches.
+///
+/// ```
+/// use rowguard::{Error, Guard, GuardConnection, ModelQueries, Right};
+///
+/// /// How many of `rows` the guard's subject may update, on any connection type.
+/// fn updatable<C: GuardConnection, M: ModelQueries<C>>(
+///     guard: &Guard<C>,
+///     conn: &mut C,
+///     rows: &[M],
+/// ) -> Result<usize, Error> {
+///     let mut n = 0;
+///     for row in rows {
+///         n += usize::from(guard.can(conn, Right::Update, row)?);
+///     }
+///     Ok(n)
+/// }
+/// ```
+pub trait GuardConnection: StoreConnection + AsConnection<Self> + diesel::Connection {}
+
+macro_rules! guard_connection {
+    ($($conn:ty => $variant:ident),+ $(,)?) => {$(
+        impl StoreConnection for $conn {
+            fn backend_connection(&mut self) -> BackendConnection<'_> {
+                BackendConnection::$variant(self)
+            }
+        }
+
+        impl AsConnection<$conn> for $conn {
+            fn as_connection(&mut self) -> &mut $conn {
+                self
+            }
+        }
+
+        impl GuardConnection for $conn {}
+    )+};
+}
+
+guard_connection!(PgConnection => Postgres, SqliteConnection => Sqlite);
+#[cfg(feature = "mysql")]
+guard_connection!(diesel::MysqlConnection => Mysql);
+
+impl StoreConnection for AnyConnection {
+    fn backend_connection(&mut self) -> BackendConnection<'_> {
+        match self {
+            AnyConnection::Postgres(c) => BackendConnection::Postgres(c),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(c) => BackendConnection::Mysql(c),
+            AnyConnection::Sqlite(c) => BackendConnection::Sqlite(c),
+        }
+    }
+}
+
+impl AsConnection<AnyConnection> for AnyConnection {
+    fn as_connection(&mut self) -> &mut AnyConnection {
+        self
+    }
+}
+
+impl GuardConnection for AnyConnection {}
+
+/// A pooled connection (rowguard's pool or Diesel's `r2d2::ConnectionManager`).
+impl<M> StoreConnection for r2d2::PooledConnection<M>
+where
+    M: r2d2::ManageConnection,
+    M::Connection: StoreConnection,
+{
+    fn backend_connection(&mut self) -> BackendConnection<'_> {
+        (**self).backend_connection()
+    }
+}
+
+impl<M: r2d2::ManageConnection> AsConnection<M::Connection> for r2d2::PooledConnection<M> {
+    fn as_connection(&mut self) -> &mut M::Connection {
+        self
+    }
+}
+
+/// Whether `conn` is inside a transaction that rowguard can see (Diesel's `transaction`,
+/// `begin_test_transaction`): reads there may come from an older snapshot.
+///
+/// ```
+/// use diesel::prelude::*;
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// assert!(!rowguard::db::in_transaction(&mut conn));
+/// conn.transaction(|conn| {
+///     assert!(rowguard::db::in_transaction(conn));
+///     Ok::<_, diesel::result::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn in_transaction(conn: &mut dyn StoreConnection) -> bool {
+    fn depth<C: Connection>(conn: &mut C) -> bool {
+        C::TransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .map_or(true, |depth| depth.is_some())
+    }
+    on_backend!(conn, c => depth(c))
+}
+
+/// The key the database generated for the last row this connection inserted (SQLite
+/// `last_insert_rowid()`, PostgreSQL `lastval()`, MySQL `LAST_INSERT_ID()`). An error if the
+/// backend has none (PostgreSQL: no sequence used in this session).
+///
+/// ```
+/// use diesel::prelude::*;
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// diesel::sql_query("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)").execute(&mut conn)?;
+/// diesel::sql_query("INSERT INTO t (x) VALUES ('a'), ('b')").execute(&mut conn)?;
+/// assert_eq!(rowguard::db::last_insert_id(&mut conn)?, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn last_insert_id(conn: &mut dyn StoreConnection) -> diesel::QueryResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT last_insert_rowid() AS id",
+        Backend::Postgres => "SELECT lastval() AS id",
+        Backend::Mysql => "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS id",
+    };
+    on_backend!(conn, c => Ok(diesel::sql_query(sql).get_result::<Id>(c)?.id))
+}

@@ -65,7 +65,7 @@ pub enum ConfigError {
 /// assert_eq!(config.absolute_rights["roles"], ["admin"]);
 /// assert!(Config::from_toml_str("refresh_interval_ms = \"soon\"").is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The value of set type `universal` every subject has (default `rowguard-universal`).
@@ -78,8 +78,45 @@ pub struct Config {
     pub refresh_interval_ms: u64,
     /// Most cached (model, subject sets) entries.
     pub cache_size: usize,
-    /// The job runner: allowed commands, super users, kill delays, heartbeats.
-    pub jobs: crate::jobs::JobsConfig,
+    /// The `[jobs]` section, as written: the job runner reads it
+    /// (`rowguard::jobs::JobsConfig::from_config`, cargo feature `jobs`). Kept raw here so
+    /// that the configuration layer does not depend on the modules above it.
+    pub jobs: Section,
+}
+
+/// A section of the configuration file that another module reads (`[jobs]`), kept as
+/// written (TOML or JSON alike).
+///
+/// ```
+/// let config = rowguard::Config::from_toml_str("[jobs]\nsuper_users = [\"root\"]")?;
+/// assert_eq!(config.jobs.get("super_users").and_then(|v| v.as_array()).map(Vec::len), Some(1));
+/// assert!(rowguard::Config::default().jobs.is_empty());
+/// # Ok::<(), rowguard::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Section(toml::Table);
+
+impl Section {
+    /// The value of `key`, if the section has it.
+    pub fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.0.get(key)
+    }
+
+    /// The section has no keys (or was not written).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Deserializes the section into the reading module's settings; `name` (`"jobs"`)
+    /// names it in errors.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
+        T::deserialize(toml::Value::Table(self.0.clone())).map_err(|e| ConfigError::Syntax {
+            path: format!("[{name}]"),
+            message: e.message().trim().replace('\n', " "),
+            source: Box::new(e),
+        })
+    }
 }
 
 impl Default for Config {
@@ -90,7 +127,7 @@ impl Default for Config {
             override_authorization: false,
             refresh_interval_ms: 1_000,
             cache_size: 10_000,
-            jobs: crate::jobs::JobsConfig::default(),
+            jobs: Section::default(),
         }
     }
 }
@@ -98,16 +135,11 @@ impl Default for Config {
 impl Config {
     /// Parses TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: "<toml>".into(),
             message: e.message().to_owned(),
             source: Box::new(e),
-        })?;
-        config.jobs.validate().map_err(|cause| ConfigError::Parse {
-            path: "<toml>".into(),
-            cause,
-        })?;
-        Ok(config)
+        })
     }
 
     /// Reads a `.toml` or `.json` file.
@@ -123,16 +155,11 @@ impl Config {
             } else {
                 toml::from_str(&text).map_err(Into::into)
             };
-        let config = parsed.map_err(|source| ConfigError::Syntax {
-            path: shown.clone(),
+        parsed.map_err(|source| ConfigError::Syntax {
+            path: shown,
             message: source.to_string().trim().replace('\n', " "),
             source,
-        })?;
-        config
-            .jobs
-            .validate()
-            .map_err(|cause| ConfigError::Parse { path: shown, cause })?;
-        Ok(config)
+        })
     }
 
     /// The configuration for this process: the file named by `ROWGUARD_CONFIG`, else
@@ -155,8 +182,6 @@ impl Config {
     }
 
     /// Applies `ROWGUARD_UNIVERSAL_ROLE`, `ROWGUARD_ABSOLUTE_RIGHTS` (JSON object),
-    /// `ROWGUARD_ALLOWED_COMMANDS` (JSON object: name → command, replaces `[jobs.commands]`),
-    /// `ROWGUARD_INSTANCE_ID_FILE`,
     /// `ROWGUARD_OVERRIDE_AUTHORIZATION` (`true`/`false`), `ROWGUARD_REFRESH_INTERVAL_MS`
     /// and `ROWGUARD_CACHE_SIZE`, read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -195,26 +220,6 @@ impl Config {
         };
         if let Some(v) = get("ROWGUARD_REFRESH_INTERVAL_MS") {
             self.refresh_interval_ms = number("ROWGUARD_REFRESH_INTERVAL_MS", v)?;
-        }
-        if let Some(v) = get("ROWGUARD_ALLOWED_COMMANDS") {
-            let commands = serde_json::from_str(&v).map_err(|e| ConfigError::Env {
-                name: "ROWGUARD_ALLOWED_COMMANDS",
-                cause: format!(
-                    "expected a JSON object like {{\"greet\":{{\"program\":\"echo\",\"roles\":[\"*\"]}}}}: {e}"
-                ),
-            })?;
-            let jobs = crate::jobs::JobsConfig {
-                commands,
-                ..self.jobs.clone()
-            };
-            jobs.validate().map_err(|cause| ConfigError::Env {
-                name: "ROWGUARD_ALLOWED_COMMANDS",
-                cause,
-            })?;
-            self.jobs = jobs;
-        }
-        if let Some(v) = get("ROWGUARD_INSTANCE_ID_FILE") {
-            self.jobs.instance_id_file = v;
         }
         if let Some(v) = get("ROWGUARD_CACHE_SIZE") {
             self.cache_size = number("ROWGUARD_CACHE_SIZE", v)? as usize;
@@ -265,30 +270,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"yes\" is not true or false"), "{err}");
-        let err = c
-            .apply_env(env(&[("ROWGUARD_ALLOWED_COMMANDS", "{not json")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with(
-                "environment variable ROWGUARD_ALLOWED_COMMANDS: expected a JSON object"
-            ),
-            "{err}"
-        );
-        let err = c
-            .apply_env(env(&[(
-                "ROWGUARD_ALLOWED_COMMANDS",
-                r#"{"x":{"program":"echo","args":["{p}"]}}"#,
-            )]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("uses undeclared parameter {p}"), "{err}");
-        c.apply_env(env(&[(
-            "ROWGUARD_ALLOWED_COMMANDS",
-            r#"{"greet":{"program":"echo","roles":["*"]}}"#,
-        )]))
-        .unwrap();
-        assert_eq!(c.jobs.commands["greet"].program, "echo");
     }
 
     #[test]

@@ -22,9 +22,14 @@
 //! | [`error`] | [`Error`]: what a guard call refuses with |
 //! | [`rbac`] | roles, permissions, inheritance, the permission matrix |
 //! | [`seed`] | the seed file format and the atomic, step-by-step seeder |
-//! | [`sync`] | `sync-models`: find `authorizable!` models in a source tree and register them |
-//! | [`jobs`] | allow-listed commands as audited jobs, protected by the same rules |
-//! | [`testing`] | a fresh database per test on every backend, for your own tests too |
+//! | `sync` (feature `sync`) | `sync-models`: find `authorizable!` models in a source tree and register them |
+//! | `jobs` (feature `jobs`) | allow-listed commands as audited jobs, protected by the same rules |
+//! | `testing` (feature `testing`) | a fresh database per test on every backend, for your own tests too |
+//!
+//! The last three are cargo features, off by default, so an application compiles neither
+//! `syn` nor process control nor database-dropping helpers unless it asks: `sync` (syn,
+//! walkdir) and `jobs` (nix, uuid) are for tools such as rowguard's `xtask`, which turns all
+//! three on; take `testing` as a dev-dependency feature for your own tests.
 //!
 //! The types a guard call takes or returns are re-exported here: [`Right`], [`Filter`],
 //! [`Value`], [`SqlFilter`].
@@ -36,6 +41,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod guard;
+#[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod model;
 pub mod rbac;
@@ -45,7 +51,9 @@ pub mod scoped;
 pub mod seed;
 pub mod store;
 pub mod subject;
+#[cfg(feature = "sync")]
 pub mod sync;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};

@@ -67,7 +67,7 @@ pub trait Authorizable: Sized + 'static {
 /// The Diesel queries the guard runs for model `Self` on connection type `C`.
 /// [`authorizable!`](crate::authorizable) implements it for every
 /// [`GuardConnection`](crate::GuardConnection) rowguard knows (`PgConnection`,
-/// `SqliteConnection`, `MysqlConnection` with feature `mysql`, [`AnyConnection`]), each with
+/// `SqliteConnection`, `MysqlConnection` with feature `mysql`, [`AnyConnection`](crate::AnyConnection)), each with
 /// the concrete connection's own query types, so the guard needs no generic Diesel bounds.
 /// Implement it by hand only for a connection type of your own.
 ///

@@ -70,6 +70,76 @@ impl Default for JobsConfig {
 }
 
 impl JobsConfig {
+    /// The job runner's settings for this process: the `[jobs]` section of `config` (see
+    /// [`Config::load`](crate::Config::load)), then `ROWGUARD_ALLOWED_COMMANDS` and
+    /// `ROWGUARD_INSTANCE_ID_FILE` from the environment, validated.
+    ///
+    /// ```
+    /// use rowguard::{jobs::JobsConfig, Config};
+    ///
+    /// let config = Config::from_toml_str(r#"
+    ///     [jobs]
+    ///     super_users = ["root"]
+    ///     [jobs.commands.greet]
+    ///     program = "echo"
+    ///     roles = ["*"]
+    /// "#)?;
+    /// let jobs = JobsConfig::from_config_with_env(&config, |_| None)?;
+    /// assert_eq!((jobs.super_users.len(), jobs.commands["greet"].program.as_str()), (1, "echo"));
+    ///
+    /// let typo = Config::from_toml_str("[jobs]\nsuper_user = [\"root\"]")?;
+    /// let err = JobsConfig::from_config_with_env(&typo, |_| None).unwrap_err().to_string();
+    /// assert!(err.starts_with("[jobs]: unknown field `super_user`"), "{err}");
+    /// # Ok::<(), rowguard::ConfigError>(())
+    /// ```
+    pub fn from_config(config: &crate::Config) -> Result<Self, crate::ConfigError> {
+        Self::from_config_with_env(config, |name| std::env::var(name).ok())
+    }
+
+    /// [`JobsConfig::from_config`] with the environment read through `get`.
+    pub fn from_config_with_env(
+        config: &crate::Config,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::ConfigError> {
+        let mut jobs: Self = config.jobs.parse("jobs")?;
+        jobs.validate().map_err(|cause| crate::ConfigError::Parse {
+            path: "[jobs]".into(),
+            cause,
+        })?;
+        jobs.apply_env(get)?;
+        Ok(jobs)
+    }
+
+    /// Applies `ROWGUARD_ALLOWED_COMMANDS` (JSON object: name → command, replaces
+    /// `[jobs.commands]`) and `ROWGUARD_INSTANCE_ID_FILE`, read through `get`.
+    pub fn apply_env(
+        &mut self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), crate::ConfigError> {
+        use crate::ConfigError;
+        if let Some(v) = get("ROWGUARD_ALLOWED_COMMANDS") {
+            let commands = serde_json::from_str(&v).map_err(|e| ConfigError::Env {
+                name: "ROWGUARD_ALLOWED_COMMANDS",
+                cause: format!(
+                    "expected a JSON object like {{\"greet\":{{\"program\":\"echo\",\"roles\":[\"*\"]}}}}: {e}"
+                ),
+            })?;
+            let jobs = JobsConfig {
+                commands,
+                ..self.clone()
+            };
+            jobs.validate().map_err(|cause| ConfigError::Env {
+                name: "ROWGUARD_ALLOWED_COMMANDS",
+                cause,
+            })?;
+            *self = jobs;
+        }
+        if let Some(v) = get("ROWGUARD_INSTANCE_ID_FILE") {
+            self.instance_id_file = v;
+        }
+        Ok(())
+    }
+
     /// Checks every command.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(secret) = self
@@ -169,5 +239,77 @@ impl From<diesel::result::Error> for JobError {
 impl From<r2d2::Error> for JobError {
     fn from(e: r2d2::Error) -> Self {
         JobError::Guard(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobsConfig;
+    use crate::Config;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn env_overrides_and_their_errors() {
+        let config = Config::default();
+        let err = JobsConfig::from_config_with_env(
+            &config,
+            env(&[("ROWGUARD_ALLOWED_COMMANDS", "{not json")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "environment variable ROWGUARD_ALLOWED_COMMANDS: expected a JSON object"
+            ),
+            "{err}"
+        );
+        let err = JobsConfig::from_config_with_env(
+            &config,
+            env(&[(
+                "ROWGUARD_ALLOWED_COMMANDS",
+                r#"{"x":{"program":"echo","args":["{p}"]}}"#,
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("uses undeclared parameter {p}"), "{err}");
+        let jobs = JobsConfig::from_config_with_env(
+            &config,
+            env(&[
+                (
+                    "ROWGUARD_ALLOWED_COMMANDS",
+                    r#"{"greet":{"program":"echo","roles":["*"]}}"#,
+                ),
+                ("ROWGUARD_INSTANCE_ID_FILE", "/tmp/id"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(jobs.commands["greet"].program, "echo");
+        assert_eq!(jobs.instance_id_file, "/tmp/id");
+    }
+
+    #[test]
+    fn a_bad_section_names_the_section_and_the_key() {
+        let config = Config::from_toml_str("[jobs]\nenv_allow = [\"DATABASE_URL\"]").expect("toml");
+        let err = JobsConfig::from_config_with_env(&config, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("[jobs]: env_allow may not list DATABASE_URL"),
+            "{err}"
+        );
+        let config = Config::from_toml_str("[jobs]\nsigterm_after_ms = \"soon\"").expect("toml");
+        let err = JobsConfig::from_config_with_env(&config, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("[jobs]:") && err.contains("soon"), "{err}");
     }
 }

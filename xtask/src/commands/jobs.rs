@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rowguard::jobs::{self, instance_id_from_file, JobStatus, Runner};
+use rowguard::jobs::{self, instance_id_from_file, JobStatus, JobsConfig, Runner};
 use rowguard::{connect_pool, Authorizer, Config, PoolOptions};
 
 use super::{CommandResult, DatabaseArgs, SubjectSpec};
@@ -58,12 +58,13 @@ enum JobsCommand {
 /// Runs a `jobs` subcommand.
 pub fn run(args: Args) -> CommandResult {
     let config = Config::load()?;
+    let jobs_config = JobsConfig::from_config(&config)?;
     let url = args.db.url()?;
     let subject = args.who.subject()?;
     match args.command {
         JobsCommand::Commands => {
             let roles: Vec<&str> = subject.set("roles").collect();
-            for (name, c) in &config.jobs.commands {
+            for (name, c) in &jobs_config.commands {
                 if !args.who.sets.is_empty() && !c.allows(&roles) {
                     continue;
                 }
@@ -93,7 +94,7 @@ pub fn run(args: Args) -> CommandResult {
                     .ok_or_else(|| format!("--param {p}: expected NAME=VALUE"))?;
                 values.insert(k.to_owned(), v.to_owned());
             }
-            let runner = this_instance(&url, &config)?;
+            let runner = this_instance(&url, &config, &jobs_config)?;
             let guard = runner.authorizer().guard(subject);
             let uuid = runner.start(&guard, &name, &values)?;
             eprintln!("job {uuid} started on instance {}", runner.instance_id());
@@ -150,12 +151,12 @@ pub fn run(args: Args) -> CommandResult {
         JobsCommand::Kill { uuid } => {
             let mut conn = rowguard::establish(&url)?;
             let guard = Authorizer::new(config.clone()).guard(subject);
-            jobs::request_kill(&mut conn, &guard, &uuid, &config.jobs.super_users)?;
+            jobs::request_kill(&mut conn, &guard, &uuid, &jobs_config.super_users)?;
             println!("kill of job {uuid} requested; its instance carries it out");
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Worker => {
-            let runner = this_instance(&url, &config)?;
+            let runner = this_instance(&url, &config, &jobs_config)?;
             println!(
                 "worker for instance {}: heartbeats, kill requests, dead instances (Ctrl-C stops)",
                 runner.instance_id()
@@ -171,6 +172,7 @@ pub fn run(args: Args) -> CommandResult {
 fn this_instance(
     url: &rowguard::DatabaseUrl,
     config: &Config,
+    jobs_config: &JobsConfig,
 ) -> Result<Runner, Box<dyn std::error::Error>> {
     let pool = connect_pool(
         url,
@@ -179,11 +181,11 @@ fn this_instance(
             ..PoolOptions::default()
         },
     )?;
-    let instance = instance_id_from_file(&config.jobs.instance_id_file)?;
+    let instance = instance_id_from_file(&jobs_config.instance_id_file)?;
     Ok(Runner::new(
         pool,
         Authorizer::new(config.clone()),
-        config.jobs.clone(),
+        jobs_config.clone(),
         instance,
     ))
 }

@@ -60,6 +60,10 @@ pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
 pub use error::Error;
 pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
 pub use model::{Authorizable, ModelQueries};
+
+// The Diesel the macros' expansions name, whatever the caller calls its own.
+#[doc(hidden)]
+pub use diesel as __diesel;
 pub use scoped::Scoped;
 pub use subject::Subject;
 

@@ -64,35 +64,21 @@ pub trait Authorizable: Sized + 'static {
     fn key(&self) -> Value;
 }
 
-/// The Diesel queries the guard runs for model `Self` on connection type `C`.
-/// [`authorizable!`](crate::authorizable) implements it for every
-/// [`GuardConnection`](crate::GuardConnection) rowguard knows (`PgConnection`,
-/// `SqliteConnection`, `MysqlConnection` with feature `mysql`, [`AnyConnection`](crate::AnyConnection)), each with
-/// the concrete connection's own query types, so the guard needs no generic Diesel bounds.
-/// Implement it by hand only for a connection type of your own.
+/// The Diesel queries the guard runs for model `Self` on connection type `C`, in the
+/// connection's own query types, so the guard needs no generic Diesel bounds.
+/// [`authorizable!`](crate::authorizable) implements it for `PgConnection`,
+/// `SqliteConnection`, `MysqlConnection` (feature `mysql`) and
+/// [`AnyConnection`](crate::AnyConnection), or for the connection types listed with
+/// `on [...]`.
 ///
-/// ```
-/// use diesel::prelude::*;
-/// use rowguard::{Filter, ModelQueries, SqlFilter};
-/// # diesel::table! { notes (id) { id -> BigInt, owner_id -> BigInt, body -> Text } }
-/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
-/// # #[diesel(table_name = notes)]
-/// # struct Note { id: i64, owner_id: i64, body: String }
-/// rowguard::authorizable!(Note => notes(id) { id, owner_id, body });
-///
-/// let mut conn = SqliteConnection::establish(":memory:")?;
-/// diesel::sql_query("CREATE TABLE notes (id BIGINT PRIMARY KEY, owner_id BIGINT, body TEXT)")
-///     .execute(&mut conn)?;
-/// let note = Note { id: 1, owner_id: 7, body: "hi".into() };
-/// assert_eq!(note.insert_row(&mut conn)?, 1);
-/// let rows = <Note as ModelQueries<SqliteConnection>>::load_where(&mut conn, SqlFilter::new(None, Filter::True))?;
-/// assert_eq!(rows.len(), 1);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// **These are the guard's raw queries: they apply the filter they are given and nothing
+/// else.** Calling them yourself bypasses every rule (hence the names); go through a
+/// [`Guard`](crate::Guard). Implement the trait by hand only for a connection type of your
+/// own, and then every method must apply `filter` exactly: the guard trusts it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no guard queries for connection type `{C}`",
-    label = "declared with `rowguard::authorizable!`?",
-    note = "a guard runs on PgConnection, SqliteConnection, MysqlConnection or rowguard::AnyConnection (or a pooled one of them)"
+    label = "declared with `rowguard::authorizable!`, for this connection type?",
+    note = "authorizable! generates them for PgConnection, SqliteConnection, MysqlConnection (feature mysql) and rowguard::AnyConnection, or for the types listed with `on [...]`; a pooled connection runs its inner connection's"
 )]
 pub trait ModelQueries<C>: Authorizable {
     /// The table's boxed query on `C`'s backend (what [`Guard::read`](crate::Guard::read)
@@ -100,15 +86,15 @@ pub trait ModelQueries<C>: Authorizable {
     type Query;
 
     /// `SELECT * FROM table WHERE filter`, boxed, for the application's own filters on top.
-    fn boxed_query(filter: SqlFilter) -> Self::Query;
+    fn unguarded_query(filter: SqlFilter) -> Self::Query;
     /// Loads the rows matching `filter`, in primary key order.
-    fn load_where(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
+    fn unguarded_load(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
     /// Inserts this row.
-    fn insert_row(&self, conn: &mut C) -> diesel::QueryResult<usize>;
+    fn unguarded_insert(&self, conn: &mut C) -> diesel::QueryResult<usize>;
     /// Writes this row's columns to the rows matching `filter`.
-    fn update_where(&self, conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
+    fn unguarded_update(&self, conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
     /// Deletes the rows matching `filter`.
-    fn delete_where(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
+    fn unguarded_delete(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<usize>;
 }
 
 /// A model's row is evaluated in place: its cells are borrowed, not copied.
@@ -138,13 +124,36 @@ impl<M: Authorizable> Row for M {
 /// Declares a Diesel model authorizable, in one line:
 ///
 /// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
-/// optionally followed by `as "stable_name"` (default: the table name), and then by
-/// `, immutable` for a table whose rows the guard only inserts (updates and deletes through
-/// the guard are refused with [`Error::Immutable`](crate::Error::Immutable)).
+/// optionally followed by, in this order and separated by commas:
+/// - `as "stable_name"` (default: the table name);
+/// - `immutable`, for a table whose rows the guard only inserts (updates and deletes through
+///   the guard are refused with [`Error::Immutable`](crate::Error::Immutable));
+/// - `on [Connection, …]`: the connection types to generate the guard's queries
+///   ([`ModelQueries`]) for. Default: `PgConnection`, `SqliteConnection`, `MysqlConnection`
+///   (feature `mysql`) and [`AnyConnection`](crate::AnyConnection). List only yours when a
+///   column has a type one backend alone knows (PostgreSQL's `Timestamptz`, `Uuid`, `Jsonb`):
+///   every listed type must load and write every column.
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
-/// for the table; rule types come from the `table!` SQL types. The guard's queries
-/// ([`ModelQueries`]) are generated for every connection type rowguard supports.
+/// for the table; rule types come from the `table!` SQL types.
+///
+/// A PostgreSQL-only table:
+///
+/// ```
+/// use diesel::prelude::*;
+/// use rowguard::Authorizable;
+///
+/// diesel::table! {
+///     events (id) { id -> BigInt, owner_id -> BigInt, at -> Timestamptz }
+/// }
+///
+/// #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// #[diesel(table_name = events)]
+/// struct Event { id: i64, owner_id: i64, at: chrono::DateTime<chrono::Utc> }
+///
+/// rowguard::authorizable!(Event => events(id) { id, owner_id } as "events", on [PgConnection]);
+/// assert_eq!(Event::NAME, "events");
+/// ```
 ///
 /// ```
 /// use diesel::prelude::*;
@@ -173,14 +182,24 @@ impl<M: Authorizable> Row for M {
 /// ```
 #[macro_export]
 macro_rules! authorizable {
-    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? }) => {
-        $crate::authorizable!($model => $table ($pk) { $($col),+ } as ::core::stringify!($table));
+    // The options after the columns, one at a time: `as "name"`, `immutable`,
+    // `on [Connection, …]`, separated by commas.
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] as $new:literal $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$new] [$imm] [$($conn),*] $($($rest)*)?);
     };
-    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } as $name:expr, immutable) => {
-        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, true);
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] immutable $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$name] [true] [$($conn),*] $($($rest)*)?);
     };
-    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } as $name:expr) => {
-        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, false);
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [$($new:ty),+ $(,)?] $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$name] [$imm] [$($new),+] $($($rest)*)?);
+    };
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] []) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
+        $crate::__model_queries_for_each_connection!($model => $table ($pk));
+    };
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] [$($conn:ty),+]) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
+        $($crate::__model_queries!($conn; $model => $table ($pk));)+
     };
     (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
         impl $crate::Authorizable for $model {
@@ -196,7 +215,7 @@ macro_rules! authorizable {
                     let columns = $crate::rules::Columns::new([$(
                         (
                             ::core::stringify!($col),
-                            <<$table::$col as ::diesel::Expression>::SqlType
+                            <<$table::$col as $crate::__diesel::Expression>::SqlType
                                 as $crate::model::RuleType>::TYPE,
                         )
                     ),+])
@@ -226,8 +245,12 @@ macro_rules! authorizable {
                 $crate::rules::Value::from(::core::clone::Clone::clone(&self.$pk))
             }
         }
-
-        $crate::__model_queries_for_each_connection!($model => $table ($pk));
+    };
+    ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } $($opt:tt)*) => {
+        $crate::authorizable!(
+            @opts ($model, $table, $pk, [$($col),+]) [::core::stringify!($table)] [false] []
+            $($opt)*
+        );
     };
 }
 
@@ -236,50 +259,51 @@ macro_rules! authorizable {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __model_queries {
-    ($conn:ty, $backend:ty; $model:ty => $table:ident ($pk:ident)) => {
+    ($conn:ty; $model:ty => $table:ident ($pk:ident)) => {
         impl $crate::ModelQueries<$conn> for $model {
-            type Query = $table::BoxedQuery<'static, $backend>;
+            type Query =
+                $table::BoxedQuery<'static, <$conn as $crate::__diesel::Connection>::Backend>;
 
-            fn boxed_query(filter: $crate::rules::SqlFilter) -> Self::Query {
-                use ::diesel::prelude::*;
+            fn unguarded_query(filter: $crate::rules::SqlFilter) -> Self::Query {
+                use $crate::__diesel::prelude::*;
                 $table::table.into_boxed().filter(filter)
             }
 
-            fn load_where(
+            fn unguarded_load(
                 conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
-            ) -> ::diesel::QueryResult<::std::vec::Vec<Self>> {
-                use ::diesel::prelude::*;
+            ) -> $crate::__diesel::QueryResult<::std::vec::Vec<Self>> {
+                use $crate::__diesel::prelude::*;
                 $table::table
                     .filter(filter)
                     .order($table::$pk)
                     .load::<Self>(conn)
             }
 
-            fn insert_row(&self, conn: &mut $conn) -> ::diesel::QueryResult<usize> {
-                use ::diesel::prelude::*;
-                ::diesel::insert_into($table::table)
+            fn unguarded_insert(&self, conn: &mut $conn) -> $crate::__diesel::QueryResult<usize> {
+                use $crate::__diesel::prelude::*;
+                $crate::__diesel::insert_into($table::table)
                     .values(self)
                     .execute(conn)
             }
 
-            fn update_where(
+            fn unguarded_update(
                 &self,
                 conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
-            ) -> ::diesel::QueryResult<usize> {
-                use ::diesel::prelude::*;
-                ::diesel::update($table::table.filter(filter))
+            ) -> $crate::__diesel::QueryResult<usize> {
+                use $crate::__diesel::prelude::*;
+                $crate::__diesel::update($table::table.filter(filter))
                     .set(self)
                     .execute(conn)
             }
 
-            fn delete_where(
+            fn unguarded_delete(
                 conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
-            ) -> ::diesel::QueryResult<usize> {
-                use ::diesel::prelude::*;
-                ::diesel::delete($table::table.filter(filter)).execute(conn)
+            ) -> $crate::__diesel::QueryResult<usize> {
+                use $crate::__diesel::prelude::*;
+                $crate::__diesel::delete($table::table.filter(filter)).execute(conn)
             }
         }
     };
@@ -292,10 +316,10 @@ macro_rules! __model_queries {
 #[macro_export]
 macro_rules! __model_queries_for_each_connection {
     ($($model:tt)*) => {
-        $crate::__model_queries!(::diesel::PgConnection, ::diesel::pg::Pg; $($model)*);
-        $crate::__model_queries!(::diesel::SqliteConnection, ::diesel::sqlite::Sqlite; $($model)*);
-        $crate::__model_queries!(::diesel::MysqlConnection, ::diesel::mysql::Mysql; $($model)*);
-        $crate::__model_queries!($crate::AnyConnection, $crate::db::MultiBackend; $($model)*);
+        $crate::__model_queries!($crate::__diesel::PgConnection; $($model)*);
+        $crate::__model_queries!($crate::__diesel::SqliteConnection; $($model)*);
+        $crate::__model_queries!($crate::__diesel::MysqlConnection; $($model)*);
+        $crate::__model_queries!($crate::AnyConnection; $($model)*);
     };
 }
 
@@ -305,8 +329,8 @@ macro_rules! __model_queries_for_each_connection {
 #[macro_export]
 macro_rules! __model_queries_for_each_connection {
     ($($model:tt)*) => {
-        $crate::__model_queries!(::diesel::PgConnection, ::diesel::pg::Pg; $($model)*);
-        $crate::__model_queries!(::diesel::SqliteConnection, ::diesel::sqlite::Sqlite; $($model)*);
-        $crate::__model_queries!($crate::AnyConnection, $crate::db::MultiBackend; $($model)*);
+        $crate::__model_queries!($crate::__diesel::PgConnection; $($model)*);
+        $crate::__model_queries!($crate::__diesel::SqliteConnection; $($model)*);
+        $crate::__model_queries!($crate::AnyConnection; $($model)*);
     };
 }

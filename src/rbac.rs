@@ -8,9 +8,9 @@ use diesel::prelude::*;
 
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
+use crate::db::{on_backend, StoreConnection};
 use crate::schema::{permissions, role_inheritance, role_permissions, roles};
 use crate::store::{self, StoreError};
-use crate::AnyConnection;
 
 /// Errors of the RBAC model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -309,24 +309,32 @@ impl From<diesel::result::Error> for RbacLoadError {
 }
 
 /// Reads the RBAC model from the database (four queries).
-pub fn load(conn: &mut AnyConnection) -> Result<RbacGraph, RbacLoadError> {
-    let role_rows: Vec<(i64, String, Option<String>, bool)> = roles::table
-        .select((
-            roles::id,
-            roles::name,
-            roles::description,
-            roles::all_permissions,
-        ))
-        .load(conn)?;
-    let perm_rows: Vec<(i64, String, Option<String>)> = permissions::table
-        .select((permissions::id, permissions::name, permissions::description))
-        .load(conn)?;
-    let grants: Vec<(i64, i64)> = role_permissions::table
-        .select((role_permissions::role_id, role_permissions::permission_id))
-        .load(conn)?;
-    let inheritance: Vec<(i64, i64)> = role_inheritance::table
-        .select((role_inheritance::role_id, role_inheritance::parent_role_id))
-        .load(conn)?;
+pub fn load(conn: &mut dyn StoreConnection) -> Result<RbacGraph, RbacLoadError> {
+    type Rows = (
+        Vec<(i64, String, Option<String>, bool)>,
+        Vec<(i64, String, Option<String>)>,
+        Vec<(i64, i64)>,
+        Vec<(i64, i64)>,
+    );
+    let (role_rows, perm_rows, grants, inheritance): Rows = on_backend!(conn, c => (
+        roles::table
+            .select((
+                roles::id,
+                roles::name,
+                roles::description,
+                roles::all_permissions,
+            ))
+            .load(c)?,
+        permissions::table
+            .select((permissions::id, permissions::name, permissions::description))
+            .load(c)?,
+        role_permissions::table
+            .select((role_permissions::role_id, role_permissions::permission_id))
+            .load(c)?,
+        role_inheritance::table
+            .select((role_inheritance::role_id, role_inheritance::parent_role_id))
+            .load(c)?,
+    ));
     let role_names: HashMap<i64, &str> = role_rows
         .iter()
         .map(|(id, n, _, _)| (*id, n.as_str()))
@@ -383,7 +391,7 @@ impl Rbac {
     }
 
     /// The current model, from the cache or the database.
-    pub fn graph(&self, conn: &mut AnyConnection) -> Result<Arc<RbacGraph>, RbacLoadError> {
+    pub fn graph(&self, conn: &mut dyn StoreConnection) -> Result<Arc<RbacGraph>, RbacLoadError> {
         let checked = if self.cache.version_check_due() {
             let reading = Reading::now(conn);
             let version = store::state_version(conn)?;
@@ -428,7 +436,7 @@ impl Rbac {
     /// A role's permissions, inheritance applied.
     pub fn permissions_of(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         role: &str,
     ) -> Result<Option<Grants>, RbacLoadError> {
         Ok(self.graph(conn)?.permissions_of(role).cloned())
@@ -437,7 +445,7 @@ impl Rbac {
     /// Whether any of `roles` holds `permission`.
     pub fn role_can<R: AsRef<str>>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn StoreConnection,
         roles: &[R],
         permission: &str,
     ) -> Result<bool, RbacLoadError> {

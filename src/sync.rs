@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use diesel::prelude::*;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Ident, Item, LitStr, Token};
 
 use crate::rules::{ColumnType, Columns};
@@ -245,7 +245,7 @@ fn collect(
     Ok(())
 }
 
-/// `Model => table (pk) { a, b, … } [as "name" [, immutable]]`
+/// `Model => table (pk) { a, b, … } [as "name"] [, immutable] [, on [Connection, …]]`
 fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     input.parse::<syn::Type>()?;
     input.parse::<Token![=>]>()?;
@@ -256,20 +256,30 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     let body;
     syn::braced!(body in input);
     let columns = body.parse_terminated(Ident::parse_any_ident, Token![,])?;
-    let name = if input.peek(Token![as]) {
+    let mut name = table.to_string();
+    if input.peek(Token![as]) {
         input.parse::<Token![as]>()?;
-        let name = input.parse::<LitStr>()?.value();
-        if input.peek(Token![,]) {
+        name = input.parse::<LitStr>()?.value();
+        if !input.is_empty() {
             input.parse::<Token![,]>()?;
-            let flag: Ident = input.parse()?;
-            if flag != "immutable" {
-                return Err(syn::Error::new(flag.span(), "expected `immutable`"));
-            }
         }
-        name
-    } else {
-        table.to_string()
-    };
+    }
+    while !input.is_empty() {
+        let option: Ident = input.parse()?;
+        if option == "on" {
+            let list;
+            syn::bracketed!(list in input);
+            list.parse_terminated(syn::Type::parse, Token![,])?;
+        } else if option != "immutable" {
+            return Err(syn::Error::new(
+                option.span(),
+                "expected `immutable` or `on [Connection, …]`",
+            ));
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
     Ok(Decl {
         name,
         table: table.to_string(),

@@ -29,11 +29,9 @@ pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
         Backend::Sqlite => {
             check_sqlite_directory(url)?;
             let mut conn = diesel::SqliteConnection::establish(url.target()).map_err(fail)?;
-            conn.batch_execute(&format!(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
-                 PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-            ))
-            .map_err(|e| DbError::connect(url, ConnectionError::CouldntSetupConfiguration(e)))?;
+            configure_sqlite(&mut conn).map_err(|e| {
+                DbError::connect(url, ConnectionError::CouldntSetupConfiguration(e))
+            })?;
             Ok(AnyConnection::Sqlite(conn))
         }
         Backend::Postgres => diesel::PgConnection::establish(url.target())
@@ -53,6 +51,23 @@ pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
 
 /// SQLite's own message for a missing directory is "unable to open database file"; name the
 /// directory instead.
+/// What rowguard sets on every SQLite connection it opens: foreign keys enforced (rowguard's
+/// tables rely on them), a 5 s busy timeout (concurrent writers wait instead of failing at
+/// once), WAL journaling. Call it on a `SqliteConnection` you open yourself.
+///
+/// ```
+/// use diesel::prelude::*;
+/// let mut conn = SqliteConnection::establish(":memory:")?;
+/// rowguard::db::configure_sqlite(&mut conn)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn configure_sqlite(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+         PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    ))
+}
+
 fn check_sqlite_directory(url: &DatabaseUrl) -> Result<(), DbError> {
     let target = url.target();
     if target == ":memory:" || target.starts_with("file:") {

@@ -12,6 +12,7 @@ use diesel::{PgConnection, RunQueryDsl, SqliteConnection};
 use super::{AnyConnection, Backend};
 
 /// A borrowed connection of one concrete backend: what rowguard's own queries run on.
+#[non_exhaustive]
 pub enum BackendConnection<'a> {
     /// A PostgreSQL connection.
     Postgres(&'a mut PgConnection),
@@ -82,6 +83,11 @@ pub trait StoreConnection {
 /// What a guard call accepts for the guard's connection type `C`: `C` itself, or an r2d2
 /// pooled connection holding a `C` (rowguard's pool or Diesel's `r2d2::ConnectionManager`).
 /// So a `Guard<PgConnection>` takes `&mut PgConnection` and `&mut PooledConnection<…>` alike.
+#[diagnostic::on_unimplemented(
+    message = "a `Guard<{C}>` runs on `{C}` (or a pooled one), not on `{Self}`",
+    label = "this connection",
+    note = "name the guard's connection type where it is made: `let guard: Guard<{Self}> = auth.guard(subject);` (a bare `Guard` is `Guard<AnyConnection>`)"
+)]
 pub trait AsConnection<C> {
     /// The connection to run on.
     fn as_connection(&mut self) -> &mut C;

@@ -10,7 +10,7 @@ mod pool;
 mod url;
 
 pub use self::any::{AnyConnection, MultiBackend};
-pub use self::connection::{establish, SQLITE_BUSY_TIMEOUT_MS};
+pub use self::connection::{configure_sqlite, establish, SQLITE_BUSY_TIMEOUT_MS};
 pub(crate) use self::guard_connection::on_backend;
 pub use self::guard_connection::{
     in_transaction, last_insert_id, AsConnection, BackendConnection, GuardConnection,

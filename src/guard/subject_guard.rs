@@ -144,7 +144,7 @@ impl<C: GuardConnection> Guard<C> {
         conn: &mut impl AsConnection<C>,
     ) -> Result<Scoped<<M as ModelQueries<C>>::Query, C>, Error> {
         let rule = self.sql_rule::<M>(conn.as_connection(), Right::Read)?;
-        Ok(Scoped::new(M::boxed_query(rule)))
+        Ok(Scoped::new(M::unguarded_query(rule)))
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
@@ -220,7 +220,7 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Read)?;
-        M::load_where(conn, at_key::<M>(&rule, &key))?
+        M::unguarded_load(conn, at_key::<M>(&rule, &key))?
             .into_iter()
             .next()
             .ok_or_else(|| not_found::<M>(&key))
@@ -249,7 +249,7 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<Vec<M>, Error> {
         let conn = conn.as_connection();
         let rule = self.rule::<M>(conn, Right::Read)?;
-        Ok(M::load_where(conn, restrict::<M>(&rule, search))?)
+        Ok(M::unguarded_load(conn, restrict::<M>(&rule, search))?)
     }
 
     /// Inserts `row` if the create rule accepts it (search conditions included).
@@ -288,14 +288,14 @@ impl<C: GuardConnection> Guard<C> {
         }
         let recheck = stored_may_differ(row, &rule);
         let write = |conn: &mut C| -> Result<(), Error> {
-            row.insert_row(conn)?;
+            row.unguarded_insert(conn)?;
             if recheck {
                 // A key the database generates is found as the connection's last insert id.
                 let key = match row.key() {
                     Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
                     key => key,
                 };
-                if M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                if M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
                     return Err(forbidden::<M>(Right::Create));
                 }
             }
@@ -344,10 +344,10 @@ impl<C: GuardConnection> Guard<C> {
         }
         let recheck = stored_may_differ(row, &rule);
         let write = |conn: &mut C| -> Result<(), Error> {
-            if row.update_where(conn, at_key::<M>(&rule, &key))? == 0 {
+            if row.unguarded_update(conn, at_key::<M>(&rule, &key))? == 0 {
                 return Err(self.refusal::<M>(conn, &key, Right::Update));
             }
-            if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+            if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
                 return Err(forbidden::<M>(Right::Update));
             }
             Ok(())
@@ -380,7 +380,7 @@ impl<C: GuardConnection> Guard<C> {
         writable::<M>(Right::Delete)?;
         let key = key.into();
         let rule = self.rule::<M>(conn, Right::Delete)?;
-        if M::delete_where(conn, at_key::<M>(&rule, &key))? == 0 {
+        if M::unguarded_delete(conn, at_key::<M>(&rule, &key))? == 0 {
             return Err(self.refusal::<M>(conn, &key, Right::Delete));
         }
         Ok(())
@@ -389,8 +389,16 @@ impl<C: GuardConnection> Guard<C> {
     /// Bulk update, in one transaction: every row matching `search` (or all) that the
     /// subject may read and update is changed by `change`. Nothing is written, and the
     /// result is an error, if `change` changes a primary key (`KeyChanged`), a changed row
-    /// would leave the update rule (`Forbidden`), or a row was changed or removed by
-    /// someone else meanwhile (`RowChanged`). Returns the number of rows written.
+    /// would leave the update rule (`Forbidden`), or a row vanished or left the rule meanwhile
+    /// (`RowChanged`). Returns the number of rows written. If `change` panics, the
+    /// transaction is rolled back before the panic goes on, so the connection never stays
+    /// inside it.
+    ///
+    /// Like any read-modify-write, the rows are loaded and then written: under PostgreSQL's
+    /// READ COMMITTED (and MySQL's UPDATE, which reads the latest row), another session's
+    /// change committed in between to a column that keeps the row inside the rule is
+    /// overwritten with the values `change` saw. Run it inside your own `SERIALIZABLE` or
+    /// `REPEATABLE READ` (PostgreSQL) transaction when that matters.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -414,12 +422,19 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
-        conn.transaction(|conn| {
-            let mut rows = M::load_where(conn, restrict::<M>(&rule, search))?;
+        let mut panicked = None;
+        let written = conn.transaction(|conn| {
+            let mut rows = M::unguarded_load(conn, restrict::<M>(&rule, search))?;
             let mut recheck = false;
             for row in &mut rows {
                 let key = row.key();
-                change(row);
+                let changed =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(row)));
+                if let Err(payload) = changed {
+                    panicked = Some(payload);
+                    // Any error rolls back; this one is never seen (the panic resumes).
+                    return Err(forbidden::<M>(Right::Update));
+                }
                 if row.key() != key {
                     return Err(Error::KeyChanged {
                         model: M::NAME.to_owned(),
@@ -433,19 +448,23 @@ impl<C: GuardConnection> Guard<C> {
             }
             for row in &rows {
                 let key = row.key();
-                if row.update_where(conn, at_key::<M>(&rule, &key))? != 1 {
+                if row.unguarded_update(conn, at_key::<M>(&rule, &key))? != 1 {
                     return Err(Error::RowChanged {
                         model: M::NAME.to_owned(),
                         key: key.to_string(),
                     });
                 }
-                if recheck && M::load_where(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
                     return Err(forbidden::<M>(Right::Update));
                 }
             }
             // Each row was written exactly once, or nothing was.
             Ok(rows.len())
-        })
+        });
+        if let Some(payload) = panicked {
+            std::panic::resume_unwind(payload);
+        }
+        written
     }
 
     /// Bulk delete of the rows matching `search` (or all) that the subject may read and
@@ -469,7 +488,7 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         writable::<M>(Right::Delete)?;
         let rule = self.rule::<M>(conn, Right::Delete)?;
-        Ok(M::delete_where(conn, restrict::<M>(&rule, search))?)
+        Ok(M::unguarded_delete(conn, restrict::<M>(&rule, search))?)
     }
 
     /// Explains the decision for `right` on `M`.
@@ -500,7 +519,7 @@ impl<C: GuardConnection> Guard<C> {
     fn refusal<M: ModelQueries<C>>(&self, conn: &mut C, key: &Value, action: Right) -> Error {
         let readable = self
             .rule::<M>(conn, Right::Read)
-            .and_then(|read| Ok(!M::load_where(conn, at_key::<M>(&read, key))?.is_empty()));
+            .and_then(|read| Ok(!M::unguarded_load(conn, at_key::<M>(&read, key))?.is_empty()));
         match readable {
             Ok(true) => forbidden::<M>(action),
             Ok(false) => not_found::<M>(key),

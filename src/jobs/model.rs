@@ -104,6 +104,7 @@ crate::authorizable!(JobExecution => job_executions(uuid) {
 /// assert_eq!(JobStatus::TimedOut.as_str(), "timed_out");
 /// assert_eq!("killed".parse::<JobStatus>(), Ok(JobStatus::Killed));
 /// assert!(JobStatus::Running.is_running() && !JobStatus::Failed.is_running());
+/// assert!(JobStatus::Killed == "killed");
 /// assert!("stopped".parse::<JobStatus>().unwrap_err().to_string().contains("stopped"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
@@ -145,6 +146,13 @@ impl JobStatus {
     /// Still running (every other status is final).
     pub fn is_running(self) -> bool {
         self == JobStatus::Running
+    }
+}
+
+/// Compares with the stored text (`job.status == "running"`).
+impl PartialEq<&str> for JobStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

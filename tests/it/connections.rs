@@ -15,6 +15,7 @@ use crate::app::{contacts, Contact};
 rowguard::backend_tests!(
     native_connections_give_the_same_answers,
     diesel_pools_of_native_connections,
+    transactions_are_seen_and_never_left_open,
 );
 
 const SALES: &str = r#"{"create":{"search":{"owner_id":"=$subject.id"}},"read":{"search":{"owner_id":"=$subject.id"}},"update":{"search":{"owner_id":"=$subject.id","status":"=open"}},"delete":{"search":{"owner_id":"=$subject.id","status":"=pending"}}}"#;
@@ -345,4 +346,73 @@ fn demo_on_postgres() {
 #[test]
 fn demo_on_mysql() {
     demo_on(Backend::Mysql);
+}
+
+/// The cache's snapshot check sees a transaction on every connection type (pooled too), and
+/// a panic inside `update_all` never leaves the connection inside its transaction.
+fn transactions_are_seen_and_never_left_open(db: &TestDatabase) {
+    use rowguard::db::in_transaction;
+
+    let (pool, auth) = crate::fixture::contacts(db, admin_config(), 2);
+    let mut pooled = pool.get().expect("conn");
+    store::put_rule(&mut pooled, "roles", "sales", "contacts", SALES).expect("rule");
+    assert!(!in_transaction(&mut pooled));
+    pooled
+        .transaction(|c| {
+            assert!(
+                in_transaction(c),
+                "a pooled connection's transaction is seen"
+            );
+            Ok::<_, diesel::result::Error>(())
+        })
+        .expect("transaction");
+    drop(pooled);
+    match db.connect().expect("connect") {
+        AnyConnection::Sqlite(mut c) => never_left_open(&auth, &mut c, db),
+        AnyConnection::Postgres(mut c) => never_left_open(&auth, &mut c, db),
+        #[cfg(feature = "mysql")]
+        AnyConnection::Mysql(mut c) => never_left_open(&auth, &mut c, db),
+    }
+    never_left_open(&auth, &mut db.connect().expect("connect"), db);
+}
+
+fn never_left_open<C>(auth: &Authorizer, conn: &mut C, db: &TestDatabase)
+where
+    C: GuardConnection,
+    Contact: ModelQueries<C>,
+{
+    use rowguard::db::in_transaction;
+
+    let name = std::any::type_name::<C>();
+    assert!(!in_transaction(conn), "{name}");
+    conn.transaction(|c| {
+        assert!(in_transaction(c), "{name}: a transaction is seen");
+        Ok::<_, diesel::result::Error>(())
+    })
+    .expect("transaction");
+    let guard: Guard<C> = auth.guard(sales_17());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        guard.update_all::<Contact>(conn, None, |c| {
+            c.score = -1;
+            if c.id == 5 {
+                panic!("a caller's closure panics");
+            }
+        })
+    }));
+    assert!(panicked.is_err(), "{name}: the panic goes on");
+    assert!(!in_transaction(conn), "{name}: rolled back, not left open");
+    // The rows changed before the panic were rolled back, and a later write commits.
+    let mut one = guard.find::<Contact>(conn, 1).expect("contact 1");
+    assert_ne!(one.score, -1, "{name}");
+    one.score = 77;
+    guard.update(conn, &one).expect("update");
+    let mut other = db.connect().expect("connect");
+    let score: i32 = contacts::table
+        .find(1i64)
+        .select(contacts::score)
+        .first(&mut other)
+        .expect("score");
+    assert_eq!(score, 77, "{name}: committed, seen from another connection");
+    one.score = 1;
+    guard.update(conn, &one).expect("restore");
 }

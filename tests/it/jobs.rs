@@ -552,6 +552,19 @@ fn job_reads_and_writes_go_through_the_guard(db: &TestDatabase) {
     ));
     let stored = runner.wait(&alice, &job.uuid, Duration::ZERO).unwrap();
     assert_eq!(stored, job, "the audit row is unchanged");
+    // A status a DBA wrote by hand fails closed, and the error chain names the text.
+    diesel::update(job_executions::table.find(&job.uuid))
+        .set(job_executions::status.eq("stopped"))
+        .execute(&mut conn)
+        .unwrap();
+    let err = jobs::list(&mut conn, &alice).unwrap_err();
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push_str(&format!(" / {cause}"));
+        source = cause.source();
+    }
+    assert!(chain.contains("unknown job status \"stopped\""), "{chain}");
 }
 
 /// Item 14: the update rule decides who kills: devops (update "*") kills anyone's job.

@@ -284,6 +284,26 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
             && err.contains("nested/models.rs"),
         "{err}"
     );
+    // Every option of the macro is read (name, immutable, connection list); an unknown one
+    // is named.
+    tree.write(
+        "bad.rs",
+        "rowguard::authorizable!(Other => tags(tag_id) { tag_id } as \"other_tags\", immutable, on [diesel::PgConnection, rowguard::AnyConnection]);\nrowguard::authorizable!(Third => tags(tag_id) { tag_id, label } on [diesel::SqliteConnection]);",
+    );
+    let scan = tree.scan().unwrap();
+    assert_eq!(
+        scan.models.keys().collect::<Vec<_>>(),
+        ["notes", "other_tags", "tags"]
+    );
+    tree.write(
+        "bad.rs",
+        "rowguard::authorizable!(Other => tags(tag_id) { tag_id } as \"x\", frozen);",
+    );
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.contains("expected `immutable` or `on [Connection, …]`"),
+        "{err}"
+    );
     tree.remove("bad.rs");
     // A file that cannot be read as text, and a root that does not exist: named.
     std::fs::write(tree.0.join("latin1.rs"), b"// caf\xe9\n").unwrap();

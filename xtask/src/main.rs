@@ -51,6 +51,20 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
+            // Causes the message does not already show (a driver's deserialization error
+            // names the field but not the value, its source does).
+            let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut shown = words(&e.to_string());
+            let mut source = e.source();
+            while let Some(cause) = source {
+                let text = words(&cause.to_string());
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown.push(' ');
+                    shown.push_str(&text);
+                }
+                source = cause.source();
+            }
             ExitCode::FAILURE
         }
     }

@@ -14,73 +14,20 @@
 //! }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::rbac::{self, RbacError, Role};
-use crate::rules::{compile_document, is_identifier, Columns, RuleError};
-use crate::schema::{
-    authorizable_models as models, authorizable_set_types as set_types,
-    authorization_rules as rules, permissions, role_inheritance, role_permissions, roles,
-};
+use crate::rbac::{self, RbacError};
+use crate::rules::RuleError;
+use crate::store::{self, StoreError};
 use crate::AnyConnection;
 
-/// The set types every database has (created by the migration, never removed).
-pub const BUILT_IN_SET_TYPES: [&str; 4] = ["roles", "groups", "id", "universal"];
-
-/// A name with an optional description: `"name"` or `{"name": …, "description": …}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(from = "NamedRepr")]
-pub struct Named {
-    /// The name.
-    pub name: String,
-    /// The description, if given.
-    pub description: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NamedRepr {
-    Name(String),
-    Full {
-        name: String,
-        #[serde(default)]
-        description: Option<String>,
-    },
-}
-
-impl From<NamedRepr> for Named {
-    fn from(r: NamedRepr) -> Self {
-        match r {
-            NamedRepr::Name(name) => Named {
-                name,
-                description: None,
-            },
-            NamedRepr::Full { name, description } => Named { name, description },
-        }
-    }
-}
-
-/// A role in a seed file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleSeed {
-    /// The role's name.
-    pub name: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Permission names, or `"*"` for every permission.
-    #[serde(default)]
-    pub permissions: Vec<String>,
-    /// Roles whose permissions this one inherits.
-    #[serde(default)]
-    pub inherits: Vec<String>,
-}
+pub use crate::rbac::write::RoleDefinition as RoleSeed;
+pub use crate::store::{Counts, Named, BUILT_IN_SET_TYPES};
 
 /// A rule row in a seed file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -186,17 +133,6 @@ impl Step {
             Step::Rules => "rules",
         }
     }
-}
-
-/// What one step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counts {
-    /// Rows inserted.
-    pub added: usize,
-    /// Rows updated (or, for `Clear`, deleted).
-    pub changed: usize,
-    /// Rows already as seeded.
-    pub unchanged: usize,
 }
 
 /// A line of the step report.
@@ -409,342 +345,63 @@ pub fn apply(
     .inspect(|_| crate::cache::note_store_write())
 }
 
+/// One step, through the module that owns its tables (`rbac` for the RBAC tables, `store`
+/// for set types and rules); errors get the step's context.
 fn run_step(conn: &mut AnyConnection, seed: &Seed, step: Step) -> Result<Counts, SeedError> {
     let content = &seed.content;
+    let rbac_error = |e: rbac::write::WriteError| match e {
+        rbac::write::WriteError::Rbac(source) => SeedError::Rbac { step, source },
+        rbac::write::WriteError::Db(e) => SeedError::Db(e),
+    };
     match step {
-        Step::Clear => clear(conn),
+        Step::Clear => {
+            let changed = rbac::write::clear(conn).map_err(rbac_error)?
+                + store::clear_rules_and_set_types(conn).map_err(|e| store_error(step, e))?;
+            Ok(Counts {
+                changed,
+                ..Counts::default()
+            })
+        }
         Step::SetTypes => {
-            for t in &content.set_types {
-                if !is_identifier(&t.name) {
-                    return Err(step_error(step, format!(
-                        "invalid set type name \"{}\": letters, digits and _, not starting with a digit",
-                        t.name
-                    )));
-                }
-            }
-            upsert_named(conn, &content.set_types, NamedTable::SetTypes)
+            store::upsert_set_types(conn, &content.set_types).map_err(|e| store_error(step, e))
         }
         Step::Permissions => {
-            for p in &content.permissions {
-                rbac::validate_permission_name(&p.name)
-                    .map_err(|source| SeedError::Rbac { step, source })?;
-            }
-            upsert_named(conn, &content.permissions, NamedTable::Permissions)
+            rbac::write::upsert_permissions(conn, &content.permissions).map_err(rbac_error)
         }
-        Step::Roles => upsert_roles(conn, &content.roles),
-        Step::RolePermissions => grant_permissions(conn, &content.roles),
-        Step::RoleInheritance => inherit(conn, &content.roles),
-        Step::Rules => put_rules(conn, &content.rules),
-    }
-}
-
-fn clear(conn: &mut AnyConnection) -> Result<Counts, SeedError> {
-    let mut changed = diesel::delete(role_inheritance::table).execute(conn)?;
-    changed += diesel::delete(role_permissions::table).execute(conn)?;
-    changed += diesel::delete(rules::table).execute(conn)?;
-    changed += diesel::delete(roles::table).execute(conn)?;
-    changed += diesel::delete(permissions::table).execute(conn)?;
-    changed += diesel::delete(set_types::table.filter(set_types::name.ne_all(BUILT_IN_SET_TYPES)))
-        .execute(conn)?;
-    Ok(Counts {
-        changed,
-        ..Counts::default()
-    })
-}
-
-#[derive(Clone, Copy)]
-enum NamedTable {
-    SetTypes,
-    Permissions,
-}
-
-fn upsert_named(
-    conn: &mut AnyConnection,
-    items: &[Named],
-    table: NamedTable,
-) -> Result<Counts, SeedError> {
-    let existing: Vec<(String, Option<String>)> = match table {
-        NamedTable::SetTypes => set_types::table
-            .select((set_types::name, set_types::description))
-            .load(conn)?,
-        NamedTable::Permissions => permissions::table
-            .select((permissions::name, permissions::description))
-            .load(conn)?,
-    };
-    let existing: HashMap<String, Option<String>> = existing.into_iter().collect();
-    let mut counts = Counts::default();
-    for item in items {
-        match existing.get(&item.name) {
-            None => {
-                match table {
-                    NamedTable::SetTypes => diesel::insert_into(set_types::table)
-                        .values((
-                            set_types::name.eq(&item.name),
-                            set_types::description.eq(&item.description),
-                        ))
-                        .execute(conn)?,
-                    NamedTable::Permissions => diesel::insert_into(permissions::table)
-                        .values((
-                            permissions::name.eq(&item.name),
-                            permissions::description.eq(&item.description),
-                        ))
-                        .execute(conn)?,
-                };
-                counts.added += 1;
-            }
-            Some(description) if item.description.is_some() && *description != item.description => {
-                match table {
-                    NamedTable::SetTypes => {
-                        diesel::update(set_types::table.filter(set_types::name.eq(&item.name)))
-                            .set(set_types::description.eq(&item.description))
-                            .execute(conn)?
-                    }
-                    NamedTable::Permissions => {
-                        diesel::update(permissions::table.filter(permissions::name.eq(&item.name)))
-                            .set(permissions::description.eq(&item.description))
-                            .execute(conn)?
-                    }
-                };
-                counts.changed += 1;
-            }
-            Some(_) => counts.unchanged += 1,
+        Step::Roles => rbac::write::upsert_roles(conn, &content.roles).map_err(rbac_error),
+        Step::RolePermissions => {
+            rbac::write::grant_permissions(conn, &content.roles).map_err(rbac_error)
+        }
+        Step::RoleInheritance => rbac::write::inherit(conn, &content.roles).map_err(rbac_error),
+        Step::Rules => {
+            let definitions = content
+                .rules
+                .iter()
+                .map(|rule| {
+                    let document = serde_json::to_string(&rule.rules)
+                        .map_err(|e| step_error(step, format!("rule on {}: {e}", rule.model)))?;
+                    Ok(store::RuleDefinition {
+                        set_type: rule.set_type.clone(),
+                        set_value: rule.set_value.as_string(),
+                        model: rule.model.clone(),
+                        document,
+                    })
+                })
+                .collect::<Result<Vec<_>, SeedError>>()?;
+            store::put_rules(conn, &definitions).map_err(|e| store_error(step, e))
         }
     }
-    Ok(counts)
 }
 
-fn upsert_roles(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, SeedError> {
-    let existing: Vec<(String, Option<String>, bool)> = roles::table
-        .select((roles::name, roles::description, roles::all_permissions))
-        .load(conn)?;
-    let existing: HashMap<String, (Option<String>, bool)> =
-        existing.into_iter().map(|(n, d, a)| (n, (d, a))).collect();
-    let mut counts = Counts::default();
-    for role in seeds {
-        rbac::validate_role_name(&role.name).map_err(|source| SeedError::Rbac {
-            step: Step::Roles,
+/// A store error in a step: rule language errors keep their type, the rest their message.
+fn store_error(step: Step, e: StoreError) -> SeedError {
+    match e {
+        StoreError::InvalidRule { rule, source } => SeedError::Rule { item: rule, source },
+        StoreError::BadColumns { model, source } => SeedError::Rule {
+            item: format!("model \"{model}\""),
             source,
-        })?;
-        let all = role.permissions.iter().any(|p| p == "*");
-        match existing.get(&role.name) {
-            None => {
-                diesel::insert_into(roles::table)
-                    .values((
-                        roles::name.eq(&role.name),
-                        roles::description.eq(&role.description),
-                        roles::all_permissions.eq(all),
-                    ))
-                    .execute(conn)?;
-                counts.added += 1;
-            }
-            Some((description, stored_all))
-                if *stored_all != all
-                    || (role.description.is_some() && *description != role.description) =>
-            {
-                let description = role.description.clone().or_else(|| description.clone());
-                diesel::update(roles::table.filter(roles::name.eq(&role.name)))
-                    .set((
-                        roles::description.eq(description),
-                        roles::all_permissions.eq(all),
-                    ))
-                    .execute(conn)?;
-                counts.changed += 1;
-            }
-            Some(_) => counts.unchanged += 1,
-        }
+        },
+        StoreError::Db(e) => SeedError::Db(e),
+        other => step_error(step, other.to_string()),
     }
-    Ok(counts)
-}
-
-fn ids(conn: &mut AnyConnection, table: NamedIds) -> Result<HashMap<String, i64>, SeedError> {
-    let rows: Vec<(String, i64)> = match table {
-        NamedIds::Roles => roles::table.select((roles::name, roles::id)).load(conn)?,
-        NamedIds::Permissions => permissions::table
-            .select((permissions::name, permissions::id))
-            .load(conn)?,
-    };
-    Ok(rows.into_iter().collect())
-}
-
-#[derive(Clone, Copy)]
-enum NamedIds {
-    Roles,
-    Permissions,
-}
-
-fn grant_permissions(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, SeedError> {
-    let role_ids = ids(conn, NamedIds::Roles)?;
-    let perm_ids = ids(conn, NamedIds::Permissions)?;
-    let existing: HashSet<(i64, i64)> = role_permissions::table
-        .select((role_permissions::role_id, role_permissions::permission_id))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let mut counts = Counts::default();
-    for role in seeds {
-        let role_id = role_ids[&role.name];
-        for permission in role.permissions.iter().filter(|p| *p != "*") {
-            let Some(&perm_id) = perm_ids.get(permission) else {
-                return Err(SeedError::Rbac {
-                    step: Step::RolePermissions,
-                    source: RbacError::UnknownPermission {
-                        role: role.name.clone(),
-                        permission: permission.clone(),
-                    },
-                });
-            };
-            if existing.contains(&(role_id, perm_id)) {
-                counts.unchanged += 1;
-            } else {
-                diesel::insert_into(role_permissions::table)
-                    .values((
-                        role_permissions::role_id.eq(role_id),
-                        role_permissions::permission_id.eq(perm_id),
-                    ))
-                    .execute(conn)?;
-                counts.added += 1;
-            }
-        }
-    }
-    Ok(counts)
-}
-
-fn inherit(conn: &mut AnyConnection, seeds: &[RoleSeed]) -> Result<Counts, SeedError> {
-    let role_ids = ids(conn, NamedIds::Roles)?;
-    let names: HashMap<i64, String> = role_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
-    let existing: HashSet<(i64, i64)> = role_inheritance::table
-        .select((role_inheritance::role_id, role_inheritance::parent_role_id))
-        .load::<(i64, i64)>(conn)?
-        .into_iter()
-        .collect();
-    // The whole graph after this step: what is stored plus what is seeded.
-    let mut graph: BTreeMap<String, Role> = role_ids
-        .keys()
-        .map(|n| (n.clone(), Role::default()))
-        .collect();
-    for (child, parent) in &existing {
-        if let (Some(c), Some(p)) = (names.get(child), names.get(parent)) {
-            graph
-                .entry(c.clone())
-                .or_default()
-                .parents
-                .insert(p.clone());
-        }
-    }
-    let mut wanted = BTreeSet::new();
-    for role in seeds {
-        for parent in &role.inherits {
-            let Some(&parent_id) = role_ids.get(parent) else {
-                return Err(SeedError::Rbac {
-                    step: Step::RoleInheritance,
-                    source: RbacError::UnknownRole(parent.clone()),
-                });
-            };
-            graph
-                .entry(role.name.clone())
-                .or_default()
-                .parents
-                .insert(parent.clone());
-            wanted.insert((role_ids[&role.name], parent_id));
-        }
-    }
-    if let Some(cycle) = rbac::find_cycle(&graph) {
-        return Err(SeedError::Rbac {
-            step: Step::RoleInheritance,
-            source: RbacError::Cycle(cycle),
-        });
-    }
-    let mut counts = Counts::default();
-    for (child, parent) in wanted {
-        if existing.contains(&(child, parent)) {
-            counts.unchanged += 1;
-        } else {
-            diesel::insert_into(role_inheritance::table)
-                .values((
-                    role_inheritance::role_id.eq(child),
-                    role_inheritance::parent_role_id.eq(parent),
-                ))
-                .execute(conn)?;
-            counts.added += 1;
-        }
-    }
-    Ok(counts)
-}
-
-fn put_rules(conn: &mut AnyConnection, seeds: &[RuleSeed]) -> Result<Counts, SeedError> {
-    let type_ids: HashMap<String, i64> = set_types::table
-        .select((set_types::name, set_types::id))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .collect();
-    let model_rows: Vec<(String, i64, String)> = models::table
-        .select((models::name, models::id, models::column_types))
-        .load(conn)?;
-    let existing: HashMap<(i64, String, i64), (i64, String)> = rules::table
-        .select((
-            rules::authorizable_set_type_id,
-            rules::authorizable_set_value,
-            rules::authorizable_model_id,
-            rules::id,
-            rules::rules,
-        ))
-        .load::<(i64, String, i64, i64, String)>(conn)?
-        .into_iter()
-        .map(|(t, v, m, id, r)| ((t, v, m), (id, r)))
-        .collect();
-    let mut columns: HashMap<&str, (i64, Columns)> = HashMap::new();
-    for (name, id, json) in &model_rows {
-        let cols = Columns::from_json(json).map_err(|source| SeedError::Rule {
-            item: format!("model \"{name}\""),
-            source,
-        })?;
-        columns.insert(name.as_str(), (*id, cols));
-    }
-    let mut counts = Counts::default();
-    for seed in seeds {
-        let value = seed.set_value.as_string();
-        let what = format!("rule {} \"{}\" on {}", seed.set_type, value, seed.model);
-        let &type_id = type_ids.get(&seed.set_type).ok_or_else(|| {
-            step_error(
-                Step::Rules,
-                format!("{what}: there is no set type named \"{}\"", seed.set_type),
-            )
-        })?;
-        let (model_id, cols) = columns.get(seed.model.as_str()).ok_or_else(|| {
-            step_error(
-                Step::Rules,
-                format!(
-                    "{what}: there is no model named \"{}\"; run cargo xtask sync-models first",
-                    seed.model
-                ),
-            )
-        })?;
-        let text = serde_json::to_string(&seed.rules)
-            .map_err(|e| step_error(Step::Rules, format!("{what}: {e}")))?;
-        compile_document(&text, cols).map_err(|source| SeedError::Rule {
-            item: what.clone(),
-            source,
-        })?;
-        match existing.get(&(type_id, value.clone(), *model_id)) {
-            Some((_, stored)) if *stored == text => counts.unchanged += 1,
-            Some((id, _)) => {
-                diesel::update(rules::table.find(*id))
-                    .set(rules::rules.eq(&text))
-                    .execute(conn)?;
-                counts.changed += 1;
-            }
-            None => {
-                diesel::insert_into(rules::table)
-                    .values((
-                        rules::authorizable_set_type_id.eq(type_id),
-                        rules::authorizable_set_value.eq(&value),
-                        rules::authorizable_model_id.eq(*model_id),
-                        rules::rules.eq(&text),
-                    ))
-                    .execute(conn)?;
-                counts.added += 1;
-            }
-        }
-    }
-    Ok(counts)
 }

@@ -1,0 +1,93 @@
+//! Reading and writing rowguard's own tables: model metadata, rule rows, set types, the
+//! state version. This module owns them: models ([`upsert_model`]), rule rows
+//! ([`put_rule`]), and the seeder's batch writes ([`put_rules`], [`upsert_set_types`]).
+
+mod models;
+mod rule_rows;
+mod write;
+
+pub use self::models::{load_models, rules_broken_by, upsert_model, BrokenModel, StoredModel};
+pub use self::rule_rows::{all_rules, invalid_rules, load_rules, put_rule, InvalidRule, RuleRow};
+pub use self::write::{
+    clear_rules_and_set_types, put_rules, upsert_set_types, Counts, Named, RuleDefinition,
+};
+
+/// The set types every database has (created by the migration, never removed).
+pub const BUILT_IN_SET_TYPES: [&str; 4] = ["roles", "groups", "id", "universal"];
+
+use diesel::prelude::*;
+
+use crate::db::{on_backend, StoreConnection};
+use crate::rules::RuleError;
+use crate::schema::authorization_state as state;
+use crate::DbError;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A query failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A model's new columns would break rules stored for it (see [`rules_broken_by`]);
+    /// nothing was written.
+    #[error("refusing to change models whose stored rules depend on what changes (fix those rules first): {}", .0.join("; "))]
+    RulesWouldBreak(Vec<String>),
+    /// A model's stored `columns` JSON is invalid.
+    #[error("model \"{model}\": {source}")]
+    BadColumns {
+        /// The model.
+        model: String,
+        /// What is wrong.
+        source: RuleError,
+    },
+    /// A set type's name is not an identifier.
+    #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]
+    BadSetTypeName(String),
+    /// A rule names a set type that does not exist.
+    #[error("{rule}: there is no set type named \"{set_type}\"")]
+    UnknownSetType {
+        /// The rule (`rule roles "agent" on contacts`).
+        rule: String,
+        /// The set type.
+        set_type: String,
+    },
+    /// A rule names a model that is not registered.
+    #[error("{rule}: there is no model named \"{model}\"; run cargo xtask sync-models first")]
+    UnknownModel {
+        /// The rule.
+        rule: String,
+        /// The model.
+        model: String,
+    },
+    /// A rule document does not compile against its model.
+    #[error("{rule}: {source}")]
+    InvalidRule {
+        /// The rule.
+        rule: String,
+        /// The rule language's error, with its path.
+        source: RuleError,
+    },
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        StoreError::Db(DbError::Query(e))
+    }
+}
+
+/// The current `authorization_state.version`.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let before = rowguard::store::state_version(&mut conn)?;
+/// rowguard::store::put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)?;
+/// assert!(rowguard::store::state_version(&mut conn)? > before); // triggers bump it
+/// # Ok(())
+/// # }
+/// ```
+pub fn state_version(conn: &mut dyn StoreConnection) -> Result<i64, StoreError> {
+    Ok(on_backend!(conn, c => state::table.select(state::version).first(c))?)
+}

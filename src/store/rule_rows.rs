@@ -1,0 +1,212 @@
+//! `authorization_rules`: one rule document per (set type, set value, model).
+
+use diesel::prelude::*;
+
+use crate::db::{on_backend, StoreConnection};
+use crate::rules::Columns;
+use crate::schema::{
+    authorizable_models as models, authorizable_set_types as set_types,
+    authorization_rules as rules,
+};
+
+use super::StoreError;
+
+/// One row of `authorization_rules`, with its set type's name.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct RuleRow {
+    /// Row id.
+    pub id: i64,
+    /// Set type name (`roles`, …).
+    pub set_type: String,
+    /// Set value (`agent`, …).
+    pub set_value: String,
+    /// The model's name.
+    pub model: String,
+    /// The rule document, JSON text.
+    pub rules: String,
+}
+
+/// The columns a [`RuleRow`] is loaded from (rules joined with set types and models).
+const RULE_ROW: (
+    rules::id,
+    set_types::name,
+    rules::authorizable_set_value,
+    models::name,
+    rules::rules,
+) = (
+    rules::id,
+    set_types::name,
+    rules::authorizable_set_value,
+    models::name,
+    rules::rules,
+);
+
+/// Sets the rule document of (set type, set value, model), replacing an existing one. The
+/// document is stored as given; validate it first (the seeder and the guard do).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Right;
+/// rowguard::store::put_rule(&mut conn, "roles", "agent", "contacts", r#"{"read":"*"}"#)?;
+/// // In force at once: the agent now reads the closed contact too.
+/// let guard = auth.guard(agent());
+/// assert_eq!(guard.read::<Contact>(&mut conn)?.count().get_result::<i64>(&mut conn)?, 3);
+/// let two = guard.find::<Contact>(&mut conn, 2)?;
+/// // The document replaced the agent's whole rule: no update right any more.
+/// assert!(!guard.can(&mut conn, Right::Update, &two)?);
+/// # Ok(())
+/// # }
+/// ```
+pub fn put_rule(
+    conn: &mut dyn StoreConnection,
+    set_type: &str,
+    set_value: &str,
+    model: &str,
+    document: &str,
+) -> Result<(), StoreError> {
+    on_backend!(conn, c => c.transaction(|conn| {
+        let type_id: i64 = set_types::table
+            .filter(set_types::name.eq(set_type))
+            .select(set_types::id)
+            .first(conn)?;
+        let model_id: i64 = models::table
+            .filter(models::name.eq(model))
+            .select(models::id)
+            .first(conn)?;
+        let target = rules::table
+            .filter(rules::authorizable_set_type_id.eq(type_id))
+            .filter(rules::authorizable_set_value.eq(set_value))
+            .filter(rules::authorizable_model_id.eq(model_id));
+        let updated = diesel::update(target)
+            .set(rules::rules.eq(document))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(rules::table)
+                .values((
+                    rules::authorizable_set_type_id.eq(type_id),
+                    rules::authorizable_set_value.eq(set_value),
+                    rules::authorizable_model_id.eq(model_id),
+                    rules::rules.eq(document),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    }))?;
+    // In force at once for every authorizer of this process (after the commit, when the
+    // caller's connection is not inside a transaction of its own; else after the next
+    // version check).
+    crate::cache::note_store_write();
+    Ok(())
+}
+
+/// The rule rows of `model` for the given (set type, values) pairs, in one query.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let sets = [("roles".to_string(), vec!["agent".to_string(), "nobody".to_string()])];
+/// let rows = rowguard::store::load_rules(&mut conn, "contacts", &sets)?;
+/// assert_eq!(rows.len(), 1);
+/// assert_eq!((rows[0].set_type.as_str(), rows[0].set_value.as_str()), ("roles", "agent"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn load_rules(
+    conn: &mut dyn StoreConnection,
+    model: &str,
+    sets: &[(String, Vec<String>)],
+) -> Result<Vec<RuleRow>, StoreError> {
+    let type_names: Vec<&str> = sets.iter().map(|(t, _)| t.as_str()).collect();
+    let values: Vec<&str> = sets
+        .iter()
+        .flat_map(|(_, vs)| vs.iter().map(String::as_str))
+        .collect();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .filter(models::name.eq(model))
+        .filter(set_types::name.eq_any(&type_names))
+        .filter(rules::authorizable_set_value.eq_any(&values))
+        .select(RULE_ROW)
+        .order(rules::id);
+    let candidates: Vec<RuleRow> = on_backend!(conn, c => query.load(c))?;
+    // The query matched types and values independently; keep the exact pairs.
+    Ok(candidates
+        .into_iter()
+        .filter(|row| {
+            sets.iter()
+                .any(|(t, vs)| *t == row.set_type && vs.contains(&row.set_value))
+        })
+        .collect())
+}
+
+/// Every rule row (for `rules check`).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let rows = rowguard::store::all_rules(&mut conn)?;
+/// assert!(rows.iter().any(|r| r.model == "contacts" && r.set_value == "agent"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn all_rules(conn: &mut dyn StoreConnection) -> Result<Vec<RuleRow>, StoreError> {
+    let query = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .select(RULE_ROW)
+        .order(rules::id);
+    Ok(on_backend!(conn, c => query.load(c))?)
+}
+
+/// A stored rule row that does not validate against its model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRule {
+    /// The row.
+    pub row: RuleRow,
+    /// What is wrong with it.
+    pub error: String,
+}
+
+/// Validates every stored rule against its model's columns; returns the bad ones.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// // A DBA's typo, written with SQL or through put_rule (which stores what it is given).
+/// rowguard::store::put_rule(&mut conn, "roles", "typo", "contacts", r#"{"read":{"search":{"idd":"=1"}}}"#)?;
+/// let bad = rowguard::store::invalid_rules(&mut conn)?;
+/// assert_eq!(bad.len(), 1);
+/// assert!(bad[0].error.contains(r#"unknown column "idd""#), "{}", bad[0].error);
+/// # Ok(())
+/// # }
+/// ```
+pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>, StoreError> {
+    let mut columns = std::collections::HashMap::new();
+    let query = models::table.select((models::name, models::column_types));
+    let rows: Vec<(String, String)> = on_backend!(conn, c => query.load(c))?;
+    for (name, json) in rows {
+        columns.insert(name, Columns::from_json(&json));
+    }
+    Ok(all_rules(conn)?
+        .into_iter()
+        .filter_map(|row| {
+            let error = match columns.get(&row.model) {
+                Some(Ok(cols)) => crate::rules::compile_document(&row.rules, cols)
+                    .err()
+                    .map(|e| e.to_string()),
+                Some(Err(e)) => Some(format!("the model's columns are invalid: {e}")),
+                None => Some("the model is not registered".into()),
+            }?;
+            Some(InvalidRule { row, error })
+        })
+        .collect())
+}

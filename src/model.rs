@@ -309,28 +309,33 @@ macro_rules! __model_queries {
     };
 }
 
-/// [`__model_queries`] for each connection type this build of rowguard supports (the
-/// `mysql` feature is rowguard's, so the list is chosen here, not in the caller's crate).
-#[cfg(feature = "mysql")]
+/// [`__model_queries`] for each connection type this build of rowguard supports.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __model_queries_for_each_connection {
     ($($model:tt)*) => {
         $crate::__model_queries!($crate::__diesel::PgConnection; $($model)*);
         $crate::__model_queries!($crate::__diesel::SqliteConnection; $($model)*);
-        $crate::__model_queries!($crate::__diesel::MysqlConnection; $($model)*);
         $crate::__model_queries!($crate::AnyConnection; $($model)*);
+        $crate::__if_mysql! {
+            $crate::__model_queries!($crate::__diesel::MysqlConnection; $($model)*);
+        }
     };
 }
 
-/// [`__model_queries`] for each connection type this build of rowguard supports.
+/// Its tokens when rowguard is built with `mysql`, else nothing: a `#[cfg(feature = …)]`
+/// inside a macro's expansion would test the *caller's* feature, not rowguard's.
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_mysql {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// Its tokens when rowguard is built with `mysql`, else nothing.
 #[cfg(not(feature = "mysql"))]
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __model_queries_for_each_connection {
-    ($($model:tt)*) => {
-        $crate::__model_queries!($crate::__diesel::PgConnection; $($model)*);
-        $crate::__model_queries!($crate::__diesel::SqliteConnection; $($model)*);
-        $crate::__model_queries!($crate::AnyConnection; $($model)*);
-    };
+macro_rules! __if_mysql {
+    ($($tokens:tt)*) => {};
 }

@@ -273,9 +273,6 @@ fn sweep_stale_databases(conn: &mut AnyConnection) {
 /// }
 /// # fn main() {}
 /// ```
-// Defined once per build of rowguard: a `#[cfg(feature = "mysql")]` inside the expansion
-// would test the *caller's* feature, not rowguard's.
-#[cfg(feature = "mysql")]
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),+ $(,)?) => {$(
@@ -288,28 +285,12 @@ macro_rules! backend_tests {
             fn on_postgres() {
                 $crate::testing::run_on($crate::Backend::Postgres, super::$name);
             }
-            #[test]
-            fn on_mysql() {
-                $crate::testing::run_on($crate::Backend::Mysql, super::$name);
-            }
-        }
-    )+};
-}
-
-/// Declares backend tests: for each function `fn name(db: &TestDatabase)`, a module `name`
-/// with `on_sqlite` and `on_postgres` tests (this build of rowguard has no `mysql` feature).
-#[cfg(not(feature = "mysql"))]
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn on_sqlite() {
-                $crate::testing::run_on($crate::Backend::Sqlite, super::$name);
-            }
-            #[test]
-            fn on_postgres() {
-                $crate::testing::run_on($crate::Backend::Postgres, super::$name);
+            // rowguard's `mysql` feature decides, not the caller's.
+            $crate::__if_mysql! {
+                #[test]
+                fn on_mysql() {
+                    $crate::testing::run_on($crate::Backend::Mysql, super::$name);
+                }
             }
         }
     )+};

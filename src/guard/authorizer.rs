@@ -1,4 +1,7 @@
 //! The [`Authorizer`]: shared by the whole application; loads, caches and decides.
+//!
+//! Why about 580 lines: a third of them are the runnable examples of its public methods;
+//! loading, caching and deciding share the private `with_access` path and its cache keys.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

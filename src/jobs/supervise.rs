@@ -199,40 +199,30 @@ pub(super) fn supervise(
         }
         let killed_by = lock(&running.kill_by).clone();
         log.report_losses();
-        let end = if let Some(user) = killed_by {
-            log.note(&format!(
-                "PROCESS KILLED BY {user} AT {}\n",
-                now().format("%Y-%m-%d %H:%M:%S")
-            ));
-            Finish {
-                uuid: job,
-                outcome: JobStatus::Killed,
-                code: None,
-                killed_by: Some(user),
-            }
-        } else if running.timed_out.load(Ordering::Acquire) {
-            log.note(&format!(
-                "TIMED OUT AT {}\n",
-                now().format("%Y-%m-%d %H:%M:%S")
-            ));
-            Finish {
-                uuid: job,
-                outcome: JobStatus::TimedOut,
-                code: None,
-                killed_by: None,
-            }
-        } else {
-            let code = exit.and_then(|e| e.code());
-            Finish {
-                uuid: job,
-                outcome: if code == Some(0) {
-                    JobStatus::Completed
-                } else {
-                    JobStatus::Failed
-                },
-                code,
-                killed_by: None,
-            }
+        let at = now().format("%Y-%m-%d %H:%M:%S");
+        let code = exit.and_then(|e| e.code());
+        let (outcome, code, line) = match &killed_by {
+            Some(user) => (
+                JobStatus::Killed,
+                None,
+                Some(format!("PROCESS KILLED BY {user} AT {at}\n")),
+            ),
+            None if running.timed_out.load(Ordering::Acquire) => (
+                JobStatus::TimedOut,
+                None,
+                Some(format!("TIMED OUT AT {at}\n")),
+            ),
+            None if code == Some(0) => (JobStatus::Completed, code, None),
+            None => (JobStatus::Failed, code, None),
+        };
+        if let Some(line) = line {
+            log.note(&line);
+        }
+        let end = Finish {
+            uuid: job,
+            outcome,
+            code,
+            killed_by,
         };
         log.close();
         let recorded = inner

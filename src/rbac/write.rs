@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{find_cycle, validate_permission_name, validate_role_name, RbacError, Role};
 use crate::db::{on_backend, StoreConnection};
 use crate::schema::{permissions, role_inheritance, role_permissions, roles};
-use crate::store::{Counts, Named};
+use crate::store::{upsert_named_rows, Counts, Named};
 use crate::DbError;
 
 /// A role to write: its permissions (`"*"` for all) and the roles it inherits from. The
@@ -83,31 +83,7 @@ pub fn upsert_permissions(
     for item in items {
         validate_permission_name(&item.name)?;
     }
-    let query = permissions::table.select((permissions::name, permissions::description));
-    let existing: Vec<(String, Option<String>)> = on_backend!(conn, c => query.load(c))?;
-    let existing: HashMap<String, Option<String>> = existing.into_iter().collect();
-    let mut counts = Counts::default();
-    for item in items {
-        match existing.get(&item.name) {
-            None => {
-                let insert = diesel::insert_into(permissions::table).values((
-                    permissions::name.eq(&item.name),
-                    permissions::description.eq(&item.description),
-                ));
-                on_backend!(conn, c => insert.execute(c))?;
-                counts.added += 1;
-            }
-            Some(stored) if item.description.is_some() && *stored != item.description => {
-                let update =
-                    diesel::update(permissions::table.filter(permissions::name.eq(&item.name)))
-                        .set(permissions::description.eq(&item.description));
-                on_backend!(conn, c => update.execute(c))?;
-                counts.changed += 1;
-            }
-            Some(_) => counts.unchanged += 1,
-        }
-    }
-    Ok(counts)
+    Ok(upsert_named_rows!(conn, items, permissions))
 }
 
 /// Adds the roles that are missing and updates the `"*"` flag and descriptions that differ.

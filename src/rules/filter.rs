@@ -1,6 +1,9 @@
 //! The typed, validated form of a search: a boolean tree of tests on columns. It is what
 //! gets merged, rendered to SQL ([`sql`](super::sql)) and evaluated in memory
 //! ([`eval`](super::eval)), so those two always start from the same thing.
+//!
+//! Why one file of about 540 lines: the tree, its constructors from a validated document and
+//! its simplification are one type's implementation; SQL and evaluation already live apart.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -5,6 +5,9 @@
 //! `expr := part ("||" part)*`, `part := cond ("&&" cond)*`, `cond := OP values`,
 //! `values := value (";" value)*`. A backslash makes the next character literal; unescaped
 //! white space around operators, separators and values is ignored.
+//!
+//! Why one file of about 480 lines: the grammar above is one recursive-descent parser whose
+//! functions call each other; split, each part would need the others' private helpers.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};

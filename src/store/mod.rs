@@ -6,10 +6,14 @@ mod models;
 mod rule_rows;
 mod write;
 
-pub use self::models::{load_models, rules_broken_by, upsert_model, BrokenModel, StoredModel};
+pub use self::models::{
+    delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
+};
 pub use self::rule_rows::{all_rules, invalid_rules, load_rules, put_rule, InvalidRule, RuleRow};
+pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
-    clear_rules_and_set_types, put_rules, upsert_set_types, Counts, Named, RuleDefinition,
+    clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,
+    RuleDefinition,
 };
 
 /// The set types every database has (created by the migration, never removed).

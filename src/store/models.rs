@@ -188,6 +188,22 @@ pub fn upsert_model(
     Ok(())
 }
 
+/// How many rule rows the model with row id `model_id` has.
+pub fn rule_count(conn: &mut dyn StoreConnection, model_id: i64) -> Result<i64, StoreError> {
+    let query = rules::table
+        .filter(rules::authorizable_model_id.eq(model_id))
+        .count();
+    Ok(on_backend!(conn, c => query.get_result(c))?)
+}
+
+/// Deletes the model `name` (its rules must be gone first: the foreign key refuses).
+pub fn delete_model(conn: &mut dyn StoreConnection, name: &str) -> Result<usize, StoreError> {
+    let delete = diesel::delete(models::table.filter(models::name.eq(name)));
+    let deleted = on_backend!(conn, c => delete.execute(c))?;
+    crate::cache::note_store_write();
+    Ok(deleted)
+}
+
 /// The rules stored for `model` that its new `columns` would break, each as
 /// `"model set_type/set_value: why"`: a column a rule uses is gone, or has another type (a
 /// text comparison is not a number comparison; integer and bigint are alike). Rules that do

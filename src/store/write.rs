@@ -57,6 +57,59 @@ impl From<NamedRepr> for Named {
     }
 }
 
+/// What writing `items` into a table of names and descriptions takes, given what it
+/// holds (`existing`: name → description): the rows to insert, the rows whose description to
+/// update (a name given without a description keeps its stored one), and how many are
+/// already as wanted. The set-type and permission tables share it.
+pub fn plan_named<'a>(
+    items: &'a [Named],
+    existing: &HashMap<String, Option<String>>,
+) -> (Vec<&'a Named>, Vec<&'a Named>, usize) {
+    let (mut add, mut change, mut unchanged) = (Vec::new(), Vec::new(), 0);
+    for item in items {
+        match existing.get(&item.name) {
+            None => add.push(item),
+            Some(stored) if item.description.is_some() && *stored != item.description => {
+                change.push(item)
+            }
+            Some(_) => unchanged += 1,
+        }
+    }
+    (add, change, unchanged)
+}
+
+/// Writes `items` into a table of names and descriptions (`set_types`, `permissions`) and
+/// counts what it did, per [`plan_named`]. One text for both tables, expanded in the module
+/// that owns each (the columns' Diesel types differ, so a function would need Diesel's
+/// generic bounds).
+macro_rules! upsert_named_rows {
+    ($conn:expr, $items:expr, $table:ident) => {{
+        let query = $table::table.select(($table::name, $table::description));
+        let existing: Vec<(String, Option<String>)> =
+            $crate::db::on_backend!($conn, c => query.load(c))?;
+        let (add, change, unchanged) =
+            $crate::store::plan_named($items, &existing.into_iter().collect());
+        for item in &add {
+            let insert = diesel::insert_into($table::table).values((
+                $table::name.eq(&item.name),
+                $table::description.eq(&item.description),
+            ));
+            $crate::db::on_backend!($conn, c => insert.execute(c))?;
+        }
+        for item in &change {
+            let update = diesel::update($table::table.filter($table::name.eq(&item.name)))
+                .set($table::description.eq(&item.description));
+            $crate::db::on_backend!($conn, c => update.execute(c))?;
+        }
+        $crate::store::Counts {
+            added: add.len(),
+            changed: change.len(),
+            unchanged,
+        }
+    }};
+}
+pub(crate) use upsert_named_rows;
+
 /// A rule row to write: (set type, set value, model) and its document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleDefinition {
@@ -99,31 +152,7 @@ pub fn upsert_set_types(
     if let Some(bad) = items.iter().find(|t| !is_identifier(&t.name)) {
         return Err(StoreError::BadSetTypeName(bad.name.clone()));
     }
-    let query = set_types::table.select((set_types::name, set_types::description));
-    let existing: Vec<(String, Option<String>)> = on_backend!(conn, c => query.load(c))?;
-    let existing: HashMap<String, Option<String>> = existing.into_iter().collect();
-    let mut counts = Counts::default();
-    for item in items {
-        match existing.get(&item.name) {
-            None => {
-                let insert = diesel::insert_into(set_types::table).values((
-                    set_types::name.eq(&item.name),
-                    set_types::description.eq(&item.description),
-                ));
-                on_backend!(conn, c => insert.execute(c))?;
-                counts.added += 1;
-            }
-            Some(stored) if item.description.is_some() && *stored != item.description => {
-                let update =
-                    diesel::update(set_types::table.filter(set_types::name.eq(&item.name)))
-                        .set(set_types::description.eq(&item.description));
-                on_backend!(conn, c => update.execute(c))?;
-                counts.changed += 1;
-            }
-            Some(_) => counts.unchanged += 1,
-        }
-    }
-    Ok(counts)
+    Ok(upsert_named_rows!(conn, items, set_types))
 }
 
 /// Writes rule rows: each document is compiled against its model's stored columns first

@@ -95,11 +95,11 @@ pub struct Config {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(transparent)]
-pub struct Section(toml::Table);
+pub struct Section(serde_json::Map<String, serde_json::Value>);
 
 impl Section {
     /// The value of `key`, if the section has it.
-    pub fn get(&self, key: &str) -> Option<&toml::Value> {
+    pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
         self.0.get(key)
     }
 
@@ -111,9 +111,9 @@ impl Section {
     /// Deserializes the section into the reading module's settings; `name` (`"jobs"`)
     /// names it in errors.
     pub fn parse<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
-        T::deserialize(toml::Value::Table(self.0.clone())).map_err(|e| ConfigError::Syntax {
+        T::deserialize(serde_json::Value::Object(self.0.clone())).map_err(|e| ConfigError::Syntax {
             path: format!("[{name}]"),
-            message: e.message().trim().replace('\n', " "),
+            message: e.to_string().trim().replace('\n', " "),
             source: Box::new(e),
         })
     }

@@ -13,21 +13,21 @@
 //! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
 //! | [`config`] | [`Config`]: file and environment settings |
-//! | [`store`] | rowguard's rule tables: models, rule rows, the version DBAs' edits bump |
+//! | [`store`] | the one owner of rowguard's rule tables: models, rule rows, set types, the version DBAs' edits bump |
 //! | [`cache`] | the bounded, version-checked rule cache |
 //! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
 //! | [`model`] | [`Authorizable`], its per-connection [`ModelQueries`], and the [`authorizable!`] macro that implements both |
 //! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes, explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
-//! | [`rbac`] | roles, permissions, inheritance, the permission matrix |
-//! | [`seed`] | the seed file format and the atomic, step-by-step seeder |
+//! | [`rbac`] | the one owner of the RBAC tables: roles, permissions, inheritance, the permission matrix |
+//! | [`seed`] | the seed file format and the atomic, step-by-step seeder (writes through `rbac` and `store`) |
 //! | `sync` (feature `sync`) | `sync-models`: find `authorizable!` models in a source tree and register them |
 //! | `jobs` (feature `jobs`) | allow-listed commands as audited jobs, protected by the same rules |
 //! | `testing` (feature `testing`) | a fresh database per test on every backend, for your own tests too |
 //!
-//! The last three are cargo features, off by default, so an application compiles neither
-//! `syn` nor process control nor database-dropping helpers unless it asks: `sync` (syn,
+//! The last three are cargo features, off by default, so an application links neither a
+//! Rust parser nor process control nor database-dropping helpers unless it asks: `sync` (syn,
 //! walkdir) and `jobs` (nix, uuid) are for tools such as rowguard's `xtask`, which turns all
 //! three on; take `testing` as a dev-dependency feature for your own tests.
 //!

@@ -124,7 +124,7 @@ impl<M: Authorizable> Row for M {
 /// Declares a Diesel model authorizable, in one line:
 ///
 /// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
-/// optionally followed by, in this order and separated by commas:
+/// optionally followed by, in any order and separated by commas:
 /// - `as "stable_name"` (default: the table name);
 /// - `immutable`, for a table whose rows the guard only inserts (updates and deletes through
 ///   the guard are refused with [`Error::Immutable`](crate::Error::Immutable));
@@ -136,6 +136,28 @@ impl<M: Authorizable> Row for M {
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
 /// for the table; rule types come from the `table!` SQL types.
+///
+/// An unknown option is a compile error naming it (here `frozen`):
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { id, body } frozen);
+/// ```
+///
+/// The same declaration with a known option compiles:
+///
+/// ```
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { id, body } immutable, as "notes");
+/// ```
 ///
 /// A PostgreSQL-only table:
 ///
@@ -193,6 +215,14 @@ macro_rules! authorizable {
     (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [$($new:ty),+ $(,)?] $(, $($rest:tt)*)?) => {
         $crate::authorizable!(@opts $head [$name] [$imm] [$($new),+] $($($rest)*)?);
     };
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [] $($rest:tt)*) => {
+        ::core::compile_error!("authorizable!: `on [...]` needs at least one connection type");
+    };
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] as $other:tt $($rest:tt)*) => {
+        ::core::compile_error!(
+            "authorizable!: `as` takes a string literal (the stable name sync-models stores)"
+        );
+    };
     (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] []) => {
         $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
         $crate::__model_queries_for_each_connection!($model => $table ($pk));
@@ -200,6 +230,13 @@ macro_rules! authorizable {
     (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] [$($conn:ty),+]) => {
         $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
         $($crate::__model_queries!($conn; $model => $table ($pk));)+
+    };
+    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] $other:tt $($rest:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "authorizable!: unknown option `",
+            ::core::stringify!($other),
+            "`: expected `as \"name\"`, `immutable` or `on [Connection, …]`, separated by commas"
+        ));
     };
     (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
         impl $crate::Authorizable for $model {

@@ -161,7 +161,7 @@ pub enum SeedError {
     /// A seed file is not a valid seed document (JSON syntax, shape, unknown keys).
     #[error("{path}: {source}")]
     Json {
-        /// The file.
+        /// The seed file that does not parse.
         path: String,
         /// The JSON parser's error, with line and column.
         source: serde_json::Error,
@@ -315,7 +315,8 @@ pub fn apply(
     report: &mut dyn FnMut(&StepReport),
 ) -> Result<Vec<StepReport>, SeedError> {
     let mut reports = Vec::new();
-    conn.transaction(|conn| {
+    let mut panicked = None;
+    let applied = conn.transaction(|conn| {
         for step in Step::ALL {
             if step == Step::Clear && !options.fresh {
                 continue;
@@ -336,13 +337,21 @@ pub fn apply(
                 duration: started.elapsed(),
                 outcome: result.as_ref().map(|c| *c).map_err(|e| e.to_string()),
             };
-            report(&line);
+            // A panicking report must not leave the transaction open: roll back, then panic.
+            let reported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report(&line)));
+            if let Err(payload) = reported {
+                panicked = Some(payload);
+                return Err(step_error(step, "the report callback panicked"));
+            }
             reports.push(line);
             result?;
         }
         Ok(reports)
-    })
-    .inspect(|_| crate::cache::note_store_write())
+    });
+    if let Some(payload) = panicked {
+        std::panic::resume_unwind(payload);
+    }
+    applied.inspect(|_| crate::cache::note_store_write())
 }
 
 /// One step, through the module that owns its tables (`rbac` for the RBAC tables, `store`

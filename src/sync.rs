@@ -48,7 +48,7 @@ pub enum SyncError {
     /// A Rust file does not parse (use `--keep-going` to skip it).
     #[error("{path}: does not parse as Rust: line {line}: {source}")]
     Parse {
-        /// The file.
+        /// The Rust file that does not parse.
         path: String,
         /// Where the parser stopped.
         line: usize,
@@ -58,7 +58,7 @@ pub enum SyncError {
     /// A declaration is inconsistent (unknown table, column, type, duplicate name).
     #[error("{path}: {cause}")]
     Model {
-        /// The file.
+        /// The file with the declaration (or the table at fault).
         path: String,
         /// What is wrong.
         cause: String,
@@ -249,7 +249,8 @@ fn collect(
     Ok(())
 }
 
-/// `Model => table (pk) { a, b, … } [as "name"] [, immutable] [, on [Connection, …]]`
+/// `Model => table (pk) { a, b, … }` then, in any order and comma-separated, `as "name"`,
+/// `immutable`, `on [Connection, …]`
 fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     input.parse::<syn::Type>()?;
     input.parse::<Token![=>]>()?;
@@ -260,25 +261,30 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     let body;
     syn::braced!(body in input);
     let columns = body.parse_terminated(Ident::parse_any_ident, Token![,])?;
+    // The options, in any order, as the macro takes them.
     let mut name = table.to_string();
-    if input.peek(Token![as]) {
-        input.parse::<Token![as]>()?;
-        name = input.parse::<LitStr>()?.value();
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
     while !input.is_empty() {
-        let option: Ident = input.parse()?;
-        if option == "on" {
-            let list;
-            syn::bracketed!(list in input);
-            list.parse_terminated(syn::Type::parse, Token![,])?;
-        } else if option != "immutable" {
-            return Err(syn::Error::new(
-                option.span(),
-                "expected `immutable` or `on [Connection, …]`",
-            ));
+        if input.peek(Token![as]) {
+            input.parse::<Token![as]>()?;
+            name = input.parse::<LitStr>()?.value();
+        } else {
+            let option: Ident = input.parse()?;
+            if option == "on" {
+                let list;
+                syn::bracketed!(list in input);
+                let types = list.parse_terminated(syn::Type::parse, Token![,])?;
+                if types.is_empty() {
+                    return Err(syn::Error::new(
+                        option.span(),
+                        "`on [...]` needs at least one connection type",
+                    ));
+                }
+            } else if option != "immutable" {
+                return Err(syn::Error::new(
+                    option.span(),
+                    "expected `as \"name\"`, `immutable` or `on [Connection, …]`",
+                ));
+            }
         }
         if !input.is_empty() {
             input.parse::<Token![,]>()?;

@@ -49,8 +49,6 @@ pub fn establish(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
     }
 }
 
-/// SQLite's own message for a missing directory is "unable to open database file"; name the
-/// directory instead.
 /// What rowguard sets on every SQLite connection it opens: foreign keys enforced (rowguard's
 /// tables rely on them), a 5 s busy timeout (concurrent writers wait instead of failing at
 /// once), WAL journaling. Call it on a `SqliteConnection` you open yourself.
@@ -68,6 +66,8 @@ pub fn configure_sqlite(conn: &mut diesel::SqliteConnection) -> diesel::QueryRes
     ))
 }
 
+/// SQLite's own message for a missing directory is "unable to open database file"; name the
+/// directory instead.
 fn check_sqlite_directory(url: &DatabaseUrl) -> Result<(), DbError> {
     let target = url.target();
     if target == ":memory:" || target.starts_with("file:") {

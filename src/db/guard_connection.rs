@@ -176,6 +176,26 @@ impl<M: r2d2::ManageConnection> AsConnection<M::Connection> for r2d2::PooledConn
     }
 }
 
+/// Runs `write` (several statements to rowguard's own tables) in one transaction on `conn`
+/// (a savepoint when the caller already opened one), then, once it has committed, tells
+/// every cache of the process ([`note_store_write`](crate::cache::note_store_write)). Inside
+/// the caller's transaction the commit is the caller's: the caches learn of the write at
+/// the next version check, or at once if the caller notes it after committing.
+pub(crate) fn write_transaction<T, E>(
+    conn: &mut dyn StoreConnection,
+    write: impl FnOnce(&mut dyn StoreConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let nested = in_transaction(conn);
+    let result = on_backend!(conn, c => c.transaction(|c| write(c)));
+    if result.is_ok() && !nested {
+        crate::cache::note_store_write();
+    }
+    result
+}
+
 /// Whether `conn` is inside a transaction that rowguard can see (Diesel's `transaction`,
 /// `begin_test_transaction`): reads there may come from an older snapshot.
 ///

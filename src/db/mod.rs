@@ -11,11 +11,11 @@ mod url;
 
 pub use self::any::{AnyConnection, MultiBackend};
 pub use self::connection::{configure_sqlite, establish, SQLITE_BUSY_TIMEOUT_MS};
-pub(crate) use self::guard_connection::on_backend;
 pub use self::guard_connection::{
     in_transaction, last_insert_id, AsConnection, BackendConnection, GuardConnection,
     StoreConnection,
 };
+pub(crate) use self::guard_connection::{on_backend, write_transaction};
 pub use self::migrate::{pending_migrations, revert_all_migrations, run_pending_migrations};
 pub use self::pool::{connect_pool, ConnectionManager, Pool, PoolOptions, PooledConnection};
 pub use self::url::{Backend, DatabaseUrl, DEFAULT_DATABASE_URL};

@@ -389,7 +389,8 @@ impl<C: GuardConnection> Guard<C> {
     /// would leave the update rule (`Forbidden`), or a row vanished or left the rule meanwhile
     /// (`RowChanged`). Returns the number of rows written. If `change` panics, the
     /// transaction is rolled back before the panic goes on, so the connection never stays
-    /// inside it.
+    /// inside it (inside a transaction of yours, only this call's savepoint is rolled back;
+    /// with `panic = "abort"` the process ends and the database rolls back on disconnect).
     ///
     /// Like any read-modify-write, the rows are loaded and then written: under PostgreSQL's
     /// READ COMMITTED (and MySQL's UPDATE, which reads the latest row), another session's

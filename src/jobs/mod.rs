@@ -297,6 +297,23 @@ mod tests {
     }
 
     #[test]
+    fn a_json_file_with_nulls_loads() {
+        let dir = std::env::temp_dir().join(format!("rowguard-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rowguard.json");
+        std::fs::write(
+            &path,
+            r#"{"refresh_interval_ms": 5, "jobs": {"commands": {"g": {"program": "echo",
+                "roles": ["*"], "timeout_secs": null, "description": null}}}}"#,
+        )
+        .unwrap();
+        let config = Config::from_file(&path).unwrap();
+        let jobs = JobsConfig::from_config_with_env(&config, |_| None).unwrap();
+        assert_eq!(jobs.commands["g"].timeout_secs, None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_bad_section_names_the_section_and_the_key() {
         let config = Config::from_toml_str("[jobs]\nenv_allow = [\"DATABASE_URL\"]").expect("toml");
         let err = JobsConfig::from_config_with_env(&config, |_| None)

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::{find_cycle, validate_permission_name, validate_role_name, RbacError, Role};
-use crate::db::{on_backend, StoreConnection};
+use crate::db::{on_backend, write_transaction, StoreConnection};
 use crate::schema::{permissions, role_inheritance, role_permissions, roles};
 use crate::store::{upsert_named_rows, Counts, Named};
 use crate::DbError;
@@ -53,12 +53,14 @@ impl From<diesel::result::Error> for WriteError {
 
 /// Deletes every grant, inheritance, role and permission; returns the rows deleted.
 pub fn clear(conn: &mut dyn StoreConnection) -> Result<usize, WriteError> {
-    Ok(on_backend!(conn, c => {
-        let mut deleted = diesel::delete(role_inheritance::table).execute(c)?;
-        deleted += diesel::delete(role_permissions::table).execute(c)?;
-        deleted += diesel::delete(roles::table).execute(c)?;
-        deleted + diesel::delete(permissions::table).execute(c)?
-    }))
+    write_transaction(conn, |conn| {
+        Ok(on_backend!(conn, c => {
+            let mut deleted = diesel::delete(role_inheritance::table).execute(c)?;
+            deleted += diesel::delete(role_permissions::table).execute(c)?;
+            deleted += diesel::delete(roles::table).execute(c)?;
+            deleted + diesel::delete(permissions::table).execute(c)?
+        }))
+    })
 }
 
 /// Adds the permissions that are missing and updates descriptions that differ (a permission
@@ -80,10 +82,12 @@ pub fn upsert_permissions(
     conn: &mut dyn StoreConnection,
     items: &[Named],
 ) -> Result<Counts, WriteError> {
-    for item in items {
-        validate_permission_name(&item.name)?;
-    }
-    Ok(upsert_named_rows!(conn, items, permissions))
+    write_transaction(conn, |conn| {
+        for item in items {
+            validate_permission_name(&item.name)?;
+        }
+        Ok(upsert_named_rows!(conn, items, permissions))
+    })
 }
 
 /// Adds the roles that are missing and updates the `"*"` flag and descriptions that differ.
@@ -92,40 +96,43 @@ pub fn upsert_roles(
     conn: &mut dyn StoreConnection,
     definitions: &[RoleDefinition],
 ) -> Result<Counts, WriteError> {
-    let query = roles::table.select((roles::name, roles::description, roles::all_permissions));
-    let existing: Vec<(String, Option<String>, bool)> = on_backend!(conn, c => query.load(c))?;
-    let existing: HashMap<String, (Option<String>, bool)> =
-        existing.into_iter().map(|(n, d, a)| (n, (d, a))).collect();
-    let mut counts = Counts::default();
-    for role in definitions {
-        validate_role_name(&role.name)?;
-        let all = role.permissions.iter().any(|p| p == "*");
-        match existing.get(&role.name) {
-            None => {
-                let insert = diesel::insert_into(roles::table).values((
-                    roles::name.eq(&role.name),
-                    roles::description.eq(&role.description),
-                    roles::all_permissions.eq(all),
-                ));
-                on_backend!(conn, c => insert.execute(c))?;
-                counts.added += 1;
+    write_transaction(conn, |conn| {
+        let query = roles::table.select((roles::name, roles::description, roles::all_permissions));
+        let existing: Vec<(String, Option<String>, bool)> = on_backend!(conn, c => query.load(c))?;
+        let existing: HashMap<String, (Option<String>, bool)> =
+            existing.into_iter().map(|(n, d, a)| (n, (d, a))).collect();
+        let mut counts = Counts::default();
+        for role in definitions {
+            validate_role_name(&role.name)?;
+            let all = role.permissions.iter().any(|p| p == "*");
+            match existing.get(&role.name) {
+                None => {
+                    let insert = diesel::insert_into(roles::table).values((
+                        roles::name.eq(&role.name),
+                        roles::description.eq(&role.description),
+                        roles::all_permissions.eq(all),
+                    ));
+                    on_backend!(conn, c => insert.execute(c))?;
+                    counts.added += 1;
+                }
+                Some((description, stored_all))
+                    if *stored_all != all
+                        || (role.description.is_some() && *description != role.description) =>
+                {
+                    let description = role.description.clone().or_else(|| description.clone());
+                    let update = diesel::update(roles::table.filter(roles::name.eq(&role.name)))
+                        .set((
+                            roles::description.eq(description),
+                            roles::all_permissions.eq(all),
+                        ));
+                    on_backend!(conn, c => update.execute(c))?;
+                    counts.changed += 1;
+                }
+                Some(_) => counts.unchanged += 1,
             }
-            Some((description, stored_all))
-                if *stored_all != all
-                    || (role.description.is_some() && *description != role.description) =>
-            {
-                let description = role.description.clone().or_else(|| description.clone());
-                let update = diesel::update(roles::table.filter(roles::name.eq(&role.name))).set((
-                    roles::description.eq(description),
-                    roles::all_permissions.eq(all),
-                ));
-                on_backend!(conn, c => update.execute(c))?;
-                counts.changed += 1;
-            }
-            Some(_) => counts.unchanged += 1,
         }
-    }
-    Ok(counts)
+        Ok(counts)
+    })
 }
 
 /// Ids by name.
@@ -149,37 +156,39 @@ pub fn grant_permissions(
     conn: &mut dyn StoreConnection,
     definitions: &[RoleDefinition],
 ) -> Result<Counts, WriteError> {
-    let (role_ids, perm_ids) = ids(conn)?;
-    let query = role_permissions::table
-        .select((role_permissions::role_id, role_permissions::permission_id));
-    let existing: Vec<(i64, i64)> = on_backend!(conn, c => query.load(c))?;
-    let existing: HashSet<(i64, i64)> = existing.into_iter().collect();
-    let mut counts = Counts::default();
-    for role in definitions {
-        let &role_id = role_ids
-            .get(&role.name)
-            .ok_or_else(|| RbacError::UnknownRole(role.name.clone()))?;
-        for permission in role.permissions.iter().filter(|p| *p != "*") {
-            let &perm_id =
-                perm_ids
-                    .get(permission)
-                    .ok_or_else(|| RbacError::UnknownPermission {
-                        role: role.name.clone(),
-                        permission: permission.clone(),
-                    })?;
-            if existing.contains(&(role_id, perm_id)) {
-                counts.unchanged += 1;
-            } else {
-                let insert = diesel::insert_into(role_permissions::table).values((
-                    role_permissions::role_id.eq(role_id),
-                    role_permissions::permission_id.eq(perm_id),
-                ));
-                on_backend!(conn, c => insert.execute(c))?;
-                counts.added += 1;
+    write_transaction(conn, |conn| {
+        let (role_ids, perm_ids) = ids(conn)?;
+        let query = role_permissions::table
+            .select((role_permissions::role_id, role_permissions::permission_id));
+        let existing: Vec<(i64, i64)> = on_backend!(conn, c => query.load(c))?;
+        let existing: HashSet<(i64, i64)> = existing.into_iter().collect();
+        let mut counts = Counts::default();
+        for role in definitions {
+            let &role_id = role_ids
+                .get(&role.name)
+                .ok_or_else(|| RbacError::UnknownRole(role.name.clone()))?;
+            for permission in role.permissions.iter().filter(|p| *p != "*") {
+                let &perm_id =
+                    perm_ids
+                        .get(permission)
+                        .ok_or_else(|| RbacError::UnknownPermission {
+                            role: role.name.clone(),
+                            permission: permission.clone(),
+                        })?;
+                if existing.contains(&(role_id, perm_id)) {
+                    counts.unchanged += 1;
+                } else {
+                    let insert = diesel::insert_into(role_permissions::table).values((
+                        role_permissions::role_id.eq(role_id),
+                        role_permissions::permission_id.eq(perm_id),
+                    ));
+                    on_backend!(conn, c => insert.execute(c))?;
+                    counts.added += 1;
+                }
             }
         }
-    }
-    Ok(counts)
+        Ok(counts)
+    })
 }
 
 /// Makes each role inherit the roles it lists. The whole graph after the change (what is
@@ -188,57 +197,59 @@ pub fn inherit(
     conn: &mut dyn StoreConnection,
     definitions: &[RoleDefinition],
 ) -> Result<Counts, WriteError> {
-    let (role_ids, _) = ids(conn)?;
-    let names: HashMap<i64, String> = role_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
-    let query = role_inheritance::table
-        .select((role_inheritance::role_id, role_inheritance::parent_role_id));
-    let existing: Vec<(i64, i64)> = on_backend!(conn, c => query.load(c))?;
-    let existing: HashSet<(i64, i64)> = existing.into_iter().collect();
-    let mut graph: BTreeMap<String, Role> = role_ids
-        .keys()
-        .map(|n| (n.clone(), Role::default()))
-        .collect();
-    for (child, parent) in &existing {
-        if let (Some(c), Some(p)) = (names.get(child), names.get(parent)) {
-            graph
-                .entry(c.clone())
-                .or_default()
-                .parents
-                .insert(p.clone());
+    write_transaction(conn, |conn| {
+        let (role_ids, _) = ids(conn)?;
+        let names: HashMap<i64, String> = role_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
+        let query = role_inheritance::table
+            .select((role_inheritance::role_id, role_inheritance::parent_role_id));
+        let existing: Vec<(i64, i64)> = on_backend!(conn, c => query.load(c))?;
+        let existing: HashSet<(i64, i64)> = existing.into_iter().collect();
+        let mut graph: BTreeMap<String, Role> = role_ids
+            .keys()
+            .map(|n| (n.clone(), Role::default()))
+            .collect();
+        for (child, parent) in &existing {
+            if let (Some(c), Some(p)) = (names.get(child), names.get(parent)) {
+                graph
+                    .entry(c.clone())
+                    .or_default()
+                    .parents
+                    .insert(p.clone());
+            }
         }
-    }
-    let mut wanted = BTreeSet::new();
-    for role in definitions {
-        let &child_id = role_ids
-            .get(&role.name)
-            .ok_or_else(|| RbacError::UnknownRole(role.name.clone()))?;
-        for parent in &role.inherits {
-            let &parent_id = role_ids
-                .get(parent)
-                .ok_or_else(|| RbacError::UnknownRole(parent.clone()))?;
-            graph
-                .entry(role.name.clone())
-                .or_default()
-                .parents
-                .insert(parent.clone());
-            wanted.insert((child_id, parent_id));
+        let mut wanted = BTreeSet::new();
+        for role in definitions {
+            let &child_id = role_ids
+                .get(&role.name)
+                .ok_or_else(|| RbacError::UnknownRole(role.name.clone()))?;
+            for parent in &role.inherits {
+                let &parent_id = role_ids
+                    .get(parent)
+                    .ok_or_else(|| RbacError::UnknownRole(parent.clone()))?;
+                graph
+                    .entry(role.name.clone())
+                    .or_default()
+                    .parents
+                    .insert(parent.clone());
+                wanted.insert((child_id, parent_id));
+            }
         }
-    }
-    if let Some(cycle) = find_cycle(&graph) {
-        return Err(RbacError::Cycle(cycle).into());
-    }
-    let mut counts = Counts::default();
-    for (child, parent) in wanted {
-        if existing.contains(&(child, parent)) {
-            counts.unchanged += 1;
-        } else {
-            let insert = diesel::insert_into(role_inheritance::table).values((
-                role_inheritance::role_id.eq(child),
-                role_inheritance::parent_role_id.eq(parent),
-            ));
-            on_backend!(conn, c => insert.execute(c))?;
-            counts.added += 1;
+        if let Some(cycle) = find_cycle(&graph) {
+            return Err(RbacError::Cycle(cycle).into());
         }
-    }
-    Ok(counts)
+        let mut counts = Counts::default();
+        for (child, parent) in wanted {
+            if existing.contains(&(child, parent)) {
+                counts.unchanged += 1;
+            } else {
+                let insert = diesel::insert_into(role_inheritance::table).values((
+                    role_inheritance::role_id.eq(child),
+                    role_inheritance::parent_role_id.eq(parent),
+                ));
+                on_backend!(conn, c => insert.execute(c))?;
+                counts.added += 1;
+            }
+        }
+        Ok(counts)
+    })
 }

@@ -45,6 +45,14 @@ pub enum StoreError {
         /// What is wrong.
         source: RuleError,
     },
+    /// A model still has rule rows; delete them first.
+    #[error("model \"{model}\" still has {rules} rule row(s); delete them first")]
+    ModelHasRules {
+        /// The model.
+        model: String,
+        /// How many rule rows use it.
+        rules: i64,
+    },
     /// A set type's name is not an identifier.
     #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]
     BadSetTypeName(String),

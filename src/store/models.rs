@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 
-use crate::db::{on_backend, StoreConnection};
+use crate::db::{on_backend, write_transaction, StoreConnection};
 use crate::rules::{
     compile_document, Access, ColumnType, Columns, CompiledRules, Right, RuleError,
 };
@@ -196,12 +196,24 @@ pub fn rule_count(conn: &mut dyn StoreConnection, model_id: i64) -> Result<i64, 
     Ok(on_backend!(conn, c => query.get_result(c))?)
 }
 
-/// Deletes the model `name` (its rules must be gone first: the foreign key refuses).
+/// Deletes the model `name`; refused with [`StoreError::ModelHasRules`] while rule rows
+/// use it (checked here, not left to a foreign key a SQLite connection may not enforce).
 pub fn delete_model(conn: &mut dyn StoreConnection, name: &str) -> Result<usize, StoreError> {
-    let delete = diesel::delete(models::table.filter(models::name.eq(name)));
-    let deleted = on_backend!(conn, c => delete.execute(c))?;
-    crate::cache::note_store_write();
-    Ok(deleted)
+    write_transaction(conn, |conn| {
+        let count = rules::table
+            .inner_join(models::table)
+            .filter(models::name.eq(name))
+            .count();
+        let rules: i64 = on_backend!(conn, c => count.get_result(c))?;
+        if rules > 0 {
+            return Err(StoreError::ModelHasRules {
+                model: name.to_owned(),
+                rules,
+            });
+        }
+        let delete = diesel::delete(models::table.filter(models::name.eq(name)));
+        Ok(on_backend!(conn, c => delete.execute(c))?)
+    })
 }
 
 /// The rules stored for `model` that its new `columns` would break, each as

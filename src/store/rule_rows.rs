@@ -3,7 +3,6 @@
 use diesel::prelude::*;
 
 use crate::db::{on_backend, StoreConnection};
-use crate::rules::Columns;
 use crate::schema::{
     authorizable_models as models, authorizable_set_types as set_types,
     authorization_rules as rules,
@@ -190,20 +189,23 @@ pub struct InvalidRule {
 /// # }
 /// ```
 pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>, StoreError> {
-    let mut columns = std::collections::HashMap::new();
-    let query = models::table.select((models::name, models::column_types));
-    let rows: Vec<(String, String)> = on_backend!(conn, c => query.load(c))?;
-    for (name, json) in rows {
-        columns.insert(name, Columns::from_json(&json));
-    }
+    let models = super::load_models(conn)?;
+    let model = |name: &str| {
+        models.iter().find(|m| match m {
+            Ok(m) => m.name == name,
+            Err(broken) => broken.name == name,
+        })
+    };
     Ok(all_rules(conn)?
         .into_iter()
         .filter_map(|row| {
-            let error = match columns.get(&row.model) {
-                Some(Ok(cols)) => crate::rules::compile_document(&row.rules, cols)
+            let error = match model(&row.model) {
+                Some(Ok(stored)) => crate::rules::compile_document(&row.rules, &stored.columns)
                     .err()
                     .map(|e| e.to_string()),
-                Some(Err(e)) => Some(format!("the model's columns are invalid: {e}")),
+                Some(Err(broken)) => {
+                    Some(format!("the model's columns are invalid: {}", broken.error))
+                }
                 None => Some("the model is not registered".into()),
             }?;
             Some(InvalidRule { row, error })

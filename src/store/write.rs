@@ -1,6 +1,7 @@
 //! Writing many rows of rowguard's rule tables at once (the seeder's set types and rules):
-//! each function makes the table hold what it is given and counts what it did. Run them
-//! inside one transaction; an error names the item, and the caller rolls back.
+//! each function makes the table hold what it is given and counts what it did, in one
+//! transaction of its own (a savepoint inside the caller's): an error names the item and
+//! nothing of that call is written.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::{load_models, StoreError, BUILT_IN_SET_TYPES};
-use crate::db::{on_backend, StoreConnection};
+use crate::db::{on_backend, write_transaction, StoreConnection};
 use crate::rules::{compile_document, is_identifier};
 use crate::schema::{authorizable_set_types as set_types, authorization_rules as rules};
 
@@ -61,6 +62,7 @@ impl From<NamedRepr> for Named {
 /// holds (`existing`: name → description): the rows to insert, the rows whose description to
 /// update (a name given without a description keeps its stored one), and how many are
 /// already as wanted. The set-type and permission tables share it.
+#[doc(hidden)]
 pub fn plan_named<'a>(
     items: &'a [Named],
     existing: &HashMap<String, Option<String>>,
@@ -135,12 +137,14 @@ impl RuleDefinition {
 
 /// Deletes every rule row and every set type that is not built in; returns the rows deleted.
 pub fn clear_rules_and_set_types(conn: &mut dyn StoreConnection) -> Result<usize, StoreError> {
-    Ok(on_backend!(conn, c => {
-        let deleted = diesel::delete(rules::table).execute(c)?;
-        deleted
-            + diesel::delete(set_types::table.filter(set_types::name.ne_all(BUILT_IN_SET_TYPES)))
-                .execute(c)?
-    }))
+    write_transaction(conn, |conn| {
+        Ok(on_backend!(conn, c => {
+            let deleted = diesel::delete(rules::table).execute(c)?;
+            deleted
+                + diesel::delete(set_types::table.filter(set_types::name.ne_all(BUILT_IN_SET_TYPES)))
+                    .execute(c)?
+        }))
+    })
 }
 
 /// Adds the set types that are missing and updates descriptions that differ. A name must be
@@ -149,10 +153,12 @@ pub fn upsert_set_types(
     conn: &mut dyn StoreConnection,
     items: &[Named],
 ) -> Result<Counts, StoreError> {
-    if let Some(bad) = items.iter().find(|t| !is_identifier(&t.name)) {
-        return Err(StoreError::BadSetTypeName(bad.name.clone()));
-    }
-    Ok(upsert_named_rows!(conn, items, set_types))
+    write_transaction(conn, |conn| {
+        if let Some(bad) = items.iter().find(|t| !is_identifier(&t.name)) {
+            return Err(StoreError::BadSetTypeName(bad.name.clone()));
+        }
+        Ok(upsert_named_rows!(conn, items, set_types))
+    })
 }
 
 /// Writes rule rows: each document is compiled against its model's stored columns first
@@ -179,70 +185,70 @@ pub fn put_rules(
     conn: &mut dyn StoreConnection,
     definitions: &[RuleDefinition],
 ) -> Result<Counts, StoreError> {
-    let types_query = set_types::table.select((set_types::name, set_types::id));
-    let type_ids: Vec<(String, i64)> = on_backend!(conn, c => types_query.load(c))?;
-    let type_ids: HashMap<String, i64> = type_ids.into_iter().collect();
-    let models = load_models(conn)?;
-    let existing_query = rules::table.select((
-        rules::authorizable_set_type_id,
-        rules::authorizable_set_value,
-        rules::authorizable_model_id,
-        rules::id,
-        rules::rules,
-    ));
-    let existing: Vec<(i64, String, i64, i64, String)> =
-        on_backend!(conn, c => existing_query.load(c))?;
-    let existing: HashMap<(i64, String, i64), (i64, String)> = existing
-        .into_iter()
-        .map(|(t, v, m, id, r)| ((t, v, m), (id, r)))
-        .collect();
-    let mut counts = Counts::default();
-    for rule in definitions {
-        let &type_id = type_ids
-            .get(&rule.set_type)
-            .ok_or_else(|| StoreError::UnknownSetType {
-                rule: rule.label(),
-                set_type: rule.set_type.clone(),
+    write_transaction(conn, |conn| {
+        let types_query = set_types::table.select((set_types::name, set_types::id));
+        let type_ids: Vec<(String, i64)> = on_backend!(conn, c => types_query.load(c))?;
+        let type_ids: HashMap<String, i64> = type_ids.into_iter().collect();
+        let models = load_models(conn)?;
+        let existing_query = rules::table.select((
+            rules::authorizable_set_type_id,
+            rules::authorizable_set_value,
+            rules::authorizable_model_id,
+            rules::id,
+            rules::rules,
+        ));
+        let existing: Vec<(i64, String, i64, i64, String)> =
+            on_backend!(conn, c => existing_query.load(c))?;
+        let existing: HashMap<(i64, String, i64), (i64, String)> = existing
+            .into_iter()
+            .map(|(t, v, m, id, r)| ((t, v, m), (id, r)))
+            .collect();
+        let mut counts = Counts::default();
+        for rule in definitions {
+            let &type_id =
+                type_ids
+                    .get(&rule.set_type)
+                    .ok_or_else(|| StoreError::UnknownSetType {
+                        rule: rule.label(),
+                        set_type: rule.set_type.clone(),
+                    })?;
+            let model = models
+                .iter()
+                .find_map(|m| match m {
+                    Ok(m) if m.name == rule.model => Some(Ok(m)),
+                    Err(broken) if broken.name == rule.model => Some(Err(broken.clone())),
+                    _ => None,
+                })
+                .ok_or_else(|| StoreError::UnknownModel {
+                    rule: rule.label(),
+                    model: rule.model.clone(),
+                })??;
+            compile_document(&rule.document, &model.columns).map_err(|source| {
+                StoreError::InvalidRule {
+                    rule: rule.label(),
+                    source,
+                }
             })?;
-        let model = models
-            .iter()
-            .find_map(|m| match m {
-                Ok(m) if m.name == rule.model => Some(Ok(m)),
-                Err(broken) if broken.name == rule.model => Some(Err(broken.clone())),
-                _ => None,
-            })
-            .ok_or_else(|| StoreError::UnknownModel {
-                rule: rule.label(),
-                model: rule.model.clone(),
-            })??;
-        compile_document(&rule.document, &model.columns).map_err(|source| {
-            StoreError::InvalidRule {
-                rule: rule.label(),
-                source,
-            }
-        })?;
-        match existing.get(&(type_id, rule.set_value.clone(), model.id)) {
-            Some((_, stored)) if *stored == rule.document => counts.unchanged += 1,
-            Some((id, _)) => {
-                let update =
-                    diesel::update(rules::table.find(*id)).set(rules::rules.eq(&rule.document));
-                on_backend!(conn, c => update.execute(c))?;
-                counts.changed += 1;
-            }
-            None => {
-                let insert = diesel::insert_into(rules::table).values((
-                    rules::authorizable_set_type_id.eq(type_id),
-                    rules::authorizable_set_value.eq(&rule.set_value),
-                    rules::authorizable_model_id.eq(model.id),
-                    rules::rules.eq(&rule.document),
-                ));
-                on_backend!(conn, c => insert.execute(c))?;
-                counts.added += 1;
+            match existing.get(&(type_id, rule.set_value.clone(), model.id)) {
+                Some((_, stored)) if *stored == rule.document => counts.unchanged += 1,
+                Some((id, _)) => {
+                    let update =
+                        diesel::update(rules::table.find(*id)).set(rules::rules.eq(&rule.document));
+                    on_backend!(conn, c => update.execute(c))?;
+                    counts.changed += 1;
+                }
+                None => {
+                    let insert = diesel::insert_into(rules::table).values((
+                        rules::authorizable_set_type_id.eq(type_id),
+                        rules::authorizable_set_value.eq(&rule.set_value),
+                        rules::authorizable_model_id.eq(model.id),
+                        rules::rules.eq(&rule.document),
+                    ));
+                    on_backend!(conn, c => insert.execute(c))?;
+                    counts.added += 1;
+                }
             }
         }
-    }
-    if counts.added + counts.changed > 0 {
-        crate::cache::note_store_write();
-    }
-    Ok(counts)
+        Ok(counts)
+    })
 }

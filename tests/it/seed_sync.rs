@@ -24,6 +24,7 @@ rowguard::backend_tests!(
     sync_refuses_a_change_that_breaks_stored_rules,
     reseeding_changed_content_updates_what_changed,
     sync_repairs_columns_a_dba_broke,
+    batch_writes_are_all_or_nothing_and_in_force_at_once,
 );
 
 /// Every row of rowguard's tables, as text: "the database is exactly as before".
@@ -288,7 +289,7 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
     // is named.
     tree.write(
         "bad.rs",
-        "rowguard::authorizable!(Other => tags(tag_id) { tag_id } as \"other_tags\", immutable, on [diesel::PgConnection, rowguard::AnyConnection]);\nrowguard::authorizable!(Third => tags(tag_id) { tag_id, label } on [diesel::SqliteConnection]);",
+        "rowguard::authorizable!(Other => tags(tag_id) { tag_id } immutable, on [diesel::PgConnection, rowguard::AnyConnection], as \"other_tags\");\nrowguard::authorizable!(Third => tags(tag_id) { tag_id, label } on [diesel::SqliteConnection]);",
     );
     let scan = tree.scan().unwrap();
     assert_eq!(
@@ -301,7 +302,7 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
     );
     let err = tree.scan().unwrap_err().to_string();
     assert!(
-        err.contains("expected `immutable` or `on [Connection, …]`"),
+        err.contains("expected `as \"name\"`, `immutable` or `on [Connection, …]`"),
         "{err}"
     );
     tree.remove("bad.rs");
@@ -798,4 +799,63 @@ fn sync_repairs_columns_a_dba_broke(db: &TestDatabase) {
         .first(&mut conn)
         .unwrap();
     assert_eq!(cols, r#"{"id":"bigint","owner_id":"bigint"}"#);
+}
+
+/// The owners' batch writes, called directly (outside the seeder's transaction): one bad
+/// item writes nothing of the call, and a committed write is in force at once even with an
+/// hour-long refresh interval.
+fn batch_writes_are_all_or_nothing_and_in_force_at_once(db: &TestDatabase) {
+    use rowguard::rbac::write::{upsert_roles, RoleDefinition};
+    use rowguard::store::{RuleDefinition, StoreError};
+
+    let config = Config {
+        refresh_interval_ms: 3_600_000,
+        ..Config::default()
+    };
+    let (pool, auth) = crate::fixture::contacts(db, config, 2);
+    let mut conn = pool.get().unwrap();
+    let before = dump(&mut conn);
+    let rule = |model: &str| RuleDefinition {
+        set_type: "roles".into(),
+        set_value: "sales".into(),
+        model: model.into(),
+        document: r#"{"read":{"search":{"owner_id":"=17"}}}"#.into(),
+    };
+    let err = store::put_rules(&mut conn, &[rule("contacts"), rule("contactz")]).unwrap_err();
+    assert!(matches!(err, StoreError::UnknownModel { .. }), "{err}");
+    assert_eq!(
+        dump(&mut conn),
+        before,
+        "the valid rule before it was not kept"
+    );
+
+    let sales = rowguard::Subject::new().with_set("roles", ["sales"]);
+    let guard: rowguard::Guard = auth.guard(sales);
+    assert!(crate::fixture::visible(&guard, &mut conn).is_empty()); // cached: nothing
+    store::put_rules(&mut conn, &[rule("contacts")]).unwrap();
+    assert_eq!(
+        crate::fixture::visible(&guard, &mut conn),
+        [1, 3, 5, 7, 9],
+        "in force at once, not after the refresh interval"
+    );
+
+    let role = |name: &str| RoleDefinition {
+        name: name.into(),
+        description: None,
+        permissions: vec![],
+        inherits: vec![],
+    };
+    let before = dump(&mut conn);
+    assert!(upsert_roles(&mut conn, &[role("fine"), role("not fine!")]).is_err());
+    assert_eq!(
+        dump(&mut conn),
+        before,
+        "the valid role before it was not kept"
+    );
+
+    let err = store::delete_model(&mut conn, "contacts").unwrap_err();
+    assert!(
+        matches!(err, StoreError::ModelHasRules { rules: 1, .. }),
+        "{err}"
+    );
 }

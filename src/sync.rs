@@ -381,6 +381,10 @@ fn rule_type(ty: &syn::Type) -> Option<ColumnType> {
     })
 }
 
+/// Models rowguard itself declares (the job table): `sync` keeps them when the scanned tree
+/// (an application's `src/`) does not declare them.
+pub const ROWGUARD_MODELS: [&str; 1] = ["job_executions"];
+
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -426,6 +430,11 @@ pub fn sync(
                 Err(b) => (b.id, &b.name, None),
             };
             match found.get(name) {
+                // rowguard's own models are declared in rowguard's source, which an
+                // application's tree does not hold: never removed for being absent there.
+                None if ROWGUARD_MODELS.contains(&name.as_str()) => {
+                    plan.push(Change::Unchanged(name.clone()));
+                }
                 None => {
                     let count = store::rule_count(conn, id)
                         .map_err(|e| store_error(e, "authorization_rules".into()))?;

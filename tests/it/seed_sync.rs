@@ -343,6 +343,26 @@ fn sync_refuses_to_drop_models_with_rules(db: &TestDatabase) {
         before,
         "nothing changed, not even the change to notes"
     );
+    // rowguard's own job model, registered but absent from an application's tree, stays.
+    rowguard::Authorizer::new(Config::default())
+        .register::<rowguard::jobs::JobExecution>(&mut conn)
+        .unwrap();
+    store::put_rule(&mut conn, "roles", "agent", "tags", r#"{"read":"*"}"#).unwrap();
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Note => notes(id) { id, owner_id, body });\nrowguard::authorizable!(Tag => tags(tag_id) { tag_id, label });",
+    );
+    let plan = sync::sync(&mut conn, &tree.scan().unwrap().models, false).unwrap();
+    assert!(
+        plan.contains(&Change::Unchanged("job_executions".into())),
+        "{plan:?}"
+    );
+    let names: Vec<String> = models::table
+        .select(models::name)
+        .order(models::name)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(names, ["job_executions", "notes", "tags"]);
 }
 
 /// The example models registered, a DBA's own rule, and a first seed: a database with

@@ -94,27 +94,58 @@ pub struct Config {
 /// # Ok::<(), rowguard::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(transparent)]
-pub struct Section(serde_json::Map<String, serde_json::Value>);
+#[serde(from = "serde_json::Map<String, serde_json::Value>")]
+pub struct Section {
+    table: serde_json::Map<String, serde_json::Value>,
+    /// The file it was read from, for errors.
+    origin: Option<String>,
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for Section {
+    fn from(table: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self {
+            table,
+            origin: None,
+        }
+    }
+}
 
 impl Section {
     /// The value of `key`, if the section has it.
     pub fn get(&self, key: &str) -> Option<&serde_json::Value> {
-        self.0.get(key)
+        self.table.get(key)
     }
 
     /// The section has no keys (or was not written).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.table.is_empty()
     }
 
     /// Deserializes the section into the reading module's settings; `name` (`"jobs"`)
     /// names it in errors.
     pub fn parse<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ConfigError> {
-        T::deserialize(serde_json::Value::Object(self.0.clone())).map_err(|e| ConfigError::Syntax {
-            path: format!("[{name}]"),
-            message: e.to_string().trim().replace('\n', " "),
-            source: Box::new(e),
+        let value = serde_json::Value::Object(self.table.clone());
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut key = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string().trim().replace('\n', " ");
+            // An unknown key is its own last segment: name where it sits, not it twice.
+            let (parent, last) = key.rsplit_once('.').unwrap_or((".", key.as_str()));
+            if message.contains(&format!("`{last}`")) {
+                key = parent.to_owned();
+            }
+            ConfigError::Syntax {
+                path: match &self.origin {
+                    Some(file) => format!("{file} [{name}]"),
+                    None => format!("[{name}]"),
+                },
+                message: if key == "." {
+                    message
+                } else {
+                    format!("{key}: {message}")
+                },
+                source: Box::new(inner),
+            }
         })
     }
 }
@@ -155,11 +186,13 @@ impl Config {
             } else {
                 toml::from_str(&text).map_err(Into::into)
             };
-        parsed.map_err(|source| ConfigError::Syntax {
-            path: shown,
+        let mut config = parsed.map_err(|source| ConfigError::Syntax {
+            path: shown.clone(),
             message: source.to_string().trim().replace('\n', " "),
             source,
-        })
+        })?;
+        config.jobs.origin = Some(shown);
+        Ok(config)
     }
 
     /// The configuration for this process: the file named by `ROWGUARD_CONFIG`, else

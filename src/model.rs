@@ -121,6 +121,27 @@ impl<M: Authorizable> Row for M {
     }
 }
 
+/// Whether `names` holds `name`, at compile time ([`authorizable!`](crate::authorizable)'s
+/// primary key check).
+#[doc(hidden)]
+pub const fn __lists(names: &[&str], name: &str) -> bool {
+    let mut i = 0;
+    while i < names.len() {
+        let (a, b) = (names[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Declares a Diesel model authorizable, in one line:
 ///
 /// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
@@ -146,6 +167,17 @@ impl<M: Authorizable> Row for M {
 /// # #[diesel(table_name = notes)]
 /// # struct Note { id: i64, body: String }
 /// rowguard::authorizable!(Note => notes(id) { id, body } frozen);
+/// ```
+///
+/// So is a primary key missing from the columns:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { body });
 /// ```
 ///
 /// The same declaration with a known option compiles:
@@ -239,6 +271,11 @@ macro_rules! authorizable {
         ));
     };
     (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
+        const _: () = ::core::assert!(
+            $crate::model::__lists(&[$(::core::stringify!($col)),+], ::core::stringify!($pk)),
+            "authorizable!: list the primary key among the columns"
+        );
+
         impl $crate::Authorizable for $model {
             const NAME: &'static str = $name;
             const IMMUTABLE: bool = $immutable;

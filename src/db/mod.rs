@@ -121,7 +121,8 @@ pub enum DbError {
     /// The backend's driver is not part of this build.
     #[error(
         "{backend} support is not compiled into this build: rebuild with `--features {feature}` \
-         (it needs the system client library, Debian: libmariadb-dev-compat)"
+         (it needs the system client library, Debian: libmariadb-dev-compat); for the xtask: \
+         cargo run -p xtask --features {feature} -- <command>"
     )]
     NotCompiledIn {
         /// The backend asked for.

@@ -328,5 +328,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("[jobs]:") && err.contains("soon"), "{err}");
+        // A typo inside a command names the command and the key.
+        let config =
+            Config::from_toml_str("[jobs.commands.greet]\nprogram = \"echo\"\nrole = [\"x\"]")
+                .expect("toml");
+        let err = JobsConfig::from_config_with_env(&config, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("commands.greet") && err.contains("unknown field `role`"),
+            "{err}"
+        );
     }
 }

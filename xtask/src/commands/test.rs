@@ -98,6 +98,16 @@ pub fn run(args: Args) -> CommandResult {
     if !features.is_empty() && !filtered {
         without_mysql(&cargo)?;
     }
+    let ran: Vec<&str> = [
+        ("SQLite", None),
+        ("PostgreSQL", Some("on_postgres")),
+        ("MySQL/MariaDB", Some("on_mysql")),
+    ]
+    .into_iter()
+    .filter(|(_, skip)| skip.is_none_or(|s| !skips.contains(&s)))
+    .map(|(name, _)| name)
+    .collect();
+    eprintln!("all tests passed, on {}", ran.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 

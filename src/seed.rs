@@ -158,6 +158,12 @@ pub enum SeedError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The seed folder holds no `*.json` file (a wrong `--dir`, most likely).
+    #[error("no seed files (*.json) in {dir}")]
+    NoFiles {
+        /// The folder.
+        dir: String,
+    },
     /// A seed file is not a valid seed document (JSON syntax, shape, unknown keys).
     #[error("{path}: {source}")]
     Json {
@@ -233,7 +239,17 @@ pub struct SeedOptions {
     pub fail_after: Option<Step>,
 }
 
-/// Reads every `*.json` in `dir`, in file-name order.
+/// Reads every `*.json` in `dir`, in file-name order; a folder without one is an error (a
+/// wrong `--dir` must not seed nothing and report success).
+///
+/// ```
+/// let empty = std::env::temp_dir().join(format!("rowguard-no-seeds-{}", std::process::id()));
+/// std::fs::create_dir_all(&empty)?;
+/// let err = rowguard::seed::load_dir(&empty).unwrap_err().to_string();
+/// assert!(err.starts_with("no seed files (*.json) in "), "{err}");
+/// std::fs::remove_dir_all(&empty)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_dir(dir: &Path) -> Result<Seed, SeedError> {
     let read_error = |path: &Path, source: std::io::Error| SeedError::Read {
         path: path.display().to_string(),
@@ -246,6 +262,11 @@ pub fn load_dir(dir: &Path) -> Result<Seed, SeedError> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
+    if paths.is_empty() {
+        return Err(SeedError::NoFiles {
+            dir: dir.display().to_string(),
+        });
+    }
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
@@ -257,10 +278,34 @@ pub fn load_dir(dir: &Path) -> Result<Seed, SeedError> {
 impl Seed {
     /// Parses `(file name, JSON text)` pairs into one seed; a name defined twice (in one file
     /// or across files) is an error naming both places.
+    ///
+    /// ```
+    /// use rowguard::seed::Seed;
+    /// let one = |text: &str| Seed::parse(vec![("a.json".into(), text.into())]);
+    /// assert_eq!(one(r#"{"permissions": ["jobs.run"]}"#)?.content.permissions.len(), 1);
+    /// let err = one("[1, 2]").unwrap_err().to_string();
+    /// assert!(err.starts_with("a.json: a seed file is one JSON object"), "{err}");
+    /// let err = one(r#"{"permissions": ["x", "x"]}"#).unwrap_err().to_string();
+    /// assert!(err.contains("permission \"x\" is defined twice"), "{err}");
+    /// # Ok::<(), rowguard::seed::SeedError>(())
+    /// ```
     pub fn parse(files: Vec<(String, String)>) -> Result<Self, SeedError> {
         let mut seed = Seed::default();
         let mut seen: HashMap<(&'static str, String), String> = HashMap::new();
         for (path, text) in files {
+            // The shape first: "invalid type: integer 1, expected a sequence" for a file that
+            // is an array says nothing a newcomer can act on.
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) {
+                if !value.is_object() {
+                    return Err(SeedError::Parse {
+                        path,
+                        cause: "a seed file is one JSON object with the keys set_types, \
+                                permissions, roles and rules (each optional), not an array or \
+                                a single value"
+                            .into(),
+                    });
+                }
+            }
             let file: SeedFile = serde_json::from_str(&text).map_err(|source| SeedError::Json {
                 path: path.clone(),
                 source,

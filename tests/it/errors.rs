@@ -24,7 +24,7 @@ fn io_and_parser_errors_are_sources() {
     assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
     assert!(err.source().is_some());
 
-    let err = Seed::parse(vec![("a.json".into(), "[1]".into())]).unwrap_err();
+    let err = Seed::parse(vec![("a.json".into(), r#"{"roles": 1}"#.into())]).unwrap_err();
     assert!(matches!(err, SeedError::Json { .. }), "{err:?}");
     assert!(source_is::<serde_json::Error>(&err));
     assert!(err.to_string().starts_with("a.json: "), "{err}");

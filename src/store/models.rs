@@ -160,32 +160,32 @@ pub fn upsert_model(
     columns: &Columns,
 ) -> Result<(), StoreError> {
     let json = columns.to_json();
-    on_backend!(conn, c => c.transaction(|conn| {
-        let broken = rules_broken_by(conn, name, columns)?;
-        if !broken.is_empty() {
-            return Err(StoreError::RulesWouldBreak(broken));
-        }
-        let updated = diesel::update(models::table.filter(models::name.eq(name)))
-            .set((
-                models::table_name.eq(table_name),
-                models::primary_key.eq(primary_key),
-                models::column_types.eq(&json),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(models::table)
-                .values((
-                    models::name.eq(name),
+    write_transaction(conn, |conn| {
+        on_backend!(conn, c => {
+            let broken = rules_broken_by(c, name, columns)?;
+            if !broken.is_empty() {
+                return Err(StoreError::RulesWouldBreak(broken));
+            }
+            let updated = diesel::update(models::table.filter(models::name.eq(name)))
+                .set((
                     models::table_name.eq(table_name),
                     models::primary_key.eq(primary_key),
                     models::column_types.eq(&json),
                 ))
-                .execute(conn)?;
-        }
-        Ok::<_, StoreError>(())
-    }))?;
-    crate::cache::note_store_write();
-    Ok(())
+                .execute(c)?;
+            if updated == 0 {
+                diesel::insert_into(models::table)
+                    .values((
+                        models::name.eq(name),
+                        models::table_name.eq(table_name),
+                        models::primary_key.eq(primary_key),
+                        models::column_types.eq(&json),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// How many rule rows the model with row id `model_id` has.

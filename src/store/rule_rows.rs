@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::{on_backend, StoreConnection};
+use crate::db::{on_backend, write_transaction, StoreConnection};
 use crate::schema::{
     authorizable_models as models, authorizable_set_types as set_types,
     authorization_rules as rules,
@@ -65,39 +65,38 @@ pub fn put_rule(
     model: &str,
     document: &str,
 ) -> Result<(), StoreError> {
-    on_backend!(conn, c => c.transaction(|conn| {
-        let type_id: i64 = set_types::table
-            .filter(set_types::name.eq(set_type))
-            .select(set_types::id)
-            .first(conn)?;
-        let model_id: i64 = models::table
-            .filter(models::name.eq(model))
-            .select(models::id)
-            .first(conn)?;
-        let target = rules::table
-            .filter(rules::authorizable_set_type_id.eq(type_id))
-            .filter(rules::authorizable_set_value.eq(set_value))
-            .filter(rules::authorizable_model_id.eq(model_id));
-        let updated = diesel::update(target)
-            .set(rules::rules.eq(document))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(rules::table)
-                .values((
-                    rules::authorizable_set_type_id.eq(type_id),
-                    rules::authorizable_set_value.eq(set_value),
-                    rules::authorizable_model_id.eq(model_id),
-                    rules::rules.eq(document),
-                ))
-                .execute(conn)?;
-        }
-        Ok::<_, diesel::result::Error>(())
-    }))?;
-    // In force at once for every authorizer of this process (after the commit, when the
-    // caller's connection is not inside a transaction of its own; else after the next
-    // version check).
-    crate::cache::note_store_write();
-    Ok(())
+    // In force at once for every authorizer of this process after the commit (inside a
+    // transaction of the caller's: after the next version check, or note it yourself).
+    write_transaction(conn, |conn| {
+        on_backend!(conn, c => {
+            let type_id: i64 = set_types::table
+                .filter(set_types::name.eq(set_type))
+                .select(set_types::id)
+                .first(c)?;
+            let model_id: i64 = models::table
+                .filter(models::name.eq(model))
+                .select(models::id)
+                .first(c)?;
+            let target = rules::table
+                .filter(rules::authorizable_set_type_id.eq(type_id))
+                .filter(rules::authorizable_set_value.eq(set_value))
+                .filter(rules::authorizable_model_id.eq(model_id));
+            let updated = diesel::update(target)
+                .set(rules::rules.eq(document))
+                .execute(c)?;
+            if updated == 0 {
+                diesel::insert_into(rules::table)
+                    .values((
+                        rules::authorizable_set_type_id.eq(type_id),
+                        rules::authorizable_set_value.eq(set_value),
+                        rules::authorizable_model_id.eq(model_id),
+                        rules::rules.eq(document),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// The rule rows of `model` for the given (set type, values) pairs, in one query.

@@ -25,7 +25,9 @@ pub enum Error {
         key: String,
     },
     /// The model is not in `authorizable_models`.
-    #[error("unknown model \"{model}\": register it (cargo xtask sync-models); registered models: {known}")]
+    #[error(
+        "unknown model \"{model}\": register it (rowguard sync-models); registered models: {known}"
+    )]
     UnknownModel {
         /// The name asked for.
         model: String,
@@ -34,7 +36,7 @@ pub enum Error {
     },
     /// The model's stored definition (`authorizable_models`) disagrees with the Rust type:
     /// its rules may not mean what they say, so the model fails closed until it is synced.
-    #[error("model \"{model}\": the stored definition disagrees with the code ({detail}); run cargo xtask sync-models")]
+    #[error("model \"{model}\": the stored definition disagrees with the code ({detail}); run rowguard sync-models")]
     ModelMismatch {
         /// The model.
         model: String,

@@ -45,6 +45,7 @@ pub mod guard;
 pub mod jobs;
 pub mod model;
 pub mod rbac;
+pub mod rule_tests;
 pub mod rules;
 pub mod schema;
 pub mod scoped;

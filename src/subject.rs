@@ -29,6 +29,9 @@ pub struct Subject {
     /// that a rule-cache lookup builds nothing.
     key: Arc<str>,
     key_hash: u64,
+    /// Granted by an RBAC permission ([`crate::rbac::ABSOLUTE_RIGHTS`]); see
+    /// [`Subject::with_absolute_rights`].
+    absolute_rights: bool,
 }
 
 impl Default for Subject {
@@ -38,6 +41,7 @@ impl Default for Subject {
             attributes: Attributes::default(),
             key: Arc::from(""),
             key_hash: 0,
+            absolute_rights: false,
         };
         subject.rekey();
         subject
@@ -195,6 +199,33 @@ impl Subject {
     /// ```
     pub fn sets_key(&self) -> &Arc<str> {
         &self.key
+    }
+
+    /// The subject bypasses every rule, as a member of a `[absolute_rights]` set does. What
+    /// [`crate::rbac::Rbac::subject`] sets for a subject whose roles hold the permission
+    /// [`crate::rbac::ABSOLUTE_RIGHTS`] (an `admin` role with `"*"` holds it). Subjects are
+    /// built by the application, which is trusted with this as with any role name.
+    ///
+    /// ```
+    /// use rowguard::{Authorizer, Bypass, Config, Subject};
+    ///
+    /// let auth = Authorizer::new(Config::default());
+    /// let root = Subject::new().with_set("id", ["root"]).with_absolute_rights();
+    /// assert!(root.has_absolute_rights());
+    /// assert_eq!(auth.bypass(&root), Some(Bypass::AbsoluteRights));
+    /// ```
+    pub fn with_absolute_rights(mut self) -> Self {
+        self.absolute_rights = true;
+        self
+    }
+
+    /// Whether [`Subject::with_absolute_rights`] was called.
+    ///
+    /// ```
+    /// assert!(!rowguard::Subject::new().has_absolute_rights());
+    /// ```
+    pub fn has_absolute_rights(&self) -> bool {
+        self.absolute_rights
     }
 
     /// A hash of [`Subject::sets_key`].

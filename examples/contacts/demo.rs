@@ -269,11 +269,19 @@ fn jobs_demo(
     auth.register::<JobExecution>(conn)?;
     let own = r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#;
     store::put_rule(conn, "roles", "sales", "job_executions", own)?;
+    // Running a command needs its permission (default jobs.command.run), granted by RBAC.
+    let rbac = rowguard::seed::Seed::parse(vec![(
+        "demo-rbac.json".into(),
+        r#"{"permissions": ["jobs.command.run"],
+            "roles": [{"name": "sales", "permissions": ["jobs.command.run"]}]}"#
+            .into(),
+    )])?;
+    rowguard::seed::apply(conn, &rbac, Default::default(), &mut |_| {})?;
     auth.invalidate();
     let config = JobsConfig {
         commands: serde_json::from_str(
-            r#"{"greet": {"program": "echo", "args": ["hello,", "{name}"], "params": {"name": {"pattern": "[A-Za-z ]+"}}, "roles": ["sales"]},
-                "spin":  {"program": "sh", "args": ["-c", "trap '' INT TERM; echo working; while :; do sleep 0.1; done"], "roles": ["sales"]}}"#,
+            r#"{"greet": {"program": "echo", "args": ["hello,", "{name}"], "params": {"name": {"pattern": "[A-Za-z ]+"}}},
+                "spin":  {"program": "sh", "args": ["-c", "trap '' INT TERM; echo working; while :; do sleep 0.1; done"]}}"#,
         )?,
         sigterm_after_ms: 300,
         sigkill_after_ms: 300,

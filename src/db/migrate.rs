@@ -74,3 +74,62 @@ pub fn revert_all_migrations(conn: &mut dyn StoreConnection) -> Result<Vec<Strin
         .map(|list| list.iter().map(ToString::to_string).collect())
         .map_err(|e| migration_error(backend, e)))
 }
+
+/// Every migration of this backend, oldest first, with whether it is applied.
+///
+/// ```
+/// use rowguard::{establish, db::migration_status, run_pending_migrations, DatabaseUrl};
+///
+/// let mut conn = establish(&DatabaseUrl::parse(":memory:").unwrap()).unwrap();
+/// assert!(migration_status(&mut conn).unwrap().iter().all(|(_, applied)| !applied));
+/// run_pending_migrations(&mut conn).unwrap();
+/// assert!(migration_status(&mut conn).unwrap().iter().all(|(_, applied)| *applied));
+/// ```
+pub fn migration_status(conn: &mut dyn StoreConnection) -> Result<Vec<(String, bool)>, DbError> {
+    let pending = pending_migrations(conn)?;
+    let backend = conn.backend();
+    let all: Vec<String> = with_migrations!(conn, |c, m| names_of(c, &m)
+        .map_err(|e| migration_error(backend, e)))?;
+    Ok(all
+        .into_iter()
+        .map(|name| {
+            let applied = !pending.contains(&name);
+            (name, applied)
+        })
+        .collect())
+}
+
+/// Reverts the newest applied migration (its `down.sql`) and returns its name. Reverting
+/// rowguard's first migration drops its tables and the rules in them.
+///
+/// ```
+/// use rowguard::{establish, db::revert_last_migration, run_pending_migrations, pending_migrations, DatabaseUrl};
+///
+/// let mut conn = establish(&DatabaseUrl::parse(":memory:").unwrap()).unwrap();
+/// let applied = run_pending_migrations(&mut conn).unwrap();
+/// assert_eq!(&revert_last_migration(&mut conn).unwrap(), applied.last().unwrap());
+/// assert_eq!(pending_migrations(&mut conn).unwrap().len(), 1);
+/// ```
+pub fn revert_last_migration(conn: &mut dyn StoreConnection) -> Result<String, DbError> {
+    let backend = conn.backend();
+    with_migrations!(conn, |c, m| c
+        .revert_last_migration(m)
+        .map(|version| version.to_string())
+        .map_err(|e| migration_error(backend, e)))?;
+    // The version is the folder's date prefix; report the name, as the other calls do.
+    let status = migration_status(conn)?;
+    Ok(status
+        .iter()
+        .find(|(_, applied)| !applied)
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default())
+}
+
+/// The names of `m`'s migrations for the connection's backend, oldest first.
+fn names_of<DB: diesel::backend::Backend, C: MigrationHarness<DB>>(
+    _conn: &mut C,
+    m: &EmbeddedMigrations,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let list = diesel::migration::MigrationSource::<DB>::migrations(m)?;
+    Ok(list.iter().map(|mig| mig.name().to_string()).collect())
+}

@@ -16,7 +16,10 @@ pub use self::guard_connection::{
     StoreConnection,
 };
 pub(crate) use self::guard_connection::{on_backend, write_transaction};
-pub use self::migrate::{pending_migrations, revert_all_migrations, run_pending_migrations};
+pub use self::migrate::{
+    migration_status, pending_migrations, revert_all_migrations, revert_last_migration,
+    run_pending_migrations,
+};
 pub use self::pool::{connect_pool, ConnectionManager, Pool, PoolOptions, PooledConnection};
 pub use self::url::{Backend, DatabaseUrl, DEFAULT_DATABASE_URL};
 
@@ -113,6 +116,15 @@ pub enum DbError {
     /// A server URL without a host.
     #[error("malformed {backend} URL \"{url}\": no host")]
     NoHost {
+        /// The backend the scheme selected.
+        backend: Backend,
+        /// The redacted URL.
+        url: String,
+    },
+    /// A server URL without a database name (`postgres://user@host`): the driver would pick
+    /// one of its own, such as the `postgres` maintenance database.
+    #[error("{backend} URL \"{url}\" names no database; add one, e.g. {backend_example}", backend_example = backend.example_url())]
+    NoDatabaseName {
         /// The backend the scheme selected.
         backend: Backend,
         /// The redacted URL.

@@ -28,6 +28,15 @@ impl Backend {
         }
     }
 
+    /// An example URL, for messages.
+    pub fn example_url(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite://app.sqlite3",
+            Backend::Postgres => "postgres://user@host/app",
+            Backend::Mysql => "mysql://user@host/app",
+        }
+    }
+
     /// Whether this build of rowguard can connect to the backend.
     pub fn is_compiled_in(self) -> bool {
         match self {
@@ -116,6 +125,18 @@ impl DatabaseUrl {
                 url: redact(raw),
             });
         }
+        // Without a database name the driver picks one (PostgreSQL: the user's, often the
+        // `postgres` maintenance database): rowguard's tables would land there.
+        let names_database = !parsed.path().trim_matches('/').is_empty()
+            || parsed
+                .query_pairs()
+                .any(|(k, v)| k == "dbname" && !v.is_empty());
+        if !names_database {
+            return Err(DbError::NoDatabaseName {
+                backend,
+                url: redact(raw),
+            });
+        }
         let target = if backend == Backend::Mysql {
             // libmysqlclient's URL parser in diesel only knows the `mysql` scheme.
             format!("mysql://{rest}")
@@ -178,6 +199,20 @@ impl DatabaseUrl {
         let memory =
             path == ":memory:" || path.is_empty() || query.split('&').any(|p| p == "mode=memory");
         (!memory).then(|| percent_decode(path).into())
+    }
+
+    /// Whether the database lives only as long as its connection (SQLite `:memory:`,
+    /// `sqlite::memory:`, `file::memory:`, `mode=memory`): a command that must leave
+    /// something behind refuses it.
+    ///
+    /// ```
+    /// use rowguard::DatabaseUrl;
+    /// let memory = |u: &str| DatabaseUrl::parse(u).unwrap().is_in_memory();
+    /// assert!(memory(":memory:") && memory("sqlite::memory:") && memory("file:x?mode=memory"));
+    /// assert!(!memory("app.db") && !memory("postgres://h/db"));
+    /// ```
+    pub fn is_in_memory(&self) -> bool {
+        self.backend == Backend::Sqlite && self.sqlite_path().is_none()
     }
 
     /// For the servers, the host and port a connection goes to (the backend's default port

@@ -171,6 +171,9 @@ impl Authorizer {
         if self.inner.config.override_authorization {
             return Some(Bypass::Override);
         }
+        if subject.has_absolute_rights() {
+            return Some(Bypass::AbsoluteRights);
+        }
         self.inner
             .config
             .absolute_rights

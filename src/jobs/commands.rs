@@ -19,6 +19,13 @@ pub struct ParamSpec {
     pub default: Option<String>,
 }
 
+/// The permission an allowed command requires unless it names its own.
+pub const DEFAULT_RUN_PERMISSION: &str = "jobs.command.run";
+
+fn default_permission() -> String {
+    DEFAULT_RUN_PERMISSION.to_owned()
+}
+
 /// One allowed command. Its `Debug` output shows the names of its `env` variables, never
 /// their values (a command's environment may carry a credential such as `PGPASSWORD`).
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -32,9 +39,10 @@ pub struct AllowedCommand {
     /// The parameters callers may pass.
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
-    /// Roles that may run it; `"*"` means every role.
-    #[serde(default)]
-    pub roles: Vec<String>,
+    /// The RBAC permission a subject's roles must hold to run it (directly, by inheritance
+    /// or by `"*"`); default [`DEFAULT_RUN_PERMISSION`].
+    #[serde(default = "default_permission")]
+    pub permission: String,
     /// Ends the job as `timed_out` after this many seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
@@ -57,7 +65,7 @@ impl std::fmt::Debug for AllowedCommand {
             .field("program", &self.program)
             .field("args", &self.args)
             .field("params", &self.params)
-            .field("roles", &self.roles)
+            .field("permission", &self.permission)
             .field("timeout_secs", &self.timeout_secs)
             .field("env", &env)
             .field("max_output_bytes", &self.max_output_bytes)
@@ -94,11 +102,10 @@ impl AllowedCommand {
         Ok(())
     }
 
-    /// Whether any of `roles` may run it.
-    pub fn allows<R: AsRef<str>>(&self, roles: &[R]) -> bool {
-        self.roles
-            .iter()
-            .any(|allowed| allowed == "*" || roles.iter().any(|r| r.as_ref() == allowed))
+    /// Whether any of `roles` holds the command's permission in `rbac` (inheritance and
+    /// `"*"` applied).
+    pub fn allows<R: AsRef<str>>(&self, rbac: &crate::rbac::RbacGraph, roles: &[R]) -> bool {
+        rbac.role_can(roles, &self.permission)
     }
 
     /// The argument vector for `params`: unknown, missing and non-matching parameters are
@@ -191,7 +198,7 @@ mod tests {
 
     fn greet() -> AllowedCommand {
         serde_json::from_str(
-            r#"{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":".*"}},"roles":["support"]}"#,
+            r#"{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":".*"}}}"#,
         )
         .unwrap()
     }
@@ -233,7 +240,7 @@ mod tests {
     #[test]
     fn parameters_are_substituted_once() {
         let cmd: AllowedCommand = serde_json::from_str(
-            r#"{"program":"echo","args":["{a}-{b}","{{b}}"],"params":{"a":{"pattern":".*"},"b":{"pattern":"[a-z]+"}},"roles":["*"]}"#,
+            r#"{"program":"echo","args":["{a}-{b}","{{b}}"],"params":{"a":{"pattern":".*"},"b":{"pattern":"[a-z]+"}},"permission":"jobs.other"}"#,
         )
         .unwrap();
         let p = BTreeMap::from([
@@ -267,11 +274,40 @@ mod tests {
     }
 
     #[test]
-    fn roles_and_validation() {
-        assert!(greet().allows(&["support"]) && !greet().allows(&["sales"]));
-        let mut any = greet();
-        any.roles = vec!["*".into()];
-        assert!(any.allows(&["sales"]));
+    fn permissions_and_validation() {
+        use crate::rbac::{RbacGraph, Role};
+        let role = |perms: &[&str], all: bool, parents: &[&str]| Role {
+            permissions: perms.iter().map(|p| p.to_string()).collect(),
+            all_permissions: all,
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            ..Role::default()
+        };
+        let roles = [
+            (
+                "support".to_string(),
+                role(&[DEFAULT_RUN_PERMISSION], false, &[]),
+            ),
+            ("devops".to_string(), role(&[], false, &["support"])),
+            ("admin".to_string(), role(&[], true, &[])),
+            ("sales".to_string(), role(&[], false, &[])),
+        ];
+        let perms = [(DEFAULT_RUN_PERMISSION.to_string(), None)];
+        let rbac = RbacGraph::new(roles.into(), perms.into()).unwrap();
+        assert_eq!(greet().permission, DEFAULT_RUN_PERMISSION);
+        for (roles, allowed) in [
+            ("support", true),
+            ("devops", true),
+            ("admin", true),
+            ("sales", false),
+            ("nobody", false),
+        ] {
+            assert_eq!(greet().allows(&rbac, &[roles]), allowed, "{roles}");
+        }
+        let legacy = serde_json::from_str::<AllowedCommand>(r#"{"program":"x","roles":["*"]}"#);
+        assert!(legacy
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `roles`"));
         let mut bad = greet();
         bad.args.push("{nope}".into());
         assert!(bad

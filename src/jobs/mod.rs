@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use self::commands::{AllowedCommand, ParamSpec};
+pub use self::commands::{AllowedCommand, ParamSpec, DEFAULT_RUN_PERMISSION};
 pub use self::model::{
     job_executions, job_output, JobExecution, JobStatus, OutputChunk, UnknownJobStatus,
 };
@@ -82,7 +82,7 @@ impl JobsConfig {
     ///     super_users = ["root"]
     ///     [jobs.commands.greet]
     ///     program = "echo"
-    ///     roles = ["*"]
+    ///     permission = "jobs.command.run"
     /// "#)?;
     /// let jobs = JobsConfig::from_config_with_env(&config, |_| None)?;
     /// assert_eq!((jobs.super_users.len(), jobs.commands["greet"].program.as_str()), (1, "echo"));
@@ -169,14 +169,19 @@ pub enum JobError {
         /// The allowed names.
         allowed: String,
     },
-    /// None of the subject's roles may run the command.
-    #[error("command \"{command}\" is not allowed for roles [{roles}]")]
+    /// None of the subject's roles holds the command's permission.
+    #[error("command \"{command}\" needs permission \"{permission}\", which roles [{roles}] do not hold")]
     RoleNotAllowed {
         /// The command.
         command: String,
+        /// The permission it needs.
+        permission: String,
         /// The subject's roles.
         roles: String,
     },
+    /// The RBAC model could not be loaded.
+    #[error(transparent)]
+    Rbac(#[from] crate::rbac::RbacLoadError),
     /// A parameter is unknown, missing or does not match its pattern.
     #[error("command \"{command}\": parameter \"{parameter}\" {why}")]
     BadParameter {
@@ -286,7 +291,7 @@ mod tests {
             env(&[
                 (
                     "ROWGUARD_ALLOWED_COMMANDS",
-                    r#"{"greet":{"program":"echo","roles":["*"]}}"#,
+                    r#"{"greet":{"program":"echo","permission":"jobs.command.run"}}"#,
                 ),
                 ("ROWGUARD_INSTANCE_ID_FILE", "/tmp/id"),
             ]),
@@ -304,7 +309,7 @@ mod tests {
         std::fs::write(
             &path,
             r#"{"refresh_interval_ms": 5, "jobs": {"commands": {"g": {"program": "echo",
-                "roles": ["*"], "timeout_secs": null, "description": null}}}}"#,
+                "permission": "jobs.command.run", "timeout_secs": null, "description": null}}}}"#,
         )
         .unwrap();
         let config = Config::from_file(&path).unwrap();

@@ -65,6 +65,7 @@ pub(super) struct Inner {
 pub struct Runner {
     inner: Arc<Inner>,
     auth: Authorizer,
+    rbac: crate::rbac::Rbac,
     watcher: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -85,6 +86,7 @@ impl Runner {
         let watcher = thread::spawn(move || watch(&watched));
         Self {
             inner,
+            rbac: crate::rbac::Rbac::new(auth.config()),
             auth,
             watcher: Mutex::new(Some(watcher)),
         }
@@ -128,9 +130,11 @@ impl Runner {
                     .join(", "),
             })?;
         let roles: Vec<&str> = guard.subject().set("roles").collect();
-        if !allowed.allows(&roles) {
+        let mut conn = self.inner.pool.get()?;
+        if !allowed.allows(&*self.rbac.graph(&mut conn)?, &roles) {
             return Err(JobError::RoleNotAllowed {
                 command: command.to_owned(),
+                permission: allowed.permission.clone(),
                 roles: roles.join(", "),
             });
         }
@@ -153,7 +157,6 @@ impl Runner {
             killed_by: None,
             last_heartbeat: started,
         };
-        let mut conn = self.inner.pool.get()?;
         guard.insert(&mut conn, &row)?;
         let uuid = row.uuid.clone();
         let log = Arc::new(OutputLog {

@@ -122,6 +122,70 @@ impl RbacGraph {
     }
 }
 
+impl RbacGraph {
+    /// `roles` and every role they inherit from, transitively (names that are not roles
+    /// are kept as given: a rule row may name them).
+    ///
+    /// ```
+    /// # use std::collections::BTreeMap;
+    /// # use rowguard::rbac::{RbacGraph, Role};
+    /// let mut roles = BTreeMap::new();
+    /// roles.insert("support".to_string(), Role::default());
+    /// roles.insert("devops".to_string(), Role { parents: ["support".into()].into(), ..Role::default() });
+    /// let graph = RbacGraph::new(roles, BTreeMap::new()).unwrap();
+    /// let all: Vec<String> = graph.with_inherited(&["devops"]).into_iter().collect();
+    /// assert_eq!(all, ["devops", "support"]);
+    /// ```
+    pub fn with_inherited<R: AsRef<str>>(&self, roles: &[R]) -> BTreeSet<String> {
+        let mut all = BTreeSet::new();
+        let mut todo: Vec<&str> = roles.iter().map(AsRef::as_ref).collect();
+        while let Some(role) = todo.pop() {
+            if all.insert(role.to_owned()) {
+                if let Some(r) = self.roles.get(role) {
+                    todo.extend(r.parents.iter().map(String::as_str));
+                }
+            }
+        }
+        all
+    }
+
+    /// The subject as RBAC sees it: its `roles` set with every inherited role added (so
+    /// the rule rows of `support` apply to `devops`, which inherits it), and absolute
+    /// rights when those roles hold [`super::ABSOLUTE_RIGHTS`] (directly, by inheritance or
+    /// by `"*"`).
+    ///
+    /// ```
+    /// # use std::collections::BTreeMap;
+    /// # use rowguard::rbac::{RbacGraph, Role};
+    /// use rowguard::Subject;
+    /// let mut roles = BTreeMap::new();
+    /// roles.insert("support".to_string(), Role::default());
+    /// roles.insert("devops".to_string(), Role { parents: ["support".into()].into(), ..Role::default() });
+    /// roles.insert("admin".to_string(), Role { all_permissions: true, ..Role::default() });
+    /// let graph = RbacGraph::new(roles, BTreeMap::new()).unwrap();
+    ///
+    /// let devops = graph.subject(Subject::new().with_set("roles", ["devops"]));
+    /// assert_eq!(devops.set("roles").collect::<Vec<_>>(), ["devops", "support"]);
+    /// assert!(!devops.has_absolute_rights());
+    /// assert!(graph.subject(Subject::new().with_set("roles", ["admin"])).has_absolute_rights());
+    /// ```
+    pub fn subject(&self, subject: crate::Subject) -> crate::Subject {
+        let given: Vec<String> = subject.set("roles").map(str::to_owned).collect();
+        let all = self.with_inherited(&given);
+        let absolute = self.role_can(&given, super::ABSOLUTE_RIGHTS);
+        let subject = if all.len() > given.len() {
+            subject.with_set("roles", all)
+        } else {
+            subject
+        };
+        if absolute {
+            subject.with_absolute_rights()
+        } else {
+            subject
+        }
+    }
+}
+
 fn resolve(
     name: &str,
     roles: &BTreeMap<String, Role>,

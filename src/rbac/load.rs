@@ -164,6 +164,16 @@ impl Rbac {
         Ok(self.graph(conn)?.permissions_of(role).cloned())
     }
 
+    /// The subject as RBAC sees it ([`RbacGraph::subject`]): inherited roles added to its
+    /// `roles` set, absolute rights if its roles hold [`super::ABSOLUTE_RIGHTS`].
+    pub fn subject(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: crate::Subject,
+    ) -> Result<crate::Subject, RbacLoadError> {
+        Ok(self.graph(conn)?.subject(subject))
+    }
+
     /// Whether any of `roles` holds `permission`.
     pub fn role_can<R: AsRef<str>>(
         &self,

@@ -9,7 +9,10 @@ mod write;
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
-pub use self::rule_rows::{all_rules, invalid_rules, load_rules, put_rule, InvalidRule, RuleRow};
+pub use self::rule_rows::{
+    all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
+    OrphanRule, RuleRow,
+};
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
     clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,
@@ -65,7 +68,7 @@ pub enum StoreError {
         set_type: String,
     },
     /// A rule names a model that is not registered.
-    #[error("{rule}: there is no model named \"{model}\"; run cargo xtask sync-models first")]
+    #[error("{rule}: there is no model named \"{model}\"; run rowguard sync-models first")]
     UnknownModel {
         /// The rule.
         rule: String,
@@ -102,4 +105,22 @@ impl From<diesel::result::Error> for StoreError {
 /// ```
 pub fn state_version(conn: &mut dyn StoreConnection) -> Result<i64, StoreError> {
     Ok(on_backend!(conn, c => state::table.select(state::version).first(c))?)
+}
+
+/// The names of the set types, sorted.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// assert_eq!(rowguard::store::set_type_names(&mut conn)?, ["groups", "id", "roles", "universal"]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn set_type_names(conn: &mut dyn StoreConnection) -> Result<Vec<String>, StoreError> {
+    use crate::schema::authorizable_set_types as set_types;
+    let query = set_types::table
+        .select(set_types::name)
+        .order(set_types::name);
+    Ok(crate::db::on_backend!(conn, c => query.load(c))?)
 }

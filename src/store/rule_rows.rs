@@ -211,3 +211,95 @@ pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>,
         })
         .collect())
 }
+
+/// Deletes the rule row of (set type, set value, model), by name; returns whether there was
+/// one. In force at once for every authorizer of this process after the commit.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::delete_rule;
+/// assert!(delete_rule(&mut conn, "roles", "agent", "contacts")?);
+/// assert!(!delete_rule(&mut conn, "roles", "agent", "contacts")?); // gone already
+/// // The agent's rule no longer grants anything.
+/// assert_eq!(auth.guard(agent()).read::<Contact>(&mut conn)?.count().get_result::<i64>(&mut conn)?, 0);
+/// # Ok(())
+/// # }
+/// ```
+pub fn delete_rule(
+    conn: &mut dyn StoreConnection,
+    set_type: &str,
+    set_value: &str,
+    model: &str,
+) -> Result<bool, StoreError> {
+    write_transaction(conn, |conn| {
+        let ids = rules::table
+            .inner_join(set_types::table)
+            .inner_join(models::table)
+            .filter(set_types::name.eq(set_type))
+            .filter(rules::authorizable_set_value.eq(set_value))
+            .filter(models::name.eq(model))
+            .select(rules::id);
+        let found: Vec<i64> = on_backend!(conn, c => ids.load(c))?;
+        let deleted = on_backend!(conn, c => diesel::delete(rules::table.filter(rules::id.eq_any(&found))).execute(c))?;
+        Ok(deleted > 0)
+    })
+}
+
+/// A rule row whose set type or model row is gone (possible where foreign keys are not
+/// enforced, such as a DBA's `sqlite3` shell): it can never apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanRule {
+    /// Row id.
+    pub id: i64,
+    /// The set value.
+    pub set_value: String,
+    /// What is missing, e.g. `set type #7` or `model #3`.
+    pub missing: String,
+}
+
+/// The rule rows whose set type or model no longer exists.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// assert!(rowguard::store::orphan_rules(&mut conn)?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub fn orphan_rules(conn: &mut dyn StoreConnection) -> Result<Vec<OrphanRule>, StoreError> {
+    let query = rules::table
+        .left_join(set_types::table)
+        .left_join(models::table)
+        .filter(set_types::id.is_null().or(models::id.is_null()))
+        .select((
+            rules::id,
+            rules::authorizable_set_value,
+            rules::authorizable_set_type_id,
+            set_types::id.nullable(),
+            rules::authorizable_model_id,
+            models::id.nullable(),
+        ))
+        .order(rules::id);
+    let rows: Vec<(i64, String, i64, Option<i64>, i64, Option<i64>)> =
+        on_backend!(conn, c => query.load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, set_value, type_id, t, model_id, m)| {
+            let mut missing = Vec::new();
+            if t.is_none() {
+                missing.push(format!("set type #{type_id}"));
+            }
+            if m.is_none() {
+                missing.push(format!("model #{model_id}"));
+            }
+            OrphanRule {
+                id,
+                set_value,
+                missing: missing.join(" and "),
+            }
+        })
+        .collect())
+}

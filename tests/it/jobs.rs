@@ -34,23 +34,23 @@ rowguard::backend_tests!(
 );
 
 const COMMANDS: &str = r#"{
-  "greet":  {"program": "echo", "args": ["hello", "{name}"], "params": {"name": {"pattern": ".*"}}, "roles": ["support", "devops"]},
-  "script": {"program": "sh", "args": ["-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 3"], "roles": ["*"]},
-  "ok":     {"program": "sh", "args": ["-c", "echo fine"], "roles": ["*"]},
-  "stubborn": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"]},
-  "sleeper": {"program": "sh", "args": ["-c", "echo up; exec sleep 30"], "roles": ["*"]},
-  "slow":   {"program": "sh", "args": ["-c", "echo started; sleep 10"], "roles": ["*"], "timeout_secs": 1},
-  "ops":    {"program": "true", "roles": ["devops"]},
-  "env":    {"program": "env", "roles": ["*"], "env": {"GREETING": "hi"}},
-  "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"], "roles": ["*"]},
-  "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "roles": ["*"], "timeout_secs": 1},
-  "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"], "roles": ["*"]},
-  "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}, "roles": ["*"]},
-  "flood":  {"program": "seq", "args": ["1", "200000"], "roles": ["*"], "max_output_bytes": 1000},
-  "missing": {"program": "/nonexistent/rowguard-no-such-program", "roles": ["*"]},
-  "many":   {"program": "seq", "args": ["1", "60000"], "roles": ["*"]},
-  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "roles": ["*"], "timeout_secs": 3},
-  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 3; echo done"], "roles": ["*"]}
+  "greet":  {"program": "echo", "args": ["hello", "{name}"], "params": {"name": {"pattern": ".*"}}},
+  "script": {"program": "sh", "args": ["-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 3"]},
+  "ok":     {"program": "sh", "args": ["-c", "echo fine"]},
+  "stubborn": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"]},
+  "sleeper": {"program": "sh", "args": ["-c", "echo up; exec sleep 30"]},
+  "slow":   {"program": "sh", "args": ["-c", "echo started; sleep 10"], "timeout_secs": 1},
+  "ops":    {"program": "true", "permission": "jobs.ops"},
+  "env":    {"program": "env", "env": {"GREETING": "hi"}},
+  "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"]},
+  "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "timeout_secs": 1},
+  "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"]},
+  "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}},
+  "flood":  {"program": "seq", "args": ["1", "200000"], "max_output_bytes": 1000},
+  "missing": {"program": "/nonexistent/rowguard-no-such-program"},
+  "many":   {"program": "seq", "args": ["1", "60000"]},
+  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "timeout_secs": 3},
+  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 3; echo done"]}
 }"#;
 
 /// For the runner that should notice a dead instance (the other one is abandoned).
@@ -105,6 +105,19 @@ fn setup(db: &TestDatabase) -> Jobs {
     for (role, doc) in rules {
         store::put_rule(&mut conn, "roles", role, "job_executions", doc).unwrap();
     }
+    // Who may run which command is RBAC's: every role here may run the default
+    // permission's commands, devops also `ops`.
+    let rbac = rowguard::seed::Seed::parse(vec![(
+        "rbac.json".into(),
+        r#"{"permissions": ["jobs.command.run", "jobs.ops"],
+            "roles": [{"name": "support", "permissions": ["jobs.command.run"]},
+                      {"name": "devops", "permissions": ["jobs.ops"], "inherits": ["support"]},
+                      {"name": "viewer", "permissions": ["jobs.command.run"]},
+                      {"name": "self", "permissions": ["jobs.command.run"]}]}"#
+            .into(),
+    )])
+    .unwrap();
+    rowguard::seed::apply(&mut conn, &rbac, Default::default(), &mut |_| {}).unwrap();
     auth.invalidate();
     Jobs { pool, auth }
 }
@@ -226,7 +239,10 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         .start(&alice, "ops", &no_params())
         .unwrap_err()
         .to_string();
-    assert_eq!(err, "command \"ops\" is not allowed for roles [support]");
+    assert_eq!(
+        err,
+        "command \"ops\" needs permission \"jobs.ops\", which roles [support] do not hold"
+    );
     let err = runner
         .start(&alice, "greet", &no_params())
         .unwrap_err()

@@ -15,6 +15,7 @@ mod foundation;
 mod guard;
 mod jobs;
 mod model_props;
+mod rules_by_name;
 mod rules_props;
 mod rules_sql;
 mod samples;

@@ -481,7 +481,7 @@ fn seed_errors_name_the_item(db: &TestDatabase) {
         (
             r#"{"rules":[{"set_type":"roles","set_value":"x","model":"nope","rules":{"read":"*"}}]}"#,
             Step::Rules,
-            r#"rule roles "x" on nope: there is no model named "nope"; run cargo xtask sync-models first"#,
+            r#"rule roles "x" on nope: there is no model named "nope"; run rowguard sync-models first"#,
         ),
         (
             r#"{"rules":[{"set_type":"teamz","set_value":"x","model":"contacts","rules":{"read":"*"}}]}"#,

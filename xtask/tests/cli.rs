@@ -240,7 +240,10 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
     assert_eq!(
         (code, stdout.trim()),
-        (0, "5 rule(s) checked, 0 invalid; 0 model problem(s)")
+        (
+            0,
+            "5 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
+        )
     );
     let mut conn = db.connect().unwrap();
     // The stored models against the code that declares them: a changed type, a broken JSON.
@@ -336,7 +339,7 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
         "{stdout}"
     );
     assert!(
-        stderr.contains("there is no model named \"contacts\"; run cargo xtask sync-models first"),
+        stderr.contains("there is no model named \"contacts\"; run rowguard sync-models first"),
         "{stderr}"
     );
     assert!(stderr.contains("rolled back"), "{stderr}");
@@ -420,29 +423,33 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
 
 backend_tests!(sync_seed_permissions => sync_seed_permissions_commands);
 
-/// The jobs commands from the shell, on `backend`.
-fn jobs_commands(backend: rowguard::Backend) {
+/// A database with the repository's models and seeds, as the README sets it up.
+fn seeded(backend: rowguard::Backend) -> (rowguard::testing::TestDatabase, String) {
     let db = rowguard::testing::TestDatabase::migrated(backend).unwrap_or_else(|e| panic!("{e}"));
     let url = db.url().target().to_owned();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = |p: &str| root.join(p).display().to_string();
     let (code, _, stderr) = xtask(
         &[
             "sync-models",
             "--path",
-            &root.join("src").display().to_string(),
+            &path("src"),
+            "--path",
+            &path("examples"),
         ],
         &url,
     );
     assert_eq!(code, 0, "{stderr}");
-    let mut conn = db.connect().unwrap();
-    rowguard::store::put_rule(
-        &mut conn,
-        "roles",
-        "support",
-        "job_executions",
-        r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#,
-    )
-    .unwrap();
+    let (code, stdout, stderr) = xtask(&["seed", "--dir", &path("seeds")], &url);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    (db, url)
+}
+
+/// The jobs commands from the shell, on `backend`, with the seeded RBAC defaults walked end
+/// to end: support runs and kills its own jobs only, devops any job, admin everything, and a
+/// role without `jobs.command.run` runs nothing.
+fn jobs_commands(backend: rowguard::Backend) {
+    let (_db, url) = seeded(backend);
     let id_file = std::env::temp_dir().join(format!(
         "rowguard-cli-instance-{}-{backend:?}",
         std::process::id()
@@ -451,64 +458,190 @@ fn jobs_commands(backend: rowguard::Backend) {
     let env = [
         (
             "ROWGUARD_ALLOWED_COMMANDS",
-            r#"{"greet":{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":"[a-z;$() ]+"}},"roles":["support"]},"fail":{"program":"sh","args":["-c","echo oops >&2; exit 4"],"roles":["*"]}}"#,
+            r#"{"greet":{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":"[a-z;$() ]+"}}},"fail":{"program":"sh","args":["-c","echo oops >&2; exit 4"]},"spin":{"program":"sh","args":["-c","echo spinning; exec sleep 60"]},"wipe":{"program":"true","permission":"seeds.load"}}"#,
         ),
         ("ROWGUARD_INSTANCE_ID_FILE", id_file.as_str()),
     ];
-    let alice = ["--as", "roles=support", "--attr", "id=alice"];
-    let run = |args: &[&str]| xtask_env(&[&["jobs"], args, &alice].concat(), &url, &env);
+    let as_ = |role: &str, user: &str| {
+        vec![
+            "--as".to_owned(),
+            format!("roles={role}"),
+            "--attr".to_owned(),
+            format!("id={user}"),
+        ]
+    };
+    let run = |args: &[&str], who: &[String]| {
+        let who: Vec<&str> = who.iter().map(String::as_str).collect();
+        xtask_env(&[&["jobs"], args, &who].concat(), &url, &env)
+    };
+    let alice = as_("support", "alice");
+    let dana = as_("devops", "dana");
+    let root = as_("admin", "root");
 
-    let (code, stdout, _) = run(&["commands"]);
+    let (code, stdout, _) = run(&["commands"], &alice);
     assert_eq!(code, 0);
     assert!(
-        stdout.contains("greet: echo hello {name}  params [name=/[a-z;$() ]+/]  roles [support]"),
+        stdout.contains(
+            "greet: echo hello {name}  params [name=/[a-z;$() ]+/]  permission jobs.command.run"
+        ),
         "{stdout}"
     );
-    let (code, stdout, stderr) = run(&["run", "greet", "--param", "name=world; $(id)"]);
+    assert!(
+        !stdout.contains("wipe"),
+        "support lacks seeds.load: {stdout}"
+    );
+    let (_, stdout, _) = run(&["commands"], &dana);
+    assert!(
+        stdout.contains("wipe:"),
+        "devops holds seeds.load: {stdout}"
+    );
+    let (_, json, _) = run(&["commands", "--json"], &as_("sales", "sam"));
+    assert_eq!(json.trim(), "[]", "sales holds no permission");
+
+    let (code, stdout, stderr) = run(&["run", "greet", "--param", "name=world; $(id)"], &alice);
     assert_eq!(
         (code, stdout.as_str()),
         (0, "hello world; $(id)\n"),
         "{stderr}"
     );
     assert!(stderr.contains("completed (exit 0)"), "{stderr}");
-    let (code, stdout, stderr) = run(&["run", "fail"]);
+    let (code, stdout, stderr) = run(&["run", "fail"], &alice);
     assert_eq!((code, stdout.as_str()), (1, "oops\n"));
     assert!(stderr.contains("failed (exit 4)"), "{stderr}");
-    let (code, _, stderr) = run(&["run", "reboot"]);
+    let (code, _, stderr) = run(&["run", "reboot"], &alice);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("command \"reboot\" is not allowed (allowed: fail, greet)"),
+        stderr.contains("command \"reboot\" is not allowed (allowed: fail, greet, spin, wipe)"),
         "{stderr}"
     );
-    let (code, stdout, _) = run(&["list"]);
+    let (code, _, stderr) = run(&["run", "wipe"], &alice);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "command \"wipe\" needs permission \"seeds.load\", which roles [support] do not hold"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["run", "greet", "--param", "name=x"], &as_("sales", "sam"));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("needs permission \"jobs.command.run\""),
+        "{stderr}"
+    );
+    // devops by inheritance (support's jobs.command.run), admin by "*".
+    for who in [&dana, &root] {
+        let (code, stdout, stderr) = run(&["run", "greet", "--param", "name=ops"], who);
+        assert_eq!(
+            (code, stdout.as_str()),
+            (0, "hello ops\n"),
+            "{who:?}: {stderr}"
+        );
+    }
+
+    let (code, stdout, _) = run(&["list"], &alice);
     assert_eq!(code, 0);
-    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "alice sees her own two jobs: {stdout}"
+    );
+    let (_, stdout, _) = run(&["list"], &dana);
+    assert_eq!(stdout.lines().count(), 4, "devops sees every job: {stdout}");
+    let (_, stdout, _) = run(&["list", "--json"], &root);
+    let all: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(4),
+        "admin: absolute rights"
+    );
+    let (_, stdout, _) = run(&["list"], &as_("support", "bob"));
+    assert_eq!(
+        stdout, "no jobs visible to this subject\n",
+        "bob sees none of alice's jobs"
+    );
+
+    let (_, stdout, _) = run(&["list"], &alice);
     let uuid = stdout
         .lines()
         .find(|l| l.contains("greet"))
         .and_then(|l| l.split_whitespace().next())
         .unwrap()
         .to_owned();
-    let (code, stdout, _) = run(&["output", &uuid, "--from", "6"]);
+    let (code, stdout, stderr) = run(&["output", &uuid, "--from", "6"], &alice);
     assert_eq!(
         (code, stdout.as_str()),
         (0, "world; $(id)\n"),
         "any byte offset, also inside a stored chunk"
     );
-    let (code, stdout, _) = run(&["output", &uuid, "--follow"]);
+    assert!(stderr.contains("next offset 19"), "{stderr}");
+    let (_, stdout, _) = run(&["output", &uuid, "--from", "19"], &alice);
+    assert_eq!(stdout, "", "nothing after the end");
+    let (_, json, _) = run(&["output", &uuid, "--json", "--from", "6"], &alice);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (
+            json["next_offset"].as_i64(),
+            json["chunks"][0]["text"].as_str()
+        ),
+        (Some(19), Some("world; $(id)\n"))
+    );
+    let (code, stdout, _) = run(&["output", &uuid, "--follow"], &alice);
     assert_eq!((code, stdout.as_str()), (0, "hello world; $(id)\n"));
-    let (code, _, stderr) = run(&["kill", &uuid]);
+
+    // Kills: a running job of bob's; alice may not kill it, devops may.
+    let bob = as_("support", "bob");
+    let mut spin = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "jobs",
+            "run",
+            "spin",
+            "--as",
+            "roles=support",
+            "--attr",
+            "id=bob",
+        ])
+        .env("DATABASE_URL", &url)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let spin_uuid = loop {
+        let (_, stdout, _) = run(&["list"], &bob);
+        if let Some(line) = stdout
+            .lines()
+            .find(|l| l.contains("spin") && l.contains("running"))
+        {
+            break line.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "spin never started: {stdout}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let (code, _, stderr) = run(&["kill", &spin_uuid], &alice);
+    assert_eq!(code, 1, "support kills only its own jobs: {stderr}");
+    let (code, stdout, stderr) = run(&["kill", &spin_uuid], &dana);
+    assert_eq!(code, 0, "devops kills any job: {stderr}");
+    assert!(stdout.contains("kill of job"), "{stdout}");
+    let status = spin.wait().unwrap();
+    assert!(!status.success(), "the killed job's run ends as failed");
+    let (_, stdout, _) = run(&["list"], &bob);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&spin_uuid) && l.contains("killed")),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = run(&["kill", &uuid], &alice);
     assert_eq!(code, 1);
     assert!(
         stderr.contains(&format!("job {uuid} is not running (status completed)")),
         "{stderr}"
     );
-    let bob = xtask_env(
-        &["jobs", "list", "--as", "roles=support", "--attr", "id=bob"],
-        &url,
-        &env,
-    );
-    assert_eq!(bob.1, "", "bob sees none of alice's jobs");
     let instance = std::fs::read_to_string(&id_file).unwrap();
     assert_eq!(
         uuid::Uuid::parse_str(instance.trim()).map(|_| ()),
@@ -519,6 +652,280 @@ fn jobs_commands(backend: rowguard::Backend) {
 }
 
 backend_tests!(jobs => jobs_commands);
+
+fn xtask_stdin(args: &[&str], database_url: &str, stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run xtask");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Rules edited by name (`rules list|get|set|delete`), typo warnings and `--strict`, rule
+/// tests, and options after the command's name, on `backend`.
+fn rules_by_name_commands(backend: rowguard::Backend) {
+    let (_db, url) = seeded(backend);
+    let get = |value: &str| xtask(&["rules", "get", "roles", value, "contacts"], &url);
+    let (code, stdout, _) = get("devops");
+    assert_eq!((code, stdout.as_str()), (0, "{\n  \"read\": \"*\"\n}\n"));
+
+    // Invalid: an unknown column. Nothing is stored; the error names the column.
+    let (code, _, stderr) = xtask_stdin(
+        &["rules", "set", "roles", "devops", "contacts"],
+        &url,
+        r#"{"read":{"search":{"ownr":"=1"}}}"#,
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("unknown column \"ownr\""), "{stderr}");
+    assert_eq!(get("devops").1, "{\n  \"read\": \"*\"\n}\n", "unchanged");
+    let (code, _, stderr) = xtask_stdin(
+        &["rules", "set", "roles", "devops", "contacts", "-"],
+        &url,
+        "{read: *}",
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("the document is not JSON"), "{stderr}");
+    let (code, _, stderr) =
+        xtask_stdin(&["rules", "set", "roles", "devops", "contact"], &url, "{}");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no model named \"contact\""), "{stderr}");
+
+    // Valid, from a file: stored, then explained.
+    let file = std::env::temp_dir().join(format!(
+        "rowguard-rule-{}-{backend:?}.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, "{\"read\": {\"search\": {\"status\": \"=open\"}}}\n").unwrap();
+    let (code, stdout, stderr) = xtask(
+        &[
+            "rules",
+            "set",
+            "roles",
+            "devops",
+            "contacts",
+            &file.display().to_string(),
+        ],
+        &url,
+    );
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("changed: rule roles \"devops\" on contacts"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SQL: WHERE"), "{stdout}");
+
+    // A typo in a role: warned with the closest name; --strict refuses and writes nothing.
+    let (code, _, stderr) = xtask_stdin(
+        &["rules", "set", "roles", "suport", "contacts", "--strict"],
+        &url,
+        r#"{"read":"*"}"#,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no role named \"suport\" exists (did you mean \"support\"?)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing written"), "{stderr}");
+    let (code, _, _) = xtask_stdin(
+        &["rules", "set", "roles", "suport", "contacts"],
+        &url,
+        r#"{"read":"*"}"#,
+    );
+    assert_eq!(code, 0, "without --strict, a warning");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (src, examples) = (
+        root.join("src").display().to_string(),
+        root.join("examples").display().to_string(),
+    );
+    let check = [
+        "rules",
+        "check",
+        "--path",
+        src.as_str(),
+        "--path",
+        examples.as_str(),
+    ];
+    let (code, stdout, stderr) = xtask(&check, &url);
+    assert!(
+        stderr.contains("no role \"suport\" exists (did you mean \"support\"?)"),
+        "{stderr}"
+    );
+    assert_eq!(code, 0, "a warning: {stdout}{stderr}");
+    let (code, _, _) = xtask(&[&check[..], &["--strict"]].concat(), &url);
+    assert_eq!(code, 1, "--strict");
+    let (code, _, stderr) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "job_executions",
+            "--as",
+            "rolez=agent",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("there is no set type named \"rolez\" (did you mean \"roles\"?)"),
+        "{stderr}"
+    );
+    let (code, _, _) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "job_executions",
+            "--as",
+            "rolez=agent",
+            "--strict",
+        ],
+        &url,
+    );
+    assert_eq!(code, 1);
+
+    let (code, stdout, _) = xtask(&["rules", "delete", "roles", "suport", "contacts"], &url);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "deleted rule roles \"suport\" on contacts\n")
+    );
+    let (code, _, stderr) = get("suport");
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no such rule (did you mean \"support\"?)"),
+        "{stderr}"
+    );
+    let (_, json, _) = xtask(&["rules", "list", "--json", "--model", "contacts"], &url);
+    let list: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{json}");
+
+    // --database-url after the command's name wins over DATABASE_URL.
+    let (code, stdout, stderr) = xtask(
+        &["rules", "list", "--database-url", &url],
+        "/nonexistent-rowguard/x.db",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("roles \"devops\" on contacts"), "{stdout}");
+
+    // Rule tests: the repository's pass (devops's contacts rule was narrowed above, which
+    // none of them depends on); a wrong expectation fails with a diff.
+    let tests = root
+        .join("seeds/tests/rules.test.json")
+        .display()
+        .to_string();
+    let (code, stdout, _) = xtask(&["rules", "test", &tests], &url);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.ends_with("10 passed, 0 failed\n"), "{stdout}");
+    let wrong = std::env::temp_dir().join(format!(
+        "rowguard-ruletest-{}-{backend:?}.json",
+        std::process::id()
+    ));
+    std::fs::write(&wrong, r#"{"tests":[{"name":"support deletes jobs","subject":{"sets":{"roles":["support"]},"attributes":{"id":"a"}},"model":"job_executions","right":"delete","row":{"user_identifier":"a"},"expect":"allow"}]}"#).unwrap();
+    let (code, stdout, _) = xtask(&["rules", "test", &wrong.display().to_string()], &url);
+    let _ = std::fs::remove_file(&wrong);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("support deletes jobs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- expected: allow") && stdout.contains("+ actual:   deny"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 passed, 1 failed\n"), "{stdout}");
+}
+
+backend_tests!(rules_by_name => rules_by_name_commands);
+
+/// Loose URLs do no damage: a server URL without a database, an in-memory database, a
+/// SQLite file that does not exist (for anything but `migrate`).
+#[test]
+fn loose_urls_are_refused_in_one_line() {
+    let (code, _, stderr) = xtask(&["migrate"], "postgres://postgres@127.0.0.1");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("names no database"), "{stderr}");
+    let (code, _, stderr) = xtask(&["migrate"], "mysql://root@127.0.0.1:3306/");
+    assert_eq!(code, 1);
+    assert!(stderr.contains("names no database"), "{stderr}");
+    for memory in ["sqlite::memory:", ":memory:", "file::memory:?cache=shared"] {
+        let (code, _, stderr) = xtask(&["migrate"], memory);
+        assert_eq!(code, 1, "{memory}");
+        assert!(stderr.contains("in-memory database"), "{memory}: {stderr}");
+    }
+    let dir = std::env::temp_dir().join(format!("rowguard-loose-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("x.db");
+    let url = format!("file:{}", file.display());
+    let (code, _, stderr) = xtask(&["rules", "list"], &url);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no SQLite database at"), "{stderr}");
+    assert!(!file.exists(), "nothing created");
+    let (code, stdout, stderr) = xtask(&["migrate"], &url);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("created SQLite database"), "{stderr}");
+    assert!(
+        stdout.contains("migration(s) applied") && file.exists(),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = xtask(&["migrate", "status"], &url);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("0 pending"), "{stdout}");
+    let (code, stdout, _) = xtask(&["migrate", "revert"], &url);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("reverted 2026-"), "{stdout}");
+    let (_, json, _) = xtask(&["migrate", "status", "--json"], &url);
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let pending = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["applied"] == false)
+        .count();
+    assert_eq!(pending, 1, "{json}");
+    let (_, stdout, _) = xtask(&["migrate"], &url);
+    assert!(stdout.contains("1 migration(s) applied"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Help and completions: `jobs worker` offers no subject options; completions cover every
+/// command.
+#[test]
+fn help_and_completions() {
+    let (code, stdout, _) = xtask(&["jobs", "worker", "--help"], "unused.db");
+    assert_eq!(code, 0);
+    assert!(
+        !stdout.contains("--as") && !stdout.contains("--attr"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = xtask(&["jobs", "list", "--help"], "unused.db");
+    assert!(
+        stdout.contains("--as") && stdout.contains("--json"),
+        "{stdout}"
+    );
+    let (code, script, _) = xtask(&["completions", "bash"], "unused.db");
+    assert_eq!(code, 0);
+    for word in ["sync-models", "rules", "migrate", "demo", "--database-url"] {
+        assert!(script.contains(word), "{word}");
+    }
+}
 
 /// `cargo xtask demo | head -1`: the reader leaving early is not an error.
 #[test]

@@ -15,10 +15,6 @@ mod contacts_demo;
 /// Arguments of `demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// An empty database to run on (default: a new SQLite file in a new temporary
-    /// directory). The demo refuses a database that holds any table.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
     /// The connection type the guard runs on: `native` (the backend's own Diesel
     /// connection, as most applications have) or `any` (rowguard's AnyConnection).
     #[arg(long, value_enum, default_value_t = ConnectionArg::Native)]
@@ -35,8 +31,10 @@ enum ConnectionArg {
 }
 
 /// Runs the demo.
-pub fn run(args: Args) -> CommandResult {
-    let url = match args.database_url.filter(|u| !u.trim().is_empty()) {
+/// The database is `--database-url`/DATABASE_URL, an empty one (the demo refuses a database
+/// that holds any table), or by default a new SQLite file in a new temporary directory.
+pub fn run(args: Args, global: &rowguard_cli::GlobalArgs) -> CommandResult {
+    let url = match global.database_url.clone().filter(|u| !u.trim().is_empty()) {
         Some(u) => rowguard::DatabaseUrl::parse(&u)?,
         None => contacts_demo::fresh_default_url()?,
     };

@@ -1,16 +1,17 @@
-//! `cargo xtask sync-models`
+//! `rowguard sync-models`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{CommandResult, DatabaseArgs};
+use rowguard::sync::Change;
+
+use super::CommandResult;
+use crate::context::Context;
 
 /// Arguments of `sync-models`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[command(flatten)]
-    db: DatabaseArgs,
-    /// Directory to scan (repeatable; default: src and examples).
+    /// Directory to scan (repeatable; default: src and examples, those that exist).
     #[arg(long = "path", value_name = "DIR")]
     paths: Vec<PathBuf>,
     /// Print the plan, change nothing.
@@ -21,24 +22,38 @@ pub struct Args {
     keep_going: bool,
 }
 
+/// The directories to scan: those given, else `src` and `examples` where they exist.
+pub(crate) fn source_dirs(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
+    if !paths.is_empty() {
+        return Ok(paths);
+    }
+    let found: Vec<PathBuf> = ["src", "examples"]
+        .map(PathBuf::from)
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    if found.is_empty() {
+        return Err(
+            "no src or examples directory here: run in your crate's root, or give --path DIR"
+                .into(),
+        );
+    }
+    Ok(found)
+}
+
 /// Scans, plans and applies.
-pub fn run(args: Args) -> CommandResult {
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("src"), PathBuf::from("examples")]
-    } else {
-        args.paths
-    };
+pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    let paths = source_dirs(args.paths)?;
     let scan = rowguard::sync::scan(&paths, args.keep_going)?;
     for skipped in &scan.skipped {
-        eprintln!("skipped: {skipped}");
+        ctx.warn(format_args!("skipped: {skipped}"));
     }
-    let mut conn = rowguard::establish(&args.db.url()?)?;
+    let mut conn = ctx.connect()?;
     let plan = rowguard::sync::sync(&mut conn, &scan.models, args.dry_run)?;
     for change in &plan {
         println!("{change}");
     }
-    let count = |f: fn(&rowguard::sync::Change) -> bool| plan.iter().filter(|c| f(c)).count();
-    use rowguard::sync::Change;
+    let count = |f: fn(&Change) -> bool| plan.iter().filter(|c| f(c)).count();
     println!(
         "{}{} added, {} changed, {} removed, {} unchanged",
         if args.dry_run {

@@ -1,17 +1,16 @@
-//! `cargo xtask seed`
+//! `rowguard seed`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rowguard::seed::{self, SeedOptions};
 
-use super::{CommandResult, DatabaseArgs};
+use super::CommandResult;
+use crate::context::Context;
 
 /// Arguments of `seed`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[command(flatten)]
-    db: DatabaseArgs,
     /// Directory of the *.json seed files.
     #[arg(long, default_value = "seeds")]
     dir: PathBuf,
@@ -21,14 +20,14 @@ pub struct Args {
 }
 
 /// Loads the seeds in one transaction, one report line per step.
-pub fn run(args: Args) -> CommandResult {
+pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     let seed = seed::load_dir(&args.dir)?;
     println!(
         "seeding from {} file(s): {}",
         seed.files.len(),
         seed.files.join(", ")
     );
-    let mut conn = rowguard::establish(&args.db.url()?)?;
+    let mut conn = ctx.connect()?;
     let options = SeedOptions {
         fresh: args.fresh,
         ..SeedOptions::default()

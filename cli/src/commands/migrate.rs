@@ -1,0 +1,79 @@
+//! `rowguard migrate [status|revert]`
+
+use std::process::ExitCode;
+
+use super::CommandResult;
+use crate::context::Context;
+
+/// Arguments of `migrate`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Action {
+    /// Apply every pending migration (what `migrate` alone does).
+    Run,
+    /// List rowguard's migrations, applied or pending.
+    Status {
+        /// Print a JSON array of {"name", "applied"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revert the newest applied migration (reverting the first drops rowguard's tables and
+    /// every rule in them).
+    Revert,
+}
+
+/// Runs `migrate`.
+pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    match args.action.unwrap_or(Action::Run) {
+        Action::Run => {
+            let (url, mut conn) = ctx.connect_creating()?;
+            let applied = rowguard::run_pending_migrations(&mut conn)?;
+            if applied.is_empty() {
+                println!("{} {url}: up to date, no migration applied", url.backend());
+            } else {
+                for name in &applied {
+                    println!("applied {name}");
+                }
+                println!(
+                    "{} {url}: {} migration(s) applied",
+                    url.backend(),
+                    applied.len()
+                );
+            }
+        }
+        Action::Status { json } => {
+            let mut conn = ctx.connect()?;
+            let status = rowguard::db::migration_status(&mut conn)?;
+            if json {
+                let list = status
+                    .iter()
+                    .map(|(name, applied)| serde_json::json!({"name": name, "applied": applied}))
+                    .collect();
+                super::print_json(&serde_json::Value::Array(list))?;
+            } else {
+                for (name, applied) in &status {
+                    println!("{}  {name}", if *applied { "applied" } else { "pending" });
+                }
+                let pending = status.iter().filter(|(_, a)| !a).count();
+                println!("{} migration(s), {pending} pending", status.len());
+            }
+        }
+        Action::Revert => {
+            let mut conn = ctx.connect()?;
+            if rowguard::db::migration_status(&mut conn)?
+                .iter()
+                .all(|(_, a)| !a)
+            {
+                return Err("no migration is applied: nothing to revert".into());
+            }
+            let name = rowguard::db::revert_last_migration(&mut conn)?;
+            println!("reverted {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,519 @@
+//! `rowguard rules list|get|set|delete|check|explain|try|test`: DBA tools over the stored
+//! rules, by name.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rowguard::rule_tests::RuleTestFile;
+use rowguard::rules::{Right, Value};
+use rowguard::store::{RuleDefinition, RuleRow};
+use rowguard::{AnyConnection, Authorizer, Config, Subject};
+
+use super::CommandResult;
+use crate::context::{Context, SubjectSpec};
+use crate::suggest;
+
+/// Arguments of `rules`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: RulesCommand,
+}
+
+/// A rule row's names: set type, set value, model.
+#[derive(clap::Args, Debug)]
+struct RuleName {
+    /// The set type (roles, groups, id, universal, or one of yours).
+    set_type: String,
+    /// The set value (a role's name, a group's, a user id, …).
+    set_value: String,
+    /// The model's stored name.
+    model: String,
+}
+
+impl RuleName {
+    fn label(&self) -> String {
+        format!(
+            "rule {} \"{}\" on {}",
+            self.set_type, self.set_value, self.model
+        )
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum RulesCommand {
+    /// List the stored rules by name (optionally of one model).
+    List {
+        /// Only this model's rules.
+        #[arg(long)]
+        model: Option<String>,
+        /// Print a JSON array of {"id", "set_type", "set_value", "model", "rules"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one rule's document.
+    Get {
+        #[command(flatten)]
+        name: RuleName,
+    },
+    /// Write one rule's document from FILE (or standard input, with - or no FILE):
+    /// validated against the model first (nothing is stored on error), then explained.
+    Set {
+        #[command(flatten)]
+        name: RuleName,
+        /// The JSON document; - or nothing reads standard input.
+        file: Option<PathBuf>,
+    },
+    /// Delete one rule.
+    Delete {
+        #[command(flatten)]
+        name: RuleName,
+    },
+    /// Validate every stored rule and model; list each bad row, each rule row whose model or
+    /// set type is gone, each model whose stored definition is broken or differs from the
+    /// code; warn about rules for roles that do not exist. Exit 1 if anything is bad.
+    Check {
+        /// Source directory declaring the models (repeatable; default: src and examples,
+        /// those that exist).
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+    },
+    /// Show the contributing rule rows, the merged rule and the SQL for a subject.
+    Explain {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// create, read, update or delete.
+        #[arg(long, default_value = "read")]
+        action: String,
+    },
+    /// List the primary keys of the rows a subject may act on, ascending.
+    Try {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// read, update or delete.
+        #[arg(long, default_value = "read")]
+        action: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run rule-test files (expected allow/deny decisions); exit 1 on any mismatch.
+    Test {
+        /// The files (JSON: {"tests": [{"subject", "model", "right", "row" | "key", "expect"}]}).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// The subject and model of `explain` / `try`.
+#[derive(clap::Args, Debug)]
+struct SubjectArgs {
+    /// The model's stored name.
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    who: SubjectSpec,
+}
+
+fn right(action: &str) -> Result<Right, String> {
+    Right::from_key(action).ok_or_else(|| {
+        format!("unknown action \"{action}\"; expected create, read, update or delete")
+    })
+}
+
+fn authorizer() -> Result<Authorizer, rowguard::ConfigError> {
+    Ok(Authorizer::new(Config::load()?))
+}
+
+/// Runs a `rules` subcommand.
+pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    match args.command {
+        RulesCommand::List { model, json } => list(ctx, model, json),
+        RulesCommand::Get { name } => {
+            let mut conn = ctx.connect()?;
+            let row = find(&mut conn, &name)?;
+            let pretty = serde_json::from_str::<serde_json::Value>(&row.rules)
+                .ok()
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or(row.rules);
+            println!("{pretty}");
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Set { name, file } => set(ctx, name, file),
+        RulesCommand::Delete { name } => {
+            let mut conn = ctx.connect()?;
+            find(&mut conn, &name)?;
+            rowguard::store::delete_rule(&mut conn, &name.set_type, &name.set_value, &name.model)?;
+            println!("deleted {}", name.label());
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Check { paths } => check(ctx, paths),
+        RulesCommand::Explain { subject, action } => {
+            let right = right(&action)?;
+            let mut conn = ctx.connect()?;
+            let auth = authorizer()?;
+            let who = ctx.subject(&mut conn, &subject.who)?;
+            let explanation = auth.explain(&mut conn, &who, &subject.model, right)?;
+            warn_about_access(ctx, &explanation.access);
+            println!("{explanation}");
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Try {
+            subject,
+            action,
+            json,
+        } => {
+            let right = right(&action)?;
+            if right == Right::Create {
+                return Err("try lists existing rows: use read, update or delete".into());
+            }
+            let mut conn = ctx.connect()?;
+            let auth = authorizer()?;
+            let who = ctx.subject(&mut conn, &subject.who)?;
+            let access = auth.access(&mut conn, &who, &subject.model)?;
+            if who.has_absolute_rights() {
+                eprintln!("note: the subject holds absolute rights: every row");
+            } else {
+                warn_about_access(ctx, &access);
+            }
+            let keys = auth.permitted_keys(&mut conn, &who, &subject.model, right)?;
+            if json {
+                let list: Vec<serde_json::Value> = keys.iter().map(key_json).collect();
+                super::print_json(&serde_json::Value::Array(list))?;
+            } else if keys.is_empty() {
+                println!("no {} row may be {}", subject.model, past(right));
+            } else {
+                for key in keys {
+                    match key {
+                        Value::Text(t) => println!("{t}"),
+                        other => println!("{other}"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Test { files } => test(ctx, files),
+    }
+}
+
+fn past(right: Right) -> &'static str {
+    match right {
+        Right::Create => "created",
+        Right::Read => "read",
+        Right::Update => "updated",
+        Right::Delete => "deleted",
+    }
+}
+
+/// Warns when no rule row applies or an applying row is invalid (each grants nothing).
+fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
+    if access.rows.is_empty() {
+        ctx.warn(format_args!(
+            "no rule row of model {} applies to this subject: nothing is granted",
+            access.model.name
+        ));
+    }
+    for (row, compiled) in &access.rows {
+        if let Err(e) = compiled {
+            ctx.warn(format_args!(
+                "rule {} \"{}\" on {} is invalid and grants nothing: {e}",
+                row.set_type, row.set_value, row.model
+            ));
+        }
+    }
+}
+
+fn list(ctx: &mut Context, model: Option<String>, json: bool) -> CommandResult {
+    let mut conn = ctx.connect()?;
+    let rows: Vec<RuleRow> = rowguard::store::all_rules(&mut conn)?
+        .into_iter()
+        .filter(|r| model.as_ref().is_none_or(|m| *m == r.model))
+        .collect();
+    if let Some(m) = &model {
+        let models = model_names(&mut conn)?;
+        if !models.contains(m) {
+            ctx.warn(format_args!(
+                "there is no model named \"{m}\"{}",
+                suggest::hint(m, models.iter().map(String::as_str))
+            ));
+        }
+    }
+    if json {
+        let list = rows
+            .iter()
+            .map(|r| {
+                let doc = serde_json::from_str::<serde_json::Value>(&r.rules)
+                    .unwrap_or_else(|_| serde_json::Value::String(r.rules.clone()));
+                serde_json::json!({"id": r.id, "set_type": r.set_type, "set_value": r.set_value, "model": r.model, "rules": doc})
+            })
+            .collect();
+        super::print_json(&serde_json::Value::Array(list))?;
+    } else if rows.is_empty() {
+        println!("no rules stored");
+    } else {
+        for r in &rows {
+            println!(
+                "#{:<4} {} \"{}\" on {}: {}",
+                r.id, r.set_type, r.set_value, r.model, r.rules
+            );
+        }
+        println!("{} rule(s)", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn model_names(conn: &mut AnyConnection) -> Result<Vec<String>, rowguard::store::StoreError> {
+    Ok(rowguard::store::load_models(conn)?
+        .into_iter()
+        .map(|m| match m {
+            Ok(m) => m.name.clone(),
+            Err(b) => b.name,
+        })
+        .collect())
+}
+
+/// The stored row of `name`, or an error naming what matches nothing (closest name given).
+fn find(conn: &mut AnyConnection, name: &RuleName) -> Result<RuleRow, Box<dyn std::error::Error>> {
+    let rows = rowguard::store::all_rules(conn)?;
+    if let Some(row) = rows.iter().find(|r| {
+        r.set_type == name.set_type && r.set_value == name.set_value && r.model == name.model
+    }) {
+        return Ok(row.clone());
+    }
+    let set_types = rowguard::store::set_type_names(conn)?;
+    let models = model_names(conn)?;
+    let why = if !set_types.contains(&name.set_type) {
+        format!(
+            "there is no set type named \"{}\"{}",
+            name.set_type,
+            suggest::hint(&name.set_type, set_types.iter().map(String::as_str))
+        )
+    } else if !models.contains(&name.model) {
+        format!(
+            "there is no model named \"{}\"{}",
+            name.model,
+            suggest::hint(&name.model, models.iter().map(String::as_str))
+        )
+    } else {
+        let values = rows
+            .iter()
+            .filter(|r| r.set_type == name.set_type && r.model == name.model)
+            .map(|r| r.set_value.as_str());
+        format!("no such rule{}", suggest::hint(&name.set_value, values))
+    };
+    Err(format!("{}: {why}", name.label()).into())
+}
+
+fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResult {
+    let text = match file.as_deref() {
+        None => read_stdin()?,
+        Some(p) if p.as_os_str() == "-" => read_stdin()?,
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+    };
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
+    let mut conn = ctx.connect()?;
+    if name.set_type == "roles" {
+        let graph = rowguard::rbac::load(&mut conn)?;
+        if !graph.roles().contains_key(&name.set_value) {
+            ctx.warn(format_args!(
+                "no role named \"{}\" exists{}; the rule applies only to subjects given that role by name",
+                name.set_value,
+                suggest::hint(&name.set_value, graph.roles().keys().map(String::as_str))
+            ));
+        }
+    }
+    ctx.stop_if_strict()?;
+    // Compact text: what is stored is what `get` shows, whatever the file's layout.
+    let definition = RuleDefinition {
+        set_type: name.set_type.clone(),
+        set_value: name.set_value.clone(),
+        model: name.model.clone(),
+        document: document.to_string(),
+    };
+    let counts = rowguard::store::put_rules(&mut conn, &[definition])?;
+    let verb = if counts.added > 0 {
+        "added"
+    } else if counts.changed > 0 {
+        "changed"
+    } else {
+        "unchanged"
+    };
+    println!("{verb}: {}", name.label());
+    let auth = authorizer()?;
+    let subject = Subject::new().with_set(name.set_type.as_str(), [name.set_value.as_str()]);
+    for right in Right::ALL {
+        if document.get(right.key()).is_some() {
+            println!();
+            print!("{}", auth.explain(&mut conn, &subject, &name.model, right)?);
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> Result<String, std::io::Error> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
+    let mut conn = ctx.connect()?;
+    let models = model_problems(&mut conn, paths)?;
+    for problem in &models {
+        println!("{problem}");
+    }
+    let bad = rowguard::store::invalid_rules(&mut conn)?;
+    let orphans = rowguard::store::orphan_rules(&mut conn)?;
+    let rules = rowguard::store::all_rules(&mut conn)?;
+    for b in &bad {
+        println!(
+            "rule {} ({} \"{}\", model {}): {}",
+            b.row.id, b.row.set_type, b.row.set_value, b.row.model, b.error
+        );
+    }
+    for o in &orphans {
+        println!(
+            "rule {} (value \"{}\"): its {} no longer exists, so it never applies; delete it",
+            o.id, o.set_value, o.missing
+        );
+    }
+    let graph = rowguard::rbac::load(&mut conn)?;
+    let universal = Config::load()?.universal_role;
+    for r in &rules {
+        if r.set_type == "roles"
+            && !graph.roles().is_empty()
+            && !graph.roles().contains_key(&r.set_value)
+        {
+            ctx.warn(format_args!(
+                "rule {} (roles \"{}\", model {}): no role \"{}\" exists{}",
+                r.id,
+                r.set_value,
+                r.model,
+                r.set_value,
+                suggest::hint(&r.set_value, graph.roles().keys().map(String::as_str))
+            ));
+        }
+        if r.set_type == "universal" && r.set_value != universal {
+            ctx.warn(format_args!(
+                "rule {} (universal \"{}\", model {}): the universal role is \"{universal}\", so this rule never applies",
+                r.id, r.set_value, r.model
+            ));
+        }
+    }
+    println!(
+        "{} rule(s) checked, {} invalid, {} orphaned; {} model problem(s)",
+        rules.len() + orphans.len(),
+        bad.len(),
+        orphans.len(),
+        models.len()
+    );
+    Ok(
+        if bad.is_empty() && orphans.is_empty() && models.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}
+
+/// Models that fail closed at run time: a broken stored definition, or one that differs from
+/// the models declared in the source (a guard call then refuses with `ModelMismatch`).
+fn model_problems(
+    conn: &mut AnyConnection,
+    paths: Vec<PathBuf>,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut problems = Vec::new();
+    let mut stored = std::collections::HashMap::new();
+    for model in rowguard::store::load_models(conn)? {
+        match model {
+            Ok(m) => {
+                stored.insert(m.name.clone(), m);
+            }
+            Err(broken) => problems.push(format!(
+                "model {}: its stored columns are invalid, so it fails closed: {}",
+                broken.name, broken.error
+            )),
+        }
+    }
+    let Ok(paths) = super::sync_models::source_dirs(paths) else {
+        eprintln!("notice: no source directory to compare the stored models with");
+        return Ok(problems);
+    };
+    let scan = rowguard::sync::scan(&paths, true)?;
+    for (name, found) in &scan.models {
+        let Some(model) = stored.get(name) else {
+            problems.push(format!(
+                "model {name}: declared in the code but not registered; run sync-models"
+            ));
+            continue;
+        };
+        let differences = model.differences(&found.table, &found.primary_key, &found.columns);
+        if !differences.is_empty() {
+            problems.push(format!(
+                "model {name}: the stored definition differs from the code, so it fails closed ({}); run sync-models",
+                differences.join("; ")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+fn test(ctx: &mut Context, files: Vec<PathBuf>) -> CommandResult {
+    let mut conn = ctx.connect()?;
+    let auth = authorizer()?;
+    let (mut passed, mut failed) = (0, 0);
+    for path in &files {
+        let file = RuleTestFile::read(path)?;
+        for outcome in file.run(&auth, &mut conn) {
+            if outcome.passed() {
+                passed += 1;
+                println!("ok    {}: {}", path.display(), outcome.label);
+                continue;
+            }
+            failed += 1;
+            println!("FAIL  {}: {}", path.display(), outcome.label);
+            println!("      - expected: {}", outcome.expected);
+            match &outcome.actual {
+                Ok(actual) => println!("      + actual:   {actual}"),
+                Err(e) => println!("      + error:    {e}"),
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A primary key as JSON: numbers as numbers, text as the text itself (a `Value`'s
+/// `Display` is SQL, with quotes doubled).
+fn key_json(key: &Value) -> serde_json::Value {
+    match key {
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Text(t) | Value::Uuid(t) => serde_json::Value::from(t.as_str()),
+        other => serde_json::Value::from(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_print_as_json_values_not_sql() {
+        assert_eq!(key_json(&Value::Int(-7)), serde_json::json!(-7));
+        assert_eq!(
+            key_json(&Value::Text("O'Brien".into())),
+            serde_json::json!("O'Brien")
+        );
+        assert_eq!(
+            serde_json::Value::Array(vec![key_json(&Value::Text("a\"b".into()))]).to_string(),
+            r#"["a\"b"]"#
+        );
+    }
+}

@@ -1,0 +1,3 @@
+DROP VIEW authorization_rules_by_name;
+DROP TRIGGER authorization_rules_json_ins;
+DROP TRIGGER authorization_rules_json_upd;

@@ -22,6 +22,7 @@
 //! | [`error`] | [`Error`]: what a guard call refuses with |
 //! | [`rbac`] | the one owner of the RBAC tables: roles, permissions, inheritance, the permission matrix |
 //! | [`seed`] | the seed file format and the atomic, step-by-step seeder (writes through `rbac` and `store`) |
+//! | [`rule_tests`] | rule-test files: expected allow/deny decisions run against the stored rules |
 //! | `sync` (feature `sync`) | `sync-models`: find `authorizable!` models in a source tree and register them |
 //! | `jobs` (feature `jobs`) | allow-listed commands as audited jobs, protected by the same rules |
 //! | `testing` (feature `testing`) | a fresh database per test on every backend, for your own tests too |
@@ -29,7 +30,8 @@
 //! The last three are cargo features, off by default, so an application links neither a
 //! Rust parser nor process control nor database-dropping helpers unless it asks: `sync` (syn,
 //! walkdir) and `jobs` (nix, uuid) are for tools such as rowguard's `xtask`, which turns all
-//! three on; take `testing` as a dev-dependency feature for your own tests.
+//! three on; take `testing` as a dev-dependency feature for your own tests. The command-line
+//! tool is the `rowguard-cli` crate (binary `rowguard`).
 //!
 //! The types a guard call takes or returns are re-exported here: [`Right`], [`Filter`],
 //! [`Value`], [`SqlFilter`].

@@ -283,8 +283,9 @@ pub fn orphan_rules(conn: &mut dyn StoreConnection) -> Result<Vec<OrphanRule>, S
             models::id.nullable(),
         ))
         .order(rules::id);
-    let rows: Vec<(i64, String, i64, Option<i64>, i64, Option<i64>)> =
-        on_backend!(conn, c => query.load(c))?;
+    // (rule id, set value, set type id, its row's id, model id, its row's id)
+    type Row = (i64, String, i64, Option<i64>, i64, Option<i64>);
+    let rows: Vec<Row> = on_backend!(conn, c => query.load(c))?;
     Ok(rows
         .into_iter()
         .map(|(id, set_value, type_id, t, model_id, m)| {

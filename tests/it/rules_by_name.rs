@@ -112,8 +112,8 @@ fn rules_are_edited_by_name(db: &TestDatabase) {
         ("INSERT INTO authorization_rules_by_name (set_type, set_value, model, rules) VALUES ('roles', 'x', 'note', '{}')", "unknown model"),
         ("INSERT INTO authorization_rules_by_name (set_type, set_value, model, rules) VALUES ('roles', 'x', 'notes', 'x')", "JSON"),
     ] {
-        let err = c.batch_execute(sql).expect_err(sql).to_string();
-        assert!(err.contains(expected), "{sql}: {err}");
+        let err = c.batch_execute(sql).expect_err(sql).to_string().to_lowercase();
+        assert!(err.contains(&expected.to_lowercase()), "{sql}: {err}");
     }
     c.batch_execute("DELETE FROM authorization_rules_by_name WHERE set_value = 'sales'")
         .expect("delete through the view");

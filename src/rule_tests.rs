@@ -15,7 +15,7 @@
 //!
 //! A row is given by its values (`row`: columns not named are NULL; decided in memory, the
 //! table need not hold it) or by its primary key (`key`: the stored row of the database
-//! tested; a key with no row is decided `deny`). The subject is seen as RBAC sees it ([`crate::rbac::Rbac::subject`]:
+//! tested; a key with no row is an error, never a silent `deny`). The subject is seen as RBAC sees it ([`crate::rbac::Rbac::subject`]:
 //! inherited roles, absolute rights by permission) unless `"rbac": false`.
 
 use std::collections::BTreeMap;
@@ -291,15 +291,26 @@ fn decide(
             Some(serde_json::Value::Number(n)) if n.is_i64() => Value::Int(n.as_i64().unwrap_or(0)),
             other => return Err(format!("key must be an integer or a string, not {other:?}")),
         };
-        let keys = auth
-            .permitted_keys(conn, &subject, &case.model, right)
-            .map_err(|e| e.to_string())?;
-        keys.iter().any(|k| match (k, &key) {
+        let same = |k: &Value| match (k, &key) {
             (Value::Int(a), Value::Text(b)) | (Value::Text(b), Value::Int(a)) => {
                 a.to_string() == *b
             }
             _ => *k == key,
-        })
+        };
+        // A key with no row would be decided `deny` without testing anything.
+        let every_row = Subject::new().with_absolute_rights();
+        let exists = auth
+            .permitted_keys(conn, &every_row, &case.model, Right::Read)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .any(same);
+        if !exists {
+            return Err(format!("model {} has no row with key {key}", case.model));
+        }
+        auth.permitted_keys(conn, &subject, &case.model, right)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .any(same)
     };
     Ok(if allowed {
         Decision::Allow

@@ -95,6 +95,19 @@ fn rules_are_edited_by_name(db: &TestDatabase) {
     assert!(err.to_lowercase().contains("json"), "{err}");
 
     if db.backend() == Backend::Mysql {
+        // Only the document is writable: the names are expressions, so no UPDATE renames a
+        // model or set type under every rule.
+        for column in [
+            "model = 'renamed'",
+            "set_type = 'renamed'",
+            "set_value = 'renamed'",
+        ] {
+            let sql = format!(
+                "UPDATE authorization_rules_by_name SET {column} WHERE set_value = 'agent'"
+            );
+            assert!(c.batch_execute(&sql).is_err(), "{sql}");
+        }
+        assert_eq!(docs(&mut c, "agent").len(), 1, "nothing renamed");
         // MySQL/MariaDB cannot insert into or delete from a join view: `rules set|delete`.
         assert!(c
             .batch_execute("DELETE FROM authorization_rules_by_name WHERE set_value = 'agent'")

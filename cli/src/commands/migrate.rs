@@ -23,8 +23,12 @@ enum Action {
         json: bool,
     },
     /// Revert the newest applied migration (reverting the first drops rowguard's tables and
-    /// every rule in them).
-    Revert,
+    /// every rule in them, and needs --yes).
+    Revert {
+        /// Confirm reverting rowguard's first migration (it drops every rowguard table).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Runs `migrate`.
@@ -63,13 +67,17 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 println!("{} migration(s), {pending} pending", status.len());
             }
         }
-        Action::Revert => {
+        Action::Revert { yes } => {
             let mut conn = ctx.connect()?;
-            if rowguard::db::migration_status(&mut conn)?
-                .iter()
-                .all(|(_, a)| !a)
-            {
+            let applied = rowguard::db::migration_status(&mut conn)?
+                .into_iter()
+                .filter(|(_, a)| *a)
+                .count();
+            if applied == 0 {
                 return Err("no migration is applied: nothing to revert".into());
+            }
+            if applied == 1 && !yes {
+                return Err("the newest migration is rowguard's first: reverting it drops every rowguard table and the rules, roles and jobs in them; add --yes to do so".into());
             }
             let name = rowguard::db::revert_last_migration(&mut conn)?;
             println!("reverted {name}");

@@ -155,7 +155,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let auth = authorizer()?;
             let who = ctx.subject(&mut conn, &subject.who)?;
             let explanation = auth.explain(&mut conn, &who, &subject.model, right)?;
-            warn_about_access(ctx, &explanation.access);
+            if !who.has_absolute_rights() {
+                warn_about_access(ctx, &explanation.access);
+            }
             println!("{explanation}");
             Ok(ExitCode::SUCCESS)
         }
@@ -306,6 +308,14 @@ fn find(conn: &mut AnyConnection, name: &RuleName) -> Result<RuleRow, Box<dyn st
 }
 
 fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResult {
+    use std::io::IsTerminal;
+    if file.is_none() && std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{}: give the document as FILE, or - to read it from standard input",
+            name.label()
+        )
+        .into());
+    }
     let text = match file.as_deref() {
         None => read_stdin()?,
         Some(p) if p.as_os_str() == "-" => read_stdin()?,
@@ -316,7 +326,7 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
     let mut conn = ctx.connect()?;
     if name.set_type == "roles" {
         let graph = rowguard::rbac::load(&mut conn)?;
-        if !graph.roles().contains_key(&name.set_value) {
+        if !graph.roles().is_empty() && !graph.roles().contains_key(&name.set_value) {
             ctx.warn(format_args!(
                 "no role named \"{}\" exists{}; the rule applies only to subjects given that role by name",
                 name.set_value,

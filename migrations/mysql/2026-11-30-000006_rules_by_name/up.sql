@@ -14,12 +14,14 @@ FOR EACH ROW BEGIN
 END;
 
 -- Rules by name, for DBAs. MySQL/MariaDB let a join view's UPDATE change the columns of one
--- table (the rules document); insert and delete with `rowguard rules set|delete`.
+-- table: only the rules document is a plain column here (the names are expressions, so an
+-- UPDATE cannot rename a model or set type for every rule); insert and delete with
+-- `rowguard rules set|delete`.
 CREATE VIEW authorization_rules_by_name AS
-SELECT r.id AS id,
-       t.name AS set_type,
-       r.authorizable_set_value AS set_value,
-       m.name AS model,
+SELECT r.id + 0 AS id,
+       CONCAT(t.name) AS set_type,
+       CONCAT(r.authorizable_set_value) AS set_value,
+       CONCAT(m.name) AS model,
        r.rules AS rules
 FROM authorization_rules r
 JOIN authorizable_set_types t ON t.id = r.authorizable_set_type_id

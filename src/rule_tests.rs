@@ -218,12 +218,16 @@ impl RuleTestFile {
     ///   {"subject": {"sets": {"roles": ["agent"]}, "attributes": {"id": "17"}}, "model": "contacts",
     ///    "right": "update", "row": {"status": "open", "owner_id": 17}, "expect": "allow"},
     ///   {"subject": {"sets": {"roles": ["agent"]}, "attributes": {"id": "17"}}, "model": "contacts",
-    ///    "right": "read", "key": 2, "expect": "allow"}
+    ///    "right": "read", "key": 2, "expect": "allow"},
+    ///   {"subject": {"sets": {"roles": ["agent"]}}, "model": "contacts",
+    ///    "right": "read", "key": 99, "expect": "deny"}
     /// ]}"#)?;
     /// let outcomes = file.run(&auth, &mut conn);
     /// assert!(outcomes[0].passed());
     /// // Contact 2 is closed: the agent may not read it, so the second case fails.
     /// assert_eq!(outcomes[1].actual, Ok(Decision::Deny));
+    /// // No contact 99: an error, never a deny that tests nothing.
+    /// assert_eq!(outcomes[2].actual, Err("model contacts has no row with key 99".into()));
     /// # Ok(())
     /// # }
     /// ```
@@ -286,16 +290,25 @@ fn decide(
         auth.allows(conn, &subject, &case.model, right, &cells)
             .map_err(|e| e.to_string())?
     } else {
-        let key = match case.key.as_ref() {
-            Some(serde_json::Value::String(s)) => Value::Text(s.clone()),
-            Some(serde_json::Value::Number(n)) if n.is_i64() => Value::Int(n.as_i64().unwrap_or(0)),
+        let text = match case.key.as_ref() {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
             other => return Err(format!("key must be an integer or a string, not {other:?}")),
         };
+        let access = auth
+            .access(conn, &subject, &case.model)
+            .map_err(|e| e.to_string())?;
+        let stored = &access.model;
+        // The key as its column reads it (a UUID in any case, an integer written as text).
+        let key = match stored.columns.get(&stored.primary_key) {
+            Some((_, ty)) => Value::parse(ty, &text)
+                .map_err(|e| format!("key {text} of model {}: {e}", case.model))?,
+            None => Value::Text(text.clone()),
+        };
         let same = |k: &Value| match (k, &key) {
-            (Value::Int(a), Value::Text(b)) | (Value::Text(b), Value::Int(a)) => {
-                a.to_string() == *b
-            }
-            _ => *k == key,
+            (Value::Text(a), Value::Uuid(b)) => a.eq_ignore_ascii_case(b),
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (a, b) => a.to_string() == b.to_string(),
         };
         // A key with no row would be decided `deny` without testing anything.
         let every_row = Subject::new().with_absolute_rights();
@@ -305,7 +318,7 @@ fn decide(
             .iter()
             .any(same);
         if !exists {
-            return Err(format!("model {} has no row with key {key}", case.model));
+            return Err(format!("model {} has no row with key {text}", case.model));
         }
         auth.permitted_keys(conn, &subject, &case.model, right)
             .map_err(|e| e.to_string())?

@@ -361,6 +361,9 @@ pub fn apply(
 ) -> Result<Vec<StepReport>, SeedError> {
     let mut reports = Vec::new();
     let mut panicked = None;
+    // Inside the caller's transaction the commit is the caller's: caches learn of the
+    // write at their next version check, not before the commit (see write_transaction).
+    let nested = crate::db::in_transaction(conn);
     let applied = conn.transaction(|conn| {
         for step in Step::ALL {
             if step == Step::Clear && !options.fresh {
@@ -396,7 +399,11 @@ pub fn apply(
     if let Some(payload) = panicked {
         std::panic::resume_unwind(payload);
     }
-    applied.inspect(|_| crate::cache::note_store_write())
+    applied.inspect(|_| {
+        if !nested {
+            crate::cache::note_store_write();
+        }
+    })
 }
 
 /// One step, through the module that owns its tables (`rbac` for the RBAC tables, `store`

@@ -203,7 +203,7 @@ impl Subject {
 
     /// The subject bypasses every rule, as a member of a `[absolute_rights]` set does. What
     /// [`crate::rbac::Rbac::subject`] sets for a subject whose roles hold the permission
-    /// [`crate::rbac::ABSOLUTE_RIGHTS`] (an `admin` role with `"*"` holds it). Subjects are
+    /// [`crate::rbac::ABSOLUTE_RIGHTS`] (granted by name; `"*"` alone does not hold it). Subjects are
     /// built by the application, which is trusted with this as with any role name.
     ///
     /// ```

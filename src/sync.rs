@@ -417,6 +417,8 @@ pub fn sync(
     found: &BTreeMap<String, FoundModel>,
     dry_run: bool,
 ) -> Result<Vec<Change>, SyncError> {
+    // As the seeder: a caller's transaction commits, and so tells the caches, itself.
+    let nested = crate::db::in_transaction(conn);
     conn.transaction(|conn| {
         let stored =
             store::load_models(conn).map_err(|e| store_error(e, "authorizable_models".into()))?;
@@ -496,7 +498,11 @@ pub fn sync(
         }
         Ok(plan)
     })
-    .inspect(|_| crate::cache::note_store_write())
+    .inspect(|_| {
+        if !nested {
+            crate::cache::note_store_write();
+        }
+    })
 }
 
 /// A store error during sync; `path` names where the model came from (its file, or the

@@ -280,8 +280,8 @@ fn jobs_demo(
     auth.invalidate();
     let config = JobsConfig {
         commands: serde_json::from_str(
-            r#"{"greet": {"program": "echo", "args": ["hello,", "{name}"], "params": {"name": {"pattern": "[A-Za-z ]+"}}},
-                "spin":  {"program": "sh", "args": ["-c", "trap '' INT TERM; echo working; while :; do sleep 0.1; done"]}}"#,
+            r#"{"greet": {"program": "echo", "args": ["hello,", "{name}"], "params": {"name": {"pattern": "[A-Za-z ]+"}}, "permission": "jobs.command.run"},
+                "spin":  {"program": "sh", "args": ["-c", "trap '' INT TERM; echo working; while :; do sleep 0.1; done"], "permission": "jobs.command.run"}}"#,
         )?,
         sigterm_after_ms: 300,
         sigkill_after_ms: 300,

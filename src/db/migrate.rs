@@ -99,30 +99,42 @@ pub fn migration_status(conn: &mut dyn StoreConnection) -> Result<Vec<(String, b
         .collect())
 }
 
-/// Reverts the newest applied migration (its `down.sql`) and returns its name. Reverting
-/// rowguard's first migration drops its tables and the rules in them.
+/// Reverts rowguard's newest applied migration (its `down.sql`) and returns its name —
+/// rowguard's own even when the application's migrations, in the same
+/// `__diesel_schema_migrations` table, are newer. Reverting rowguard's first migration drops
+/// its tables and the rules in them.
 ///
 /// ```
 /// use rowguard::{establish, db::revert_last_migration, run_pending_migrations, pending_migrations, DatabaseUrl};
 ///
 /// let mut conn = establish(&DatabaseUrl::parse(":memory:").unwrap()).unwrap();
 /// let applied = run_pending_migrations(&mut conn).unwrap();
-/// assert_eq!(&revert_last_migration(&mut conn).unwrap(), applied.last().unwrap());
+/// assert_eq!(revert_last_migration(&mut conn).unwrap().as_ref(), applied.last());
 /// assert_eq!(pending_migrations(&mut conn).unwrap().len(), 1);
 /// ```
-pub fn revert_last_migration(conn: &mut dyn StoreConnection) -> Result<String, DbError> {
+pub fn revert_last_migration(conn: &mut dyn StoreConnection) -> Result<Option<String>, DbError> {
+    let pending = pending_migrations(conn)?;
     let backend = conn.backend();
-    with_migrations!(conn, |c, m| c
-        .revert_last_migration(m)
-        .map(|version| version.to_string())
-        .map_err(|e| migration_error(backend, e)))?;
-    // The version is the folder's date prefix; report the name, as the other calls do.
-    let status = migration_status(conn)?;
-    Ok(status
+    with_migrations!(conn, |c, m| revert_newest(c, &m, &pending)
+        .map_err(|e| migration_error(backend, e)))
+}
+
+/// Reverts the newest of `m`'s migrations that is not `pending`; `None` when none is applied.
+fn revert_newest<DB: diesel::backend::Backend, C: MigrationHarness<DB>>(
+    conn: &mut C,
+    m: &EmbeddedMigrations,
+    pending: &[String],
+) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let list = diesel::migration::MigrationSource::<DB>::migrations(m)?;
+    let Some(newest) = list
         .iter()
-        .find(|(_, applied)| !applied)
-        .map(|(name, _)| name.clone())
-        .unwrap_or_default())
+        .rev()
+        .find(|mig| !pending.contains(&mig.name().to_string()))
+    else {
+        return Ok(None);
+    };
+    conn.revert_migration(newest.as_ref())?;
+    Ok(Some(newest.name().to_string()))
 }
 
 /// The names of `m`'s migrations for the connection's backend, oldest first.

@@ -19,12 +19,8 @@ pub struct ParamSpec {
     pub default: Option<String>,
 }
 
-/// The permission an allowed command requires unless it names its own.
+/// The permission the seeds give for running the everyday commands.
 pub const DEFAULT_RUN_PERMISSION: &str = "jobs.command.run";
-
-fn default_permission() -> String {
-    DEFAULT_RUN_PERMISSION.to_owned()
-}
 
 /// One allowed command. Its `Debug` output shows the names of its `env` variables, never
 /// their values (a command's environment may carry a credential such as `PGPASSWORD`).
@@ -40,8 +36,8 @@ pub struct AllowedCommand {
     #[serde(default)]
     pub params: BTreeMap<String, ParamSpec>,
     /// The RBAC permission a subject's roles must hold to run it (directly, by inheritance
-    /// or by `"*"`); default [`DEFAULT_RUN_PERMISSION`].
-    #[serde(default = "default_permission")]
+    /// or by `"*"`), e.g. [`DEFAULT_RUN_PERMISSION`]. Required: a default would hand every
+    /// new command to whoever holds it.
     pub permission: String,
     /// Ends the job as `timed_out` after this many seconds.
     #[serde(default)]
@@ -198,7 +194,7 @@ mod tests {
 
     fn greet() -> AllowedCommand {
         serde_json::from_str(
-            r#"{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":".*"}}}"#,
+            r#"{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":".*"}},"permission":"jobs.command.run"}"#,
         )
         .unwrap()
     }

@@ -179,6 +179,15 @@ pub enum JobError {
         /// The subject's roles.
         roles: String,
     },
+    /// The command's permission is not defined in the RBAC tables (a typo, or seeds not
+    /// loaded): only a role with `"*"` could run it, which is never what was meant.
+    #[error("command \"{command}\" needs permission \"{permission}\", which is not defined; define it (seeds' permissions) and grant it to roles")]
+    UndefinedPermission {
+        /// The command.
+        command: String,
+        /// The permission it names.
+        permission: String,
+    },
     /// The RBAC model could not be loaded.
     #[error(transparent)]
     Rbac(#[from] crate::rbac::RbacLoadError),

@@ -131,7 +131,14 @@ impl Runner {
             })?;
         let roles: Vec<&str> = guard.subject().set("roles").collect();
         let mut conn = self.inner.pool.get()?;
-        if !allowed.allows(&*self.rbac.graph(&mut conn)?, &roles) {
+        let rbac = self.rbac.graph(&mut conn)?;
+        if !rbac.permissions().contains_key(&allowed.permission) {
+            return Err(JobError::UndefinedPermission {
+                command: command.to_owned(),
+                permission: allowed.permission.clone(),
+            });
+        }
+        if !allowed.allows(&rbac, &roles) {
             return Err(JobError::RoleNotAllowed {
                 command: command.to_owned(),
                 permission: allowed.permission.clone(),

@@ -156,23 +156,39 @@ impl RbacGraph {
     ///
     /// ```
     /// # use std::collections::BTreeMap;
-    /// # use rowguard::rbac::{RbacGraph, Role};
+    /// # use rowguard::rbac::{RbacGraph, Role, ABSOLUTE_RIGHTS};
     /// use rowguard::Subject;
     /// let mut roles = BTreeMap::new();
     /// roles.insert("support".to_string(), Role::default());
     /// roles.insert("devops".to_string(), Role { parents: ["support".into()].into(), ..Role::default() });
-    /// roles.insert("admin".to_string(), Role { all_permissions: true, ..Role::default() });
-    /// let graph = RbacGraph::new(roles, BTreeMap::new()).unwrap();
+    /// roles.insert("admin".to_string(), Role {
+    ///     all_permissions: true,
+    ///     permissions: [ABSOLUTE_RIGHTS.to_string()].into(),
+    ///     ..Role::default()
+    /// });
+    /// roles.insert("owner".to_string(), Role { parents: ["admin".into()].into(), ..Role::default() });
+    /// roles.insert("superuser".to_string(), Role { all_permissions: true, ..Role::default() });
+    /// let perms = [(ABSOLUTE_RIGHTS.to_string(), None)].into();
+    /// let graph = RbacGraph::new(roles, perms).unwrap();
     ///
     /// let devops = graph.subject(Subject::new().with_set("roles", ["devops"]));
     /// assert_eq!(devops.set("roles").collect::<Vec<_>>(), ["devops", "support"]);
     /// assert!(!devops.has_absolute_rights());
-    /// assert!(graph.subject(Subject::new().with_set("roles", ["admin"])).has_absolute_rights());
+    /// let roles = |r: &str| Subject::new().with_set("roles", [r]);
+    /// assert!(graph.subject(roles("admin")).has_absolute_rights());   // granted by name
+    /// assert!(graph.subject(roles("owner")).has_absolute_rights());   // inherited
+    /// assert!(!graph.subject(roles("superuser")).has_absolute_rights()); // "*" alone: no
     /// ```
     pub fn subject(&self, subject: crate::Subject) -> crate::Subject {
         let given: Vec<String> = subject.set("roles").map(str::to_owned).collect();
         let all = self.with_inherited(&given);
-        let absolute = self.role_can(&given, super::ABSOLUTE_RIGHTS);
+        // Granted by name only: a role with "*" for the application's permissions does not
+        // silently stop being subject to row rules.
+        let absolute = all.iter().any(|r| {
+            self.roles
+                .get(r)
+                .is_some_and(|role| role.permissions.contains(super::ABSOLUTE_RIGHTS))
+        });
         let subject = if all.len() > given.len() {
             subject.with_set("roles", all)
         } else {

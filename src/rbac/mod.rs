@@ -12,8 +12,9 @@ pub use self::graph::{find_cycle, Grants, RbacGraph, Role};
 pub use self::load::{load, Rbac, RbacLoadError};
 pub use self::matrix::Matrix;
 
-/// The permission that bypasses every row rule: a subject whose roles hold it (directly,
-/// by inheritance, or by `"*"`) gets absolute rights from [`Rbac::subject`].
+/// The permission that bypasses every row rule: a subject one of whose roles is granted it
+/// by name (directly or by inheritance; `"*"` alone does not) gets absolute rights from
+/// [`Rbac::subject`].
 pub const ABSOLUTE_RIGHTS: &str = "rowguard.absolute_rights";
 
 /// Errors of the RBAC model.

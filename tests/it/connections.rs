@@ -348,6 +348,42 @@ fn demo_on_mysql() {
     demo_on(Backend::Mysql);
 }
 
+/// The axum example on `backend`: agents list, find and create their own contacts only, a
+/// refused create writes nothing, and a request without a user is 401.
+fn axum_service_on(backend: Backend) {
+    let db = TestDatabase::empty(backend).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    crate::axum_service::run(db.url(), &mut out).unwrap_or_else(|e| panic!("{e}"));
+    let out = String::from_utf8(out).expect("utf-8");
+    for line in [
+        "GET /contacts as agent 17: 200, contacts [1, 3, 5, 7, 9] (its own)",
+        "GET /contacts/2 as agent 17: 404",
+        "POST /contacts owner 17 as agent 17: 201",
+        "POST /contacts owner 42 as agent 17: 403",
+        "GET /contacts/12 as agent 42: 404 (the refused create wrote nothing)",
+        "GET /contacts without a user: 401",
+        "cost: 200 sequential GET /contacts: guarded ",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+}
+
+#[test]
+fn axum_service_on_sqlite() {
+    axum_service_on(Backend::Sqlite);
+}
+
+#[test]
+fn axum_service_on_postgres() {
+    axum_service_on(Backend::Postgres);
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn axum_service_on_mysql() {
+    axum_service_on(Backend::Mysql);
+}
+
 /// The cache's snapshot check sees a transaction on every connection type (pooled too), and
 /// a panic inside `update_all` never leaves the connection inside its transaction.
 fn transactions_are_seen_and_never_left_open(db: &TestDatabase) {

@@ -34,23 +34,24 @@ rowguard::backend_tests!(
 );
 
 const COMMANDS: &str = r#"{
-  "greet":  {"program": "echo", "args": ["hello", "{name}"], "params": {"name": {"pattern": ".*"}}},
-  "script": {"program": "sh", "args": ["-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 3"]},
-  "ok":     {"program": "sh", "args": ["-c", "echo fine"]},
-  "stubborn": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"]},
-  "sleeper": {"program": "sh", "args": ["-c", "echo up; exec sleep 30"]},
-  "slow":   {"program": "sh", "args": ["-c", "echo started; sleep 10"], "timeout_secs": 1},
+  "greet":  {"program": "echo", "args": ["hello", "{name}"], "params": {"name": {"pattern": ".*"}}, "permission": "jobs.command.run"},
+  "script": {"program": "sh", "args": ["-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; exit 3"], "permission": "jobs.command.run"},
+  "ok":     {"program": "sh", "args": ["-c", "echo fine"], "permission": "jobs.command.run"},
+  "stubborn": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "permission": "jobs.command.run"},
+  "sleeper": {"program": "sh", "args": ["-c", "echo up; exec sleep 30"], "permission": "jobs.command.run"},
+  "slow":   {"program": "sh", "args": ["-c", "echo started; sleep 10"], "timeout_secs": 1, "permission": "jobs.command.run"},
   "ops":    {"program": "true", "permission": "jobs.ops"},
-  "env":    {"program": "env", "env": {"GREETING": "hi"}},
-  "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"]},
-  "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "timeout_secs": 1},
-  "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"]},
-  "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}},
-  "flood":  {"program": "seq", "args": ["1", "200000"], "max_output_bytes": 1000},
-  "missing": {"program": "/nonexistent/rowguard-no-such-program"},
-  "many":   {"program": "seq", "args": ["1", "60000"]},
-  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "timeout_secs": 3},
-  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 3; echo done"]}
+  "typo":   {"program": "true", "permission": "jobs.comand.run"},
+  "env":    {"program": "env", "env": {"GREETING": "hi"}, "permission": "jobs.command.run"},
+  "daemon": {"program": "sh", "args": ["-c", "setsid sleep 37 & echo ready"], "permission": "jobs.command.run"},
+  "daemon_slow": {"program": "sh", "args": ["-c", "setsid sleep 38 & echo ready"], "timeout_secs": 1, "permission": "jobs.command.run"},
+  "bytes":  {"program": "sh", "args": ["-c", "printf 'a\\000b\\377caf\\303'; sleep 0.2; printf '\\251!\\n'"], "permission": "jobs.command.run"},
+  "escapee": {"program": "sh", "args": ["-c", "env -u RG_JOB_UUID setsid sleep {secs} & echo ready"], "params": {"secs": {"pattern": "[0-9.]+"}}, "permission": "jobs.command.run"},
+  "flood":  {"program": "seq", "args": ["1", "200000"], "max_output_bytes": 1000, "permission": "jobs.command.run"},
+  "missing": {"program": "/nonexistent/rowguard-no-such-program", "permission": "jobs.command.run"},
+  "many":   {"program": "seq", "args": ["1", "60000"], "permission": "jobs.command.run"},
+  "stubborn_slow": {"program": "sh", "args": ["-c", "trap '' INT TERM; echo ready; while true; do sleep 0.05; done"], "timeout_secs": 3, "permission": "jobs.command.run"},
+  "brief":  {"program": "sh", "args": ["-c", "echo begun; sleep 3; echo done"], "permission": "jobs.command.run"}
 }"#;
 
 /// For the runner that should notice a dead instance (the other one is abandoned).
@@ -234,7 +235,7 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         .start(&alice, "reboot", &no_params())
         .unwrap_err()
         .to_string();
-    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: brief, bytes, daemon, daemon_slow, env, escapee, flood, greet, many, missing, ok, ops, script, sleeper, slow, stubborn, stubborn_slow)"), "{err}");
+    assert!(err.starts_with("command \"reboot\" is not allowed (allowed: brief, bytes, daemon, daemon_slow, env, escapee, flood, greet, many, missing, ok, ops, script, sleeper, slow, stubborn, stubborn_slow, typo)"), "{err}");
     let err = runner
         .start(&alice, "ops", &no_params())
         .unwrap_err()
@@ -242,6 +243,16 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
     assert_eq!(
         err,
         "command \"ops\" needs permission \"jobs.ops\", which roles [support] do not hold"
+    );
+    let err = runner
+        .start(&alice, "typo", &no_params())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "command \"typo\" needs permission \"jobs.comand.run\", which is not defined"
+        ),
+        "{err}"
     );
     let err = runner
         .start(&alice, "greet", &no_params())

@@ -3,6 +3,9 @@
 
 #[path = "../../examples/contacts/app.rs"]
 mod app;
+#[path = "../../examples/axum_service/service.rs"]
+#[allow(dead_code)]
+mod axum_service;
 mod caches;
 mod connect;
 mod connections;

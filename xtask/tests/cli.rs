@@ -458,7 +458,7 @@ fn jobs_commands(backend: rowguard::Backend) {
     let env = [
         (
             "ROWGUARD_ALLOWED_COMMANDS",
-            r#"{"greet":{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":"[a-z;$() ]+"}}},"fail":{"program":"sh","args":["-c","echo oops >&2; exit 4"]},"spin":{"program":"sh","args":["-c","echo spinning; exec sleep 60"]},"wipe":{"program":"true","permission":"seeds.load"}}"#,
+            r#"{"greet":{"program":"echo","args":["hello","{name}"],"params":{"name":{"pattern":"[a-z;$() ]+"}},"permission":"jobs.command.run"},"fail":{"program":"sh","args":["-c","echo oops >&2; exit 4"],"permission":"jobs.command.run"},"spin":{"program":"sh","args":["-c","echo spinning; exec sleep 60"],"permission":"jobs.command.run"},"wipe":{"program":"true","permission":"seeds.load"}}"#,
         ),
         ("ROWGUARD_INSTANCE_ID_FILE", id_file.as_str()),
     ];

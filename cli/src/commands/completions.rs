@@ -15,6 +15,9 @@ pub struct Args {
 pub fn run(args: Args, cli: fn() -> clap::Command) -> CommandResult {
     let mut command = cli();
     let name = command.get_name().to_owned();
-    clap_complete::generate(args.shell, &mut command, name, &mut std::io::stdout());
+    // Into memory first: clap_complete panics on a write error (`… | head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
     Ok(ExitCode::SUCCESS)
 }

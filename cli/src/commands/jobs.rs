@@ -8,7 +8,7 @@ use std::time::Duration;
 use rowguard::jobs::{self, instance_id_from_file, JobExecution, JobStatus, JobsConfig, Runner};
 use rowguard::{connect_pool, Authorizer, Config, PoolOptions};
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::{Context, SubjectSpec};
 
 /// Arguments of `jobs`.
@@ -84,6 +84,15 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let graph = rowguard::rbac::load(&mut conn)?;
             let subject = ctx.subject(&mut conn, &who)?;
             let roles: Vec<&str> = subject.set("roles").collect();
+            for (name, c) in &jobs_config.commands {
+                if !graph.permissions().contains_key(&c.permission) {
+                    ctx.warn(format_args!(
+                        "command \"{name}\" needs permission \"{}\", which is not defined{}; it cannot run",
+                        c.permission,
+                        crate::suggest::hint(&c.permission, graph.permissions().keys().map(String::as_str))
+                    ));
+                }
+            }
             let shown: Vec<_> = jobs_config
                 .commands
                 .iter()
@@ -105,7 +114,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     .collect();
                 super::print_json(&serde_json::Value::Array(list))?;
             } else if shown.is_empty() {
-                println!(
+                outln!(
                     "no allowed command{}",
                     if who.sets.is_empty() {
                         " is configured ([jobs.commands] in rowguard.toml, or ROWGUARD_ALLOWED_COMMANDS)"
@@ -120,7 +129,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                         .iter()
                         .map(|(p, s)| format!("{p}=/{}/", s.pattern))
                         .collect();
-                    println!(
+                    outln!(
                         "{name}: {} {}  params [{}]  permission {}{}",
                         c.program,
                         c.args.join(" "),
@@ -173,7 +182,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     list.iter().map(job_json).collect(),
                 ))?;
             } else if list.is_empty() {
-                println!("no jobs visible to this subject");
+                outln!("no jobs visible to this subject");
             } else {
                 let mut out = std::io::stdout().lock();
                 for j in list {
@@ -234,14 +243,14 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let subject = ctx.subject(&mut conn, &who)?;
             let guard = Authorizer::new(config.clone()).guard(subject);
             jobs::request_kill(&mut conn, &guard, &uuid, &jobs_config.super_users)?;
-            println!("kill of job {uuid} requested; its instance carries it out");
+            outln!("kill of job {uuid} requested; its instance carries it out");
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Worker => {
             let url = ctx.url()?;
             ctx.connect()?;
             let runner = this_instance(&url, &config, &jobs_config)?;
-            println!(
+            outln!(
                 "worker for instance {}: heartbeats, kill requests, dead instances (Ctrl-C stops)",
                 runner.instance_id()
             );

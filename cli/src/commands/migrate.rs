@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::Context;
 
 /// Arguments of `migrate`.
@@ -38,12 +38,12 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let (url, mut conn) = ctx.connect_creating()?;
             let applied = rowguard::run_pending_migrations(&mut conn)?;
             if applied.is_empty() {
-                println!("{} {url}: up to date, no migration applied", url.backend());
+                outln!("{} {url}: up to date, no migration applied", url.backend());
             } else {
                 for name in &applied {
-                    println!("applied {name}");
+                    outln!("applied {name}");
                 }
-                println!(
+                outln!(
                     "{} {url}: {} migration(s) applied",
                     url.backend(),
                     applied.len()
@@ -61,10 +61,10 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 super::print_json(&serde_json::Value::Array(list))?;
             } else {
                 for (name, applied) in &status {
-                    println!("{}  {name}", if *applied { "applied" } else { "pending" });
+                    outln!("{}  {name}", if *applied { "applied" } else { "pending" });
                 }
                 let pending = status.iter().filter(|(_, a)| !a).count();
-                println!("{} migration(s), {pending} pending", status.len());
+                outln!("{} migration(s), {pending} pending", status.len());
             }
         }
         Action::Revert { yes } => {
@@ -79,8 +79,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             if applied == 1 && !yes {
                 return Err("the newest migration is rowguard's first: reverting it drops every rowguard table and the rules, roles and jobs in them; add --yes to do so".into());
             }
-            let name = rowguard::db::revert_last_migration(&mut conn)?;
-            println!("reverted {name}");
+            let name = rowguard::db::revert_last_migration(&mut conn)?
+                .ok_or("no rowguard migration is applied: nothing to revert")?;
+            outln!("reverted {name}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::Context;
 
 /// Arguments of `permissions`.
@@ -45,7 +45,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         super::print_json(&serde_json::Value::Object(map))?;
     } else {
-        println!(
+        outln!(
             "{}",
             rowguard::rbac::Matrix::new(&graph, args.role.as_deref())?
         );

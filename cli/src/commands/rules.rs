@@ -10,7 +10,7 @@ use rowguard::rules::{Right, Value};
 use rowguard::store::{RuleDefinition, RuleRow};
 use rowguard::{AnyConnection, Authorizer, Config, Subject};
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::{Context, SubjectSpec};
 use crate::suggest;
 
@@ -137,7 +137,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 .ok()
                 .and_then(|v| serde_json::to_string_pretty(&v).ok())
                 .unwrap_or(row.rules);
-            println!("{pretty}");
+            outln!("{pretty}");
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Set { name, file } => set(ctx, name, file),
@@ -145,7 +145,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let mut conn = ctx.connect()?;
             find(&mut conn, &name)?;
             rowguard::store::delete_rule(&mut conn, &name.set_type, &name.set_value, &name.model)?;
-            println!("deleted {}", name.label());
+            outln!("deleted {}", name.label());
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Check { paths } => check(ctx, paths),
@@ -158,7 +158,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             if !who.has_absolute_rights() {
                 warn_about_access(ctx, &explanation.access);
             }
-            println!("{explanation}");
+            outln!("{explanation}");
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Try {
@@ -184,12 +184,12 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 let list: Vec<serde_json::Value> = keys.iter().map(key_json).collect();
                 super::print_json(&serde_json::Value::Array(list))?;
             } else if keys.is_empty() {
-                println!("no {} row may be {}", subject.model, past(right));
+                outln!("no {} row may be {}", subject.model, past(right));
             } else {
                 for key in keys {
                     match key {
-                        Value::Text(t) => println!("{t}"),
-                        other => println!("{other}"),
+                        Value::Text(t) => outln!("{t}"),
+                        other => outln!("{other}"),
                     }
                 }
             }
@@ -252,15 +252,19 @@ fn list(ctx: &mut Context, model: Option<String>, json: bool) -> CommandResult {
             .collect();
         super::print_json(&serde_json::Value::Array(list))?;
     } else if rows.is_empty() {
-        println!("no rules stored");
+        outln!("no rules stored");
     } else {
         for r in &rows {
-            println!(
+            outln!(
                 "#{:<4} {} \"{}\" on {}: {}",
-                r.id, r.set_type, r.set_value, r.model, r.rules
+                r.id,
+                r.set_type,
+                r.set_value,
+                r.model,
+                r.rules
             );
         }
-        println!("{} rule(s)", rows.len());
+        outln!("{} rule(s)", rows.len());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -350,14 +354,18 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
     } else {
         "unchanged"
     };
-    println!("{verb}: {}", name.label());
+    outln!("{verb}: {}", name.label());
     let auth = authorizer()?;
     let subject = Subject::new().with_set(name.set_type.as_str(), [name.set_value.as_str()]);
     for right in Right::ALL {
         if document.get(right.key()).is_some() {
-            println!();
-            print!("{}", auth.explain(&mut conn, &subject, &name.model, right)?);
-            println!();
+            outln!();
+            let explained = auth.explain(&mut conn, &subject, &name.model, right)?;
+            {
+                use std::io::Write as _;
+                write!(std::io::stdout().lock(), "{explained}")?;
+            }
+            outln!();
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -373,21 +381,25 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
     let mut conn = ctx.connect()?;
     let models = model_problems(&mut conn, paths)?;
     for problem in &models {
-        println!("{problem}");
+        outln!("{problem}");
     }
     let bad = rowguard::store::invalid_rules(&mut conn)?;
     let orphans = rowguard::store::orphan_rules(&mut conn)?;
     let rules = rowguard::store::all_rules(&mut conn)?;
     for b in &bad {
-        println!(
+        outln!(
             "rule {} ({} \"{}\", model {}): {}",
-            b.row.id, b.row.set_type, b.row.set_value, b.row.model, b.error
+            b.row.id,
+            b.row.set_type,
+            b.row.set_value,
+            b.row.model,
+            b.error
         );
     }
     for o in &orphans {
-        println!(
-            "rule {} (value \"{}\"): its {} no longer exists, so it never applies; delete it",
-            o.id, o.set_value, o.missing
+        outln!(
+            "rule {} (value \"{}\"): its {} no longer exists, so it never applies; delete it: DELETE FROM authorization_rules WHERE id = {}",
+            o.id, o.set_value, o.missing, o.id
         );
     }
     let graph = rowguard::rbac::load(&mut conn)?;
@@ -413,7 +425,7 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
             ));
         }
     }
-    println!(
+    outln!(
         "{} rule(s) checked, {} invalid, {} orphaned; {} model problem(s)",
         rules.len() + orphans.len(),
         bad.len(),
@@ -480,19 +492,19 @@ fn test(ctx: &mut Context, files: Vec<PathBuf>) -> CommandResult {
         for outcome in file.run(&auth, &mut conn) {
             if outcome.passed() {
                 passed += 1;
-                println!("ok    {}: {}", path.display(), outcome.label);
+                outln!("ok    {}: {}", path.display(), outcome.label);
                 continue;
             }
             failed += 1;
-            println!("FAIL  {}: {}", path.display(), outcome.label);
-            println!("      - expected: {}", outcome.expected);
+            outln!("FAIL  {}: {}", path.display(), outcome.label);
+            outln!("      - expected: {}", outcome.expected);
             match &outcome.actual {
-                Ok(actual) => println!("      + actual:   {actual}"),
-                Err(e) => println!("      + error:    {e}"),
+                Ok(actual) => outln!("      + actual:   {actual}"),
+                Err(e) => outln!("      + error:    {e}"),
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

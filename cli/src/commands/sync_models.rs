@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use rowguard::sync::Change;
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::Context;
 
 /// Arguments of `sync-models`.
@@ -48,13 +48,16 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     for skipped in &scan.skipped {
         ctx.warn(format_args!("skipped: {skipped}"));
     }
+    if !args.dry_run {
+        ctx.stop_if_strict()?;
+    }
     let mut conn = ctx.connect()?;
     let plan = rowguard::sync::sync(&mut conn, &scan.models, args.dry_run)?;
     for change in &plan {
-        println!("{change}");
+        outln!("{change}");
     }
     let count = |f: fn(&Change) -> bool| plan.iter().filter(|c| f(c)).count();
-    println!(
+    outln!(
         "{}{} added, {} changed, {} removed, {} unchanged",
         if args.dry_run {
             "dry run (nothing written): "

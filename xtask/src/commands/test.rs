@@ -35,6 +35,7 @@ pub fn run(args: Args) -> CommandResult {
     if mysql_client_available() {
         features.push("rowguard/mysql");
         features.push("xtask/mysql");
+        features.push("rowguard-cli/mysql");
         features.push("rowguard-fuzz/mysql");
     } else {
         missing.push(

@@ -299,16 +299,20 @@ fn decide(
             .access(conn, &subject, &case.model)
             .map_err(|e| e.to_string())?;
         let stored = &access.model;
-        // The key as its column reads it (a UUID in any case, an integer written as text).
-        let key = match stored.columns.get(&stored.primary_key) {
-            Some((_, ty)) => Value::parse(ty, &text)
-                .map_err(|e| format!("key {text} of model {}: {e}", case.model))?,
-            None => Value::Text(text.clone()),
+        // The key as its column reads it (a UUID in any case, an integer written as text);
+        // the listed keys come back as integers or text, read with the same type.
+        let ty = stored.columns.get(&stored.primary_key).map(|(_, ty)| ty);
+        let read = |text: &str| match ty {
+            Some(ty) => Value::parse(ty, text),
+            None => Ok(Value::Text(text.to_owned())),
         };
-        let same = |k: &Value| match (k, &key) {
-            (Value::Text(a), Value::Uuid(b)) => a.eq_ignore_ascii_case(b),
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (a, b) => a.to_string() == b.to_string(),
+        let key = read(&text).map_err(|e| format!("key {text} of model {}: {e}", case.model))?;
+        let same = |k: &Value| {
+            let k = match k {
+                Value::Text(t) => read(t).unwrap_or_else(|_| k.clone()),
+                other => other.clone(),
+            };
+            k.sql_cmp(&key) == Some(std::cmp::Ordering::Equal)
         };
         // A key with no row would be decided `deny` without testing anything.
         let every_row = Subject::new().with_absolute_rights();

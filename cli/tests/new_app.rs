@@ -81,7 +81,7 @@ fn repository() -> PathBuf {
 fn application() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let target = repository().join("target").join("scratch-app");
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratch-app");
         let dir = target.join("crate");
         std::fs::create_dir_all(dir.join("src")).expect("crate dir");
         std::fs::create_dir_all(dir.join("seeds")).expect("seeds dir");
@@ -113,12 +113,14 @@ fn application() -> &'static (PathBuf, PathBuf) {
 }
 
 fn run(program: &Path, args: &[&str], dir: &Path, url: &str) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("DATABASE_URL", url)
-        .output()
-        .expect("run");
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).env("DATABASE_URL", url);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ROWGUARD_") {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd.output().expect("run");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

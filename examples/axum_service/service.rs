@@ -43,6 +43,11 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.0 == StatusCode::INTERNAL_SERVER_ERROR {
+            // The detail (SQL, driver messages) goes to the log, never to the client.
+            eprintln!("internal error: {}", self.1);
+            return (self.0, "internal error").into_response();
+        }
         (self.0, self.1).into_response()
     }
 }
@@ -56,6 +61,12 @@ impl From<rowguard::Error> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        internal(e)
     }
 }
 
@@ -123,7 +134,8 @@ async fn one(
 }
 
 /// `POST /contacts`: created if the create rule accepts the row; 403 and nothing written
-/// otherwise.
+/// otherwise. The server picks the id (a client-chosen key would let a duplicate-key error
+/// reveal rows the subject may not read; a real table would use an identity column).
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -131,30 +143,37 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let subject = subject(&headers)?;
     let field = |name: &str| body.get(name).cloned().unwrap_or(Value::Null);
-    let contact = Contact {
-        id: field("id")
-            .as_i64()
-            .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "id".into()))?,
-        name: field("name").as_str().unwrap_or("").to_owned(),
-        email: None,
-        status: field("status").as_str().unwrap_or("open").to_owned(),
-        contact_type_id: 1,
-        owner_id: field("owner_id")
-            .as_i64()
-            .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "owner_id".into()))?,
-        score: 0,
-        created_at: chrono::Utc::now().naive_utc(),
-    };
-    let shown = contact_json(&contact);
-    with_guard(&state, subject, move |conn, guard| {
-        Ok(guard.insert(conn, &contact)?)
+    let name = field("name").as_str().unwrap_or("").to_owned();
+    let status = field("status").as_str().unwrap_or("open").to_owned();
+    let owner_id = field("owner_id")
+        .as_i64()
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "owner_id: an integer".into()))?;
+    let created = with_guard(&state, subject, move |conn, guard| {
+        conn.transaction(|conn| {
+            let last: Option<i64> = contacts::table
+                .select(diesel::dsl::max(contacts::id))
+                .first(conn)
+                .map_err(internal)?;
+            let contact = Contact {
+                id: last.unwrap_or(0) + 1,
+                name,
+                email: None,
+                status,
+                contact_type_id: 1,
+                owner_id,
+                score: 0,
+                created_at: chrono::Utc::now().naive_utc(),
+            };
+            guard.insert(conn, &contact)?;
+            Ok(contact)
+        })
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(shown)))
+    Ok((StatusCode::CREATED, Json(contact_json(&created))))
 }
 
 /// `GET /baseline/contacts`: the same list, written by hand without the guard, only to
-/// measure what the guard costs. Never serve this.
+/// measure what the guard costs; mounted by `run` for the measurement, not by [`router`].
 async fn baseline(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -179,11 +198,11 @@ async fn baseline(
     Ok(Json(rows.iter().map(contact_json).collect()))
 }
 
+/// The service's routes: every one goes through the guard.
 fn router(state: AppState) -> Router {
     Router::new()
         .route("/contacts", get(list).post(create))
         .route("/contacts/{id}", get(one))
-        .route("/baseline/contacts", get(baseline))
         .with_state(state)
 }
 
@@ -232,7 +251,13 @@ pub fn run(url: &DatabaseUrl, out: &mut dyn Write) -> Result<(), BoxError> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        // The unguarded baseline is added here, for the measurement only.
+        let app = router(state.clone()).merge(
+            Router::new()
+                .route("/baseline/contacts", get(baseline))
+                .with_state(state),
+        );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
         let result = exercise(addr, out).await;
         server.abort();
         result
@@ -256,26 +281,40 @@ async fn exercise(addr: SocketAddr, out: &mut dyn Write) -> Result<(), BoxError>
         out,
         "GET /contacts/2 as agent 17: {status} (owned by 42: unreadable is not found)"
     )?;
-    let mine = r#"{"id": 11, "name": "Hedy Lamarr", "owner_id": 17}"#;
-    let (status, _) = request(addr, "POST", "/contacts", AGENT_17, Some(mine)).await?;
-    writeln!(out, "POST /contacts owner 17 as agent 17: {status}")?;
-    let theirs = r#"{"id": 12, "name": "Claude Shannon", "owner_id": 42}"#;
+    let mine = r#"{"name": "Hedy Lamarr", "owner_id": 17}"#;
+    let (status, body) = request(addr, "POST", "/contacts", AGENT_17, Some(mine)).await?;
+    let id = serde_json::from_str::<Value>(&body)?["id"]
+        .as_i64()
+        .unwrap_or(0);
+    writeln!(
+        out,
+        "POST /contacts owner 17 as agent 17: {status}, id {id}"
+    )?;
+    let (status, _) = request(addr, "GET", &format!("/contacts/{id}"), AGENT_17, None).await?;
+    writeln!(
+        out,
+        "GET /contacts/{id} as agent 17: {status} (its new contact)"
+    )?;
+    let theirs = r#"{"name": "Claude Shannon", "owner_id": 42}"#;
     let (status, body) = request(addr, "POST", "/contacts", AGENT_17, Some(theirs)).await?;
     writeln!(
         out,
         "POST /contacts owner 42 as agent 17: {status} ({body})"
     )?;
-    let (status, _) = request(
+    let (_, body) = request(
         addr,
         "GET",
-        "/contacts/12",
+        "/contacts",
         &[("x-user-id", "42"), ("x-roles", "agent")],
         None,
     )
     .await?;
+    let count = serde_json::from_str::<Value>(&body)?
+        .as_array()
+        .map_or(0, Vec::len);
     writeln!(
         out,
-        "GET /contacts/12 as agent 42: {status} (the refused create wrote nothing)"
+        "GET /contacts as agent 42: {count} contacts (the refused create wrote nothing)"
     )?;
     let (status, _) = request(addr, "GET", "/contacts", &[], None).await?;
     writeln!(out, "GET /contacts without a user: {status}")?;
@@ -304,6 +343,21 @@ async fn exercise(addr: SocketAddr, out: &mut dyn Write) -> Result<(), BoxError>
 
 /// One HTTP/1.1 request on a new connection; the status and the body.
 async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<(u16, String), BoxError> {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        send(addr, method, path, headers, body),
+    )
+    .await
+    .map_err(|_| format!("{method} {path}: no answer within 10 s"))?
+}
+
+async fn send(
     addr: SocketAddr,
     method: &str,
     path: &str,

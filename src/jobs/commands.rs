@@ -304,6 +304,11 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown field `roles`"));
+        let unsaid = serde_json::from_str::<AllowedCommand>(r#"{"program":"x"}"#);
+        assert!(unsaid
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `permission`"));
         let mut bad = greet();
         bad.args.push("{nope}".into());
         assert!(bad

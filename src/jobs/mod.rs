@@ -121,7 +121,7 @@ impl JobsConfig {
             let commands = serde_json::from_str(&v).map_err(|e| ConfigError::Env {
                 name: "ROWGUARD_ALLOWED_COMMANDS",
                 cause: format!(
-                    "expected a JSON object like {{\"greet\":{{\"program\":\"echo\",\"roles\":[\"*\"]}}}}: {e}"
+                    "expected a JSON object like {{\"greet\":{{\"program\":\"echo\",\"permission\":\"jobs.command.run\"}}}}: {e}"
                 ),
             })?;
             let jobs = JobsConfig {
@@ -289,7 +289,7 @@ mod tests {
             &config,
             env(&[(
                 "ROWGUARD_ALLOWED_COMMANDS",
-                r#"{"x":{"program":"echo","args":["{p}"]}}"#,
+                r#"{"x":{"program":"echo","args":["{p}"],"permission":"jobs.command.run"}}"#,
             )]),
         )
         .unwrap_err()

@@ -149,10 +149,20 @@ impl RbacGraph {
         all
     }
 
+    /// Whether one of `roles`, or a role they inherit from, is granted
+    /// [`super::ABSOLUTE_RIGHTS`] by name. `"*"` alone does not count: a role with every
+    /// application permission does not silently stop being subject to row rules.
+    pub fn has_absolute_rights<R: AsRef<str>>(&self, roles: &[R]) -> bool {
+        self.with_inherited(roles).iter().any(|r| {
+            self.roles
+                .get(r)
+                .is_some_and(|role| role.permissions.contains(super::ABSOLUTE_RIGHTS))
+        })
+    }
+
     /// The subject as RBAC sees it: its `roles` set with every inherited role added (so
     /// the rule rows of `support` apply to `devops`, which inherits it), and absolute
-    /// rights when those roles hold [`super::ABSOLUTE_RIGHTS`] (directly, by inheritance or
-    /// by `"*"`).
+    /// rights when [`RbacGraph::has_absolute_rights`] (granted by name; `"*"` alone does not).
     ///
     /// ```
     /// # use std::collections::BTreeMap;
@@ -182,13 +192,7 @@ impl RbacGraph {
     pub fn subject(&self, subject: crate::Subject) -> crate::Subject {
         let given: Vec<String> = subject.set("roles").map(str::to_owned).collect();
         let all = self.with_inherited(&given);
-        // Granted by name only: a role with "*" for the application's permissions does not
-        // silently stop being subject to row rules.
-        let absolute = all.iter().any(|r| {
-            self.roles
-                .get(r)
-                .is_some_and(|role| role.permissions.contains(super::ABSOLUTE_RIGHTS))
-        });
+        let absolute = self.has_absolute_rights(&given);
         let subject = if all.len() > given.len() {
             subject.with_set("roles", all)
         } else {

@@ -358,9 +358,10 @@ fn axum_service_on(backend: Backend) {
     for line in [
         "GET /contacts as agent 17: 200, contacts [1, 3, 5, 7, 9] (its own)",
         "GET /contacts/2 as agent 17: 404",
-        "POST /contacts owner 17 as agent 17: 201",
+        "POST /contacts owner 17 as agent 17: 201, id 11",
+        "GET /contacts/11 as agent 17: 200 (its new contact)",
         "POST /contacts owner 42 as agent 17: 403",
-        "GET /contacts/12 as agent 42: 404 (the refused create wrote nothing)",
+        "GET /contacts as agent 42: 5 contacts (the refused create wrote nothing)",
         "GET /contacts without a user: 401",
         "cost: 200 sequential GET /contacts: guarded ",
     ] {

@@ -21,10 +21,10 @@ fn sessions(readme: &str) -> Vec<Step> {
     let mut inside = false;
     for (n, line) in readme.lines().enumerate() {
         if !inside {
-            inside = line.trim_end() == "```console";
+            inside = line.trim() == "```console";
             continue;
         }
-        if line.starts_with("```") {
+        if line.trim_start().starts_with("```") {
             inside = false;
         } else if let Some(command) = line.strip_prefix("$ ") {
             steps.push(Step {
@@ -41,15 +41,27 @@ fn sessions(readme: &str) -> Vec<Step> {
     steps
 }
 
-/// What may differ between runs: times, durations, UUIDs, instance ids.
-fn normalize(text: &str) -> Vec<String> {
+/// What may differ between runs: times and durations, and UUIDs (numbered by first
+/// appearance over the whole session, so the same job or instance must recur where the
+/// README shows it recur).
+fn normalize(text: &str, uuids: &mut Vec<String>) -> Vec<String> {
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .expect("regex");
     let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").expect("regex");
     let ms = regex::Regex::new(r" +\d+\.\d+ ms").expect("regex");
     text.lines()
         .map(|l| {
-            let l = uuid.replace_all(l, "<uuid>");
+            let l = uuid.replace_all(l, |c: &regex::Captures| {
+                let found = c[0].to_owned();
+                let n = match uuids.iter().position(|u| *u == found) {
+                    Some(n) => n,
+                    None => {
+                        uuids.push(found);
+                        uuids.len() - 1
+                    }
+                };
+                format!("<uuid{n}>")
+            });
             let l = time.replace_all(&l, "<time>");
             let l = ms.replace_all(&l, " <n> ms");
             l.trim_end().to_owned()
@@ -66,6 +78,15 @@ fn the_readme_shell_sessions_run_top_to_bottom() {
     let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");
     let steps = sessions(&readme);
     assert!(steps.len() >= 10, "too few README steps found: {steps:?}");
+    let fences = readme
+        .lines()
+        .filter(|l| l.trim().starts_with("```console"))
+        .count();
+    let parsed = readme.lines().filter(|l| l.trim() == "```console").count();
+    assert_eq!(
+        fences, parsed,
+        "a console block with extra words after ```console is not run"
+    );
     let dir = std::env::temp_dir().join(format!("rowguard-readme-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -74,6 +95,7 @@ fn the_readme_shell_sessions_run_top_to_bottom() {
     }
     let xtask = env!("CARGO_BIN_EXE_xtask");
     let mut exports: Vec<String> = Vec::new();
+    let (mut actual_uuids, mut readme_uuids) = (Vec::new(), Vec::new());
     for step in &steps {
         if step.command.starts_with("export ") {
             exports.push(step.command.clone());
@@ -89,8 +111,18 @@ fn the_readme_shell_sessions_run_top_to_bottom() {
             }
         }
         let out = cmd.output().expect("sh");
-        let actual = normalize(&String::from_utf8_lossy(&out.stdout));
-        let expected = normalize(&step.expected.join("\n"));
+        let actual = normalize(&String::from_utf8_lossy(&out.stdout), &mut actual_uuids);
+        let expected = normalize(&step.expected.join("\n"), &mut readme_uuids);
+        // A command the README shows failing fails; every other one succeeds.
+        let shows_error = step.expected.iter().any(|l| l.starts_with("error: "));
+        assert_eq!(
+            out.status.success(),
+            !shows_error,
+            "README.md:{}: `$ {}` exit status {:?}",
+            step.line,
+            step.command,
+            out.status.code()
+        );
         assert_eq!(
             actual.join("\n"),
             expected.join("\n"),

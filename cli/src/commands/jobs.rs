@@ -250,7 +250,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let url = ctx.url()?;
             ctx.connect()?;
             let runner = this_instance(&url, &config, &jobs_config)?;
-            outln!(
+            // The worker runs on whether or not anyone reads this line.
+            let _ = writeln!(
+                std::io::stdout(),
                 "worker for instance {}: heartbeats, kill requests, dead instances (Ctrl-C stops)",
                 runner.instance_id()
             );

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use rowguard::seed::{self, SeedOptions};
 
-use super::CommandResult;
+use super::{outln, CommandResult};
 use crate::context::Context;
 
 /// Arguments of `seed`.
@@ -22,7 +22,7 @@ pub struct Args {
 /// Loads the seeds in one transaction, one report line per step.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     let seed = seed::load_dir(&args.dir)?;
-    println!(
+    outln!(
         "seeding from {} file(s): {}",
         seed.files.len(),
         seed.files.join(", ")
@@ -32,22 +32,27 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         fresh: args.fresh,
         ..SeedOptions::default()
     };
+    // A reader that went away must not stop (or panic) the seed midway: report lines it
+    // cannot take are dropped, and the outcome below still decides the exit code.
+    let mut out = std::io::stdout();
     let result = seed::apply(&mut conn, &seed, options, &mut |line| {
+        use std::io::Write as _;
         let ms = line.duration.as_secs_f64() * 1000.0;
-        match &line.outcome {
-            Ok(c) => println!(
+        let _ = match &line.outcome {
+            Ok(c) => writeln!(
+                out,
                 "  {:<30} {ms:>9.1} ms  DONE  ({} added, {} changed, {} unchanged)",
                 line.step.name(),
                 c.added,
                 c.changed,
                 c.unchanged
             ),
-            Err(_) => println!("  {:<30} {ms:>9.1} ms  FAIL", line.step.name()),
-        }
+            Err(_) => writeln!(out, "  {:<30} {ms:>9.1} ms  FAIL", line.step.name()),
+        };
     });
     match result {
         Ok(_) => {
-            println!("SUCCESS");
+            outln!("SUCCESS");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -385,6 +385,34 @@ fn rule_type(ty: &syn::Type) -> Option<ColumnType> {
 /// (an application's `src/`) does not declare them.
 pub const ROWGUARD_MODELS: [&str; 1] = ["job_executions"];
 
+/// Adds rowguard's own models (the job table, with the `jobs` feature) to `found` where the
+/// scanned tree does not declare them: what `sync-models` registers in an application, whose
+/// `src/` never holds rowguard's source.
+///
+/// ```
+/// let mut found = std::collections::BTreeMap::new();
+/// rowguard::sync::add_rowguard_models(&mut found);
+/// assert_eq!(found["job_executions"].table, "job_executions");
+/// ```
+pub fn add_rowguard_models(found: &mut BTreeMap<String, FoundModel>) {
+    #[cfg(feature = "jobs")]
+    {
+        use crate::jobs::JobExecution;
+        use crate::Authorizable;
+        found
+            .entry(JobExecution::NAME.to_owned())
+            .or_insert_with(|| FoundModel {
+                name: JobExecution::NAME.to_owned(),
+                table: JobExecution::TABLE.to_owned(),
+                primary_key: JobExecution::PRIMARY_KEY.to_owned(),
+                columns: JobExecution::columns().clone(),
+                file: PathBuf::from("(rowguard)"),
+            });
+    }
+    #[cfg(not(feature = "jobs"))]
+    let _ = found;
+}
+
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

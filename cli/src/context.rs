@@ -79,8 +79,14 @@ impl Context {
     pub fn url(&self) -> Result<DatabaseUrl, Box<dyn std::error::Error>> {
         let url = self.global.url()?;
         if url.is_in_memory() {
+            let typed = self
+                .global
+                .database_url
+                .as_deref()
+                .unwrap_or_default()
+                .trim();
             return Err(format!(
-                "{url} is an in-memory database: it would vanish when this command ends; give a file path or a server URL"
+                "{typed} is an in-memory database: it would vanish when this command ends; give a file path or a server URL"
             )
             .into());
         }

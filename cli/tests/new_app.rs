@@ -64,8 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 "#;
 
 const SEED: &str = r#"{
-  "roles": [{"name": "member"}, {"name": "moderator", "inherits": ["member"]}],
+  "permissions": ["notes.export"],
+  "roles": [{"name": "member", "permissions": ["notes.export"]}, {"name": "moderator", "inherits": ["member"]}],
   "rules": [
+    {"set_type": "roles", "set_value": "member", "model": "job_executions",
+     "rules": {"create": "*", "read": {"search": {"user_identifier": "=$subject.id"}}}},
     {"set_type": "roles", "set_value": "member", "model": "notes",
      "rules": {"read": {"search": {"owner": "=$subject.id"}}}},
     {"set_type": "roles", "set_value": "moderator", "model": "notes", "rules": {"read": "*"}}
@@ -113,6 +116,10 @@ fn application() -> &'static (PathBuf, PathBuf) {
 }
 
 fn run(program: &Path, args: &[&str], dir: &Path, url: &str) -> String {
+    run_with(program, args, dir, url, &[])
+}
+
+fn run_with(program: &Path, args: &[&str], dir: &Path, url: &str, env: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(dir).env("DATABASE_URL", url);
     for (name, _) in std::env::vars() {
@@ -120,6 +127,7 @@ fn run(program: &Path, args: &[&str], dir: &Path, url: &str) -> String {
             cmd.env_remove(name);
         }
     }
+    cmd.envs(env.iter().copied());
     let out = cmd.output().expect("run");
     let text = format!(
         "{}{}",
@@ -145,7 +153,9 @@ fn a_new_application_works_from_the_readme(backend: rowguard::Backend) {
     run(app, &["setup"], dir, &url);
     let synced = run(rowguard, &["sync-models"], dir, &url);
     assert!(
-        synced.contains("+ notes") && synced.contains("1 added"),
+        synced.contains("+ notes")
+            && synced.contains("+ job_executions")
+            && synced.contains("2 added"),
         "{synced}"
     );
     assert!(run(rowguard, &["seed", "--dir", "seeds"], dir, &url).contains("SUCCESS"));
@@ -164,7 +174,48 @@ fn a_new_application_works_from_the_readme(backend: rowguard::Backend) {
     );
     let rules = run(rowguard, &["rules", "list", "--json"], dir, &url);
     let rules: serde_json::Value = serde_json::from_str(&rules).expect("json");
-    assert_eq!(rules.as_array().map(Vec::len), Some(2));
+    assert_eq!(rules.as_array().map(Vec::len), Some(3));
+    // Jobs in the application: its own command, permission and job rules.
+    let id_file = dir.join(format!(".rowguard-instance-{backend:?}"));
+    let id_file = id_file.display().to_string();
+    let env = [
+        (
+            "ROWGUARD_ALLOWED_COMMANDS",
+            r#"{"export":{"program":"echo","args":["exported"],"permission":"notes.export"}}"#,
+        ),
+        ("ROWGUARD_INSTANCE_ID_FILE", id_file.as_str()),
+    ];
+    let ran = run_with(
+        rowguard,
+        &[
+            "jobs",
+            "run",
+            "export",
+            "--as",
+            "roles=moderator",
+            "--attr",
+            "id=carol",
+        ],
+        dir,
+        &url,
+        &env,
+    );
+    assert!(
+        ran.contains("exported") && ran.contains("completed (exit 0)"),
+        "{ran}"
+    );
+    let listed = run_with(
+        rowguard,
+        &["jobs", "list", "--as", "roles=member", "--attr", "id=carol"],
+        dir,
+        &url,
+        &env,
+    );
+    assert!(
+        listed.contains("export") && listed.contains("carol"),
+        "{listed}"
+    );
+    let _ = std::fs::remove_file(&id_file);
     // sync-models again in the application: its tree has no job model, none is removed.
     let again = run(rowguard, &["sync-models"], dir, &url);
     assert!(again.contains("0 removed"), "{again}");

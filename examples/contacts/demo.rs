@@ -376,8 +376,8 @@ fn prepare_fresh(url: &DatabaseUrl) -> Result<(), Box<dyn Error>> {
         return match std::fs::metadata(path) {
             Ok(meta) if meta.len() > 0 => Err(format!(
                 "the demo needs an empty database, but {url} already exists and holds data; \
-                 it never changes or deletes existing data: point DATABASE_URL at a new file, \
-                 or leave it unset for a fresh one"
+                 it never changes or deletes existing data: point --database-url (or DATABASE_URL) at a new file, \
+                 or leave both unset for a fresh one"
             )
             .into()),
             _ => Ok(()),
@@ -403,7 +403,7 @@ fn prepare_fresh(url: &DatabaseUrl) -> Result<(), Box<dyn Error>> {
     }
     Err(format!(
         "the demo needs an empty database, but {url} already holds {tables} table(s); \
-         it never changes or deletes existing data: point DATABASE_URL at a new database"
+         it never changes or deletes existing data: point --database-url (or DATABASE_URL) at a new database"
     )
     .into())
 }

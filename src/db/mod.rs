@@ -134,7 +134,8 @@ pub enum DbError {
     #[error(
         "{backend} support is not compiled into this build: rebuild with `--features {feature}` \
          (it needs the system client library, Debian: libmariadb-dev-compat); for the xtask: \
-         cargo run -p xtask --features {feature} -- <command>"
+         cargo run -p xtask --features {feature} -- <command>; for the rowguard command: \
+         cargo install --path cli --features {feature}"
     )]
     NotCompiledIn {
         /// The backend asked for.

@@ -705,7 +705,10 @@ fn rules_by_name_commands(backend: rowguard::Backend) {
     let (code, _, stderr) =
         xtask_stdin(&["rules", "set", "roles", "devops", "contact"], &url, "{}");
     assert_eq!(code, 1);
-    assert!(stderr.contains("no model named \"contact\""), "{stderr}");
+    assert!(
+        stderr.contains("no model named \"contact\" (did you mean \"contacts\"?)"),
+        "{stderr}"
+    );
 
     // Valid, from a file: stored, then explained.
     let file = std::env::temp_dir().join(format!(

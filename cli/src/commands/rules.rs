@@ -328,6 +328,26 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
     let mut conn = ctx.connect()?;
+    let set_types = rowguard::store::set_type_names(&mut conn)?;
+    if !set_types.contains(&name.set_type) {
+        return Err(format!(
+            "{}: there is no set type named \"{}\"{}; nothing written",
+            name.label(),
+            name.set_type,
+            suggest::hint(&name.set_type, set_types.iter().map(String::as_str))
+        )
+        .into());
+    }
+    let models = model_names(&mut conn)?;
+    if !models.contains(&name.model) {
+        return Err(format!(
+            "{}: there is no model named \"{}\"{}; nothing written (models are registered by sync-models)",
+            name.label(),
+            name.model,
+            suggest::hint(&name.model, models.iter().map(String::as_str))
+        )
+        .into());
+    }
     if name.set_type == "roles" {
         let graph = rowguard::rbac::load(&mut conn)?;
         if !graph.roles().is_empty() && !graph.roles().contains_key(&name.set_value) {

@@ -44,7 +44,9 @@ pub(crate) fn source_dirs(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, String> {
 /// Scans, plans and applies.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     let paths = source_dirs(args.paths)?;
-    let scan = rowguard::sync::scan(&paths, args.keep_going)?;
+    let mut scan = rowguard::sync::scan(&paths, args.keep_going)?;
+    // An application's tree does not hold rowguard's source: its job model comes from here.
+    rowguard::sync::add_rowguard_models(&mut scan.models);
     for skipped in &scan.skipped {
         ctx.warn(format_args!("skipped: {skipped}"));
     }

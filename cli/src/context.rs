@@ -130,9 +130,19 @@ impl Context {
         conn: &mut AnyConnection,
         spec: &SubjectSpec,
     ) -> Result<Subject, Box<dyn std::error::Error>> {
+        let graph = rowguard::rbac::load(conn)?;
+        self.subject_in(conn, spec, &graph)
+    }
+
+    /// [`Context::subject`] with the RBAC model the caller has loaded already.
+    pub fn subject_in(
+        &mut self,
+        conn: &mut AnyConnection,
+        spec: &SubjectSpec,
+        graph: &rowguard::rbac::RbacGraph,
+    ) -> Result<Subject, Box<dyn std::error::Error>> {
         let subject = spec.subject()?;
         let set_types = rowguard::store::set_type_names(conn)?;
-        let graph = rowguard::rbac::load(conn)?;
         let rules = rowguard::store::all_rules(conn)?;
         for (set_type, values) in subject.sets() {
             if !set_types.iter().any(|t| t == set_type) {

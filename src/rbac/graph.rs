@@ -112,8 +112,12 @@ impl RbacGraph {
         self.effective.get(role)
     }
 
-    /// Whether any of `roles` holds `permission` (directly, by inheritance or by `"*"`).
+    /// Whether any of `roles` holds `permission` (directly, by inheritance or by `"*"`;
+    /// [`super::ABSOLUTE_RIGHTS`] only by name, see [`RbacGraph::has_absolute_rights`]).
     pub fn role_can<R: AsRef<str>>(&self, roles: &[R], permission: &str) -> bool {
+        if permission == super::ABSOLUTE_RIGHTS {
+            return self.has_absolute_rights(roles);
+        }
         roles.iter().any(|r| {
             self.effective
                 .get(r.as_ref())
@@ -153,7 +157,12 @@ impl RbacGraph {
     /// [`super::ABSOLUTE_RIGHTS`] by name. `"*"` alone does not count: a role with every
     /// application permission does not silently stop being subject to row rules.
     pub fn has_absolute_rights<R: AsRef<str>>(&self, roles: &[R]) -> bool {
-        self.with_inherited(roles).iter().any(|r| {
+        self.grants_absolute_rights(&self.with_inherited(roles))
+    }
+
+    /// Whether one of `all` (roles with their inherited ones) is granted absolute rights.
+    fn grants_absolute_rights(&self, all: &BTreeSet<String>) -> bool {
+        all.iter().any(|r| {
             self.roles
                 .get(r)
                 .is_some_and(|role| role.permissions.contains(super::ABSOLUTE_RIGHTS))
@@ -188,11 +197,12 @@ impl RbacGraph {
     /// assert!(graph.subject(roles("admin")).has_absolute_rights());   // granted by name
     /// assert!(graph.subject(roles("owner")).has_absolute_rights());   // inherited
     /// assert!(!graph.subject(roles("superuser")).has_absolute_rights()); // "*" alone: no
+    /// assert!(!graph.role_can(&["superuser"], ABSOLUTE_RIGHTS) && graph.role_can(&["owner"], ABSOLUTE_RIGHTS));
     /// ```
     pub fn subject(&self, subject: crate::Subject) -> crate::Subject {
         let given: Vec<String> = subject.set("roles").map(str::to_owned).collect();
         let all = self.with_inherited(&given);
-        let absolute = self.has_absolute_rights(&given);
+        let absolute = self.grants_absolute_rights(&all);
         let subject = if all.len() > given.len() {
             subject.with_set("roles", all)
         } else {

@@ -32,17 +32,7 @@ impl Matrix {
             .permissions()
             .keys()
             .map(|p| {
-                // Absolute rights are granted by name only (see RbacGraph::has_absolute_rights).
-                let cells = roles
-                    .iter()
-                    .map(|r| {
-                        if p == super::ABSOLUTE_RIGHTS {
-                            graph.has_absolute_rights(&[r])
-                        } else {
-                            graph.role_can(&[r], p)
-                        }
-                    })
-                    .collect();
+                let cells = roles.iter().map(|r| graph.role_can(&[r], p)).collect();
                 (p.clone(), cells)
             })
             .collect();

@@ -7,12 +7,40 @@ fn xtask(args: &[&str], database_url: &str) -> (i32, String, String) {
 }
 
 fn xtask_env(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    run_xtask(args, database_url, env, None)
+}
+
+/// Runs the xtask binary; `stdin` is what it reads (nothing when `None`).
+fn run_xtask(
+    args: &[&str],
+    database_url: &str,
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .env("DATABASE_URL", database_url)
         .envs(env.iter().copied())
-        .output()
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run xtask");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait for xtask");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -654,28 +682,7 @@ fn jobs_commands(backend: rowguard::Backend) {
 backend_tests!(jobs => jobs_commands);
 
 fn xtask_stdin(args: &[&str], database_url: &str, stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run xtask");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_xtask(args, database_url, &[], Some(stdin))
 }
 
 /// Rules edited by name (`rules list|get|set|delete`), typo warnings and `--strict`, rule

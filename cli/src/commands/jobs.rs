@@ -82,7 +82,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         JobsCommand::Commands { who, json } => {
             let mut conn = ctx.connect()?;
             let graph = rowguard::rbac::load(&mut conn)?;
-            let subject = ctx.subject(&mut conn, &who)?;
+            let subject = ctx.subject_in(&mut conn, &who, &graph)?;
             let roles: Vec<&str> = subject.set("roles").collect();
             for (name, c) in &jobs_config.commands {
                 if !graph.permissions().contains_key(&c.permission) {

@@ -233,12 +233,8 @@ fn list(ctx: &mut Context, model: Option<String>, json: bool) -> CommandResult {
         .filter(|r| model.as_ref().is_none_or(|m| *m == r.model))
         .collect();
     if let Some(m) = &model {
-        let models = model_names(&mut conn)?;
-        if !models.contains(m) {
-            ctx.warn(format_args!(
-                "there is no model named \"{m}\"{}",
-                suggest::hint(m, models.iter().map(String::as_str))
-            ));
+        if let Some(why) = unknown_names(&mut conn, None, m)? {
+            ctx.warn(why);
         }
     }
     if json {
@@ -279,6 +275,32 @@ fn model_names(conn: &mut AnyConnection) -> Result<Vec<String>, rowguard::store:
         .collect())
 }
 
+/// Why a set type (when given) or a model names nothing stored, with the closest existing
+/// name; `None` when both exist.
+fn unknown_names(
+    conn: &mut AnyConnection,
+    set_type: Option<&str>,
+    model: &str,
+) -> Result<Option<String>, rowguard::store::StoreError> {
+    if let Some(set_type) = set_type {
+        let set_types = rowguard::store::set_type_names(conn)?;
+        if !set_types.iter().any(|t| t == set_type) {
+            return Ok(Some(format!(
+                "there is no set type named \"{set_type}\"{}",
+                suggest::hint(set_type, set_types.iter().map(String::as_str))
+            )));
+        }
+    }
+    let models = model_names(conn)?;
+    if !models.iter().any(|m| m == model) {
+        return Ok(Some(format!(
+            "there is no model named \"{model}\"{} (models are registered by sync-models)",
+            suggest::hint(model, models.iter().map(String::as_str))
+        )));
+    }
+    Ok(None)
+}
+
 /// The stored row of `name`, or an error naming what matches nothing (closest name given).
 fn find(conn: &mut AnyConnection, name: &RuleName) -> Result<RuleRow, Box<dyn std::error::Error>> {
     let rows = rowguard::store::all_rules(conn)?;
@@ -287,26 +309,15 @@ fn find(conn: &mut AnyConnection, name: &RuleName) -> Result<RuleRow, Box<dyn st
     }) {
         return Ok(row.clone());
     }
-    let set_types = rowguard::store::set_type_names(conn)?;
-    let models = model_names(conn)?;
-    let why = if !set_types.contains(&name.set_type) {
-        format!(
-            "there is no set type named \"{}\"{}",
-            name.set_type,
-            suggest::hint(&name.set_type, set_types.iter().map(String::as_str))
-        )
-    } else if !models.contains(&name.model) {
-        format!(
-            "there is no model named \"{}\"{}",
-            name.model,
-            suggest::hint(&name.model, models.iter().map(String::as_str))
-        )
-    } else {
-        let values = rows
-            .iter()
-            .filter(|r| r.set_type == name.set_type && r.model == name.model)
-            .map(|r| r.set_value.as_str());
-        format!("no such rule{}", suggest::hint(&name.set_value, values))
+    let why = match unknown_names(conn, Some(&name.set_type), &name.model)? {
+        Some(why) => why,
+        None => {
+            let values = rows
+                .iter()
+                .filter(|r| r.set_type == name.set_type && r.model == name.model)
+                .map(|r| r.set_value.as_str());
+            format!("no such rule{}", suggest::hint(&name.set_value, values))
+        }
     };
     Err(format!("{}: {why}", name.label()).into())
 }
@@ -328,25 +339,8 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
     let mut conn = ctx.connect()?;
-    let set_types = rowguard::store::set_type_names(&mut conn)?;
-    if !set_types.contains(&name.set_type) {
-        return Err(format!(
-            "{}: there is no set type named \"{}\"{}; nothing written",
-            name.label(),
-            name.set_type,
-            suggest::hint(&name.set_type, set_types.iter().map(String::as_str))
-        )
-        .into());
-    }
-    let models = model_names(&mut conn)?;
-    if !models.contains(&name.model) {
-        return Err(format!(
-            "{}: there is no model named \"{}\"{}; nothing written (models are registered by sync-models)",
-            name.label(),
-            name.model,
-            suggest::hint(&name.model, models.iter().map(String::as_str))
-        )
-        .into());
+    if let Some(why) = unknown_names(&mut conn, Some(&name.set_type), &name.model)? {
+        return Err(format!("{}: {why}; nothing written", name.label()).into());
     }
     if name.set_type == "roles" {
         let graph = rowguard::rbac::load(&mut conn)?;

@@ -912,6 +912,34 @@ fn loose_urls_are_refused_in_one_line() {
     assert_eq!(pending, 1, "{json}");
     let (_, stdout, _) = xtask(&["migrate"], &url);
     assert!(stdout.contains("1 migration(s) applied"), "{stdout}");
+
+    // Reverting down to rowguard's first migration: that one drops every table, so it
+    // needs --yes; without it nothing is reverted.
+    let applied = |url: &str| {
+        let (_, json, _) = xtask(&["migrate", "status", "--json"], url);
+        let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["applied"] == true)
+            .count()
+    };
+    while applied(&url) > 1 {
+        assert_eq!(xtask(&["migrate", "revert"], &url).0, 0);
+    }
+    let (code, _, stderr) = xtask(&["migrate", "revert"], &url);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert_eq!(applied(&url), 1, "nothing reverted without --yes");
+    let (code, stdout, _) = xtask(&["migrate", "revert", "--yes"], &url);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "reverted 2026-11-23-000001_authorization_tables\n")
+    );
+    let (code, _, stderr) = xtask(&["migrate", "revert", "--yes"], &url);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing to revert"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

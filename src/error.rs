@@ -16,6 +16,24 @@ pub enum Error {
         /// The model.
         model: String,
     },
+    /// A written row's foreign key points at a parent row the subject may not read (or lacks
+    /// the relation's configured right on; or that does not exist: which of the two is not
+    /// revealed). Nothing was changed.
+    #[error("forbidden: {action} on {model}: {column} points at a {target_model} row the subject may not {right}")]
+    ForbiddenTarget {
+        /// The write refused (create or update).
+        action: Right,
+        /// The model written.
+        model: String,
+        /// The relation (belongs-to) whose target was refused.
+        relation: String,
+        /// Its foreign-key column.
+        column: String,
+        /// The parent model.
+        target_model: String,
+        /// The right needed on the parent.
+        right: Right,
+    },
     /// No such row, or one the subject cannot read (existence is not revealed).
     #[error("not found: {model} {key}")]
     NotFound {

@@ -61,7 +61,7 @@ pub mod testing;
 
 pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
 pub use error::Error;
-pub use guard::{Authorizer, Bypass, Explanation, Guard, ModelAccess};
+pub use guard::{Authorizer, Bypass, Explanation, ForeignKeyCheck, Guard, ModelAccess};
 pub use model::{Authorizable, ModelQueries};
 
 // The Diesel the macros' expansions name, whatever the caller calls its own.

@@ -154,6 +154,13 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
 ///   (feature `mysql`) and [`AnyConnection`](crate::AnyConnection). List only yours when a
 ///   column has a type one backend alone knows (PostgreSQL's `Timestamptz`, `Uuid`, `Jsonb`):
 ///   every listed type must load and write every column.
+/// - `relations { name: belongs_to parents(foreign_key), name: has_many children(foreign_key) }`:
+///   relations rules may reach through (README: *Relations*), beside the ones `sync-models`
+///   derives from `diesel::joinable!` (a belongs-to named after the foreign key without `_id`,
+///   a has-many named after the child table). An entry with the name or the columns of a
+///   derived one replaces it (a rename). A belongs-to may end in `check RIGHT` (the right the
+///   subject needs on the parent a written row points at; default `read`) or `check none`.
+///   The macro checks the tables and columns exist; `sync-models` stores the relations.
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
 /// for the table; rule types come from the `table!` SQL types.
@@ -189,6 +196,40 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
 /// # #[diesel(table_name = notes)]
 /// # struct Note { id: i64, body: String }
 /// rowguard::authorizable!(Note => notes(id) { id, body } immutable, as "notes");
+/// ```
+///
+/// Relations (checked against the Diesel schema at compile time):
+///
+/// ```
+/// # use diesel::prelude::*;
+/// diesel::table! { contact_types (id) { id -> BigInt, name -> Text } }
+/// diesel::table! { contacts (id) { id -> BigInt, kind_id -> BigInt } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = contact_types)]
+/// # struct ContactType { id: i64, name: String }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = contacts)]
+/// # struct Contact { id: i64, kind_id: i64 }
+/// rowguard::authorizable!(ContactType => contact_types(id) { id, name } relations {
+///     contacts: has_many contacts(kind_id),
+/// });
+/// rowguard::authorizable!(Contact => contacts(id) { id, kind_id } relations {
+///     contact_type: belongs_to contact_types(kind_id) check update,
+/// });
+/// ```
+///
+/// A relation on a column the table does not have does not compile:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { contact_types (id) { id -> BigInt, name -> Text } }
+/// # diesel::table! { contacts (id) { id -> BigInt, kind_id -> BigInt } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = contacts)]
+/// # struct Contact { id: i64, kind_id: i64 }
+/// rowguard::authorizable!(Contact => contacts(id) { id, kind_id } relations {
+///     contact_type: belongs_to contact_types(type_id),
+/// });
 /// ```
 ///
 /// A PostgreSQL-only table:
@@ -247,6 +288,18 @@ macro_rules! authorizable {
     (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [$($new:ty),+ $(,)?] $(, $($rest:tt)*)?) => {
         $crate::authorizable!(@opts $head [$name] [$imm] [$($new),+] $($($rest)*)?);
     };
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] [$($conn:ty),*]
+        relations { $($rel:ident : $kind:ident $target:ident ($rcol:ident) $(check $right:ident)?),* $(,)? }
+        $(, $($rest:tt)*)?) => {
+        // Stored by sync-models; here only checked, so a typo is a compile error.
+        const _: () = {
+            #[allow(dead_code)]
+            fn relations_name_real_columns() {
+                $($crate::__relation_check!($kind $table $target $rcol $(check $right)?);)*
+            }
+        };
+        $crate::authorizable!(@opts ($model, $table, $pk, [$($col),+]) [$name] [$imm] [$($conn),*] $($($rest)*)?);
+    };
     (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [] $($rest:tt)*) => {
         ::core::compile_error!("authorizable!: `on [...]` needs at least one connection type");
     };
@@ -267,7 +320,7 @@ macro_rules! authorizable {
         ::core::compile_error!(::core::concat!(
             "authorizable!: unknown option `",
             ::core::stringify!($other),
-            "`: expected `as \"name\"`, `immutable` or `on [Connection, …]`, separated by commas"
+            "`: expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`, separated by commas"
         ));
     };
     (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
@@ -330,6 +383,39 @@ macro_rules! authorizable {
 
 /// The guard's queries of one model on one connection type (used by
 /// [`authorizable!`](crate::authorizable)).
+/// Checks one `relations { … }` entry of [`authorizable!`] against the Diesel schema.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __relation_check {
+    (belongs_to $table:ident $target:ident $col:ident $(check $right:ident)?) => {
+        let _ = ($table::$col, $target::table);
+        $($crate::__relation_check!(@right $right);)?
+    };
+    (has_many $table:ident $target:ident $col:ident) => {
+        let _ = ($table::table, $target::$col);
+    };
+    (has_many $table:ident $target:ident $col:ident check $right:ident) => {
+        ::core::compile_error!("authorizable!: `check` applies to belongs_to relations only");
+    };
+    (@right create) => {};
+    (@right read) => {};
+    (@right update) => {};
+    (@right delete) => {};
+    (@right none) => {};
+    (@right $other:ident) => {
+        ::core::compile_error!(::core::concat!(
+            "authorizable!: `check ", ::core::stringify!($other),
+            "`: expected create, read, update, delete or none"
+        ));
+    };
+    ($kind:ident $($rest:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "authorizable!: relation kind `", ::core::stringify!($kind),
+            "`: expected belongs_to or has_many"
+        ));
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __model_queries {

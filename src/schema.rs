@@ -118,3 +118,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_permissions,
     role_inheritance
 );
+
+diesel::table! {
+    /// Relations between models: what a rule condition such as `"contact_type.name"` reaches.
+    authorizable_relations (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// The model the relation belongs to.
+        authorizable_model_id -> BigInt,
+        /// The name rules use, unique per model.
+        name -> Text,
+        /// `belongs_to` or `has_many`.
+        kind -> Text,
+        /// The model's column.
+        local_column -> Text,
+        /// The related model.
+        target_model_id -> BigInt,
+        /// The related model's column equal to `local_column`.
+        target_column -> Text,
+        /// belongs_to: the right needed on a parent a written row points at (NULL: none).
+        check_right -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(authorizable_relations, authorizable_models);

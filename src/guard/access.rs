@@ -17,8 +17,16 @@ pub struct ModelAccess {
     /// row grants nothing: fail closed; `cargo xtask rules check` lists it).
     pub rows: Vec<(RuleRow, Result<CompiledRules, RuleError>)>,
     pub(super) merged: [Merged; 4],
-    /// Per right, the filter a write must pass: read AND right for update/delete.
+    /// Per right, the filter a write must pass: read AND right for update/delete; relation
+    /// conditions protected by the related models' read rules.
     pub(super) effective: [Arc<Filter>; 4],
+    /// The related models' read rules that protection pulled in (as merged), by model.
+    pub related: super::relations::RelatedReads,
+    /// Whether a chain of relation conditions was cut at
+    /// [`MAX_PROTECTED_DEPTH`](crate::rules::MAX_PROTECTED_DEPTH) (it grants less there).
+    pub cut: bool,
+    /// The foreign-key target checks of writes (belongs-to relations with a check right).
+    pub foreign_keys: Vec<super::relations::ForeignKeyCheck>,
     /// The address of the declared [`Columns`] the rules were compiled against (their
     /// positions are the model's `cell` indexes), or 0 when compiled against the stored
     /// columns (name-only callers such as `rules try`).

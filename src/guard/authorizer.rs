@@ -19,17 +19,22 @@ use crate::config::Config;
 use crate::db::{on_backend, GuardConnection, StoreConnection};
 use crate::error::Error;
 use crate::model::Authorizable;
+use super::relations::{foreign_key_checks, Protector, Verdict};
 use crate::rules::{
-    compile_document, merge, ColumnType, Filter, KeysQuery, Right, Row, SqlFilter, Value,
+    compile_document_in, merge, ColumnType, Filter, KeysQuery, Right, Row, Schema, SqlFilter,
+    Value,
 };
 use crate::store::{self, BrokenModel, StoredModel};
 use crate::Subject;
 
-/// Stored models by name, as of a cache stamp.
-type ModelsByName = Option<(
-    Stamp,
-    Arc<HashMap<String, Result<Arc<StoredModel>, BrokenModel>>>,
-)>;
+/// Stored models by name and the schema rules are compiled in, as of a cache stamp.
+type ModelsByName = Option<(Stamp, Arc<Catalog>)>;
+
+/// The stored models (usable or not) and the schema of the usable ones with their relations.
+pub(super) struct Catalog {
+    models: HashMap<String, Result<Arc<StoredModel>, BrokenModel>>,
+    pub(super) schema: Schema,
+}
 
 static NEXT_AUTHORIZER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -206,39 +211,56 @@ impl Authorizer {
         Ok(Some(version))
     }
 
-    /// The stored model `name`, read at `stamp` (whose version was read on `conn` just
-    /// before, so the models are at least that new).
-    fn model(
+    /// The stored models and schema, read at `stamp` (whose version was read on `conn` just
+    /// before, so they are at least that new).
+    pub(super) fn catalog(
         &self,
         conn: &mut dyn StoreConnection,
-        name: &str,
         stamp: Stamp,
-    ) -> Result<Arc<StoredModel>, Error> {
+    ) -> Result<Arc<Catalog>, Error> {
         let mut models = self.inner.models.lock().unwrap_or_else(|p| p.into_inner());
-        let current = match &*models {
-            Some((s, map)) if *s == stamp => map.clone(),
-            _ => {
-                let map: HashMap<_, _> = store::load_models(conn)?
-                    .into_iter()
-                    .map(|m| match m {
-                        Ok(m) => (m.name.clone(), Ok(m)),
-                        Err(broken) => (broken.name.clone(), Err(broken)),
-                    })
-                    .collect();
-                let map = Arc::new(map);
-                if self.inner.cache.is_current(stamp) {
-                    *models = Some((stamp, map.clone()));
-                }
-                map
+        if let Some((s, catalog)) = &*models {
+            if *s == stamp {
+                return Ok(catalog.clone());
             }
-        };
-        match current.get(name) {
+        }
+        let loaded = store::load_models(conn)?;
+        let (relations, mut broken) = store::load_relations(conn)?;
+        let usable: Vec<Arc<StoredModel>> = loaded.iter().flatten().cloned().collect();
+        let schema = store::schema_of(&usable, relations, &mut broken);
+        for b in &broken {
+            tracing::error!(
+                "rowguard: relation \"{}\" of {} ignored (rules using it grant nothing): {}",
+                b.name,
+                b.model,
+                b.error
+            );
+        }
+        let catalog = Arc::new(Catalog {
+            models: loaded
+                .into_iter()
+                .map(|m| match m {
+                    Ok(m) => (m.name.clone(), Ok(m)),
+                    Err(broken) => (broken.name.clone(), Err(broken)),
+                })
+                .collect(),
+            schema,
+        });
+        if self.inner.cache.is_current(stamp) {
+            *models = Some((stamp, catalog.clone()));
+        }
+        Ok(catalog)
+    }
+
+    /// The stored model `name` in `catalog`.
+    fn model(catalog: &Catalog, name: &str) -> Result<Arc<StoredModel>, Error> {
+        match catalog.models.get(name) {
             Some(Ok(model)) => Ok(model.clone()),
             Some(Err(broken)) => Err(store::StoreError::from(broken.clone()).into()),
             None => Err(Error::UnknownModel {
                 model: name.to_owned(),
                 known: {
-                    let mut names: Vec<&str> = current.keys().map(String::as_str).collect();
+                    let mut names: Vec<&str> = catalog.models.keys().map(String::as_str).collect();
                     names.sort_unstable();
                     names.join(", ")
                 },
@@ -271,7 +293,7 @@ impl Authorizer {
 
     /// Runs `f` on what [`Authorizer::access`] returns. On a hit of this thread's front
     /// cache `f` sees the entry in place: no reference count is touched.
-    fn with_access<T>(
+    pub(super) fn with_access<T>(
         &self,
         conn: &mut dyn StoreConnection,
         subject: &Subject,
@@ -333,7 +355,8 @@ impl Authorizer {
             }
         };
         let stamp = Stamp { epoch, version };
-        let stored = self.model(conn, model, stamp)?;
+        let catalog = self.catalog(conn, stamp)?;
+        let stored = Self::model(&catalog, model)?;
         let columns = match declared {
             Some(d) => {
                 d.check(&stored)?;
@@ -341,11 +364,12 @@ impl Authorizer {
             }
             None => &stored.columns,
         };
-        let rows = store::load_rules(conn, model, &self.effective_sets(subject))?;
+        let lookup = self.effective_sets(subject);
+        let rows = store::load_rules(conn, model, &lookup)?;
         let rows: Vec<_> = rows
             .into_iter()
             .map(|row| {
-                let compiled = compile_document(&row.rules, columns);
+                let compiled = compile_document_in(&row.rules, columns, &catalog.schema, model);
                 if let Err(e) = &compiled {
                     tracing::error!(
                         rule = row.id,
@@ -365,18 +389,34 @@ impl Authorizer {
             )
         });
         let read = merged[Right::Read as usize].to_filter();
-        let effective = Right::ALL.map(|right| {
+        // Relation conditions carry the related model's read rule for the same subject.
+        let mut protector = Protector::new(conn, &catalog.schema, &lookup);
+        let mut effective = Vec::with_capacity(Right::ALL.len());
+        for right in Right::ALL {
             let own = merged[right as usize].to_filter();
-            Arc::new(match right {
-                Right::Update | Right::Delete => Filter::And(vec![read.clone(), own]).simplify(),
+            let filter = match right {
+                Right::Update | Right::Delete => Filter::And(vec![read.clone(), own]),
                 _ => own,
-            })
-        });
+            };
+            let filter = if filter.has_relations() {
+                protector.protect(&filter.simplify())?
+            } else {
+                filter
+            };
+            effective.push(Arc::new(filter.simplify()));
+        }
+        let cut = protector.cut;
+        let related = protector.related();
+        let foreign_keys = foreign_key_checks(&catalog.schema, model, columns);
+        let effective: [Arc<Filter>; 4] = std::array::from_fn(|i| effective[i].clone());
         let access = Arc::new(ModelAccess {
             model: stored,
             rows,
             merged,
             effective,
+            related,
+            cut,
+            foreign_keys,
             compiled_for: wanted,
         });
         // Not stored (and used for this call only) when read in an older snapshot.
@@ -475,9 +515,11 @@ impl Authorizer {
         row: &R,
     ) -> Result<bool, Error> {
         let question = self.question(subject, model, right);
-        self.decide(conn, question, true, |filter, attrs| {
-            filter.matches_with(row, attrs)
-        })
+        let attrs = subject.attributes();
+        self.decide(conn, question, Verdict::Decided(true), |filter, attrs| {
+            Verdict::of(filter, attrs, row)
+        })?
+        .settle(conn, attrs, row)
     }
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending

@@ -8,15 +8,18 @@
 //! - `authorizer`: loading, caching and deciding ([`Authorizer`]);
 //! - `front`: each thread's private copies of recent cache hits;
 //! - `explain`: a decision written out ([`Explanation`]);
+//! - `relations`: relation conditions protected, decided for one row, foreign-key targets;
 //! - `subject_guard`: the per-subject [`Guard`] with its scoped reads and checked writes.
 
 mod access;
 mod authorizer;
 mod explain;
 mod front;
+mod relations;
 mod subject_guard;
 
 pub use self::access::{Bypass, ModelAccess};
 pub use self::authorizer::Authorizer;
 pub use self::explain::Explanation;
+pub use self::relations::{ForeignKeyCheck, RelatedReads};
 pub use self::subject_guard::Guard;

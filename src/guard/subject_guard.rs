@@ -14,11 +14,12 @@ use diesel::Connection;
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::explain::Explanation;
+use super::relations::{related_row_exists, ForeignKeyCheck, Verdict};
 use crate::db::{AsConnection, GuardConnection};
 use crate::error::Error;
 use crate::model::{Authorizable, ModelQueries};
 use crate::rules::{
-    compile_document, ColumnType, Filter, Operand, Right, SqlFilter, Test, TestKind, Value,
+    compile_document, ColumnType, Filter, Operand, Right, Row, SqlFilter, Test, TestKind, Value,
 };
 use crate::scoped::Scoped;
 use crate::{AnyConnection, Subject};
@@ -195,9 +196,12 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<bool, Error> {
         let conn = conn.as_connection();
         let question = self.question::<M>(right);
-        self.auth.decide(conn, question, true, |filter, attrs| {
-            filter.matches_with(row, attrs)
-        })
+        let attrs = self.subject.attributes();
+        self.auth
+            .decide(conn, question, Verdict::Decided(true), |filter, attrs| {
+                Verdict::of(filter, attrs, row)
+            })?
+            .settle(conn, attrs, row)
     }
 
     /// The row with primary key `key`, if the subject may read it.
@@ -283,11 +287,11 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
-        if !rule.matches(row) {
-            return Err(forbidden::<M>(Right::Create));
-        }
-        let recheck = stored_may_differ(row, &rule);
+        let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Create))?;
+        let recheck = undecided || stored_may_differ(row, &rule);
+        let targets = self.foreign_keys::<M>(conn)?;
         let write = |conn: &mut C| -> Result<(), Error> {
+            self.check_targets::<M>(conn, Right::Create, row, &targets)?;
             row.unguarded_insert(conn)?;
             if recheck {
                 // A key the database generates is found as the connection's last insert id.
@@ -301,7 +305,7 @@ impl<C: GuardConnection> Guard<C> {
             }
             Ok(())
         };
-        in_transaction_if(conn, recheck, write)
+        in_transaction_if(conn, recheck || !targets.is_empty(), write)
     }
 
     /// Saves `row` (by primary key) if the subject may read and update the stored row, and
@@ -336,11 +340,13 @@ impl<C: GuardConnection> Guard<C> {
         writable::<M>(Right::Update)?;
         let key = row.key();
         let rule = self.rule::<M>(conn, Right::Update)?;
-        if !rule.matches(row) {
+        let Some(undecided) = precheck(&rule, row) else {
             return Err(self.refusal::<M>(conn, &key, Right::Update));
-        }
-        let recheck = stored_may_differ(row, &rule);
+        };
+        let recheck = undecided || stored_may_differ(row, &rule);
+        let targets = self.foreign_keys::<M>(conn)?;
         let write = |conn: &mut C| -> Result<(), Error> {
+            self.check_targets::<M>(conn, Right::Update, row, &targets)?;
             if row.unguarded_update(conn, at_key::<M>(&rule, &key))? == 0 {
                 return Err(self.refusal::<M>(conn, &key, Right::Update));
             }
@@ -349,7 +355,7 @@ impl<C: GuardConnection> Guard<C> {
             }
             Ok(())
         };
-        in_transaction_if(conn, recheck, write)
+        in_transaction_if(conn, recheck || !targets.is_empty(), write)
     }
 
     /// Deletes the row with primary key `key` if the subject may read and delete it.
@@ -420,6 +426,7 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
+        let targets = self.foreign_keys::<M>(conn)?;
         let mut panicked = None;
         let written = conn.transaction(|conn| {
             let mut rows = M::unguarded_load(conn, restrict::<M>(&rule, search))?;
@@ -439,13 +446,12 @@ impl<C: GuardConnection> Guard<C> {
                         key: key.to_string(),
                     });
                 }
-                if !rule.matches(row) {
-                    return Err(forbidden::<M>(Right::Update));
-                }
-                recheck |= stored_may_differ(row, &rule);
+                let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Update))?;
+                recheck |= undecided || stored_may_differ(row, &rule);
             }
             for row in &rows {
                 let key = row.key();
+                self.check_targets::<M>(conn, Right::Update, row, &targets)?;
                 if row.unguarded_update(conn, at_key::<M>(&rule, &key))? != 1 {
                     return Err(Error::RowChanged {
                         model: M::NAME.to_owned(),
@@ -512,6 +518,51 @@ impl<C: GuardConnection> Guard<C> {
         self.auth.explain(conn, &self.subject, M::NAME, right)
     }
 
+    /// The foreign-key target checks of `M` (none when rules do not apply to the subject).
+    fn foreign_keys<M: Authorizable>(&self, conn: &mut C) -> Result<Vec<ForeignKeyCheck>, Error> {
+        if self.bypass.is_some() {
+            return Ok(Vec::new());
+        }
+        let declared = Some(Declared::of::<M>());
+        self.auth
+            .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                access.foreign_keys.clone()
+            })
+    }
+
+    /// The foreign-key target check: every belongs-to column of `row` set to a non-NULL
+    /// value must point at a parent row the subject has the relation's right on (`read` by
+    /// default). One indexed lookup per such column.
+    fn check_targets<M: Authorizable>(
+        &self,
+        conn: &mut C,
+        action: Right,
+        row: &M,
+        checks: &[ForeignKeyCheck],
+    ) -> Result<(), Error> {
+        for check in checks {
+            let relation = &check.relation;
+            let value = row.value(relation.local_index).to_value();
+            if value.is_null() {
+                continue;
+            }
+            let parent = self
+                .auth
+                .filter(conn, &self.subject, &relation.target_model, check.right)?;
+            if !related_row_exists(conn, relation, &value, &parent)? {
+                return Err(Error::ForbiddenTarget {
+                    action,
+                    model: M::NAME.to_owned(),
+                    relation: relation.relation.to_string(),
+                    column: relation.local_column.to_string(),
+                    target_model: relation.target_model.to_string(),
+                    right: check.right,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read
     /// the row (it may not learn that the row exists), `Forbidden` otherwise.
     fn refusal<M: ModelQueries<C>>(&self, conn: &mut C, key: &Value, action: Right) -> Error {
@@ -523,6 +574,17 @@ impl<C: GuardConnection> Guard<C> {
             Ok(false) => not_found::<M>(key),
             Err(e) => e,
         }
+    }
+}
+
+/// The in-memory check of a write: `None` when `rule` refuses `row`, `Some(true)` when only
+/// the database can tell (relation conditions: the write is then checked in SQL, in its
+/// transaction, on the row as stored), `Some(false)` when it is accepted.
+fn precheck<M: Authorizable>(rule: &Filter, row: &M) -> Option<bool> {
+    match rule.eval(row) {
+        Some(true) => Some(false),
+        None if rule.has_relations() => Some(true),
+        _ => None,
     }
 }
 

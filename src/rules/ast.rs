@@ -77,6 +77,22 @@ pub enum Search {
     Any(Vec<Search>),
     /// One condition on one column.
     Cond(Cond),
+    /// A search on related rows (`"contact_type.name": …`, `"!contacts": {…}`).
+    Related(Related),
+}
+
+/// A search that reaches through relations: some related row (through every relation of
+/// `relations`, in order) matches `search`, or, when `negated`, none does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Related {
+    /// The relation names, outermost first: `["contact_type", "category"]`.
+    pub relations: Vec<String>,
+    /// Written with a leading `!`: no related row matches.
+    pub negated: bool,
+    /// What the related row must satisfy (all of it on the same row).
+    pub search: Box<Search>,
+    /// Where it is: `read.search.contact_type.name`.
+    pub path: String,
 }
 
 /// One condition: `column` `op` `values`, e.g. `status` `=` `open;pend%`.

@@ -27,6 +27,10 @@ pub enum RuleErrorKind {
     Value,
     /// The model's column metadata itself is wrong.
     Schema,
+    /// A condition names a relation the model does not have.
+    UnknownRelation,
+    /// A path crosses more relations than [`MAX_RELATION_DEPTH`](super::MAX_RELATION_DEPTH).
+    RelationDepth,
 }
 
 /// A rule-language error, e.g. `read.search.id: "=1;x": "x" is not an integer (32-bit)`.

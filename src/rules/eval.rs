@@ -118,6 +118,8 @@ impl Filter {
                 }
             },
             Filter::Test(test) => eval_test(test, row.value(test.index), scope),
+            // Only the database knows related rows: unknown here, so it never grants.
+            Filter::Exists(_) => None,
         }
     }
 
@@ -128,6 +130,7 @@ impl Filter {
             Filter::And(c) | Filter::Or(c) => c.iter().all(|f| f.vars_usable(attrs)),
             Filter::Not(x) | Filter::Scoped(x) => x.vars_usable(attrs),
             Filter::True | Filter::False => true,
+            Filter::Exists(e) => e.filter.vars_usable(attrs),
             Filter::Test(t) => {
                 let one = |op: &Operand| match op {
                     Operand::Var(name) => attrs.bind_one(name, t.ty).is_some(),

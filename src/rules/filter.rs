@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::ast::Piece;
+use super::relation::RelationKind;
 use super::{ColumnType, Value, ValueRef};
 
 /// A boolean tree over tests on columns.
@@ -30,6 +31,36 @@ pub enum Filter {
     Scoped(Box<Filter>),
     /// A test on one column.
     Test(Test),
+    /// Some related row matches: a correlated `EXISTS` (see [`Exists`]). In memory it is
+    /// unknown: [`Filter::eval`] counts it as NULL, so callers decide it in the database
+    /// first ([`Filter::decide_relations`]).
+    Exists(Box<Exists>),
+}
+
+/// `EXISTS (SELECT 1 FROM target WHERE target.target_column = outer.local_column AND filter)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Exists {
+    /// The relation's name, for explanations.
+    pub relation: Arc<str>,
+    /// The relation's kind.
+    pub kind: RelationKind,
+    /// The outer model's table (qualifies `local_column` when the caller gives no table).
+    pub outer_table: Arc<str>,
+    /// The outer model's column.
+    pub local_column: Arc<str>,
+    /// Its position in the outer model's columns (to read it from a row).
+    pub local_index: usize,
+    /// The related model's name.
+    pub target_model: Arc<str>,
+    /// The related model's table.
+    pub target_table: Arc<str>,
+    /// The related model's column equal to `local_column`.
+    pub target_column: Arc<str>,
+    /// Its type.
+    pub target_type: ColumnType,
+    /// What the related row must satisfy, on the related model's columns: the rule's
+    /// conditions and, once protected, the related model's own read rule for the subject.
+    pub filter: Filter,
 }
 
 /// A test on one column.
@@ -337,6 +368,14 @@ impl Filter {
                 constant @ (Filter::True | Filter::False) => constant,
                 other => Filter::Scoped(Box::new(other)),
             },
+            Filter::Exists(mut exists) => {
+                let inner = std::mem::replace(&mut exists.filter, Filter::True).simplify();
+                if inner == Filter::False {
+                    return Filter::False;
+                }
+                exists.filter = inner;
+                Filter::Exists(exists)
+            }
             leaf => leaf,
         }
     }
@@ -348,7 +387,43 @@ impl Filter {
             Filter::And(c) | Filter::Or(c) => c.iter().any(|f| f.tests_any_column(pick)),
             Filter::Not(x) | Filter::Scoped(x) => x.tests_any_column(pick),
             Filter::Test(t) => pick(t.index),
+            // The related side's columns are another model's.
+            Filter::Exists(e) => pick(e.local_index),
         }
+    }
+
+    /// Whether the filter has relation conditions (which only the database can decide).
+    pub fn has_relations(&self) -> bool {
+        match self {
+            Filter::Exists(_) => true,
+            Filter::And(c) | Filter::Or(c) => c.iter().any(Filter::has_relations),
+            Filter::Not(x) | Filter::Scoped(x) => x.has_relations(),
+            _ => false,
+        }
+    }
+
+    /// Rewrites every relation condition of the outermost level (not those nested inside
+    /// another) with `f`: how relations are protected, and decided for one row.
+    pub fn map_relations<E>(
+        &self,
+        f: &mut impl FnMut(&Exists) -> Result<Filter, E>,
+    ) -> Result<Filter, E> {
+        Ok(match self {
+            Filter::Exists(e) => f(e)?,
+            Filter::And(c) => Filter::And(
+                c.iter()
+                    .map(|x| x.map_relations(f))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Filter::Or(c) => Filter::Or(
+                c.iter()
+                    .map(|x| x.map_relations(f))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Filter::Not(x) => Filter::Not(Box::new(x.map_relations(f)?)),
+            Filter::Scoped(x) => Filter::Scoped(Box::new(x.map_relations(f)?)),
+            other => other.clone(),
+        })
     }
 
     /// Whether the filter uses `$subject.*` variables.
@@ -357,6 +432,7 @@ impl Filter {
             Filter::Scoped(_) => true,
             Filter::And(c) | Filter::Or(c) => c.iter().any(Filter::has_vars),
             Filter::Not(x) => x.has_vars(),
+            Filter::Exists(e) => e.filter.has_vars(),
             _ => false,
         }
     }
@@ -377,6 +453,10 @@ impl Filter {
             Filter::Or(c) => Filter::Or(c.iter().map(|f| f.resolve_inner(attrs)).collect()),
             Filter::Not(x) => Filter::Not(Box::new(x.resolve_inner(attrs))),
             Filter::Scoped(x) => x.substitute(attrs).unwrap_or(Filter::False),
+            Filter::Exists(e) => Filter::Exists(Box::new(Exists {
+                filter: e.filter.resolve_inner(attrs),
+                ..(**e).clone()
+            })),
             other => other.clone(),
         }
     }
@@ -396,6 +476,10 @@ impl Filter {
             ),
             Filter::Not(x) => Filter::Not(Box::new(x.substitute(attrs)?)),
             Filter::Scoped(x) => x.substitute(attrs)?,
+            Filter::Exists(e) => Filter::Exists(Box::new(Exists {
+                filter: e.filter.resolve_inner(attrs),
+                ..(**e).clone()
+            })),
             Filter::Test(t) => {
                 let one = |op: &Operand| -> Option<Operand> {
                     match op {
@@ -509,6 +593,14 @@ impl fmt::Display for Filter {
                 _ => write!(f, "NOT ({x})"),
             },
             Filter::Scoped(x) => write!(f, "{x}"),
+            Filter::Exists(e) => {
+                write!(f, "EXISTS {}(", e.relation)?;
+                match &e.filter {
+                    Filter::True => f.write_str("any")?,
+                    inner => write!(f, "{inner}")?,
+                }
+                f.write_str(")")
+            }
             Filter::Test(t) => {
                 let col = &t.column;
                 match &t.kind {

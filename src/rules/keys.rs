@@ -1,5 +1,5 @@
-//! `SELECT pk FROM table WHERE filter ORDER BY pk` for a table known only by its stored
-//! metadata (DBA tools: `cargo xtask rules try`).
+//! Queries on a table known only by its stored metadata: `SELECT pk … ORDER BY pk` (DBA
+//! tools: `rules try`) and `SELECT 1 … LIMIT 1` (relations decided for one row).
 
 use std::marker::PhantomData;
 
@@ -61,6 +61,55 @@ where
 }
 
 impl<ST> QueryFragment<MultiBackend> for KeysQuery<ST> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+/// `SELECT 1 FROM table WHERE filter LIMIT 1`: whether any row of `table` matches (relation
+/// conditions decided for one row, the foreign-key target check).
+#[derive(Debug, Clone)]
+pub struct AnyRowQuery {
+    table: String,
+    filter: SqlFilter,
+}
+
+impl AnyRowQuery {
+    /// The query; identifiers are quoted, values bound.
+    pub fn new(table: &str, filter: SqlFilter) -> Self {
+        Self {
+            table: table.to_owned(),
+            filter,
+        }
+    }
+}
+
+impl QueryId for AnyRowQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for AnyRowQuery {
+    type SqlType = diesel::sql_types::Integer;
+}
+
+impl<Conn> RunQueryDsl<Conn> for AnyRowQuery {}
+
+impl<DB: Dialect> QueryFragment<DB> for AnyRowQuery
+where
+    SqlFilter: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT 1 FROM ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        out.push_sql(" LIMIT 1");
+        Ok(())
+    }
+}
+
+impl QueryFragment<MultiBackend> for AnyRowQuery {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         MultiBackend::walk_variant_ast(self, pass)
     }

@@ -1,7 +1,8 @@
 //! The rule language (README: *The rule language*): one job per module.
 //!
 //! - [`parse`](parse_document): JSON text → syntax tree ([`ast`]).
-//! - [`validate`](compile_document): syntax tree + the model's [`Columns`] → typed [`Filter`]s.
+//! - [`validate`](compile_document): syntax tree + the model's [`Columns`] (and, for relation
+//!   conditions, the [`Schema`] of related models) → typed [`Filter`]s.
 //! - [`merge`]: the union of several rule rows for one right.
 //! - [`SqlFilter`]: a filter as SQL with bound values, per backend.
 //! - [`Filter::eval`]: the same filter in memory, with SQL's three-valued logic.
@@ -14,21 +15,31 @@ mod filter;
 mod keys;
 mod merge;
 mod parse;
+mod relation;
 mod sql;
 mod validate;
 mod value;
 
-pub use self::ast::{Cond, Grant, Op, Piece, Right, RuleDocument, Search, Term};
+pub use self::ast::{Cond, Grant, Op, Piece, Related, Right, RuleDocument, Search, Term};
 pub use self::columns::{is_identifier, ColumnType, Columns};
 pub use self::error::{RuleError, RuleErrorKind};
 pub use self::eval::Row;
-pub use self::filter::{Attributes, CmpOp, Filter, Operand, Pattern, Test, TestKind, LIKE_ESCAPE};
-pub use self::keys::KeysQuery;
+pub use self::filter::{
+    Attributes, CmpOp, Exists, Filter, Operand, Pattern, Test, TestKind, LIKE_ESCAPE,
+};
+pub use self::keys::{AnyRowQuery, KeysQuery};
 pub use self::merge::{merge, Merged};
 pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
 pub use self::sql::{Dialect, SqlFilter, LONG_LIST};
-pub use self::validate::{compile_document, validate, Access, CompiledRules};
+pub use self::relation::{
+    Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_RELATION_DEPTH,
+};
+pub use self::validate::{
+    compile_document, compile_document_in, validate, validate_in, Access, CompiledRules,
+};
 pub use self::value::{AsValueRef, Value, ValueRef};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod relation_tests;

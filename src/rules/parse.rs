@@ -12,7 +12,7 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
-use super::ast::{Cond, Grant, Op, Operand, Piece, RuleDocument, Search, Term};
+use super::ast::{Cond, Grant, Op, Operand, Piece, Related, RuleDocument, Search, Term};
 use super::{Right, RuleError, RuleErrorKind};
 
 /// Parses a rule document.
@@ -118,23 +118,70 @@ fn parse_members(
         let part = match key.as_str() {
             "&&" => parse_group(value, &member_path, Search::All)?,
             "||" => parse_group(value, &member_path, Search::Any)?,
-            column => match value {
-                Json::String(text) => parse_condition(column, text, &member_path)?,
-                other => {
-                    return Err(RuleError::new(
-                        RuleErrorKind::Shape,
-                        &member_path,
-                        format!(
-                            "a condition is a string like \"=1;2\", found {}",
-                            kind_of(other)
-                        ),
-                    ))
-                }
-            },
+            key => parse_keyed(key, value, &member_path)?,
         };
         parts.push(part);
     }
     Ok(single_or(parts, combine))
+}
+
+/// A member other than `&&` / `||`: `column: "cond"`, `rel.column: "cond"`,
+/// `!rel.column: "cond"`, or the object form `rel: {…}` / `!rel: {…}` (all on one related row).
+fn parse_keyed(key: &str, value: &Json, path: &str) -> Result<Search, RuleError> {
+    let (negated, name) = match key.strip_prefix('!') {
+        Some(rest) => (true, rest),
+        None => (false, key),
+    };
+    let segments: Vec<&str> = name.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(RuleError::new(
+            RuleErrorKind::Syntax,
+            path,
+            format!(
+                "\"{}\" has an empty name; write column, relation.column or !relation.column",
+                key.escape_debug()
+            ),
+        ));
+    }
+    let related = |relations: &[&str], search: Search| {
+        Search::Related(Related {
+            relations: relations.iter().map(|s| (*s).to_owned()).collect(),
+            negated,
+            search: Box::new(search),
+            path: path.to_owned(),
+        })
+    };
+    match value {
+        Json::String(text) => {
+            let (column, relations) = segments.split_last().unwrap_or((&name, &[]));
+            match (relations, negated) {
+                ([], false) => parse_condition(column, text, path),
+                ([], true) => Err(RuleError::new(
+                    RuleErrorKind::Syntax,
+                    path,
+                    format!(
+                        "\"{}\": a leading ! negates a relation (\"!contacts.status\"); for a \
+                         column use != in the condition",
+                        key.escape_debug()
+                    ),
+                )),
+                _ => Ok(related(relations, parse_condition(column, text, path)?)),
+            }
+        }
+        Json::Object(members) => Ok(related(
+            &segments,
+            parse_members(members, path, Search::All)?,
+        )),
+        other => Err(RuleError::new(
+            RuleErrorKind::Shape,
+            path,
+            format!(
+                "a condition is a string like \"=1;2\" (or, on a relation, an object of \
+                 conditions), found {}",
+                kind_of(other)
+            ),
+        )),
+    }
 }
 
 /// The value of a `&&` / `||` key: an object (its members combined) or a list of objects

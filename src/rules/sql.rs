@@ -30,7 +30,7 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{self, HasSqlType};
 use ref_cast::RefCast;
 
-use super::filter::{Filter, Operand, Test, TestKind, LIKE_ESCAPE};
+use super::filter::{Exists, Filter, Operand, Test, TestKind, LIKE_ESCAPE};
 use super::{ColumnType, Value};
 use crate::db::MultiBackend;
 use crate::Backend;
@@ -269,7 +269,7 @@ impl SqlFilter {
 
 impl<DB: Dialect> QueryFragment<DB> for SqlFilter {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        render(&self.filter, self.table.as_deref(), &mut out)
+        render(&self.filter, self.table.as_deref(), 0, &mut out)
     }
 }
 
@@ -296,9 +296,11 @@ impl ValidGrouping<()> for SqlFilter {
     type IsAggregate = is_aggregate::Never;
 }
 
+/// Renders `filter` on the rows of `table` (the alias of a related table when `depth` > 0).
 fn render<'b, DB: Dialect>(
     filter: &'b Filter,
-    table: Option<&'b str>,
+    table: Option<&str>,
+    depth: usize,
     out: &mut AstPass<'_, 'b, DB>,
 ) -> QueryResult<()> {
     match filter {
@@ -315,24 +317,57 @@ fn render<'b, DB: Dialect>(
                 if i > 0 {
                     out.push_sql(sep);
                 }
-                render(child, table, out)?;
+                render(child, table, depth, out)?;
             }
             out.push_sql(")");
         }
         Filter::Not(inner) => {
             out.push_sql("NOT (");
-            render(inner, table, out)?;
+            render(inner, table, depth, out)?;
             out.push_sql(")");
         }
-        Filter::Scoped(inner) => render(inner, table, out)?,
+        Filter::Scoped(inner) => render(inner, table, depth, out)?,
         Filter::Test(test) => render_test(test, table, out)?,
+        Filter::Exists(exists) => render_exists(exists, table, depth, out)?,
     }
+    Ok(())
+}
+
+/// `EXISTS (SELECT 1 FROM target AS rowguard_rN WHERE rowguard_rN.fk = outer.key AND …)`:
+/// always correlated on the relation's two columns, so the planner probes the key's index.
+/// The alias is numbered by depth: a relation back to the same table (or a nested one) never
+/// captures the outer table's name.
+fn render_exists<'b, DB: Dialect>(
+    exists: &'b Exists,
+    table: Option<&str>,
+    depth: usize,
+    out: &mut AstPass<'_, 'b, DB>,
+) -> QueryResult<()> {
+    let outer: &str = table.unwrap_or(&exists.outer_table);
+    let alias = format!("rowguard_r{}", depth + 1);
+    out.push_sql("EXISTS (SELECT 1 FROM ");
+    out.push_identifier(&exists.target_table)?;
+    out.push_sql(" AS ");
+    out.push_identifier(&alias)?;
+    out.push_sql(" WHERE ");
+    out.push_identifier(&alias)?;
+    out.push_sql(".");
+    out.push_identifier(&exists.target_column)?;
+    out.push_sql(" = ");
+    out.push_identifier(outer)?;
+    out.push_sql(".");
+    out.push_identifier(&exists.local_column)?;
+    if exists.filter != Filter::True {
+        out.push_sql(" AND ");
+        render(&exists.filter, Some(&alias), depth + 1, out)?;
+    }
+    out.push_sql(")");
     Ok(())
 }
 
 fn render_test<'b, DB: Dialect>(
     test: &'b Test,
-    table: Option<&'b str>,
+    table: Option<&str>,
     out: &mut AstPass<'_, 'b, DB>,
 ) -> QueryResult<()> {
     let text = test.ty == ColumnType::Text;

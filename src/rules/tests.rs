@@ -375,7 +375,7 @@ fn every_validation_error_names_place_text_and_reason() {
         (
             r#"{"read":{"search":{"id":1}}}"#,
             RuleErrorKind::Shape,
-            "read.search.id: a condition is a string like \"=1;2\", found the number 1",
+            "read.search.id: a condition is a string like \"=1;2\" (or, on a relation, an object of conditions), found the number 1",
         ),
         (
             r#"{"read":{"search":{"||":[]}}}"#,

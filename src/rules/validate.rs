@@ -1,11 +1,15 @@
-//! Validation: a parsed [`RuleDocument`] + a model's [`Columns`] → typed [`Filter`]s.
+//! Validation: a parsed [`RuleDocument`] + a model's [`Columns`] (and, for relation
+//! conditions, its [`Schema`]) → typed [`Filter`]s.
 //! Every value is parsed into its column's type here, once, when the rule is loaded.
 
 use std::sync::Arc;
 
-use super::ast::{Cond, Grant, Op, Operand as AstOperand, RuleDocument, Search, Term};
-use super::filter::{CmpOp, Filter, Operand, Pattern, Test, TestKind};
-use super::{parse_document, ColumnType, Columns, Right, RuleError, RuleErrorKind, Value};
+use super::ast::{Cond, Grant, Op, Operand as AstOperand, Related, RuleDocument, Search, Term};
+use super::filter::{CmpOp, Exists, Filter, Operand, Pattern, Test, TestKind};
+use super::{
+    parse_document, ColumnType, Columns, Right, RuleError, RuleErrorKind, Schema, Value,
+    MAX_RELATION_DEPTH,
+};
 
 /// What one right of a validated document grants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,7 +41,8 @@ impl CompiledRules {
     }
 }
 
-/// Parses and validates a rule document for a model in one step.
+/// Parses and validates a rule document for a model in one step. Relation conditions
+/// need the related models: see [`compile_document_in`].
 ///
 /// ```
 /// use rowguard::rules::{compile_document, ColumnType, Columns};
@@ -50,35 +55,218 @@ pub fn compile_document(json: &str, columns: &Columns) -> Result<CompiledRules, 
     validate(&parse_document(json)?, columns)
 }
 
-/// Validates a parsed document against the model's columns.
+/// Parses and validates a rule document for `model` of `schema`, whose relation conditions
+/// may reach the related models. `columns` are the ones the filter's positions refer to
+/// (the model's declared columns, or its stored ones).
+///
+/// ```
+/// use rowguard::rules::{compile_document_in, ColumnType, Columns, Relation, Right, Schema};
+///
+/// let mut schema = Schema::new();
+/// let cols = |c: &[(&str, ColumnType)]| Columns::new(c.iter().copied()).unwrap();
+/// schema.add_model("contact_types", "contact_types", "id",
+///     cols(&[("id", ColumnType::Integer), ("name", ColumnType::Text)]));
+/// let contacts = cols(&[("id", ColumnType::Integer), ("contact_type_id", ColumnType::Integer)]);
+/// schema.add_model("contacts", "contacts", "id", contacts.clone());
+/// schema.add_relation("contacts",
+///     Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id")).unwrap();
+///
+/// let doc = r#"{"read":{"search":{"contact_type.name":"=customer"}}}"#;
+/// let rules = compile_document_in(doc, &contacts, &schema, "contacts").unwrap();
+/// assert_eq!(
+///     rules.filter(Right::Read).unwrap().to_string(),
+///     "EXISTS contact_type(name = 'customer')"
+/// );
+/// let bad = r#"{"read":{"search":{"kind.name":"=customer"}}}"#;
+/// let err = compile_document_in(bad, &contacts, &schema, "contacts").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "read.search.kind.name: unknown relation \"kind\"; the relations of contacts are: contact_type"
+/// );
+/// ```
+pub fn compile_document_in(
+    json: &str,
+    columns: &Columns,
+    schema: &Schema,
+    model: &str,
+) -> Result<CompiledRules, RuleError> {
+    validate_in(&parse_document(json)?, columns, schema, model)
+}
+
+/// Validates a parsed document against the model's columns (no relations).
 pub fn validate(doc: &RuleDocument, columns: &Columns) -> Result<CompiledRules, RuleError> {
+    validate_with(doc, &Ctx::plain(columns))
+}
+
+/// Validates a parsed document for `model` of `schema` (see [`compile_document_in`]).
+pub fn validate_in(
+    doc: &RuleDocument,
+    columns: &Columns,
+    schema: &Schema,
+    model: &str,
+) -> Result<CompiledRules, RuleError> {
+    validate_with(
+        doc,
+        &Ctx {
+            columns,
+            model: Some((schema, model)),
+            depth: 0,
+        },
+    )
+}
+
+/// Where a search is compiled: the columns its tests are on, and (for relations) the model
+/// in its schema and how many relations deep the search already is.
+struct Ctx<'a> {
+    columns: &'a Columns,
+    model: Option<(&'a Schema, &'a str)>,
+    depth: usize,
+}
+
+impl<'a> Ctx<'a> {
+    fn plain(columns: &'a Columns) -> Self {
+        Self {
+            columns,
+            model: None,
+            depth: 0,
+        }
+    }
+}
+
+fn validate_with(doc: &RuleDocument, ctx: &Ctx<'_>) -> Result<CompiledRules, RuleError> {
     let mut out = CompiledRules::default();
     for right in Right::ALL {
         out.access[right as usize] = match doc.grant(right) {
             None => None,
             Some(Grant::Everything) => Some(Access::Everything),
-            Some(Grant::Search(search)) => {
-                Some(Access::Rows(compile_search(search, columns)?.simplify()))
-            }
+            Some(Grant::Search(search)) => Some(Access::Rows(compile_search(search, ctx)?.simplify())),
         };
     }
     Ok(out)
 }
 
-fn compile_search(search: &Search, columns: &Columns) -> Result<Filter, RuleError> {
+fn compile_search(search: &Search, ctx: &Ctx<'_>) -> Result<Filter, RuleError> {
     match search {
         Search::All(parts) => parts
             .iter()
-            .map(|p| compile_search(p, columns))
+            .map(|p| compile_search(p, ctx))
             .collect::<Result<_, _>>()
             .map(Filter::And),
         Search::Any(parts) => parts
             .iter()
-            .map(|p| compile_search(p, columns))
+            .map(|p| compile_search(p, ctx))
             .collect::<Result<_, _>>()
             .map(Filter::Or),
-        Search::Cond(cond) => compile_cond(cond, columns),
+        Search::Cond(cond) => compile_cond(cond, ctx.columns),
+        Search::Related(related) => compile_related(related, &related.relations, ctx),
     }
+}
+
+/// `relations[0]` of the current model, and the rest of the path inside it.
+fn compile_related(
+    related: &Related,
+    relations: &[String],
+    ctx: &Ctx<'_>,
+) -> Result<Filter, RuleError> {
+    let Some((name, rest)) = relations.split_first() else {
+        // The end of the path: the search applies to the related row.
+        return compile_search(&related.search, ctx);
+    };
+    let err = |kind, message: String| RuleError::new(kind, &related.path, message);
+    let Some((schema, model)) = ctx.model else {
+        return Err(err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "\"{name}\" is not a column, and relations are not known here; the columns are: {}",
+                ctx.columns.names_list()
+            ),
+        ));
+    };
+    let owner = schema.model(model).ok_or_else(|| {
+        err(
+            RuleErrorKind::UnknownRelation,
+            format!("model \"{model}\" is not in the schema"),
+        )
+    })?;
+    let relation = owner.relation(name).ok_or_else(|| {
+        let hint = if owner.columns.get(name).is_some() {
+            format!(" (\"{name}\" is a column, not a relation)")
+        } else {
+            String::new()
+        };
+        err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "unknown relation \"{}\"; the relations of {model} are: {}{hint}",
+                name.escape_debug(),
+                owner.relation_names()
+            ),
+        )
+    })?;
+    if ctx.depth + 1 > MAX_RELATION_DEPTH {
+        return Err(err(
+            RuleErrorKind::RelationDepth,
+            format!(
+                "the path crosses more than {MAX_RELATION_DEPTH} relations (at \"{name}\"); \
+                 rowguard stops there so a rule stays a few indexed lookups"
+            ),
+        ));
+    }
+    let target = schema.model(&relation.target_model).ok_or_else(|| {
+        err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "relation \"{name}\" of {model} leads to model \"{}\", which is not registered",
+                relation.target_model
+            ),
+        )
+    })?;
+    let (local_index, _) = ctx.columns.get(&relation.local_column).ok_or_else(|| {
+        err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "relation \"{name}\" of {model} uses column \"{}\", which the model does not list",
+                relation.local_column
+            ),
+        )
+    })?;
+    let (_, target_type) = target.columns.get(&relation.target_column).ok_or_else(|| {
+        err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "relation \"{name}\" of {model} uses column \"{}\" of {}, which it does not list",
+                relation.target_column, relation.target_model
+            ),
+        )
+    })?;
+    let inner_ctx = Ctx {
+        columns: &target.columns,
+        model: Some((schema, &relation.target_model)),
+        depth: ctx.depth + 1,
+    };
+    // The rest of the path is not negated: only the outermost relation is.
+    let inner_related = Related {
+        negated: false,
+        ..related.clone()
+    };
+    let inner = compile_related(&inner_related, rest, &inner_ctx)?;
+    let exists = Filter::Exists(Box::new(Exists {
+        relation: Arc::from(name.as_str()),
+        kind: relation.kind,
+        outer_table: Arc::from(owner.table.as_str()),
+        local_column: Arc::from(relation.local_column.as_str()),
+        local_index,
+        target_model: Arc::from(relation.target_model.as_str()),
+        target_table: Arc::from(target.table.as_str()),
+        target_column: Arc::from(relation.target_column.as_str()),
+        target_type,
+        filter: inner,
+    }));
+    Ok(if related.negated {
+        Filter::Not(Box::new(exists))
+    } else {
+        exists
+    })
 }
 
 fn compile_cond(cond: &Cond, columns: &Columns) -> Result<Filter, RuleError> {

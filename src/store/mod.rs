@@ -3,12 +3,18 @@
 //! ([`put_rule`]), and the seeder's batch writes ([`put_rules`], [`upsert_set_types`]).
 
 mod models;
+mod relations;
 mod rule_rows;
 mod write;
 
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
+pub use self::relations::{
+    delete_relation, load_relations, load_schema, put_relation, rules_broken_by_schema,
+    BrokenRelation,
+};
+pub(crate) use self::relations::{add_relations, remove_relations, schema_of};
 pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,
@@ -56,6 +62,9 @@ pub enum StoreError {
         /// How many rule rows use it.
         rules: i64,
     },
+    /// A relation does not fit the stored models (an unknown model or column, a taken name).
+    #[error("{0}")]
+    BadRelation(String),
     /// A set type's name is not an identifier.
     #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]
     BadSetTypeName(String),

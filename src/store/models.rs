@@ -161,11 +161,17 @@ pub fn upsert_model(
 ) -> Result<(), StoreError> {
     let json = columns.to_json();
     write_transaction(conn, |conn| {
-        on_backend!(conn, c => {
-            let broken = rules_broken_by(c, name, columns)?;
-            if !broken.is_empty() {
-                return Err(StoreError::RulesWouldBreak(broken));
+        let mut broken = rules_broken_by(conn, name, columns)?;
+        // Rules of other models reach this one's columns through relations.
+        for other in broken_elsewhere(conn, name, table_name, primary_key, columns)? {
+            if !broken.contains(&other) {
+                broken.push(other);
             }
+        }
+        if !broken.is_empty() {
+            return Err(StoreError::RulesWouldBreak(broken));
+        }
+        on_backend!(conn, c => {
             let updated = diesel::update(models::table.filter(models::name.eq(name)))
                 .set((
                     models::table_name.eq(table_name),
@@ -188,6 +194,31 @@ pub fn upsert_model(
     })
 }
 
+/// The stored rules (of any model) that would stop compiling if `name` had these table, key
+/// and columns: relation conditions of other models reach its columns.
+fn broken_elsewhere(
+    conn: &mut dyn StoreConnection,
+    name: &str,
+    table_name: &str,
+    primary_key: &str,
+    columns: &Columns,
+) -> Result<Vec<String>, StoreError> {
+    let before: Vec<Arc<StoredModel>> = load_models(conn)?.into_iter().flatten().collect();
+    let (relations, _) = super::load_relations(conn)?;
+    let mut after: Vec<Arc<StoredModel>> =
+        before.iter().filter(|m| m.name != name).cloned().collect();
+    after.push(Arc::new(StoredModel {
+        id: 0,
+        name: name.to_owned(),
+        table_name: table_name.to_owned(),
+        primary_key: primary_key.to_owned(),
+        columns: columns.clone(),
+    }));
+    let old = super::schema_of(&before, relations.clone(), &mut Vec::new());
+    let new = super::schema_of(&after, relations, &mut Vec::new());
+    super::rules_broken_by_schema(conn, &old, &new)
+}
+
 /// How many rule rows the model with row id `model_id` has.
 pub fn rule_count(conn: &mut dyn StoreConnection, model_id: i64) -> Result<i64, StoreError> {
     let query = rules::table
@@ -197,7 +228,7 @@ pub fn rule_count(conn: &mut dyn StoreConnection, model_id: i64) -> Result<i64, 
 }
 
 /// Deletes the model `name`; refused with [`StoreError::ModelHasRules`] while rule rows
-/// use it (checked here, not left to a foreign key a SQLite connection may not enforce).
+/// use it, and with [`StoreError::BadRelation`] while relations start or end at it (checked here, not left to a foreign key a SQLite connection may not enforce).
 pub fn delete_model(conn: &mut dyn StoreConnection, name: &str) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
         let count = rules::table
@@ -210,6 +241,18 @@ pub fn delete_model(conn: &mut dyn StoreConnection, name: &str) -> Result<usize,
                 model: name.to_owned(),
                 rules,
             });
+        }
+        let (relations, _) = super::load_relations(conn)?;
+        let using: Vec<String> = relations
+            .iter()
+            .filter(|(owner, r)| owner == name || r.target_model == name)
+            .map(|(owner, r)| format!("{owner}.{}", r.name))
+            .collect();
+        if !using.is_empty() {
+            return Err(StoreError::BadRelation(format!(
+                "model \"{name}\" is still used by relations ({}); remove them first",
+                using.join(", ")
+            )));
         }
         let delete = diesel::delete(models::table.filter(models::name.eq(name)));
         Ok(on_backend!(conn, c => delete.execute(c))?)

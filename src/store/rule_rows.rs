@@ -173,7 +173,8 @@ pub struct InvalidRule {
     pub error: String,
 }
 
-/// Validates every stored rule against its model's columns; returns the bad ones.
+/// Validates every stored rule against its model's columns and relations; returns the bad
+/// ones.
 ///
 /// ```
 /// # include!("../../docs/doctest_setup.rs");
@@ -189,6 +190,7 @@ pub struct InvalidRule {
 /// ```
 pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>, StoreError> {
     let models = super::load_models(conn)?;
+    let (schema, _) = super::load_schema(conn)?;
     let model = |name: &str| {
         models.iter().find(|m| match m {
             Ok(m) => m.name == name,
@@ -199,9 +201,11 @@ pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>,
         .into_iter()
         .filter_map(|row| {
             let error = match model(&row.model) {
-                Some(Ok(stored)) => crate::rules::compile_document(&row.rules, &stored.columns)
-                    .err()
-                    .map(|e| e.to_string()),
+                Some(Ok(stored)) => {
+                    crate::rules::compile_document_in(&row.rules, &stored.columns, &schema, &row.model)
+                        .err()
+                        .map(|e| e.to_string())
+                }
                 Some(Err(broken)) => {
                     Some(format!("the model's columns are invalid: {}", broken.error))
                 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{load_models, StoreError, BUILT_IN_SET_TYPES};
 use crate::db::{on_backend, write_transaction, StoreConnection};
-use crate::rules::{compile_document, is_identifier};
+use crate::rules::{compile_document_in, is_identifier};
 use crate::schema::{authorizable_set_types as set_types, authorization_rules as rules};
 
 /// What a write did.
@@ -190,6 +190,7 @@ pub fn put_rules(
         let type_ids: Vec<(String, i64)> = on_backend!(conn, c => types_query.load(c))?;
         let type_ids: HashMap<String, i64> = type_ids.into_iter().collect();
         let models = load_models(conn)?;
+        let (schema, _) = super::load_schema(conn)?;
         let existing_query = rules::table.select((
             rules::authorizable_set_type_id,
             rules::authorizable_set_value,
@@ -223,7 +224,7 @@ pub fn put_rules(
                     rule: rule.label(),
                     model: rule.model.clone(),
                 })??;
-            compile_document(&rule.document, &model.columns).map_err(|source| {
+            compile_document_in(&rule.document, &model.columns, &schema, &rule.model).map_err(|source| {
                 StoreError::InvalidRule {
                     rule: rule.label(),
                     source,

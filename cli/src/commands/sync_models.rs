@@ -50,6 +50,10 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     for skipped in &scan.skipped {
         ctx.warn(format_args!("skipped: {skipped}"));
     }
+    for note in &scan.notes {
+        // Informational: a joinable! between tables that are not both models is normal.
+        eprintln!("note: {note}");
+    }
     if !args.dry_run {
         ctx.stop_if_strict()?;
     }
@@ -71,5 +75,14 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         count(|c| matches!(c, Change::Removed(_))),
         count(|c| matches!(c, Change::Unchanged(_))),
     );
+    if plan.iter().any(Change::is_relation) {
+        outln!(
+            "relations: {} added, {} changed, {} removed, {} unchanged",
+            count(|c| matches!(c, Change::RelationAdded(_))),
+            count(|c| matches!(c, Change::RelationChanged(_))),
+            count(|c| matches!(c, Change::RelationRemoved(_))),
+            count(|c| matches!(c, Change::RelationUnchanged(_))),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

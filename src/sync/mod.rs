@@ -14,9 +14,11 @@ use diesel::prelude::*;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Ident, Item, LitStr, Token};
 
-use crate::rules::{ColumnType, Columns};
+use crate::rules::{ColumnType, Columns, Relation};
 use crate::store;
 use crate::AnyConnection;
+
+mod relations;
 
 /// A model found in the source tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub struct FoundModel {
     pub columns: Columns,
     /// Where it is declared.
     pub file: PathBuf,
+    /// Its relations (from `joinable!` and its own declaration), by name.
+    pub relations: Vec<Relation>,
 }
 
 /// Errors of `sync-models`.
@@ -89,12 +93,15 @@ pub struct Scan {
     pub models: BTreeMap<String, FoundModel>,
     /// Files that did not parse (only with `keep_going`).
     pub skipped: Vec<SyncError>,
+    /// `joinable!` lines that gave no relation, and why.
+    pub notes: Vec<String>,
 }
 
 /// Walks `paths` for `.rs` files and collects the authorizable models.
 pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
     let mut tables: Tables = HashMap::new();
     let mut decls: Vec<(PathBuf, Decl)> = Vec::new();
+    let mut joins: Vec<relations::Join> = Vec::new();
     let mut out = Scan::default();
     for root in paths {
         for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
@@ -125,10 +132,16 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
                     return Err(err);
                 }
             };
-            collect(&file.items, path, &mut tables, &mut decls)?;
+            collect(&file.items, path, &mut tables, &mut decls, &mut joins)?;
         }
     }
-    for (file, decl) in decls {
+    let mut declared = Vec::new();
+    for (file, mut decl) in decls {
+        declared.push((
+            decl.name.clone(),
+            file.clone(),
+            std::mem::take(&mut decl.relations),
+        ));
         let fail = |cause: String| SyncError::Model {
             path: file.display().to_string(),
             cause,
@@ -183,6 +196,7 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
             primary_key: decl.primary_key,
             columns,
             file: file.clone(),
+            relations: Vec::new(),
         };
         if let Some(other) = out.models.insert(decl.name.clone(), found) {
             return Err(fail(format!(
@@ -192,6 +206,7 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
             )));
         }
     }
+    relations::resolve(&mut out.models, &joins, &declared, &mut out.notes)?;
     Ok(out)
 }
 
@@ -200,6 +215,7 @@ struct Decl {
     table: String,
     primary_key: String,
     columns: Vec<String>,
+    relations: Vec<relations::Declared>,
 }
 
 /// A `table!` definition: primary key columns and (column, rule type) pairs.
@@ -216,12 +232,13 @@ fn collect(
     path: &Path,
     tables: &mut Tables,
     decls: &mut Vec<(PathBuf, Decl)>,
+    joins: &mut Vec<relations::Join>,
 ) -> Result<(), SyncError> {
     for item in items {
         match item {
             Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
-                    collect(inner, path, tables, decls)?;
+                    collect(inner, path, tables, decls, joins)?;
                 }
             }
             Item::Macro(m) => {
@@ -236,6 +253,8 @@ fn collect(
                     for table in parse_tables.parse2(m.mac.tokens.clone()).map_err(fail)? {
                         tables.insert(table.name.clone(), table);
                     }
+                } else if last.ident == "joinable" {
+                    joins.push(relations::parse_join.parse2(m.mac.tokens.clone()).map_err(fail)?);
                 } else if last.ident == "authorizable" {
                     decls.push((
                         path.to_owned(),
@@ -263,6 +282,7 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     let columns = body.parse_terminated(Ident::parse_any_ident, Token![,])?;
     // The options, in any order, as the macro takes them.
     let mut name = table.to_string();
+    let mut declared = Vec::new();
     while !input.is_empty() {
         if input.peek(Token![as]) {
             input.parse::<Token![as]>()?;
@@ -279,10 +299,14 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
                         "`on [...]` needs at least one connection type",
                     ));
                 }
+            } else if option == "relations" {
+                let list;
+                syn::braced!(list in input);
+                declared = relations::parse_declared(&list)?;
             } else if option != "immutable" {
                 return Err(syn::Error::new(
                     option.span(),
-                    "expected `as \"name\"`, `immutable` or `on [Connection, …]`",
+                    "expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`",
                 ));
             }
         }
@@ -295,6 +319,7 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
         table: table.to_string(),
         primary_key: primary_key.to_string(),
         columns: columns.into_iter().map(|c| c.to_string()).collect(),
+        relations: declared,
     })
 }
 
@@ -407,13 +432,14 @@ pub fn add_rowguard_models(found: &mut BTreeMap<String, FoundModel>) {
                 primary_key: JobExecution::PRIMARY_KEY.to_owned(),
                 columns: JobExecution::columns().clone(),
                 file: PathBuf::from("(rowguard)"),
+                relations: Vec::new(),
             });
     }
     #[cfg(not(feature = "jobs"))]
     let _ = found;
 }
 
-/// One line of the plan.
+/// One line of the plan. Relations are named `model.relation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A new model.
@@ -424,6 +450,27 @@ pub enum Change {
     Removed(String),
     /// As stored.
     Unchanged(String),
+    /// A new relation.
+    RelationAdded(String),
+    /// A relation whose kind, columns, target or check changed.
+    RelationChanged(String),
+    /// A relation no longer declared (or whose model is gone).
+    RelationRemoved(String),
+    /// A relation as stored.
+    RelationUnchanged(String),
+}
+
+impl Change {
+    /// Whether the line is about a relation.
+    pub fn is_relation(&self) -> bool {
+        matches!(
+            self,
+            Change::RelationAdded(_)
+                | Change::RelationChanged(_)
+                | Change::RelationRemoved(_)
+                | Change::RelationUnchanged(_)
+        )
+    }
 }
 
 impl fmt::Display for Change {
@@ -433,13 +480,18 @@ impl fmt::Display for Change {
             Change::Changed(m) => write!(f, "~ {m}"),
             Change::Removed(m) => write!(f, "- {m}"),
             Change::Unchanged(m) => write!(f, "= {m}"),
+            Change::RelationAdded(r) => write!(f, "+ relation {r}"),
+            Change::RelationChanged(r) => write!(f, "~ relation {r}"),
+            Change::RelationRemoved(r) => write!(f, "- relation {r}"),
+            Change::RelationUnchanged(r) => write!(f, "= relation {r}"),
         }
     }
 }
 
-/// Compares the scan with `authorizable_models` and, unless `dry_run`, applies the
-/// difference in one transaction. Removing a model that still has rules is refused and
-/// nothing changes.
+/// Compares the scan with `authorizable_models` and `authorizable_relations` and, unless
+/// `dry_run`, applies the difference in one transaction. Removing a model that still has
+/// rules, or a change (of columns or relations) that would break a stored rule of any model,
+/// is refused and nothing changes. Models come first in the plan, then relations.
 pub fn sync(
     conn: &mut AnyConnection,
     found: &BTreeMap<String, FoundModel>,
@@ -503,13 +555,38 @@ pub fn sync(
         if !blocked.is_empty() {
             return Err(SyncError::ModelsWithRules(blocked));
         }
+        // Relations: what changes, and whether a stored rule (of any model) stops compiling
+        // in the schema as it will be.
+        let (stored_relations, _) = store::load_relations(conn)
+            .map_err(|e| store_error(e, "authorizable_relations".into()))?;
+        let kept: Vec<&str> = plan
+            .iter()
+            .filter_map(|c| match c {
+                Change::Unchanged(n) if !found.contains_key(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
+        let relation_plan = relations::plan(&stored_relations, found, &kept);
+        let after = relations::schema_after(&stored, found, &kept);
+        let (before, _) =
+            store::load_schema(conn).map_err(|e| store_error(e, "authorizable_relations".into()))?;
+        for why in store::rules_broken_by_schema(conn, &before, &after)
+            .map_err(|e| store_error(e, "authorization_rules".into()))?
+        {
+            if !broken.contains(&why) {
+                broken.push(why);
+            }
+        }
         if !broken.is_empty() {
             return Err(SyncError::RulesWouldBreak(broken));
         }
         plan.sort_by(|a, b| name_of(a).cmp(name_of(b)));
         if dry_run {
+            plan.extend(relation_plan.changes);
             return Ok(plan);
         }
+        store::remove_relations(conn, &relation_plan.remove)
+            .map_err(|e| store_error(e, "authorizable_relations".into()))?;
         for change in &plan {
             match change {
                 Change::Added(name) | Change::Changed(name) => {
@@ -521,9 +598,12 @@ pub fn sync(
                     store::delete_model(conn, name)
                         .map_err(|e| store_error(e, "authorizable_models".into()))?;
                 }
-                Change::Unchanged(_) => {}
+                _ => {}
             }
         }
+        store::add_relations(conn, &relation_plan.add)
+            .map_err(|e| store_error(e, "authorizable_relations".into()))?;
+        plan.extend(relation_plan.changes);
         Ok(plan)
     })
     .inspect(|_| {
@@ -548,6 +628,13 @@ fn store_error(e: store::StoreError, path: String) -> SyncError {
 
 fn name_of(c: &Change) -> &str {
     match c {
-        Change::Added(n) | Change::Changed(n) | Change::Removed(n) | Change::Unchanged(n) => n,
+        Change::Added(n)
+        | Change::Changed(n)
+        | Change::Removed(n)
+        | Change::Unchanged(n)
+        | Change::RelationAdded(n)
+        | Change::RelationChanged(n)
+        | Change::RelationRemoved(n)
+        | Change::RelationUnchanged(n) => n,
     }
 }

@@ -1,0 +1,31 @@
+-- Relations between models: what a rule condition such as "contact_type.name" may reach.
+-- Written by sync-models (from diesel::joinable! and authorizable! declarations); a DBA can
+-- read them here or through authorizable_relations_by_name. No cascades: a model that
+-- relations still use cannot be deleted from under them.
+CREATE TABLE authorizable_relations (
+    id                    BIGSERIAL PRIMARY KEY,
+    authorizable_model_id BIGINT NOT NULL REFERENCES authorizable_models (id),
+    name                  VARCHAR(191) NOT NULL,
+    kind                  VARCHAR(16) NOT NULL CHECK (kind IN ('belongs_to', 'has_many')),
+    local_column          VARCHAR(191) NOT NULL,
+    target_model_id       BIGINT NOT NULL REFERENCES authorizable_models (id),
+    target_column         VARCHAR(191) NOT NULL,
+    -- belongs_to only: the right needed on the parent a written row points at; NULL: no check.
+    check_right           VARCHAR(16) DEFAULT 'read'
+                          CHECK (check_right IS NULL OR check_right IN ('create', 'read', 'update', 'delete')),
+    created_at            TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at            TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    UNIQUE (authorizable_model_id, name)
+);
+CREATE INDEX authorizable_relations_target ON authorizable_relations (target_model_id);
+
+CREATE TRIGGER authorizable_relations_version
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON authorizable_relations
+    FOR EACH STATEMENT EXECUTE FUNCTION rowguard_bump_version();
+
+CREATE VIEW authorizable_relations_by_name AS
+SELECT m.name AS model, r.name AS name, r.kind AS kind, r.local_column AS local_column,
+       t.name AS target_model, r.target_column AS target_column, r.check_right AS check_right
+FROM authorizable_relations r
+JOIN authorizable_models m ON m.id = r.authorizable_model_id
+JOIN authorizable_models t ON t.id = r.target_model_id;

@@ -1,0 +1,246 @@
+//! Relations at decision time: protecting relation conditions with the related model's own
+//! read rule, deciding them for one row in the database, and the foreign-key target check.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use diesel::RunQueryDsl;
+
+use crate::db::{on_backend, StoreConnection};
+use crate::error::Error;
+use crate::rules::{
+    compile_document_in, merge, AnyRowQuery, Attributes, Exists, Filter, Operand, Right, Row,
+    Schema, SqlFilter, Test, TestKind, Value, MAX_PROTECTED_DEPTH,
+};
+use crate::store;
+
+/// The read rules of related models pulled into one decision, by model name (as merged,
+/// before they are themselves protected): what `rules explain` lists.
+pub type RelatedReads = Vec<(String, Arc<Filter>)>;
+
+/// Adds, to every relation condition, the related model's read rule for the same subject
+/// (recursively): a rule can never reveal anything about rows the subject cannot read.
+pub(super) struct Protector<'a> {
+    pub(super) conn: &'a mut dyn StoreConnection,
+    pub(super) schema: &'a Schema,
+    pub(super) sets: &'a [(String, Vec<String>)],
+    /// Unprotected read filters already loaded, by model.
+    reads: HashMap<String, Arc<Filter>>,
+    /// Whether a chain of relations was cut at [`MAX_PROTECTED_DEPTH`].
+    pub(super) cut: bool,
+}
+
+impl<'a> Protector<'a> {
+    pub(super) fn new(
+        conn: &'a mut dyn StoreConnection,
+        schema: &'a Schema,
+        sets: &'a [(String, Vec<String>)],
+    ) -> Self {
+        Self {
+            conn,
+            schema,
+            sets,
+            reads: HashMap::new(),
+            cut: false,
+        }
+    }
+
+    /// `filter` with every relation condition protected. A chain deeper than
+    /// [`MAX_PROTECTED_DEPTH`] (rules that reach each other in a cycle) is cut so that the
+    /// filter grants less, never more: the cut condition becomes false where it grants and
+    /// true under a negation (so `NOT EXISTS` on it denies).
+    pub(super) fn protect(&mut self, filter: &Filter) -> Result<Filter, Error> {
+        self.walk(filter, 0, true)
+    }
+
+    fn walk(&mut self, filter: &Filter, depth: usize, positive: bool) -> Result<Filter, Error> {
+        Ok(match filter {
+            Filter::And(c) => Filter::And(
+                c.iter()
+                    .map(|x| self.walk(x, depth, positive))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Filter::Or(c) => Filter::Or(
+                c.iter()
+                    .map(|x| self.walk(x, depth, positive))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Filter::Not(x) => Filter::Not(Box::new(self.walk(x, depth, !positive)?)),
+            Filter::Scoped(x) => Filter::Scoped(Box::new(self.walk(x, depth, positive)?)),
+            Filter::Exists(e) => {
+                if depth >= MAX_PROTECTED_DEPTH {
+                    self.cut = true;
+                    return Ok(if positive { Filter::False } else { Filter::True });
+                }
+                // EXISTS is monotone in its subquery: the polarity carries inside.
+                let conditions = self.walk(&e.filter, depth + 1, positive)?;
+                let read = self.read_of(&e.target_model)?;
+                let guard = self.walk(&read, depth + 1, positive)?;
+                Filter::Exists(Box::new(Exists {
+                    filter: Filter::And(vec![conditions, guard]).simplify(),
+                    ..(**e).clone()
+                }))
+                .simplify()
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// The merged read rule of `model` for the subject's sets (invalid rows grant nothing).
+    fn read_of(&mut self, model: &str) -> Result<Arc<Filter>, Error> {
+        if let Some(read) = self.reads.get(model) {
+            return Ok(read.clone());
+        }
+        let read = match self.schema.model(model) {
+            None => Arc::new(Filter::False),
+            Some(m) => {
+                let rows = store::load_rules(self.conn, model, self.sets)?;
+                let compiled: Vec<_> = rows
+                    .iter()
+                    .filter_map(|row| {
+                        compile_document_in(&row.rules, &m.columns, self.schema, model).ok()
+                    })
+                    .collect();
+                Arc::new(merge(compiled.iter().filter_map(|c| c.access(Right::Read))).to_filter())
+            }
+        };
+        self.reads.insert(model.to_owned(), read.clone());
+        Ok(read)
+    }
+
+    /// The read rules pulled in, by model name.
+    pub(super) fn related(self) -> RelatedReads {
+        let mut out: RelatedReads = self.reads.into_iter().collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// `filter` (variables resolved) with every outermost relation condition decided in the
+/// database for `row`: one `SELECT 1 … LIMIT 1` per condition. What is left is decided in
+/// memory as usual.
+pub(super) fn decide_for_row<R: Row + ?Sized>(
+    conn: &mut dyn StoreConnection,
+    filter: &Filter,
+    attrs: &Attributes,
+    row: &R,
+) -> Result<Filter, Error> {
+    let resolved = filter.resolve(attrs);
+    resolved.map_relations(&mut |e: &Exists| {
+        let value = row.value(e.local_index).to_value();
+        related_row_exists(conn, e, &value, &e.filter).map(|yes| {
+            if yes {
+                Filter::True
+            } else {
+                Filter::False
+            }
+        })
+    })
+}
+
+/// Whether a row of `e`'s target whose related column equals `value` satisfies `filter`.
+pub(super) fn related_row_exists(
+    conn: &mut dyn StoreConnection,
+    e: &Exists,
+    value: &Value,
+    filter: &Filter,
+) -> Result<bool, Error> {
+    if value.is_null() {
+        return Ok(false);
+    }
+    let key = Filter::Test(Test {
+        column: e.target_column.clone(),
+        index: 0,
+        ty: e.target_type,
+        kind: TestKind::In(vec![Operand::Value(value.clone())]),
+    });
+    let filter = Filter::And(vec![key, filter.clone()]).simplify();
+    let table = e.target_table.to_string();
+    let sql = SqlFilter::from_arc(Some(Cow::Owned(table.clone())), Arc::new(filter));
+    let query = AnyRowQuery::new(&table, sql);
+    let found: Vec<i32> = on_backend!(conn, c => query.load(c))?;
+    Ok(!found.is_empty())
+}
+
+/// A decision on one row: made in memory, or left to the database because it turns on
+/// relation conditions that memory cannot see.
+pub(super) enum Verdict {
+    /// Known.
+    Decided(bool),
+    /// Needs a query: the (unresolved) filter.
+    Ask(Arc<Filter>),
+}
+
+impl Verdict {
+    /// In memory first: Kleene logic never turns a definite answer around when an unknown
+    /// becomes known, so only an unknown result on a filter with relations asks the
+    /// database (and an unknown without relations is SQL NULL: denied).
+    pub(super) fn of<R: Row + ?Sized>(filter: &Arc<Filter>, attrs: &Attributes, row: &R) -> Self {
+        match filter.eval_with(row, attrs) {
+            Some(answer) => Verdict::Decided(answer),
+            None if filter.has_relations() => Verdict::Ask(filter.clone()),
+            None => Verdict::Decided(false),
+        }
+    }
+
+    /// The answer, asking `conn` if needed (one query per relation condition).
+    pub(super) fn settle<R: Row + ?Sized>(
+        self,
+        conn: &mut dyn StoreConnection,
+        attrs: &Attributes,
+        row: &R,
+    ) -> Result<bool, Error> {
+        match self {
+            Verdict::Decided(answer) => Ok(answer),
+            Verdict::Ask(filter) => Ok(decide_for_row(conn, &filter, attrs, row)?.matches(row)),
+        }
+    }
+}
+
+/// A belongs-to whose target a written row must point at (the foreign-key target check).
+#[derive(Debug, Clone)]
+pub struct ForeignKeyCheck {
+    /// The relation, with an empty condition: only its columns and target are used.
+    pub relation: Exists,
+    /// The right needed on the parent.
+    pub right: Right,
+}
+
+/// The foreign-key target checks of `model` (its belongs-to relations with a check right),
+/// with column positions in `columns`.
+pub(super) fn foreign_key_checks(
+    schema: &Schema,
+    model: &str,
+    columns: &crate::rules::Columns,
+) -> Vec<ForeignKeyCheck> {
+    let Some(owner) = schema.model(model) else {
+        return Vec::new();
+    };
+    owner
+        .relations
+        .iter()
+        .filter(|r| r.kind == crate::rules::RelationKind::BelongsTo)
+        .filter_map(|r| {
+            let right = r.check?;
+            let (local_index, _) = columns.get(&r.local_column)?;
+            let target = schema.model(&r.target_model)?;
+            let (_, target_type) = target.columns.get(&r.target_column)?;
+            Some(ForeignKeyCheck {
+                relation: Exists {
+                    relation: Arc::from(r.name.as_str()),
+                    kind: r.kind,
+                    outer_table: Arc::from(owner.table.as_str()),
+                    local_column: Arc::from(r.local_column.as_str()),
+                    local_index,
+                    target_model: Arc::from(r.target_model.as_str()),
+                    target_table: Arc::from(target.table.as_str()),
+                    target_column: Arc::from(r.target_column.as_str()),
+                    target_type,
+                    filter: Filter::True,
+                },
+                right,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,342 @@
+//! `authorizable_relations`: the relations rules may reach through, and the [`Schema`] built
+//! from them and the stored models.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use diesel::prelude::*;
+
+use crate::db::{on_backend, write_transaction, StoreConnection};
+use crate::rules::{compile_document_in, Relation, RelationKind, Right, Schema};
+use crate::schema::{
+    authorizable_models as models, authorizable_relations as relations,
+    authorizable_set_types as set_types, authorization_rules as rules,
+};
+
+use super::{load_models, StoreError, StoredModel};
+
+/// A stored relation that cannot be used (an unknown kind or right, a model or column that
+/// is gone). Only rules that use it fail closed; `rules check` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokenRelation {
+    /// The model it belongs to.
+    pub model: String,
+    /// Its name.
+    pub name: String,
+    /// What is wrong.
+    pub error: String,
+}
+
+/// Every stored relation, by model name, in name order.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Relation;
+/// let mine = Relation::has_many("same_owner", "owner_id", "contacts", "owner_id");
+/// rowguard::store::put_relation(&mut conn, "contacts", &mine)?;
+/// let (found, broken) = rowguard::store::load_relations(&mut conn)?;
+/// assert_eq!(found, [("contacts".to_owned(), mine)]);
+/// assert!(broken.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub fn load_relations(
+    conn: &mut dyn StoreConnection,
+) -> Result<(Vec<(String, Relation)>, Vec<BrokenRelation>), StoreError> {
+    let names: HashMap<i64, String> = {
+        let query = models::table.select((models::id, models::name));
+        let rows: Vec<(i64, String)> = on_backend!(conn, c => query.load(c))?;
+        rows.into_iter().collect()
+    };
+    let query = relations::table
+        .select((
+            relations::authorizable_model_id,
+            relations::name,
+            relations::kind,
+            relations::local_column,
+            relations::target_model_id,
+            relations::target_column,
+            relations::check_right,
+        ))
+        .order((relations::authorizable_model_id, relations::name));
+    type Raw = (i64, String, String, String, i64, String, Option<String>);
+    let rows: Vec<Raw> = on_backend!(conn, c => query.load(c))?;
+    let mut found = Vec::new();
+    let mut broken = Vec::new();
+    for (model_id, name, kind, local_column, target_id, target_column, check) in rows {
+        let model = names.get(&model_id).cloned().unwrap_or_default();
+        let parsed = (|| -> Result<Relation, String> {
+            let kind: RelationKind = kind.parse()?;
+            let check = match check.as_deref() {
+                None => None,
+                Some(key) => Some(Right::from_key(key).ok_or_else(|| {
+                    format!("check_right \"{}\" is not a right", key.escape_debug())
+                })?),
+            };
+            let target_model = names
+                .get(&target_id)
+                .cloned()
+                .ok_or_else(|| format!("target model id {target_id} does not exist"))?;
+            Ok(Relation {
+                name: name.clone(),
+                kind,
+                local_column,
+                target_model,
+                target_column,
+                check: if kind == RelationKind::BelongsTo { check } else { None },
+            })
+        })();
+        match parsed {
+            Ok(relation) => found.push((model, relation)),
+            Err(error) => broken.push(BrokenRelation { model, name, error }),
+        }
+    }
+    found.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+    Ok((found, broken))
+}
+
+/// The schema rules are compiled in: every usable stored model, and every relation that
+/// connects columns they list. Relations that do not fit are returned beside it (rules that
+/// use them fail closed; `rules check` lists them).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// let (schema, broken) = rowguard::store::load_schema(&mut conn)?;
+/// assert_eq!(schema.model("contacts").unwrap().table, "contacts");
+/// assert!(broken.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub fn load_schema(
+    conn: &mut dyn StoreConnection,
+) -> Result<(Schema, Vec<BrokenRelation>), StoreError> {
+    let models = load_models(conn)?;
+    let (found, mut broken) = load_relations(conn)?;
+    let usable: Vec<Arc<StoredModel>> = models.into_iter().flatten().collect();
+    Ok((schema_of(&usable, found, &mut broken), broken))
+}
+
+/// A schema of `models` with `relations`; those that do not fit are added to `broken`.
+pub(crate) fn schema_of(
+    models: &[Arc<StoredModel>],
+    relations: Vec<(String, Relation)>,
+    broken: &mut Vec<BrokenRelation>,
+) -> Schema {
+    let mut schema = Schema::new();
+    for m in models {
+        schema.add_model(&m.name, &m.table_name, &m.primary_key, m.columns.clone());
+    }
+    for (model, relation) in relations {
+        let name = relation.name.clone();
+        if let Err(error) = schema.add_relation(&model, relation) {
+            broken.push(BrokenRelation { model, name, error });
+        }
+    }
+    schema
+}
+
+/// Adds (or replaces, by name) a relation of `model`, after checking it against the stored
+/// models (both exist, both columns are listed, the name is free). Replacing a relation
+/// that stored rules use in a way that breaks them is refused ([`StoreError::RulesWouldBreak`]).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Relation;
+/// let bad = Relation::belongs_to("owner", "owner_id", "users", "id");
+/// let err = rowguard::store::put_relation(&mut conn, "contacts", &bad).unwrap_err();
+/// assert!(err.to_string().contains("there is no model \"users\""), "{err}");
+/// # Ok(())
+/// # }
+/// ```
+pub fn put_relation(
+    conn: &mut dyn StoreConnection,
+    model: &str,
+    relation: &Relation,
+) -> Result<(), StoreError> {
+    write_transaction(conn, |conn| {
+        let (mut schema, _) = load_schema(conn)?;
+        let before = schema.clone();
+        schema.remove_relation(model, &relation.name);
+        schema
+            .add_relation(model, relation.clone())
+            .map_err(StoreError::BadRelation)?;
+        let broken = rules_broken_by_schema(conn, &before, &schema)?;
+        if !broken.is_empty() {
+            return Err(StoreError::RulesWouldBreak(broken));
+        }
+        let ids = model_ids(conn, &[model, &relation.target_model])?;
+        let (model_id, target_id) = (ids[0], ids[1]);
+        let check = relation.check.map(Right::key);
+        let kind = relation.kind.key();
+        on_backend!(conn, c => {
+            diesel::delete(
+                relations::table
+                    .filter(relations::authorizable_model_id.eq(model_id))
+                    .filter(relations::name.eq(&relation.name)),
+            )
+            .execute(c)?;
+            diesel::insert_into(relations::table)
+                .values((
+                    relations::authorizable_model_id.eq(model_id),
+                    relations::name.eq(&relation.name),
+                    relations::kind.eq(kind),
+                    relations::local_column.eq(&relation.local_column),
+                    relations::target_model_id.eq(target_id),
+                    relations::target_column.eq(&relation.target_column),
+                    relations::check_right.eq(check),
+                ))
+                .execute(c)?;
+        });
+        Ok(())
+    })
+}
+
+/// Removes the relation `name` of `model`; refused with [`StoreError::RulesWouldBreak`]
+/// while stored rules use it. Returns whether it existed.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Relation;
+/// let mine = Relation::has_many("same_owner", "owner_id", "contacts", "owner_id");
+/// rowguard::store::put_relation(&mut conn, "contacts", &mine)?;
+/// rowguard::store::put_rule(&mut conn, "roles", "peer", "contacts",
+///     r#"{"read":{"search":{"same_owner.status":"=open"}}}"#)?;
+/// let refused = rowguard::store::delete_relation(&mut conn, "contacts", "same_owner");
+/// assert!(matches!(refused, Err(rowguard::store::StoreError::RulesWouldBreak(_))));
+/// rowguard::store::delete_rule(&mut conn, "roles", "peer", "contacts")?;
+/// assert!(rowguard::store::delete_relation(&mut conn, "contacts", "same_owner")?);
+/// # Ok(())
+/// # }
+/// ```
+pub fn delete_relation(
+    conn: &mut dyn StoreConnection,
+    model: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    write_transaction(conn, |conn| {
+        let (schema, _) = load_schema(conn)?;
+        let mut after = schema.clone();
+        if !after.remove_relation(model, name) {
+            return Ok(false);
+        }
+        let broken = rules_broken_by_schema(conn, &schema, &after)?;
+        if !broken.is_empty() {
+            return Err(StoreError::RulesWouldBreak(broken));
+        }
+        let ids = model_ids(conn, &[model])?;
+        let delete = diesel::delete(
+            relations::table
+                .filter(relations::authorizable_model_id.eq(ids[0]))
+                .filter(relations::name.eq(name)),
+        );
+        Ok(on_backend!(conn, c => delete.execute(c))? > 0)
+    })
+}
+
+/// The row ids of `names`, in order; an unknown one is [`StoreError::BadRelation`].
+fn model_ids(conn: &mut dyn StoreConnection, names: &[&str]) -> Result<Vec<i64>, StoreError> {
+    let query = models::table.select((models::name, models::id));
+    let rows: HashMap<String, i64> =
+        on_backend!(conn, c => query.load::<(String, i64)>(c))?.into_iter().collect();
+    names
+        .iter()
+        .map(|n| {
+            rows.get(*n)
+                .copied()
+                .ok_or_else(|| StoreError::BadRelation(format!("there is no model \"{n}\"")))
+        })
+        .collect()
+}
+
+/// The stored rules that compile in `before` but not in `after`, each as
+/// `"model set_type/set_value: why"`: what a change of relations (or models) would break.
+pub fn rules_broken_by_schema(
+    conn: &mut dyn StoreConnection,
+    before: &Schema,
+    after: &Schema,
+) -> Result<Vec<String>, StoreError> {
+    let query = rules::table
+        .inner_join(set_types::table)
+        .inner_join(models::table)
+        .select((
+            models::name,
+            set_types::name,
+            rules::authorizable_set_value,
+            rules::rules,
+        ))
+        .order((models::name, set_types::name, rules::authorizable_set_value));
+    let stored: Vec<(String, String, String, String)> = on_backend!(conn, c => query.load(c))?;
+    let mut broken = Vec::new();
+    for (model, set_type, value, doc) in stored {
+        let compiles = |schema: &Schema| {
+            schema
+                .model(&model)
+                .map(|m| compile_document_in(&doc, &m.columns, schema, &model))
+        };
+        if !matches!(compiles(before), Some(Ok(_))) {
+            continue;
+        }
+        let why = match compiles(after) {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => e.to_string(),
+            None => format!("model \"{model}\" would be gone"),
+        };
+        broken.push(format!("{model} {set_type}/{value}: {why}"));
+    }
+    Ok(broken)
+}
+
+/// Deletes relations by (model, name), without checks: `sync-models` has checked the whole
+/// plan in the same transaction.
+pub(crate) fn remove_relations(
+    conn: &mut dyn StoreConnection,
+    remove: &[(String, String)],
+) -> Result<(), StoreError> {
+    if remove.is_empty() {
+        return Ok(());
+    }
+    let query = models::table.select((models::name, models::id));
+    let ids: HashMap<String, i64> =
+        on_backend!(conn, c => query.load::<(String, i64)>(c))?.into_iter().collect();
+    for (model, name) in remove {
+        let Some(&id) = ids.get(model) else { continue };
+        let delete = diesel::delete(
+            relations::table
+                .filter(relations::authorizable_model_id.eq(id))
+                .filter(relations::name.eq(name)),
+        );
+        on_backend!(conn, c => delete.execute(c))?;
+    }
+    Ok(())
+}
+
+/// Inserts relations, without the rule check (see [`remove_relations`]); an unknown model
+/// is [`StoreError::BadRelation`].
+pub(crate) fn add_relations(
+    conn: &mut dyn StoreConnection,
+    add: &[(String, Relation)],
+) -> Result<(), StoreError> {
+    for (model, relation) in add {
+        let ids = model_ids(conn, &[model, &relation.target_model])?;
+        let check = relation.check.map(Right::key);
+        let insert = diesel::insert_into(relations::table).values((
+            relations::authorizable_model_id.eq(ids[0]),
+            relations::name.eq(&relation.name),
+            relations::kind.eq(relation.kind.key()),
+            relations::local_column.eq(&relation.local_column),
+            relations::target_model_id.eq(ids[1]),
+            relations::target_column.eq(&relation.target_column),
+            relations::check_right.eq(check),
+        ));
+        on_backend!(conn, c => insert.execute(c))?;
+    }
+    Ok(())
+}

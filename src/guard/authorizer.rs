@@ -13,16 +13,15 @@ use diesel::{sql_types, RunQueryDsl};
 use super::access::{Bypass, Declared, ModelAccess};
 use super::explain::Explanation;
 use super::front;
+use super::relations::{foreign_key_checks, Protector, Verdict};
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
 use crate::db::{on_backend, GuardConnection, StoreConnection};
 use crate::error::Error;
 use crate::model::Authorizable;
-use super::relations::{foreign_key_checks, Protector, Verdict};
 use crate::rules::{
-    compile_document_in, merge, ColumnType, Filter, KeysQuery, Right, Row, Schema, SqlFilter,
-    Value,
+    compile_document_in, merge, ColumnType, Filter, KeysQuery, Right, Row, Schema, SqlFilter, Value,
 };
 use crate::store::{self, BrokenModel, StoredModel};
 use crate::Subject;

@@ -82,6 +82,22 @@ impl fmt::Display for Explanation {
             }
         }
         writeln!(f, "merged: {}", self.access.merged(self.right).to_filter())?;
+        if !self.access.related.is_empty() {
+            write!(f, "related read rules (protection):")?;
+            for (i, (model, filter)) in self.access.related.iter().enumerate() {
+                let sep = if i == 0 { " " } else { "; " };
+                write!(f, "{sep}{model}: {filter}")?;
+            }
+            writeln!(f)?;
+        }
+        if self.access.cut {
+            writeln!(
+                f,
+                "relation chain cut at depth {} (rules reach each other in a cycle): \
+                 beyond it nothing is granted",
+                crate::rules::MAX_PROTECTED_DEPTH
+            )?;
+        }
         if matches!(self.right, Right::Update | Right::Delete) {
             writeln!(
                 f,

@@ -71,7 +71,11 @@ impl<'a> Protector<'a> {
             Filter::Exists(e) => {
                 if depth >= MAX_PROTECTED_DEPTH {
                     self.cut = true;
-                    return Ok(if positive { Filter::False } else { Filter::True });
+                    return Ok(if positive {
+                        Filter::False
+                    } else {
+                        Filter::True
+                    });
                 }
                 // EXISTS is monotone in its subquery: the polarity carries inside.
                 let conditions = self.walk(&e.filter, depth + 1, positive)?;

@@ -446,7 +446,8 @@ impl<C: GuardConnection> Guard<C> {
                         key: key.to_string(),
                     });
                 }
-                let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Update))?;
+                let undecided =
+                    precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Update))?;
                 recheck |= undecided || stored_may_differ(row, &rule);
             }
             for row in &rows {
@@ -546,9 +547,9 @@ impl<C: GuardConnection> Guard<C> {
             if value.is_null() {
                 continue;
             }
-            let parent = self
-                .auth
-                .filter(conn, &self.subject, &relation.target_model, check.right)?;
+            let parent =
+                self.auth
+                    .filter(conn, &self.subject, &relation.target_model, check.right)?;
             if !related_row_exists(conn, relation, &value, &parent)? {
                 return Err(Error::ForbiddenTarget {
                     action,

@@ -30,16 +30,16 @@ pub use self::filter::{
 pub use self::keys::{AnyRowQuery, KeysQuery};
 pub use self::merge::{merge, Merged};
 pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
-pub use self::sql::{Dialect, SqlFilter, LONG_LIST};
 pub use self::relation::{
     Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_RELATION_DEPTH,
 };
+pub use self::sql::{Dialect, SqlFilter, LONG_LIST};
 pub use self::validate::{
     compile_document, compile_document_in, validate, validate_in, Access, CompiledRules,
 };
 pub use self::value::{AsValueRef, Value, ValueRef};
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod relation_tests;
+#[cfg(test)]
+mod tests;

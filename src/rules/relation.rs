@@ -91,7 +91,12 @@ pub struct Relation {
 
 impl Relation {
     /// A belongs-to relation, with the default foreign-key target check (`read`).
-    pub fn belongs_to(name: &str, local_column: &str, target_model: &str, target_key: &str) -> Self {
+    pub fn belongs_to(
+        name: &str,
+        local_column: &str,
+        target_model: &str,
+        target_key: &str,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             kind: RelationKind::BelongsTo,
@@ -228,8 +233,7 @@ impl Schema {
                 relation.name.escape_debug()
             ));
         }
-        if owner.relation(&relation.name).is_some() || owner.columns.get(&relation.name).is_some()
-        {
+        if owner.relation(&relation.name).is_some() || owner.columns.get(&relation.name).is_some() {
             return Err(format!(
                 "relation \"{}\" of {model}: the name is already a relation or column of {model}",
                 relation.name
@@ -260,7 +264,10 @@ impl Schema {
         if local.1 != remote.1 && !(integer(local.1) && integer(remote.1)) {
             return Err(format!(
                 "relation {relation} of {model}: {} is {}, {}.{} is {}",
-                relation.local_column, local.1, relation.target_model, relation.target_column,
+                relation.local_column,
+                local.1,
+                relation.target_model,
+                relation.target_column,
                 remote.1
             ));
         }

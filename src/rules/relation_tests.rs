@@ -149,7 +149,10 @@ fn relations_compose_with_or_as_written() {
         r#"{"||":{"status":"=open","contact_type.name":"=customer"}}"#,
     )
     .unwrap();
-    assert!(matches!(&filter, Filter::Or(parts) if parts.len() == 2), "{filter}");
+    assert!(
+        matches!(&filter, Filter::Or(parts) if parts.len() == 2),
+        "{filter}"
+    );
     assert_eq!(
         filter.to_string(),
         "(status = 'open' OR EXISTS contact_type(name = 'customer'))"
@@ -194,7 +197,10 @@ fn errors_name_the_bad_part() {
     let deep = err("categories", r#"{"parent.parent.parent.parent.name":"=x"}"#);
     assert!(deep.contains("more than 3 relations"), "{deep}");
     // The object form counts its depth too.
-    let deep = err("categories", r#"{"parent.parent":{"parent.parent.name":"=x"}}"#);
+    let deep = err(
+        "categories",
+        r#"{"parent.parent":{"parent.parent.name":"=x"}}"#,
+    );
     assert!(deep.contains("more than 3 relations"), "{deep}");
 }
 
@@ -203,13 +209,21 @@ fn without_a_schema_a_relation_is_refused_not_guessed() {
     let doc = r#"{"read":{"search":{"contact_type.name":"=x"}}}"#;
     let err = compile_document(doc, &contacts_columns()).unwrap_err();
     assert_eq!(err.kind, RuleErrorKind::UnknownRelation);
-    assert!(err.to_string().contains("relations are not known here"), "{err}");
+    assert!(
+        err.to_string().contains("relations are not known here"),
+        "{err}"
+    );
 }
 
 #[test]
 fn in_memory_a_relation_is_unknown_and_never_grants() {
     let filter = compile("contacts", r#"{"contact_type.name":"=x"}"#).unwrap();
-    let row = vec![Value::Int(1), Value::from("open"), Value::Int(1), Value::Int(1)];
+    let row = vec![
+        Value::Int(1),
+        Value::from("open"),
+        Value::Int(1),
+        Value::Int(1),
+    ];
     assert_eq!(filter.eval(&row), None);
     let negated = compile("contacts", r#"{"!contact_type.name":"=x"}"#).unwrap();
     assert_eq!(negated.eval(&row), None);
@@ -234,9 +248,6 @@ fn injection_in_relation_names_never_reaches_sql() {
         assert!(compile("contacts", &search).is_err(), "{key}");
     }
     // Values stay bound.
-    let sql = sqlite(
-        "contacts",
-        r#"{"contact_type.name":"=x') OR 1=1 --"}"#,
-    );
+    let sql = sqlite("contacts", r#"{"contact_type.name":"=x') OR 1=1 --"}"#);
     assert!(sql.ends_with("-- binds: [\"x') OR 1=1 --\"]"), "{sql}");
 }

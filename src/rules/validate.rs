@@ -139,7 +139,9 @@ fn validate_with(doc: &RuleDocument, ctx: &Ctx<'_>) -> Result<CompiledRules, Rul
         out.access[right as usize] = match doc.grant(right) {
             None => None,
             Some(Grant::Everything) => Some(Access::Everything),
-            Some(Grant::Search(search)) => Some(Access::Rows(compile_search(search, ctx)?.simplify())),
+            Some(Grant::Search(search)) => {
+                Some(Access::Rows(compile_search(search, ctx)?.simplify()))
+            }
         };
     }
     Ok(out)

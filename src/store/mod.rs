@@ -10,11 +10,11 @@ mod write;
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
+pub(crate) use self::relations::{add_relations, remove_relations, schema_of};
 pub use self::relations::{
     delete_relation, load_relations, load_schema, put_relation, rules_broken_by_schema,
     BrokenRelation,
 };
-pub(crate) use self::relations::{add_relations, remove_relations, schema_of};
 pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,

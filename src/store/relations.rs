@@ -85,7 +85,11 @@ pub fn load_relations(
                 local_column,
                 target_model,
                 target_column,
-                check: if kind == RelationKind::BelongsTo { check } else { None },
+                check: if kind == RelationKind::BelongsTo {
+                    check
+                } else {
+                    None
+                },
             })
         })();
         match parsed {
@@ -244,8 +248,9 @@ pub fn delete_relation(
 /// The row ids of `names`, in order; an unknown one is [`StoreError::BadRelation`].
 fn model_ids(conn: &mut dyn StoreConnection, names: &[&str]) -> Result<Vec<i64>, StoreError> {
     let query = models::table.select((models::name, models::id));
-    let rows: HashMap<String, i64> =
-        on_backend!(conn, c => query.load::<(String, i64)>(c))?.into_iter().collect();
+    let rows: HashMap<String, i64> = on_backend!(conn, c => query.load::<(String, i64)>(c))?
+        .into_iter()
+        .collect();
     names
         .iter()
         .map(|n| {
@@ -304,8 +309,9 @@ pub(crate) fn remove_relations(
         return Ok(());
     }
     let query = models::table.select((models::name, models::id));
-    let ids: HashMap<String, i64> =
-        on_backend!(conn, c => query.load::<(String, i64)>(c))?.into_iter().collect();
+    let ids: HashMap<String, i64> = on_backend!(conn, c => query.load::<(String, i64)>(c))?
+        .into_iter()
+        .collect();
     for (model, name) in remove {
         let Some(&id) = ids.get(model) else { continue };
         let delete = diesel::delete(

@@ -201,11 +201,14 @@ pub fn invalid_rules(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidRule>,
         .into_iter()
         .filter_map(|row| {
             let error = match model(&row.model) {
-                Some(Ok(stored)) => {
-                    crate::rules::compile_document_in(&row.rules, &stored.columns, &schema, &row.model)
-                        .err()
-                        .map(|e| e.to_string())
-                }
+                Some(Ok(stored)) => crate::rules::compile_document_in(
+                    &row.rules,
+                    &stored.columns,
+                    &schema,
+                    &row.model,
+                )
+                .err()
+                .map(|e| e.to_string()),
                 Some(Err(broken)) => {
                     Some(format!("the model's columns are invalid: {}", broken.error))
                 }

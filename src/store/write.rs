@@ -224,12 +224,12 @@ pub fn put_rules(
                     rule: rule.label(),
                     model: rule.model.clone(),
                 })??;
-            compile_document_in(&rule.document, &model.columns, &schema, &rule.model).map_err(|source| {
-                StoreError::InvalidRule {
+            compile_document_in(&rule.document, &model.columns, &schema, &rule.model).map_err(
+                |source| StoreError::InvalidRule {
                     rule: rule.label(),
                     source,
-                }
-            })?;
+                },
+            )?;
             match existing.get(&(type_id, rule.set_value.clone(), model.id)) {
                 Some((_, stored)) if *stored == rule.document => counts.unchanged += 1,
                 Some((id, _)) => {

@@ -254,7 +254,11 @@ fn collect(
                         tables.insert(table.name.clone(), table);
                     }
                 } else if last.ident == "joinable" {
-                    joins.push(relations::parse_join.parse2(m.mac.tokens.clone()).map_err(fail)?);
+                    joins.push(
+                        relations::parse_join
+                            .parse2(m.mac.tokens.clone())
+                            .map_err(fail)?,
+                    );
                 } else if last.ident == "authorizable" {
                     decls.push((
                         path.to_owned(),
@@ -568,8 +572,8 @@ pub fn sync(
             .collect();
         let relation_plan = relations::plan(&stored_relations, found, &kept);
         let after = relations::schema_after(&stored, found, &kept);
-        let (before, _) =
-            store::load_schema(conn).map_err(|e| store_error(e, "authorizable_relations".into()))?;
+        let (before, _) = store::load_schema(conn)
+            .map_err(|e| store_error(e, "authorizable_relations".into()))?;
         for why in store::rules_broken_by_schema(conn, &before, &after)
             .map_err(|e| store_error(e, "authorization_rules".into()))?
         {

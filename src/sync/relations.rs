@@ -287,12 +287,15 @@ pub(super) fn plan(
                 .any(|(model, r)| *model == m.name && r.name == relation.name);
             if !stored_already {
                 out.add.push((m.name.clone(), relation.clone()));
-                out.changes
-                    .push(Change::RelationAdded(format!("{}.{}", m.name, relation.name)));
+                out.changes.push(Change::RelationAdded(format!(
+                    "{}.{}",
+                    m.name, relation.name
+                )));
             }
         }
     }
-    out.changes.sort_by(|a, b| super::name_of(a).cmp(super::name_of(b)));
+    out.changes
+        .sort_by(|a, b| super::name_of(a).cmp(super::name_of(b)));
     out
 }
 

@@ -18,6 +18,7 @@ mod foundation;
 mod guard;
 mod jobs;
 mod model_props;
+mod relations;
 mod rules_by_name;
 mod rules_props;
 mod rules_sql;

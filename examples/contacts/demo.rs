@@ -5,7 +5,7 @@ use std::error::Error;
 use std::io::Write;
 
 use diesel::prelude::*;
-use rowguard::rules::Right;
+use rowguard::rules::{Relation, Right};
 use rowguard::{
     establish, run_pending_migrations, store, AnyConnection, Authorizable, Authorizer, Backend,
     Config, DatabaseUrl, Guard, GuardConnection, ModelQueries, Subject,
@@ -13,30 +13,32 @@ use rowguard::{
 
 use super::app::{self, Contact, ContactType};
 
-const RULES: [(&str, &str, &str, &str); 4] = [
+const RULES: [(&str, &str, &str, &str); 5] = [
     (
         "roles",
         "agent",
         "contacts",
         r#"{"create":"*","read":{"search":{"id":"=1;2;3;4;5"}},"update":{"search":{"id":"=!2"}}}"#,
     ),
+    ("roles", "agent", "contact_types", r#"{"read":"*"}"#),
     (
         "roles",
         "sales",
         "contacts",
         r#"{"create":{"search":{"owner_id":"=$subject.id"}},"read":{"search":{"owner_id":"=$subject.id"}},"update":{"search":{"owner_id":"=$subject.id","status":"=open"}},"delete":{"search":{"owner_id":"=$subject.id","status":"=pending"}}}"#,
     ),
+    // A relation rule: support reads the contacts whose contact type it may read.
     (
         "roles",
-        "sales",
-        "contact_types",
-        r#"{"read":{"search":{"name":"=customer"}}}"#,
+        "support",
+        "contacts",
+        r#"{"create":"*","read":{"search":{"contact_type.id":"=!null"}}}"#,
     ),
     (
         "universal",
         "rowguard-universal",
         "contact_types",
-        r#"{"read":"*"}"#,
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
     ),
 ];
 
@@ -82,9 +84,21 @@ pub fn run(
     let auth = Authorizer::new(config);
     auth.register::<Contact>(&mut conn)?;
     auth.register::<ContactType>(&mut conn)?;
+    // What sync-models derives from `diesel::joinable!(contacts -> contact_types (…))`.
+    store::put_relation(
+        &mut conn,
+        Contact::NAME,
+        &Relation::belongs_to("contact_type", "contact_type_id", ContactType::NAME, "id"),
+    )?;
+    store::put_relation(
+        &mut conn,
+        ContactType::NAME,
+        &Relation::has_many("contacts", "id", Contact::NAME, "contact_type_id"),
+    )?;
     writeln!(
         out,
-        "2. Models registered: {} and {}.",
+        "2. Models registered: {} and {}, with the relations contacts.contact_type (belongs-to)\n   \
+         and contact_types.contacts (has-many) that sync-models derives from diesel::joinable!.",
         Contact::NAME,
         ContactType::NAME
     )?;
@@ -155,6 +169,11 @@ where
                 .with_attribute("id", 17),
         ),
         (
+            "support",
+            "roles=support",
+            Subject::new().with_set("roles", ["support"]),
+        ),
+        (
             "admin",
             "roles=admin",
             Subject::new().with_set("roles", ["admin"]),
@@ -170,7 +189,7 @@ where
         "subject", "sets", "read", "update", "delete", "create"
     )?;
     // Absolute rights: the admin sees every row (what the table holds).
-    let admin: Guard<C> = auth.guard(subjects[2].2.clone());
+    let admin: Guard<C> = auth.guard(subjects[3].2.clone());
     for (name, sets, subject) in &subjects {
         let guard: Guard<C> = auth.guard(subject.clone());
         let readable: Vec<Contact> = guard.load_all(conn, None)?;
@@ -246,6 +265,22 @@ where
         )?,
         Ok(_) => writeln!(out, "   contact 6 unexpectedly readable")?,
     }
+
+    writeln!(
+        out,
+        "\n   A refused foreign-key target: support, which may create contacts but reads only the\n   \
+         customer type, creates one of the supplier type (the hole the PHP package admits)."
+    )?;
+    let support: Guard<C> = auth.guard(subjects[2].2.clone());
+    let mut new = admin.find::<Contact>(conn, 1i64)?;
+    new.id = 11;
+    new.contact_type_id = 2;
+    match support.insert(conn, &new) {
+        Err(e) => writeln!(out, "   error: {e}")?,
+        Ok(()) => writeln!(out, "   unexpectedly allowed")?,
+    }
+    let count = admin.load_all::<Contact>(conn, None)?.len();
+    writeln!(out, "   contacts still holds {count} rows.")?;
 
     writeln!(out, "\n6. Explain: why may the agent update what it may?")?;
     let explanation = agent.explain::<Contact>(conn, Right::Update)?;

@@ -392,6 +392,26 @@ impl Filter {
         }
     }
 
+    /// The models its relation conditions reach (nested ones included), in order, once each.
+    pub fn relation_targets(&self) -> Vec<Arc<str>> {
+        fn walk(f: &Filter, out: &mut Vec<Arc<str>>) {
+            match f {
+                Filter::Exists(e) => {
+                    if !out.contains(&e.target_model) {
+                        out.push(e.target_model.clone());
+                    }
+                    walk(&e.filter, out);
+                }
+                Filter::And(c) | Filter::Or(c) => c.iter().for_each(|x| walk(x, out)),
+                Filter::Not(x) | Filter::Scoped(x) => walk(x, out),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
+    }
+
     /// Whether the filter has relation conditions (which only the database can decide).
     pub fn has_relations(&self) -> bool {
         match self {

@@ -10,10 +10,12 @@ mod write;
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
-pub(crate) use self::relations::{add_relations, remove_relations, schema_of};
+pub(crate) use self::relations::schema_of;
+#[cfg(feature = "sync")]
+pub(crate) use self::relations::{add_relations, remove_relations};
 pub use self::relations::{
-    delete_relation, load_relations, load_schema, put_relation, rules_broken_by_schema,
-    BrokenRelation,
+    delete_relation, load_relations, load_schema, put_relation, relation_cycles,
+    rules_broken_by_schema, BrokenRelation,
 };
 pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,

@@ -299,6 +299,7 @@ pub fn rules_broken_by_schema(
     Ok(broken)
 }
 
+#[cfg(feature = "sync")]
 /// Deletes relations by (model, name), without checks: `sync-models` has checked the whole
 /// plan in the same transaction.
 pub(crate) fn remove_relations(
@@ -324,6 +325,7 @@ pub(crate) fn remove_relations(
     Ok(())
 }
 
+#[cfg(feature = "sync")]
 /// Inserts relations, without the rule check (see [`remove_relations`]); an unknown model
 /// is [`StoreError::BadRelation`].
 pub(crate) fn add_relations(
@@ -345,4 +347,74 @@ pub(crate) fn add_relations(
         on_backend!(conn, c => insert.execute(c))?;
     }
     Ok(())
+}
+
+/// Cycles among stored read rules through relations: model A's read rule reaches B, whose
+/// read rule reaches back to A (directly or further on). Protection cuts such chains at
+/// [`MAX_PROTECTED_DEPTH`](crate::rules::MAX_PROTECTED_DEPTH) and grants nothing beyond the
+/// cut; `rules check` warns about each, naming the rule rows. One line per cycle.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::rules::Relation;
+/// let same_owner = Relation::has_many("same_owner", "owner_id", "contacts", "owner_id");
+/// rowguard::store::put_relation(&mut conn, "contacts", &same_owner)?;
+/// rowguard::store::put_rule(&mut conn, "roles", "peer", "contacts",
+///     r#"{"read":{"search":{"same_owner.status":"=open"}}}"#)?;
+/// let cycles = rowguard::store::relation_cycles(&mut conn)?;
+/// assert_eq!(cycles, [r#"contacts (rule 2, roles "peer") → contacts"#]);
+/// # Ok(())
+/// # }
+/// ```
+pub fn relation_cycles(conn: &mut dyn StoreConnection) -> Result<Vec<String>, StoreError> {
+    let (schema, _) = load_schema(conn)?;
+    // model → [(target, rule label)] through read rules.
+    let mut edges: std::collections::BTreeMap<String, Vec<(String, String)>> =
+        std::collections::BTreeMap::new();
+    for row in super::all_rules(conn)? {
+        let Some(model) = schema.model(&row.model) else {
+            continue;
+        };
+        let Ok(compiled) = compile_document_in(&row.rules, &model.columns, &schema, &row.model)
+        else {
+            continue;
+        };
+        let Some(read) = compiled.filter(Right::Read) else {
+            continue;
+        };
+        let label = format!("rule {}, {} \"{}\"", row.id, row.set_type, row.set_value);
+        for target in read.relation_targets() {
+            edges
+                .entry(row.model.clone())
+                .or_default()
+                .push((target.to_string(), label.clone()));
+        }
+    }
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    let mut out = Vec::new();
+    for start in edges.keys() {
+        // Depth-first; a path is the (model, rule that leads on) pairs walked so far.
+        let mut stack: Vec<(String, Vec<(String, String)>)> = vec![(start.clone(), Vec::new())];
+        while let Some((here, path)) = stack.pop() {
+            for (next, label) in edges.get(&here).into_iter().flatten() {
+                let mut longer = path.clone();
+                longer.push((here.clone(), label.clone()));
+                if next == start {
+                    let mut members: Vec<String> = longer.iter().map(|(m, _)| m.clone()).collect();
+                    members.sort();
+                    if !seen.contains(&members) {
+                        seen.push(members);
+                        let steps: Vec<String> =
+                            longer.iter().map(|(m, l)| format!("{m} ({l})")).collect();
+                        out.push(format!("{} → {start}", steps.join(" → ")));
+                    }
+                } else if !longer.iter().any(|(m, _)| m == next) {
+                    stack.push((next.clone(), longer));
+                }
+            }
+        }
+    }
+    Ok(out)
 }

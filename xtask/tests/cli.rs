@@ -196,6 +196,8 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
         "agent          roles=agent         1,2,3,4,5              1,3,4,5          -              any",
         "sales user 17  roles=sales, id=17  1,3,5,7,9              1,5,7,9          3              owner 17",
         "error: forbidden: update on contacts",
+        "support        roles=support       1,2,3,5,6,7,9,10       -                -              any         customer",
+        "error: forbidden: create on contacts: contact_type_id points at a contact_types row the subject may not read",
         "reading contact 6 as the agent: not found: contacts 6",
         "effective (read AND update), subject variables filled in: (id IN (1, 2, 3, 4, 5) AND NOT (id = 2))",
         "sales user 17 runs greet name=world: completed (exit 0), output: hello, world",

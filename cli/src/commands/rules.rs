@@ -393,9 +393,23 @@ fn read_stdin() -> Result<String, std::io::Error> {
 
 fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
     let mut conn = ctx.connect()?;
-    let models = model_problems(&mut conn, paths)?;
+    let mut models = model_problems(&mut conn, paths)?;
+    let (_, broken_relations) = rowguard::store::load_schema(&mut conn)?;
+    models.extend(broken_relations.iter().map(|b| {
+        format!(
+            "relation {}.{}: {}; rules that use it grant nothing",
+            b.model, b.name, b.error
+        )
+    }));
     for problem in &models {
         outln!("{problem}");
+    }
+    for cycle in rowguard::store::relation_cycles(&mut conn)? {
+        ctx.warn(format_args!(
+            "read rules reach each other through relations: {cycle}; protection cuts the chain \
+             at depth {} and grants nothing beyond it",
+            rowguard::rules::MAX_PROTECTED_DEPTH
+        ));
     }
     let bad = rowguard::store::invalid_rules(&mut conn)?;
     let orphans = rowguard::store::orphan_rules(&mut conn)?;

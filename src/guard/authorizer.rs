@@ -224,7 +224,8 @@ impl Authorizer {
             }
         }
         let loaded = store::load_models(conn)?;
-        let (relations, mut broken) = store::load_relations(conn)?;
+        let names = store::model_names(&loaded);
+        let (relations, mut broken) = store::load_relations_named(conn, &names)?;
         let usable: Vec<Arc<StoredModel>> = loaded.iter().flatten().cloned().collect();
         let schema = store::schema_of(&usable, relations, &mut broken);
         for b in &broken {

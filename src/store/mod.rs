@@ -10,13 +10,13 @@ mod write;
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
-pub(crate) use self::relations::schema_of;
 #[cfg(feature = "sync")]
 pub(crate) use self::relations::{add_relations, remove_relations};
 pub use self::relations::{
     delete_relation, load_relations, load_schema, put_relation, relation_cycles,
     rules_broken_by_schema, BrokenRelation,
 };
+pub(crate) use self::relations::{load_relations_named, model_names, schema_of};
 pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,

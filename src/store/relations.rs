@@ -50,6 +50,14 @@ pub fn load_relations(
         let rows: Vec<(i64, String)> = on_backend!(conn, c => query.load(c))?;
         rows.into_iter().collect()
     };
+    load_relations_named(conn, &names)
+}
+
+/// [`load_relations`] with the models' names by row id already known (one query).
+pub(crate) fn load_relations_named(
+    conn: &mut dyn StoreConnection,
+    names: &HashMap<i64, String>,
+) -> Result<(Vec<(String, Relation)>, Vec<BrokenRelation>), StoreError> {
     let query = relations::table
         .select((
             relations::authorizable_model_id,
@@ -119,9 +127,23 @@ pub fn load_schema(
     conn: &mut dyn StoreConnection,
 ) -> Result<(Schema, Vec<BrokenRelation>), StoreError> {
     let models = load_models(conn)?;
-    let (found, mut broken) = load_relations(conn)?;
+    let names = model_names(&models);
+    let (found, mut broken) = load_relations_named(conn, &names)?;
     let usable: Vec<Arc<StoredModel>> = models.into_iter().flatten().collect();
     Ok((schema_of(&usable, found, &mut broken), broken))
+}
+
+/// Every stored model's name by row id, usable or not.
+pub(crate) fn model_names(
+    models: &[Result<Arc<StoredModel>, super::BrokenModel>],
+) -> HashMap<i64, String> {
+    models
+        .iter()
+        .map(|m| match m {
+            Ok(m) => (m.id, m.name.clone()),
+            Err(b) => (b.id, b.name.clone()),
+        })
+        .collect()
 }
 
 /// A schema of `models` with `relations`; those that do not fit are added to `broken`.

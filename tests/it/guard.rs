@@ -608,7 +608,8 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
             break queries.load(Ordering::SeqCst);
         }
     };
-    // The first use: the version check, the model list, the rules (one query), the read.
+    // The first use: the version check, the model list, the relations, the rules (one
+    // query), the read.
     let first = count(
         &mut |c| {
             guard
@@ -619,7 +620,7 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
         },
         false,
     );
-    assert_eq!(first, 4, "version + models + rules + read");
+    assert_eq!(first, 5, "version + models + relations + rules + read");
     let hit = count(
         &mut |c| {
             guard

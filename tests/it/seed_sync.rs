@@ -25,6 +25,7 @@ rowguard::backend_tests!(
     reseeding_changed_content_updates_what_changed,
     sync_repairs_columns_a_dba_broke,
     batch_writes_are_all_or_nothing_and_in_force_at_once,
+    sync_derives_relations_and_guards_those_rules_use,
 );
 
 /// Every row of rowguard's tables, as text: "the database is exactly as before".
@@ -302,7 +303,9 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
     );
     let err = tree.scan().unwrap_err().to_string();
     assert!(
-        err.contains("expected `as \"name\"`, `immutable` or `on [Connection, …]`"),
+        err.contains(
+            "expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`"
+        ),
         "{err}"
     );
     tree.remove("bad.rs");
@@ -878,4 +881,154 @@ fn batch_writes_are_all_or_nothing_and_in_force_at_once(db: &TestDatabase) {
         matches!(err, StoreError::ModelHasRules { rules: 1, .. }),
         "{err}"
     );
+}
+
+const RELATED: &str = r#"
+diesel::table! { kinds (id) { id -> BigInt, name -> Text } }
+diesel::table! { items (id) { id -> BigInt, kind_id -> BigInt, other_kind_id -> Nullable<BigInt>, label -> Text } }
+diesel::table! { logs (id) { id -> BigInt, item_id -> BigInt } }
+diesel::joinable!(items -> kinds (kind_id));
+diesel::joinable!(logs -> items (item_id));
+"#;
+
+fn relation_names(conn: &mut AnyConnection) -> Vec<String> {
+    let (found, broken) = store::load_relations(conn).unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+    found
+        .into_iter()
+        .map(|(m, r)| {
+            format!(
+                "{m}.{} {} {}→{}.{} {:?}",
+                r.name, r.kind, r.local_column, r.target_model, r.target_column, r.check
+            )
+        })
+        .collect()
+}
+
+fn sync_derives_relations_and_guards_those_rules_use(db: &TestDatabase) {
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("rel-{:?}", db.backend()));
+    tree.write("schema.rs", RELATED);
+    // logs does not list item_id: its joinable! gives no relation, and says why.
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Kind => kinds(id) { id, name });\n\
+         rowguard::authorizable!(Item => items(id) { id, kind_id, other_kind_id, label });\n\
+         rowguard::authorizable!(Log => logs(id) { id });\n",
+    );
+    let scan = tree.scan().unwrap();
+    assert_eq!(scan.notes.len(), 1, "{:?}", scan.notes);
+    assert!(
+        scan.notes[0].contains("model logs does not list item_id"),
+        "{:?}",
+        scan.notes
+    );
+    let plan = sync::sync(&mut conn, &scan.models, false).unwrap();
+    assert_eq!(
+        plan.iter()
+            .filter(|c| c.is_relation())
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        ["+ relation items.kind", "+ relation kinds.items"]
+    );
+    assert_eq!(
+        relation_names(&mut conn),
+        [
+            "items.kind belongs_to kind_id→kinds.id Some(Read)",
+            "kinds.items has_many id→items.kind_id None"
+        ]
+    );
+    // Declared relations: one renames the default (same columns), one is new with its own
+    // check, and a has-many is declared by hand.
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Kind => kinds(id) { id, name } relations { things: has_many items(kind_id) });\n\
+         rowguard::authorizable!(Item => items(id) { id, kind_id, other_kind_id, label } relations {\n\
+             category: belongs_to kinds(kind_id),\n\
+             other: belongs_to kinds(other_kind_id) check none,\n\
+         });\n\
+         rowguard::authorizable!(Log => logs(id) { id });\n",
+    );
+    let scan = tree.scan().unwrap();
+    let plan = sync::sync(&mut conn, &scan.models, true).unwrap();
+    assert_eq!(
+        plan.iter()
+            .filter(|c| c.is_relation())
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+        [
+            "+ relation items.category",
+            "- relation items.kind",
+            "+ relation items.other",
+            "- relation kinds.items",
+            "+ relation kinds.things"
+        ]
+    );
+    // A rule that uses items.kind: the rename is refused, naming the rule, and nothing changes.
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "clerk",
+        "items",
+        r#"{"read":{"search":{"kind.name":"=book"}}}"#,
+    )
+    .unwrap();
+    let before = (relation_names(&mut conn), version(&mut conn));
+    let err = sync::sync(&mut conn, &scan.models, false).unwrap_err();
+    assert!(
+        matches!(&err, SyncError::RulesWouldBreak(why) if why.iter().any(|w| w.contains("items roles/clerk") && w.contains("unknown relation \"kind\""))),
+        "{err}"
+    );
+    assert_eq!((relation_names(&mut conn), version(&mut conn)), before);
+    // Without the rule, the sync goes through.
+    store::delete_rule(&mut conn, "roles", "clerk", "items").unwrap();
+    sync::sync(&mut conn, &scan.models, false).unwrap();
+    assert_eq!(
+        relation_names(&mut conn),
+        [
+            "items.category belongs_to kind_id→kinds.id Some(Read)",
+            "items.other belongs_to other_kind_id→kinds.id None",
+            "kinds.things has_many id→items.kind_id None"
+        ]
+    );
+    // Bad declarations name the file and what is wrong.
+    for (decl, why) in [
+        (
+            "relations { x: belongs_to nowhere(kind_id) }",
+            "no authorizable model uses table `nowhere`",
+        ),
+        (
+            "relations { x: belongs_to kinds(missing) }",
+            "does not list column \"missing\"",
+        ),
+        (
+            "relations { x: owns kinds(kind_id) }",
+            "unknown relation kind \"owns\"",
+        ),
+        (
+            "relations { x: has_many kinds(id) check read }",
+            "`check` applies to belongs_to",
+        ),
+        (
+            "relations { x: belongs_to kinds(kind_id) check everything }",
+            "expected create, read, update, delete or none",
+        ),
+        (
+            "relations { label: belongs_to kinds(kind_id) }",
+            "already a relation or column",
+        ),
+    ] {
+        tree.write(
+            "models.rs",
+            &format!(
+                "rowguard::authorizable!(Kind => kinds(id) {{ id, name }});\n\
+                 rowguard::authorizable!(Item => items(id) {{ id, kind_id, other_kind_id, label }} {decl});\n"
+            ),
+        );
+        let err = tree.scan().unwrap_err().to_string();
+        assert!(
+            err.contains(why) && err.contains("models.rs"),
+            "{decl}: {err}"
+        );
+    }
 }

@@ -272,7 +272,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
         (code, stdout.trim()),
         (
             0,
-            "5 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
+            "6 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
         )
     );
     let mut conn = db.connect().unwrap();
@@ -338,7 +338,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
     assert_eq!(code, 1);
     assert!(
-        stdout.contains(r#"rule 3 (roles "sales", model contact_types): read.search.idd: "=1": unknown column "idd""#),
+        stdout.contains(r#"rule 3 (roles "sales", model contacts): read.search.idd: "=1": unknown column "idd""#),
         "{stdout}"
     );
     let (code, _, stderr) = xtask(
@@ -396,9 +396,20 @@ fn sync_seed_permissions_commands(backend: rowguard::Backend) {
         "{stdout}"
     );
     let (code, stdout, _) = xtask(&["sync-models", "--path", &src, "--path", &examples], &url);
+    let tail: Vec<&str> = stdout.lines().rev().take(2).collect();
     assert_eq!(
-        (code, stdout.lines().last()),
-        (0, Some("3 added, 0 changed, 0 removed, 0 unchanged"))
+        (code, tail),
+        (
+            0,
+            vec![
+                "relations: 2 added, 0 changed, 0 removed, 0 unchanged",
+                "3 added, 0 changed, 0 removed, 0 unchanged"
+            ]
+        )
+    );
+    assert!(
+        stdout.contains("+ relation contact_types.contacts\n+ relation contacts.contact_type"),
+        "{stdout}"
     );
 
     let (code, stdout, _) = xtask(&["seed", "--dir", &seeds], &url);

@@ -1189,6 +1189,183 @@ fn w10_long_lists(c: &mut Criterion) {
     }
 }
 
+/// W9: reads with relation conditions on PostgreSQL, 1M contacts over 1,000 contact types:
+/// a belongs-to (`contact_type.name`) and a has-many (`contacts.status`), each against the
+/// hand-written Diesel query with the same correlated `EXISTS` and a row-level-security
+/// policy with the same `EXISTS`. The related model's read rule is `"*"`, so all three run
+/// the same statement shape.
+fn w9_relations(c: &mut Criterion) {
+    if !wanted(&["W9 relations"]) {
+        return;
+    }
+    let Some(db) = require(Backend::Postgres) else {
+        return;
+    };
+    use app::{contact_types, ContactType};
+    use diesel::dsl::exists;
+    let mut conn = db.connect().expect("connect");
+    let n: i64 = if quick() { 20_000 } else { 1_000_000 };
+    app::create_tables(&mut conn).expect("tables");
+    conn.batch_execute(&format!(
+        "INSERT INTO contact_types SELECT t, 'type-' || t FROM generate_series(1, 1000) AS t;
+         INSERT INTO contacts SELECT x, 'contact ' || x, NULL,
+             CASE WHEN x % 5000 = 0 THEN 'escalated' ELSE 'open' END,
+             x % 1000 + 1, x % 100000, (x % 100)::int, TIMESTAMP '2026-11-01 00:00:00'
+         FROM generate_series(1, {n}) AS x;
+         CREATE INDEX contacts_type_status ON contacts (contact_type_id, status);
+         ANALYZE contacts; ANALYZE contact_types;"
+    ))
+    .expect("rows");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    auth.register::<Contact>(&mut conn).expect("register");
+    auth.register::<ContactType>(&mut conn).expect("register");
+    store::put_relation(
+        &mut conn,
+        "contacts",
+        &rowguard::rules::Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
+    )
+    .expect("belongs-to");
+    store::put_relation(
+        &mut conn,
+        "contact_types",
+        &rowguard::rules::Relation::has_many("contacts", "id", "contacts", "contact_type_id"),
+    )
+    .expect("has-many");
+    // Each subject's rule on the related side is "*": protection adds nothing, so rowguard,
+    // the hand-written query and the policy run the same statement shape.
+    for (role, model, doc) in [
+        (
+            "reader_a",
+            "contacts",
+            r#"{"read":{"search":{"owner_id":"=1;2;3","contact_type.name":"=type-2"}}}"#,
+        ),
+        ("reader_a", "contact_types", r#"{"read":"*"}"#),
+        (
+            "reader_b",
+            "contact_types",
+            r#"{"read":{"search":{"contacts.status":"=escalated"}}}"#,
+        ),
+        ("reader_b", "contacts", r#"{"read":"*"}"#),
+    ] {
+        store::put_rule(&mut conn, "roles", role, model, doc).expect("rule");
+    }
+    auth.invalidate();
+    let guard_a = auth.guard(Subject::new().with_set("roles", ["reader_a"]));
+    let guard_b = auth.guard(Subject::new().with_set("roles", ["reader_b"]));
+    conn.batch_execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rowguard_bench') THEN CREATE ROLE rowguard_bench LOGIN; END IF; END $$;
+         GRANT SELECT ON contacts, contact_types TO rowguard_bench;",
+    )
+    .expect("rls role");
+    let rls_url =
+        db.url()
+            .target()
+            .replacen("postgres://postgres@", "postgres://rowguard_bench@", 1);
+    let mut rls = rowguard::establish(&rowguard::DatabaseUrl::parse(&rls_url).expect("url"))
+        .expect("rls conn");
+
+    // A: contacts through their type (belongs-to).
+    let hand_a = |c: &mut AnyConnection| {
+        contacts::table
+            .filter(contacts::owner_id.eq_any(vec![1i64, 2, 3]))
+            .filter(exists(
+                contact_types::table
+                    .filter(contact_types::id.eq(contacts::contact_type_id))
+                    .filter(contact_types::name.eq("type-2")),
+            ))
+            .load::<Contact>(c)
+            .expect("hand A")
+    };
+    let ours_a = |c: &mut AnyConnection| {
+        guard_a
+            .read::<Contact>(c)
+            .expect("read")
+            .load::<Contact>(c)
+            .expect("ours A")
+    };
+    conn.batch_execute(
+        "ALTER TABLE contacts ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY w9 ON contacts USING (owner_id IN (1, 2, 3) AND EXISTS
+             (SELECT 1 FROM contact_types t WHERE t.id = contacts.contact_type_id AND t.name = 'type-2'));",
+    )
+    .expect("policy A");
+    let rls_a = |c: &mut AnyConnection| contacts::table.load::<Contact>(c).expect("rls A");
+    let mut x = ours_a(&mut conn);
+    let mut y = hand_a(&mut conn);
+    let mut z = rls_a(&mut rls);
+    for v in [&mut x, &mut y, &mut z] {
+        v.sort_by_key(|c| c.id);
+    }
+    // Owner 1's contacts (x = 1, 100001, …) are exactly those of type 2.
+    assert_eq!(x.len() as i64, (n + 99_999) / 100_000, "owner 1's contacts");
+    assert_eq!((&x, &x), (&y, &z), "rowguard, hand-written and RLS agree");
+    let paired = paired_ratio(&mut conn, |c| drop(black_box(ours_a(c))), |c| {
+        drop(black_box(hand_a(c)))
+    });
+    eprintln!("W9 paired belongs-to: rowguard / hand-written {paired}");
+    let mut group = c.benchmark_group(format!("W9 relations {n} contacts/PostgreSQL"));
+    group.bench_function("belongs-to: hand-written diesel EXISTS", |b| {
+        b.iter(|| black_box(hand_a(&mut conn)))
+    });
+    group.bench_function("belongs-to: rowguard read", |b| {
+        b.iter(|| black_box(ours_a(&mut conn)))
+    });
+    group.bench_function("belongs-to: RLS", |b| b.iter(|| black_box(rls_a(&mut rls))));
+    conn.batch_execute("DROP POLICY w9 ON contacts; ALTER TABLE contacts DISABLE ROW LEVEL SECURITY;")
+        .expect("policy A off");
+
+    // B: contact types with an escalated contact (has-many).
+    let hand_b = |c: &mut AnyConnection| {
+        contact_types::table
+            .filter(exists(
+                contacts::table
+                    .filter(contacts::contact_type_id.eq(contact_types::id))
+                    .filter(contacts::status.eq("escalated")),
+            ))
+            .load::<ContactType>(c)
+            .expect("hand B")
+    };
+    let ours_b = |c: &mut AnyConnection| {
+        guard_b
+            .read::<ContactType>(c)
+            .expect("read")
+            .load::<ContactType>(c)
+            .expect("ours B")
+    };
+    conn.batch_execute(
+        "ALTER TABLE contact_types ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY w9 ON contact_types USING (EXISTS
+             (SELECT 1 FROM contacts c WHERE c.contact_type_id = contact_types.id AND c.status = 'escalated'));",
+    )
+    .expect("policy B");
+    let rls_b = |c: &mut AnyConnection| contact_types::table.load::<ContactType>(c).expect("rls B");
+    let mut x = ours_b(&mut conn);
+    let mut y = hand_b(&mut conn);
+    let mut z = rls_b(&mut rls);
+    for v in [&mut x, &mut y, &mut z] {
+        v.sort_by_key(|t| t.id);
+    }
+    assert!(!x.is_empty());
+    assert_eq!((&x, &x), (&y, &z), "rowguard, hand-written and RLS agree");
+    let paired = paired_ratio(&mut conn, |c| drop(black_box(ours_b(c))), |c| {
+        drop(black_box(hand_b(c)))
+    });
+    eprintln!("W9 paired has-many: rowguard / hand-written {paired}");
+    group.bench_function("has-many: hand-written diesel EXISTS", |b| {
+        b.iter(|| black_box(hand_b(&mut conn)))
+    });
+    group.bench_function("has-many: rowguard read", |b| {
+        b.iter(|| black_box(ours_b(&mut conn)))
+    });
+    group.bench_function("has-many: RLS", |b| b.iter(|| black_box(rls_b(&mut rls))));
+    group.finish();
+    conn.batch_execute("DROP POLICY w9 ON contact_types; ALTER TABLE contact_types DISABLE ROW LEVEL SECURITY;")
+        .expect("policy B off");
+}
+
 /// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).
 fn w8_sync(c: &mut Criterion) {
     if !wanted(&["W8 sync-models", "scan + plan (dry run)"]) {
@@ -1238,6 +1415,7 @@ criterion_group!(
     w7_update,
     w1_rls,
     w8_sync,
+    w9_relations,
     w10_long_lists
 );
 criterion_main!(benches);

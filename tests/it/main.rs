@@ -19,6 +19,7 @@ mod guard;
 mod jobs;
 mod model_props;
 mod relations;
+mod relations_props;
 mod rules_by_name;
 mod rules_props;
 mod rules_sql;

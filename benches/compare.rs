@@ -1225,7 +1225,12 @@ fn w9_relations(c: &mut Criterion) {
     store::put_relation(
         &mut conn,
         "contacts",
-        &rowguard::rules::Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
+        &rowguard::rules::Relation::belongs_to(
+            "contact_type",
+            "contact_type_id",
+            "contact_types",
+            "id",
+        ),
     )
     .expect("belongs-to");
     store::put_relation(
@@ -1302,9 +1307,11 @@ fn w9_relations(c: &mut Criterion) {
     // Owner 1's contacts (x = 1, 100001, …) are exactly those of type 2.
     assert_eq!(x.len() as i64, (n + 99_999) / 100_000, "owner 1's contacts");
     assert_eq!((&x, &x), (&y, &z), "rowguard, hand-written and RLS agree");
-    let paired = paired_ratio(&mut conn, |c| drop(black_box(ours_a(c))), |c| {
-        drop(black_box(hand_a(c)))
-    });
+    let paired = paired_ratio(
+        &mut conn,
+        |c| drop(black_box(ours_a(c))),
+        |c| drop(black_box(hand_a(c))),
+    );
     eprintln!("W9 paired belongs-to: rowguard / hand-written {paired}");
     let mut group = c.benchmark_group(format!("W9 relations {n} contacts/PostgreSQL"));
     group.bench_function("belongs-to: hand-written diesel EXISTS", |b| {
@@ -1314,8 +1321,10 @@ fn w9_relations(c: &mut Criterion) {
         b.iter(|| black_box(ours_a(&mut conn)))
     });
     group.bench_function("belongs-to: RLS", |b| b.iter(|| black_box(rls_a(&mut rls))));
-    conn.batch_execute("DROP POLICY w9 ON contacts; ALTER TABLE contacts DISABLE ROW LEVEL SECURITY;")
-        .expect("policy A off");
+    conn.batch_execute(
+        "DROP POLICY w9 ON contacts; ALTER TABLE contacts DISABLE ROW LEVEL SECURITY;",
+    )
+    .expect("policy A off");
 
     // B: contact types with an escalated contact (has-many).
     let hand_b = |c: &mut AnyConnection| {
@@ -1350,9 +1359,11 @@ fn w9_relations(c: &mut Criterion) {
     }
     assert!(!x.is_empty());
     assert_eq!((&x, &x), (&y, &z), "rowguard, hand-written and RLS agree");
-    let paired = paired_ratio(&mut conn, |c| drop(black_box(ours_b(c))), |c| {
-        drop(black_box(hand_b(c)))
-    });
+    let paired = paired_ratio(
+        &mut conn,
+        |c| drop(black_box(ours_b(c))),
+        |c| drop(black_box(hand_b(c))),
+    );
     eprintln!("W9 paired has-many: rowguard / hand-written {paired}");
     group.bench_function("has-many: hand-written diesel EXISTS", |b| {
         b.iter(|| black_box(hand_b(&mut conn)))
@@ -1362,8 +1373,10 @@ fn w9_relations(c: &mut Criterion) {
     });
     group.bench_function("has-many: RLS", |b| b.iter(|| black_box(rls_b(&mut rls))));
     group.finish();
-    conn.batch_execute("DROP POLICY w9 ON contact_types; ALTER TABLE contact_types DISABLE ROW LEVEL SECURITY;")
-        .expect("policy B off");
+    conn.batch_execute(
+        "DROP POLICY w9 ON contact_types; ALTER TABLE contact_types DISABLE ROW LEVEL SECURITY;",
+    )
+    .expect("policy B off");
 }
 
 /// W8: sync-models over a generated tree of 5,000 files (scan + plan, SQLite).

@@ -487,7 +487,8 @@ impl Authorizer {
     }
 
     /// Whether `subject` may do `right` on `row` of `model`, in memory (for update and
-    /// delete: read AND the right). `row`'s cells are in the order of the model's *stored*
+    /// delete: read AND the right); relation conditions the rest of the rule does not decide
+    /// cost one query each (see [`Guard::can`]). `row`'s cells are in the order of the model's *stored*
     /// columns (as `rules try` builds them); for a value of an [`Authorizable`] type use
     /// [`Guard::can`], which compiles against the type's declared columns. Variables are
     /// bound in place and a constant rule never looks at the row, so a cache hit allocates

@@ -152,6 +152,8 @@ impl<C: GuardConnection> Guard<C> {
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
+    /// A search takes `M`'s own columns; relation conditions belong in rules (where they are
+    /// protected by the related model's read rule), so one here is a validation error.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -174,7 +176,10 @@ impl<C: GuardConnection> Guard<C> {
             })
     }
 
-    /// In memory: may the subject do `right` on `row`? (For update/delete: read AND right.)
+    /// May the subject do `right` on `row`? (For update/delete: read AND right.) In memory,
+    /// with no query on a cache hit, unless the answer turns on relation conditions: memory
+    /// cannot see related rows, so each such condition costs one `SELECT 1 … LIMIT 1` (a
+    /// rule its plain conditions already decide costs none).
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");

@@ -27,6 +27,9 @@ pub struct BrokenRelation {
     pub error: String,
 }
 
+/// Relations with the name of the model each belongs to.
+pub type ModelRelations = Vec<(String, Relation)>;
+
 /// Every stored relation, by model name, in name order.
 ///
 /// ```
@@ -44,7 +47,7 @@ pub struct BrokenRelation {
 /// ```
 pub fn load_relations(
     conn: &mut dyn StoreConnection,
-) -> Result<(Vec<(String, Relation)>, Vec<BrokenRelation>), StoreError> {
+) -> Result<(ModelRelations, Vec<BrokenRelation>), StoreError> {
     let names: HashMap<i64, String> = {
         let query = models::table.select((models::id, models::name));
         let rows: Vec<(i64, String)> = on_backend!(conn, c => query.load(c))?;
@@ -57,7 +60,7 @@ pub fn load_relations(
 pub(crate) fn load_relations_named(
     conn: &mut dyn StoreConnection,
     names: &HashMap<i64, String>,
-) -> Result<(Vec<(String, Relation)>, Vec<BrokenRelation>), StoreError> {
+) -> Result<(ModelRelations, Vec<BrokenRelation>), StoreError> {
     let query = relations::table
         .select((
             relations::authorizable_model_id,

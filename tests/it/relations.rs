@@ -252,6 +252,13 @@ fn cycles_fail_closed_under_negation_too(db: &TestDatabase) {
     assert_eq!(visible_types(&mut c, &auth), Vec::<i64>::new());
     let access = auth.access(&mut c, &agent(), "contacts").expect("access");
     assert!(access.cut, "the cut is reported");
+    // `rules check` warns about it, naming both rule rows.
+    let cycles = store::relation_cycles(&mut c).expect("cycles");
+    assert_eq!(cycles.len(), 1, "{cycles:?}");
+    assert!(
+        cycles[0].contains("contacts (rule ") && cycles[0].contains("contact_types (rule "),
+        "{cycles:?}"
+    );
     // Under a negation the cut must not turn into a grant: contacts "not of a readable
     // customer type", where a type is readable through a readable open contact, is a
     // paradox for type 1; only the supplier type's contacts (4, 8) are granted whatever the

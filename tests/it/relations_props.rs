@@ -193,8 +193,9 @@ fn sql_and_an_oracle_agree_on_random_relation_rules(db: &TestDatabase) {
             Err(DieselError::RollbackTransaction) => {}
             other => return Err(TestCaseError::fail(format!("{filter}: {other:?}"))),
         }
-        let oracle_ids =
-            samples::ids_where(&rows, |row| oracle(&filter, row, &rows, &columns) == Some(true));
+        let oracle_ids = samples::ids_where(&rows, |row| {
+            oracle(&filter, row, &rows, &columns) == Some(true)
+        });
         prop_assert_eq!(&sql_ids, &oracle_ids, "filter {} from {:?}", filter, docs);
         Ok(())
     });

@@ -338,7 +338,9 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
     assert_eq!(code, 1);
     assert!(
-        stdout.contains(r#"rule 3 (roles "sales", model contacts): read.search.idd: "=1": unknown column "idd""#),
+        stdout.contains(
+            r#"rule 3 (roles "sales", model contacts): read.search.idd: "=1": unknown column "idd""#
+        ),
         "{stdout}"
     );
     let (code, _, stderr) = xtask(

@@ -27,6 +27,10 @@ pub struct ModelAccess {
     pub cut: bool,
     /// The foreign-key target checks of writes (belongs-to relations with a check right).
     pub foreign_keys: Vec<super::relations::ForeignKeyCheck>,
+    /// The model's stored relations that do not fit and may be belongs-to (each with why).
+    /// Writes to the model are refused while there are any: their foreign-key target check
+    /// cannot run.
+    pub broken_relations: Vec<String>,
     /// The address of the declared [`Columns`] the rules were compiled against (their
     /// positions are the model's `cell` indexes), or 0 when compiled against the stored
     /// columns (name-only callers such as `rules try`).

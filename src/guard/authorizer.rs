@@ -33,6 +33,9 @@ type ModelsByName = Option<(Stamp, Arc<Catalog>)>;
 pub(super) struct Catalog {
     models: HashMap<String, Result<Arc<StoredModel>, BrokenModel>>,
     pub(super) schema: Schema,
+    /// Stored relations that do not fit (rules using them fail closed; writes to their
+    /// model are refused, since their foreign-key target check cannot run).
+    broken: Vec<store::BrokenRelation>,
 }
 
 static NEXT_AUTHORIZER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -245,6 +248,7 @@ impl Authorizer {
                 })
                 .collect(),
             schema,
+            broken,
         });
         if self.inner.cache.is_current(stamp) {
             *models = Some((stamp, catalog.clone()));
@@ -408,6 +412,13 @@ impl Authorizer {
         let cut = protector.cut;
         let related = protector.related();
         let foreign_keys = foreign_key_checks(&catalog.schema, model, columns);
+        let broken_relations = catalog
+            .broken
+            .iter()
+            // A has-many carries no target check; anything else might.
+            .filter(|b| b.model == model && b.kind != Some(crate::rules::RelationKind::HasMany))
+            .map(|b| format!("relation \"{}\": {}", b.name, b.error))
+            .collect();
         let effective: [Arc<Filter>; 4] = std::array::from_fn(|i| effective[i].clone());
         let access = Arc::new(ModelAccess {
             model: stored,
@@ -417,6 +428,7 @@ impl Authorizer {
             related,
             cut,
             foreign_keys,
+            broken_relations,
             compiled_for: wanted,
         });
         // Not stored (and used for this call only) when read in an older snapshot.

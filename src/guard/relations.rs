@@ -10,8 +10,8 @@ use diesel::RunQueryDsl;
 use crate::db::{on_backend, StoreConnection};
 use crate::error::Error;
 use crate::rules::{
-    compile_document_in, merge, AnyRowQuery, Attributes, Exists, Filter, Operand, Right, Row,
-    Schema, SqlFilter, Test, TestKind, Value, MAX_PROTECTED_DEPTH,
+    compile_document_in, merge, AnyRowQuery, Attributes, Exists, Filter, Right, Row, Schema,
+    SqlFilter, Value, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
 };
 use crate::store;
 
@@ -25,10 +25,13 @@ pub(super) struct Protector<'a> {
     pub(super) conn: &'a mut dyn StoreConnection,
     pub(super) schema: &'a Schema,
     pub(super) sets: &'a [(String, Vec<String>)],
-    /// Unprotected read filters already loaded, by model.
-    reads: HashMap<String, Arc<Filter>>,
-    /// Whether a chain of relations was cut at [`MAX_PROTECTED_DEPTH`].
+    /// Unprotected read filters already loaded, by model, and whether all their rows compiled.
+    reads: HashMap<String, (Arc<Filter>, bool)>,
+    /// Whether a chain of relations was cut at [`MAX_PROTECTED_DEPTH`] or
+    /// [`MAX_PROTECTED_EXISTS`].
     pub(super) cut: bool,
+    /// How many `EXISTS` this protection has built.
+    expansions: usize,
 }
 
 impl<'a> Protector<'a> {
@@ -43,6 +46,7 @@ impl<'a> Protector<'a> {
             sets,
             reads: HashMap::new(),
             cut: false,
+            expansions: 0,
         }
     }
 
@@ -51,6 +55,7 @@ impl<'a> Protector<'a> {
     /// filter grants less, never more: the cut condition becomes false where it grants and
     /// true under a negation (so `NOT EXISTS` on it denies).
     pub(super) fn protect(&mut self, filter: &Filter) -> Result<Filter, Error> {
+        self.expansions = 0;
         self.walk(filter, 0, true)
     }
 
@@ -69,7 +74,9 @@ impl<'a> Protector<'a> {
             Filter::Not(x) => Filter::Not(Box::new(self.walk(x, depth, !positive)?)),
             Filter::Scoped(x) => Filter::Scoped(Box::new(self.walk(x, depth, positive)?)),
             Filter::Exists(e) => {
-                if depth >= MAX_PROTECTED_DEPTH {
+                // Each protected EXISTS copies the related read rule, which may hold several
+                // more: the count caps what one rule can grow into.
+                if depth >= MAX_PROTECTED_DEPTH || self.expansions >= MAX_PROTECTED_EXISTS {
                     self.cut = true;
                     return Ok(if positive {
                         Filter::False
@@ -77,10 +84,18 @@ impl<'a> Protector<'a> {
                         Filter::True
                     });
                 }
+                self.expansions += 1;
                 // EXISTS is monotone in its subquery: the polarity carries inside.
                 let conditions = self.walk(&e.filter, depth + 1, positive)?;
-                let read = self.read_of(&e.target_model)?;
-                let guard = self.walk(&read, depth + 1, positive)?;
+                let (read, complete) = self.read_of(&e.target_model)?;
+                // A related rule row that does not compile grants nothing on its own model;
+                // under a negation that would widen this one, so there every related row
+                // counts as readable.
+                let guard = if positive || complete {
+                    self.walk(&read, depth + 1, positive)?
+                } else {
+                    Filter::True
+                };
                 Filter::Exists(Box::new(Exists {
                     filter: Filter::And(vec![conditions, guard]).simplify(),
                     ..(**e).clone()
@@ -91,22 +106,24 @@ impl<'a> Protector<'a> {
         })
     }
 
-    /// The merged read rule of `model` for the subject's sets (invalid rows grant nothing).
-    fn read_of(&mut self, model: &str) -> Result<Arc<Filter>, Error> {
+    /// The merged read rule of `model` for the subject's sets (invalid rows grant nothing),
+    /// and whether every row compiled.
+    fn read_of(&mut self, model: &str) -> Result<(Arc<Filter>, bool), Error> {
         if let Some(read) = self.reads.get(model) {
             return Ok(read.clone());
         }
         let read = match self.schema.model(model) {
-            None => Arc::new(Filter::False),
+            None => (Arc::new(Filter::False), false),
             Some(m) => {
                 let rows = store::load_rules(self.conn, model, self.sets)?;
                 let compiled: Vec<_> = rows
                     .iter()
-                    .filter_map(|row| {
-                        compile_document_in(&row.rules, &m.columns, self.schema, model).ok()
-                    })
+                    .map(|row| compile_document_in(&row.rules, &m.columns, self.schema, model))
                     .collect();
-                Arc::new(merge(compiled.iter().filter_map(|c| c.access(Right::Read))).to_filter())
+                let complete = compiled.iter().all(Result::is_ok);
+                let valid = compiled.iter().filter_map(|c| c.as_ref().ok());
+                let merged = merge(valid.filter_map(|c| c.access(Right::Read))).to_filter();
+                (Arc::new(merged), complete)
             }
         };
         self.reads.insert(model.to_owned(), read.clone());
@@ -115,7 +132,7 @@ impl<'a> Protector<'a> {
 
     /// The read rules pulled in, by model name.
     pub(super) fn related(self) -> RelatedReads {
-        let mut out: RelatedReads = self.reads.into_iter().collect();
+        let mut out: RelatedReads = self.reads.into_iter().map(|(m, (f, _))| (m, f)).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -153,16 +170,10 @@ pub(super) fn related_row_exists(
     if value.is_null() {
         return Ok(false);
     }
-    let key = Filter::Test(Test {
-        column: e.target_column.clone(),
-        index: 0,
-        ty: e.target_type,
-        kind: TestKind::In(vec![Operand::Value(value.clone())]),
-    });
-    let filter = Filter::And(vec![key, filter.clone()]).simplify();
     let table = e.target_table.to_string();
-    let sql = SqlFilter::from_arc(Some(Cow::Owned(table.clone())), Arc::new(filter));
-    let query = AnyRowQuery::new(&table, sql);
+    let sql = SqlFilter::from_arc(Some(Cow::Owned(table.clone())), Arc::new(filter.clone()));
+    let query =
+        AnyRowQuery::new(&table, sql).with_key(&e.target_column, e.target_type, value.clone());
     let found: Vec<i32> = on_backend!(conn, c => query.load(c))?;
     Ok(!found.is_empty())
 }

@@ -179,7 +179,9 @@ impl<C: GuardConnection> Guard<C> {
     /// May the subject do `right` on `row`? (For update/delete: read AND right.) In memory,
     /// with no query on a cache hit, unless the answer turns on relation conditions: memory
     /// cannot see related rows, so each such condition costs one `SELECT 1 … LIMIT 1` (a
-    /// rule its plain conditions already decide costs none).
+    /// rule its plain conditions already decide costs none). For create and update it also
+    /// runs the foreign-key target check the write would (one lookup per non-NULL
+    /// belongs-to column), so `can` says yes exactly when the write's checks would pass.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -202,11 +204,22 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         let question = self.question::<M>(right);
         let attrs = self.subject.attributes();
-        self.auth
+        let allowed = self
+            .auth
             .decide(conn, question, Verdict::Decided(true), |filter, attrs| {
                 Verdict::of(filter, attrs, row)
             })?
-            .settle(conn, attrs, row)
+            .settle(conn, attrs, row)?;
+        if !allowed || !matches!(right, Right::Create | Right::Update) {
+            return Ok(allowed);
+        }
+        // As the write would: every foreign key must point at a parent it may link to.
+        let targets = self.foreign_keys::<M>(conn)?;
+        match self.check_targets::<M>(conn, right, row, &targets) {
+            Ok(()) => Ok(true),
+            Err(Error::ForbiddenTarget { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 
     /// The row with primary key `key`, if the subject may read it.
@@ -260,6 +273,7 @@ impl<C: GuardConnection> Guard<C> {
         search: Option<Filter>,
     ) -> Result<Vec<M>, Error> {
         let conn = conn.as_connection();
+        plain_search::<M>(&search)?;
         let rule = self.rule::<M>(conn, Right::Read)?;
         Ok(M::unguarded_load(conn, restrict::<M>(&rule, search))?)
     }
@@ -295,17 +309,27 @@ impl<C: GuardConnection> Guard<C> {
         let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Create))?;
         let recheck = undecided || stored_may_differ(row, &rule);
         let targets = self.foreign_keys::<M>(conn)?;
+        // A NULL foreign key in the struct may be stored as the column's DEFAULT.
+        let defaulted = targets
+            .iter()
+            .any(|t| row.value(t.relation.local_index).is_null());
         let write = |conn: &mut C| -> Result<(), Error> {
             self.check_targets::<M>(conn, Right::Create, row, &targets)?;
             row.unguarded_insert(conn)?;
-            if recheck {
+            if recheck || defaulted {
                 // A key the database generates is found as the connection's last insert id.
                 let key = match row.key() {
                     Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
                     key => key,
                 };
-                if M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
                     return Err(forbidden::<M>(Right::Create));
+                }
+                if defaulted {
+                    let everything = Arc::new(Filter::True);
+                    for stored in M::unguarded_load(conn, at_key::<M>(&everything, &key))? {
+                        self.check_targets::<M>(conn, Right::Create, &stored, &targets)?;
+                    }
                 }
             }
             Ok(())
@@ -430,6 +454,7 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<usize, Error> {
         let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
+        plain_search::<M>(&search)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
         let targets = self.foreign_keys::<M>(conn)?;
         let mut panicked = None;
@@ -497,6 +522,7 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<usize, Error> {
         let conn = conn.as_connection();
         writable::<M>(Right::Delete)?;
+        plain_search::<M>(&search)?;
         let rule = self.rule::<M>(conn, Right::Delete)?;
         Ok(M::unguarded_delete(conn, restrict::<M>(&rule, search))?)
     }
@@ -532,8 +558,19 @@ impl<C: GuardConnection> Guard<C> {
         let declared = Some(Declared::of::<M>());
         self.auth
             .with_access(conn, &self.subject, M::NAME, declared, |access| {
-                access.foreign_keys.clone()
-            })
+                if access.broken_relations.is_empty() {
+                    Ok(access.foreign_keys.clone())
+                } else {
+                    Err(Error::Store(crate::store::StoreError::BadRelation(
+                        format!(
+                            "writes to {} are refused until its relations are fixed \
+                         (rowguard sync-models; rules check lists them): {}",
+                            M::NAME,
+                            access.broken_relations.join("; ")
+                        ),
+                    )))
+                }
+            })?
     }
 
     /// The foreign-key target check: every belongs-to column of `row` set to a non-NULL
@@ -552,9 +589,19 @@ impl<C: GuardConnection> Guard<C> {
             if value.is_null() {
                 continue;
             }
-            let parent =
-                self.auth
-                    .filter(conn, &self.subject, &relation.target_model, check.right)?;
+            let target = &relation.target_model;
+            // Update and delete include read already; create does not, and a parent the
+            // subject cannot read must not be linked to (nor its existence tested).
+            let parent = match check.right {
+                Right::Create => {
+                    let read = self.auth.filter(conn, &self.subject, target, Right::Read)?;
+                    let create = self
+                        .auth
+                        .filter(conn, &self.subject, target, Right::Create)?;
+                    Arc::new(Filter::And(vec![(*read).clone(), (*create).clone()]))
+                }
+                right => self.auth.filter(conn, &self.subject, target, right)?,
+            };
             if !related_row_exists(conn, relation, &value, &parent)? {
                 return Err(Error::ForbiddenTarget {
                     action,
@@ -592,6 +639,23 @@ fn precheck<M: Authorizable>(rule: &Filter, row: &M) -> Option<bool> {
         None if rule.has_relations() => Some(true),
         _ => None,
     }
+}
+
+/// An application search must not reach through relations: its `EXISTS` would not carry the
+/// related model's read rule, and so could tell the subject about rows it cannot read.
+fn plain_search<M: Authorizable>(search: &Option<Filter>) -> Result<(), Error> {
+    if search.as_ref().is_some_and(Filter::has_relations) {
+        return Err(Error::InvalidSearch {
+            model: M::NAME.to_owned(),
+            source: crate::rules::RuleError::new(
+                crate::rules::RuleErrorKind::UnknownRelation,
+                "",
+                "an application search takes the model's own columns; relation conditions \
+                 belong in rules, where the related model's read rule protects them",
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `Err(Immutable)` for an update or delete of an append-only model.

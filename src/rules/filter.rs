@@ -458,23 +458,34 @@ impl Filter {
     }
 
     /// Fills in `$subject.*` variables from `attrs`. A condition whose variable is missing,
-    /// or does not parse as its column's type, becomes false as a whole. (Not simplified
-    /// again: this runs per check, and a `FALSE` leaf means the same to SQL and `eval`.)
+    /// or does not parse as its column's type, becomes false as a whole — or, where it sits
+    /// under a negation (only inside a related model's read rule that protection added), true:
+    /// either way the filter grants less, never more. (Not simplified again: this runs per
+    /// check, and a constant leaf means the same to SQL and `eval`.)
     pub fn resolve(&self, attrs: &Attributes) -> Filter {
         if !self.has_vars() {
             return self.clone();
         }
-        self.resolve_inner(attrs)
+        self.resolve_inner(attrs, true)
     }
 
-    fn resolve_inner(&self, attrs: &Attributes) -> Filter {
+    fn resolve_inner(&self, attrs: &Attributes, positive: bool) -> Filter {
         match self {
-            Filter::And(c) => Filter::And(c.iter().map(|f| f.resolve_inner(attrs)).collect()),
-            Filter::Or(c) => Filter::Or(c.iter().map(|f| f.resolve_inner(attrs)).collect()),
-            Filter::Not(x) => Filter::Not(Box::new(x.resolve_inner(attrs))),
-            Filter::Scoped(x) => x.substitute(attrs).unwrap_or(Filter::False),
+            Filter::And(c) => {
+                Filter::And(c.iter().map(|f| f.resolve_inner(attrs, positive)).collect())
+            }
+            Filter::Or(c) => {
+                Filter::Or(c.iter().map(|f| f.resolve_inner(attrs, positive)).collect())
+            }
+            Filter::Not(x) => Filter::Not(Box::new(x.resolve_inner(attrs, !positive))),
+            Filter::Scoped(x) => x.substitute(attrs).unwrap_or(if positive {
+                Filter::False
+            } else {
+                Filter::True
+            }),
+            // EXISTS is monotone in its subquery: the polarity carries inside.
             Filter::Exists(e) => Filter::Exists(Box::new(Exists {
-                filter: e.filter.resolve_inner(attrs),
+                filter: e.filter.resolve_inner(attrs, positive),
                 ..(**e).clone()
             })),
             other => other.clone(),
@@ -497,7 +508,7 @@ impl Filter {
             Filter::Not(x) => Filter::Not(Box::new(x.substitute(attrs)?)),
             Filter::Scoped(x) => x.substitute(attrs)?,
             Filter::Exists(e) => Filter::Exists(Box::new(Exists {
-                filter: e.filter.resolve_inner(attrs),
+                filter: e.filter.substitute(attrs)?,
                 ..(**e).clone()
             })),
             Filter::Test(t) => {

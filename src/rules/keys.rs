@@ -8,7 +8,7 @@ use diesel::result::QueryResult;
 use diesel::RunQueryDsl;
 
 use super::sql::Dialect;
-use super::SqlFilter;
+use super::{ColumnType, SqlFilter, Value};
 use crate::db::MultiBackend;
 
 /// The primary keys of `table`'s rows that match a filter, ascending. `ST` is the SQL type
@@ -66,11 +66,12 @@ impl<ST> QueryFragment<MultiBackend> for KeysQuery<ST> {
     }
 }
 
-/// `SELECT 1 FROM table WHERE filter LIMIT 1`: whether any row of `table` matches (relation
-/// conditions decided for one row, the foreign-key target check).
+/// `SELECT 1 FROM table WHERE [table.column = key AND] filter LIMIT 1`: whether any row of
+/// `table` matches (relation conditions decided for one row, the foreign-key target check).
 #[derive(Debug, Clone)]
 pub struct AnyRowQuery {
     table: String,
+    key: Option<(String, ColumnType, Value)>,
     filter: SqlFilter,
 }
 
@@ -79,8 +80,18 @@ impl AnyRowQuery {
     pub fn new(table: &str, filter: SqlFilter) -> Self {
         Self {
             table: table.to_owned(),
+            key: None,
             filter,
         }
+    }
+
+    /// Only the rows whose `column` (of type `ty`) equals `value` as the database compares
+    /// keys: the plain `=` a foreign key and a join use (on MySQL, the column's collation),
+    /// not the rule language's exact comparison, so it agrees with the `EXISTS` rowguard
+    /// renders for the same relation, and uses the key's index.
+    pub fn with_key(mut self, column: &str, ty: ColumnType, value: Value) -> Self {
+        self.key = Some((column.to_owned(), ty, value));
+        self
     }
 }
 
@@ -103,6 +114,21 @@ where
         out.push_sql("SELECT 1 FROM ");
         out.push_identifier(&self.table)?;
         out.push_sql(" WHERE ");
+        if let Some((column, ty, value)) = &self.key {
+            out.push_identifier(&self.table)?;
+            out.push_sql(".");
+            out.push_identifier(column)?;
+            out.push_sql(" = ");
+            let uuid = *ty == ColumnType::Uuid && DB::BACKEND == crate::Backend::Postgres;
+            if uuid {
+                out.push_sql("CAST(");
+            }
+            DB::push_value(&mut out, value)?;
+            if uuid {
+                out.push_sql(" AS uuid)");
+            }
+            out.push_sql(" AND ");
+        }
         self.filter.walk_ast(out.reborrow())?;
         out.push_sql(" LIMIT 1");
         Ok(())

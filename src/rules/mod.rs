@@ -31,7 +31,8 @@ pub use self::keys::{AnyRowQuery, KeysQuery};
 pub use self::merge::{merge, Merged};
 pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
 pub use self::relation::{
-    Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_RELATION_DEPTH,
+    Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
+    MAX_RELATION_DEPTH,
 };
 pub use self::sql::{Dialect, SqlFilter, LONG_LIST};
 pub use self::validate::{

@@ -20,6 +20,11 @@ pub const MAX_RELATION_DEPTH: usize = 3;
 /// each other) are cut there, so that the filter grants less, never more.
 pub const MAX_PROTECTED_DEPTH: usize = 4;
 
+/// How many `EXISTS` protection may build for one rule (the rule's own relation conditions
+/// and those of the related read rules it copies in). Past it, the rest is cut like a chain
+/// past [`MAX_PROTECTED_DEPTH`]: a handful of relation conditions per rule stays far below.
+pub const MAX_PROTECTED_EXISTS: usize = 64;
+
 /// Which side of a foreign key a relation is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RelationKind {
@@ -129,6 +134,17 @@ impl Relation {
     }
 }
 
+impl Relation {
+    /// Whether `other` reaches other rows than `self` (kind, columns or target differ; a
+    /// different check right alone does not).
+    pub fn reaches_differently(&self, other: &Relation) -> bool {
+        self.kind != other.kind
+            || self.local_column != other.local_column
+            || self.target_model != other.target_model
+            || self.target_column != other.target_column
+    }
+}
+
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -233,7 +249,16 @@ impl Schema {
                 relation.name.escape_debug()
             ));
         }
-        if owner.relation(&relation.name).is_some() || owner.columns.get(&relation.name).is_some() {
+        // Names differing only in case count as the same (MySQL's default collation does).
+        let taken = owner
+            .relations
+            .iter()
+            .any(|r| r.name.eq_ignore_ascii_case(&relation.name))
+            || owner
+                .columns
+                .iter()
+                .any(|(c, _)| c.eq_ignore_ascii_case(&relation.name));
+        if taken {
             return Err(format!(
                 "relation \"{}\" of {model}: the name is already a relation or column of {model}",
                 relation.name

@@ -265,7 +265,16 @@ fn compile_related(
         filter: inner,
     }));
     Ok(if related.negated {
-        Filter::Not(Box::new(exists))
+        // A `$subject` variable that cannot be bound makes the whole negated condition false
+        // (as under `!=`), not just the part inside the subquery: `NOT EXISTS (… AND FALSE)`
+        // would grant every row.
+        let uses_vars = exists.has_vars();
+        let not = Filter::Not(Box::new(exists));
+        if uses_vars {
+            Filter::Scoped(Box::new(not))
+        } else {
+            not
+        }
     } else {
         exists
     })

@@ -14,7 +14,7 @@ pub use self::models::{
 pub(crate) use self::relations::{add_relations, remove_relations};
 pub use self::relations::{
     delete_relation, load_relations, load_schema, put_relation, relation_cycles,
-    rules_broken_by_schema, BrokenRelation, ModelRelations,
+    rules_broken_by_schema, rules_using_relation, BrokenRelation, ModelRelations,
 };
 pub(crate) use self::relations::{load_relations_named, model_names, schema_of};
 pub use self::rule_rows::{

@@ -23,6 +23,8 @@ pub struct BrokenRelation {
     pub model: String,
     /// Its name.
     pub name: String,
+    /// Its kind, when that much is readable.
+    pub kind: Option<RelationKind>,
     /// What is wrong.
     pub error: String,
 }
@@ -78,8 +80,9 @@ pub(crate) fn load_relations_named(
     let mut broken = Vec::new();
     for (model_id, name, kind, local_column, target_id, target_column, check) in rows {
         let model = names.get(&model_id).cloned().unwrap_or_default();
+        let kind_text = kind;
         let parsed = (|| -> Result<Relation, String> {
-            let kind: RelationKind = kind.parse()?;
+            let kind: RelationKind = kind_text.parse()?;
             let check = match check.as_deref() {
                 None => None,
                 Some(key) => Some(Right::from_key(key).ok_or_else(|| {
@@ -105,7 +108,12 @@ pub(crate) fn load_relations_named(
         })();
         match parsed {
             Ok(relation) => found.push((model, relation)),
-            Err(error) => broken.push(BrokenRelation { model, name, error }),
+            Err(error) => broken.push(BrokenRelation {
+                model,
+                name,
+                kind: kind_text.parse().ok(),
+                error,
+            }),
         }
     }
     found.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
@@ -160,9 +168,14 @@ pub(crate) fn schema_of(
         schema.add_model(&m.name, &m.table_name, &m.primary_key, m.columns.clone());
     }
     for (model, relation) in relations {
-        let name = relation.name.clone();
+        let (name, kind) = (relation.name.clone(), Some(relation.kind));
         if let Err(error) = schema.add_relation(&model, relation) {
-            broken.push(BrokenRelation { model, name, error });
+            broken.push(BrokenRelation {
+                model,
+                name,
+                kind,
+                error,
+            });
         }
     }
     schema
@@ -191,6 +204,14 @@ pub fn put_relation(
     write_transaction(conn, |conn| {
         let (mut schema, _) = load_schema(conn)?;
         let before = schema.clone();
+        if let Some(old) = before.model(model).and_then(|m| m.relation(&relation.name)) {
+            if old.reaches_differently(relation) {
+                let users = rules_using_relation(conn, &before, model, &relation.name)?;
+                if !users.is_empty() {
+                    return Err(StoreError::RulesWouldBreak(users));
+                }
+            }
+        }
         schema.remove_relation(model, &relation.name);
         schema
             .add_relation(model, relation.clone())
@@ -268,6 +289,28 @@ pub fn delete_relation(
         );
         Ok(on_backend!(conn, c => delete.execute(c))? > 0)
     })
+}
+
+/// The stored rules that use relation `name` of `model`, each as `"model set_type/set_value:
+/// uses relation model.name, which would reach other rows"`: a change of its kind, columns
+/// or target would silently change what they mean, so it is refused while they exist.
+pub fn rules_using_relation(
+    conn: &mut dyn StoreConnection,
+    schema: &Schema,
+    model: &str,
+    name: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut without = schema.clone();
+    if !without.remove_relation(model, name) {
+        return Ok(Vec::new());
+    }
+    Ok(rules_broken_by_schema(conn, schema, &without)?
+        .into_iter()
+        .map(|line| {
+            let who = line.split_once(": ").map_or(line.as_str(), |(who, _)| who);
+            format!("{who}: uses relation {model}.{name}, which would reach other rows")
+        })
+        .collect())
 }
 
 /// The row ids of `names`, in order; an unknown one is [`StoreError::BadRelation`].

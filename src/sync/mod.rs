@@ -571,9 +571,24 @@ pub fn sync(
             })
             .collect();
         let relation_plan = relations::plan(&stored_relations, found, &kept);
-        let after = relations::schema_after(&stored, found, &kept);
+        let after = relations::schema_after(&stored, &stored_relations, found, &kept);
         let (before, _) = store::load_schema(conn)
             .map_err(|e| store_error(e, "authorizable_relations".into()))?;
+        // A relation rules use may not start reaching other rows under the same name.
+        for (model, old) in &stored_relations {
+            let now = found
+                .get(model)
+                .and_then(|m| m.relations.iter().find(|r| r.name == old.name));
+            if now.is_some_and(|now| old.reaches_differently(now)) {
+                for why in store::rules_using_relation(conn, &before, model, &old.name)
+                    .map_err(|e| store_error(e, "authorization_rules".into()))?
+                {
+                    if !broken.contains(&why) {
+                        broken.push(why);
+                    }
+                }
+            }
+        }
         for why in store::rules_broken_by_schema(conn, &before, &after)
             .map_err(|e| store_error(e, "authorization_rules".into()))?
         {

@@ -219,13 +219,55 @@ pub(super) fn resolve(
         }
     }
     for (model, relation) in derived {
-        match schema.add_relation(&model, relation.clone()) {
-            Ok(()) => {
-                if let Some(m) = models.get_mut(&model) {
-                    m.relations.push(relation);
-                }
+        // A default that does not fit (its name is a column: a foreign key without `_id`)
+        // is an error, not a note: dropping it would silently drop a target check.
+        schema
+            .add_relation(&model, relation.clone())
+            .map_err(|why| SyncError::Model {
+                path: models
+                    .get(&model)
+                    .map(|m| m.file.display().to_string())
+                    .unwrap_or_default(),
+                cause: format!(
+                    "the default relation from diesel::joinable! does not fit: {why}; name it \
+                     yourself: authorizable!(… relations {{ NAME: {} {}({}) }})",
+                    relation.kind,
+                    models
+                        .get(&relation.target_model)
+                        .map(|m| m.table.as_str())
+                        .unwrap_or_default(),
+                    if relation.kind == RelationKind::BelongsTo {
+                        &relation.local_column
+                    } else {
+                        &relation.target_column
+                    }
+                ),
+            })?;
+        if let Some(m) = models.get_mut(&model) {
+            m.relations.push(relation);
+        }
+    }
+    // A has-many without the belongs-to back: writes to the child are not target-checked.
+    for (parent, m) in models.iter() {
+        for r in m
+            .relations
+            .iter()
+            .filter(|r| r.kind == RelationKind::HasMany)
+        {
+            let checked = models.get(&r.target_model).is_some_and(|child| {
+                child.relations.iter().any(|b| {
+                    b.kind == RelationKind::BelongsTo
+                        && b.local_column == r.target_column
+                        && b.target_model == *parent
+                })
+            });
+            if !checked {
+                notes.push(format!(
+                    "relation {parent}.{}: {} has no belongs-to on {} back to {parent}, so writes \
+                     to {} do not check that it points at a {parent} row the subject may read",
+                    r.name, r.target_model, r.target_column, r.target_model
+                ));
             }
-            Err(why) => notes.push(format!("no default relation: {why}")),
         }
     }
     for m in models.values_mut() {
@@ -303,6 +345,7 @@ pub(super) fn plan(
 /// `kept` models as stored (with their stored relations).
 pub(super) fn schema_after(
     stored: &[Result<std::sync::Arc<crate::store::StoredModel>, crate::store::BrokenModel>],
+    stored_relations: &[(String, Relation)],
     found: &BTreeMap<String, FoundModel>,
     kept: &[&str],
 ) -> Schema {
@@ -319,6 +362,12 @@ pub(super) fn schema_after(
         for relation in &m.relations {
             // Checked when the scan resolved them.
             let _ = schema.add_relation(&m.name, relation.clone());
+        }
+    }
+    for (model, relation) in stored_relations {
+        if kept.contains(&model.as_str()) {
+            // As stored; one that no longer fits fails here as it does at run time.
+            let _ = schema.add_relation(model, relation.clone());
         }
     }
     schema

@@ -30,7 +30,31 @@ rowguard::backend_tests!(
     relations_are_stored_guarded_and_visible_to_a_dba,
     explain_shows_the_related_rules,
     the_planner_sees_the_same_exists_as_hand_written,
+    a_missing_attribute_never_opens_a_negated_relation,
+    a_broken_related_rule_never_widens_a_negation,
+    a_broken_relation_stops_writes_instead_of_dropping_the_check,
+    an_application_search_may_not_reach_through_relations,
+    a_defaulted_foreign_key_is_checked_as_stored,
+    a_create_check_on_the_parent_still_needs_it_readable,
+    can_and_sql_agree_on_text_keys_whatever_the_collation,
+    relation_names_differing_only_in_case_are_one_name,
+    can_create_agrees_with_insert_on_the_target_check,
+    a_relation_rules_use_cannot_be_pointed_elsewhere,
 );
+
+diesel::table! {
+    tickets (id) { id -> BigInt, contact_type_id -> Nullable<BigInt>, note -> Text }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = tickets)]
+struct Ticket {
+    id: i64,
+    contact_type_id: Option<i64>,
+    note: String,
+}
+
+rowguard::authorizable!(Ticket => tickets(id) { id, contact_type_id, note });
 
 /// The contacts app with both relations stored, on one connection.
 fn setup(db: &TestDatabase) -> (AnyConnection, Authorizer) {
@@ -678,4 +702,343 @@ fn plan(c: &mut AnyConnection, sql: &str) -> Vec<String> {
             .map(|r| r.json)
             .collect(),
     }
+}
+
+fn a_missing_attribute_never_opens_a_negated_relation(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        ALL,
+        r#"{"read":{"search":{"!contacts.owner_id":"=$subject.id"}}}"#,
+    );
+    assert_eq!(
+        visible_types(&mut c, &auth),
+        [2],
+        "17 owns only type-1 contacts"
+    );
+    // Without the attribute the whole negated condition is false, as under `!=`.
+    let anonymous = auth.guard(Subject::new().with_set("roles", ["agent"]));
+    let types: Vec<i64> = anonymous
+        .read::<ContactType>(&mut c)
+        .expect("query")
+        .select(contact_types::id)
+        .load(&mut c)
+        .expect("load");
+    assert_eq!(types, Vec::<i64>::new());
+    let customer = contact_types::table
+        .find(1)
+        .first::<ContactType>(&mut c)
+        .expect("row");
+    assert!(!anonymous.can(&mut c, Right::Read, &customer).expect("can"));
+    // In a related model's read rule (protection) under a negation, too: a missing
+    // attribute there counts every related row, so the negation grants less.
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"owner_id":"=$subject.id"}}}"#,
+        r#"{"read":{"search":{"!contacts.status":"=closed"}}}"#,
+    );
+    let types: Vec<i64> = anonymous
+        .read::<ContactType>(&mut c)
+        .expect("query")
+        .select(contact_types::id)
+        .load(&mut c)
+        .expect("load");
+    // Type 2 has closed contacts (with the attribute missing, every contact counts as
+    // readable there); type 1 has none at all. Read as "no contact readable", the negation
+    // would have granted both.
+    assert_eq!(types, [1]);
+}
+
+fn a_broken_related_rule_never_widens_a_negation(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"!contact_type.name":"=supplier"}}}"#,
+        ALL,
+    );
+    assert_eq!(visible_contacts(&mut c, &auth), [1, 2, 3, 5, 6, 7, 9, 10]);
+    // A DBA's typo in the related rule: that row grants nothing on contact_types, and must
+    // not thereby widen contacts.
+    c.batch_execute(
+        r#"UPDATE authorization_rules SET rules = '{"read":{"search":{"nmae":"=x"}}}'
+           WHERE authorizable_model_id = (SELECT id FROM authorizable_models WHERE name = 'contact_types')"#,
+    )
+    .expect("dba typo");
+    auth.invalidate();
+    assert_eq!(visible_contacts(&mut c, &auth), [1, 2, 3, 5, 6, 7, 9, 10]);
+}
+
+fn a_broken_relation_stops_writes_instead_of_dropping_the_check(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"create":"*","read":"*"}"#,
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
+    );
+    let guard = auth.guard(agent());
+    let mut row = contacts::table
+        .find(1)
+        .first::<Contact>(&mut c)
+        .expect("row");
+    (row.id, row.contact_type_id) = (11, 2);
+    assert!(matches!(
+        guard.insert(&mut c, &row),
+        Err(Error::ForbiddenTarget { .. })
+    ));
+    c.batch_execute(
+        "UPDATE authorizable_relations SET local_column = 'contact_typeid' WHERE name = 'contact_type'",
+    )
+    .expect("dba typo");
+    auth.invalidate();
+    let err = guard.insert(&mut c, &row).expect_err("refused");
+    assert!(
+        err.to_string().contains("writes to contacts are refused"),
+        "{err}"
+    );
+    row.contact_type_id = 1;
+    assert!(
+        guard.insert(&mut c, &row).is_err(),
+        "every write, until it is fixed"
+    );
+    // Reads of contacts are unaffected (no rule uses the relation here).
+    assert_eq!(visible_contacts(&mut c, &auth).len(), 10);
+}
+
+fn an_application_search_may_not_reach_through_relations(db: &TestDatabase) {
+    use rowguard::Authorizable;
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        ALL,
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
+    );
+    let (schema, _) = store::load_schema(&mut c).expect("schema");
+    let search = rowguard::rules::compile_document_in(
+        r#"{"read":{"search":{"contact_type.name":"=supplier"}}}"#,
+        Contact::columns(),
+        &schema,
+        "contacts",
+    )
+    .expect("compiles")
+    .filter(Right::Read)
+    .expect("filter");
+    let guard = auth.guard(agent());
+    for result in [
+        guard
+            .load_all::<Contact>(&mut c, Some(search.clone()))
+            .map(|_| ()),
+        guard
+            .delete_all::<Contact>(&mut c, Some(search.clone()))
+            .map(|_| ()),
+        guard
+            .update_all::<Contact>(&mut c, Some(search.clone()), |_| {})
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(Error::InvalidSearch { .. })),
+            "{result:?}"
+        );
+    }
+    assert!(guard
+        .search::<Contact>(r#"{"contact_type.name":"=supplier"}"#)
+        .is_err());
+}
+
+fn a_defaulted_foreign_key_is_checked_as_stored(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    c.batch_execute(
+        "CREATE TABLE tickets (id BIGINT PRIMARY KEY, \
+         contact_type_id BIGINT DEFAULT 2 REFERENCES contact_types (id), note TEXT NOT NULL)",
+    )
+    .expect("table");
+    auth.register::<Ticket>(&mut c).expect("register");
+    store::put_relation(
+        &mut c,
+        "tickets",
+        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
+    )
+    .expect("relation");
+    store::put_rule(
+        &mut c,
+        "roles",
+        "agent",
+        "tickets",
+        r#"{"create":"*","read":"*"}"#,
+    )
+    .expect("rule");
+    rules(
+        &mut c,
+        &auth,
+        ALL,
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
+    );
+    let guard = auth.guard(agent());
+    let explicit = Ticket {
+        id: 1,
+        contact_type_id: Some(2),
+        note: "x".into(),
+    };
+    assert!(matches!(
+        guard.insert(&mut c, &explicit),
+        Err(Error::ForbiddenTarget { .. })
+    ));
+    // None: Diesel inserts DEFAULT, which is the unreadable type 2.
+    let defaulted = Ticket {
+        id: 2,
+        contact_type_id: None,
+        note: "x".into(),
+    };
+    assert!(matches!(
+        guard.insert(&mut c, &defaulted),
+        Err(Error::ForbiddenTarget { .. })
+    ));
+    let stored: i64 = tickets::table.count().get_result(&mut c).expect("count");
+    assert_eq!(stored, 0, "rolled back");
+    let fine = Ticket {
+        id: 3,
+        contact_type_id: Some(1),
+        note: "x".into(),
+    };
+    guard.insert(&mut c, &fine).expect("readable type");
+}
+
+fn a_create_check_on_the_parent_still_needs_it_readable(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"create":"*","read":"*"}"#,
+        r#"{"create":"*","read":{"search":{"name":"=customer"}}}"#,
+    );
+    let mut relation =
+        Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
+    relation.check = Some(Right::Create);
+    store::put_relation(&mut c, "contacts", &relation).expect("check create");
+    let guard = auth.guard(agent());
+    let mut row = contacts::table
+        .find(1)
+        .first::<Contact>(&mut c)
+        .expect("row");
+    (row.id, row.contact_type_id) = (11, 2);
+    assert!(matches!(
+        guard.insert(&mut c, &row),
+        Err(Error::ForbiddenTarget {
+            right: Right::Create,
+            ..
+        })
+    ));
+    row.contact_type_id = 1;
+    guard.insert(&mut c, &row).expect("readable and creatable");
+}
+
+fn can_and_sql_agree_on_text_keys_whatever_the_collation(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    store::put_relation(
+        &mut c,
+        "contacts",
+        &Relation::has_many("namesakes", "name", "contacts", "name"),
+    )
+    .expect("relation");
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":"*","update":{"search":{"!namesakes.status":"=closed"}}}"#,
+        ALL,
+    );
+    // Contact 4 is "Edsger Dijkstra", closed; 11 is the same name in capitals, open.
+    let mut twin = contacts::table
+        .find(4)
+        .first::<Contact>(&mut c)
+        .expect("row");
+    (twin.id, twin.name, twin.status) = (11, "EDSGER DIJKSTRA".into(), "open".into());
+    diesel::insert_into(contacts::table)
+        .values(&twin)
+        .execute(&mut c)
+        .expect("insert");
+    let keys = auth
+        .permitted_keys(&mut c, &agent(), "contacts", Right::Update)
+        .expect("keys");
+    let guard = auth.guard(agent());
+    for row in contacts::table.load::<Contact>(&mut c).expect("rows") {
+        let can = guard.can(&mut c, Right::Update, &row).expect("can");
+        assert_eq!(
+            can,
+            keys.contains(&Value::Int(row.id)),
+            "contact {}",
+            row.id
+        );
+    }
+}
+
+fn relation_names_differing_only_in_case_are_one_name(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"contact_type.name":"=supplier"}}}"#,
+        ALL,
+    );
+    let mut shadow = Relation::belongs_to("Contact_Type", "contact_type_id", "contact_types", "id");
+    shadow.check = None;
+    let err = store::put_relation(&mut c, "contacts", &shadow).expect_err("taken");
+    assert!(
+        err.to_string().contains("already a relation or column"),
+        "{err}"
+    );
+    auth.invalidate();
+    let (found, _) = store::load_relations(&mut c).expect("load");
+    assert!(found
+        .iter()
+        .any(|(m, r)| m == "contacts" && r.name == "contact_type" && r.check == Some(Right::Read)));
+    assert_eq!(visible_contacts(&mut c, &auth), [4, 8]);
+}
+
+fn can_create_agrees_with_insert_on_the_target_check(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"create":"*","read":"*"}"#,
+        r#"{"read":{"search":{"name":"=customer"}}}"#,
+    );
+    let guard = auth.guard(agent());
+    let mut row = contacts::table
+        .find(1)
+        .first::<Contact>(&mut c)
+        .expect("row");
+    row.id = 11;
+    for type_id in [2, 1] {
+        row.contact_type_id = type_id;
+        let can = guard.can(&mut c, Right::Create, &row).expect("can");
+        assert_eq!(can, type_id == 1);
+        assert_eq!(can, guard.insert(&mut c, &row).is_ok(), "type {type_id}");
+    }
+}
+
+fn a_relation_rules_use_cannot_be_pointed_elsewhere(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"contacts.status":"=closed"}}}"#,
+        r#"{"read":{"search":{"contacts.status":"=closed"}}}"#,
+    );
+    // Same name, other columns: every rule using it would silently mean something else.
+    let elsewhere = Relation::has_many("contacts", "id", "contacts", "owner_id");
+    let err = store::put_relation(&mut c, "contact_types", &elsewhere).expect_err("in use");
+    assert!(
+        err.to_string()
+            .contains("uses relation contact_types.contacts"),
+        "{err}"
+    );
+    // Changing only the target check of a used relation is fine.
+    let mut checked =
+        Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
+    checked.check = Some(Right::Update);
+    store::put_relation(&mut c, "contacts", &checked).expect("check only");
 }

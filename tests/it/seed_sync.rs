@@ -1031,4 +1031,39 @@ fn sync_derives_relations_and_guards_those_rules_use(db: &TestDatabase) {
             "{decl}: {err}"
         );
     }
+    // A foreign key without `_id` whose default name is the column itself: an error naming
+    // the fix, never a has-many kept with its belongs-to (and target check) dropped.
+    tree.write(
+        "schema.rs",
+        "diesel::table! { users (id) { id -> BigInt, name -> Text } }\n\
+         diesel::table! { posts (id) { id -> BigInt, author -> BigInt, title -> Text } }\n\
+         diesel::joinable!(posts -> users (author));\n",
+    );
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(User => users(id) { id, name });\n\
+         rowguard::authorizable!(Post => posts(id) { id, author, title });\n",
+    );
+    let err = tree.scan().unwrap_err().to_string();
+    assert!(
+        err.contains("already a relation or column")
+            && err.contains("relations { NAME: belongs_to users(author) }"),
+        "{err}"
+    );
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(User => users(id) { id, name });\n\
+         rowguard::authorizable!(Post => posts(id) { id, author, title } relations { writer: belongs_to users(author) });\n",
+    );
+    let scan = tree.scan().unwrap();
+    let names: Vec<String> = scan
+        .models
+        .values()
+        .flat_map(|m| {
+            m.relations
+                .iter()
+                .map(move |r| format!("{}.{}", m.name, r.name))
+        })
+        .collect();
+    assert_eq!(names, ["posts.writer", "users.posts"]);
 }

@@ -292,6 +292,23 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     };
     let (code, stdout, _) = check_models();
     assert_eq!(code, 0, "{stdout}");
+    // A DBA flips a relation's kind: reads would keep working, the target check would not.
+    diesel::sql_query(
+        "UPDATE authorizable_relations SET kind = 'has_many' WHERE name = 'contact_type'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let (code, stdout, _) = check_models();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("model contacts: relation contact_type is stored as contact_type: has_many contact_types"),
+        "{stdout}"
+    );
+    diesel::sql_query(
+        "UPDATE authorizable_relations SET kind = 'belongs_to' WHERE name = 'contact_type'",
+    )
+    .execute(&mut conn)
+    .unwrap();
     let columns: String = rowguard::schema::authorizable_models::table
         .filter(rowguard::schema::authorizable_models::name.eq("contacts"))
         .select(rowguard::schema::authorizable_models::column_types)

@@ -493,7 +493,36 @@ fn model_problems(
         return Ok(problems);
     };
     let scan = rowguard::sync::scan(&paths, true)?;
+    let (relations, _) = rowguard::store::load_relations(conn)?;
     for (name, found) in &scan.models {
+        // Relations as stored against those the code declares (a DBA's edit of a kind or a
+        // column would otherwise change what rules and the target check mean, unnoticed).
+        let stored_relations: Vec<&rowguard::rules::Relation> = relations
+            .iter()
+            .filter(|(m, _)| m == name)
+            .map(|(_, r)| r)
+            .collect();
+        for declared in &found.relations {
+            match stored_relations.iter().find(|r| r.name == declared.name) {
+                None if stored.contains_key(name) => problems.push(format!(
+                    "model {name}: relation {} is declared in the code but not stored; run sync-models",
+                    declared.name
+                )),
+                Some(r) if *r != declared => problems.push(format!(
+                    "model {name}: relation {} is stored as {r} (check {:?}), the code declares {declared} (check {:?}); run sync-models",
+                    declared.name, r.check, declared.check
+                )),
+                _ => {}
+            }
+        }
+        for r in &stored_relations {
+            if !found.relations.iter().any(|d| d.name == r.name) {
+                problems.push(format!(
+                    "model {name}: relation {} is stored but no longer declared; run sync-models",
+                    r.name
+                ));
+            }
+        }
         let Some(model) = stored.get(name) else {
             problems.push(format!(
                 "model {name}: declared in the code but not registered; run sync-models"

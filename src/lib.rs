@@ -9,21 +9,21 @@
 //!
 //! | Module | One line |
 //! |---|---|
-//! | [`rules`] | the rule language: parse → validate → filter → merge → SQL / in-memory evaluation (no database) |
+//! | [`rules`] | the rule language: parse → validate → filter → merge → SQL / in-memory evaluation (no database); relations and the schema rules compile in |
 //! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
 //! | [`config`] | [`Config`]: file and environment settings |
-//! | [`store`] | the one owner of rowguard's rule tables: models, rule rows, set types, the version DBAs' edits bump |
+//! | [`store`] | the one owner of rowguard's rule tables: models, relations, rule rows, set types, the version DBAs' edits bump |
 //! | [`cache`] | the bounded, version-checked rule cache |
 //! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
 //! | [`model`] | [`Authorizable`], its per-connection [`ModelQueries`], and the [`authorizable!`] macro that implements both |
-//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes, explain |
+//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), relations protected by the related read rule, explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
 //! | [`rbac`] | the one owner of the RBAC tables: roles, permissions, inheritance, the permission matrix |
 //! | [`seed`] | the seed file format and the atomic, step-by-step seeder (writes through `rbac` and `store`) |
 //! | [`rule_tests`] | rule-test files: expected allow/deny decisions run against the stored rules |
-//! | `sync` (feature `sync`) | `sync-models`: find `authorizable!` models in a source tree and register them |
+//! | `sync` (feature `sync`) | `sync-models`: find `authorizable!` models and their relations (`joinable!`) in a source tree and register them |
 //! | `jobs` (feature `jobs`) | allow-listed commands as audited jobs, protected by the same rules |
 //! | `testing` (feature `testing`) | a fresh database per test on every backend, for your own tests too |
 //!

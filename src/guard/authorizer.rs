@@ -13,7 +13,7 @@ use diesel::{sql_types, RunQueryDsl};
 use super::access::{Bypass, Declared, ModelAccess};
 use super::explain::Explanation;
 use super::front;
-use super::relations::{foreign_key_checks, Protector, Verdict};
+use super::relations::{failed_target, foreign_key_checks, usable_checks, Protector, Verdict};
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
@@ -500,7 +500,8 @@ impl Authorizer {
 
     /// Whether `subject` may do `right` on `row` of `model`, in memory (for update and
     /// delete: read AND the right); relation conditions the rest of the rule does not decide
-    /// cost one query each (see [`Guard::can`]). `row`'s cells are in the order of the model's *stored*
+    /// cost one query each, and for create and update the foreign-key target check runs as
+    /// the write would (see [`Guard::can`]). `row`'s cells are in the order of the model's *stored*
     /// columns (as `rules try` builds them); for a value of an [`Authorizable`] type use
     /// [`Guard::can`], which compiles against the type's declared columns. Variables are
     /// bound in place and a constant rule never looks at the row, so a cache hit allocates
@@ -529,10 +530,20 @@ impl Authorizer {
     ) -> Result<bool, Error> {
         let question = self.question(subject, model, right);
         let attrs = subject.attributes();
-        self.decide(conn, question, Verdict::Decided(true), |filter, attrs| {
-            Verdict::of(filter, attrs, row)
-        })?
-        .settle(conn, attrs, row)
+        let allowed = self
+            .decide(conn, question, Verdict::Decided(true), |filter, attrs| {
+                Verdict::of(filter, attrs, row)
+            })?
+            .settle(conn, attrs, row)?;
+        if !allowed || question.bypass.is_some() || !matches!(right, Right::Create | Right::Update)
+        {
+            return Ok(allowed);
+        }
+        // As a write would: the foreign-key target check (see `Guard::can`).
+        let checks = self.with_access(conn, subject, model, None, |access| {
+            usable_checks(model, access)
+        })??;
+        Ok(failed_target(self, conn, subject, &checks, row)?.is_none())
     }
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending

@@ -84,11 +84,39 @@ impl fmt::Display for Explanation {
         writeln!(f, "merged: {}", self.access.merged(self.right).to_filter())?;
         if !self.access.related.is_empty() {
             write!(f, "related read rules (protection):")?;
-            for (i, (model, filter)) in self.access.related.iter().enumerate() {
+            for (i, r) in self.access.related.iter().enumerate() {
                 let sep = if i == 0 { " " } else { "; " };
-                write!(f, "{sep}{model}: {filter}")?;
+                write!(f, "{sep}{}: {}", r.model, r.filter)?;
+                if r.rule_ids.is_empty() {
+                    write!(
+                        f,
+                        " (no read rule for this subject: nothing there is readable)"
+                    )?;
+                } else {
+                    let ids: Vec<String> = r.rule_ids.iter().map(|id| format!("#{id}")).collect();
+                    write!(f, " (rules {})", ids.join(", "))?;
+                }
+                if r.incomplete {
+                    write!(f, " (a rule there is invalid)")?;
+                }
             }
             writeln!(f)?;
+        }
+        if matches!(self.right, Right::Create | Right::Update) && self.bypass.is_none() {
+            for check in &self.access.foreign_keys {
+                let right = match check.right {
+                    Right::Create => "read and create".to_owned(),
+                    other => other.to_string(),
+                };
+                writeln!(
+                    f,
+                    "foreign-key target check: a non-NULL {} must point at a {} row the subject may {right}",
+                    check.relation.local_column, check.relation.target_model
+                )?;
+            }
+            for broken in &self.access.broken_relations {
+                writeln!(f, "writes refused: unusable {broken}")?;
+            }
         }
         if self.access.cut {
             writeln!(

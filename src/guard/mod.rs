@@ -21,5 +21,5 @@ mod subject_guard;
 pub use self::access::{Bypass, ModelAccess};
 pub use self::authorizer::Authorizer;
 pub use self::explain::Explanation;
-pub use self::relations::{ForeignKeyCheck, RelatedReads};
+pub use self::relations::{ForeignKeyCheck, RelatedRead, RelatedReads};
 pub use self::subject_guard::Guard;

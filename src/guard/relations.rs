@@ -15,9 +15,23 @@ use crate::rules::{
 };
 use crate::store;
 
-/// The read rules of related models pulled into one decision, by model name (as merged,
-/// before they are themselves protected): what `rules explain` lists.
-pub type RelatedReads = Vec<(String, Arc<Filter>)>;
+/// A related model's read rule that protection pulled into a decision: what `rules explain`
+/// lists.
+#[derive(Debug, Clone)]
+pub struct RelatedRead {
+    /// The related model.
+    pub model: String,
+    /// Its merged read rule for the subject (before it is itself protected).
+    pub filter: Arc<Filter>,
+    /// The rule rows it comes from (empty: no read rule, so nothing there is readable).
+    pub rule_ids: Vec<i64>,
+    /// Whether one of those rows does not compile (then, under a negation, every related row
+    /// counts as readable).
+    pub incomplete: bool,
+}
+
+/// The related read rules of one decision, by model name.
+pub type RelatedReads = Vec<RelatedRead>;
 
 /// Adds, to every relation condition, the related model's read rule for the same subject
 /// (recursively): a rule can never reveal anything about rows the subject cannot read.
@@ -25,8 +39,8 @@ pub(super) struct Protector<'a> {
     pub(super) conn: &'a mut dyn StoreConnection,
     pub(super) schema: &'a Schema,
     pub(super) sets: &'a [(String, Vec<String>)],
-    /// Unprotected read filters already loaded, by model, and whether all their rows compiled.
-    reads: HashMap<String, (Arc<Filter>, bool)>,
+    /// Unprotected read filters already loaded, by model.
+    reads: HashMap<String, RelatedRead>,
     /// Whether a chain of relations was cut at [`MAX_PROTECTED_DEPTH`] or
     /// [`MAX_PROTECTED_EXISTS`].
     pub(super) cut: bool,
@@ -110,30 +124,41 @@ impl<'a> Protector<'a> {
     /// and whether every row compiled.
     fn read_of(&mut self, model: &str) -> Result<(Arc<Filter>, bool), Error> {
         if let Some(read) = self.reads.get(model) {
-            return Ok(read.clone());
+            return Ok((read.filter.clone(), !read.incomplete));
         }
         let read = match self.schema.model(model) {
-            None => (Arc::new(Filter::False), false),
+            None => RelatedRead {
+                model: model.to_owned(),
+                filter: Arc::new(Filter::False),
+                rule_ids: Vec::new(),
+                incomplete: true,
+            },
             Some(m) => {
                 let rows = store::load_rules(self.conn, model, self.sets)?;
                 let compiled: Vec<_> = rows
                     .iter()
                     .map(|row| compile_document_in(&row.rules, &m.columns, self.schema, model))
                     .collect();
-                let complete = compiled.iter().all(Result::is_ok);
+                let incomplete = compiled.iter().any(Result::is_err);
                 let valid = compiled.iter().filter_map(|c| c.as_ref().ok());
                 let merged = merge(valid.filter_map(|c| c.access(Right::Read))).to_filter();
-                (Arc::new(merged), complete)
+                RelatedRead {
+                    model: model.to_owned(),
+                    filter: Arc::new(merged),
+                    rule_ids: rows.iter().map(|r| r.id).collect(),
+                    incomplete,
+                }
             }
         };
-        self.reads.insert(model.to_owned(), read.clone());
-        Ok(read)
+        let answer = (read.filter.clone(), !read.incomplete);
+        self.reads.insert(model.to_owned(), read);
+        Ok(answer)
     }
 
     /// The read rules pulled in, by model name.
     pub(super) fn related(self) -> RelatedReads {
-        let mut out: RelatedReads = self.reads.into_iter().map(|(m, (f, _))| (m, f)).collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: RelatedReads = self.reads.into_values().collect();
+        out.sort_by(|a, b| a.model.cmp(&b.model));
         out
     }
 }
@@ -258,4 +283,57 @@ pub(super) fn foreign_key_checks(
             })
         })
         .collect()
+}
+
+/// The first of `checks` that `row` fails: a non-NULL belongs-to column pointing at a parent
+/// row the subject lacks the relation's right on (create: read and create), or at none.
+/// One lookup per non-NULL column.
+pub(super) fn failed_target<'c, R: Row + ?Sized>(
+    auth: &super::Authorizer,
+    conn: &mut dyn StoreConnection,
+    subject: &crate::Subject,
+    checks: &'c [ForeignKeyCheck],
+    row: &R,
+) -> Result<Option<&'c ForeignKeyCheck>, Error> {
+    for check in checks {
+        let relation = &check.relation;
+        let value = row.value(relation.local_index).to_value();
+        if value.is_null() {
+            continue;
+        }
+        let target = &relation.target_model;
+        // Update and delete include read already; create does not, and a parent the subject
+        // cannot read must not be linked to (nor its existence tested).
+        let parent = match check.right {
+            Right::Create => {
+                let read = auth.filter(conn, subject, target, Right::Read)?;
+                let create = auth.filter(conn, subject, target, Right::Create)?;
+                Arc::new(Filter::And(vec![(*read).clone(), (*create).clone()]))
+            }
+            right => auth.filter(conn, subject, target, right)?,
+        };
+        if !related_row_exists(conn, relation, &value, &parent)? {
+            return Ok(Some(check));
+        }
+    }
+    Ok(None)
+}
+
+/// The foreign-key target checks of a model as cached, or the error that refuses its writes
+/// while one of its relations is unusable.
+pub(super) fn usable_checks(
+    model: &str,
+    access: &super::ModelAccess,
+) -> Result<Vec<ForeignKeyCheck>, Error> {
+    if access.broken_relations.is_empty() {
+        Ok(access.foreign_keys.clone())
+    } else {
+        Err(Error::Store(crate::store::StoreError::BadRelation(
+            format!(
+                "writes to {model} are refused until its relations are fixed \
+             (rowguard sync-models; rules check lists them): {}",
+                access.broken_relations.join("; ")
+            ),
+        )))
+    }
 }

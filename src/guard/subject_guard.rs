@@ -14,7 +14,7 @@ use diesel::Connection;
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::explain::Explanation;
-use super::relations::{related_row_exists, ForeignKeyCheck, Verdict};
+use super::relations::{failed_target, usable_checks, ForeignKeyCheck, Verdict};
 use crate::db::{AsConnection, GuardConnection};
 use crate::error::Error;
 use crate::model::{Authorizable, ModelQueries};
@@ -558,18 +558,7 @@ impl<C: GuardConnection> Guard<C> {
         let declared = Some(Declared::of::<M>());
         self.auth
             .with_access(conn, &self.subject, M::NAME, declared, |access| {
-                if access.broken_relations.is_empty() {
-                    Ok(access.foreign_keys.clone())
-                } else {
-                    Err(Error::Store(crate::store::StoreError::BadRelation(
-                        format!(
-                            "writes to {} are refused until its relations are fixed \
-                         (rowguard sync-models; rules check lists them): {}",
-                            M::NAME,
-                            access.broken_relations.join("; ")
-                        ),
-                    )))
-                }
+                usable_checks(M::NAME, access)
             })?
     }
 
@@ -583,37 +572,18 @@ impl<C: GuardConnection> Guard<C> {
         row: &M,
         checks: &[ForeignKeyCheck],
     ) -> Result<(), Error> {
-        for check in checks {
-            let relation = &check.relation;
-            let value = row.value(relation.local_index).to_value();
-            if value.is_null() {
-                continue;
-            }
-            let target = &relation.target_model;
-            // Update and delete include read already; create does not, and a parent the
-            // subject cannot read must not be linked to (nor its existence tested).
-            let parent = match check.right {
-                Right::Create => {
-                    let read = self.auth.filter(conn, &self.subject, target, Right::Read)?;
-                    let create = self
-                        .auth
-                        .filter(conn, &self.subject, target, Right::Create)?;
-                    Arc::new(Filter::And(vec![(*read).clone(), (*create).clone()]))
-                }
-                right => self.auth.filter(conn, &self.subject, target, right)?,
-            };
-            if !related_row_exists(conn, relation, &value, &parent)? {
-                return Err(Error::ForbiddenTarget {
-                    action,
-                    model: M::NAME.to_owned(),
-                    relation: relation.relation.to_string(),
-                    column: relation.local_column.to_string(),
-                    target_model: relation.target_model.to_string(),
-                    right: check.right,
-                });
-            }
-        }
-        Ok(())
+        let Some(check) = failed_target(&self.auth, conn, &self.subject, checks, row)? else {
+            return Ok(());
+        };
+        let relation = &check.relation;
+        Err(Error::ForbiddenTarget {
+            action,
+            model: M::NAME.to_owned(),
+            relation: relation.relation.to_string(),
+            column: relation.local_column.to_string(),
+            target_model: relation.target_model.to_string(),
+            right: check.right,
+        })
     }
 
     /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read

@@ -166,6 +166,8 @@ pub struct SchemaModel {
     pub columns: Columns,
     /// The model's relations, by name.
     pub relations: Vec<Relation>,
+    /// Stored relations that cannot be used, with why (so a rule using one is told so).
+    pub unusable: Vec<(String, String)>,
 }
 
 impl SchemaModel {
@@ -223,8 +225,16 @@ impl Schema {
                 primary_key: primary_key.to_owned(),
                 columns,
                 relations: Vec::new(),
+                unusable: Vec::new(),
             },
         );
+    }
+
+    /// Records that `model`'s stored relation `name` cannot be used, and why.
+    pub fn mark_unusable(&mut self, model: &str, name: &str, why: &str) {
+        if let Some(m) = self.models.get_mut(model) {
+            m.unusable.push((name.to_owned(), why.to_owned()));
+        }
     }
 
     /// Adds a relation to `model` after checking that both models exist, both columns are

@@ -179,8 +179,8 @@ fn errors_name_the_bad_part() {
     );
     assert_eq!(
         err("contacts", r#"{"contact_type.nme":"=x"}"#),
-        "read.search.contact_type.nme: \"=x\": unknown column \"nme\"; the model's columns \
-         are: id, name, category_id"
+        "read.search.contact_type.nme: \"=x\": unknown column \"nme\"; the columns of \
+         contact_types are: id, name, category_id"
     );
     assert_eq!(
         err("contacts", r#"{"status.x":"=x"}"#),
@@ -189,7 +189,12 @@ fn errors_name_the_bad_part() {
     );
     assert!(err("contacts", r#"{"!status":"=x"}"#).contains("a leading ! negates a relation"));
     assert!(err("contacts", r#"{"contact_type..name":"=x"}"#).contains("has an empty name"));
-    assert!(err("contacts", r#"{"contact_type":"=x"}"#).contains("unknown column \"contact_type\""));
+    let as_column = err("contacts", r#"{"contact_type":"=x"}"#);
+    assert!(
+        as_column.contains("unknown column \"contact_type\"")
+            && as_column.contains("\"contact_type\" is a relation: write \"contact_type.COLUMN\""),
+        "{as_column}"
+    );
     assert!(err("contacts", r#"{"contact_type":{}}"#).contains("empty search"));
     assert!(err("contacts", r#"{"contact_type":[1]}"#).contains("found a list"));
     // Depth: three relations are fine, a fourth is refused and named.

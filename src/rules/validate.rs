@@ -159,7 +159,24 @@ fn compile_search(search: &Search, ctx: &Ctx<'_>) -> Result<Filter, RuleError> {
             .map(|p| compile_search(p, ctx))
             .collect::<Result<_, _>>()
             .map(Filter::Or),
-        Search::Cond(cond) => compile_cond(cond, ctx.columns),
+        Search::Cond(cond) => compile_cond(cond, ctx.columns).map_err(|e| {
+            // A relation's name written as a column: say how to reach through it.
+            let relation = ctx
+                .model
+                .and_then(|(schema, model)| schema.model(model))
+                .is_some_and(|m| m.relation(&cond.column).is_some());
+            if e.kind == RuleErrorKind::UnknownColumn && relation {
+                let mut e = e;
+                e.message = format!(
+                    "{}; \"{c}\" is a relation: write \"{c}.COLUMN\" or {{\"{c}\": {{…}}}}",
+                    e.message,
+                    c = cond.column
+                );
+                e
+            } else {
+                e
+            }
+        }),
         Search::Related(related) => compile_related(related, &related.relations, ctx),
     }
 }
@@ -190,6 +207,15 @@ fn compile_related(
             format!("model \"{model}\" is not in the schema"),
         )
     })?;
+    if let Some((_, why)) = owner.unusable.iter().find(|(n, _)| n == name) {
+        return Err(err(
+            RuleErrorKind::UnknownRelation,
+            format!(
+                "relation \"{name}\" of {model} is stored but cannot be used ({why}); \
+                 rules check lists it, sync-models repairs it"
+            ),
+        ));
+    }
     let relation = owner.relation(name).ok_or_else(|| {
         let hint = if owner.columns.get(name).is_some() {
             format!(" (\"{name}\" is a column, not a relation)")
@@ -251,7 +277,16 @@ fn compile_related(
         negated: false,
         ..related.clone()
     };
-    let inner = compile_related(&inner_related, rest, &inner_ctx)?;
+    let inner = compile_related(&inner_related, rest, &inner_ctx).map_err(|mut e| {
+        // Name the related model whose columns the message lists.
+        if e.kind == RuleErrorKind::UnknownColumn {
+            e.message = e.message.replace(
+                "the model's columns are",
+                &format!("the columns of {} are", relation.target_model),
+            );
+        }
+        e
+    })?;
     let exists = Filter::Exists(Box::new(Exists {
         relation: Arc::from(name.as_str()),
         kind: relation.kind,

@@ -167,9 +167,13 @@ pub(crate) fn schema_of(
     for m in models {
         schema.add_model(&m.name, &m.table_name, &m.primary_key, m.columns.clone());
     }
+    for b in broken.iter() {
+        schema.mark_unusable(&b.model, &b.name, &b.error);
+    }
     for (model, relation) in relations {
         let (name, kind) = (relation.name.clone(), Some(relation.kind));
         if let Err(error) = schema.add_relation(&model, relation) {
+            schema.mark_unusable(&model, &name, &error);
             broken.push(BrokenRelation {
                 model,
                 name,

@@ -990,6 +990,15 @@ fn relation_names_differing_only_in_case_are_one_name(db: &TestDatabase) {
         err.to_string().contains("already a relation or column"),
         "{err}"
     );
+    // The database itself refuses the duplicate a DBA would write in SQL.
+    let dba = c.batch_execute(
+        "INSERT INTO authorizable_relations (authorizable_model_id, name, kind, local_column, \
+         target_model_id, target_column) \
+         SELECT m.id, 'Contact_Type', 'belongs_to', 'contact_type_id', t.id, 'id' \
+         FROM authorizable_models m, authorizable_models t \
+         WHERE m.name = 'contacts' AND t.name = 'contact_types'",
+    );
+    assert!(dba.is_err(), "a case-duplicate name was stored");
     auth.invalidate();
     let (found, _) = store::load_relations(&mut c).expect("load");
     assert!(found
@@ -1016,6 +1025,21 @@ fn can_create_agrees_with_insert_on_the_target_check(db: &TestDatabase) {
         row.contact_type_id = type_id;
         let can = guard.can(&mut c, Right::Create, &row).expect("can");
         assert_eq!(can, type_id == 1);
+        // By model name, as `rules test` asks (cells in the stored column order).
+        let cells = [
+            Value::Int(12),
+            Value::from("x"),
+            Value::Null,
+            Value::from("open"),
+            Value::Int(type_id),
+            Value::Int(17),
+            Value::Int(1),
+            Value::Null,
+        ];
+        let allows = auth
+            .allows(&mut c, &agent(), "contacts", Right::Create, &cells[..])
+            .expect("allows");
+        assert_eq!(allows, can, "allows vs can, type {type_id}");
         assert_eq!(can, guard.insert(&mut c, &row).is_ok(), "type {type_id}");
     }
 }

@@ -301,7 +301,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     let (code, stdout, _) = check_models();
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("model contacts: relation contact_type is stored as contact_type: has_many contact_types"),
+        stdout.contains("model contacts: relation contact_type is stored as contact_type: has_many contact_types (contact_type_id → id), check none; the code declares contact_type: belongs_to contact_types (contact_type_id → id), check read"),
         "{stdout}"
     );
     diesel::sql_query(

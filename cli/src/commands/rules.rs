@@ -179,7 +179,15 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             } else {
                 warn_about_access(ctx, &access);
             }
-            let keys = auth.permitted_keys(&mut conn, &who, &subject.model, right)?;
+            let keys = auth
+                .permitted_keys(&mut conn, &who, &subject.model, right)
+                .map_err(|e| {
+                    format!(
+                        "model {} (table {}): {e}; the application's own migrations create its \
+                         tables",
+                        subject.model, access.model.table_name
+                    )
+                })?;
             if json {
                 let list: Vec<serde_json::Value> = keys.iter().map(key_json).collect();
                 super::print_json(&serde_json::Value::Array(list))?;
@@ -375,6 +383,13 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
         if document.get(right.key()).is_some() {
             outln!();
             let explained = auth.explain(&mut conn, &subject, &name.model, right)?;
+            if explained.access.cut {
+                ctx.warn(format_args!(
+                    "{}: the {right} rule reaches through relations into a cycle (read rules \
+                     that need each other); the cycle is cut and grants nothing beyond it",
+                    name.label()
+                ));
+            }
             {
                 use std::io::Write as _;
                 write!(std::io::stdout().lock(), "{explained}")?;
@@ -508,10 +523,17 @@ fn model_problems(
                     "model {name}: relation {} is declared in the code but not stored; run sync-models",
                     declared.name
                 )),
-                Some(r) if *r != declared => problems.push(format!(
-                    "model {name}: relation {} is stored as {r} (check {:?}), the code declares {declared} (check {:?}); run sync-models",
-                    declared.name, r.check, declared.check
-                )),
+                Some(r) if *r != declared => {
+                    let check = |r: &rowguard::rules::Relation| {
+                        r.check.map_or("none".to_owned(), |c| c.to_string())
+                    };
+                    problems.push(format!(
+                        "model {name}: relation {} is stored as {r}, check {}; the code declares {declared}, check {}; run sync-models",
+                        declared.name,
+                        check(r),
+                        check(declared)
+                    ))
+                }
                 _ => {}
             }
         }

@@ -15,6 +15,7 @@ CREATE TABLE authorizable_relations (
                           CHECK (check_right IS NULL OR check_right IN ('create', 'read', 'update', 'delete')),
     created_at            TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     updated_at            TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+    -- The table's default collation ignores case: a name is unique ignoring case.
     UNIQUE KEY authorizable_relations_unique (authorizable_model_id, name),
     KEY authorizable_relations_target (target_model_id),
     CONSTRAINT authorizable_relations_model_fk FOREIGN KEY (authorizable_model_id) REFERENCES authorizable_models (id),

@@ -18,6 +18,9 @@ CREATE TABLE authorizable_relations (
     UNIQUE (authorizable_model_id, name)
 );
 CREATE INDEX authorizable_relations_target ON authorizable_relations (target_model_id);
+-- A name is unique ignoring case, as MySQL compares it (rules name relations).
+CREATE UNIQUE INDEX authorizable_relations_name_ci
+    ON authorizable_relations (authorizable_model_id, lower(name));
 
 CREATE TRIGGER authorizable_relations_version
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON authorizable_relations

@@ -5,7 +5,8 @@
 CREATE TABLE authorizable_relations (
     id                    INTEGER PRIMARY KEY AUTOINCREMENT,
     authorizable_model_id INTEGER NOT NULL REFERENCES authorizable_models (id),
-    name                  TEXT NOT NULL,
+    -- NOCASE: a name unique ignoring case, as MySQL compares it (rules name relations).
+    name                  TEXT NOT NULL COLLATE NOCASE,
     kind                  TEXT NOT NULL CHECK (kind IN ('belongs_to', 'has_many')),
     local_column          TEXT NOT NULL,
     target_model_id       INTEGER NOT NULL REFERENCES authorizable_models (id),

@@ -306,10 +306,13 @@ impl Authorizer {
         mut f: impl FnMut(&Arc<ModelAccess>) -> T,
     ) -> Result<T, Error> {
         let checked = self.refresh(conn)?;
-        let hash = RuleCache::<ModelAccess>::hash(model, subject.sets_hash());
+        let wanted = declared.map_or(0, Declared::address);
+        // Typed and name-only callers get entries of their own (column positions differ), so
+        // one never evicts the other (the target check asks for parents by name).
+        let sets_hash = subject.sets_hash() ^ (wanted as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let hash = RuleCache::<ModelAccess>::hash(model, sets_hash);
         let sets = subject.sets_key();
         let key = (self.inner.id, hash);
-        let wanted = declared.map_or(0, Declared::address);
         let front = front::with_entry(key, |e| {
             (self.inner.cache.is_current(e.stamp)
                 && e.access.compiled_for == wanted

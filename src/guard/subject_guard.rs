@@ -181,7 +181,8 @@ impl<C: GuardConnection> Guard<C> {
     /// cannot see related rows, so each such condition costs one `SELECT 1 … LIMIT 1` (a
     /// rule its plain conditions already decide costs none). For create and update it also
     /// runs the foreign-key target check the write would (one lookup per non-NULL
-    /// belongs-to column), so `can` says yes exactly when the write's checks would pass.
+    /// belongs-to column), so `can` says yes when the write's checks would pass — except
+    /// that it cannot see a column `DEFAULT` an insert fills into a `None` foreign key.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -309,10 +310,17 @@ impl<C: GuardConnection> Guard<C> {
         let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Create))?;
         let recheck = undecided || stored_may_differ(row, &rule);
         let targets = self.foreign_keys::<M>(conn)?;
-        // A NULL foreign key in the struct may be stored as the column's DEFAULT.
-        let defaulted = targets
-            .iter()
-            .any(|t| row.value(t.relation.local_index).is_null());
+        // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
+        // row is checked too, where it can be found (its key is set, or an integer the
+        // database generates).
+        let integer_key = matches!(
+            M::columns().get(M::PRIMARY_KEY).map(|(_, t)| t),
+            Some(ColumnType::Integer | ColumnType::Bigint)
+        );
+        let defaulted = (!row.key().is_null() || integer_key)
+            && targets
+                .iter()
+                .any(|t| row.value(t.relation.local_index).is_null());
         let write = |conn: &mut C| -> Result<(), Error> {
             self.check_targets::<M>(conn, Right::Create, row, &targets)?;
             row.unguarded_insert(conn)?;
@@ -327,9 +335,12 @@ impl<C: GuardConnection> Guard<C> {
                 }
                 if defaulted {
                     let everything = Arc::new(Filter::True);
-                    for stored in M::unguarded_load(conn, at_key::<M>(&everything, &key))? {
-                        self.check_targets::<M>(conn, Right::Create, &stored, &targets)?;
-                    }
+                    let stored = M::unguarded_load(conn, at_key::<M>(&everything, &key))?;
+                    // Not found (a key the connection cannot report): refused, not passed.
+                    let [stored] = stored.as_slice() else {
+                        return Err(forbidden::<M>(Right::Create));
+                    };
+                    self.check_targets::<M>(conn, Right::Create, stored, &targets)?;
                 }
             }
             Ok(())

@@ -561,7 +561,7 @@ pub fn sync(
         }
         // Relations: what changes, and whether a stored rule (of any model) stops compiling
         // in the schema as it will be.
-        let (stored_relations, _) = store::load_relations(conn)
+        let (stored_relations, unreadable) = store::load_relations(conn)
             .map_err(|e| store_error(e, "authorizable_relations".into()))?;
         let kept: Vec<&str> = plan
             .iter()
@@ -570,7 +570,7 @@ pub fn sync(
                 _ => None,
             })
             .collect();
-        let relation_plan = relations::plan(&stored_relations, found, &kept);
+        let relation_plan = relations::plan(&stored_relations, &unreadable, found, &kept);
         let after = relations::schema_after(&stored, &stored_relations, found, &kept);
         let (before, _) = store::load_schema(conn)
             .map_err(|e| store_error(e, "authorizable_relations".into()))?;

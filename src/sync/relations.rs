@@ -219,8 +219,19 @@ pub(super) fn resolve(
         }
     }
     for (model, relation) in derived {
-        // A default that does not fit (its name is a column: a foreign key without `_id`)
-        // is an error, not a note: dropping it would silently drop a target check.
+        // A has-many that does not fit carries no check: a note. A belongs-to (its name is a
+        // column: a foreign key without `_id`) is an error: dropping it would silently drop a
+        // target check.
+        if relation.kind == RelationKind::HasMany {
+            if let Err(why) = schema.add_relation(&model, relation.clone()) {
+                notes.push(format!("no default relation: {why}"));
+                continue;
+            }
+            if let Some(m) = models.get_mut(&model) {
+                m.relations.push(relation);
+            }
+            continue;
+        }
         schema
             .add_relation(&model, relation.clone())
             .map_err(|why| SyncError::Model {
@@ -257,6 +268,7 @@ pub(super) fn resolve(
             let checked = models.get(&r.target_model).is_some_and(|child| {
                 child.relations.iter().any(|b| {
                     b.kind == RelationKind::BelongsTo
+                        && b.check.is_some()
                         && b.local_column == r.target_column
                         && b.target_model == *parent
                 })
@@ -286,9 +298,11 @@ pub(super) struct RelationPlan {
 }
 
 /// Stored relations against found ones. Relations of `kept` models (rowguard's own, absent
-/// from an application's tree) stay as stored.
+/// from an application's tree) stay as stored; stored rows that cannot even be read (`broken`)
+/// are replaced by the code's relation of that name, or removed.
 pub(super) fn plan(
     stored: &[(String, Relation)],
+    broken: &[crate::store::BrokenRelation],
     found: &BTreeMap<String, FoundModel>,
     kept: &[&str],
 ) -> RelationPlan {
@@ -322,11 +336,29 @@ pub(super) fn plan(
             Some(_) => out.changes.push(Change::RelationUnchanged(label)),
         }
     }
+    for b in broken {
+        if kept.contains(&b.model.as_str()) {
+            continue;
+        }
+        let label = format!("{}.{}", b.model, b.name);
+        out.remove.push((b.model.clone(), b.name.clone()));
+        match found_relation(&b.model, &b.name) {
+            Some(now) => {
+                out.add.push((b.model.clone(), now.clone()));
+                out.changes.push(Change::RelationChanged(label));
+            }
+            None => out.changes.push(Change::RelationRemoved(label)),
+        }
+    }
     for m in found.values() {
         for relation in &m.relations {
+            // A broken row of this name was planned above (replaced).
             let stored_already = stored
                 .iter()
-                .any(|(model, r)| *model == m.name && r.name == relation.name);
+                .any(|(model, r)| *model == m.name && r.name == relation.name)
+                || broken
+                    .iter()
+                    .any(|b| b.model == m.name && b.name == relation.name);
             if !stored_already {
                 out.add.push((m.name.clone(), relation.clone()));
                 out.changes.push(Change::RelationAdded(format!(

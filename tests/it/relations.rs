@@ -40,7 +40,36 @@ rowguard::backend_tests!(
     relation_names_differing_only_in_case_are_one_name,
     can_create_agrees_with_insert_on_the_target_check,
     a_relation_rules_use_cannot_be_pointed_elsewhere,
+    a_defaulted_foreign_key_with_a_generated_key_is_checked_or_refused,
+    a_generated_text_key_and_a_null_foreign_key_still_insert,
 );
+
+diesel::table! {
+    gen_tickets (id) { id -> Nullable<BigInt>, contact_type_id -> Nullable<BigInt>, note -> Text }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = gen_tickets)]
+struct GenTicket {
+    id: Option<i64>,
+    contact_type_id: Option<i64>,
+    note: String,
+}
+
+rowguard::authorizable!(GenTicket => gen_tickets(id) { id, contact_type_id, note });
+
+diesel::table! {
+    gen_notes (id) { id -> Nullable<Text>, contact_type_id -> Nullable<BigInt> }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = gen_notes)]
+struct GenNote {
+    id: Option<String>,
+    contact_type_id: Option<i64>,
+}
+
+rowguard::authorizable!(GenNote => gen_notes(id) { id, contact_type_id });
 
 diesel::table! {
     tickets (id) { id -> BigInt, contact_type_id -> Nullable<BigInt>, note -> Text }
@@ -1065,4 +1094,88 @@ fn a_relation_rules_use_cannot_be_pointed_elsewhere(db: &TestDatabase) {
         Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
     checked.check = Some(Right::Update);
     store::put_relation(&mut c, "contacts", &checked).expect("check only");
+}
+
+/// Registers `model` with a belongs-to `contact_type` and a create/read rule for the agent,
+/// the agent reading only the customer type.
+fn with_ticket_rules(c: &mut AnyConnection, auth: &Authorizer, model: &str) {
+    store::put_relation(
+        c,
+        model,
+        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
+    )
+    .expect("relation");
+    store::put_rule(c, "roles", "agent", model, r#"{"create":"*","read":"*"}"#).expect("rule");
+    rules(c, auth, ALL, r#"{"read":{"search":{"name":"=customer"}}}"#);
+}
+
+fn a_defaulted_foreign_key_with_a_generated_key_is_checked_or_refused(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    // A generated key the connection reports (SQLite rowid, MySQL AUTO_INCREMENT), or one it
+    // cannot (PostgreSQL: lastval() is 1, the key 10): checked, or refused, never passed.
+    let ddl = match db.backend() {
+        rowguard::Backend::Sqlite => {
+            "CREATE TABLE gen_tickets (id INTEGER PRIMARY KEY, \
+             contact_type_id BIGINT DEFAULT 2 REFERENCES contact_types (id), note TEXT NOT NULL)"
+        }
+        rowguard::Backend::Mysql => {
+            "CREATE TABLE gen_tickets (id BIGINT AUTO_INCREMENT PRIMARY KEY, \
+             contact_type_id BIGINT DEFAULT 2 REFERENCES contact_types (id), note TEXT NOT NULL)"
+        }
+        rowguard::Backend::Postgres => {
+            "CREATE SEQUENCE gen_seq; CREATE TABLE gen_tickets ( \
+             id BIGINT PRIMARY KEY DEFAULT nextval('gen_seq') * 10, \
+             contact_type_id BIGINT DEFAULT 2 REFERENCES contact_types (id), note TEXT NOT NULL)"
+        }
+    };
+    c.batch_execute(ddl).expect("table");
+    auth.register::<GenTicket>(&mut c).expect("register");
+    with_ticket_rules(&mut c, &auth, "gen_tickets");
+    let row = GenTicket {
+        id: None,
+        contact_type_id: None,
+        note: "x".into(),
+    };
+    let result = auth.guard(agent()).insert(&mut c, &row);
+    let stored: i64 = gen_tickets::table
+        .count()
+        .get_result(&mut c)
+        .expect("count");
+    assert!(
+        result.is_err() && stored == 0,
+        "{result:?}; {stored} stored (type 2 is unreadable)"
+    );
+}
+
+fn a_generated_text_key_and_a_null_foreign_key_still_insert(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    let ddl = match db.backend() {
+        rowguard::Backend::Sqlite => "CREATE TABLE gen_notes (id TEXT PRIMARY KEY \
+             DEFAULT (lower(hex(randomblob(16)))), contact_type_id BIGINT REFERENCES contact_types (id))",
+        rowguard::Backend::Mysql => "CREATE TABLE gen_notes (id VARCHAR(64) PRIMARY KEY \
+             DEFAULT (UUID()), contact_type_id BIGINT REFERENCES contact_types (id))",
+        rowguard::Backend::Postgres => "CREATE TABLE gen_notes (id TEXT PRIMARY KEY \
+             DEFAULT md5(random()::text), contact_type_id BIGINT REFERENCES contact_types (id))",
+    };
+    c.batch_execute(ddl).expect("table");
+    auth.register::<GenNote>(&mut c).expect("register");
+    with_ticket_rules(&mut c, &auth, "gen_notes");
+    let guard = auth.guard(agent());
+    let orphan = GenNote {
+        id: None,
+        contact_type_id: None,
+    };
+    guard
+        .insert(&mut c, &orphan)
+        .expect("no parent, nothing to check");
+    let unreadable = GenNote {
+        id: None,
+        contact_type_id: Some(2),
+    };
+    assert!(matches!(
+        guard.insert(&mut c, &unreadable),
+        Err(Error::ForbiddenTarget { .. })
+    ));
+    let stored: i64 = gen_notes::table.count().get_result(&mut c).expect("count");
+    assert_eq!(stored, 1);
 }

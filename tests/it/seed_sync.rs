@@ -26,6 +26,7 @@ rowguard::backend_tests!(
     sync_repairs_columns_a_dba_broke,
     batch_writes_are_all_or_nothing_and_in_force_at_once,
     sync_derives_relations_and_guards_those_rules_use,
+    sync_repairs_a_relation_row_it_cannot_read,
 );
 
 /// Every row of rowguard's tables, as text: "the database is exactly as before".
@@ -1066,4 +1067,66 @@ fn sync_derives_relations_and_guards_those_rules_use(db: &TestDatabase) {
         })
         .collect();
     assert_eq!(names, ["posts.writer", "users.posts"]);
+    // A has-many whose default name is taken carries no check: a note, not an error.
+    tree.write(
+        "schema.rs",
+        "diesel::table! { users (id) { id -> BigInt, posts -> Integer } }\n\
+         diesel::table! { posts (id) { id -> BigInt, user_id -> BigInt } }\n\
+         diesel::joinable!(posts -> users (user_id));\n",
+    );
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(User => users(id) { id, posts });\n\
+         rowguard::authorizable!(Post => posts(id) { id, user_id });\n",
+    );
+    let scan = tree.scan().unwrap();
+    assert_eq!(scan.models["posts"].relations.len(), 1, "posts.user stays");
+    assert!(scan.models["users"].relations.is_empty());
+    assert!(
+        scan.notes.iter().any(|n| n.contains("no default relation")),
+        "{:?}",
+        scan.notes
+    );
+}
+
+/// A DBA points a relation at a model id that does not exist (foreign keys off for the
+/// session): the write refusal says to run sync-models, and sync-models repairs it.
+fn sync_repairs_a_relation_row_it_cannot_read(db: &TestDatabase) {
+    use diesel::connection::SimpleConnection;
+    let mut conn = db.connect().unwrap();
+    let tree = SourceTree::new(&format!("repair-{:?}", db.backend()));
+    tree.write("schema.rs", RELATED);
+    tree.write(
+        "models.rs",
+        "rowguard::authorizable!(Kind => kinds(id) { id, name });\n\
+         rowguard::authorizable!(Item => items(id) { id, kind_id, other_kind_id, label });\n",
+    );
+    let scan = tree.scan().unwrap();
+    sync::sync(&mut conn, &scan.models, false).unwrap();
+    let (off, on) = match db.backend() {
+        rowguard::Backend::Sqlite => ("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON"),
+        rowguard::Backend::Postgres => (
+            "SET session_replication_role = replica",
+            "SET session_replication_role = DEFAULT",
+        ),
+        rowguard::Backend::Mysql => ("SET FOREIGN_KEY_CHECKS = 0", "SET FOREIGN_KEY_CHECKS = 1"),
+    };
+    conn.batch_execute(&format!(
+        "{off}; UPDATE authorizable_relations SET target_model_id = 9999 WHERE name = 'kind'; {on}"
+    ))
+    .unwrap();
+    let (_, broken) = store::load_relations(&mut conn).unwrap();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    let plan = sync::sync(&mut conn, &scan.models, false).unwrap();
+    assert!(
+        plan.contains(&Change::RelationChanged("items.kind".into())),
+        "{plan:?}"
+    );
+    assert_eq!(
+        relation_names(&mut conn),
+        [
+            "items.kind belongs_to kind_id→kinds.id Some(Read)",
+            "kinds.items has_many id→items.kind_id None"
+        ]
+    );
 }

@@ -275,6 +275,34 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
             "6 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
         )
     );
+    // A relation rule that closes a cycle with support's contacts rule (contacts readable
+    // through a readable type, types through a readable contact): `rules set` warns, and
+    // `rules check` names both rule rows (a warning: exit 0, or 1 with --strict).
+    let (code, _, stderr) = xtask_stdin(
+        &["rules", "set", "roles", "support", "contact_types", "-"],
+        &url,
+        r#"{"read":{"search":{"contacts.status":"=open"}}}"#,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("reaches through relations into a cycle"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = xtask(&["rules", "check"], &url);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            r#"read rules reach each other through relations: contact_types (rule 7, roles "support") → contacts (rule 4, roles "support") → contact_types"#
+        ),
+        "{stderr}"
+    );
+    let (code, _, _) = xtask(&["rules", "check", "--strict"], &url);
+    assert_eq!(code, 1);
+    let (code, _, _) = xtask(
+        &["rules", "delete", "roles", "support", "contact_types"],
+        &url,
+    );
+    assert_eq!(code, 0);
     let mut conn = db.connect().unwrap();
     // The stored models against the code that declares them: a changed type, a broken JSON.
     let check_models = || {

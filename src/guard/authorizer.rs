@@ -13,7 +13,9 @@ use diesel::{sql_types, RunQueryDsl};
 use super::access::{Bypass, Declared, ModelAccess};
 use super::explain::Explanation;
 use super::front;
-use super::relations::{failed_target, foreign_key_checks, usable_checks, Protector, Verdict};
+use super::relations::{
+    decide_for_row, failed_target, foreign_key_checks, usable_checks, Protector,
+};
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
@@ -531,19 +533,59 @@ impl Authorizer {
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
-        let question = self.question(subject, model, right);
+        self.decide_row(conn, self.question(subject, model, right), row)
+    }
+
+    /// The one decision on a row behind [`Authorizer::allows`] and [`Guard::can`]: in memory
+    /// where that decides (no query on a cache hit), else in the database (relation
+    /// conditions memory cannot see); for create and update also the foreign-key target check
+    /// the write would run.
+    pub(super) fn decide_row<R: Row + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        question: Question<'_>,
+        row: &R,
+    ) -> Result<bool, Error> {
+        let Question {
+            subject,
+            bypass,
+            model,
+            declared,
+            right,
+        } = question;
+        if bypass.is_some() {
+            return Ok(true);
+        }
         let attrs = subject.attributes();
-        let allowed = self
-            .decide(conn, question, Verdict::Decided(true), |filter, attrs| {
-                Verdict::of(filter, attrs, row)
-            })?
-            .settle(conn, attrs, row)?;
-        if !allowed || question.bypass.is_some() || !matches!(right, Right::Create | Right::Update)
-        {
+        let writes = matches!(right, Right::Create | Right::Update);
+        // One cache lookup, in place, for the answer in memory (`None`: only the database can
+        // tell) and whether the target check applies. Small values out: every check runs this.
+        let (answer, checked) = self.with_access(conn, subject, model, declared, |access| {
+            let filter = &access.effective[right as usize];
+            let answer = match filter.eval_with(row, attrs) {
+                Some(answer) => Some(answer),
+                // Kleene logic: a definite answer stays when an unknown becomes known, so only
+                // an unknown on a filter with relations asks the database.
+                None if filter.has_relations() => None,
+                None => Some(false),
+            };
+            let checked =
+                writes && (!access.foreign_keys.is_empty() || !access.broken_relations.is_empty());
+            (answer, checked)
+        })?;
+        let allowed = match answer {
+            Some(answer) => answer,
+            None => {
+                let filter = self.with_access(conn, subject, model, declared, |access| {
+                    access.effective[right as usize].clone()
+                })?;
+                decide_for_row(conn, &filter, attrs, row)?.matches(row)
+            }
+        };
+        if !allowed || !checked {
             return Ok(allowed);
         }
-        // As a write would: the foreign-key target check (see `Guard::can`).
-        let checks = self.with_access(conn, subject, model, None, |access| {
+        let checks = self.with_access(conn, subject, model, declared, |access| {
             usable_checks(model, access)
         })??;
         Ok(failed_target(self, conn, subject, &checks, row)?.is_none())

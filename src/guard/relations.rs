@@ -110,8 +110,9 @@ impl<'a> Protector<'a> {
                 } else {
                     Filter::True
                 };
+                // Simplifying the EXISTS simplifies its subquery (and folds an empty one).
                 Filter::Exists(Box::new(Exists {
-                    filter: Filter::And(vec![conditions, guard]).simplify(),
+                    filter: Filter::And(vec![conditions, guard]),
                     ..(**e).clone()
                 }))
                 .simplify()
@@ -203,41 +204,6 @@ pub(super) fn related_row_exists(
     Ok(!found.is_empty())
 }
 
-/// A decision on one row: made in memory, or left to the database because it turns on
-/// relation conditions that memory cannot see.
-pub(super) enum Verdict {
-    /// Known.
-    Decided(bool),
-    /// Needs a query: the (unresolved) filter.
-    Ask(Arc<Filter>),
-}
-
-impl Verdict {
-    /// In memory first: Kleene logic never turns a definite answer around when an unknown
-    /// becomes known, so only an unknown result on a filter with relations asks the
-    /// database (and an unknown without relations is SQL NULL: denied).
-    pub(super) fn of<R: Row + ?Sized>(filter: &Arc<Filter>, attrs: &Attributes, row: &R) -> Self {
-        match filter.eval_with(row, attrs) {
-            Some(answer) => Verdict::Decided(answer),
-            None if filter.has_relations() => Verdict::Ask(filter.clone()),
-            None => Verdict::Decided(false),
-        }
-    }
-
-    /// The answer, asking `conn` if needed (one query per relation condition).
-    pub(super) fn settle<R: Row + ?Sized>(
-        self,
-        conn: &mut dyn StoreConnection,
-        attrs: &Attributes,
-        row: &R,
-    ) -> Result<bool, Error> {
-        match self {
-            Verdict::Decided(answer) => Ok(answer),
-            Verdict::Ask(filter) => Ok(decide_for_row(conn, &filter, attrs, row)?.matches(row)),
-        }
-    }
-}
-
 /// A belongs-to whose target a written row must point at (the foreign-key target check).
 #[derive(Debug, Clone)]
 pub struct ForeignKeyCheck {
@@ -267,18 +233,14 @@ pub(super) fn foreign_key_checks(
             let target = schema.model(&r.target_model)?;
             let (_, target_type) = target.columns.get(&r.target_column)?;
             Some(ForeignKeyCheck {
-                relation: Exists {
-                    relation: Arc::from(r.name.as_str()),
-                    kind: r.kind,
-                    outer_table: Arc::from(owner.table.as_str()),
-                    local_column: Arc::from(r.local_column.as_str()),
+                relation: Exists::of(
+                    r,
+                    &owner.table,
                     local_index,
-                    target_model: Arc::from(r.target_model.as_str()),
-                    target_table: Arc::from(target.table.as_str()),
-                    target_column: Arc::from(r.target_column.as_str()),
+                    &target.table,
                     target_type,
-                    filter: Filter::True,
-                },
+                    Filter::True,
+                ),
                 right,
             })
         })

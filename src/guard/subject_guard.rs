@@ -14,7 +14,7 @@ use diesel::Connection;
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::explain::Explanation;
-use super::relations::{failed_target, usable_checks, ForeignKeyCheck, Verdict};
+use super::relations::{failed_target, usable_checks, ForeignKeyCheck};
 use crate::db::{AsConnection, GuardConnection};
 use crate::error::Error;
 use crate::model::{Authorizable, ModelQueries};
@@ -202,50 +202,8 @@ impl<C: GuardConnection> Guard<C> {
         right: Right,
         row: &M,
     ) -> Result<bool, Error> {
-        let conn = conn.as_connection();
-        if self.bypass.is_some() {
-            return Ok(true);
-        }
-        let attrs = self.subject.attributes();
-        let writes = matches!(right, Right::Create | Right::Update);
-        let declared = Some(Declared::of::<M>());
-        // One cache lookup, in place, for the answer in memory (`None`: only the database can
-        // tell) and whether the write's target check applies. Small values out: this is the
-        // hot path of every check.
-        let (answer, checked) =
-            self.auth
-                .with_access(conn, &self.subject, M::NAME, declared, |access| {
-                    let filter = &access.effective[right as usize];
-                    let answer = match filter.eval_with(row, attrs) {
-                        Some(answer) => Some(answer),
-                        None if filter.has_relations() => None,
-                        None => Some(false),
-                    };
-                    let checked = writes
-                        && (!access.foreign_keys.is_empty() || !access.broken_relations.is_empty());
-                    (answer, checked)
-                })?;
-        let allowed = match answer {
-            Some(answer) => answer,
-            None => {
-                let filter =
-                    self.auth
-                        .with_access(conn, &self.subject, M::NAME, declared, |a| {
-                            a.effective[right as usize].clone()
-                        })?;
-                Verdict::Ask(filter).settle(conn, attrs, row)?
-            }
-        };
-        if !allowed || !checked {
-            return Ok(allowed);
-        }
-        // As the write would: every foreign key must point at a parent it may link to.
-        let targets = self.foreign_keys::<M>(conn)?;
-        match self.check_targets::<M>(conn, right, row, &targets) {
-            Ok(()) => Ok(true),
-            Err(Error::ForbiddenTarget { .. }) => Ok(false),
-            Err(other) => Err(other),
-        }
+        let question = self.question::<M>(right);
+        self.auth.decide_row(conn.as_connection(), question, row)
     }
 
     /// The row with primary key `key`, if the subject may read it.

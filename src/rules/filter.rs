@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::ast::Piece;
-use super::relation::RelationKind;
+use super::relation::{Relation, RelationKind};
 use super::{ColumnType, Value, ValueRef};
 
 /// A boolean tree over tests on columns.
@@ -61,6 +61,34 @@ pub struct Exists {
     /// What the related row must satisfy, on the related model's columns: the rule's
     /// conditions and, once protected, the related model's own read rule for the subject.
     pub filter: Filter,
+}
+
+impl Exists {
+    /// The `EXISTS` of `relation`, from the model stored in `owner_table` (whose column
+    /// `relation.local_column` is at `local_index` in the columns the filter is compiled
+    /// against) to the model stored in `target_table` (where `relation.target_column` has
+    /// type `target_type`), with `filter` on the related row.
+    pub fn of(
+        relation: &Relation,
+        owner_table: &str,
+        local_index: usize,
+        target_table: &str,
+        target_type: ColumnType,
+        filter: Filter,
+    ) -> Self {
+        Self {
+            relation: Arc::from(relation.name.as_str()),
+            kind: relation.kind,
+            outer_table: Arc::from(owner_table),
+            local_column: Arc::from(relation.local_column.as_str()),
+            local_index,
+            target_model: Arc::from(relation.target_model.as_str()),
+            target_table: Arc::from(target_table),
+            target_column: Arc::from(relation.target_column.as_str()),
+            target_type,
+            filter,
+        }
+    }
 }
 
 /// A test on one column.

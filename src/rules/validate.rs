@@ -287,18 +287,14 @@ fn compile_related(
         }
         e
     })?;
-    let exists = Filter::Exists(Box::new(Exists {
-        relation: Arc::from(name.as_str()),
-        kind: relation.kind,
-        outer_table: Arc::from(owner.table.as_str()),
-        local_column: Arc::from(relation.local_column.as_str()),
+    let exists = Filter::Exists(Box::new(Exists::of(
+        relation,
+        &owner.table,
         local_index,
-        target_model: Arc::from(relation.target_model.as_str()),
-        target_table: Arc::from(target.table.as_str()),
-        target_column: Arc::from(relation.target_column.as_str()),
+        &target.table,
         target_type,
-        filter: inner,
-    }));
+        inner,
+    )));
     Ok(if related.negated {
         // A `$subject` variable that cannot be bound makes the whole negated condition false
         // (as under `!=`), not just the part inside the subquery: `NOT EXISTS (… AND FALSE)`

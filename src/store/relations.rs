@@ -224,30 +224,8 @@ pub fn put_relation(
         if !broken.is_empty() {
             return Err(StoreError::RulesWouldBreak(broken));
         }
-        let ids = model_ids(conn, &[model, &relation.target_model])?;
-        let (model_id, target_id) = (ids[0], ids[1]);
-        let check = relation.check.map(Right::key);
-        let kind = relation.kind.key();
-        on_backend!(conn, c => {
-            diesel::delete(
-                relations::table
-                    .filter(relations::authorizable_model_id.eq(model_id))
-                    .filter(relations::name.eq(&relation.name)),
-            )
-            .execute(c)?;
-            diesel::insert_into(relations::table)
-                .values((
-                    relations::authorizable_model_id.eq(model_id),
-                    relations::name.eq(&relation.name),
-                    relations::kind.eq(kind),
-                    relations::local_column.eq(&relation.local_column),
-                    relations::target_model_id.eq(target_id),
-                    relations::target_column.eq(&relation.target_column),
-                    relations::check_right.eq(check),
-                ))
-                .execute(c)?;
-        });
-        Ok(())
+        remove_relations(conn, &[(model.to_owned(), relation.name.clone())])?;
+        add_relations(conn, &[(model.to_owned(), relation.clone())])
     })
 }
 
@@ -285,13 +263,7 @@ pub fn delete_relation(
         if !broken.is_empty() {
             return Err(StoreError::RulesWouldBreak(broken));
         }
-        let ids = model_ids(conn, &[model])?;
-        let delete = diesel::delete(
-            relations::table
-                .filter(relations::authorizable_model_id.eq(ids[0]))
-                .filter(relations::name.eq(name)),
-        );
-        Ok(on_backend!(conn, c => delete.execute(c))? > 0)
+        Ok(remove_relations(conn, &[(model.to_owned(), name.to_owned())])? > 0)
     })
 }
 
@@ -371,20 +343,21 @@ pub fn rules_broken_by_schema(
     Ok(broken)
 }
 
-#[cfg(feature = "sync")]
-/// Deletes relations by (model, name), without checks: `sync-models` has checked the whole
-/// plan in the same transaction.
+/// Deletes relations by (model, name), without checks (the callers, `put_relation`,
+/// `delete_relation` and `sync-models`, check first, in the same transaction). Returns how
+/// many rows went.
 pub(crate) fn remove_relations(
     conn: &mut dyn StoreConnection,
     remove: &[(String, String)],
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     if remove.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let query = models::table.select((models::name, models::id));
     let ids: HashMap<String, i64> = on_backend!(conn, c => query.load::<(String, i64)>(c))?
         .into_iter()
         .collect();
+    let mut removed = 0;
     for (model, name) in remove {
         let Some(&id) = ids.get(model) else { continue };
         let delete = diesel::delete(
@@ -392,12 +365,11 @@ pub(crate) fn remove_relations(
                 .filter(relations::authorizable_model_id.eq(id))
                 .filter(relations::name.eq(name)),
         );
-        on_backend!(conn, c => delete.execute(c))?;
+        removed += on_backend!(conn, c => delete.execute(c))?;
     }
-    Ok(())
+    Ok(removed)
 }
 
-#[cfg(feature = "sync")]
 /// Inserts relations, without the rule check (see [`remove_relations`]); an unknown model
 /// is [`StoreError::BadRelation`].
 pub(crate) fn add_relations(

@@ -90,12 +90,7 @@ fn setup(db: &TestDatabase) -> (AnyConnection, Authorizer) {
     let (pool, auth) = fixture::contacts(db, Config::default(), 1);
     drop(pool);
     let mut conn = db.connect().expect("connect");
-    store::put_relation(
-        &mut conn,
-        "contacts",
-        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
-    )
-    .expect("belongs-to");
+    store::put_relation(&mut conn, "contacts", &contact_type_relation()).expect("belongs-to");
     store::put_relation(
         &mut conn,
         "contact_types",
@@ -103,6 +98,18 @@ fn setup(db: &TestDatabase) -> (AnyConnection, Authorizer) {
     )
     .expect("has-many");
     (conn, auth)
+}
+
+/// The belongs-to from contacts to their type, as sync-models derives it (check: read).
+fn contact_type_relation() -> Relation {
+    Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id")
+}
+
+/// Contact 1 as id 11, not stored yet: the row the write tests insert.
+fn new_contact(c: &mut AnyConnection) -> Contact {
+    let mut row = contacts::table.find(1).first::<Contact>(c).expect("row");
+    row.id = 11;
+    row
 }
 
 fn agent() -> Subject {
@@ -377,11 +384,7 @@ fn create_and_update_rules_with_relations_are_checked_in_the_database(db: &TestD
         ALL,
     );
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    row.id = 11;
+    let mut row = new_contact(&mut c);
     guard
         .insert(&mut c, &row)
         .expect("a customer contact may be created");
@@ -432,11 +435,7 @@ fn foreign_key_targets_must_be_readable(db: &TestDatabase) {
         r#"{"read":{"search":{"name":"=customer"}}}"#,
     );
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    row.id = 11;
+    let mut row = new_contact(&mut c);
     row.contact_type_id = 2;
     let err = guard.insert(&mut c, &row).expect_err("unreadable target");
     assert!(
@@ -483,16 +482,11 @@ fn the_target_check_is_configurable_per_relation(db: &TestDatabase) {
         r#"{"create":"*","read":"*"}"#,
         r#"{"read":"*","update":{"search":{"name":"=customer"}}}"#,
     );
-    let mut relation =
-        Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
+    let mut relation = contact_type_relation();
     relation.check = Some(Right::Update);
     store::put_relation(&mut c, "contacts", &relation).expect("check update");
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    row.id = 11;
+    let mut row = new_contact(&mut c);
     row.contact_type_id = 2;
     assert!(matches!(
         guard.insert(&mut c, &row),
@@ -809,11 +803,8 @@ fn a_broken_relation_stops_writes_instead_of_dropping_the_check(db: &TestDatabas
         r#"{"read":{"search":{"name":"=customer"}}}"#,
     );
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    (row.id, row.contact_type_id) = (11, 2);
+    let mut row = new_contact(&mut c);
+    row.contact_type_id = 2;
     assert!(matches!(
         guard.insert(&mut c, &row),
         Err(Error::ForbiddenTarget { .. })
@@ -886,12 +877,7 @@ fn a_defaulted_foreign_key_is_checked_as_stored(db: &TestDatabase) {
     )
     .expect("table");
     auth.register::<Ticket>(&mut c).expect("register");
-    store::put_relation(
-        &mut c,
-        "tickets",
-        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
-    )
-    .expect("relation");
+    store::put_relation(&mut c, "tickets", &contact_type_relation()).expect("relation");
     store::put_rule(
         &mut c,
         "roles",
@@ -944,16 +930,12 @@ fn a_create_check_on_the_parent_still_needs_it_readable(db: &TestDatabase) {
         r#"{"create":"*","read":"*"}"#,
         r#"{"create":"*","read":{"search":{"name":"=customer"}}}"#,
     );
-    let mut relation =
-        Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
+    let mut relation = contact_type_relation();
     relation.check = Some(Right::Create);
     store::put_relation(&mut c, "contacts", &relation).expect("check create");
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    (row.id, row.contact_type_id) = (11, 2);
+    let mut row = new_contact(&mut c);
+    row.contact_type_id = 2;
     assert!(matches!(
         guard.insert(&mut c, &row),
         Err(Error::ForbiddenTarget {
@@ -1045,11 +1027,7 @@ fn can_create_agrees_with_insert_on_the_target_check(db: &TestDatabase) {
         r#"{"read":{"search":{"name":"=customer"}}}"#,
     );
     let guard = auth.guard(agent());
-    let mut row = contacts::table
-        .find(1)
-        .first::<Contact>(&mut c)
-        .expect("row");
-    row.id = 11;
+    let mut row = new_contact(&mut c);
     for type_id in [2, 1] {
         row.contact_type_id = type_id;
         let can = guard.can(&mut c, Right::Create, &row).expect("can");
@@ -1090,8 +1068,7 @@ fn a_relation_rules_use_cannot_be_pointed_elsewhere(db: &TestDatabase) {
         "{err}"
     );
     // Changing only the target check of a used relation is fine.
-    let mut checked =
-        Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id");
+    let mut checked = contact_type_relation();
     checked.check = Some(Right::Update);
     store::put_relation(&mut c, "contacts", &checked).expect("check only");
 }
@@ -1099,12 +1076,7 @@ fn a_relation_rules_use_cannot_be_pointed_elsewhere(db: &TestDatabase) {
 /// Registers `model` with a belongs-to `contact_type` and a create/read rule for the agent,
 /// the agent reading only the customer type.
 fn with_ticket_rules(c: &mut AnyConnection, auth: &Authorizer, model: &str) {
-    store::put_relation(
-        c,
-        model,
-        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
-    )
-    .expect("relation");
+    store::put_relation(c, model, &contact_type_relation()).expect("relation");
     store::put_rule(c, "roles", "agent", model, r#"{"create":"*","read":"*"}"#).expect("rule");
     rules(c, auth, ALL, r#"{"read":{"search":{"name":"=customer"}}}"#);
 }

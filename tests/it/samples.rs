@@ -120,6 +120,27 @@ pub fn select_ids(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// The ids `filter` selects in SQL with `rows` inserted, in a transaction that is rolled back
+/// (the table is empty again afterwards).
+pub fn ids_with_rows(
+    conn: &mut AnyConnection,
+    rows: &[Vec<Value>],
+    filter: &Filter,
+) -> QueryResult<Vec<i64>> {
+    use diesel::result::Error as DieselError;
+    let mut ids = Vec::new();
+    let outcome = conn.transaction::<(), DieselError, _>(|c| {
+        insert(c, rows)?;
+        ids = select_ids(c, filter)?;
+        Err(DieselError::RollbackTransaction)
+    });
+    match outcome {
+        Err(DieselError::RollbackTransaction) => Ok(ids),
+        Err(other) => Err(other),
+        Ok(()) => Err(DieselError::RollbackTransaction),
+    }
+}
+
 /// The ids the filter accepts in memory, ascending.
 pub fn matching_ids(rows: &[Vec<Value>], filter: &Filter) -> Vec<i64> {
     ids_where(rows, |row| filter.matches(row))

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::model::Authorizable;
-use crate::rules::{Columns, CompiledRules, Filter, Merged, Right, RuleError};
+use crate::rules::{
+    allowed, may_deny, merge, Access, Columns, CompiledRules, Filter, Merged, Right, RuleError,
+};
 use crate::store::{RuleRow, StoredModel};
 
 /// Everything the rules say about one model for one set of subject sets.
@@ -17,6 +19,7 @@ pub struct ModelAccess {
     /// row grants nothing: fail closed; `cargo xtask rules check` lists it).
     pub rows: Vec<(RuleRow, Result<CompiledRules, RuleError>)>,
     pub(super) merged: [Merged; 4],
+    pub(super) denied: [Merged; 4],
     /// Per right, the filter a write must pass: read AND right for update/delete; relation
     /// conditions protected by the related models' read rules.
     pub(super) effective: [Arc<Filter>; 4],
@@ -51,6 +54,39 @@ impl ModelAccess {
     pub fn merged(&self, right: Right) -> &Merged {
         &self.merged[right as usize]
     }
+
+    /// The merged denies for `right` (the union over the rule rows, as for grants).
+    pub fn denied(&self, right: Right) -> &Merged {
+        &self.denied[right as usize]
+    }
+}
+
+/// The rule rows of one decision, each with what it compiled to.
+pub(super) type CompiledRows<'a> =
+    &'a [(crate::store::RuleRow, Result<CompiledRules, RuleError>)];
+
+/// Per right, the union of the rows' grants and the union of their denies. A row that does not
+/// compile grants nothing, and denies everything when it might hold a deny
+/// ([`may_deny`]): what it refuses cannot be known, so it refuses all.
+pub(super) fn merge_rows(rows: CompiledRows<'_>) -> ([Merged; 4], [Merged; 4]) {
+    let unknown_deny = rows
+        .iter()
+        .any(|(row, compiled)| compiled.is_err() && may_deny(&row.rules));
+    let valid = || rows.iter().filter_map(|(_, c)| c.as_ref().ok());
+    let grants = Right::ALL.map(|right| merge(valid().filter_map(|c| c.access(right))));
+    let denies = Right::ALL.map(|right| {
+        if unknown_deny {
+            merge([&Access::Everything])
+        } else {
+            merge(valid().filter_map(|c| c.deny(right)))
+        }
+    });
+    (grants, denies)
+}
+
+/// The rows `right` reaches: the grants minus the denies (see [`allowed`]).
+pub(super) fn reach(grants: &[Merged; 4], denies: &[Merged; 4], right: Right) -> Filter {
+    allowed(&grants[right as usize], &denies[right as usize])
 }
 
 /// Why a decision was made without rules.

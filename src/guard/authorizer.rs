@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{sql_types, RunQueryDsl};
 
-use super::access::{Bypass, Declared, ModelAccess};
+use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -23,7 +23,7 @@ use crate::db::{on_backend, GuardConnection, StoreConnection};
 use crate::error::Error;
 use crate::model::Authorizable;
 use crate::rules::{
-    compile_document_in, merge, ColumnType, Filter, KeysQuery, Right, Row, Schema, SqlFilter, Value,
+    compile_document_in, ColumnType, Filter, KeysQuery, Right, Row, Schema, SqlFilter, Value,
 };
 use crate::store::{self, BrokenModel, StoredModel};
 use crate::Subject;
@@ -391,18 +391,13 @@ impl Authorizer {
                 (row, compiled)
             })
             .collect();
-        let merged = Right::ALL.map(|right| {
-            merge(
-                rows.iter()
-                    .filter_map(|(_, c)| c.as_ref().ok().and_then(|c| c.access(right))),
-            )
-        });
-        let read = merged[Right::Read as usize].to_filter();
+        let (merged, denied) = merge_rows(&rows);
+        let read = reach(&merged, &denied, Right::Read);
         // Relation conditions carry the related model's read rule for the same subject.
         let mut protector = Protector::new(conn, &catalog.schema, &lookup);
         let mut effective = Vec::with_capacity(Right::ALL.len());
         for right in Right::ALL {
-            let own = merged[right as usize].to_filter();
+            let own = reach(&merged, &denied, right);
             let filter = match right {
                 Right::Update | Right::Delete => Filter::And(vec![read.clone(), own]),
                 _ => own,
@@ -429,6 +424,7 @@ impl Authorizer {
             model: stored,
             rows,
             merged,
+            denied,
             effective,
             related,
             cut,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::access::{Bypass, ModelAccess};
-use crate::rules::{Access, Filter, Right, Value};
+use crate::rules::{may_deny, Access, Filter, Merged, Right, Value};
 
 /// An explained decision: contributing rule rows, the merged rule, the SQL.
 #[derive(Debug)]
@@ -32,10 +32,20 @@ impl Explanation {
             .rows
             .iter()
             .map(|(r, compiled)| {
-                let verdict = compiled.as_ref().ok().map(|c| match c.access(self.right) {
-                    None => false,
-                    Some(Access::Everything) => true,
-                    Some(Access::Rows(f)) => f.matches(row),
+                // Through when this row grants it and does not deny it (NULL in a deny
+                // counts as denied).
+                let verdict = compiled.as_ref().ok().map(|c| {
+                    let granted = match c.access(self.right) {
+                        None => false,
+                        Some(Access::Everything) => true,
+                        Some(Access::Rows(f)) => f.matches(row),
+                    };
+                    let denied = match c.deny(self.right) {
+                        None => false,
+                        Some(Access::Everything) => true,
+                        Some(Access::Rows(f)) => f.true_or_unknown().matches(row),
+                    };
+                    granted && !denied
                 });
                 (r.id, verdict)
             })
@@ -73,15 +83,42 @@ impl fmt::Display for Explanation {
                 row.id, row.set_type, row.set_value
             )?;
             match compiled {
+                Err(e) if may_deny(&row.rules) => {
+                    writeln!(f, "INVALID, refuses everything (it may hold a deny): {e}")?
+                }
                 Err(e) => writeln!(f, "INVALID, ignored: {e}")?,
-                Ok(c) => match c.access(self.right) {
-                    None => writeln!(f, "grants no {}", self.right)?,
-                    Some(Access::Everything) => writeln!(f, "\"*\" (every row)")?,
-                    Some(Access::Rows(filter)) => writeln!(f, "{filter}")?,
-                },
+                Ok(c) => {
+                    match c.access(self.right) {
+                        None => write!(f, "grants no {}", self.right)?,
+                        Some(Access::Everything) => write!(f, "\"*\" (every row)")?,
+                        Some(Access::Rows(filter)) => write!(f, "{filter}")?,
+                    }
+                    match c.deny(self.right) {
+                        None => writeln!(f)?,
+                        Some(Access::Everything) => writeln!(f, "; denies \"*\" (every row)")?,
+                        Some(Access::Rows(filter)) => writeln!(f, "; denies {filter}")?,
+                    }
+                }
             }
         }
         writeln!(f, "merged: {}", self.access.merged(self.right).to_filter())?;
+        let denied = self.access.denied(self.right);
+        if *denied != Merged::Nothing {
+            writeln!(
+                f,
+                "denied (wins over every grant; NULL counts as denied): {}",
+                denied.to_filter()
+            )?;
+        }
+        if matches!(self.right, Right::Update | Right::Delete)
+            && *self.access.denied(Right::Read) != Merged::Nothing
+        {
+            writeln!(
+                f,
+                "denied read (applies too): {}",
+                self.access.denied(Right::Read).to_filter()
+            )?;
+        }
         if !self.access.related.is_empty() {
             write!(f, "related read rules (protection):")?;
             for (i, r) in self.access.related.iter().enumerate() {

@@ -10,8 +10,8 @@ use diesel::RunQueryDsl;
 use crate::db::{on_backend, StoreConnection};
 use crate::error::Error;
 use crate::rules::{
-    compile_document_in, merge, AnyRowQuery, Attributes, Exists, Filter, Right, Row, Schema,
-    SqlFilter, Value, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
+    compile_document_in, AnyRowQuery, Attributes, Exists, Filter, Right, Row, Schema, SqlFilter,
+    Value, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
 };
 use crate::store;
 
@@ -135,18 +135,20 @@ impl<'a> Protector<'a> {
                 incomplete: true,
             },
             Some(m) => {
-                let rows = store::load_rules(self.conn, model, self.sets)?;
-                let compiled: Vec<_> = rows
-                    .iter()
-                    .map(|row| compile_document_in(&row.rules, &m.columns, self.schema, model))
+                let rows: Vec<_> = store::load_rules(self.conn, model, self.sets)?
+                    .into_iter()
+                    .map(|row| {
+                        let compiled =
+                            compile_document_in(&row.rules, &m.columns, self.schema, model);
+                        (row, compiled)
+                    })
                     .collect();
-                let incomplete = compiled.iter().any(Result::is_err);
-                let valid = compiled.iter().filter_map(|c| c.as_ref().ok());
-                let merged = merge(valid.filter_map(|c| c.access(Right::Read))).to_filter();
+                let incomplete = rows.iter().any(|(_, c)| c.is_err());
+                let (grants, denies) = super::access::merge_rows(&rows);
                 RelatedRead {
                     model: model.to_owned(),
-                    filter: Arc::new(merged),
-                    rule_ids: rows.iter().map(|r| r.id).collect(),
+                    filter: Arc::new(super::access::reach(&grants, &denies, Right::Read)),
+                    rule_ids: rows.iter().map(|(r, _)| r.id).collect(),
                     incomplete,
                 }
             }

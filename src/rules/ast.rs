@@ -42,10 +42,12 @@ impl fmt::Display for Right {
     }
 }
 
-/// A parsed rule document: for each right, nothing (denied), everything, or a search.
+/// A parsed rule document: for each right, what it grants (nothing, everything, or a
+/// search) and what it denies (`"deny": {right: …}`, the same shapes).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleDocument {
     grants: [Option<Grant>; 4],
+    denies: [Option<Grant>; 4],
 }
 
 impl RuleDocument {
@@ -54,12 +56,21 @@ impl RuleDocument {
         self.grants[right as usize].as_ref()
     }
 
+    /// The deny for `right` (under `"deny"`), if the document has one.
+    pub fn deny(&self, right: Right) -> Option<&Grant> {
+        self.denies[right as usize].as_ref()
+    }
+
     pub(crate) fn set(&mut self, right: Right, grant: Grant) {
         self.grants[right as usize] = Some(grant);
     }
+
+    pub(crate) fn set_deny(&mut self, right: Right, deny: Grant) {
+        self.denies[right as usize] = Some(deny);
+    }
 }
 
-/// What a right grants.
+/// What a right grants (or, under `"deny"`, refuses).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Grant {
     /// `"*"`: every row.

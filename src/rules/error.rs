@@ -31,6 +31,8 @@ pub enum RuleErrorKind {
     UnknownRelation,
     /// A path crosses more relations than [`MAX_RELATION_DEPTH`](super::MAX_RELATION_DEPTH).
     RelationDepth,
+    /// A deny uses a relation condition (denies take the model's own columns).
+    RelationInDeny,
 }
 
 /// A rule-language error, e.g. `read.search.id: "=1;x": "x" is not an integer (32-bit)`.

@@ -47,7 +47,7 @@ impl Filter {
     /// assert_eq!(filter.eval(&vec![Value::Null]), None); // NULL <> 2 is NULL
     /// ```
     pub fn eval<R: Row + ?Sized>(&self, row: &R) -> Option<bool> {
-        self.eval_in(row, &Scope::Unbound)
+        self.eval_in(row, &Scope::Unbound, true)
     }
 
     /// Whether the filter accepts `row` (SQL `WHERE` semantics: only TRUE passes).
@@ -57,7 +57,8 @@ impl Filter {
 
     /// Like [`Filter::eval`] on `self.resolve(attrs)`, without building the resolved filter:
     /// `$subject.*` variables are read from `attrs` as the tests meet them. A condition whose
-    /// variable is missing or does not parse as its column's type is false as a whole.
+    /// variable is missing or does not parse as its column's type is false as a whole (true
+    /// under a `NOT`, as in a deny: either way the filter grants less).
     ///
     /// ```
     /// use rowguard::rules::{compile_document, Attributes, ColumnType, Columns, Right, Value};
@@ -72,7 +73,7 @@ impl Filter {
     /// assert_eq!(filter.eval_with(&row, &Attributes::new()), Some(false));
     /// ```
     pub fn eval_with<R: Row + ?Sized>(&self, row: &R, attrs: &Attributes) -> Option<bool> {
-        self.eval_in(row, &Scope::Outside(attrs))
+        self.eval_in(row, &Scope::Outside(attrs), true)
     }
 
     /// Whether the filter accepts `row`, variables bound from `attrs` ([`Filter::eval_with`]).
@@ -80,14 +81,16 @@ impl Filter {
         self.eval_with(row, attrs) == Some(true)
     }
 
-    fn eval_in<R: Row + ?Sized>(&self, row: &R, scope: &Scope<'_>) -> Option<bool> {
+    /// `positive` is false under an odd number of `NOT`s: there a condition with an unusable
+    /// variable is true (as [`Filter::resolve`] makes it), so the whole still grants less.
+    fn eval_in<R: Row + ?Sized>(&self, row: &R, scope: &Scope<'_>, positive: bool) -> Option<bool> {
         match self {
             Filter::True => Some(true),
             Filter::False => Some(false),
             Filter::And(children) => {
                 let mut result = Some(true);
                 for c in children {
-                    match c.eval_in(row, scope) {
+                    match c.eval_in(row, scope, positive) {
                         Some(false) => return Some(false),
                         None => result = None,
                         Some(true) => {}
@@ -98,7 +101,7 @@ impl Filter {
             Filter::Or(children) => {
                 let mut result = Some(false);
                 for c in children {
-                    match c.eval_in(row, scope) {
+                    match c.eval_in(row, scope, positive) {
                         Some(true) => return Some(true),
                         None => result = None,
                         Some(false) => {}
@@ -106,14 +109,14 @@ impl Filter {
                 }
                 result
             }
-            Filter::Not(x) => x.eval_in(row, scope).map(|b| !b),
+            Filter::Not(x) => x.eval_in(row, scope, !positive).map(|b| !b),
             Filter::Scoped(x) => match scope {
-                Scope::Unbound => x.eval_in(row, scope),
+                Scope::Unbound => x.eval_in(row, scope, positive),
                 Scope::Outside(attrs) | Scope::Bound(attrs) => {
                     if x.vars_usable(attrs) {
-                        x.eval_in(row, &Scope::Bound(attrs))
+                        x.eval_in(row, &Scope::Bound(attrs), positive)
                     } else {
-                        Some(false)
+                        Some(!positive)
                     }
                 }
             },

@@ -46,6 +46,33 @@ pub fn merge<'a>(accesses: impl IntoIterator<Item = &'a Access>) -> Merged {
     }
 }
 
+/// The rows a right reaches: what the grants allow (`allow`, merged) and no deny (`deny`,
+/// merged the same way) matches or might match: `(allow) AND NOT (deny TRUE or NULL)`.
+///
+/// ```
+/// use rowguard::rules::{allowed, compile_document, merge, ColumnType, Columns, Right};
+///
+/// let cols = Columns::new([("id", ColumnType::Integer), ("status", ColumnType::Text)]).unwrap();
+/// let doc = r#"{"read":{"search":{"id":"<10"}},"deny":{"read":{"search":{"status":"=archived"}}}}"#;
+/// let rules = compile_document(doc, &cols).unwrap();
+/// let filter = allowed(&merge(rules.access(Right::Read)), &merge(rules.deny(Right::Read)));
+/// assert_eq!(
+///     filter.to_string(),
+///     "(id < 10 AND NOT (status = 'archived' OR status IS NULL))"
+/// );
+/// ```
+pub fn allowed(allow: &Merged, deny: &Merged) -> Filter {
+    match deny {
+        Merged::Nothing => allow.to_filter(),
+        Merged::Everything => Filter::False,
+        Merged::Rows(denied) => Filter::And(vec![
+            allow.to_filter(),
+            Filter::Not(Box::new(denied.true_or_unknown())),
+        ])
+        .simplify(),
+    }
+}
+
 impl Merged {
     /// The merged access as one filter (`True` for everything, `False` for nothing).
     pub fn to_filter(&self) -> Filter {

@@ -28,8 +28,8 @@ pub use self::filter::{
     Attributes, CmpOp, Exists, Filter, Operand, Pattern, Test, TestKind, LIKE_ESCAPE,
 };
 pub use self::keys::{AnyRowQuery, KeysQuery};
-pub use self::merge::{merge, Merged};
-pub use self::parse::{escape_value, parse_condition, parse_document, parse_json};
+pub use self::merge::{allowed, merge, Merged};
+pub use self::parse::{escape_value, may_deny, parse_condition, parse_document, parse_json};
 pub use self::relation::{
     Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
     MAX_RELATION_DEPTH,

@@ -25,7 +25,11 @@ use super::{Right, RuleError, RuleErrorKind};
 /// assert!(doc.grant(Right::Delete).is_none());
 ///
 /// let err = parse_document(r#"{"reed":"*"}"#).unwrap_err();
-/// assert_eq!(err.to_string(), "reed: unknown right; expected create, read, update or delete");
+/// assert_eq!(err.to_string(), "reed: unknown right; expected create, read, update, delete or deny");
+///
+/// // A deny refuses what the grants allow (here: archived rows, and every delete).
+/// let doc = parse_document(r#"{"read":"*","deny":{"read":{"search":{"status":"=archived"}},"delete":"*"}}"#).unwrap();
+/// assert_eq!(doc.deny(Right::Delete), Some(&Grant::Everything));
 /// ```
 pub fn parse_document(json: &str) -> Result<RuleDocument, RuleError> {
     let StrictJson(value) = serde_json::from_str(json)
@@ -48,16 +52,64 @@ pub fn parse_json(value: &Json) -> Result<RuleDocument, RuleError> {
     };
     let mut doc = RuleDocument::default();
     for (key, grant) in rights {
+        if key == "deny" {
+            parse_denies(grant, &mut doc)?;
+            continue;
+        }
         let right = Right::from_key(key).ok_or_else(|| {
             RuleError::new(
                 RuleErrorKind::UnknownRight,
                 key,
-                "unknown right; expected create, read, update or delete",
+                "unknown right; expected create, read, update, delete or deny",
             )
         })?;
         doc.set(right, parse_grant(key, grant)?);
     }
     Ok(doc)
+}
+
+/// Whether a rule document that does not validate might deny something (it is not JSON, or
+/// it has a `"deny"` key): such a row refuses everything, since what it denies is unknown.
+///
+/// ```
+/// use rowguard::rules::may_deny;
+///
+/// assert!(may_deny(r#"{"read":"*","deny":{"read":{"search":{"stauts":"=x"}}}}"#));
+/// assert!(may_deny(r#"{"read":"*", oops"#));
+/// assert!(!may_deny(r#"{"read":{"search":{"stauts":"=x"}}}"#));
+/// ```
+pub fn may_deny(json: &str) -> bool {
+    match serde_json::from_str::<Json>(json) {
+        Ok(Json::Object(keys)) => keys.contains_key("deny"),
+        Ok(_) => false,
+        Err(_) => true,
+    }
+}
+
+/// `"deny": {right: "*" | {"search": …}, …}`.
+fn parse_denies(value: &Json, doc: &mut RuleDocument) -> Result<(), RuleError> {
+    let Json::Object(rights) = value else {
+        return Err(RuleError::new(
+            RuleErrorKind::Shape,
+            "deny",
+            format!(
+                "\"deny\" is a JSON object like {{\"delete\": \"*\"}}, found {}",
+                kind_of(value)
+            ),
+        ));
+    };
+    for (key, deny) in rights {
+        let path = format!("deny.{key}");
+        let right = Right::from_key(key).ok_or_else(|| {
+            RuleError::new(
+                RuleErrorKind::UnknownRight,
+                &path,
+                "unknown right; expected create, read, update or delete",
+            )
+        })?;
+        doc.set_deny(right, parse_grant(&path, deny)?);
+    }
+    Ok(())
 }
 
 fn parse_grant(path: &str, value: &Json) -> Result<Grant, RuleError> {

@@ -350,7 +350,27 @@ fn every_validation_error_names_place_text_and_reason() {
         (
             r#"{"reed":"*"}"#,
             RuleErrorKind::UnknownRight,
-            "reed: unknown right; expected create, read, update or delete",
+            "reed: unknown right; expected create, read, update, delete or deny",
+        ),
+        (
+            r#"{"deny":"*"}"#,
+            RuleErrorKind::Shape,
+            "deny: \"deny\" is a JSON object like {\"delete\": \"*\"}, found the string \"*\"",
+        ),
+        (
+            r#"{"deny":{"remove":"*"}}"#,
+            RuleErrorKind::UnknownRight,
+            "deny.remove: unknown right; expected create, read, update or delete",
+        ),
+        (
+            r#"{"deny":{"read":"all"}}"#,
+            RuleErrorKind::Shape,
+            "deny.read: expected \"*\" or {\"search\": {…}}, found the string \"all\"",
+        ),
+        (
+            r#"{"deny":{"read":{"search":{"nme":"=x"}}}}"#,
+            RuleErrorKind::UnknownColumn,
+            "deny.read.search.nme: \"=x\": unknown column \"nme\"; the model's columns are: id, big, score, name, active, born, seen, key",
         ),
         (
             r#"{"read":"all"}"#,
@@ -735,4 +755,113 @@ fn uuid_variables_bind_in_place_ignoring_case() {
             "{given}, resolved"
         );
     }
+}
+
+#[test]
+fn denies_refuse_unknown_and_null_and_only_exempt_null_when_told() {
+    let doc = r#"{"read":"*","deny":{"read":{"search":{"name":"=x"}},"delete":"*"}}"#;
+    let rules = compile_document(doc, &cols()).unwrap();
+    let read = allowed(
+        &merge(rules.access(Right::Read)),
+        &merge(rules.deny(Right::Read)),
+    );
+    assert_eq!(read.to_string(), "NOT (name = 'x' OR name IS NULL)");
+    assert_eq!(read.eval(&row("name", Value::from("x"))), Some(false));
+    assert_eq!(read.eval(&row("name", Value::from("y"))), Some(true));
+    // NULL: the deny is unknown, so it refuses (never NULL itself: a definite answer).
+    assert_eq!(read.eval(&row("id", Value::Int(1))), Some(false));
+    let delete = allowed(
+        &merge(rules.access(Right::Delete)),
+        &merge(rules.deny(Right::Delete)),
+    );
+    assert_eq!(delete, Filter::False);
+    // Exempting NULL rows is written out.
+    let doc = r#"{"read":"*","deny":{"read":{"search":{"name":"=x && !=null"}}}}"#;
+    let rules = compile_document(doc, &cols()).unwrap();
+    let read = allowed(
+        &merge(rules.access(Right::Read)),
+        &merge(rules.deny(Right::Read)),
+    );
+    assert_eq!(read.eval(&row("id", Value::Int(1))), Some(true));
+    assert_eq!(read.eval(&row("name", Value::from("x"))), Some(false));
+    // Under the deny's NOT, a missing variable refuses; bound, it decides per row.
+    let doc = r#"{"read":"*","deny":{"read":{"search":{"id":"!=$subject.id"}}}}"#;
+    let rules = compile_document(doc, &cols()).unwrap();
+    let read = allowed(
+        &merge(rules.access(Right::Read)),
+        &merge(rules.deny(Right::Read)),
+    );
+    let seven = row("id", Value::Int(7));
+    assert_eq!(read.eval_with(&seven, &Attributes::new()), Some(false));
+    assert_eq!(read.resolve(&Attributes::new()).eval(&seven), Some(false));
+    let attrs = Attributes::new().with("id", 7);
+    assert_eq!(read.eval_with(&seven, &attrs), Some(true));
+    assert_eq!(read.resolve(&attrs).eval(&seven), Some(true));
+    assert_eq!(
+        read.eval_with(&row("id", Value::Int(8)), &attrs),
+        Some(false)
+    );
+}
+
+#[test]
+fn surely_true_and_true_or_unknown_follow_three_valued_logic() {
+    // Every filter over two nullable columns, every row of {TRUE, FALSE, NULL}²: the two
+    // transforms are never unknown and say exactly "is TRUE" / "is not FALSE".
+    let searches = [
+        r#"{"id":"=1"}"#,
+        r#"{"id":"!=1"}"#,
+        r#"{"id":"=1","name":"=x"}"#,
+        r#"{"||":{"id":"=1","name":"=x"}}"#,
+        r#"{"id":"!<>1;2"}"#,
+        r#"{"&&":[{"||":{"id":"=1","name":"!=x"}},{"name":"=null"}]}"#,
+    ];
+    let ids = [Value::Int(1), Value::Int(5), Value::Null];
+    let names = [Value::from("x"), Value::from("y"), Value::Null];
+    for search in searches {
+        let filter = read_filter(search);
+        for id in &ids {
+            for name in &names {
+                let mut r = row("id", id.clone());
+                r[cols().get("name").unwrap().0] = name.clone();
+                let truth = filter.eval(&r);
+                assert_eq!(
+                    filter.surely_true().eval(&r),
+                    Some(truth == Some(true)),
+                    "{search}"
+                );
+                assert_eq!(
+                    filter.true_or_unknown().eval(&r),
+                    Some(truth != Some(false)),
+                    "{search}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_deny_takes_own_columns_only() {
+    let mut schema = Schema::new();
+    let types = Columns::new([("id", ColumnType::Integer), ("name", ColumnType::Text)]).unwrap();
+    schema.add_model("types", "types", "id", types);
+    let things = Columns::new([
+        ("id", ColumnType::Integer),
+        ("type_id", ColumnType::Integer),
+    ])
+    .unwrap();
+    schema.add_model("things", "things", "id", things.clone());
+    schema
+        .add_relation(
+            "things",
+            Relation::belongs_to("kind", "type_id", "types", "id"),
+        )
+        .unwrap();
+    let doc = r#"{"read":{"search":{"kind.name":"=a"}},"deny":{"read":{"search":{"||":{"id":"=1","kind.name":"=secret"}}}}}"#;
+    let err = compile_document_in(doc, &things, &schema, "things").unwrap_err();
+    assert_eq!(err.kind, RuleErrorKind::RelationInDeny);
+    assert!(
+        err.to_string()
+            .starts_with("deny.read.search.||.kind.name: a deny takes the model's own columns"),
+        "{err}"
+    );
 }

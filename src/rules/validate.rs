@@ -24,12 +24,29 @@ pub enum Access {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CompiledRules {
     access: [Option<Access>; 4],
+    denied: [Option<Access>; 4],
 }
 
 impl CompiledRules {
     /// What the document grants for `right` (`None`: nothing).
     pub fn access(&self, right: Right) -> Option<&Access> {
         self.access[right as usize].as_ref()
+    }
+
+    /// What the document denies for `right` (`None`: nothing): these rows are refused
+    /// whatever any rule grants.
+    ///
+    /// ```
+    /// use rowguard::rules::{compile_document, Access, ColumnType, Columns, Right};
+    ///
+    /// let cols = Columns::new([("id", ColumnType::Integer), ("status", ColumnType::Text)]).unwrap();
+    /// let doc = r#"{"read":"*","deny":{"read":{"search":{"status":"=archived"}}}}"#;
+    /// let rules = compile_document(doc, &cols).unwrap();
+    /// let Some(Access::Rows(denied)) = rules.deny(Right::Read) else { panic!() };
+    /// assert_eq!(denied.to_string(), "status = 'archived'");
+    /// ```
+    pub fn deny(&self, right: Right) -> Option<&Access> {
+        self.denied[right as usize].as_ref()
     }
 
     /// The filter of `right`: `Filter::True` for `"*"`, `None` when not granted.
@@ -136,15 +153,37 @@ impl<'a> Ctx<'a> {
 fn validate_with(doc: &RuleDocument, ctx: &Ctx<'_>) -> Result<CompiledRules, RuleError> {
     let mut out = CompiledRules::default();
     for right in Right::ALL {
-        out.access[right as usize] = match doc.grant(right) {
-            None => None,
-            Some(Grant::Everything) => Some(Access::Everything),
-            Some(Grant::Search(search)) => {
-                Some(Access::Rows(compile_search(search, ctx)?.simplify()))
+        out.access[right as usize] = compile_grant(doc.grant(right), ctx)?;
+        if let Some(Grant::Search(search)) = doc.deny(right) {
+            if let Some(related) = first_related(search) {
+                return Err(RuleError::new(
+                    RuleErrorKind::RelationInDeny,
+                    &related.path,
+                    "a deny takes the model's own columns: it must refuse whatever the related \
+                     rows are, and a relation condition only sees the rows the subject may read",
+                ));
             }
-        };
+        }
+        out.denied[right as usize] = compile_grant(doc.deny(right), ctx)?;
     }
     Ok(out)
+}
+
+fn compile_grant(grant: Option<&Grant>, ctx: &Ctx<'_>) -> Result<Option<Access>, RuleError> {
+    Ok(match grant {
+        None => None,
+        Some(Grant::Everything) => Some(Access::Everything),
+        Some(Grant::Search(search)) => Some(Access::Rows(compile_search(search, ctx)?.simplify())),
+    })
+}
+
+/// The first relation condition of `search`, if it has one.
+fn first_related(search: &Search) -> Option<&Related> {
+    match search {
+        Search::All(parts) | Search::Any(parts) => parts.iter().find_map(first_related),
+        Search::Cond(_) => None,
+        Search::Related(related) => Some(related),
+    }
 }
 
 fn compile_search(search: &Search, ctx: &Ctx<'_>) -> Result<Filter, RuleError> {

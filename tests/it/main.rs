@@ -12,6 +12,7 @@ mod connections;
 #[path = "../../examples/contacts/demo.rs"]
 #[allow(dead_code)]
 mod demo;
+mod denies;
 mod errors;
 mod fixture;
 mod foundation;

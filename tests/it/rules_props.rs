@@ -1,6 +1,7 @@
-//! Differential property test: for random valid rules and random rows, the rows the rendered
-//! SQL selects on each backend are exactly the rows the in-memory evaluator accepts, and
-//! binding `$subject` variables in place accepts the same rows as resolving them first.
+//! Differential property test: for random valid rules (grants and denies) and random rows,
+//! the rows the rendered SQL selects on each backend are exactly the rows the in-memory
+//! evaluator accepts, binding `$subject` variables in place accepts the same rows as
+//! resolving them first, and no row comes back that a deny matches or might match (NULL).
 //!
 //! The generators here serve `model_props` too. A fixed seed and case count run in every
 //! test run; `cargo xtask test` then runs both property tests again with a random seed that it
@@ -11,7 +12,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use rowguard::rules::{
-    compile_document, escape_value, merge, Attributes, ColumnType, Right, Value,
+    allowed, compile_document, escape_value, merge, Attributes, ColumnType, Filter, Merged, Right,
+    Value,
 };
 use rowguard::testing::TestDatabase;
 use serde_json::{json, Value as Json};
@@ -249,11 +251,21 @@ pub fn search(schema: Schema) -> impl Strategy<Value = Json> {
     })
 }
 
+/// A rule document: a read grant (`"*"` or a search), and sometimes a read deny.
 fn document() -> impl Strategy<Value = String> {
-    prop_oneof![
-        1 => Just(json!({ "read": "*" }).to_string()),
-        12 => search(&COLUMNS).prop_map(|s| json!({ "read": { "search": s } }).to_string()),
-    ]
+    let grant = prop_oneof![
+        1 => Just(json!("*")),
+        12 => search(&COLUMNS).prop_map(|s| json!({ "search": s })),
+    ];
+    let deny = prop_oneof![
+        6 => Just(None),
+        1 => Just(Some(json!("*"))),
+        6 => search(&COLUMNS).prop_map(|s| Some(json!({ "search": s }))),
+    ];
+    (grant, deny).prop_map(|(grant, deny)| match deny {
+        None => json!({ "read": grant }).to_string(),
+        Some(deny) => json!({ "read": grant, "deny": { "read": deny } }).to_string(),
+    })
 }
 
 /// For each column, the attribute `v_<column>`: absent, one value, two values (usable in
@@ -362,14 +374,27 @@ fn sql_and_memory_agree_on_random_rules(db: &TestDatabase) {
                 compile_document(d, &columns).map_err(|e| TestCaseError::fail(format!("{d}: {e}")))
             })
             .collect::<Result<_, _>>()?;
-        let merged = merge(compiled.iter().filter_map(|c| c.access(Right::Read)));
-        let filter = merged.to_filter().resolve(&attrs);
+        let grants = merge(compiled.iter().filter_map(|c| c.access(Right::Read)));
+        let denies = merge(compiled.iter().filter_map(|c| c.deny(Right::Read)));
+        let unresolved = allowed(&grants, &denies);
+        let filter = unresolved.resolve(&attrs);
         let sql_ids = samples::ids_with_rows(&mut conn.borrow_mut(), &rows, &filter)
             .map_err(|e| TestCaseError::fail(format!("{filter}: {e}")))?;
         let memory_ids = samples::matching_ids(&rows, &filter);
         prop_assert_eq!(&sql_ids, &memory_ids, "filter {} from {:?}", filter, docs);
+        // The deny oracle, from the raw merged deny: a row comes back only where the deny is
+        // FALSE (not TRUE, not unknown), and only where the grants hold. Under the NOT a
+        // missing variable makes the deny true (it refuses).
+        let not_denied = match &denies {
+            Merged::Nothing => Filter::True,
+            denied => Filter::Not(Box::new(denied.to_filter())).resolve(&attrs),
+        };
+        let granted = grants.to_filter().resolve(&attrs);
+        let oracle_ids = samples::ids_where(&rows, |row| {
+            granted.eval(row) == Some(true) && not_denied.eval(row) == Some(true)
+        });
+        prop_assert_eq!(&sql_ids, &oracle_ids, "oracle: {} from {:?}", filter, docs);
         // What checks use: variables bound in place, the filter never copied.
-        let unresolved = merged.to_filter();
         let in_place_ids = samples::ids_where(&rows, |row| unresolved.matches_with(row, &attrs));
         prop_assert_eq!(
             in_place_ids,

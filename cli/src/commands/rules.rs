@@ -216,7 +216,8 @@ fn past(right: Right) -> &'static str {
     }
 }
 
-/// Warns when no rule row applies or an applying row is invalid (each grants nothing).
+/// Warns when no rule row applies or an applying row is invalid (it grants nothing, or
+/// refuses everything when it may hold a deny).
 fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
     if access.rows.is_empty() {
         ctx.warn(format_args!(
@@ -226,8 +227,13 @@ fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
     }
     for (row, compiled) in &access.rows {
         if let Err(e) = compiled {
+            let effect = if rowguard::rules::may_deny(&row.rules) {
+                "refuses everything (it may hold a deny)"
+            } else {
+                "grants nothing"
+            };
             ctx.warn(format_args!(
-                "rule {} \"{}\" on {} is invalid and grants nothing: {e}",
+                "rule {} \"{}\" on {} is invalid and {effect}: {e}",
                 row.set_type, row.set_value, row.model
             ));
         }
@@ -430,8 +436,13 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
     let orphans = rowguard::store::orphan_rules(&mut conn)?;
     let rules = rowguard::store::all_rules(&mut conn)?;
     for b in &bad {
+        let refuses = if rowguard::rules::may_deny(&b.row.rules) {
+            " (until fixed it refuses everything on the model to those it applies to: it may hold a deny)"
+        } else {
+            ""
+        };
         outln!(
-            "rule {} ({} \"{}\", model {}): {}",
+            "rule {} ({} \"{}\", model {}): {}{refuses}",
             b.row.id,
             b.row.set_type,
             b.row.set_value,

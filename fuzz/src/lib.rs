@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use rowguard::rules::{
-    compile_document, merge, parse_condition, Attributes, ColumnType, Columns, Filter, Right,
+    allowed, compile_document, merge, parse_condition, Attributes, ColumnType, Columns, Filter, Right,
     SqlFilter, Value,
 };
 
@@ -37,8 +37,8 @@ pub fn rules(data: &[u8]) -> bool {
         .with_all("list", ["1", prefix.as_str(), text]);
     let rows = rows(text);
     for right in Right::ALL {
-        let merged = merge(rules.access(right));
-        let unresolved = merged.to_filter();
+        // Grants minus denies, as the guard decides (denies put conditions under a NOT).
+        let unresolved = allowed(&merge(rules.access(right)), &merge(rules.deny(right)));
         let resolved = unresolved.resolve(&attrs);
         for row in &rows {
             assert_eq!(

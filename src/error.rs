@@ -34,6 +34,37 @@ pub enum Error {
         /// The right needed on the parent.
         right: Right,
     },
+    /// A write sets or changes a column the subject may not write (a `"columns"` list);
+    /// nothing was changed.
+    #[error("forbidden: {action} on {model}: the subject may not write column {column}")]
+    ForbiddenColumn {
+        /// The write refused (create or update).
+        action: Right,
+        /// The model.
+        model: String,
+        /// The column.
+        column: String,
+    },
+    /// A column the subject may not read cannot come back as NULL (it is `NOT NULL` in the
+    /// database), so reads of the model fail closed for this subject. `rules check` lists it.
+    #[error("model {model}: column {column} is hidden from this subject but NOT NULL in the database, so its rows cannot be read with it as NULL; make the column nullable or let the subject read it")]
+    HiddenColumnNotNull {
+        /// The model.
+        model: String,
+        /// The column.
+        column: String,
+    },
+    /// A column list limits writes of the model, but its table has a column the model does
+    /// not declare, so the write could set it unchecked; declare it in `authorizable!`.
+    #[error("forbidden: {action} on {model}: a column list limits it, but column {column} of the table is not declared in authorizable!, so the write cannot be checked")]
+    UndeclaredColumn {
+        /// The write refused (create or update).
+        action: Right,
+        /// The model.
+        model: String,
+        /// The undeclared column.
+        column: String,
+    },
     /// No such row, or one the subject cannot read (existence is not revealed).
     #[error("not found: {model} {key}")]
     NotFound {

@@ -61,13 +61,15 @@ pub mod testing;
 
 pub use config::{Config, ConfigError, DEFAULT_UNIVERSAL_ROLE};
 pub use error::Error;
-pub use guard::{Authorizer, Bypass, Explanation, ForeignKeyCheck, Guard, ModelAccess};
+pub use guard::{
+    Authorizer, Bypass, ColumnRights, Explanation, ForeignKeyCheck, Guard, ModelAccess, ReadMask,
+};
 pub use model::{Authorizable, ModelQueries};
 
 // The Diesel the macros' expansions name, whatever the caller calls its own.
 #[doc(hidden)]
 pub use diesel as __diesel;
-pub use scoped::Scoped;
+pub use scoped::{Masked, Scoped};
 pub use subject::Subject;
 
 pub use rules::{Filter, Right, SqlFilter, Value};

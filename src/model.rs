@@ -62,6 +62,13 @@ pub trait Authorizable: Sized + 'static {
     }
     /// This row's primary key.
     fn key(&self) -> Value;
+    /// Whether Diesel names the table exactly [`Authorizable::TABLE`] in a query's `FROM`
+    /// (no schema, no `sql_name`): reads that hide columns rely on it, and refuse otherwise.
+    /// [`authorizable!`](crate::authorizable) checks it; a hand-written impl must be right.
+    #[doc(hidden)]
+    fn __plain_table() -> bool {
+        true
+    }
 }
 
 /// The Diesel queries the guard runs for model `Self` on connection type `C`, in the
@@ -89,6 +96,12 @@ pub trait ModelQueries<C>: Authorizable {
     fn unguarded_query(filter: SqlFilter) -> Self::Query;
     /// Loads the rows matching `filter`, in primary key order.
     fn unguarded_load(conn: &mut C, filter: SqlFilter) -> diesel::QueryResult<Vec<Self>>;
+    /// Loads the rows `mask` lets through (its filter on the real table; the columns it
+    /// hides as NULL), in primary key order.
+    fn unguarded_load_masked(
+        conn: &mut C,
+        mask: crate::guard::ReadMask,
+    ) -> diesel::QueryResult<Vec<Self>>;
     /// Inserts this row.
     fn unguarded_insert(&self, conn: &mut C) -> diesel::QueryResult<usize>;
     /// Writes this row's columns to the rows matching `filter`.
@@ -119,6 +132,16 @@ impl<M: Authorizable> Row for M {
     fn value(&self, index: usize) -> ValueRef<'_> {
         self.cell(index)
     }
+}
+
+/// Whether the SQLite rendering `sql` of `SELECT pk FROM table` names the table exactly
+/// `` `table` `` (what [`Authorizable::__plain_table`] checks).
+#[doc(hidden)]
+pub fn __from_is(sql: &str, table: &str) -> bool {
+    let from = sql
+        .split_once(" FROM ")
+        .map(|(_, rest)| rest.split(" -- ").next().unwrap_or(rest).trim());
+    from == Some(format!("`{table}`").as_str())
 }
 
 /// Whether `names` holds `name`, at compile time ([`authorizable!`](crate::authorizable)'s
@@ -371,6 +394,19 @@ macro_rules! authorizable {
             fn key(&self) -> $crate::rules::Value {
                 $crate::rules::Value::from(::core::clone::Clone::clone(&self.$pk))
             }
+
+            fn __plain_table() -> bool {
+                static PLAIN: ::std::sync::OnceLock<bool> = ::std::sync::OnceLock::new();
+                *PLAIN.get_or_init(|| {
+                    use $crate::__diesel::prelude::*;
+                    let query = $table::table.select($table::$pk);
+                    let sql = $crate::__diesel::debug_query::<$crate::__diesel::sqlite::Sqlite, _>(
+                        &query,
+                    )
+                    .to_string();
+                    $crate::model::__from_is(&sql, ::core::stringify!($table))
+                })
+            }
         }
     };
     ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } $($opt:tt)*) => {
@@ -438,6 +474,17 @@ macro_rules! __model_queries {
                     .filter(filter)
                     .order($table::$pk)
                     .load::<Self>(conn)
+            }
+
+            fn unguarded_load_masked(
+                conn: &mut $conn,
+                mask: $crate::ReadMask,
+            ) -> $crate::__diesel::QueryResult<::std::vec::Vec<Self>> {
+                use $crate::__diesel::prelude::*;
+                $crate::__diesel::RunQueryDsl::load(
+                    $crate::Masked::new(Some(mask), $table::table.order($table::$pk)),
+                    conn,
+                )
             }
 
             fn unguarded_insert(&self, conn: &mut $conn) -> $crate::__diesel::QueryResult<usize> {

@@ -6,7 +6,7 @@
 use diesel::backend::Backend;
 use diesel::dsl::CountStar;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::methods::{
     DistinctDsl, FilterDsl, LimitDsl, OffsetDsl, OrderDsl, SelectDsl, ThenOrderDsl,
 };
@@ -15,6 +15,7 @@ use diesel::{Connection, QueryResult, RunQueryDsl};
 use std::marker::PhantomData;
 
 use crate::db::AsConnection;
+use crate::guard::ReadMask;
 use crate::AnyConnection;
 
 /// A read query restricted by the subject's read rule ([`Guard::read`](crate::Guard::read)),
@@ -99,6 +100,9 @@ use crate::AnyConnection;
 #[must_use = "a scoped query does nothing until it is loaded"]
 pub struct Scoped<Q, C = AnyConnection> {
     query: Q,
+    /// When columns are hidden from the subject: the rule and the hiding, rendered in front
+    /// of the query (the query itself then carries no rule; see [`ReadMask`]).
+    mask: Option<ReadMask>,
     connection: PhantomData<fn(&mut C)>,
 }
 
@@ -107,7 +111,33 @@ impl<Q, C> Scoped<Q, C> {
     pub(crate) fn new(query: Q) -> Self {
         Self {
             query,
+            mask: None,
             connection: PhantomData,
+        }
+    }
+
+    /// Only the guard builds one: `query` on the table that `mask` puts in front of it.
+    pub(crate) fn masked(query: Q, mask: ReadMask) -> Self {
+        Self {
+            query,
+            mask: Some(mask),
+            connection: PhantomData,
+        }
+    }
+
+    fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R, C> {
+        Scoped {
+            query: f(self.query),
+            mask: self.mask,
+            connection: PhantomData,
+        }
+    }
+
+    /// The query as it runs: the mask (if any) in front.
+    fn runnable(self) -> Masked<Q> {
+        Masked {
+            mask: self.mask,
+            query: self.query,
         }
     }
 
@@ -121,7 +151,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: FilterDsl<Paren<P>>,
     {
-        Scoped::new(self.query.filter(Paren(predicate)))
+        self.map(|q| q.filter(Paren(predicate)))
     }
 
     /// Orders the rows (replacing an earlier order).
@@ -129,7 +159,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: OrderDsl<O>,
     {
-        Scoped::new(self.query.order(order))
+        self.map(|q| q.order(order))
     }
 
     /// Alias of [`Scoped::order`], as in Diesel.
@@ -145,7 +175,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: ThenOrderDsl<O>,
     {
-        Scoped::new(self.query.then_order_by(order))
+        self.map(|q| q.then_order_by(order))
     }
 
     /// At most `limit` rows.
@@ -153,7 +183,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: LimitDsl,
     {
-        Scoped::new(self.query.limit(limit))
+        self.map(|q| q.limit(limit))
     }
 
     /// Skips `offset` rows.
@@ -161,7 +191,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: OffsetDsl,
     {
-        Scoped::new(self.query.offset(offset))
+        self.map(|q| q.offset(offset))
     }
 
     /// Selects columns or expressions of the visible rows (aggregates included: they are
@@ -170,7 +200,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: SelectDsl<S>,
     {
-        Scoped::new(self.query.select(selection))
+        self.map(|q| q.select(selection))
     }
 
     /// `SELECT DISTINCT`.
@@ -178,7 +208,7 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: DistinctDsl,
     {
-        Scoped::new(self.query.distinct())
+        self.map(|q| q.distinct())
     }
 
     /// `SELECT COUNT(*)` of the visible rows; load it with [`Scoped::get_result`] as `i64`.
@@ -186,23 +216,23 @@ impl<Q, C> Scoped<Q, C> {
     where
         Q: SelectDsl<CountStar>,
     {
-        Scoped::new(self.query.select(diesel::dsl::count_star()))
+        self.map(|q| q.select(diesel::dsl::count_star()))
     }
 
     /// Runs the query and returns every row.
     pub fn load<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<Vec<U>>
     where
         C: Connection,
-        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
+        Masked<Q>: LoadQuery<'q, C, U>,
     {
-        RunQueryDsl::load(self.query, conn.as_connection())
+        RunQueryDsl::load(self.runnable(), conn.as_connection())
     }
 
     /// Runs the query and returns every row (Diesel's name).
     pub fn get_results<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<Vec<U>>
     where
         C: Connection,
-        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
+        Masked<Q>: LoadQuery<'q, C, U>,
     {
         self.load(conn)
     }
@@ -211,9 +241,9 @@ impl<Q, C> Scoped<Q, C> {
     pub fn get_result<'q, U>(self, conn: &mut impl AsConnection<C>) -> QueryResult<U>
     where
         C: Connection,
-        Q: LoadQuery<'q, C, U> + RunQueryDsl<C>,
+        Masked<Q>: LoadQuery<'q, C, U>,
     {
-        RunQueryDsl::get_result(self.query, conn.as_connection())
+        RunQueryDsl::get_result(self.runnable(), conn.as_connection())
     }
 
     /// The first row (`LIMIT 1`); `NotFound` if there is none.
@@ -221,24 +251,71 @@ impl<Q, C> Scoped<Q, C> {
     where
         C: Connection,
         Q: LimitDsl,
-        <Q as LimitDsl>::Output: LoadQuery<'q, C, U> + RunQueryDsl<C>,
+        Masked<<Q as LimitDsl>::Output>: LoadQuery<'q, C, U>,
     {
         self.limit(1).get_result(conn)
     }
 }
 
 /// The SQL of a scoped query, for your own query fragments (an `EXPLAIN` wrapper, as the
-/// benchmarks use): it carries the rule wherever it goes.
-impl<Q: QueryFragment<DB>, DB: Backend, C> QueryFragment<DB> for Scoped<Q, C> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+/// benchmarks use): it carries the rule (and the hiding of columns) wherever it goes.
+impl<Q: QueryFragment<DB>, DB: Backend, C> QueryFragment<DB> for Scoped<Q, C>
+where
+    ReadMask: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if let Some(mask) = &self.mask {
+            mask.walk_ast(pass.reborrow())?;
+        }
         self.query.walk_ast(pass)
     }
 }
 
 impl<Q: QueryId, C> QueryId for Scoped<Q, C> {
-    type QueryId = Q::QueryId;
-    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+    type QueryId = ();
+    // The mask's text depends on the subject's columns.
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+/// A query as the guard runs it: [`ReadMask`]'s prefix, when columns are hidden, then the
+/// query. Built by [`Scoped`]'s and the guard's loads; it has no other use.
+#[derive(Debug)]
+pub struct Masked<Q> {
+    mask: Option<ReadMask>,
+    query: Q,
+}
+
+impl<Q> Masked<Q> {
+    /// `query` with `mask` in front (none: the query as it is). For
+    /// [`authorizable!`](crate::authorizable)'s generated loads.
+    #[doc(hidden)]
+    pub fn new(mask: Option<ReadMask>, query: Q) -> Self {
+        Self { mask, query }
+    }
+}
+
+impl<Q: Query> Query for Masked<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for Masked<Q>
+where
+    ReadMask: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if let Some(mask) = &self.mask {
+            mask.walk_ast(pass.reborrow())?;
+        }
+        self.query.walk_ast(pass)
+    }
+}
+
+impl<Q> QueryId for Masked<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, C> RunQueryDsl<C> for Masked<Q> {}
 
 /// An expression in parentheses: how [`Scoped::filter`] keeps a caller's condition inside its
 /// own operand of the `AND` with the rule, whatever SQL the condition renders.

@@ -55,7 +55,9 @@ impl IntoResponse for ApiError {
 impl From<rowguard::Error> for ApiError {
     fn from(e: rowguard::Error) -> Self {
         let status = match e {
-            rowguard::Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            rowguard::Error::Forbidden { .. }
+            | rowguard::Error::ForbiddenTarget { .. }
+            | rowguard::Error::ForbiddenColumn { .. } => StatusCode::FORBIDDEN,
             // An unreadable row is reported exactly like a missing one.
             rowguard::Error::NotFound { .. } => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

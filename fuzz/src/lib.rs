@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use rowguard::rules::{
-    allowed, compile_document, merge, parse_condition, Attributes, ColumnType, Columns, Filter, Right,
-    SqlFilter, Value,
+    allowed, compile_document, merge, parse_condition, Attributes, ColumnType, Columns, Filter,
+    Right, SqlFilter, Value,
 };
 
 /// Arbitrary bytes into the rule parser, validator, merge, resolver, evaluator and the SQL

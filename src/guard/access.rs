@@ -34,6 +34,8 @@ pub struct ModelAccess {
     /// Writes to the model are refused while there are any: their foreign-key target check
     /// cannot run.
     pub broken_relations: Vec<String>,
+    /// What the subject's column lists allow (create, read, update).
+    pub columns: super::columns::ColumnRights,
     /// The address of the declared [`Columns`] the rules were compiled against (their
     /// positions are the model's `cell` indexes), or 0 when compiled against the stored
     /// columns (name-only callers such as `rules try`).

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use diesel::{sql_types, RunQueryDsl};
 
 use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
+use super::columns::ColumnRights;
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -392,6 +393,9 @@ impl Authorizer {
             })
             .collect();
         let (merged, denied) = merge_rows(&rows);
+        let valid: Vec<&crate::rules::CompiledRules> =
+            rows.iter().filter_map(|(_, c)| c.as_ref().ok()).collect();
+        let column_rights = ColumnRights::of(conn, &stored.table_name, columns, &valid)?;
         let read = reach(&merged, &denied, Right::Read);
         // Relation conditions carry the related model's read rule for the same subject.
         let mut protector = Protector::new(conn, &catalog.schema, &lookup);
@@ -430,6 +434,7 @@ impl Authorizer {
             cut,
             foreign_keys,
             broken_relations,
+            columns: column_rights,
             compiled_for: wanted,
         });
         // Not stored (and used for this call only) when read in an older snapshot.

@@ -119,6 +119,30 @@ impl fmt::Display for Explanation {
                 self.access.denied(Right::Read).to_filter()
             )?;
         }
+        if self.bypass.is_none() {
+            let rights = &self.access.columns;
+            let columns = &self.access.model.columns;
+            let hidden = rights.hidden_names();
+            if !hidden.is_empty() {
+                writeln!(f, "hidden columns (NULL in reads): {}", hidden.join(", "))?;
+            }
+            if matches!(self.right, Right::Create | Right::Update) {
+                if let Some(names) = rights.names(self.right, columns) {
+                    let what = if self.right == Right::Update {
+                        "columns it may change (also readable)"
+                    } else {
+                        "columns it may set"
+                    };
+                    writeln!(f, "{what}: {}", list_or_none(&names))?;
+                }
+            }
+            if let Some(column) = rights.hidden_not_null() {
+                writeln!(
+                    f,
+                    "reads refused: hidden column {column} is NOT NULL in the database"
+                )?;
+            }
+        }
         if !self.access.related.is_empty() {
             write!(f, "related read rules (protection):")?;
             for (i, r) in self.access.related.iter().enumerate() {
@@ -173,5 +197,13 @@ impl fmt::Display for Explanation {
             writeln!(f, "effective, subject variables filled in: {}", self.filter)?;
         }
         write!(f, "SQL: {}", self.sql)
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
     }
 }

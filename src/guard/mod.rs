@@ -13,6 +13,7 @@
 
 mod access;
 mod authorizer;
+mod columns;
 mod explain;
 mod front;
 mod relations;
@@ -20,6 +21,7 @@ mod subject_guard;
 
 pub use self::access::{Bypass, ModelAccess};
 pub use self::authorizer::Authorizer;
+pub use self::columns::{ColumnRights, ReadMask};
 pub use self::explain::Explanation;
 pub use self::relations::{ForeignKeyCheck, RelatedRead, RelatedReads};
 pub use self::subject_guard::Guard;

@@ -13,13 +13,15 @@ use diesel::Connection;
 
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
+use super::columns::{ColumnUpdate, Projection, ReadMask};
 use super::explain::Explanation;
 use super::relations::{failed_target, usable_checks, ForeignKeyCheck};
 use crate::db::{AsConnection, GuardConnection};
 use crate::error::Error;
 use crate::model::{Authorizable, ModelQueries};
 use crate::rules::{
-    compile_document, ColumnType, Filter, Operand, Right, Row, SqlFilter, Test, TestKind, Value,
+    compile_document, ColumnAccess, ColumnType, Filter, Operand, Right, Row, SqlFilter, Test,
+    TestKind, Value,
 };
 use crate::scoped::Scoped;
 use crate::{AnyConnection, Subject};
@@ -147,8 +149,67 @@ impl<C: GuardConnection> Guard<C> {
         &self,
         conn: &mut impl AsConnection<C>,
     ) -> Result<Scoped<<M as ModelQueries<C>>::Query, C>, Error> {
-        let rule = self.sql_rule::<M>(conn.as_connection(), Right::Read)?;
-        Ok(Scoped::new(M::unguarded_query(rule)))
+        let (rule, hidden) = self.read_view::<M>(conn.as_connection())?;
+        let rule = SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), rule);
+        Ok(match hidden {
+            None => Scoped::new(M::unguarded_query(rule)),
+            // The rule runs on the real table, inside the mask; the query sees its result.
+            Some(hidden) => {
+                let everything = Arc::new(Filter::True);
+                let open = SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), everything);
+                Scoped::masked(
+                    M::unguarded_query(open),
+                    ReadMask::new(hidden, M::TABLE, rule),
+                )
+            }
+        })
+    }
+
+    /// The read rule (variables filled in) and, when column lists hide columns from the
+    /// subject, how reads hide them.
+    fn read_view<M: Authorizable>(
+        &self,
+        conn: &mut C,
+    ) -> Result<(Arc<Filter>, Option<Arc<Projection>>), Error> {
+        if self.bypass.is_some() {
+            return Ok((Arc::new(Filter::True), None));
+        }
+        let declared = Some(Declared::of::<M>());
+        let attrs = self.subject.attributes();
+        let (rule, hidden) =
+            self.auth
+                .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                    (
+                        resolved(&access.effective[Right::Read as usize], attrs),
+                        access.columns.hidden(M::NAME),
+                    )
+                })?;
+        let hidden = hidden?;
+        if hidden.is_some() && !M::__plain_table() {
+            return Err(Error::ModelMismatch {
+                model: M::NAME.to_owned(),
+                detail: format!(
+                    "Diesel does not name its table plainly \"{}\" (a schema or sql_name), so \
+                     columns cannot be hidden from this subject",
+                    M::TABLE
+                ),
+            });
+        }
+        Ok((rule, hidden))
+    }
+
+    /// Loads `M`'s rows matching `filter`, with the hidden columns NULL.
+    fn load_visible<M: ModelQueries<C>>(
+        conn: &mut C,
+        hidden: Option<Arc<Projection>>,
+        filter: SqlFilter,
+    ) -> Result<Vec<M>, Error> {
+        Ok(match hidden {
+            None => M::unguarded_load(conn, filter)?,
+            Some(hidden) => {
+                M::unguarded_load_masked(conn, ReadMask::new(hidden, M::TABLE, filter))?
+            }
+        })
     }
 
     /// Compiles an application search (rule-language JSON, e.g. `{"status":"=open"}`) on `M`.
@@ -228,8 +289,8 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<M, Error> {
         let conn = conn.as_connection();
         let key = key.into();
-        let rule = self.rule::<M>(conn, Right::Read)?;
-        M::unguarded_load(conn, at_key::<M>(&rule, &key))?
+        let (rule, hidden) = self.read_view::<M>(conn)?;
+        Self::load_visible::<M>(conn, hidden, at_key::<M>(&rule, &key))?
             .into_iter()
             .next()
             .ok_or_else(|| not_found::<M>(&key))
@@ -258,8 +319,8 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<Vec<M>, Error> {
         let conn = conn.as_connection();
         plain_search::<M>(&search)?;
-        let rule = self.rule::<M>(conn, Right::Read)?;
-        Ok(M::unguarded_load(conn, restrict::<M>(&rule, search))?)
+        let (rule, hidden) = self.read_view::<M>(conn)?;
+        Self::load_visible::<M>(conn, hidden, restrict::<M>(&rule, search))
     }
 
     /// Inserts `row` if the create rule accepts it (search conditions included).
@@ -291,6 +352,14 @@ impl<C: GuardConnection> Guard<C> {
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
         let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Create))?;
+        if let Some(columns) = self.write_columns::<M>(conn, Right::Create)? {
+            // A column the subject may not set must be left to the database (NULL here).
+            if let Some(i) = (0..M::columns().len())
+                .find(|&i| !columns.writable.includes(i) && !row.cell(i).is_null())
+            {
+                return Err(forbidden_column::<M>(Right::Create, i));
+            }
+        }
         let recheck = undecided || stored_may_differ(row, &rule);
         let targets = self.foreign_keys::<M>(conn)?;
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
@@ -368,9 +437,16 @@ impl<C: GuardConnection> Guard<C> {
         };
         let recheck = undecided || stored_may_differ(row, &rule);
         let targets = self.foreign_keys::<M>(conn)?;
+        let columns = self.write_columns::<M>(conn, Right::Update)?;
+        if let Some(columns) = &columns {
+            columns.check_hidden(row)?;
+        }
         let write = |conn: &mut C| -> Result<(), Error> {
             self.check_targets::<M>(conn, Right::Update, row, &targets)?;
-            if row.unguarded_update(conn, at_key::<M>(&rule, &key))? == 0 {
+            if write_row(conn, row, &rule, columns.as_ref())? == 0 {
+                if let Some(columns) = &columns {
+                    columns.changed_readonly(conn, row, &rule)?;
+                }
                 return Err(self.refusal::<M>(conn, &key, Right::Update));
             }
             if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
@@ -378,7 +454,8 @@ impl<C: GuardConnection> Guard<C> {
             }
             Ok(())
         };
-        in_transaction_if(conn, recheck || !targets.is_empty(), write)
+        let transactional = recheck || !targets.is_empty() || columns.is_some();
+        in_transaction_if(conn, transactional, write)
     }
 
     /// Deletes the row with primary key `key` if the subject may read and delete it.
@@ -451,12 +528,16 @@ impl<C: GuardConnection> Guard<C> {
         plain_search::<M>(&search)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
         let targets = self.foreign_keys::<M>(conn)?;
+        let columns = self.write_columns::<M>(conn, Right::Update)?;
+        // The rows as the subject may see them: `change` never meets a hidden value.
+        let (_, hidden) = self.read_view::<M>(conn)?;
         let mut panicked = None;
         let written = conn.transaction(|conn| {
-            let mut rows = M::unguarded_load(conn, restrict::<M>(&rule, search))?;
+            let mut rows = Self::load_visible::<M>(conn, hidden, restrict::<M>(&rule, search))?;
             let mut recheck = false;
             for row in &mut rows {
                 let key = row.key();
+                let before = columns.as_ref().map(|_| row.values());
                 let changed =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change(row)));
                 if let Err(payload) = changed {
@@ -470,6 +551,10 @@ impl<C: GuardConnection> Guard<C> {
                         key: key.to_string(),
                     });
                 }
+                if let (Some(columns), Some(before)) = (&columns, &before) {
+                    columns.check_hidden(row)?;
+                    columns.check_unchanged(before, row)?;
+                }
                 let undecided =
                     precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Update))?;
                 recheck |= undecided || stored_may_differ(row, &rule);
@@ -477,7 +562,7 @@ impl<C: GuardConnection> Guard<C> {
             for row in &rows {
                 let key = row.key();
                 self.check_targets::<M>(conn, Right::Update, row, &targets)?;
-                if row.unguarded_update(conn, at_key::<M>(&rule, &key))? != 1 {
+                if write_row(conn, row, &rule, columns.as_ref())? != 1 {
                     return Err(Error::RowChanged {
                         model: M::NAME.to_owned(),
                         key: key.to_string(),
@@ -542,6 +627,75 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<Explanation, Error> {
         let conn = conn.as_connection();
         self.auth.explain(conn, &self.subject, M::NAME, right)
+    }
+
+    /// Whether the subject may write each of `columns` of `M` for `right`: create sets a
+    /// column, update changes it (a column it may also read). For code that writes chosen
+    /// columns itself (as killing a job does); [`Guard::insert`] and [`Guard::update`] check
+    /// their rows on their own. `Err(ForbiddenColumn)` names the first that is not allowed.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// rowguard::store::put_rule(&mut conn, "roles", "agent", "contacts",
+    ///     r#"{"read":"*","update":"*","columns":{"update":["status"]}}"#)?;
+    /// auth.invalidate();
+    /// let guard = auth.guard(agent());
+    /// guard.check_columns::<Contact>(&mut conn, Right::Update, &["status"])?;
+    /// let err = guard.check_columns::<Contact>(&mut conn, Right::Update, &["status", "name"]).unwrap_err();
+    /// assert_eq!(err.to_string(), "forbidden: update on contacts: the subject may not write column name");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn check_columns<M: Authorizable>(
+        &self,
+        conn: &mut impl AsConnection<C>,
+        right: Right,
+        columns: &[&str],
+    ) -> Result<(), Error> {
+        let Some(allowed) = self.write_columns::<M>(conn.as_connection(), right)? else {
+            return Ok(());
+        };
+        for name in columns {
+            let index = M::columns().get(name).map(|(i, _)| i);
+            if !index.is_some_and(|i| allowed.writable.includes(i)) {
+                return Err(Error::ForbiddenColumn {
+                    action: right,
+                    model: M::NAME.to_owned(),
+                    column: (*name).to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What column lists allow a write of `right` (create or update) on `M`: `None` when no
+    /// list limits it (or rules do not apply to the subject). Refused while the table has a
+    /// column `M` does not declare (the write could set it unchecked).
+    fn write_columns<M: Authorizable>(
+        &self,
+        conn: &mut C,
+        right: Right,
+    ) -> Result<Option<WriteColumns<M>>, Error> {
+        if self.bypass.is_some() {
+            return Ok(None);
+        }
+        let declared = Some(Declared::of::<M>());
+        self.auth
+            .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                let rights = &access.columns;
+                if !rights.limits(right) {
+                    return Ok(None);
+                }
+                rights.check_declared(right, M::NAME)?;
+                Ok(Some(WriteColumns {
+                    writable: rights.access(right).clone(),
+                    readable: rights.access(Right::Read).clone(),
+                    model: PhantomData,
+                }))
+            })?
     }
 
     /// The foreign-key target checks of `M` (none when rules do not apply to the subject).
@@ -694,4 +848,125 @@ fn not_found<M: Authorizable>(key: &Value) -> Error {
         model: M::NAME.to_owned(),
         key: key.to_string(),
     }
+}
+
+fn forbidden_column<M: Authorizable>(action: Right, index: usize) -> Error {
+    Error::ForbiddenColumn {
+        action,
+        model: M::NAME.to_owned(),
+        column: M::columns().name(index).to_owned(),
+    }
+}
+
+/// What column lists allow an update (or create) of `M` for the subject.
+struct WriteColumns<M> {
+    /// What the write may set or change (for update: only what it may also read).
+    writable: ColumnAccess,
+    /// What the subject may read.
+    readable: ColumnAccess,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M: Authorizable> WriteColumns<M> {
+    /// A column the subject may not read must come back as a read showed it: NULL.
+    /// (Comparing it with the stored value would let the subject guess it.)
+    fn check_hidden(&self, row: &M) -> Result<(), Error> {
+        match (0..M::columns().len())
+            .find(|&i| !self.readable.includes(i) && !row.cell(i).is_null())
+        {
+            Some(i) => Err(forbidden_column::<M>(Right::Update, i)),
+            None => Ok(()),
+        }
+    }
+
+    /// A column the subject may read but not change must keep its value from `before`.
+    fn check_unchanged(&self, before: &[Value], row: &M) -> Result<(), Error> {
+        match (0..M::columns().len()).find(|&i| {
+            self.readable.includes(i)
+                && !self.writable.includes(i)
+                && before.get(i).map(Value::borrowed) != Some(row.cell(i))
+        }) {
+            Some(i) => Err(forbidden_column::<M>(Right::Update, i)),
+            None => Ok(()),
+        }
+    }
+
+    /// After an update matched no row: names a readable column the row would change that
+    /// the subject may not, if that is why (the stored row read inside the write's
+    /// transaction, never handed out).
+    fn changed_readonly<C: GuardConnection>(
+        &self,
+        conn: &mut C,
+        row: &M,
+        rule: &Arc<Filter>,
+    ) -> Result<(), Error>
+    where
+        M: ModelQueries<C>,
+    {
+        let stored = M::unguarded_load(conn, at_key::<M>(rule, &row.key()))?;
+        match stored.first() {
+            Some(stored) => self.check_unchanged(&stored.values(), row),
+            None => Ok(()),
+        }
+    }
+
+    /// The `SET` list (the writable columns, from `row`) and the condition that every
+    /// readable column it may not change still holds `row`'s value.
+    fn statement(&self, row: &M, rule: &Arc<Filter>) -> ColumnUpdate {
+        let columns = M::columns();
+        let mut sets = Vec::new();
+        let mut unchanged = Vec::new();
+        for (i, (name, ty)) in columns.iter().enumerate() {
+            let value = row.cell(i).to_value();
+            if self.writable.includes(i) {
+                sets.push((column_name::<M>(i), ty, value));
+            } else if self.readable.includes(i) {
+                let kind = if value.is_null() {
+                    TestKind::IsNull
+                } else {
+                    TestKind::In(vec![Operand::Value(value)])
+                };
+                unchanged.push(Filter::Test(Test {
+                    column: Arc::from(name),
+                    index: i,
+                    ty,
+                    kind,
+                }));
+            }
+        }
+        let key = key_filter::<M>(&row.key());
+        let filter = Filter::And([vec![(**rule).clone(), key], unchanged].concat()).simplify();
+        ColumnUpdate {
+            table: M::TABLE,
+            sets,
+            filter: SqlFilter::new(Some(M::TABLE), filter),
+        }
+    }
+}
+
+/// The declared name of `M`'s column `index`, for the life of the program.
+fn column_name<M: Authorizable>(index: usize) -> &'static str {
+    M::columns().name(index)
+}
+
+/// Writes `row` over the stored row at its key if `rule` holds there: every field (Diesel's
+/// changeset) when no column list limits the update, else only the columns it may change
+/// (and only while the others it may read still hold `row`'s values). Returns the rows
+/// written (0 or 1).
+fn write_row<M: ModelQueries<C>, C: GuardConnection>(
+    conn: &mut C,
+    row: &M,
+    rule: &Arc<Filter>,
+    columns: Option<&WriteColumns<M>>,
+) -> Result<usize, Error> {
+    let Some(columns) = columns else {
+        return Ok(row.unguarded_update(conn, at_key::<M>(rule, &row.key()))?);
+    };
+    let update = columns.statement(row, rule);
+    if update.sets.is_empty() {
+        // Nothing it may change: the write is a no-op where the row qualifies.
+        return Ok(M::unguarded_load(conn, update.filter)?.len());
+    }
+    let conn: &mut dyn crate::db::StoreConnection = conn;
+    Ok(crate::db::on_backend!(conn, c => diesel::RunQueryDsl::execute(update, c))?)
 }

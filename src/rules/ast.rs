@@ -43,11 +43,22 @@ impl fmt::Display for Right {
 }
 
 /// A parsed rule document: for each right, what it grants (nothing, everything, or a
-/// search) and what it denies (`"deny": {right: …}`, the same shapes).
+/// search), what it denies (`"deny": {right: …}`, the same shapes), and which columns it may
+/// touch (`"columns": {right: [names]}`; absent: all).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleDocument {
     grants: [Option<Grant>; 4],
     denies: [Option<Grant>; 4],
+    columns: [Option<Vec<ColumnName>>; 4],
+}
+
+/// A column named in a `"columns"` list, with where it is (`columns.read[2]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnName {
+    /// The name as written.
+    pub name: String,
+    /// Where it is in the document.
+    pub path: String,
 }
 
 impl RuleDocument {
@@ -59,6 +70,15 @@ impl RuleDocument {
     /// The deny for `right` (under `"deny"`), if the document has one.
     pub fn deny(&self, right: Right) -> Option<&Grant> {
         self.denies[right as usize].as_ref()
+    }
+
+    /// The columns `right` may touch (under `"columns"`), if the document limits them.
+    pub fn columns(&self, right: Right) -> Option<&[ColumnName]> {
+        self.columns[right as usize].as_deref()
+    }
+
+    pub(crate) fn set_columns(&mut self, right: Right, columns: Vec<ColumnName>) {
+        self.columns[right as usize] = Some(columns);
     }
 
     pub(crate) fn set(&mut self, right: Right, grant: Grant) {

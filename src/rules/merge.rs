@@ -1,7 +1,8 @@
 //! Merging the rules of all of a subject's set values for one right (a union).
 
 use super::filter::Filter;
-use super::validate::Access;
+use super::validate::{Access, CompiledRules};
+use super::Right;
 
 /// The merged access of a subject to a model for one right.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -82,4 +83,67 @@ impl Merged {
             Merged::Rows(f) => f.clone(),
         }
     }
+}
+
+/// The columns a subject may touch for one right: all of them, or only these (positions in
+/// the model's columns, ascending).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ColumnAccess {
+    /// Every column (no rule row that grants the right limits them).
+    All,
+    /// Only these.
+    Only(Vec<usize>),
+}
+
+impl ColumnAccess {
+    /// Whether the column at `index` is included.
+    pub fn includes(&self, index: usize) -> bool {
+        match self {
+            ColumnAccess::All => true,
+            ColumnAccess::Only(list) => list.binary_search(&index).is_ok(),
+        }
+    }
+
+    /// The columns both include.
+    pub fn intersect(&self, other: &ColumnAccess) -> ColumnAccess {
+        match (self, other) {
+            (ColumnAccess::All, x) | (x, ColumnAccess::All) => x.clone(),
+            (ColumnAccess::Only(a), ColumnAccess::Only(b)) => {
+                ColumnAccess::Only(a.iter().copied().filter(|i| b.contains(i)).collect())
+            }
+        }
+    }
+}
+
+/// The columns `right` may touch, over the rule rows that grant it: the union of their
+/// lists, or all columns when one of them has none. (No row grants the right: none.)
+///
+/// ```
+/// use rowguard::rules::{compile_document, merge_columns, ColumnAccess, ColumnType, Columns, Right};
+///
+/// let cols = Columns::new([("id", ColumnType::Integer), ("name", ColumnType::Text),
+///     ("salary", ColumnType::Integer)]).unwrap();
+/// let a = compile_document(r#"{"read":"*","columns":{"read":["id"]}}"#, &cols).unwrap();
+/// let b = compile_document(r#"{"read":"*","columns":{"read":["name"]}}"#, &cols).unwrap();
+/// let c = compile_document(r#"{"update":"*"}"#, &cols).unwrap(); // grants no read
+/// assert_eq!(merge_columns([&a, &b, &c], Right::Read), ColumnAccess::Only(vec![0, 1]));
+/// assert_eq!(merge_columns([&a, &c], Right::Update), ColumnAccess::All);
+/// ```
+pub fn merge_columns<'a>(
+    rules: impl IntoIterator<Item = &'a CompiledRules>,
+    right: Right,
+) -> ColumnAccess {
+    let mut union: Vec<usize> = Vec::new();
+    for rules in rules {
+        if rules.access(right).is_none() {
+            continue;
+        }
+        match rules.columns(right) {
+            None => return ColumnAccess::All,
+            Some(list) => union.extend_from_slice(list),
+        }
+    }
+    union.sort_unstable();
+    union.dedup();
+    ColumnAccess::Only(union)
 }

@@ -20,7 +20,9 @@ mod sql;
 mod validate;
 mod value;
 
-pub use self::ast::{Cond, Grant, Op, Piece, Related, Right, RuleDocument, Search, Term};
+pub use self::ast::{
+    ColumnName, Cond, Grant, Op, Piece, Related, Right, RuleDocument, Search, Term,
+};
 pub use self::columns::{is_identifier, ColumnType, Columns};
 pub use self::error::{RuleError, RuleErrorKind};
 pub use self::eval::Row;
@@ -28,7 +30,7 @@ pub use self::filter::{
     Attributes, CmpOp, Exists, Filter, Operand, Pattern, Test, TestKind, LIKE_ESCAPE,
 };
 pub use self::keys::{AnyRowQuery, KeysQuery};
-pub use self::merge::{allowed, merge, Merged};
+pub use self::merge::{allowed, merge, merge_columns, ColumnAccess, Merged};
 pub use self::parse::{escape_value, may_deny, parse_condition, parse_document, parse_json};
 pub use self::relation::{
     Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,

@@ -12,7 +12,9 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
-use super::ast::{Cond, Grant, Op, Operand, Piece, Related, RuleDocument, Search, Term};
+use super::ast::{
+    ColumnName, Cond, Grant, Op, Operand, Piece, Related, RuleDocument, Search, Term,
+};
 use super::{Right, RuleError, RuleErrorKind};
 
 /// Parses a rule document.
@@ -25,7 +27,7 @@ use super::{Right, RuleError, RuleErrorKind};
 /// assert!(doc.grant(Right::Delete).is_none());
 ///
 /// let err = parse_document(r#"{"reed":"*"}"#).unwrap_err();
-/// assert_eq!(err.to_string(), "reed: unknown right; expected create, read, update, delete or deny");
+/// assert_eq!(err.to_string(), "reed: unknown right; expected create, read, update, delete, deny or columns");
 ///
 /// // A deny refuses what the grants allow (here: archived rows, and every delete).
 /// let doc = parse_document(r#"{"read":"*","deny":{"read":{"search":{"status":"=archived"}},"delete":"*"}}"#).unwrap();
@@ -52,15 +54,22 @@ pub fn parse_json(value: &Json) -> Result<RuleDocument, RuleError> {
     };
     let mut doc = RuleDocument::default();
     for (key, grant) in rights {
-        if key == "deny" {
-            parse_denies(grant, &mut doc)?;
-            continue;
+        match key.as_str() {
+            "deny" => {
+                parse_denies(grant, &mut doc)?;
+                continue;
+            }
+            "columns" => {
+                parse_columns(grant, &mut doc)?;
+                continue;
+            }
+            _ => {}
         }
         let right = Right::from_key(key).ok_or_else(|| {
             RuleError::new(
                 RuleErrorKind::UnknownRight,
                 key,
-                "unknown right; expected create, read, update, delete or deny",
+                "unknown right; expected create, read, update, delete, deny or columns",
             )
         })?;
         doc.set(right, parse_grant(key, grant)?);
@@ -84,6 +93,64 @@ pub fn may_deny(json: &str) -> bool {
         Ok(_) => false,
         Err(_) => true,
     }
+}
+
+/// `"columns": {"create" | "read" | "update": ["name", …], …}`.
+fn parse_columns(value: &Json, doc: &mut RuleDocument) -> Result<(), RuleError> {
+    let Json::Object(rights) = value else {
+        return Err(RuleError::new(
+            RuleErrorKind::Shape,
+            "columns",
+            format!(
+                "\"columns\" is a JSON object like {{\"read\": [\"id\", \"name\"]}}, found {}",
+                kind_of(value)
+            ),
+        ));
+    };
+    for (key, list) in rights {
+        let path = format!("columns.{key}");
+        let right = match Right::from_key(key) {
+            Some(Right::Delete) => {
+                return Err(RuleError::new(
+                    RuleErrorKind::Shape,
+                    &path,
+                    "a delete removes whole rows; columns apply to create, read and update",
+                ))
+            }
+            Some(right) => right,
+            None => {
+                return Err(RuleError::new(
+                    RuleErrorKind::UnknownRight,
+                    &path,
+                    "unknown right; expected create, read or update",
+                ))
+            }
+        };
+        let Json::Array(items) = list else {
+            return Err(RuleError::new(
+                RuleErrorKind::Shape,
+                &path,
+                format!("a list of column names, found {}", kind_of(list)),
+            ));
+        };
+        let mut names = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let Json::String(name) = item else {
+                return Err(RuleError::new(
+                    RuleErrorKind::Shape,
+                    &item_path,
+                    format!("a column name is a string, found {}", kind_of(item)),
+                ));
+            };
+            names.push(ColumnName {
+                name: name.clone(),
+                path: item_path,
+            });
+        }
+        doc.set_columns(right, names);
+    }
+    Ok(())
 }
 
 /// `"deny": {right: "*" | {"search": …}, …}`.

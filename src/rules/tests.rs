@@ -350,7 +350,42 @@ fn every_validation_error_names_place_text_and_reason() {
         (
             r#"{"reed":"*"}"#,
             RuleErrorKind::UnknownRight,
-            "reed: unknown right; expected create, read, update, delete or deny",
+            "reed: unknown right; expected create, read, update, delete, deny or columns",
+        ),
+        (
+            r#"{"columns":["id"]}"#,
+            RuleErrorKind::Shape,
+            "columns: \"columns\" is a JSON object like {\"read\": [\"id\", \"name\"]}, found a list",
+        ),
+        (
+            r#"{"columns":{"delete":["id"]}}"#,
+            RuleErrorKind::Shape,
+            "columns.delete: a delete removes whole rows; columns apply to create, read and update",
+        ),
+        (
+            r#"{"columns":{"reed":["id"]}}"#,
+            RuleErrorKind::UnknownRight,
+            "columns.reed: unknown right; expected create, read or update",
+        ),
+        (
+            r#"{"columns":{"read":"id"}}"#,
+            RuleErrorKind::Shape,
+            "columns.read: a list of column names, found the string \"id\"",
+        ),
+        (
+            r#"{"columns":{"read":["id",7]}}"#,
+            RuleErrorKind::Shape,
+            "columns.read[1]: a column name is a string, found the number 7",
+        ),
+        (
+            r#"{"columns":{"update":["id","nmae"]}}"#,
+            RuleErrorKind::UnknownColumn,
+            "columns.update[1]: unknown column \"nmae\"; the model's columns are: id, big, score, name, active, born, seen, key",
+        ),
+        (
+            r#"{"columns":{"read":["id; DROP TABLE t"]}}"#,
+            RuleErrorKind::UnknownColumn,
+            "columns.read[0]: unknown column \"id; DROP TABLE t\"; the model's columns are: id, big, score, name, active, born, seen, key",
         ),
         (
             r#"{"deny":"*"}"#,

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::ast::{Cond, Grant, Op, Operand as AstOperand, Related, RuleDocument, Search, Term};
+use super::ast::{
+    ColumnName, Cond, Grant, Op, Operand as AstOperand, Related, RuleDocument, Search, Term,
+};
 use super::filter::{CmpOp, Exists, Filter, Operand, Pattern, Test, TestKind};
 use super::{
     parse_document, ColumnType, Columns, Right, RuleError, RuleErrorKind, Schema, Value,
@@ -25,6 +27,7 @@ pub enum Access {
 pub struct CompiledRules {
     access: [Option<Access>; 4],
     denied: [Option<Access>; 4],
+    columns: [Option<Vec<usize>>; 4],
 }
 
 impl CompiledRules {
@@ -47,6 +50,23 @@ impl CompiledRules {
     /// ```
     pub fn deny(&self, right: Right) -> Option<&Access> {
         self.denied[right as usize].as_ref()
+    }
+
+    /// The columns `right` may touch, as positions in the model's columns, ascending
+    /// (`None`: the document does not limit them).
+    ///
+    /// ```
+    /// use rowguard::rules::{compile_document, ColumnType, Columns, Right};
+    ///
+    /// let cols = Columns::new([("id", ColumnType::Integer), ("salary", ColumnType::Integer)]).unwrap();
+    /// let rules = compile_document(r#"{"read":"*","columns":{"read":["id"]}}"#, &cols).unwrap();
+    /// assert_eq!(rules.columns(Right::Read), Some(&[0][..]));
+    /// assert_eq!(rules.columns(Right::Update), None);
+    /// let err = compile_document(r#"{"read":"*","columns":{"read":["id","salry"]}}"#, &cols).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"columns.read[1]: unknown column "salry"; the model's columns are: id, salary"#);
+    /// ```
+    pub fn columns(&self, right: Right) -> Option<&[usize]> {
+        self.columns[right as usize].as_deref()
     }
 
     /// The filter of `right`: `Filter::True` for `"*"`, `None` when not granted.
@@ -165,8 +185,34 @@ fn validate_with(doc: &RuleDocument, ctx: &Ctx<'_>) -> Result<CompiledRules, Rul
             }
         }
         out.denied[right as usize] = compile_grant(doc.deny(right), ctx)?;
+        out.columns[right as usize] = doc
+            .columns(right)
+            .map(|names| column_positions(names, ctx.columns))
+            .transpose()?;
     }
     Ok(out)
+}
+
+/// The positions of the named columns, ascending, each once.
+fn column_positions(names: &[ColumnName], columns: &Columns) -> Result<Vec<usize>, RuleError> {
+    let mut positions = Vec::with_capacity(names.len());
+    for name in names {
+        let Some((index, _)) = columns.get(&name.name) else {
+            return Err(RuleError::new(
+                RuleErrorKind::UnknownColumn,
+                &name.path,
+                format!(
+                    "unknown column \"{}\"; the model's columns are: {}",
+                    name.name.escape_debug(),
+                    columns.names_list()
+                ),
+            ));
+        };
+        positions.push(index);
+    }
+    positions.sort_unstable();
+    positions.dedup();
+    Ok(positions)
 }
 
 fn compile_grant(grant: Option<&Grant>, ctx: &Ctx<'_>) -> Result<Option<Access>, RuleError> {

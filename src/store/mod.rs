@@ -5,6 +5,7 @@
 mod models;
 mod relations;
 mod rule_rows;
+mod table_columns;
 mod write;
 
 pub use self::models::{
@@ -21,6 +22,7 @@ pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,
 };
+pub use self::table_columns::{table_columns, TableColumn};
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
     clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,

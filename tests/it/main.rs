@@ -7,6 +7,7 @@ mod app;
 #[allow(dead_code)]
 mod axum_service;
 mod caches;
+mod columns;
 mod connect;
 mod connections;
 #[path = "../../examples/contacts/demo.rs"]

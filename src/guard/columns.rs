@@ -1,0 +1,288 @@
+//! Column lists at decision time: which columns a subject may set, read and change; reads
+//! that hide the others (as NULL, computed in SQL); writes that refuse touching them.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::QueryResult;
+
+use crate::db::{MultiBackend, StoreConnection};
+use crate::error::Error;
+use crate::rules::{
+    merge_columns, ColumnAccess, ColumnType, Columns, CompiledRules, Dialect, Right, SqlFilter,
+    Value,
+};
+use crate::store::{self, TableColumn};
+use crate::Backend;
+
+/// What the subject's column lists allow on one model.
+#[derive(Debug, Clone)]
+pub struct ColumnRights {
+    /// Per right, the columns the subject may touch (positions in the columns the rules were
+    /// compiled against): create sets, read sees, update changes (only what it may also
+    /// read); delete is always all.
+    rights: [ColumnAccess; 4],
+    /// How reads hide columns (`None`: nothing is hidden).
+    hidden: Option<Arc<Projection>>,
+    /// Columns of the table the model does not declare (only looked for when a list limits
+    /// something): writes under a list are refused while there are any.
+    undeclared: Vec<String>,
+}
+
+/// The table's columns in order, each with whether the subject may read it.
+#[derive(Debug)]
+pub struct Projection {
+    columns: Vec<(String, bool)>,
+    /// A hidden column that cannot hold NULL: reads fail closed.
+    not_null: Option<String>,
+}
+
+impl ColumnRights {
+    /// No list limits anything.
+    pub(super) fn unrestricted() -> Self {
+        Self {
+            rights: std::array::from_fn(|_| ColumnAccess::All),
+            hidden: None,
+            undeclared: Vec::new(),
+        }
+    }
+
+    /// The merged lists of `rules` (the valid rows of one decision) for the model stored in
+    /// `table` with `columns`; the table's own columns are read from the database when a
+    /// list limits anything.
+    pub(super) fn of(
+        conn: &mut dyn StoreConnection,
+        table: &str,
+        columns: &Columns,
+        rules: &[&CompiledRules],
+    ) -> Result<Self, Error> {
+        let read = merge_columns(rules.iter().copied(), Right::Read);
+        let create = merge_columns(rules.iter().copied(), Right::Create);
+        let update = merge_columns(rules.iter().copied(), Right::Update).intersect(&read);
+        if [&read, &create, &update]
+            .iter()
+            .all(|c| **c == ColumnAccess::All)
+        {
+            return Ok(Self::unrestricted());
+        }
+        let table_columns = store::table_columns(conn, table)?;
+        let position = |column: &TableColumn| declared_position(columns, &column.name);
+        let undeclared = table_columns
+            .iter()
+            .filter(|c| position(c).is_none())
+            .map(|c| c.name.clone())
+            .collect();
+        let hidden = (read != ColumnAccess::All).then(|| {
+            let columns: Vec<(String, bool)> = table_columns
+                .iter()
+                .map(|c| {
+                    let visible = position(c).is_some_and(|i| read.includes(i));
+                    (c.name.clone(), visible)
+                })
+                .collect();
+            let not_null = table_columns
+                .iter()
+                .zip(&columns)
+                .find(|(c, (_, visible))| !visible && c.not_null)
+                .map(|(c, _)| c.name.clone());
+            Arc::new(Projection { columns, not_null })
+        });
+        Ok(Self {
+            rights: [create, read, update, ColumnAccess::All],
+            hidden,
+            undeclared,
+        })
+    }
+
+    /// The columns `right` may touch.
+    pub fn access(&self, right: Right) -> &ColumnAccess {
+        &self.rights[right as usize]
+    }
+
+    /// The names `right` may touch, in column order (`None`: all columns).
+    pub fn names<'c>(&self, right: Right, columns: &'c Columns) -> Option<Vec<&'c str>> {
+        match self.access(right) {
+            ColumnAccess::All => None,
+            ColumnAccess::Only(list) => Some(list.iter().map(|&i| columns.name(i)).collect()),
+        }
+    }
+
+    /// How reads hide columns, if any are hidden: an error when a hidden column cannot
+    /// be NULL (the model's reads fail closed for this subject).
+    pub(super) fn hidden(&self, model: &str) -> Result<Option<Arc<Projection>>, Error> {
+        match &self.hidden {
+            Some(p) => match &p.not_null {
+                Some(column) => Err(Error::HiddenColumnNotNull {
+                    model: model.to_owned(),
+                    column: column.clone(),
+                }),
+                None => Ok(Some(p.clone())),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a list limits `right` (create or update) at all.
+    pub(super) fn limits(&self, right: Right) -> bool {
+        *self.access(right) != ColumnAccess::All
+            || (right == Right::Update && self.hidden.is_some())
+    }
+
+    /// The hidden columns' names (for `rules explain`).
+    pub fn hidden_names(&self) -> Vec<&str> {
+        self.hidden
+            .iter()
+            .flat_map(|p| {
+                p.columns
+                    .iter()
+                    .filter(|(_, visible)| !visible)
+                    .map(|(name, _)| name.as_str())
+            })
+            .collect()
+    }
+
+    /// A hidden column that is `NOT NULL` in the database, if any (`rules check`).
+    pub fn hidden_not_null(&self) -> Option<&str> {
+        self.hidden.as_ref().and_then(|p| p.not_null.as_deref())
+    }
+
+    /// Refuses a write of `right` under a list while the table has undeclared columns.
+    pub(super) fn check_declared(&self, right: Right, model: &str) -> Result<(), Error> {
+        match self.undeclared.first() {
+            Some(column) if self.limits(right) => Err(Error::UndeclaredColumn {
+                action: right,
+                model: model.to_owned(),
+                column: column.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The position of the table's column `name` among the model's `columns` (exact, or
+/// ignoring ASCII case as MySQL and unquoted PostgreSQL names do).
+fn declared_position(columns: &Columns, name: &str) -> Option<usize> {
+    columns.get(name).map(|(i, _)| i).or_else(|| {
+        columns
+            .iter()
+            .position(|(declared, _)| declared.eq_ignore_ascii_case(name))
+    })
+}
+
+/// The prefix of a read that hides columns: the rule is applied to the real table inside a
+/// common table expression named like the table, whose hidden columns are NULL, so whatever
+/// the rest of the query selects, filters, orders or groups on sees only that:
+///
+/// `WITH rowguard_visible AS (SELECT t.a, CASE WHEN 1=0 THEN t.b END AS b FROM t AS t WHERE
+/// rule), t AS (SELECT * FROM rowguard_visible)` then the application's query on `t`.
+///
+/// (SQLite names the real table `main.t` inside: it would take a later CTE's name as a
+/// circular reference.)
+#[derive(Debug, Clone)]
+pub struct ReadMask {
+    projection: Arc<Projection>,
+    table: Cow<'static, str>,
+    filter: SqlFilter,
+}
+
+impl ReadMask {
+    pub(super) fn new(projection: Arc<Projection>, table: &'static str, filter: SqlFilter) -> Self {
+        Self {
+            projection,
+            table: Cow::Borrowed(table),
+            filter,
+        }
+    }
+}
+
+impl<DB: Dialect> QueryFragment<DB> for ReadMask {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("WITH rowguard_visible AS (SELECT ");
+        for (i, (name, visible)) in self.projection.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            if !visible {
+                out.push_sql("CASE WHEN 1=0 THEN ");
+            }
+            out.push_identifier(&self.table)?;
+            out.push_sql(".");
+            out.push_identifier(name)?;
+            if !visible {
+                out.push_sql(" END AS ");
+                out.push_identifier(name)?;
+            }
+        }
+        out.push_sql(" FROM ");
+        if DB::BACKEND == Backend::Sqlite {
+            out.push_sql("main.");
+        }
+        out.push_identifier(&self.table)?;
+        out.push_sql(" AS ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        out.push_sql("), ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" AS (SELECT * FROM rowguard_visible) ");
+        Ok(())
+    }
+}
+
+impl QueryFragment<MultiBackend> for ReadMask {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+/// `UPDATE t SET a = ?, b = ? WHERE filter`: a write of only the columns the subject may
+/// change, from the row's values (the guard's typed changeset would write every field).
+#[derive(Debug)]
+pub(super) struct ColumnUpdate {
+    pub(super) table: &'static str,
+    pub(super) sets: Vec<(&'static str, ColumnType, Value)>,
+    pub(super) filter: SqlFilter,
+}
+
+impl<DB: Dialect> QueryFragment<DB> for ColumnUpdate {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE ");
+        out.push_identifier(self.table)?;
+        out.push_sql(" SET ");
+        for (i, (column, ty, value)) in self.sets.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(column)?;
+            out.push_sql(" = ");
+            if *ty == ColumnType::Uuid && DB::BACKEND == Backend::Postgres && !value.is_null() {
+                out.push_sql("CAST(");
+                DB::push_value(&mut out, value)?;
+                out.push_sql(" AS uuid)");
+            } else {
+                DB::push_value(&mut out, value)?;
+            }
+        }
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())
+    }
+}
+
+impl QueryFragment<MultiBackend> for ColumnUpdate {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+impl<C> diesel::RunQueryDsl<C> for ColumnUpdate {}
+
+impl QueryId for ColumnUpdate {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryId for ReadMask {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}

@@ -1,0 +1,376 @@
+//! Column lists on every backend: a column the subject may not read comes back NULL whatever
+//! the query (select, filter, order, aggregate, raw SQL, a subquery on the same table); one
+//! that cannot be NULL makes reads fail closed; lists merge as a union; writes that set or
+//! change a column the subject may not write are refused, naming it, and write nothing.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use rowguard::rules::Right;
+use rowguard::testing::TestDatabase;
+use rowguard::{store, AnyConnection, Authorizer, Config, Error, Guard, Subject};
+
+use crate::app::{contacts, Contact};
+use crate::fixture::visible;
+
+rowguard::backend_tests!(
+    hidden_columns_come_back_null_whatever_the_query,
+    a_hidden_column_that_cannot_be_null_fails_closed,
+    column_lists_merge_as_a_union,
+    writes_refuse_columns_the_subject_may_not_write,
+    an_update_never_writes_what_the_subject_cannot_read,
+    a_column_list_needs_every_table_column_declared,
+);
+
+/// Every column of contacts but `email` (the nullable one).
+const NO_EMAIL: &str =
+    r#"["id","name","status","contact_type_id","owner_id","score","created_at"]"#;
+
+fn tester() -> Subject {
+    Subject::new()
+        .with_set("roles", ["tester"])
+        .with_attribute("id", 17)
+}
+
+fn put(conn: &mut AnyConnection, value: &str, doc: &str) {
+    store::put_rule(conn, "roles", value, "contacts", doc).expect("put rule");
+}
+
+fn setup(db: &TestDatabase, doc: &str) -> (rowguard::Pool, Authorizer, Guard) {
+    let mut config = Config::default();
+    config
+        .absolute_rights
+        .insert("roles".into(), vec!["root".into()]);
+    let (pool, auth) = crate::fixture::contacts(db, config, 2);
+    put(&mut pool.get().expect("conn"), "tester", doc);
+    let guard = auth.guard(tester());
+    (pool, auth, guard)
+}
+
+fn stored(conn: &mut AnyConnection, id: i64) -> Contact {
+    contacts::table.find(id).first(conn).expect("contact")
+}
+
+fn hidden_columns_come_back_null_whatever_the_query(db: &TestDatabase) {
+    let (pool, auth, guard) = setup(
+        db,
+        &format!(r#"{{"read":"*","columns":{{"read":{NO_EMAIL}}}}}"#),
+    );
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut conn;
+    // Seven of the ten sample contacts have an email in the table.
+    assert_eq!(
+        contacts::table
+            .filter(contacts::email.is_not_null())
+            .count()
+            .get_result::<i64>(conn)
+            .expect("count"),
+        7
+    );
+    let rows: Vec<Contact> = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .load(conn)
+        .expect("load");
+    assert_eq!(rows.len(), 10, "the rows stay visible");
+    assert!(rows.iter().all(|c| c.email.is_none()), "{rows:?}");
+    assert_eq!(
+        rows[0].name, "Ada Lovelace",
+        "visible columns keep their values"
+    );
+    assert!(guard
+        .find::<Contact>(conn, 1)
+        .expect("find")
+        .email
+        .is_none());
+    let all: Vec<Contact> = guard.load_all(conn, None).expect("load_all");
+    assert!(all.iter().all(|c| c.email.is_none()));
+    // Selected, filtered, ordered, aggregated, in raw SQL, in a subquery: always NULL.
+    let emails: Vec<Option<String>> = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .select(contacts::email)
+        .load(conn)
+        .expect("select");
+    assert!(emails.iter().all(Option::is_none));
+    let with_email = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .filter(contacts::email.is_not_null())
+        .count()
+        .get_result::<i64>(conn)
+        .expect("count");
+    assert_eq!(with_email, 0);
+    let ada = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .filter(contacts::email.like("ada%"))
+        .count()
+        .get_result::<i64>(conn)
+        .expect("like");
+    assert_eq!(ada, 0);
+    let raw = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .filter(sql::<Bool>("contacts.email IS NOT NULL"))
+        .count()
+        .get_result::<i64>(conn)
+        .expect("raw");
+    assert_eq!(raw, 0);
+    let by_email: Vec<i64> = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .select(contacts::id)
+        .order((contacts::email.desc(), contacts::id))
+        .load(conn)
+        .expect("order");
+    assert_eq!(
+        by_email,
+        (1..=10).collect::<Vec<i64>>(),
+        "ordering sees only NULLs"
+    );
+    let longest: Option<String> = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .select(diesel::dsl::max(contacts::email))
+        .get_result(conn)
+        .expect("max");
+    assert_eq!(longest, None);
+    let sub = guard
+        .read::<Contact>(conn)
+        .expect("read")
+        .filter(sql::<Bool>(
+            "contacts.id IN (SELECT c.id FROM contacts AS c WHERE c.email IS NOT NULL)",
+        ))
+        .count()
+        .get_result::<i64>(conn)
+        .expect("subquery");
+    assert_eq!(
+        sub, 0,
+        "a subquery on the same table sees the hidden view too"
+    );
+    // explain names the hidden column; absolute rights see everything.
+    let text = guard
+        .explain::<Contact>(conn, Right::Read)
+        .expect("explain")
+        .to_string();
+    assert!(
+        text.contains("hidden columns (NULL in reads): email"),
+        "{text}"
+    );
+    let root = auth.guard(Subject::new().with_set("roles", ["root"]));
+    assert!(root.find::<Contact>(conn, 1).expect("root").email.is_some());
+    assert_eq!(visible(&guard, conn).len(), 10);
+}
+
+fn a_hidden_column_that_cannot_be_null_fails_closed(db: &TestDatabase) {
+    let (pool, _, guard) = setup(db, r#"{"read":"*","columns":{"read":["id","email"]}}"#);
+    let mut conn = pool.get().expect("conn");
+    let refused = |r: Result<(), Error>| match r {
+        Err(Error::HiddenColumnNotNull { model, column }) => {
+            assert_eq!((model.as_str(), column.as_str()), ("contacts", "name"));
+        }
+        other => panic!("expected HiddenColumnNotNull, got {other:?}"),
+    };
+    refused(guard.read::<Contact>(&mut conn).map(|_| ()));
+    refused(guard.find::<Contact>(&mut conn, 1).map(|_| ()));
+    refused(guard.load_all::<Contact>(&mut conn, None).map(|_| ()));
+}
+
+fn column_lists_merge_as_a_union(db: &TestDatabase) {
+    let (pool, auth, guard) = setup(
+        db,
+        &format!(r#"{{"read":"*","columns":{{"read":{NO_EMAIL}}}}}"#),
+    );
+    let mut conn = pool.get().expect("conn");
+    // A row that does not grant read does not widen the read columns.
+    put(
+        &mut conn,
+        "updater",
+        r#"{"update":"*","columns":{"read":["email"]}}"#,
+    );
+    let both = auth.guard(Subject::new().with_set("roles", ["tester", "updater"]));
+    assert!(both
+        .find::<Contact>(&mut conn, 1)
+        .expect("find")
+        .email
+        .is_none());
+    // A row that grants read without a list: every column (for every readable row).
+    put(&mut conn, "reader", r#"{"read":{"search":{"id":"=1"}}}"#);
+    auth.invalidate();
+    let wide = auth.guard(Subject::new().with_set("roles", ["tester", "reader"]));
+    assert!(wide
+        .find::<Contact>(&mut conn, 2)
+        .expect("find")
+        .email
+        .is_some());
+    assert!(guard
+        .find::<Contact>(&mut conn, 2)
+        .expect("find")
+        .email
+        .is_none());
+}
+
+fn writes_refuse_columns_the_subject_may_not_write(db: &TestDatabase) {
+    let (pool, _, guard) = setup(
+        db,
+        &format!(
+            r#"{{"create":"*","read":"*","update":"*",
+                "columns":{{"create":{NO_EMAIL},"update":["status","score"]}}}}"#
+        ),
+    );
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut conn;
+    let column_refused = |r: Result<(), Error>, action: Right, name: &str| match r {
+        Err(Error::ForbiddenColumn {
+            action: a,
+            model,
+            column,
+        }) => assert_eq!(
+            (a, model.as_str(), column.as_str()),
+            (action, "contacts", name)
+        ),
+        other => panic!("expected ForbiddenColumn {name}, got {other:?}"),
+    };
+    // Create: email may not be set; left NULL, the insert goes through.
+    let mut new = stored(conn, 1);
+    new.id = 100;
+    column_refused(guard.insert(conn, &new), Right::Create, "email");
+    assert!(contacts::table
+        .find(100)
+        .first::<Contact>(conn)
+        .optional()
+        .expect("q")
+        .is_none());
+    new.email = None;
+    guard.insert(conn, &new).expect("insert without email");
+    // Update: only status and score change.
+    let mut one = guard.find::<Contact>(conn, 1).expect("find");
+    one.name = "Renamed".into();
+    column_refused(guard.update(conn, &one), Right::Update, "name");
+    assert_eq!(stored(conn, 1).name, "Ada Lovelace");
+    let mut one = guard.find::<Contact>(conn, 1).expect("find");
+    one.status = "pending".into();
+    one.score = 99;
+    guard.update(conn, &one).expect("status and score");
+    let after = stored(conn, 1);
+    assert_eq!((after.status.as_str(), after.score), ("pending", 99));
+    assert_eq!(after.email.as_deref(), Some("ada@example.com"), "untouched");
+    // Bulk: one forbidden change refuses the whole batch.
+    let bulk = guard.update_all::<Contact>(conn, None, |c| {
+        c.score += 1;
+        if c.id == 5 {
+            c.owner_id = 1;
+        }
+    });
+    column_refused(bulk.map(|_| ()), Right::Update, "owner_id");
+    assert_eq!(stored(conn, 2).score, 20, "nothing written");
+    let written = guard
+        .update_all::<Contact>(conn, None, |c| c.score += 1)
+        .expect("bulk score");
+    assert_eq!(written, 11);
+    assert_eq!(stored(conn, 2).score, 21);
+    // The check for code that writes chosen columns itself.
+    guard
+        .check_columns::<Contact>(conn, Right::Update, &["status"])
+        .expect("status");
+    column_refused(
+        guard.check_columns::<Contact>(conn, Right::Update, &["status", "email"]),
+        Right::Update,
+        "email",
+    );
+    // A read-only column changed by someone else meanwhile: the update does not undo it.
+    let mut stale = guard.find::<Contact>(conn, 3).expect("find");
+    diesel::update(contacts::table.find(3))
+        .set(contacts::name.eq("Changed meanwhile"))
+        .execute(conn)
+        .expect("concurrent change");
+    stale.status = "closed".into();
+    column_refused(guard.update(conn, &stale), Right::Update, "name");
+    assert_eq!(stored(conn, 3).name, "Changed meanwhile");
+}
+
+fn an_update_never_writes_what_the_subject_cannot_read(db: &TestDatabase) {
+    // Update is granted on every column, read on all but email: a read-modify-write must
+    // not wipe the email it never saw, and may not set it either.
+    let (pool, _, guard) = setup(
+        db,
+        &format!(r#"{{"read":"*","update":"*","columns":{{"read":{NO_EMAIL}}}}}"#),
+    );
+    let mut conn = pool.get().expect("conn");
+    let mut one = guard.find::<Contact>(&mut conn, 1).expect("find");
+    assert!(one.email.is_none());
+    one.status = "closed".into();
+    guard.update(&mut conn, &one).expect("update");
+    let after = stored(&mut conn, 1);
+    assert_eq!(after.status, "closed");
+    assert_eq!(after.email.as_deref(), Some("ada@example.com"));
+    guard
+        .update_all::<Contact>(&mut conn, None, |c| c.score += 1)
+        .expect("bulk");
+    assert_eq!(
+        stored(&mut conn, 2).email.as_deref(),
+        Some("alan@example.com")
+    );
+    one.email = Some("guess@example.com".into());
+    assert!(matches!(
+        guard.update(&mut conn, &one),
+        Err(Error::ForbiddenColumn { ref column, .. }) if column == "email"
+    ));
+    assert_eq!(
+        stored(&mut conn, 1).email.as_deref(),
+        Some("ada@example.com")
+    );
+}
+
+/// The same table under a model that declares only some columns: a column list on writes
+/// cannot check the rest, so writes are refused (reads hide the undeclared columns).
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = contacts)]
+struct Partial {
+    id: i64,
+    name: String,
+    email: Option<String>,
+    status: String,
+    contact_type_id: i64,
+    owner_id: i64,
+    score: i32,
+    created_at: chrono::NaiveDateTime,
+}
+
+rowguard::authorizable!(Partial => contacts(id) { id, name, status } as "contacts_partial");
+
+fn a_column_list_needs_every_table_column_declared(db: &TestDatabase) {
+    let (pool, auth, _) = setup(db, r#"{"read":"*"}"#);
+    let mut conn = pool.get().expect("conn");
+    auth.register::<Partial>(&mut conn).expect("register");
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "tester",
+        "contacts_partial",
+        r#"{"read":"*","update":"*","columns":{"read":["id","name","status"],"update":["status"]}}"#,
+    )
+    .expect("rule");
+    let guard = auth.guard(tester());
+    let mut one = contacts::table
+        .find(1)
+        .first::<Partial>(&mut conn)
+        .expect("row");
+    one.status = "closed".into();
+    match guard.update(&mut conn, &one) {
+        Err(Error::UndeclaredColumn { model, column, .. }) => {
+            assert_eq!(
+                (model.as_str(), column.as_str()),
+                ("contacts_partial", "email")
+            );
+        }
+        other => panic!("expected UndeclaredColumn, got {other:?}"),
+    }
+    assert_eq!(stored(&mut conn, 1).status, "open");
+    // Reads: the undeclared NOT NULL columns cannot be hidden as NULL, so they fail closed.
+    assert!(matches!(
+        guard.find::<Partial>(&mut conn, 1),
+        Err(Error::HiddenColumnNotNull { .. })
+    ));
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use diesel::{sql_types, RunQueryDsl};
 
 use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
-use super::columns::ColumnRights;
+use super::columns::{ColumnRights, ReadMask, RowsQuery};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -634,6 +634,64 @@ impl Authorizer {
                 .map(Value::Text)
                 .collect()
         })
+    }
+
+    /// The rows of `model` that `subject` may act on for `right`, ascending by key, each as a
+    /// JSON object of the model's stored columns; a column the subject may not read is `null`
+    /// (computed in SQL, as the guard's reads hide it). For `cargo xtask rules try --json
+    /// --columns`; values are the database's JSON forms (a SQLite or MySQL bool is 0 or 1).
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// rowguard::store::put_rule(&mut conn, "roles", "viewer", "contacts",
+    ///     r#"{"read":{"search":{"id":"=1"}},"columns":{"read":["id","name","status","owner_id"]}}"#)?;
+    /// let viewer = rowguard::Subject::new().with_set("roles", ["viewer"]);
+    /// let rows = auth.permitted_rows(&mut conn, &viewer, "contacts", Right::Read)?;
+    /// assert_eq!(rows, [serde_json::json!({"id": 1, "name": "C1", "status": "open", "owner_id": 17})]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn permitted_rows(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        let access = self.access(conn, subject, model)?;
+        let filter = self.filter(conn, subject, model, right)?;
+        let stored = &access.model;
+        let table: Cow<'static, str> = Cow::Owned(stored.table_name.clone());
+        let rule = SqlFilter::from_arc(Some(table.clone()), filter);
+        let hidden = match self.bypass(subject) {
+            Some(_) => None,
+            None => access.columns.hidden(model)?,
+        };
+        let (mask, filter) = match hidden {
+            Some(hidden) => (
+                Some(ReadMask::new(hidden, table.clone(), rule)),
+                SqlFilter::from_arc(Some(table), Arc::new(Filter::True)),
+            ),
+            None => (None, rule),
+        };
+        let query = RowsQuery {
+            mask,
+            table: stored.table_name.clone(),
+            key: stored.primary_key.clone(),
+            columns: stored.columns.iter().map(|(n, _)| n.to_owned()).collect(),
+            filter,
+        };
+        let texts: Vec<String> = on_backend!(conn, c => query.load(c))?;
+        texts
+            .iter()
+            .map(|t| {
+                serde_json::from_str(t)
+                    .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
+            })
+            .collect()
     }
 
     /// A full account of a decision, for `cargo xtask rules explain` and debugging.

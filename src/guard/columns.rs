@@ -187,10 +187,14 @@ pub struct ReadMask {
 }
 
 impl ReadMask {
-    pub(super) fn new(projection: Arc<Projection>, table: &'static str, filter: SqlFilter) -> Self {
+    pub(super) fn new(
+        projection: Arc<Projection>,
+        table: Cow<'static, str>,
+        filter: SqlFilter,
+    ) -> Self {
         Self {
             projection,
-            table: Cow::Borrowed(table),
+            table,
             filter,
         }
     }
@@ -281,6 +285,70 @@ impl QueryId for ColumnUpdate {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+/// `[mask] SELECT <the row as a JSON object of columns> FROM t WHERE filter ORDER BY key`:
+/// rows of a table known only by its stored metadata, with what the subject may see
+/// (`rules try --json --columns`). One text column per row, whatever the columns' types.
+#[derive(Debug)]
+pub(super) struct RowsQuery {
+    pub(super) mask: Option<ReadMask>,
+    pub(super) table: String,
+    pub(super) key: String,
+    pub(super) columns: Vec<String>,
+    pub(super) filter: SqlFilter,
+}
+
+impl<DB: Dialect> QueryFragment<DB> for RowsQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if let Some(mask) = &self.mask {
+            mask.walk_ast(out.reborrow())?;
+        }
+        let (function, text) = match DB::BACKEND {
+            Backend::Postgres => ("json_build_object(", "TEXT"),
+            Backend::Sqlite => ("json_object(", "TEXT"),
+            Backend::Mysql => ("JSON_OBJECT(", "CHAR"),
+        };
+        out.push_sql("SELECT CAST(");
+        out.push_sql(function);
+        for (i, column) in self.columns.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            DB::push_text(&mut out, column)?;
+            out.push_sql(", ");
+            out.push_identifier(&self.table)?;
+            out.push_sql(".");
+            out.push_identifier(column)?;
+        }
+        out.push_sql(") AS ");
+        out.push_sql(text);
+        out.push_sql(") FROM ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        out.push_sql(" ORDER BY ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(".");
+        out.push_identifier(&self.key)
+    }
+}
+
+impl QueryFragment<MultiBackend> for RowsQuery {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+impl QueryId for RowsQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for RowsQuery {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl<C> diesel::RunQueryDsl<C> for RowsQuery {}
 
 impl QueryId for ReadMask {
     type QueryId = ();

@@ -159,7 +159,7 @@ impl<C: GuardConnection> Guard<C> {
                 let open = SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), everything);
                 Scoped::masked(
                     M::unguarded_query(open),
-                    ReadMask::new(hidden, M::TABLE, rule),
+                    ReadMask::new(hidden, Cow::Borrowed(M::TABLE), rule),
                 )
             }
         })
@@ -206,9 +206,10 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<Vec<M>, Error> {
         Ok(match hidden {
             None => M::unguarded_load(conn, filter)?,
-            Some(hidden) => {
-                M::unguarded_load_masked(conn, ReadMask::new(hidden, M::TABLE, filter))?
-            }
+            Some(hidden) => M::unguarded_load_masked(
+                conn,
+                ReadMask::new(hidden, Cow::Borrowed(M::TABLE), filter),
+            )?,
         })
     }
 

@@ -17,6 +17,7 @@ use serde::Deserialize;
 pub use self::commands::{AllowedCommand, ParamSpec, DEFAULT_RUN_PERMISSION};
 pub use self::model::{
     job_executions, job_output, JobExecution, JobStatus, OutputChunk, UnknownJobStatus,
+    KILL_COLUMNS,
 };
 pub use self::queries::{follow, list, output, request_kill};
 pub use self::runner::{instance_id_from_file, Runner};

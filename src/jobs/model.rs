@@ -91,10 +91,17 @@ pub struct JobExecution {
 }
 
 // Immutable through the guard: the runner alone writes a job's row after it starts; killing
-// is its own operation (`request_kill`), so no caller can rewrite the audit columns.
+// is its own operation (`request_kill`), which writes only the kill columns, and only when the
+// subject's update columns include them. Every column is declared, so column lists can name
+// any of them (and none escapes a list's checks).
 crate::authorizable!(JobExecution => job_executions(uuid) {
-    uuid, command, user_identifier, instance_id, status
+    uuid, command, parameters, user_identifier, instance_id, pid, status, exit_code,
+    started_at, finished_at, kill_requested_by, kill_requested_at, killed_by, last_heartbeat
 } as "job_executions", immutable);
+
+/// The columns killing a job writes (`request_kill`): the subject's `update` columns must
+/// include both.
+pub const KILL_COLUMNS: [&str; 2] = ["kill_requested_by", "kill_requested_at"];
 
 /// A job's status, stored as text in `job_executions.status` (rules compare that text:
 /// `{"status":"=running"}`).

@@ -44,12 +44,16 @@ pub fn request_kill(
     if let Some(by) = job.kill_requested_by {
         return Err(JobError::KillInProgress { uuid: job.uuid, by });
     }
-    if !is_super && !guard.can(conn, Right::Update, &job)? {
-        return Err(Error::Forbidden {
-            action: Right::Update,
-            model: "job_executions".into(),
+    if !is_super {
+        if !guard.can(conn, Right::Update, &job)? {
+            return Err(Error::Forbidden {
+                action: Right::Update,
+                model: "job_executions".into(),
+            }
+            .into());
         }
-        .into());
+        // The write below sets exactly these; the rules' column list must allow them.
+        guard.check_columns::<JobExecution>(conn, Right::Update, &super::model::KILL_COLUMNS)?;
     }
     let requested = diesel::update(
         jobs::table

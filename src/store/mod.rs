@@ -22,7 +22,7 @@ pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,
 };
-pub use self::table_columns::{table_columns, TableColumn};
+pub use self::table_columns::{column_problems, table_columns, ColumnProblem, TableColumn};
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
     clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,

@@ -64,3 +64,93 @@ pub fn table_columns(
         .load(c)?,
     })
 }
+
+/// A rule row's column list that cannot work as written (`rules check` reports these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnProblem {
+    /// The row.
+    pub row: super::RuleRow,
+    /// What is wrong, naming the list, the column and the table.
+    pub problem: String,
+}
+
+/// The column lists of stored rules that fail closed at run time: a `read` list that leaves
+/// out a column that is `NOT NULL` in the database (reads that hide it are refused), and a
+/// `create` or `update` list on a table with columns the model does not declare (such writes
+/// are refused). Rows that do not parse are [`invalid_rules`](super::invalid_rules)' business.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// rowguard::store::put_rule(&mut conn, "roles", "agent", "contacts",
+///     r#"{"read":"*","columns":{"read":["id","status","owner_id"]}}"#)?;
+/// let problems = rowguard::store::column_problems(&mut conn)?;
+/// assert_eq!(
+///     problems[0].problem,
+///     "columns.read leaves out name, which is NOT NULL in table contacts: reads that hide it \
+///      fail closed (make the column nullable, or list it)"
+/// );
+/// # Ok(())
+/// # }
+/// ```
+pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProblem>, StoreError> {
+    use crate::rules::{parse_document, Right};
+    let models: Vec<_> = super::load_models(conn)?.into_iter().flatten().collect();
+    let mut tables: std::collections::HashMap<String, Vec<TableColumn>> = Default::default();
+    let mut out = Vec::new();
+    for row in super::all_rules(conn)? {
+        let (Ok(doc), Some(model)) = (
+            parse_document(&row.rules),
+            models.iter().find(|m| m.name == row.model),
+        ) else {
+            continue;
+        };
+        if !tables.contains_key(&model.table_name) {
+            let columns = table_columns(conn, &model.table_name)?;
+            tables.insert(model.table_name.clone(), columns);
+        }
+        let table = &tables[&model.table_name];
+        let declared = |name: &str| {
+            model
+                .columns
+                .iter()
+                .any(|(d, _)| d.eq_ignore_ascii_case(name))
+        };
+        for right in [Right::Create, Right::Read, Right::Update] {
+            // A list counts only where its row grants the right.
+            let (Some(list), Some(_)) = (doc.columns(right), doc.grant(right)) else {
+                continue;
+            };
+            let listed = |name: &str| list.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+            let problem = if right == Right::Read {
+                table
+                    .iter()
+                    .find(|c| c.not_null && !listed(&c.name))
+                    .map(|c| {
+                        format!(
+                            "columns.read leaves out {}, which is NOT NULL in table {}: reads \
+                             that hide it fail closed (make the column nullable, or list it)",
+                            c.name, model.table_name
+                        )
+                    })
+            } else {
+                table.iter().find(|c| !declared(&c.name)).map(|c| {
+                    format!(
+                        "columns.{right}: column {} of table {} is not declared by model {}, so \
+                         writes under this list are refused (declare it in authorizable! and \
+                         run sync-models)",
+                        c.name, model.table_name, model.name
+                    )
+                })
+            };
+            if let Some(problem) = problem {
+                out.push(ColumnProblem {
+                    row: row.clone(),
+                    problem,
+                });
+            }
+        }
+    }
+    Ok(out)
+}

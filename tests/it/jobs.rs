@@ -9,6 +9,7 @@ use rowguard::testing::TestDatabase;
 use rowguard::{store, Authorizer, Config, Error, Guard, Pool, PoolOptions, Subject};
 
 rowguard::backend_tests!(
+    a_kill_needs_the_kill_columns,
     output_order_and_exit_codes,
     parameters_are_passed_literally,
     refused_starts_write_no_row,
@@ -99,6 +100,10 @@ fn setup(db: &TestDatabase) -> Jobs {
         ("devops", r#"{"create":"*","read":"*","update":"*"}"#),
         ("viewer", r#"{"read":"*"}"#),
         (
+            "statusonly",
+            r#"{"create":"*","read":"*","update":"*","columns":{"update":["status"]}}"#,
+        ),
+        (
             "self",
             r#"{"create":"*","read":{"search":{"user_identifier":"=$subject.id"}},"update":{"search":{"user_identifier":"=$subject.id"}}}"#,
         ),
@@ -114,7 +119,8 @@ fn setup(db: &TestDatabase) -> Jobs {
             "roles": [{"name": "support", "permissions": ["jobs.command.run"]},
                       {"name": "devops", "permissions": ["jobs.ops"], "inherits": ["support"]},
                       {"name": "viewer", "permissions": ["jobs.command.run"]},
-                      {"name": "self", "permissions": ["jobs.command.run"]}]}"#
+                      {"name": "self", "permissions": ["jobs.command.run"]},
+                      {"name": "statusonly", "permissions": ["jobs.command.run"]}]}"#
             .into(),
     )])
     .unwrap();
@@ -298,6 +304,53 @@ fn kill_escalates_to_sigkill(db: &TestDatabase) {
     let last = text.lines().last().unwrap();
     assert!(last.starts_with("PROCESS KILLED BY alice AT "), "{text}");
     assert_eq!(streams.last().map(String::as_str), Some("rowguard"));
+}
+
+/// Killing writes the kill columns: a subject whose update columns leave them out may not
+/// kill, even with an update rule on every row; the seeds' column list allows exactly them.
+fn a_kill_needs_the_kill_columns(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let carol = j.guard("carol", "statusonly");
+    let uuid = started(&j, &runner, &carol, "sleeper", "up");
+    match runner.request_kill(&carol, &uuid) {
+        Err(JobError::Guard(Error::ForbiddenColumn { column, .. })) => {
+            assert_eq!(column, "kill_requested_by")
+        }
+        other => panic!("expected ForbiddenColumn, got {other:?}"),
+    }
+    let job: jobs::JobExecution = jobs::job_executions::table
+        .find(&uuid)
+        .first(&mut j.pool.get().unwrap())
+        .unwrap();
+    assert_eq!(
+        (job.status, job.kill_requested_by),
+        (JobStatus::Running, None)
+    );
+    let seeds = include_str!("../../seeds/20_jobs_rules.json");
+    let support: serde_json::Value = serde_json::from_str(seeds).unwrap();
+    let doc = support["rules"][0]["rules"].to_string();
+    assert!(
+        doc.contains(r#""columns":{"update":["kill_requested_by","kill_requested_at"]}"#),
+        "{doc}"
+    );
+    store::put_rule(
+        &mut j.pool.get().unwrap(),
+        "roles",
+        "statusonly",
+        "job_executions",
+        &doc,
+    )
+    .unwrap();
+    j.auth.invalidate();
+    runner.request_kill(&carol, &uuid).unwrap();
+    assert_eq!(
+        runner
+            .wait(&carol, &uuid, Duration::from_secs(15))
+            .unwrap()
+            .status,
+        JobStatus::Killed
+    );
 }
 
 fn who_may_kill(db: &TestDatabase) {

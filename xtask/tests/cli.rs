@@ -394,6 +394,93 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("unknown model \"nope\""), "{stderr}");
+
+    // Column lists: try shows what a subject sees (a hidden column is null), check names a
+    // hidden column that cannot be NULL, explain lists hidden and writable columns.
+    rowguard::store::put_rule(
+        &mut conn,
+        "roles",
+        "auditor",
+        "contacts",
+        r#"{"read":{"search":{"id":"=1"}},"update":"*","deny":{"read":{"search":{"status":"=closed"}}},
+            "columns":{"read":["id","name","status","contact_type_id","owner_id","score","created_at"],"update":["status"]}}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=auditor",
+            "--json",
+            "--columns",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{stdout}");
+    assert_eq!(rows[0]["id"], 1, "{stdout}");
+    assert_eq!(rows[0]["email"], serde_json::Value::Null, "{stdout}");
+    assert!(rows[0]["name"].is_string(), "{stdout}");
+    let (code, stdout, _) = xtask(
+        &[
+            "rules",
+            "explain",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=auditor",
+            "--action",
+            "update",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0);
+    for expected in [
+        "hidden columns (NULL in reads): email",
+        "columns it may change (also readable): status",
+        "denied read (applies too): status = 'closed'",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    rowguard::store::put_rule(
+        &mut conn,
+        "roles",
+        "auditor",
+        "contacts",
+        r#"{"read":"*","columns":{"read":["id","email"]}}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = xtask(&["rules", "check"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("(roles \"auditor\", model contacts): columns.read leaves out name, which is NOT NULL in table contacts"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = xtask(
+        &[
+            "rules",
+            "try",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=auditor",
+            "--json",
+            "--columns",
+        ],
+        &url,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("column name is hidden from this subject but NOT NULL"),
+        "{stderr}"
+    );
 }
 
 backend_tests!(demo_and_rules => demo_and_rules_commands);

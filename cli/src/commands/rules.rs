@@ -97,6 +97,10 @@ enum RulesCommand {
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
+        /// With --json: each row as an object of the model's columns as the subject may see
+        /// them (a column hidden by a column list is null), instead of its key.
+        #[arg(long, requires = "json")]
+        columns: bool,
     },
     /// Run rule-test files (expected allow/deny decisions); exit 1 on any mismatch.
     Test {
@@ -165,6 +169,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             subject,
             action,
             json,
+            columns,
         } => {
             let right = right(&action)?;
             if right == Right::Create {
@@ -179,15 +184,24 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             } else {
                 warn_about_access(ctx, &access);
             }
+            let table_error = |e: rowguard::Error| match e {
+                rowguard::Error::Db(_) => format!(
+                    "model {} (table {}): {e}; the application's own migrations create its \
+                     tables",
+                    subject.model, access.model.table_name
+                ),
+                other => other.to_string(),
+            };
+            if columns {
+                let rows = auth
+                    .permitted_rows(&mut conn, &who, &subject.model, right)
+                    .map_err(table_error)?;
+                super::print_json(&serde_json::Value::Array(rows))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let keys = auth
                 .permitted_keys(&mut conn, &who, &subject.model, right)
-                .map_err(|e| {
-                    format!(
-                        "model {} (table {}): {e}; the application's own migrations create its \
-                         tables",
-                        subject.model, access.model.table_name
-                    )
-                })?;
+                .map_err(table_error)?;
             if json {
                 let list: Vec<serde_json::Value> = keys.iter().map(key_json).collect();
                 super::print_json(&serde_json::Value::Array(list))?;
@@ -432,7 +446,16 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
             rowguard::rules::MAX_PROTECTED_DEPTH
         ));
     }
-    let bad = rowguard::store::invalid_rules(&mut conn)?;
+    let mut bad = rowguard::store::invalid_rules(&mut conn)?;
+    // Column lists that fail closed at run time count as invalid: they cannot work as written.
+    bad.extend(
+        rowguard::store::column_problems(&mut conn)?
+            .into_iter()
+            .map(|p| rowguard::store::InvalidRule {
+                row: p.row,
+                error: p.problem,
+            }),
+    );
     let orphans = rowguard::store::orphan_rules(&mut conn)?;
     let rules = rowguard::store::all_rules(&mut conn)?;
     for b in &bad {

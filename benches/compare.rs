@@ -1418,6 +1418,159 @@ fn w8_sync(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// W11: what a deny and a column list cost. W1's "300 visible (id ranges)" read on every
+/// backend, and W3's update check, each with the plain rules and with a deny, a column list
+/// and both added; paired ratios against the plain rules in the same run.
+fn w11_deny_and_columns(c: &mut Criterion) {
+    if !wanted(&["W11 deny and columns"]) {
+        return;
+    }
+    const DENY: &str = r#""deny":{"read":{"search":{"status":"=archived"}},"update":{"search":{"status":"=archived"}}}"#;
+    // Every column but email (nullable), which reads then return as NULL.
+    const COLUMNS: &str = r#""columns":{"read":["id","name","status","contact_type_id","owner_id","score","created_at"],"update":["status","score"]}"#;
+    let variants = [
+        ("plain", None),
+        ("deny", Some(DENY.to_owned())),
+        ("column list", Some(COLUMNS.to_owned())),
+        ("deny + column list", Some(format!("{DENY},{COLUMNS}"))),
+    ];
+    let n: i64 = if quick() { 40_000 } else { 1_000_000 };
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        if !wanted(&[&format!("W11 deny and columns/read {backend}")]) {
+            continue;
+        }
+        let Some(db) = require(backend) else { continue };
+        let mut conn = db.connect().expect("connect");
+        app::fill_bulk(&mut conn, n).expect("rows");
+        let auth = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        auth.register::<Contact>(&mut conn).expect("register");
+        let guards: Vec<(&str, rowguard::Guard)> = variants
+            .iter()
+            .enumerate()
+            .map(|(v, (label, extra))| {
+                let roles: Vec<String> = (0..3).map(|k| format!("w11_{v}_{k}")).collect();
+                for (k, role) in roles.iter().enumerate() {
+                    let (lo, hi) = (k as i64 * 100 + 1, k as i64 * 100 + 100);
+                    let grant =
+                        format!(r#""read":{{"search":{{"id":"<>{lo};{hi}"}}}},"update":"*""#);
+                    let doc = match (k, extra) {
+                        (0, Some(extra)) => format!("{{{grant},{extra}}}"),
+                        _ => format!("{{{grant}}}"),
+                    };
+                    store::put_rule(&mut conn, "roles", role, "contacts", &doc).expect("rule");
+                }
+                (*label, auth.guard(Subject::new().with_set("roles", roles)))
+            })
+            .collect();
+        auth.invalidate();
+        let read = |guard: &rowguard::Guard, c: &mut AnyConnection| -> Vec<Contact> {
+            guard
+                .read::<Contact>(c)
+                .expect("read")
+                .load::<Contact>(c)
+                .expect("load")
+        };
+        let plain = &guards[0].1;
+        let expected = read(plain, &mut conn);
+        assert_eq!(expected.len(), 300, "{backend}: 300 visible");
+        let mut group = c.benchmark_group(format!("W11 deny and columns/read {backend}"));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(3));
+        for (label, guard) in &guards {
+            assert_eq!(
+                read(guard, &mut conn),
+                expected,
+                "{backend} {label}: the same rows"
+            );
+            if *label != "plain" {
+                let paired = paired_ratio(
+                    &mut *conn,
+                    |c| {
+                        black_box(read(guard, c));
+                    },
+                    |c| {
+                        black_box(read(plain, c));
+                    },
+                );
+                eprintln!("W11 paired read {backend} [{label}]: / plain rules {paired}");
+            }
+            group.bench_function(BenchmarkId::new("rowguard read", label), |b| {
+                b.iter(|| black_box(read(guard, &mut conn)))
+            });
+        }
+        group.finish();
+    }
+    // W3's check: the 3-role policy, plus one more role's row carrying the addition.
+    if !wanted(&["W11 deny and columns/update check"]) {
+        return;
+    }
+    let Some(Policy {
+        db: _db,
+        mut conn,
+        auth,
+        guard: plain,
+    }) = policy()
+    else {
+        return;
+    };
+    let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
+    row.owner_id = 17;
+    row.status = "open".into();
+    let mut group = c.benchmark_group("W11 deny and columns/update check");
+    for (v, (label, extra)) in variants.iter().enumerate() {
+        let guard = match extra {
+            None => plain.clone(),
+            Some(extra) => {
+                let role = format!("w11_check_{v}");
+                store::put_rule(
+                    &mut conn,
+                    "roles",
+                    &role,
+                    "contacts",
+                    &format!("{{{extra}}}"),
+                )
+                .expect("rule");
+                auth.invalidate();
+                auth.guard(
+                    Subject::new()
+                        .with_set("roles", ["r1", "r2", "r3", role.as_str()])
+                        .with_attribute("id", 17),
+                )
+            }
+        };
+        assert!(
+            guard.can(&mut conn, Right::Update, &row).expect("can"),
+            "{label}"
+        );
+        if extra.is_some() {
+            let paired = paired_ratio(
+                &mut *conn,
+                |c| {
+                    black_box(guard.can(c, Right::Update, black_box(&row)).expect("can"));
+                },
+                |c| {
+                    black_box(plain.can(c, Right::Update, black_box(&row)).expect("can"));
+                },
+            );
+            eprintln!("W11 paired update check [{label}]: / plain rules {paired}");
+        }
+        group.bench_function(BenchmarkId::new("rowguard can", label), |b| {
+            b.iter(|| {
+                black_box(
+                    guard
+                        .can(&mut conn, Right::Update, black_box(&row))
+                        .expect("can"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     w1_matrix,
@@ -1429,6 +1582,7 @@ criterion_group!(
     w1_rls,
     w8_sync,
     w9_relations,
-    w10_long_lists
+    w10_long_lists,
+    w11_deny_and_columns
 );
 criterion_main!(benches);

@@ -116,7 +116,8 @@ impl ColumnAccess {
 }
 
 /// The columns `right` may touch, over the rule rows that grant it: the union of their
-/// lists, or all columns when one of them has none. (No row grants the right: none.)
+/// lists, or all columns when one of them has none. When no row grants the right, all: no
+/// row is reachable, so there is nothing to hide.
 ///
 /// ```
 /// use rowguard::rules::{compile_document, merge_columns, ColumnAccess, ColumnType, Columns, Right};
@@ -128,20 +129,26 @@ impl ColumnAccess {
 /// let c = compile_document(r#"{"update":"*"}"#, &cols).unwrap(); // grants no read
 /// assert_eq!(merge_columns([&a, &b, &c], Right::Read), ColumnAccess::Only(vec![0, 1]));
 /// assert_eq!(merge_columns([&a, &c], Right::Update), ColumnAccess::All);
+/// assert_eq!(merge_columns([&a], Right::Update), ColumnAccess::All); // nothing granted
 /// ```
 pub fn merge_columns<'a>(
     rules: impl IntoIterator<Item = &'a CompiledRules>,
     right: Right,
 ) -> ColumnAccess {
     let mut union: Vec<usize> = Vec::new();
+    let mut granted = false;
     for rules in rules {
         if rules.access(right).is_none() {
             continue;
         }
+        granted = true;
         match rules.columns(right) {
             None => return ColumnAccess::All,
             Some(list) => union.extend_from_slice(list),
         }
+    }
+    if !granted {
+        return ColumnAccess::All;
     }
     union.sort_unstable();
     union.dedup();

@@ -2,7 +2,8 @@
 //! every type a model can declare: random rule documents for all four rights, stored for
 //! several roles, random rows and subject attributes. For every row and right, three answers
 //! must agree: a decision made by hand from each role's compiled document (any `"*"` or any
-//! passing search grants; update and delete also need read), the guard's in-memory `can()`,
+//! passing search grants, unless some role's deny is TRUE or unknown for the row; update and
+//! delete also need read), the guard's in-memory `can()`,
 //! and the SQL the guard renders. The guard's writes then store exactly what that decision
 //! allows: inserts, updates to other rows' values (the stored row and the new values must
 //! both pass), an all-or-nothing `update_all`, single deletes and `delete_all`; a refusal
@@ -18,7 +19,7 @@ use diesel::prelude::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rowguard::rules::{
-    compile_document, Access, Attributes, ColumnType, CompiledRules, Right, Value,
+    compile_document, Access, Attributes, ColumnType, CompiledRules, Filter, Right, Value,
 };
 use rowguard::testing::TestDatabase;
 use rowguard::{store, AnyConnection, Authorizable, Authorizer, Backend, Config, Error, Subject};
@@ -156,7 +157,8 @@ fn rows() -> impl Strategy<Value = Vec<Specimen>> {
     })
 }
 
-/// One role's document: each right absent, everything, or a search.
+/// One role's document: each right absent, everything, or a search; and sometimes a deny
+/// of a right (everything, or a search).
 fn document() -> impl Strategy<Value = String> {
     let grant = || {
         prop_oneof![
@@ -165,12 +167,30 @@ fn document() -> impl Strategy<Value = String> {
             5 => search(SCHEMA).prop_map(|s| Some(json!({ "search": s }))),
         ]
     };
-    (grant(), grant(), grant(), grant()).prop_map(|(c, r, u, d)| {
+    let deny = || {
+        prop_oneof![
+            10 => Just(None),
+            1 => Just(Some(json!("*"))),
+            3 => search(SCHEMA).prop_map(|s| Some(json!({ "search": s }))),
+        ]
+    };
+    let grants = (grant(), grant(), grant(), grant());
+    let denies = (deny(), deny(), deny(), deny());
+    (grants, denies).prop_map(|((c, r, u, d), (dc, dr, du, dd))| {
         let mut doc = serde_json::Map::new();
         for (right, grant) in [("create", c), ("read", r), ("update", u), ("delete", d)] {
             if let Some(grant) = grant {
                 doc.insert(right.to_owned(), grant);
             }
+        }
+        let mut denied = serde_json::Map::new();
+        for (right, deny) in [("create", dc), ("read", dr), ("update", du), ("delete", dd)] {
+            if let Some(deny) = deny {
+                denied.insert(right.to_owned(), deny);
+            }
+        }
+        if !denied.is_empty() {
+            doc.insert("deny".to_owned(), Json::Object(denied));
         }
         Json::Object(doc).to_string()
     })
@@ -199,12 +219,22 @@ impl Expected {
         })
     }
 
+    /// Some role grants it and no role's deny is TRUE or unknown for the row (a deny is
+    /// checked as `NOT deny` being TRUE, so a missing variable in it refuses).
     fn own(&self, right: Right, row: &Specimen) -> bool {
-        self.compiled.iter().any(|c| match c.access(right) {
+        let granted = self.compiled.iter().any(|c| match c.access(right) {
             None => false,
             Some(Access::Everything) => true,
             Some(Access::Rows(filter)) => filter.matches_with(row, &self.attrs),
-        })
+        });
+        let denied = self.compiled.iter().any(|c| match c.deny(right) {
+            None => false,
+            Some(Access::Everything) => true,
+            Some(Access::Rows(filter)) => {
+                Filter::Not(Box::new(filter.clone())).eval_with(row, &self.attrs) != Some(true)
+            }
+        });
+        granted && !denied
     }
 
     fn allows(&self, right: Right, row: &Specimen) -> bool {

@@ -1488,7 +1488,7 @@ fn w11_deny_and_columns(c: &mut Criterion) {
             );
             if *label != "plain" {
                 let paired = paired_ratio(
-                    &mut *conn,
+                    &mut conn,
                     |c| {
                         black_box(read(guard, c));
                     },
@@ -1548,7 +1548,7 @@ fn w11_deny_and_columns(c: &mut Criterion) {
         );
         if extra.is_some() {
             let paired = paired_ratio(
-                &mut *conn,
+                &mut conn,
                 |c| {
                     black_box(guard.can(c, Right::Update, black_box(&row)).expect("can"));
                 },

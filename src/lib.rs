@@ -9,7 +9,7 @@
 //!
 //! | Module | One line |
 //! |---|---|
-//! | [`rules`] | the rule language: parse → validate → filter → merge → SQL / in-memory evaluation (no database); relations and the schema rules compile in |
+//! | [`rules`] | the rule language: parse → validate → filter → merge (grants, denies, column lists) → SQL / in-memory evaluation (no database); relations and the schema rules compile in |
 //! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
 //! | [`config`] | [`Config`]: file and environment settings |
@@ -17,7 +17,7 @@
 //! | [`cache`] | the bounded, version-checked rule cache |
 //! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
 //! | [`model`] | [`Authorizable`], its per-connection [`ModelQueries`], and the [`authorizable!`] macro that implements both |
-//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), relations protected by the related read rule, explain |
+//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), denies, column lists (hidden in reads, checked in writes), relations protected by the related read rule, explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
 //! | [`rbac`] | the one owner of the RBAC tables: roles, permissions, inheritance, the permission matrix |

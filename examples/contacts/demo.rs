@@ -384,7 +384,10 @@ fn permitted<C: GuardConnection>(
     conn: &mut C,
     right: Right,
     all: &[Contact],
-) -> Result<String, rowguard::Error> {
+) -> Result<String, rowguard::Error>
+where
+    Contact: rowguard::ModelQueries<C>,
+{
     let mut ids = Vec::new();
     for c in all {
         if guard.can(conn, right, c)? {

@@ -395,7 +395,7 @@ impl Authorizer {
         let (merged, denied) = merge_rows(&rows);
         let valid: Vec<&crate::rules::CompiledRules> =
             rows.iter().filter_map(|(_, c)| c.as_ref().ok()).collect();
-        let column_rights = ColumnRights::of(conn, &stored.table_name, columns, &valid)?;
+        let column_rights = ColumnRights::of(conn, model, &stored.table_name, columns, &valid)?;
         let read = reach(&merged, &denied, Right::Read);
         // Relation conditions carry the related model's read rule for the same subject.
         let mut protector = Protector::new(conn, &catalog.schema, &lookup);

@@ -25,8 +25,10 @@ pub struct ColumnRights {
     rights: [ColumnAccess; 4],
     /// How reads hide columns (`None`: nothing is hidden).
     hidden: Option<Arc<Projection>>,
+    /// Per right, whether the right's own lists limit it (update: its own, not the read's).
+    listed: [bool; 4],
     /// Columns of the table the model does not declare (only looked for when a list limits
-    /// something): writes under a list are refused while there are any.
+    /// something): create and update under their own list are refused while there are any.
     undeclared: Vec<String>,
 }
 
@@ -44,6 +46,7 @@ impl ColumnRights {
         Self {
             rights: std::array::from_fn(|_| ColumnAccess::All),
             hidden: None,
+            listed: [false; 4],
             undeclared: Vec::new(),
         }
     }
@@ -53,21 +56,41 @@ impl ColumnRights {
     /// list limits anything.
     pub(super) fn of(
         conn: &mut dyn StoreConnection,
+        model: &str,
         table: &str,
         columns: &Columns,
         rules: &[&CompiledRules],
     ) -> Result<Self, Error> {
         let read = merge_columns(rules.iter().copied(), Right::Read);
         let create = merge_columns(rules.iter().copied(), Right::Create);
-        let update = merge_columns(rules.iter().copied(), Right::Update).intersect(&read);
+        let own_update = merge_columns(rules.iter().copied(), Right::Update);
+        let update = own_update.intersect(&read);
         if [&read, &create, &update]
             .iter()
             .all(|c| **c == ColumnAccess::All)
         {
             return Ok(Self::unrestricted());
         }
+        // SQLite and MySQL compare column names ignoring case; PostgreSQL's quoted names do not.
+        let ignore_case = conn.backend() != Backend::Postgres;
         let table_columns = store::table_columns(conn, table)?;
-        let position = |column: &TableColumn| declared_position(columns, &column.name);
+        // A list is enforced against the table as the database has it: a declared column
+        // the catalog does not show (a schema, another name, an attached database) means
+        // the lookup found the wrong table or none, so the model fails closed.
+        if let Some((missing, _)) = columns.iter().find(|(name, _)| {
+            !table_columns
+                .iter()
+                .any(|c| same_name(&c.name, name, ignore_case))
+        }) {
+            return Err(Error::ModelMismatch {
+                model: model.to_owned(),
+                detail: format!(
+                    "column lists apply, but the database shows no column {missing} in a table \
+                     {table} (a schema-qualified or renamed table?), so they cannot be enforced"
+                ),
+            });
+        }
+        let position = |column: &TableColumn| declared_position(columns, &column.name, ignore_case);
         let undeclared = table_columns
             .iter()
             .filter(|c| position(c).is_none())
@@ -89,6 +112,12 @@ impl ColumnRights {
             Arc::new(Projection { columns, not_null })
         });
         Ok(Self {
+            listed: [
+                create != ColumnAccess::All,
+                read != ColumnAccess::All,
+                own_update != ColumnAccess::All,
+                false,
+            ],
             rights: [create, read, update, ColumnAccess::All],
             hidden,
             undeclared,
@@ -147,10 +176,12 @@ impl ColumnRights {
         self.hidden.as_ref().and_then(|p| p.not_null.as_deref())
     }
 
-    /// Refuses a write of `right` under a list while the table has undeclared columns.
+    /// Refuses a write of `right` under its own list while the table has undeclared columns
+    /// (a change to one could not be checked). Only hidden by a read list, they are simply
+    /// left as stored.
     pub(super) fn check_declared(&self, right: Right, model: &str) -> Result<(), Error> {
         match self.undeclared.first() {
-            Some(column) if self.limits(right) => Err(Error::UndeclaredColumn {
+            Some(column) if self.listed[right as usize] => Err(Error::UndeclaredColumn {
                 action: right,
                 model: model.to_owned(),
                 column: column.clone(),
@@ -160,14 +191,17 @@ impl ColumnRights {
     }
 }
 
-/// The position of the table's column `name` among the model's `columns` (exact, or
-/// ignoring ASCII case as MySQL and unquoted PostgreSQL names do).
-fn declared_position(columns: &Columns, name: &str) -> Option<usize> {
+/// The position of the table's column `name` among the model's `columns`.
+fn declared_position(columns: &Columns, name: &str, ignore_case: bool) -> Option<usize> {
     columns.get(name).map(|(i, _)| i).or_else(|| {
         columns
             .iter()
-            .position(|(declared, _)| declared.eq_ignore_ascii_case(name))
+            .position(|(declared, _)| same_name(declared, name, ignore_case))
     })
+}
+
+fn same_name(a: &str, b: &str, ignore_case: bool) -> bool {
+    a == b || (ignore_case && a.eq_ignore_ascii_case(b))
 }
 
 /// The prefix of a read that hides columns: the rule is applied to the real table inside a
@@ -195,7 +229,9 @@ impl ReadMask {
         Self {
             projection,
             table,
-            filter,
+            // Inside the CTE the table's name means the CTE (SQLite): related tables are
+            // named in `main`.
+            filter: filter.in_main_schema(),
         }
     }
 }

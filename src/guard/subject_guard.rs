@@ -258,14 +258,52 @@ impl<C: GuardConnection> Guard<C> {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn can<M: Authorizable>(
+    pub fn can<M: ModelQueries<C>>(
         &self,
         conn: &mut impl AsConnection<C>,
         right: Right,
         row: &M,
     ) -> Result<bool, Error> {
+        let conn = conn.as_connection();
         let question = self.question::<M>(right);
-        self.auth.decide_row(conn.as_connection(), question, row)
+        // A row read under a column list carries NULL where columns are hidden; the rule is
+        // decided on their stored values (what a write keeps), read by key, never handed out.
+        if let Some(readable) = self.hidden_tested::<M>(conn, right)? {
+            let everything = Arc::new(Filter::True);
+            if let Some(stored) = M::unguarded_load(conn, at_key::<M>(&everything, &row.key()))?
+                .into_iter()
+                .next()
+            {
+                let patched = Patched {
+                    row,
+                    stored: stored.values(),
+                    readable,
+                };
+                return self.auth.decide_row(conn, question, &patched);
+            }
+        }
+        self.auth.decide_row(conn, question, row)
+    }
+
+    /// The columns the subject may read, when `right`'s rule tests one it may not (and
+    /// `right` acts on stored rows); else `None`.
+    fn hidden_tested<M: Authorizable>(
+        &self,
+        conn: &mut C,
+        right: Right,
+    ) -> Result<Option<ColumnAccess>, Error> {
+        if self.bypass.is_some() || right == Right::Create {
+            return Ok(None);
+        }
+        let declared = Some(Declared::of::<M>());
+        self.auth
+            .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                let readable = access.columns.access(Right::Read);
+                let filter = &access.effective[right as usize];
+                (*readable != ColumnAccess::All
+                    && filter.tests_any_column(&|i| !readable.includes(i)))
+                .then(|| readable.clone())
+            })
     }
 
     /// The row with primary key `key`, if the subject may read it.
@@ -320,6 +358,7 @@ impl<C: GuardConnection> Guard<C> {
     ) -> Result<Vec<M>, Error> {
         let conn = conn.as_connection();
         plain_search::<M>(&search)?;
+        self.readable_search::<M>(conn, &search)?;
         let (rule, hidden) = self.read_view::<M>(conn)?;
         Self::load_visible::<M>(conn, hidden, restrict::<M>(&rule, search))
     }
@@ -352,8 +391,8 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
-        let undecided = precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Create))?;
-        if let Some(columns) = self.write_columns::<M>(conn, Right::Create)? {
+        let columns = self.write_columns::<M>(conn, Right::Create)?;
+        if let Some(columns) = &columns {
             // A column the subject may not set must be left to the database (NULL here).
             if let Some(i) = (0..M::columns().len())
                 .find(|&i| !columns.writable.includes(i) && !row.cell(i).is_null())
@@ -361,6 +400,10 @@ impl<C: GuardConnection> Guard<C> {
                 return Err(forbidden_column::<M>(Right::Create, i));
             }
         }
+        // Those columns get the database's DEFAULT: only the stored row can tell.
+        let unknowable = |i| columns.as_ref().is_some_and(|c| !c.writable.includes(i));
+        let undecided =
+            precheck(&rule, row, &unknowable).ok_or_else(|| forbidden::<M>(Right::Create))?;
         let recheck = undecided || stored_may_differ(row, &rule);
         let targets = self.foreign_keys::<M>(conn)?;
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
@@ -433,15 +476,18 @@ impl<C: GuardConnection> Guard<C> {
         writable::<M>(Right::Update)?;
         let key = row.key();
         let rule = self.rule::<M>(conn, Right::Update)?;
-        let Some(undecided) = precheck(&rule, row) else {
-            return Err(self.refusal::<M>(conn, &key, Right::Update));
-        };
-        let recheck = undecided || stored_may_differ(row, &rule);
-        let targets = self.foreign_keys::<M>(conn)?;
         let columns = self.write_columns::<M>(conn, Right::Update)?;
         if let Some(columns) = &columns {
             columns.check_hidden(row)?;
         }
+        // A hidden column keeps its stored value, which the row does not carry: a rule on it
+        // is decided in SQL, on the row as stored.
+        let unknowable = |i| columns.as_ref().is_some_and(|c| !c.readable.includes(i));
+        let Some(undecided) = precheck(&rule, row, &unknowable) else {
+            return Err(self.refusal::<M>(conn, &key, Right::Update));
+        };
+        let recheck = undecided || stored_may_differ(row, &rule);
+        let targets = self.foreign_keys::<M>(conn)?;
         let write = |conn: &mut C| -> Result<(), Error> {
             self.check_targets::<M>(conn, Right::Update, row, &targets)?;
             if write_row(conn, row, &rule, columns.as_ref())? == 0 {
@@ -527,9 +573,11 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         writable::<M>(Right::Update)?;
         plain_search::<M>(&search)?;
+        self.readable_search::<M>(conn, &search)?;
         let rule = self.rule::<M>(conn, Right::Update)?;
         let targets = self.foreign_keys::<M>(conn)?;
         let columns = self.write_columns::<M>(conn, Right::Update)?;
+        let unknowable = |i| columns.as_ref().is_some_and(|c| !c.readable.includes(i));
         // The rows as the subject may see them: `change` never meets a hidden value.
         let (_, hidden) = self.read_view::<M>(conn)?;
         let mut panicked = None;
@@ -556,8 +604,8 @@ impl<C: GuardConnection> Guard<C> {
                     columns.check_hidden(row)?;
                     columns.check_unchanged(before, row)?;
                 }
-                let undecided =
-                    precheck(&rule, row).ok_or_else(|| forbidden::<M>(Right::Update))?;
+                let undecided = precheck(&rule, row, &unknowable)
+                    .ok_or_else(|| forbidden::<M>(Right::Update))?;
                 recheck |= undecided || stored_may_differ(row, &rule);
             }
             for row in &rows {
@@ -603,6 +651,7 @@ impl<C: GuardConnection> Guard<C> {
         let conn = conn.as_connection();
         writable::<M>(Right::Delete)?;
         plain_search::<M>(&search)?;
+        self.readable_search::<M>(conn, &search)?;
         let rule = self.rule::<M>(conn, Right::Delete)?;
         Ok(M::unguarded_delete(conn, restrict::<M>(&rule, search))?)
     }
@@ -672,6 +721,40 @@ impl<C: GuardConnection> Guard<C> {
         Ok(())
     }
 
+    /// An application search may test only columns the subject may read: one on a hidden
+    /// column would tell which rows hold which hidden values.
+    fn readable_search<M: Authorizable>(
+        &self,
+        conn: &mut C,
+        search: &Option<Filter>,
+    ) -> Result<(), Error> {
+        let Some(search) = search else {
+            return Ok(());
+        };
+        if self.bypass.is_some() {
+            return Ok(());
+        }
+        let declared = Some(Declared::of::<M>());
+        let readable = self
+            .auth
+            .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                access.columns.access(Right::Read).clone()
+            })?;
+        match (0..M::columns().len())
+            .find(|&i| !readable.includes(i) && search.tests_any_column(&|j| j == i))
+        {
+            Some(i) => Err(Error::InvalidSearch {
+                model: M::NAME.to_owned(),
+                source: crate::rules::RuleError::new(
+                    crate::rules::RuleErrorKind::UnknownColumn,
+                    M::columns().name(i),
+                    "the subject may not read this column, so a search may not test it",
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// What column lists allow a write of `right` (create or update) on `M`: `None` when no
     /// list limits it (or rules do not apply to the subject). Refused while the table has a
     /// column `M` does not declare (the write could set it unchecked).
@@ -691,6 +774,16 @@ impl<C: GuardConnection> Guard<C> {
                     return Ok(None);
                 }
                 rights.check_declared(right, M::NAME)?;
+                if !M::__plain_table() {
+                    return Err(Error::ModelMismatch {
+                        model: M::NAME.to_owned(),
+                        detail: format!(
+                            "Diesel does not name its table plainly \"{}\" (a schema or \
+                             sql_name), so column lists cannot be enforced on its writes",
+                            M::TABLE
+                        ),
+                    });
+                }
                 Ok(Some(WriteColumns {
                     writable: rights.access(right).clone(),
                     readable: rights.access(Right::Read).clone(),
@@ -750,9 +843,19 @@ impl<C: GuardConnection> Guard<C> {
 }
 
 /// The in-memory check of a write: `None` when `rule` refuses `row`, `Some(true)` when only
-/// the database can tell (relation conditions: the write is then checked in SQL, in its
-/// transaction, on the row as stored), `Some(false)` when it is accepted.
-fn precheck<M: Authorizable>(rule: &Filter, row: &M) -> Option<bool> {
+/// the database can tell (relation conditions, or a test of a column in `unknowable`: the
+/// write is then checked in SQL, in its transaction, on the row as stored), `Some(false)`
+/// when it is accepted.
+fn precheck<M: Authorizable>(
+    rule: &Filter,
+    row: &M,
+    unknowable: &dyn Fn(usize) -> bool,
+) -> Option<bool> {
+    // A column whose value the row does not carry (hidden from the subject, or left to the
+    // database's DEFAULT): memory cannot decide a rule on it.
+    if rule.tests_any_column(&unknowable) {
+        return Some(true);
+    }
     match rule.eval(row) {
         Some(true) => Some(false),
         None if rule.has_relations() => Some(true),
@@ -970,4 +1073,23 @@ fn write_row<M: ModelQueries<C>, C: GuardConnection>(
     }
     let conn: &mut dyn crate::db::StoreConnection = conn;
     Ok(crate::db::on_backend!(conn, c => diesel::RunQueryDsl::execute(update, c))?)
+}
+
+/// A row as a write would keep it: the given row's readable cells, the stored row's others.
+struct Patched<'a, M> {
+    row: &'a M,
+    stored: Vec<Value>,
+    readable: ColumnAccess,
+}
+
+impl<M: Authorizable> Row for Patched<'_, M> {
+    fn value(&self, index: usize) -> crate::rules::ValueRef<'_> {
+        if self.readable.includes(index) {
+            self.row.cell(index)
+        } else {
+            self.stored
+                .get(index)
+                .map_or(crate::rules::ValueRef::Null, Value::borrowed)
+        }
+    }
 }

@@ -77,22 +77,23 @@ pub fn parse_json(value: &Json) -> Result<RuleDocument, RuleError> {
     Ok(doc)
 }
 
-/// Whether a rule document that does not validate might deny something (it is not JSON, or
-/// it has a `"deny"` key): such a row refuses everything, since what it denies is unknown.
+/// Whether a rule document that does not validate might deny something: it is not a JSON
+/// object (not JSON, a list, a JSON string holding a document…), or its text mentions
+/// "deny" in any case (`"Deny"`, `"denies"`). Such a row refuses everything, since what it
+/// would deny is unknown; any other invalid row only grants nothing.
 ///
 /// ```
 /// use rowguard::rules::may_deny;
 ///
 /// assert!(may_deny(r#"{"read":"*","deny":{"read":{"search":{"stauts":"=x"}}}}"#));
+/// assert!(may_deny(r#"{"read":"*","Deny":{"read":"*"}}"#));
 /// assert!(may_deny(r#"{"read":"*", oops"#));
+/// assert!(may_deny(r#""{\"deny\":{\"read\":\"*\"}}""#)); // encoded twice
 /// assert!(!may_deny(r#"{"read":{"search":{"stauts":"=x"}}}"#));
 /// ```
 pub fn may_deny(json: &str) -> bool {
-    match serde_json::from_str::<Json>(json) {
-        Ok(Json::Object(keys)) => keys.contains_key("deny"),
-        Ok(_) => false,
-        Err(_) => true,
-    }
+    !matches!(serde_json::from_str::<Json>(json), Ok(Json::Object(_)))
+        || json.to_ascii_lowercase().contains("deny")
 }
 
 /// `"columns": {"create" | "read" | "update": ["name", …], …}`.

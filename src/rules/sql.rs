@@ -218,6 +218,9 @@ dialect!(
 pub struct SqlFilter {
     table: Option<Cow<'static, str>>,
     filter: Arc<Filter>,
+    /// On SQLite, name related tables `main.t` (inside a CTE that shadows a table's name,
+    /// where `t` would mean the CTE).
+    in_main: bool,
 }
 
 impl SqlFilter {
@@ -228,13 +231,25 @@ impl SqlFilter {
         Self {
             table: table.map(|t| Cow::Owned(t.to_owned())),
             filter: Arc::new(filter),
+            in_main: false,
         }
     }
 
     /// Like [`SqlFilter::new`], sharing an already allocated filter (a static table name
     /// costs no allocation).
     pub fn from_arc(table: Option<Cow<'static, str>>, filter: Arc<Filter>) -> Self {
-        Self { table, filter }
+        Self {
+            table,
+            filter,
+            in_main: false,
+        }
+    }
+
+    /// The same filter with related tables named in SQLite's `main` schema (other backends
+    /// are unchanged): for use inside a CTE named like one of them.
+    pub(crate) fn in_main_schema(mut self) -> Self {
+        self.in_main = true;
+        self
     }
 
     /// The filter rendered.
@@ -269,7 +284,8 @@ impl SqlFilter {
 
 impl<DB: Dialect> QueryFragment<DB> for SqlFilter {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        render(&self.filter, self.table.as_deref(), 0, &mut out)
+        let main = self.in_main && DB::BACKEND == Backend::Sqlite;
+        render(&self.filter, self.table.as_deref(), 0, main, &mut out)
     }
 }
 
@@ -301,6 +317,7 @@ fn render<'b, DB: Dialect>(
     filter: &'b Filter,
     table: Option<&str>,
     depth: usize,
+    main: bool,
     out: &mut AstPass<'_, 'b, DB>,
 ) -> QueryResult<()> {
     match filter {
@@ -317,18 +334,18 @@ fn render<'b, DB: Dialect>(
                 if i > 0 {
                     out.push_sql(sep);
                 }
-                render(child, table, depth, out)?;
+                render(child, table, depth, main, out)?;
             }
             out.push_sql(")");
         }
         Filter::Not(inner) => {
             out.push_sql("NOT (");
-            render(inner, table, depth, out)?;
+            render(inner, table, depth, main, out)?;
             out.push_sql(")");
         }
-        Filter::Scoped(inner) => render(inner, table, depth, out)?,
+        Filter::Scoped(inner) => render(inner, table, depth, main, out)?,
         Filter::Test(test) => render_test(test, table, out)?,
-        Filter::Exists(exists) => render_exists(exists, table, depth, out)?,
+        Filter::Exists(exists) => render_exists(exists, table, depth, main, out)?,
     }
     Ok(())
 }
@@ -341,11 +358,15 @@ fn render_exists<'b, DB: Dialect>(
     exists: &'b Exists,
     table: Option<&str>,
     depth: usize,
+    main: bool,
     out: &mut AstPass<'_, 'b, DB>,
 ) -> QueryResult<()> {
     let outer: &str = table.unwrap_or(&exists.outer_table);
     let alias = format!("rowguard_r{}", depth + 1);
     out.push_sql("EXISTS (SELECT 1 FROM ");
+    if main {
+        out.push_sql("main.");
+    }
     out.push_identifier(&exists.target_table)?;
     out.push_sql(" AS ");
     out.push_identifier(&alias)?;
@@ -359,7 +380,7 @@ fn render_exists<'b, DB: Dialect>(
     out.push_identifier(&exists.local_column)?;
     if exists.filter != Filter::True {
         out.push_sql(" AND ");
-        render(&exists.filter, Some(&alias), depth + 1, out)?;
+        render(&exists.filter, Some(&alias), depth + 1, main, out)?;
     }
     out.push_sql(")");
     Ok(())

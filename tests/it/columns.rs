@@ -20,6 +20,9 @@ rowguard::backend_tests!(
     writes_refuse_columns_the_subject_may_not_write,
     an_update_never_writes_what_the_subject_cannot_read,
     a_column_list_needs_every_table_column_declared,
+    a_search_may_not_test_a_hidden_column,
+    rules_on_hidden_columns_are_decided_on_stored_values,
+    hidden_columns_with_relations_back_to_the_table,
 );
 
 /// Every column of contacts but `email` (the nullable one).
@@ -373,4 +376,156 @@ fn a_column_list_needs_every_table_column_declared(db: &TestDatabase) {
         guard.find::<Partial>(&mut conn, 1),
         Err(Error::HiddenColumnNotNull { .. })
     ));
+}
+
+/// An application search on a hidden column would tell which rows hold which values: it is
+/// refused on every path that takes one, before anything is read or written.
+fn a_search_may_not_test_a_hidden_column(db: &TestDatabase) {
+    let (pool, _, guard) = setup(
+        db,
+        &format!(r#"{{"read":"*","update":"*","delete":"*","columns":{{"read":{NO_EMAIL}}}}}"#),
+    );
+    let mut conn = pool.get().expect("conn");
+    let probe = || {
+        guard
+            .search::<Contact>(r#"{"email":"starts_with ada"}"#)
+            .expect("search")
+    };
+    let refused = |r: Result<usize, Error>| match r {
+        Err(Error::InvalidSearch { source, .. }) => assert_eq!(
+            source.to_string(),
+            "email: the subject may not read this column, so a search may not test it"
+        ),
+        other => panic!("expected InvalidSearch, got {other:?}"),
+    };
+    refused(
+        guard
+            .load_all::<Contact>(&mut conn, Some(probe()))
+            .map(|r| r.len()),
+    );
+    refused(guard.update_all::<Contact>(&mut conn, Some(probe()), |_| {}));
+    refused(guard.delete_all::<Contact>(&mut conn, Some(probe())));
+    assert_eq!(
+        contacts::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .expect("n"),
+        10
+    );
+    // A search on readable columns works as before.
+    let open = guard
+        .search::<Contact>(r#"{"status":"=open"}"#)
+        .expect("search");
+    assert_eq!(
+        guard
+            .load_all::<Contact>(&mut conn, Some(open))
+            .expect("load")
+            .len(),
+        5
+    );
+}
+
+/// Rules and denies that test a hidden column decide on its stored value: a row read through
+/// the guard (NULL there) can be checked and written back.
+fn rules_on_hidden_columns_are_decided_on_stored_values(db: &TestDatabase) {
+    let (pool, auth, guard) = setup(
+        db,
+        &format!(
+            r#"{{"create":{{"search":{{"email":"=null"}}}},"read":"*",
+                "update":{{"search":{{"email":"!=null"}}}},
+                "deny":{{"update":{{"search":{{"email":"=blocked@example.com"}}}}}},
+                "columns":{{"read":{NO_EMAIL},"create":{NO_EMAIL}}}}}"#
+        ),
+    );
+    let mut conn = pool.get().expect("conn");
+    let one = guard.find::<Contact>(&mut conn, 1).expect("find");
+    assert!(one.email.is_none(), "hidden");
+    assert!(guard.can(&mut conn, Right::Read, &one).expect("can read"));
+    assert!(guard
+        .can(&mut conn, Right::Update, &one)
+        .expect("can update"));
+    let mut one = one;
+    one.status = "closed".into();
+    guard
+        .update(&mut conn, &one)
+        .expect("update decided on the stored email");
+    assert_eq!(stored(&mut conn, 1).status, "closed");
+    // Contact 3 has no email: the update rule refuses it, in SQL, on the stored row.
+    let mut three = guard.find::<Contact>(&mut conn, 3).expect("find");
+    assert!(!guard.can(&mut conn, Right::Update, &three).expect("can"));
+    three.status = "closed".into();
+    assert!(matches!(
+        guard.update(&mut conn, &three),
+        Err(Error::Forbidden { .. })
+    ));
+    assert_eq!(stored(&mut conn, 3).status, "pending");
+    // The deny on the hidden column applies to the stored value.
+    diesel::update(contacts::table.find(2))
+        .set(contacts::email.eq("blocked@example.com"))
+        .execute(&mut conn)
+        .expect("block");
+    auth.invalidate();
+    let mut two = guard.find::<Contact>(&mut conn, 2).expect("find");
+    assert!(!guard.can(&mut conn, Right::Update, &two).expect("can"));
+    two.score = 1;
+    assert!(matches!(
+        guard.update(&mut conn, &two),
+        Err(Error::Forbidden { .. })
+    ));
+    // The bulk path loads only the rows the rule (on stored values) lets it change: the six
+    // with an email that is not blocked.
+    let written = guard
+        .update_all::<Contact>(&mut conn, None, |c| c.score = 7)
+        .expect("bulk");
+    assert_eq!(written, 6);
+    assert_eq!(
+        (stored(&mut conn, 2).score, stored(&mut conn, 3).score),
+        (20, 30)
+    );
+    // Create: email is left to the database (NULL here), which the create rule then checks.
+    let mut new = stored(&mut conn, 3);
+    new.id = 200;
+    guard.insert(&mut conn, &new).expect("insert");
+    assert!(stored(&mut conn, 200).email.is_none());
+}
+
+/// A rule whose protection reaches back to the same table (contacts → contact type →
+/// its contacts) inside the hiding CTE: on SQLite the inner tables are named in `main`.
+fn hidden_columns_with_relations_back_to_the_table(db: &TestDatabase) {
+    use rowguard::rules::Relation;
+    let (pool, auth, guard) = setup(
+        db,
+        &format!(
+            r#"{{"read":{{"search":{{"contact_type.name":"=customer"}}}},"columns":{{"read":{NO_EMAIL}}}}}"#
+        ),
+    );
+    let mut conn = pool.get().expect("conn");
+    store::put_relation(
+        &mut conn,
+        "contacts",
+        &Relation::belongs_to("contact_type", "contact_type_id", "contact_types", "id"),
+    )
+    .expect("belongs-to");
+    store::put_relation(
+        &mut conn,
+        "contact_types",
+        &Relation::has_many("contacts", "id", "contacts", "contact_type_id"),
+    )
+    .expect("has-many");
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "tester",
+        "contact_types",
+        // The second branch reaches back to contacts (cut where it cycles), so the SQL
+        // names contacts inside the CTE that shadows it.
+        r#"{"read":{"search":{"||":{"name":"=customer","contacts.status":"=open"}}}}"#,
+    )
+    .expect("types rule");
+    auth.invalidate();
+    let rows: Vec<Contact> = guard.load_all(&mut conn, None).expect("load");
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    // Customers (type 1: ids not divisible by 4).
+    assert_eq!(ids, [1, 2, 3, 5, 6, 7, 9, 10]);
+    assert!(rows.iter().all(|c| c.email.is_none()));
 }

@@ -132,8 +132,10 @@ fn precedence_truth_table_matches_the_readme(db: &TestDatabase) {
     let (pool, _) = crate::fixture::contacts(db, Config::default(), 2);
     let mut conn = pool.get().expect("conn");
     let authorizer = |override_authorization: bool| {
-        let mut config = Config::default();
-        config.override_authorization = override_authorization;
+        let mut config = Config {
+            override_authorization,
+            ..Config::default()
+        };
         config
             .absolute_rights
             .insert("roles".into(), vec!["root".into()]);

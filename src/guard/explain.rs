@@ -32,8 +32,8 @@ impl Explanation {
             .rows
             .iter()
             .map(|(r, compiled)| {
-                // Through when this row grants it and does not deny it (NULL in a deny
-                // counts as denied).
+                // Through when this row grants it and its deny is FALSE (TRUE or unknown,
+                // a NULL, refuses).
                 let verdict = compiled.as_ref().ok().map(|c| {
                     let granted = match c.access(self.right) {
                         None => false,
@@ -43,7 +43,7 @@ impl Explanation {
                     let denied = match c.deny(self.right) {
                         None => false,
                         Some(Access::Everything) => true,
-                        Some(Access::Rows(f)) => f.true_or_unknown().matches(row),
+                        Some(Access::Rows(f)) => f.eval(row) != Some(false),
                     };
                     granted && !denied
                 });

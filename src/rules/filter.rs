@@ -105,16 +105,6 @@ pub struct Test {
     pub kind: TestKind,
 }
 
-impl Test {
-    /// `IS NULL` on the same column.
-    fn is_null(&self) -> Test {
-        Test {
-            kind: TestKind::IsNull,
-            ..self.clone()
-        }
-    }
-}
-
 /// What a [`Test`] checks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TestKind {
@@ -416,50 +406,6 @@ impl Filter {
                 Filter::Exists(exists)
             }
             leaf => leaf,
-        }
-    }
-
-    /// A filter that holds exactly where this one is TRUE or unknown (SQL's `NULL`), and is
-    /// never unknown itself: what a deny refuses, so that a `NULL` in a deny condition never
-    /// lets a row through.
-    ///
-    /// ```
-    /// use rowguard::rules::{compile_document, ColumnType, Columns, Right, Value};
-    ///
-    /// let cols = Columns::new([("status", ColumnType::Text)]).unwrap();
-    /// let rules = compile_document(r#"{"read":{"search":{"status":"=archived"}}}"#, &cols).unwrap();
-    /// let denied = rules.filter(Right::Read).unwrap().true_or_unknown();
-    /// assert_eq!(denied.to_string(), "(status = 'archived' OR status IS NULL)");
-    /// assert_eq!(denied.eval(&[Value::Null][..]), Some(true));
-    /// assert_eq!(denied.eval(&[Value::from("open")][..]), Some(false));
-    /// ```
-    pub fn true_or_unknown(&self) -> Filter {
-        match self {
-            Filter::And(c) => Filter::And(c.iter().map(Filter::true_or_unknown).collect()),
-            Filter::Or(c) => Filter::Or(c.iter().map(Filter::true_or_unknown).collect()),
-            Filter::Not(x) => Filter::Not(Box::new(x.surely_true())),
-            Filter::Scoped(x) => Filter::Scoped(Box::new(x.true_or_unknown())),
-            Filter::Test(t) if t.kind != TestKind::IsNull => {
-                Filter::Or(vec![self.clone(), Filter::Test(t.is_null())])
-            }
-            // Constants, `IS NULL` and `EXISTS` are never unknown.
-            other => other.clone(),
-        }
-    }
-
-    /// A filter that holds exactly where this one is TRUE, and is never unknown itself (the
-    /// other half of [`Filter::true_or_unknown`], for what sits under a `NOT`).
-    pub fn surely_true(&self) -> Filter {
-        match self {
-            Filter::And(c) => Filter::And(c.iter().map(Filter::surely_true).collect()),
-            Filter::Or(c) => Filter::Or(c.iter().map(Filter::surely_true).collect()),
-            Filter::Not(x) => Filter::Not(Box::new(x.true_or_unknown())),
-            Filter::Scoped(x) => Filter::Scoped(Box::new(x.surely_true())),
-            Filter::Test(t) if t.kind != TestKind::IsNull => Filter::And(vec![
-                self.clone(),
-                Filter::Not(Box::new(Filter::Test(t.is_null()))),
-            ]),
-            other => other.clone(),
         }
     }
 

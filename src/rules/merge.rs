@@ -48,19 +48,21 @@ pub fn merge<'a>(accesses: impl IntoIterator<Item = &'a Access>) -> Merged {
 }
 
 /// The rows a right reaches: what the grants allow (`allow`, merged) and no deny (`deny`,
-/// merged the same way) matches or might match: `(allow) AND NOT (deny TRUE or NULL)`.
+/// merged the same way) matches: `(allow) AND NOT (deny)`. Where a deny condition is unknown
+/// (a NULL column), `NOT` of it is unknown too, and only TRUE passes (a `WHERE`, and
+/// [`Filter::matches`]): a NULL never lets a row through. The filter is meant for that use
+/// only; under a further `NOT` it would mean something else.
 ///
 /// ```
-/// use rowguard::rules::{allowed, compile_document, merge, ColumnType, Columns, Right};
+/// use rowguard::rules::{allowed, compile_document, merge, ColumnType, Columns, Right, Value};
 ///
 /// let cols = Columns::new([("id", ColumnType::Integer), ("status", ColumnType::Text)]).unwrap();
 /// let doc = r#"{"read":{"search":{"id":"<10"}},"deny":{"read":{"search":{"status":"=archived"}}}}"#;
 /// let rules = compile_document(doc, &cols).unwrap();
 /// let filter = allowed(&merge(rules.access(Right::Read)), &merge(rules.deny(Right::Read)));
-/// assert_eq!(
-///     filter.to_string(),
-///     "(id < 10 AND NOT (status = 'archived' OR status IS NULL))"
-/// );
+/// assert_eq!(filter.to_string(), "(id < 10 AND NOT (status = 'archived'))");
+/// assert!(filter.matches(&[Value::Int(1), Value::from("open")][..]));
+/// assert!(!filter.matches(&[Value::Int(1), Value::Null][..])); // unknown: refused
 /// ```
 pub fn allowed(allow: &Merged, deny: &Merged) -> Filter {
     match deny {
@@ -68,7 +70,7 @@ pub fn allowed(allow: &Merged, deny: &Merged) -> Filter {
         Merged::Everything => Filter::False,
         Merged::Rows(denied) => Filter::And(vec![
             allow.to_filter(),
-            Filter::Not(Box::new(denied.true_or_unknown())),
+            Filter::Not(Box::new(denied.clone())),
         ])
         .simplify(),
     }

@@ -97,6 +97,9 @@ pub struct ColumnProblem {
 pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProblem>, StoreError> {
     use crate::rules::{parse_document, Right};
     let models: Vec<_> = super::load_models(conn)?.into_iter().flatten().collect();
+    // As the guard matches them: exactly on PostgreSQL, ignoring case on SQLite and MySQL.
+    let ignore_case = conn.backend() != crate::Backend::Postgres;
+    let same = |a: &str, b: &str| a == b || (ignore_case && a.eq_ignore_ascii_case(b));
     let mut tables: std::collections::HashMap<String, Vec<TableColumn>> = Default::default();
     let mut out = Vec::new();
     for row in super::all_rules(conn)? {
@@ -111,18 +114,13 @@ pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProbl
             tables.insert(model.table_name.clone(), columns);
         }
         let table = &tables[&model.table_name];
-        let declared = |name: &str| {
-            model
-                .columns
-                .iter()
-                .any(|(d, _)| d.eq_ignore_ascii_case(name))
-        };
+        let declared = |name: &str| model.columns.iter().any(|(d, _)| same(d, name));
         for right in [Right::Create, Right::Read, Right::Update] {
             // A list counts only where its row grants the right.
             let (Some(list), Some(_)) = (doc.columns(right), doc.grant(right)) else {
                 continue;
             };
-            let listed = |name: &str| list.iter().any(|c| c.name.eq_ignore_ascii_case(name));
+            let listed = |name: &str| list.iter().any(|c| same(&c.name, name));
             let problem = if right == Right::Read {
                 table
                     .iter()

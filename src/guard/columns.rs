@@ -71,8 +71,7 @@ impl ColumnRights {
         {
             return Ok(Self::unrestricted());
         }
-        // SQLite and MySQL compare column names ignoring case; PostgreSQL's quoted names do not.
-        let ignore_case = conn.backend() != Backend::Postgres;
+        let backend = conn.backend();
         let table_columns = store::table_columns(conn, table)?;
         // A list is enforced against the table as the database has it: a declared column
         // the catalog does not show (a schema, another name, an attached database) means
@@ -80,7 +79,7 @@ impl ColumnRights {
         if let Some((missing, _)) = columns.iter().find(|(name, _)| {
             !table_columns
                 .iter()
-                .any(|c| same_name(&c.name, name, ignore_case))
+                .any(|c| store::same_column(backend, &c.name, name))
         }) {
             return Err(Error::ModelMismatch {
                 model: model.to_owned(),
@@ -90,7 +89,7 @@ impl ColumnRights {
                 ),
             });
         }
-        let position = |column: &TableColumn| declared_position(columns, &column.name, ignore_case);
+        let position = |column: &TableColumn| declared_position(columns, &column.name, backend);
         let undeclared = table_columns
             .iter()
             .filter(|c| position(c).is_none())
@@ -192,16 +191,12 @@ impl ColumnRights {
 }
 
 /// The position of the table's column `name` among the model's `columns`.
-fn declared_position(columns: &Columns, name: &str, ignore_case: bool) -> Option<usize> {
+fn declared_position(columns: &Columns, name: &str, backend: Backend) -> Option<usize> {
     columns.get(name).map(|(i, _)| i).or_else(|| {
         columns
             .iter()
-            .position(|(declared, _)| same_name(declared, name, ignore_case))
+            .position(|(declared, _)| store::same_column(backend, declared, name))
     })
-}
-
-fn same_name(a: &str, b: &str, ignore_case: bool) -> bool {
-    a == b || (ignore_case && a.eq_ignore_ascii_case(b))
 }
 
 /// The prefix of a read that hides columns: the rule is applied to the real table inside a

@@ -22,6 +22,7 @@ pub use self::rule_rows::{
     all_rules, delete_rule, invalid_rules, load_rules, orphan_rules, put_rule, InvalidRule,
     OrphanRule, RuleRow,
 };
+pub(crate) use self::table_columns::same_column;
 pub use self::table_columns::{column_problems, table_columns, ColumnProblem, TableColumn};
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{

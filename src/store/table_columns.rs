@@ -18,6 +18,12 @@ pub struct TableColumn {
     pub not_null: bool,
 }
 
+/// Whether `a` and `b` name the same column on `backend`: exactly on PostgreSQL (quoted names
+/// keep their case), ignoring ASCII case on SQLite and MySQL, as those databases do.
+pub(crate) fn same_column(backend: crate::Backend, a: &str, b: &str) -> bool {
+    a == b || (backend != crate::Backend::Postgres && a.eq_ignore_ascii_case(b))
+}
+
 /// The columns of `table` in the database, in their order (empty when there is no such
 /// table). On SQLite the table is looked up in `main`; on PostgreSQL along the search path; on
 /// MySQL/MariaDB in the current database.
@@ -97,9 +103,8 @@ pub struct ColumnProblem {
 pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProblem>, StoreError> {
     use crate::rules::{parse_document, Right};
     let models: Vec<_> = super::load_models(conn)?.into_iter().flatten().collect();
-    // As the guard matches them: exactly on PostgreSQL, ignoring case on SQLite and MySQL.
-    let ignore_case = conn.backend() != crate::Backend::Postgres;
-    let same = |a: &str, b: &str| a == b || (ignore_case && a.eq_ignore_ascii_case(b));
+    let backend = conn.backend();
+    let same = |a: &str, b: &str| same_column(backend, a, b);
     let mut tables: std::collections::HashMap<String, Vec<TableColumn>> = Default::default();
     let mut out = Vec::new();
     for row in super::all_rules(conn)? {

@@ -546,3 +546,63 @@ macro_rules! __if_mysql {
 macro_rules! __if_mysql {
     ($($tokens:tt)*) => {};
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Authorizable;
+    use diesel::prelude::*;
+
+    mod plain {
+        diesel::table! { notes (id) { id -> BigInt, body -> Text } }
+    }
+    mod qualified {
+        diesel::table! { crm.notes (id) { id -> BigInt, body -> Text } }
+    }
+    mod renamed {
+        diesel::table! {
+            #[sql_name = "real_notes"]
+            notes (id) { id -> BigInt, body -> Text }
+        }
+    }
+
+    macro_rules! model {
+        ($name:ident, $module:ident) => {
+            #[derive(Queryable, Insertable, AsChangeset)]
+            #[diesel(table_name = $module::notes)]
+            #[allow(dead_code)]
+            struct $name {
+                id: i64,
+                body: String,
+            }
+        };
+    }
+
+    use plain::notes;
+    model!(Plain, plain);
+    crate::authorizable!(Plain => notes(id) { id, body } on [diesel::SqliteConnection]);
+
+    #[test]
+    fn a_table_is_plain_only_when_diesel_names_it_as_declared() {
+        assert!(Plain::__plain_table());
+        {
+            use qualified::notes;
+            model!(Qualified, qualified);
+            crate::authorizable!(Qualified => notes(id) { id, body } on [diesel::SqliteConnection]);
+            assert!(!Qualified::__plain_table());
+        }
+        {
+            use renamed::notes;
+            model!(Renamed, renamed);
+            crate::authorizable!(Renamed => notes(id) { id, body } on [diesel::SqliteConnection]);
+            assert!(!Renamed::__plain_table());
+        }
+        assert!(super::__from_is(
+            "SELECT `notes`.`id` FROM `notes` -- binds: []",
+            "notes"
+        ));
+        assert!(!super::__from_is(
+            "SELECT `notes`.`id` FROM `crm`.`notes` -- binds: []",
+            "notes"
+        ));
+    }
+}

@@ -185,15 +185,8 @@ impl<C: GuardConnection> Guard<C> {
                     )
                 })?;
         let hidden = hidden?;
-        if hidden.is_some() && !M::__plain_table() {
-            return Err(Error::ModelMismatch {
-                model: M::NAME.to_owned(),
-                detail: format!(
-                    "Diesel does not name its table plainly \"{}\" (a schema or sql_name), so \
-                     columns cannot be hidden from this subject",
-                    M::TABLE
-                ),
-            });
+        if hidden.is_some() {
+            plain_table::<M>()?;
         }
         Ok((rule, hidden))
     }
@@ -774,16 +767,7 @@ impl<C: GuardConnection> Guard<C> {
                     return Ok(None);
                 }
                 rights.check_declared(right, M::NAME)?;
-                if !M::__plain_table() {
-                    return Err(Error::ModelMismatch {
-                        model: M::NAME.to_owned(),
-                        detail: format!(
-                            "Diesel does not name its table plainly \"{}\" (a schema or \
-                             sql_name), so column lists cannot be enforced on its writes",
-                            M::TABLE
-                        ),
-                    });
-                }
+                plain_table::<M>()?;
                 Ok(Some(WriteColumns {
                     writable: rights.access(right).clone(),
                     readable: rights.access(Right::Read).clone(),
@@ -952,6 +936,22 @@ fn not_found<M: Authorizable>(key: &Value) -> Error {
         model: M::NAME.to_owned(),
         key: key.to_string(),
     }
+}
+
+/// Column lists are enforced on `M`'s table by its name ([`Authorizable::TABLE`]): refused
+/// when Diesel names it otherwise (a schema, `sql_name`).
+fn plain_table<M: Authorizable>() -> Result<(), Error> {
+    if M::__plain_table() {
+        return Ok(());
+    }
+    Err(Error::ModelMismatch {
+        model: M::NAME.to_owned(),
+        detail: format!(
+            "Diesel does not name its table plainly \"{}\" (a schema or sql_name), so column \
+             lists cannot be enforced on it",
+            M::TABLE
+        ),
+    })
 }
 
 fn forbidden_column<M: Authorizable>(action: Right, index: usize) -> Error {

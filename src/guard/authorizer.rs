@@ -614,6 +614,10 @@ impl Authorizer {
     ) -> Result<Vec<Value>, Error> {
         let access = self.access(conn, subject, model)?;
         let filter = self.filter(conn, subject, model, right)?;
+        if self.bypass(subject).is_none() {
+            // As the guard's reads: a hidden column that cannot be NULL refuses them.
+            access.columns.hidden(model)?;
+        }
         let stored = &access.model;
         let sql = SqlFilter::from_arc(Some(Cow::Owned(stored.table_name.clone())), filter);
         let integer_key = matches!(

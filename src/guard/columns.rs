@@ -73,6 +73,16 @@ impl ColumnRights {
         }
         let backend = conn.backend();
         let table_columns = store::table_columns(conn, table)?;
+        if table_columns.is_empty() {
+            return Err(Error::ModelMismatch {
+                model: model.to_owned(),
+                detail: format!(
+                    "column lists apply, but the database has no table {table} (the \
+                     application's migrations create it; a schema-qualified or renamed table is \
+                     not found), so they cannot be enforced"
+                ),
+            });
+        }
         // A list is enforced against the table as the database has it: a declared column
         // the catalog does not show (a schema, another name, an attached database) means
         // the lookup found the wrong table or none, so the model fails closed.

@@ -23,7 +23,9 @@ pub use self::rule_rows::{
     OrphanRule, RuleRow,
 };
 pub(crate) use self::table_columns::same_column;
-pub use self::table_columns::{column_problems, table_columns, ColumnProblem, TableColumn};
+pub use self::table_columns::{
+    column_problems, document_column_problems, table_columns, ColumnProblem, TableColumn,
+};
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
     clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,

@@ -101,15 +101,12 @@ pub struct ColumnProblem {
 /// # }
 /// ```
 pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProblem>, StoreError> {
-    use crate::rules::{parse_document, Right};
     let models: Vec<_> = super::load_models(conn)?.into_iter().flatten().collect();
-    let backend = conn.backend();
-    let same = |a: &str, b: &str| same_column(backend, a, b);
     let mut tables: std::collections::HashMap<String, Vec<TableColumn>> = Default::default();
     let mut out = Vec::new();
     for row in super::all_rules(conn)? {
         let (Ok(doc), Some(model)) = (
-            parse_document(&row.rules),
+            crate::rules::parse_document(&row.rules),
             models.iter().find(|m| m.name == row.model),
         ) else {
             continue;
@@ -119,41 +116,81 @@ pub fn column_problems(conn: &mut dyn StoreConnection) -> Result<Vec<ColumnProbl
             tables.insert(model.table_name.clone(), columns);
         }
         let table = &tables[&model.table_name];
-        let declared = |name: &str| model.columns.iter().any(|(d, _)| same(d, name));
-        for right in [Right::Create, Right::Read, Right::Update] {
-            // A list counts only where its row grants the right.
-            let (Some(list), Some(_)) = (doc.columns(right), doc.grant(right)) else {
-                continue;
-            };
-            let listed = |name: &str| list.iter().any(|c| same(&c.name, name));
-            let problem = if right == Right::Read {
-                table
-                    .iter()
-                    .find(|c| c.not_null && !listed(&c.name))
-                    .map(|c| {
-                        format!(
-                            "columns.read leaves out {}, which is NOT NULL in table {}: reads \
-                             that hide it fail closed (make the column nullable, or list it)",
-                            c.name, model.table_name
-                        )
-                    })
-            } else {
-                table.iter().find(|c| !declared(&c.name)).map(|c| {
-                    format!(
-                        "columns.{right}: column {} of table {} is not declared by model {}, so \
-                         writes under this list are refused (declare it in authorizable! and \
-                         run sync-models)",
-                        c.name, model.table_name, model.name
-                    )
-                })
-            };
-            if let Some(problem) = problem {
-                out.push(ColumnProblem {
-                    row: row.clone(),
-                    problem,
-                });
-            }
+        for problem in problems_of(&doc, model, table, conn.backend()) {
+            out.push(ColumnProblem {
+                row: row.clone(),
+                problem,
+            });
         }
     }
     Ok(out)
+}
+
+/// What [`column_problems`] would report for the rule document `json` on `model`, before it
+/// is stored (`rules set` warns with it). Nothing for a document that does not parse or an
+/// unknown model (other checks name those).
+pub fn document_column_problems(
+    conn: &mut dyn StoreConnection,
+    model: &str,
+    json: &str,
+) -> Result<Vec<String>, StoreError> {
+    let Ok(doc) = crate::rules::parse_document(json) else {
+        return Ok(Vec::new());
+    };
+    let models = super::load_models(conn)?;
+    let Some(model) = models.iter().flatten().find(|m| m.name == model) else {
+        return Ok(Vec::new());
+    };
+    let table = table_columns(conn, &model.table_name)?;
+    Ok(problems_of(&doc, model, &table, conn.backend()))
+}
+
+/// The column lists of `doc` (each where its row grants the right) that fail closed on
+/// `model`'s `table`.
+fn problems_of(
+    doc: &crate::rules::RuleDocument,
+    model: &super::StoredModel,
+    table: &[TableColumn],
+    backend: crate::Backend,
+) -> Vec<String> {
+    use crate::rules::Right;
+    let same = |a: &str, b: &str| same_column(backend, a, b);
+    let declared = |name: &str| model.columns.iter().any(|(d, _)| same(d, name));
+    let mut out = Vec::new();
+    for right in [Right::Create, Right::Read, Right::Update] {
+        // A list counts only where its row grants the right.
+        let (Some(list), Some(_)) = (doc.columns(right), doc.grant(right)) else {
+            continue;
+        };
+        let listed = |name: &str| list.iter().any(|c| same(&c.name, name));
+        let problem = if table.is_empty() {
+            Some(format!(
+                "columns.{right}: the database has no table {} (yet): the list cannot be \
+                 enforced, so the model fails closed for the subjects it applies to",
+                model.table_name
+            ))
+        } else if right == Right::Read {
+            table
+                .iter()
+                .find(|c| c.not_null && !listed(&c.name))
+                .map(|c| {
+                    format!(
+                        "columns.read leaves out {}, which is NOT NULL in table {}: reads that \
+                     hide it fail closed (make the column nullable, or list it)",
+                        c.name, model.table_name
+                    )
+                })
+        } else {
+            table.iter().find(|c| !declared(&c.name)).map(|c| {
+                format!(
+                    "columns.{right}: column {} of table {} is not declared by model {}, so \
+                     writes under this list are refused (declare it in authorizable! and run \
+                     sync-models)",
+                    c.name, model.table_name, model.name
+                )
+            })
+        };
+        out.extend(problem);
+    }
+    out
 }

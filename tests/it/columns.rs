@@ -529,3 +529,61 @@ fn hidden_columns_with_relations_back_to_the_table(db: &TestDatabase) {
     assert_eq!(ids, [1, 2, 3, 5, 6, 7, 9, 10]);
     assert!(rows.iter().all(|c| c.email.is_none()));
 }
+
+mod plain {
+    diesel::table! { notes (id) { id -> BigInt, body -> Text } }
+}
+mod qualified {
+    diesel::table! { crm.notes (id) { id -> BigInt, body -> Text } }
+}
+mod renamed {
+    diesel::table! {
+        #[sql_name = "real_notes"]
+        notes (id) { id -> BigInt, body -> Text }
+    }
+}
+
+macro_rules! note_model {
+    ($name:ident, $module:ident) => {
+        #[derive(Queryable, Insertable, AsChangeset)]
+        #[diesel(table_name = $module::notes)]
+        #[allow(dead_code)]
+        struct $name {
+            id: i64,
+            body: String,
+        }
+    };
+}
+
+/// Column lists are enforced on the table by its plain name: a table Diesel names
+/// otherwise (a schema, `sql_name`) is recognized, so lists refuse it instead of missing it.
+#[test]
+fn a_table_is_plain_only_when_diesel_names_it_as_declared() {
+    use rowguard::Authorizable;
+    {
+        use plain::notes;
+        note_model!(Plain, plain);
+        rowguard::authorizable!(Plain => notes(id) { id, body } as "plain_notes", on [diesel::SqliteConnection]);
+        assert!(Plain::__plain_table());
+    }
+    {
+        use qualified::notes;
+        note_model!(Qualified, qualified);
+        rowguard::authorizable!(Qualified => notes(id) { id, body } as "qualified_notes", on [diesel::SqliteConnection]);
+        assert!(!Qualified::__plain_table());
+    }
+    {
+        use renamed::notes;
+        note_model!(Renamed, renamed);
+        rowguard::authorizable!(Renamed => notes(id) { id, body } as "renamed_notes", on [diesel::SqliteConnection]);
+        assert!(!Renamed::__plain_table());
+    }
+    assert!(rowguard::model::__from_is(
+        "SELECT `notes`.`id` FROM `notes` -- binds: []",
+        "notes"
+    ));
+    assert!(!rowguard::model::__from_is(
+        "SELECT `notes`.`id` FROM `crm`.`notes` -- binds: []",
+        "notes"
+    ));
+}

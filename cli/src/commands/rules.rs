@@ -380,6 +380,13 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
             ));
         }
     }
+    // A column list that fails closed at run time is valid, so it is stored, but said
+    // (and under --strict, refused).
+    for problem in
+        rowguard::store::document_column_problems(&mut conn, &name.model, &document.to_string())?
+    {
+        ctx.warn(format_args!("{}: {problem}", name.label()));
+    }
     ctx.stop_if_strict()?;
     // Compact text: what is stored is what `get` shows, whatever the file's layout.
     let definition = RuleDefinition {
@@ -399,10 +406,22 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
     outln!("{verb}: {}", name.label());
     let auth = authorizer()?;
     let subject = Subject::new().with_set(name.set_type.as_str(), [name.set_value.as_str()]);
+    let denies = document.get("deny");
     for right in Right::ALL {
-        if document.get(right.key()).is_some() {
+        let denied = denies.and_then(|d| d.get(right.key())).is_some();
+        if document.get(right.key()).is_some() || denied {
             outln!();
-            let explained = auth.explain(&mut conn, &subject, &name.model, right)?;
+            let explained = match auth.explain(&mut conn, &subject, &name.model, right) {
+                Ok(explained) => explained,
+                // Stored all the same: say why it cannot be shown (a table not created yet).
+                Err(e) => {
+                    ctx.warn(format_args!(
+                        "{}: stored, but not explained: {e}",
+                        name.label()
+                    ));
+                    continue;
+                }
+            };
             if explained.access.cut {
                 ctx.warn(format_args!(
                     "{}: the {right} rule reaches through relations into a cycle (read rules \

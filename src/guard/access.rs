@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::model::Authorizable;
 use crate::rules::{
-    allowed, may_deny, merge, Access, Columns, CompiledRules, Filter, Merged, Right, RuleError,
+    allowed, may_deny, merge, Columns, CompiledRules, Filter, Merged, Right, RuleError,
 };
 use crate::store::{RuleRow, StoredModel};
 
@@ -78,7 +78,7 @@ pub(super) fn merge_rows(rows: CompiledRows<'_>) -> ([Merged; 4], [Merged; 4]) {
     let grants = Right::ALL.map(|right| merge(valid().filter_map(|c| c.access(right))));
     let denies = Right::ALL.map(|right| {
         if unknown_deny {
-            merge([&Access::Everything])
+            Merged::Everything
         } else {
             merge(valid().filter_map(|c| c.deny(right)))
         }

@@ -161,10 +161,10 @@ impl ColumnRights {
         }
     }
 
-    /// Whether a list limits `right` (create or update) at all.
+    /// Whether a list limits `right` (create or update) at all (for update, a read list
+    /// does: update is limited to readable columns).
     pub(super) fn limits(&self, right: Right) -> bool {
         *self.access(right) != ColumnAccess::All
-            || (right == Right::Update && self.hidden.is_some())
     }
 
     /// The hidden columns' names (for `rules explain`).
@@ -180,7 +180,7 @@ impl ColumnRights {
             .collect()
     }
 
-    /// A hidden column that is `NOT NULL` in the database, if any (`rules check`).
+    /// A hidden column that is `NOT NULL` in the database, if any (`rules explain`).
     pub fn hidden_not_null(&self) -> Option<&str> {
         self.hidden.as_ref().and_then(|p| p.not_null.as_deref())
     }

@@ -99,10 +99,10 @@ use crate::AnyConnection;
 /// ```
 #[must_use = "a scoped query does nothing until it is loaded"]
 pub struct Scoped<Q, C = AnyConnection> {
-    query: Q,
-    /// When columns are hidden from the subject: the rule and the hiding, rendered in front
-    /// of the query (the query itself then carries no rule; see [`ReadMask`]).
-    mask: Option<ReadMask>,
+    /// The query as it runs: when columns are hidden from the subject, the rule and the
+    /// hiding rendered in front of it (the query itself then carries no rule; see
+    /// [`ReadMask`]).
+    query: Masked<Q>,
     connection: PhantomData<fn(&mut C)>,
 }
 
@@ -110,8 +110,7 @@ impl<Q, C> Scoped<Q, C> {
     /// Only the guard builds one, from a query that already carries the rule.
     pub(crate) fn new(query: Q) -> Self {
         Self {
-            query,
-            mask: None,
+            query: Masked::new(None, query),
             connection: PhantomData,
         }
     }
@@ -119,26 +118,22 @@ impl<Q, C> Scoped<Q, C> {
     /// Only the guard builds one: `query` on the table that `mask` puts in front of it.
     pub(crate) fn masked(query: Q, mask: ReadMask) -> Self {
         Self {
-            query,
-            mask: Some(mask),
+            query: Masked::new(Some(mask), query),
             connection: PhantomData,
         }
     }
 
     fn map<R>(self, f: impl FnOnce(Q) -> R) -> Scoped<R, C> {
+        let Masked { mask, query } = self.query;
         Scoped {
-            query: f(self.query),
-            mask: self.mask,
+            query: Masked::new(mask, f(query)),
             connection: PhantomData,
         }
     }
 
     /// The query as it runs: the mask (if any) in front.
     fn runnable(self) -> Masked<Q> {
-        Masked {
-            mask: self.mask,
-            query: self.query,
-        }
+        self.query
     }
 
     /// Adds a condition, ANDed to the rule and to earlier conditions. The condition is put
@@ -263,10 +258,7 @@ impl<Q: QueryFragment<DB>, DB: Backend, C> QueryFragment<DB> for Scoped<Q, C>
 where
     ReadMask: QueryFragment<DB>,
 {
-    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        if let Some(mask) = &self.mask {
-            mask.walk_ast(pass.reborrow())?;
-        }
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.query.walk_ast(pass)
     }
 }

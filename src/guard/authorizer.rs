@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use diesel::{sql_types, RunQueryDsl};
 
 use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
-use super::columns::{ColumnRights, ReadMask, RowsQuery};
+use super::columns::{ColumnRights, Projection, ReadMask, RowsQuery};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -612,14 +612,8 @@ impl Authorizer {
         model: &str,
         right: Right,
     ) -> Result<Vec<Value>, Error> {
-        let access = self.access(conn, subject, model)?;
-        let filter = self.filter(conn, subject, model, right)?;
-        if self.bypass(subject).is_none() {
-            // As the guard's reads: a hidden column that cannot be NULL refuses them.
-            access.columns.hidden(model)?;
-        }
+        let (access, sql, _) = self.listing(conn, subject, model, right)?;
         let stored = &access.model;
-        let sql = SqlFilter::from_arc(Some(Cow::Owned(stored.table_name.clone())), filter);
         let integer_key = matches!(
             stored.columns.get(&stored.primary_key).map(|(_, t)| t),
             None | Some(ColumnType::Integer | ColumnType::Bigint)
@@ -665,15 +659,9 @@ impl Authorizer {
         model: &str,
         right: Right,
     ) -> Result<Vec<serde_json::Value>, Error> {
-        let access = self.access(conn, subject, model)?;
-        let filter = self.filter(conn, subject, model, right)?;
+        let (access, rule, hidden) = self.listing(conn, subject, model, right)?;
         let stored = &access.model;
         let table: Cow<'static, str> = Cow::Owned(stored.table_name.clone());
-        let rule = SqlFilter::from_arc(Some(table.clone()), filter);
-        let hidden = match self.bypass(subject) {
-            Some(_) => None,
-            None => access.columns.hidden(model)?,
-        };
         let (mask, filter) = match hidden {
             Some(hidden) => (
                 Some(ReadMask::new(hidden, table.clone(), rule)),
@@ -696,6 +684,26 @@ impl Authorizer {
                     .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
             })
             .collect()
+    }
+
+    /// What the name-only listings (`permitted_keys`, `permitted_rows`) start from: the
+    /// model's access, `right`'s filter as SQL on its table, and how reads hide columns
+    /// (refused, as the guard's reads are, when a hidden column cannot be NULL).
+    fn listing(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+    ) -> Result<Listing, Error> {
+        let access = self.access(conn, subject, model)?;
+        let filter = self.filter(conn, subject, model, right)?;
+        let hidden = match self.bypass(subject) {
+            Some(_) => None,
+            None => access.columns.hidden(model)?,
+        };
+        let table = Cow::Owned(access.model.table_name.clone());
+        Ok((access, SqlFilter::from_arc(Some(table), filter), hidden))
     }
 
     /// A full account of a decision, for `cargo xtask rules explain` and debugging.
@@ -735,6 +743,10 @@ impl Authorizer {
         })
     }
 }
+
+/// A model's access, a right's filter as SQL, and how reads hide columns ([`Authorizer`]'s
+/// name-only listings).
+type Listing = (Arc<ModelAccess>, SqlFilter, Option<Arc<Projection>>);
 
 /// What a decision is about: whose, which model (and, for typed callers, its declaration),
 /// which right.

@@ -82,6 +82,9 @@ pub struct Config {
     /// (`rowguard::jobs::JobsConfig::from_config`, cargo feature `jobs`). Kept raw here so
     /// that the configuration layer does not depend on the modules above it.
     pub jobs: Section,
+    /// The `[server]` section, as written: `rowguard serve` reads it
+    /// (`rowguard_server::ServerConfig::from_config`).
+    pub server: Section,
 }
 
 /// A section of the configuration file that another module reads (`[jobs]`), kept as
@@ -159,6 +162,7 @@ impl Default for Config {
             refresh_interval_ms: 1_000,
             cache_size: 10_000,
             jobs: Section::default(),
+            server: Section::default(),
         }
     }
 }
@@ -191,7 +195,8 @@ impl Config {
             message: source.to_string().trim().replace('\n', " "),
             source,
         })?;
-        config.jobs.origin = Some(shown);
+        config.jobs.origin = Some(shown.clone());
+        config.server.origin = Some(shown);
         Ok(config)
     }
 

@@ -38,6 +38,7 @@
 
 mod commands;
 mod context;
+mod remote;
 mod suggest;
 
 use std::process::ExitCode;
@@ -78,6 +79,14 @@ pub enum Command {
     Rules(commands::rules::Args),
     /// Allow-listed commands as audited jobs: commands, run, list, output, kill, worker.
     Jobs(commands::jobs::Args),
+    /// Serve the HTTP API (users, tokens, jobs, rules, permissions) until SIGINT/SIGTERM.
+    Serve(commands::serve::Args),
+    /// Users of the service: add, passwd, lock, unlock, roles, list.
+    Users(commands::users::Args),
+    /// Log in to a server; the token is kept in a file only you can read (for --remote).
+    Login(commands::session::LoginArgs),
+    /// Revoke the saved token on its server and remove the session file.
+    Logout,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(commands::completions::Args),
 }
@@ -93,6 +102,10 @@ pub fn run(command: Command, global: &GlobalArgs, cli: fn() -> clap::Command) ->
         Command::Permissions(args) => commands::permissions::run(args, &mut ctx),
         Command::Rules(args) => commands::rules::run(args, &mut ctx),
         Command::Jobs(args) => commands::jobs::run(args, &mut ctx),
+        Command::Serve(args) => commands::serve::run(args, &mut ctx),
+        Command::Users(args) => commands::users::run(args, &mut ctx),
+        Command::Login(args) => commands::session::login(args),
+        Command::Logout => commands::session::logout(),
         Command::Completions(args) => commands::completions::run(args, cli),
     }?;
     ctx.finish(result)

@@ -28,8 +28,8 @@ pub use self::table_columns::{
 };
 pub(crate) use self::write::upsert_named_rows;
 pub use self::write::{
-    clear_rules_and_set_types, plan_named, put_rules, upsert_set_types, Counts, Named,
-    RuleDefinition,
+    clear_rules_and_set_types, delete_set_type, plan_named, put_rules, upsert_set_types, Counts,
+    Named, RuleDefinition,
 };
 
 /// The set types every database has (created by the migration, never removed).
@@ -72,6 +72,17 @@ pub enum StoreError {
     /// A relation does not fit the stored models (an unknown model or column, a taken name).
     #[error("{0}")]
     BadRelation(String),
+    /// A built-in set type (`roles`, `groups`, `id`, `universal`) cannot be deleted.
+    #[error("set type \"{0}\" is built in and cannot be deleted")]
+    BuiltInSetType(String),
+    /// A set type still has rule rows; delete them first.
+    #[error("set type \"{set_type}\" still has {rules} rule row(s); delete them first")]
+    SetTypeHasRules {
+        /// The set type.
+        set_type: String,
+        /// How many rule rows use it.
+        rules: i64,
+    },
     /// A set type's name is not an identifier.
     #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]
     BadSetTypeName(String),

@@ -161,6 +161,42 @@ pub fn upsert_set_types(
     })
 }
 
+/// Deletes set type `name`; whether it existed. A built-in set type, or one that rule rows
+/// still use, is an error and nothing is deleted.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::{delete_set_type, upsert_set_types, Named, StoreError};
+/// upsert_set_types(&mut conn, &[Named { name: "teams".into(), description: None }])?;
+/// assert!(delete_set_type(&mut conn, "teams")?);
+/// assert!(!delete_set_type(&mut conn, "teams")?); // gone already
+/// assert!(matches!(delete_set_type(&mut conn, "roles"), Err(StoreError::BuiltInSetType(_))));
+/// # Ok(())
+/// # }
+/// ```
+pub fn delete_set_type(conn: &mut dyn StoreConnection, name: &str) -> Result<bool, StoreError> {
+    if BUILT_IN_SET_TYPES.contains(&name) {
+        return Err(StoreError::BuiltInSetType(name.to_owned()));
+    }
+    write_transaction(conn, |conn| {
+        let used = rules::table
+            .inner_join(set_types::table)
+            .filter(set_types::name.eq(name))
+            .count();
+        let used: i64 = on_backend!(conn, c => used.get_result(c))?;
+        if used > 0 {
+            return Err(StoreError::SetTypeHasRules {
+                set_type: name.to_owned(),
+                rules: used,
+            });
+        }
+        let delete = diesel::delete(set_types::table.filter(set_types::name.eq(name)));
+        Ok(on_backend!(conn, c => delete.execute(c))? > 0)
+    })
+}
+
 /// Writes rule rows: each document is compiled against its model's stored columns first
 /// (an invalid one is an error naming the rule); a row whose document is already stored is
 /// left alone.

@@ -1,5 +1,7 @@
 //! `rowguard jobs commands|run|list|output|kill|worker`
 
+mod remote;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,6 +16,9 @@ use crate::context::{Context, SubjectSpec};
 /// Arguments of `jobs`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Act as the user of `rowguard login` against their server, instead of on the database.
+    #[arg(long, global = true)]
+    remote: bool,
     #[command(subcommand)]
     command: JobsCommand,
 }
@@ -76,6 +81,9 @@ enum JobsCommand {
 
 /// Runs a `jobs` subcommand.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    if args.remote {
+        return remote::remote(args.command);
+    }
     let config = Config::load()?;
     let jobs_config = JobsConfig::from_config(&config)?;
     match args.command {

@@ -6,7 +6,10 @@ pub mod migrate;
 pub mod permissions;
 pub mod rules;
 pub mod seed;
+pub mod serve;
+pub mod session;
 pub mod sync_models;
+pub mod users;
 
 /// What every command returns: an exit code, or an error printed as one `error: …` line.
 pub type CommandResult = Result<std::process::ExitCode, Box<dyn std::error::Error>>;

@@ -1,6 +1,8 @@
 //! `rowguard rules list|get|set|delete|check|explain|try|test`: DBA tools over the stored
 //! rules, by name.
 
+mod remote;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +19,10 @@ use crate::suggest;
 /// Arguments of `rules`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Act as the user of `rowguard login` against their server, instead of on the database
+    /// (list, get, set, delete, check, explain, try).
+    #[arg(long, global = true)]
+    remote: bool,
     #[command(subcommand)]
     command: RulesCommand,
 }
@@ -132,6 +138,9 @@ fn authorizer() -> Result<Authorizer, rowguard::ConfigError> {
 
 /// Runs a `rules` subcommand.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    if args.remote {
+        return remote::remote(args.command);
+    }
     match args.command {
         RulesCommand::List { model, json } => list(ctx, model, json),
         RulesCommand::Get { name } => {

@@ -1,0 +1,200 @@
+//! `rowguard rules --remote …`: the rule commands against the server of `rowguard login`.
+
+use std::process::ExitCode;
+
+use super::super::{outln, CommandResult};
+use super::{read_stdin, right, RuleName, RulesCommand, SubjectArgs};
+
+/// The path of one rule row on the server.
+fn rule_path(name: &RuleName) -> String {
+    use crate::remote::encode;
+    format!(
+        "/api/rules/{}/{}/{}",
+        encode(&name.set_type),
+        encode(&name.set_value),
+        encode(&name.model)
+    )
+}
+
+/// The body of explain / try: the subject's sets and attributes as `--as`/`--attr` give them.
+fn subject_body(subject: &SubjectArgs, action: &str) -> Result<serde_json::Value, String> {
+    let mut sets = serde_json::Map::new();
+    for set in &subject.who.sets {
+        let (set_type, values) = set
+            .split_once('=')
+            .ok_or_else(|| format!("--as {set}: expected TYPE=V1,V2"))?;
+        let list = sets
+            .entry(set_type.to_owned())
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = list.as_array_mut() {
+            list.extend(
+                values
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.into()),
+            );
+        }
+    }
+    let mut attributes = serde_json::Map::new();
+    for attr in &subject.who.attrs {
+        let (key, value) = attr
+            .split_once('=')
+            .ok_or_else(|| format!("--attr {attr}: expected KEY=VALUE"))?;
+        attributes.insert(key.to_owned(), value.into());
+    }
+    Ok(
+        serde_json::json!({"subject": sets, "attributes": attributes,
+        "model": subject.model, "action": action}),
+    )
+}
+
+/// The rule commands against the server of `rowguard login`, as its user.
+pub(super) fn remote(command: RulesCommand) -> CommandResult {
+    use crate::remote::{encode, Remote};
+    let server = Remote::from_session()?;
+    match command {
+        RulesCommand::List { model, json } => {
+            let path = match &model {
+                Some(m) => format!("/api/rules?model={}", encode(m)),
+                None => "/api/rules".to_owned(),
+            };
+            let rows = server.get(&path)?;
+            if json {
+                super::super::print_json(&rows)?;
+            } else {
+                for r in rows.as_array().into_iter().flatten() {
+                    outln!(
+                        "{} \"{}\" on {}: {}{}",
+                        r["set_type"].as_str().unwrap_or("?"),
+                        r["set_value"].as_str().unwrap_or("?"),
+                        r["model"].as_str().unwrap_or("?"),
+                        r["rules"],
+                        r["error"]
+                            .as_str()
+                            .map(|e| format!("  INVALID: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Get { name } => {
+            let rows = server.get(&format!("/api/rules?model={}", encode(&name.model)))?;
+            let row = rows
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| {
+                    r["set_type"] == name.set_type.as_str()
+                        && r["set_value"] == name.set_value.as_str()
+                })
+                .ok_or_else(|| format!("no {}", name.label()))?;
+            outln!("{}", serde_json::to_string_pretty(&row["rules"])?);
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Set { name, file } => {
+            let text = match file.as_deref() {
+                None => read_stdin()?,
+                Some(p) if p.as_os_str() == "-" => read_stdin()?,
+                Some(p) => {
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
+                }
+            };
+            let document: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
+            let answer = server
+                .put(&rule_path(&name), &document)
+                .map_err(|e| format!("{}: {e}; nothing written", name.label()))?;
+            for warning in answer["warnings"].as_array().into_iter().flatten() {
+                eprintln!(
+                    "warning: {}: {}",
+                    name.label(),
+                    warning.as_str().unwrap_or("")
+                );
+            }
+            outln!(
+                "{}: {}",
+                answer["result"].as_str().unwrap_or("stored"),
+                name.label()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Delete { name } => {
+            server.delete(&rule_path(&name))?;
+            outln!("deleted {}", name.label());
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Check { paths } => {
+            if !paths.is_empty() {
+                return Err(
+                    "--path reads source files here; it does not apply with --remote".into(),
+                );
+            }
+            let report = server.get("/api/rules/check")?;
+            let invalid = report["invalid"].as_array().cloned().unwrap_or_default();
+            let orphaned = report["orphaned"].as_array().cloned().unwrap_or_default();
+            for b in &invalid {
+                outln!(
+                    "rule {} ({} \"{}\", model {}): {}",
+                    b["id"],
+                    b["set_type"].as_str().unwrap_or("?"),
+                    b["set_value"].as_str().unwrap_or("?"),
+                    b["model"].as_str().unwrap_or("?"),
+                    b["error"].as_str().unwrap_or("?")
+                );
+            }
+            for o in &orphaned {
+                outln!(
+                    "rule {} (value {}): its {} no longer exists",
+                    o["id"],
+                    o["set_value"],
+                    o["missing"].as_str().unwrap_or("?")
+                );
+            }
+            outln!(
+                "{} rule(s) checked, {} invalid, {} orphaned",
+                report["checked"],
+                invalid.len(),
+                orphaned.len()
+            );
+            Ok(if invalid.is_empty() && orphaned.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        RulesCommand::Explain { subject, action } => {
+            right(&action)?;
+            let answer = server.post("/api/rules/explain", &subject_body(&subject, &action)?)?;
+            outln!("{}", answer["text"].as_str().unwrap_or(""));
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Try {
+            subject,
+            action,
+            json,
+            columns,
+        } => {
+            right(&action)?;
+            let mut body = subject_body(&subject, &action)?;
+            body["columns"] = columns.into();
+            let answer = server.post("/api/rules/try", &body)?;
+            if columns {
+                super::super::print_json(&answer["rows"])?;
+            } else if json {
+                super::super::print_json(&answer["keys"])?;
+            } else {
+                for key in answer["keys"].as_array().into_iter().flatten() {
+                    match key.as_str() {
+                        Some(t) => outln!("{t}"),
+                        None => outln!("{key}"),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Test { .. } => {
+            Err("rules test evaluates files here; it does not apply with --remote".into())
+        }
+    }
+}

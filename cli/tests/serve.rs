@@ -1,0 +1,1264 @@
+//! `rowguard serve` driven over loopback by a real HTTP client, on every backend: every
+//! endpoint's success and refusal, the status codes, tokens (expiry, revocation, cookie and
+//! CSRF), throttling, bad bodies, two server processes on one database, and the CLI's
+//! `users`, `login`, `logout` and `--remote` commands.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rowguard::testing::TestDatabase;
+use serde_json::{json, Value};
+
+rowguard::backend_tests!(
+    logins_tokens_and_status_codes,
+    cookies_need_the_csrf_header,
+    jobs_over_http,
+    rules_and_permissions_over_http,
+    two_instances_act_as_one,
+    the_cli_logs_in_and_acts_remotely,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+const CONFIG: &str = r#"
+refresh_interval_ms = 0
+
+[server]
+token_ttl_secs = 600
+token_ttl_max_secs = 3600
+login_max_failures_per_name = 3
+login_max_failures_per_address = 50
+max_body_bytes = 4096
+long_poll_max_ms = 5000
+output_poll_ms = 20
+
+[jobs]
+sigterm_after_ms = 300
+sigkill_after_ms = 300
+poll_interval_ms = 50
+super_users = ["root"]
+
+[jobs.commands.greet]
+program = "echo"
+args = ["hello", "{name}"]
+permission = "jobs.command.run"
+description = "Say hello"
+[jobs.commands.greet.params.name]
+pattern = "^[a-z]+$"
+
+[jobs.commands.ticker]
+program = "sh"
+args = ["-c", "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.1; done"]
+permission = "jobs.command.run"
+
+[jobs.commands.stubborn]
+program = "sh"
+args = ["-c", "trap '' INT; echo ready; while true; do sleep 0.05; done"]
+permission = "jobs.command.run"
+
+[jobs.commands.deploy]
+program = "true"
+permission = "jobs.kill.any"
+"#;
+
+/// A migrated database with models, seeds and users, and a directory for config and
+/// instance ids.
+struct Env {
+    url: String,
+    dir: PathBuf,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the `rowguard` binary in `env`'s directory; `stdin` is what it reads.
+fn rowguard(
+    env: &Env,
+    args: &[&str],
+    stdin: &str,
+    extra: &[(&str, &str)],
+) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args(args)
+        .current_dir(&env.dir)
+        .env("DATABASE_URL", &env.url)
+        .env("ROWGUARD_CONFIG", env.dir.join("rowguard.toml"))
+        .env("ROWGUARD_SESSION_FILE", env.dir.join("session.json"))
+        .envs(extra.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rowguard");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("rowguard ran");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(result: (i32, String, String)) -> String {
+    assert_eq!(result.0, 0, "stdout: {}\nstderr: {}", result.1, result.2);
+    result.1
+}
+
+impl Env {
+    fn new(db: &TestDatabase) -> Env {
+        let dir = std::env::temp_dir().join(format!(
+            "rowguard-serve-{}-{}",
+            std::process::id(),
+            db.url()
+                .target()
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("rowguard.toml"), CONFIG).expect("config");
+        let env = Env {
+            url: db.url().target().to_owned(),
+            dir,
+        };
+        let sources = root();
+        let sync = Command::new(env!("CARGO_BIN_EXE_rowguard"))
+            .args(["sync-models"])
+            .current_dir(&sources)
+            .env("DATABASE_URL", &env.url)
+            .env("ROWGUARD_CONFIG", env.dir.join("rowguard.toml"))
+            .output()
+            .expect("sync-models");
+        assert!(
+            sync.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sync.stderr)
+        );
+        let seeds = sources.join("seeds");
+        ok(rowguard(
+            &env,
+            &["seed", "--dir", seeds.to_str().expect("utf-8 path")],
+            "",
+            &[],
+        ));
+        for (name, role) in [
+            ("ann", Some("support")),
+            ("bob", Some("support")),
+            ("dev", Some("devops")),
+            ("root", Some("admin")),
+            ("nobody", None),
+        ] {
+            let mut args = vec!["users", "add", name];
+            if let Some(role) = role {
+                args.extend(["--role", role]);
+            }
+            ok(rowguard(&env, &args, &format!("{PASSWORD}\n"), &[]));
+        }
+        env
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `rowguard serve` process on a free loopback port.
+struct Server {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(env: &Env, instance: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rowguard"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(&env.dir)
+            .env("DATABASE_URL", &env.url)
+            .env("ROWGUARD_CONFIG", env.dir.join("rowguard.toml"))
+            .env(
+                "ROWGUARD_INSTANCE_ID_FILE",
+                env.dir.join(format!("instance-{instance}")),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rowguard serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("");
+                    let _ = tx.send(addr.trim_start_matches("http://").to_owned());
+                }
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not start: {}", log.lock().unwrap());
+            }
+        };
+        Server { child, base, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// An answer: status, headers we look at, and the body as JSON (or a string).
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut response = response.expect("the server answers");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A client of one server, with or without a bearer token.
+struct Client<'a> {
+    server: &'a Server,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl<'a> Client<'a> {
+    fn anonymous(server: &'a Server) -> Self {
+        Client {
+            server,
+            token: None,
+            agent: agent(),
+        }
+    }
+
+    fn login(server: &'a Server, name: &str) -> Self {
+        let mut client = Client::anonymous(server);
+        let a = client.post("/api/login", json!({"name": name, "password": PASSWORD}));
+        assert_eq!(a.status, 200, "{a:?}");
+        client.token = Some(a.body["token"].as_str().expect("token").to_owned());
+        client
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.base)
+    }
+
+    fn auth<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => r.header("Authorization", format!("Bearer {t}")),
+            None => r,
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        answer(self.auth(self.agent.get(&self.url(path))).call())
+    }
+
+    fn post(&self, path: &str, body: Value) -> Answer {
+        answer(self.auth(self.agent.post(&self.url(path))).send_json(&body))
+    }
+
+    fn put(&self, path: &str, body: Value) -> Answer {
+        answer(self.auth(self.agent.put(&self.url(path))).send_json(&body))
+    }
+
+    fn delete(&self, path: &str) -> Answer {
+        answer(self.auth(self.agent.delete(&self.url(path))).call())
+    }
+
+    fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Answer {
+        answer(
+            self.auth(self.agent.post(&self.url(path)))
+                .header("Content-Type", content_type)
+                .send(body),
+        )
+    }
+
+    /// Waits until job `uuid` leaves `running`.
+    fn wait_for_end(&self, uuid: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = self.get(&format!("/api/jobs/{uuid}"));
+            assert_eq!(a.status, 200, "{a:?}");
+            if a.body["status"] != "running" || Instant::now() > deadline {
+                return a.body;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn logins_tokens_and_status_codes(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let anon = Client::anonymous(&server);
+
+    assert_eq!(anon.get("/api/health").status, 200);
+    let ready = anon.get("/api/ready");
+    assert_eq!(
+        (ready.status, ready.body["status"].as_str()),
+        (200, Some("ready"))
+    );
+
+    // 401 without a token, with a malformed header, with an unknown token.
+    let a = anon.get("/api/me");
+    assert_eq!(a.status, 401, "{a:?}");
+    assert!(a
+        .header("www-authenticate")
+        .is_some_and(|v| v.starts_with("Bearer")));
+    assert!(a.error().contains("log in"), "{a:?}");
+    let a = answer(
+        agent()
+            .get(&anon.url("/api/me"))
+            .header("Authorization", "Basic abc")
+            .call(),
+    );
+    assert_eq!(a.status, 401);
+    let forged = Client {
+        token: Some("rgt_0000".into()),
+        ..Client::anonymous(&server)
+    };
+    assert_eq!(forged.get("/api/me").status, 401);
+
+    // One answer for an unknown user and a wrong password.
+    let unknown = anon.post(
+        "/api/login",
+        json!({"name": "mallory", "password": PASSWORD}),
+    );
+    let wrong = anon.post(
+        "/api/login",
+        json!({"name": "bob", "password": "not the password"}),
+    );
+    assert_eq!((unknown.status, wrong.status), (401, 401));
+    assert_eq!(unknown.body, wrong.body);
+
+    // Bad input: 422 naming the field, and never echoing the password.
+    let a = anon.post(
+        "/api/login",
+        json!({"name": "ann", "password": 12345678901u64}),
+    );
+    assert_eq!(a.status, 422);
+    assert!(
+        a.error().contains("\"password\" must be a string") && !a.error().contains("12345678901"),
+        "{a:?}"
+    );
+    let a = anon.post(
+        "/api/login",
+        json!({"name": "ann", "password": PASSWORD, "expires_in": 7200}),
+    );
+    assert_eq!(a.status, 422, "beyond token_ttl_max_secs: {a:?}");
+    assert!(a.error().contains("from 1 to 3600"), "{a:?}");
+    let a = anon.post(
+        "/api/login",
+        json!({"name": "ann", "password": PASSWORD, "expires_in": 0}),
+    );
+    assert_eq!(a.status, 422);
+    let a = anon.post(
+        "/api/login",
+        json!({"name": "ann", "password": PASSWORD, "remember": true}),
+    );
+    assert_eq!(a.status, 422);
+    assert!(a.error().contains("unknown field \"remember\""), "{a:?}");
+    let a = anon.post_raw("/api/login", "application/json", b"{\"name\": ");
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{a:?}"
+    );
+    let a = anon.post_raw("/api/login", "text/plain", b"name=ann");
+    assert_eq!(a.status, 415, "{a:?}");
+    let big = format!(
+        "{{\"name\": \"ann\", \"password\": \"{}\"}}",
+        "x".repeat(10_000)
+    );
+    let a = anon.post_raw("/api/login", "application/json", big.as_bytes());
+    assert_eq!(a.status, 413, "{a:?}");
+    assert_eq!(anon.get("/api/nothing-here").status, 404);
+
+    // A good login; the token works; /api/me.
+    let ann = Client::login(&server, "ann");
+    let token = ann.token.clone().expect("token");
+    assert!(
+        token.starts_with("rgt_") && token.len() >= 4 + 32,
+        "{token}"
+    );
+    let me = ann.get("/api/me");
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(me.body["user"], "ann");
+    assert_eq!(me.body["roles"], json!(["support"]));
+    let permissions = me.body["permissions"].as_array().expect("permissions");
+    assert!(
+        permissions.contains(&json!("jobs.read")) && !permissions.contains(&json!("rules.write"))
+    );
+
+    // 403: a valid token without the permission.
+    let a = ann.get("/api/rules");
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(a.error().contains("rules.read"), "{a:?}");
+
+    // Logout revokes exactly that token.
+    let second = Client::login(&server, "ann");
+    assert_eq!(ann.post("/api/logout", json!({})).status, 200);
+    assert_eq!(ann.get("/api/me").status, 401);
+    assert_eq!(
+        second.get("/api/me").status,
+        200,
+        "another token of ann lives on"
+    );
+
+    // Expiry.
+    let mut short = Client::anonymous(&server);
+    let a = short.post(
+        "/api/login",
+        json!({"name": "bob", "password": PASSWORD, "expires_in": 1}),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    short.token = a.body["token"].as_str().map(str::to_owned);
+    assert_eq!(short.get("/api/me").status, 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(short.get("/api/me").status, 401, "expired");
+
+    // Lock and password change revoke every token; a locked user cannot log in.
+    let dev = Client::login(&server, "dev");
+    ok(rowguard(&env, &["users", "lock", "dev"], "", &[]));
+    assert_eq!(dev.get("/api/me").status, 401);
+    let a = anon.post("/api/login", json!({"name": "dev", "password": PASSWORD}));
+    assert_eq!((a.status, a.body.clone()), (401, unknown.body.clone()));
+    ok(rowguard(&env, &["users", "unlock", "dev"], "", &[]));
+    let dev = Client::login(&server, "dev");
+    ok(rowguard(
+        &env,
+        &["users", "passwd", "dev"],
+        "another long password\n",
+        &[],
+    ));
+    assert_eq!(dev.get("/api/me").status, 401);
+    assert_eq!(
+        anon.post("/api/login", json!({"name": "dev", "password": PASSWORD}))
+            .status,
+        401
+    );
+    let a = anon.post(
+        "/api/login",
+        json!({"name": "dev", "password": "another long password"}),
+    );
+    assert_eq!(a.status, 200);
+
+    // Throttling per name: after 3 failures even the right password waits (429).
+    for _ in 0..3 {
+        assert_eq!(
+            anon.post(
+                "/api/login",
+                json!({"name": "bob", "password": "wrong one!!"})
+            )
+            .status,
+            401
+        );
+    }
+    let a = anon.post("/api/login", json!({"name": "bob", "password": PASSWORD}));
+    assert_eq!(a.status, 429, "{a:?}");
+    assert!(a
+        .header("retry-after")
+        .and_then(|s| s.parse::<u64>().ok())
+        .is_some_and(|s| s >= 1));
+    assert_eq!(
+        Client::login(&server, "ann").get("/api/me").status,
+        200,
+        "other names are not throttled"
+    );
+
+    // Nothing secret in the log.
+    let log = server.log();
+    assert!(log.contains("failed login"), "{log}");
+    for secret in [PASSWORD, "another long password", token.as_str()] {
+        assert!(!log.contains(secret), "the log shows a secret: {log}");
+    }
+}
+
+fn cookies_need_the_csrf_header(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let anon = Client::anonymous(&server);
+    let a = anon.post("/api/login", json!({"name": "ann", "password": PASSWORD}));
+    let cookie = a.header("set-cookie").expect("a session cookie").to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let session = cookie.split(';').next().expect("name=value").to_owned();
+    let csrf = a.body["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    let with_cookie =
+        |r: ureq::RequestBuilder<ureq::typestate::WithBody>| r.header("Cookie", &session);
+
+    // Reading with the cookie needs no CSRF header.
+    let me = answer(
+        agent()
+            .get(&anon.url("/api/me"))
+            .header("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(me.status, 200, "{me:?}");
+
+    // A state-changing request with the cookie alone is refused, and nothing starts.
+    let start = json!({"command": "greet", "params": {"name": "ann"}});
+    let a = answer(with_cookie(agent().post(&anon.url("/api/jobs"))).send_json(&start));
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(a.error().contains("x-csrf-token"), "{a:?}");
+    let a = answer(
+        with_cookie(agent().post(&anon.url("/api/jobs")))
+            .header("X-CSRF-Token", "0".repeat(64))
+            .send_json(&start),
+    );
+    assert_eq!(a.status, 403, "a wrong CSRF token");
+    let jobs = answer(
+        agent()
+            .get(&anon.url("/api/jobs"))
+            .header("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(jobs.body["jobs"], json!([]), "nothing was started");
+
+    // With the header it goes through; bearer requests need none.
+    let a = answer(
+        with_cookie(agent().post(&anon.url("/api/jobs")))
+            .header("X-CSRF-Token", &csrf)
+            .send_json(&start),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let bearer = Client::login(&server, "ann");
+    assert_eq!(bearer.post("/api/jobs", start.clone()).status, 201);
+
+    // Logout by cookie needs the header too, then clears the cookie.
+    let a = answer(with_cookie(agent().post(&anon.url("/api/logout"))).send_json(json!({})));
+    assert_eq!(a.status, 403);
+    let a = answer(
+        with_cookie(agent().post(&anon.url("/api/logout")))
+            .header("X-CSRF-Token", &csrf)
+            .send_json(json!({})),
+    );
+    assert_eq!(a.status, 200);
+    assert!(a
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("Max-Age=0")));
+    let me = answer(
+        agent()
+            .get(&anon.url("/api/me"))
+            .header("Cookie", &session)
+            .call(),
+    );
+    assert_eq!(me.status, 401);
+}
+
+/// Reads server-sent events from `response` until `stop` says so; returns (event, id, data).
+fn read_events(
+    response: ureq::http::Response<ureq::Body>,
+    mut stop: impl FnMut(&str, &Value) -> bool,
+) -> Vec<(String, Option<i64>, Value)> {
+    let mut reader = BufReader::new(response.into_body().into_reader());
+    let mut events = Vec::new();
+    let (mut name, mut id, mut data) = (String::new(), None, String::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).expect("read the stream") == 0 {
+            return events;
+        }
+        let l = line.trim_end_matches(['\n', '\r']);
+        if l.is_empty() {
+            if !data.is_empty() {
+                let value: Value = serde_json::from_str(&data).expect("event data is JSON");
+                let done = stop(&name, &value);
+                events.push((std::mem::take(&mut name), id.take(), value));
+                data.clear();
+                if done {
+                    return events;
+                }
+            }
+            continue;
+        }
+        if let Some(v) = l.strip_prefix("event:") {
+            name = v.trim().to_owned();
+        } else if let Some(v) = l.strip_prefix("id:") {
+            id = v.trim().parse().ok();
+        } else if let Some(v) = l.strip_prefix("data:") {
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+}
+
+fn jobs_over_http(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let ann = Client::login(&server, "ann");
+    let bob = Client::login(&server, "bob");
+    let dev = Client::login(&server, "dev");
+    let nobody = Client::login(&server, "nobody");
+
+    // The commands a user may run: deploy needs jobs.kill.any, which support lacks.
+    let a = ann.get("/api/commands");
+    assert_eq!(a.status, 200, "{a:?}");
+    let names: Vec<&str> = a
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(names, ["greet", "stubborn", "ticker"]);
+    assert_eq!(a.body[0]["params"]["name"]["pattern"], "^[a-z]+$");
+    assert!(a.body[0].get("program").is_none(), "programs are not shown");
+    let a = dev.get("/api/commands");
+    assert!(a
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|c| c["name"] == "deploy"));
+    assert_eq!(nobody.get("/api/commands").status, 403);
+
+    // Start and wait: output and exit code.
+    let a = ann.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "ann"}, "wait_ms": 10000}),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["job"]["status"], "completed");
+    assert_eq!(a.body["job"]["exit_code"], 0);
+    assert_eq!(a.body["output"], "hello ann\n");
+    let greeted = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    assert_eq!(
+        a.header("location"),
+        Some(format!("/api/jobs/{greeted}").as_str())
+    );
+
+    // Refusals: 422 for bad input, 403 for a command the roles lack; nothing written.
+    let a = ann.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "Robert'); DROP TABLE users;--"}}),
+    );
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.error().contains("parameter \"name\""), "{a:?}");
+    let a = ann.post("/api/jobs", json!({"command": "rm", "params": {}}));
+    assert_eq!(a.status, 422);
+    assert!(
+        a.error().contains("greet, stubborn, ticker") && !a.error().contains("deploy"),
+        "{a:?}"
+    );
+    assert_eq!(
+        ann.post("/api/jobs", json!({"command": "deploy"})).status,
+        403
+    );
+    assert_eq!(
+        ann.post("/api/jobs", json!({"command": "greet", "wait_ms": 999999}))
+            .status,
+        422
+    );
+    assert_eq!(
+        ann.post("/api/jobs", json!({"commnd": "greet"})).status,
+        422
+    );
+    assert_eq!(
+        nobody.post("/api/jobs", json!({"command": "greet"})).status,
+        403
+    );
+    let a = ann.get("/api/jobs");
+    assert_eq!(
+        a.body["jobs"].as_array().map(Vec::len),
+        Some(1),
+        "only the one job: {a:?}"
+    );
+
+    // Rows the rules hide are 404, like missing ones; devops reads every job.
+    assert_eq!(bob.get(&format!("/api/jobs/{greeted}")).status, 404);
+    assert_eq!(bob.get(&format!("/api/jobs/{greeted}/output")).status, 404);
+    assert_eq!(ann.get("/api/jobs/no-such-job").status, 404);
+    assert_eq!(dev.get(&format!("/api/jobs/{greeted}")).status, 200);
+    assert_eq!(nobody.get("/api/jobs").status, 403);
+
+    // History: filters and paging.
+    for name in ["b", "c", "d"] {
+        assert_eq!(
+            bob.post(
+                "/api/jobs",
+                json!({"command": "greet", "params": {"name": name}, "wait_ms": 10000})
+            )
+            .status,
+            201
+        );
+    }
+    let a = dev.get("/api/jobs?limit=2");
+    assert_eq!(a.body["jobs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(a.body["next_offset"], 2);
+    let b = dev.get("/api/jobs?limit=2&offset=2");
+    assert_eq!(b.body["jobs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(b.body["next_offset"], Value::Null);
+    let all: Vec<&Value> = a.body["jobs"]
+        .as_array()
+        .into_iter()
+        .chain(b.body["jobs"].as_array())
+        .flatten()
+        .collect();
+    let mut uuids: Vec<&str> = all.iter().filter_map(|j| j["uuid"].as_str()).collect();
+    uuids.sort();
+    uuids.dedup();
+    assert_eq!(uuids.len(), 4, "pages do not overlap");
+    assert_eq!(
+        dev.get("/api/jobs?user=ann").body["jobs"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        dev.get("/api/jobs?user=ann&status=failed").body["jobs"],
+        json!([])
+    );
+    assert_eq!(dev.get("/api/jobs?command=ticker").body["jobs"], json!([]));
+    assert_eq!(
+        dev.get("/api/jobs?since=2000-01-01T00:00:00Z").body["jobs"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(
+        dev.get("/api/jobs?until=2000-01-01T00:00:00Z").body["jobs"],
+        json!([])
+    );
+    assert_eq!(
+        bob.get("/api/jobs").body["jobs"].as_array().map(Vec::len),
+        Some(3),
+        "bob sees his own"
+    );
+    for bad in [
+        "status=stopped",
+        "since=yesterday",
+        "limit=0",
+        "limit=100000",
+        "offset=-1",
+        "colour=red",
+    ] {
+        let a = dev.get(&format!("/api/jobs?{bad}"));
+        assert_eq!(a.status, 422, "{bad}: {a:?}");
+    }
+
+    // Output: long poll from an offset, the download, the event stream with resume.
+    let a = ann.post("/api/jobs", json!({"command": "ticker"}));
+    assert_eq!(a.status, 201);
+    let ticker = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let a = ann.get(&format!("/api/jobs/{ticker}/output?from=0&wait_ms=5000"));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.body["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("tick 1")),
+        "{a:?}"
+    );
+    let response = agent()
+        .get(&ann.url(&format!("/api/jobs/{ticker}/events")))
+        .header(
+            "Authorization",
+            format!("Bearer {}", ann.token.as_deref().unwrap_or("")),
+        )
+        .call()
+        .expect("stream");
+    assert_eq!(response.status().as_u16(), 200);
+    // Read two output events, then drop the connection and resume from the last id.
+    let mut seen = 0;
+    let first = read_events(response, |name, _| {
+        seen += usize::from(name == "output");
+        seen == 2 || name == "end"
+    });
+    let last_id = first
+        .iter()
+        .rev()
+        .find_map(|(_, id, _)| *id)
+        .expect("an id");
+    let response = agent()
+        .get(&ann.url(&format!("/api/jobs/{ticker}/events?from=0")))
+        .header(
+            "Authorization",
+            format!("Bearer {}", ann.token.as_deref().unwrap_or("")),
+        )
+        .header("Last-Event-ID", last_id.to_string())
+        .call()
+        .expect("stream");
+    let rest = read_events(response, |name, _| name == "end");
+    let (end_name, _, end_job) = rest.last().expect("an end event");
+    assert_eq!(
+        (end_name.as_str(), end_job["status"].as_str()),
+        ("end", Some("completed"))
+    );
+    let streamed: String = first
+        .iter()
+        .chain(&rest)
+        .filter(|(n, _, _)| n == "output")
+        .map(|(_, _, d)| d["text"].as_str().unwrap_or(""))
+        .collect();
+    let stored = answer(
+        agent()
+            .get(&ann.url(&format!("/api/jobs/{ticker}/output.txt")))
+            .header(
+                "Authorization",
+                format!("Bearer {}", ann.token.as_deref().unwrap_or("")),
+            )
+            .call(),
+    );
+    assert_eq!(
+        stored.header("content-disposition"),
+        Some(format!("attachment; filename=\"job-{ticker}.txt\"").as_str())
+    );
+    assert_eq!(
+        Value::String(streamed.clone()),
+        stored.body,
+        "exactly the bytes stored, none twice"
+    );
+    assert_eq!(streamed.lines().count(), 6);
+    assert_eq!(bob.get(&format!("/api/jobs/{ticker}/events")).status, 404);
+    assert_eq!(
+        ann.get(&format!("/api/jobs/{ticker}/output?from=-1"))
+            .status,
+        422
+    );
+
+    // Kill: 202, then 409 while the kill is in progress, then the job ends killed.
+    let a = ann.post("/api/jobs", json!({"command": "stubborn"}));
+    let stubborn = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let a = ann.get(&format!("/api/jobs/{stubborn}/output?wait_ms=5000"));
+    assert!(
+        a.body["text"].as_str().is_some_and(|t| t.contains("ready")),
+        "{a:?}"
+    );
+    assert_eq!(
+        bob.post(&format!("/api/jobs/{stubborn}/kill"), json!({}))
+            .status,
+        404,
+        "bob cannot see it"
+    );
+    let a = ann.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
+    assert_eq!(a.status, 202, "{a:?}");
+    let a = ann.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
+    assert_eq!(a.status, 409, "{a:?}");
+    let job = ann.wait_for_end(&stubborn);
+    assert_eq!(
+        (job["status"].as_str(), job["killed_by"].as_str()),
+        (Some("killed"), Some("ann")),
+        "{job}"
+    );
+    let a = ann.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
+    assert_eq!(a.status, 409, "not running: {a:?}");
+    assert_eq!(
+        nobody
+            .post(&format!("/api/jobs/{stubborn}/kill"), json!({}))
+            .status,
+        403
+    );
+}
+
+fn rules_and_permissions_over_http(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let root = Client::login(&server, "root");
+    let dev = Client::login(&server, "dev");
+    let ann = Client::login(&server, "ann");
+
+    // Reading: devops may (rules.read), support may not.
+    let a = dev.get("/api/rules?model=job_executions");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.body
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r.iter().all(|r| r["valid"] == true)),
+        "{a:?}"
+    );
+    assert_eq!(ann.get("/api/rules").status, 403);
+    assert_eq!(dev.get("/api/models").status, 200);
+    let models = dev.get("/api/models");
+    assert!(models
+        .body
+        .as_array()
+        .expect("models")
+        .iter()
+        .any(|m| m["name"] == "contacts" && m["table"] == "contacts"));
+    let rel = dev.get("/api/relations");
+    assert!(rel.body["relations"]
+        .as_array()
+        .expect("relations")
+        .iter()
+        .any(|r| r["name"] == "contact_type"));
+    assert!(dev
+        .get("/api/set-types")
+        .body
+        .as_array()
+        .expect("names")
+        .contains(&json!("roles")));
+
+    // Writing needs rules.write (admin's "*"): 403 for devops, nothing stored.
+    let rule = json!({"read": {"search": {"owner_id": "=7"}}});
+    assert_eq!(
+        dev.put("/api/rules/roles/auditor/contacts", rule.clone())
+            .status,
+        403
+    );
+
+    // An invalid rule: 422 with the text `rules check` prints for it; nothing stored.
+    let bad = json!({"read": {"search": {"owner": "=7"}}});
+    let a = root.put("/api/rules/roles/auditor/contacts", bad.clone());
+    assert_eq!(a.status, 422, "{a:?}");
+    let checked = root.post(
+        "/api/rules/check",
+        json!({"model": "contacts", "rules": bad}),
+    );
+    assert_eq!(checked.body["valid"], false);
+    assert_eq!(a.error(), checked.body["error"].as_str().expect("error"));
+    assert!(a.error().contains("unknown column \"owner\""), "{a:?}");
+    // The same text the CLI's `rules check` prints once such a row is stored by SQL.
+    ok(rowguard(
+        &env,
+        &["rules", "set", "roles", "auditor", "contacts", "-"],
+        "{\"read\":\"*\"}",
+        &[],
+    ));
+    {
+        let mut conn = rowguard::establish(&rowguard::DatabaseUrl::parse(&env.url).expect("url"))
+            .expect("connect");
+        rowguard::store::put_rule(&mut conn, "roles", "auditor", "contacts", &bad.to_string())
+            .expect("raw write");
+    }
+    let (_, cli_check, _) = rowguard(&env, &["rules", "check"], "", &[]);
+    assert!(
+        cli_check.contains(a.error()),
+        "CLI: {cli_check}\nAPI: {}",
+        a.error()
+    );
+    let stored = dev.get("/api/rules/check");
+    assert_eq!(stored.body["invalid"][0]["error"].as_str(), Some(a.error()));
+    assert_eq!(ann.get("/api/rules/check").status, 403);
+    // Replace, then the same again, then delete twice.
+    let a = root.put("/api/rules/roles/auditor/contacts", rule.clone());
+    assert_eq!(
+        (a.status, a.body["result"].as_str()),
+        (200, Some("changed")),
+        "{a:?}"
+    );
+    let a = root.put("/api/rules/roles/auditor/contacts", rule.clone());
+    assert_eq!(
+        (a.status, a.body["result"].as_str()),
+        (200, Some("unchanged"))
+    );
+    let a = root.put("/api/rules/roles/helpdesk/contacts", rule.clone());
+    assert_eq!((a.status, a.body["result"].as_str()), (201, Some("added")));
+    let a = root.put("/api/rules/teams/x/contacts", rule.clone());
+    assert_eq!(a.status, 422, "unknown set type: {a:?}");
+    let a = root.put("/api/rules/roles/x/nothing", rule.clone());
+    assert_eq!(a.status, 422, "unknown model: {a:?}");
+    assert_eq!(
+        root.put("/api/rules/roles/x/contacts", json!(["read"]))
+            .status,
+        422
+    );
+    assert_eq!(
+        root.delete("/api/rules/roles/helpdesk/contacts").status,
+        204
+    );
+    assert_eq!(
+        root.delete("/api/rules/roles/helpdesk/contacts").status,
+        404
+    );
+
+    // Explain and try for any subject.
+    let a = dev.post(
+        "/api/rules/explain",
+        json!({"subject": {"roles": ["auditor"]}, "model": "contacts", "action": "read"}),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.body["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("owner_id")),
+        "{a:?}"
+    );
+    let a = dev.post(
+        "/api/rules/explain",
+        json!({"subject": {}, "model": "contacts", "action": "fly"}),
+    );
+    assert_eq!(a.status, 422);
+    let a = dev.post(
+        "/api/rules/try",
+        json!({"subject": {"roles": ["support"]}, "attributes": {"id": "ann"},
+        "model": "job_executions", "action": "read"}),
+    );
+    assert_eq!(
+        (a.status, a.body["keys"].clone()),
+        (200, json!([])),
+        "{a:?}"
+    );
+    assert_eq!(
+        ann.post(
+            "/api/rules/try",
+            json!({"subject": {}, "model": "contacts", "action": "read"})
+        )
+        .status,
+        403
+    );
+
+    // Set types: add, refuse to delete a used or built-in one, delete.
+    assert_eq!(
+        root.post("/api/set-types", json!({"name": "teams"})).status,
+        201
+    );
+    assert_eq!(
+        root.post("/api/set-types", json!({"name": "teams"})).status,
+        200
+    );
+    assert_eq!(
+        root.post("/api/set-types", json!({"name": "bad name"}))
+            .status,
+        422
+    );
+    assert_eq!(
+        root.put("/api/rules/teams/red/contacts", rule.clone())
+            .status,
+        201
+    );
+    assert_eq!(root.delete("/api/set-types/teams").status, 409);
+    assert_eq!(root.delete("/api/set-types/roles").status, 409);
+    assert_eq!(root.delete("/api/rules/teams/red/contacts").status, 204);
+    assert_eq!(root.delete("/api/set-types/teams").status, 204);
+    assert_eq!(root.delete("/api/set-types/teams").status, 404);
+
+    // The permission matrix (inheritance applied).
+    let a = dev.get("/api/permissions");
+    assert_eq!(a.status, 200, "{a:?}");
+    let holders = a.body["matrix"]["jobs.read"].as_array().expect("holders");
+    for role in ["admin", "devops", "support"] {
+        assert!(holders.contains(&json!(role)), "{role}: {a:?}");
+    }
+    assert_eq!(ann.get("/api/permissions").status, 403);
+}
+
+fn two_instances_act_as_one(db: &TestDatabase) {
+    let env = Env::new(db);
+    let one = Server::start(&env, "one");
+    let two = Server::start(&env, "two");
+
+    // A token issued by one is accepted by the other; a logout on one is refused by the
+    // other at once.
+    let ann = Client::login(&one, "ann");
+    let ann_two = Client {
+        token: ann.token.clone(),
+        ..Client::anonymous(&two)
+    };
+    assert_eq!(ann_two.get("/api/me").status, 200);
+    assert_eq!(ann.post("/api/logout", json!({})).status, 200);
+    assert_eq!(ann_two.get("/api/me").status, 401);
+
+    // A password change (through the CLI) revokes on both.
+    let bob = Client::login(&two, "bob");
+    let bob_one = Client {
+        token: bob.token.clone(),
+        ..Client::anonymous(&one)
+    };
+    assert_eq!(bob_one.get("/api/me").status, 200);
+    ok(rowguard(
+        &env,
+        &["users", "passwd", "bob"],
+        "a brand new password\n",
+        &[],
+    ));
+    assert_eq!(bob_one.get("/api/me").status, 401);
+    assert_eq!(bob.get("/api/me").status, 401);
+
+    // A kill requested through two stops a job run by one.
+    let ann = Client::login(&one, "ann");
+    let a = ann.post("/api/jobs", json!({"command": "stubborn"}));
+    assert_eq!(a.status, 201);
+    let uuid = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let ann_two = Client {
+        token: ann.token.clone(),
+        ..Client::anonymous(&two)
+    };
+    let a = ann_two.get(&format!("/api/jobs/{uuid}/output?wait_ms=5000"));
+    assert!(
+        a.body["text"].as_str().is_some_and(|t| t.contains("ready")),
+        "{a:?}"
+    );
+    let a = ann_two.post(&format!("/api/jobs/{uuid}/kill"), json!({}));
+    assert_eq!(a.status, 202, "{a:?}");
+    let job = ann_two.wait_for_end(&uuid);
+    assert_eq!(job["status"], "killed", "{job}");
+    assert!(job["instance_id"].as_str().is_some_and(|i| !i.is_empty()));
+    let other = Client::login(&two, "dev").get(&format!("/api/jobs/{uuid}"));
+    assert_eq!(other.body["instance_id"], job["instance_id"]);
+}
+
+fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let at = format!("http://{}", server.base);
+
+    // Before login: a clear error.
+    let (code, _, err) = rowguard(&env, &["jobs", "--remote", "list"], "", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not logged in"), "{err}");
+
+    // A wrong password: an error, no session file.
+    let (code, _, err) = rowguard(
+        &env,
+        &["login", "--server", &at, "--name", "ann"],
+        "wrong password\n",
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("401") && err.contains("invalid name or password"),
+        "{err}"
+    );
+    assert!(!env.dir.join("session.json").exists());
+
+    let out = ok(rowguard(
+        &env,
+        &["login", "--server", &at, "--name", "ann"],
+        &format!("{PASSWORD}\n"),
+        &[],
+    ));
+    assert!(out.contains("logged in"), "{out}");
+    let session = env.dir.join("session.json");
+    let mode = std::fs::metadata(&session)
+        .expect("session file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "readable by its owner only");
+    let mut text = String::new();
+    std::fs::File::open(&session)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .expect("read");
+    assert!(!text.contains(PASSWORD));
+
+    // Jobs as ann, against the server.
+    let out = ok(rowguard(
+        &env,
+        &["jobs", "--remote", "run", "greet", "--param", "name=remote"],
+        "",
+        &[],
+    ));
+    assert_eq!(out, "hello remote\n");
+    let out = ok(rowguard(
+        &env,
+        &["jobs", "--remote", "list", "--json"],
+        "",
+        &[],
+    ));
+    let list: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(list[0]["user"], "ann");
+    let (code, _, err) = rowguard(
+        &env,
+        &["jobs", "--remote", "list", "--as", "roles=admin"],
+        "",
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("--as and --attr do not apply"), "{err}");
+    // Rules: support lacks rules.read, and the server says so.
+    let (code, _, err) = rowguard(&env, &["rules", "--remote", "list"], "", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("403") && err.contains("rules.read"), "{err}");
+
+    // Logout revokes the token on the server and removes the file.
+    let token = serde_json::from_str::<Value>(&text).expect("session")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    ok(rowguard(&env, &["logout"], "", &[]));
+    assert!(!session.exists());
+    let revoked = Client {
+        token: Some(token),
+        ..Client::anonymous(&server)
+    };
+    assert_eq!(revoked.get("/api/me").status, 401);
+
+    // users list shows the users and their roles.
+    let out = ok(rowguard(&env, &["users", "list", "--json"], "", &[]));
+    let users: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(users.as_array().map(Vec::len), Some(5));
+    let (code, _, err) = rowguard(
+        &env,
+        &["users", "add", "eve", "--role", "superhero"],
+        "a long enough one\n",
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("no role named \"superhero\""), "{err}");
+    let (code, _, err) = rowguard(&env, &["users", "add", "eve"], "short\n", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("at least 10 characters"), "{err}");
+    let (code, _, err) = rowguard(&env, &["users", "add", "ann"], "a long enough one\n", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("exists already"), "{err}");
+}

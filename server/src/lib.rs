@@ -1,0 +1,45 @@
+//! rowguard's HTTP service (`rowguard serve`): users with argon2id passwords, revocable
+//! tokens, and a JSON API for jobs, rules and permissions, every endpoint behind one RBAC
+//! permission key and every job read and write behind the guard.
+//!
+//! Run it with `rowguard serve` (or `cargo xtask serve`), or mount [`router`] in an
+//! application's own axum router:
+//!
+//! ```no_run
+//! use rowguard::jobs::JobsConfig;
+//! use rowguard::{connect_pool, Authorizer, Config, DatabaseUrl, PoolOptions};
+//! use rowguard_server::{router, Service, ServerConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::load()?;
+//! let pool = connect_pool(&DatabaseUrl::parse("rowguard.sqlite3")?, PoolOptions::default())?;
+//! let service = Service::new(
+//!     pool,
+//!     Authorizer::new(config.clone()),
+//!     ServerConfig::from_config(&config)?,
+//!     JobsConfig::from_config(&config)?,
+//!     "instance-1".into(),
+//! )?;
+//! let app: axum::Router = axum::Router::new().nest("/rowguard", router(service));
+//! # Ok(()) }
+//! ```
+//!
+//! Several instances on one PostgreSQL or MariaDB database act as one service: tokens are
+//! looked up in the database on every request, and kills go through the job table.
+
+mod auth;
+mod config;
+mod error;
+mod routes;
+mod serve;
+mod state;
+mod throttle;
+pub mod tokens;
+pub mod users;
+
+pub use auth::{Caller, Via, CSRF_HEADER, SESSION_COOKIE};
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use routes::{router, ENDPOINTS};
+pub use serve::{run, serve, ServeError, ServeOptions};
+pub use state::Service;

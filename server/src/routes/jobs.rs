@@ -1,0 +1,552 @@
+//! Jobs over HTTP: the commands a user may run, start (optionally waiting), history, one
+//! job, its output (long poll, download, server-sent events) and kill. Every read and write
+//! of a job goes through the guard of the caller's subject.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDateTime};
+use diesel::prelude::*;
+use rowguard::db::MultiBackend;
+use rowguard::jobs::{self, job_executions, JobExecution, JobStatus};
+use rowguard::{Guard, PooledConnection};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::rfc3339;
+use super::{Body, Params};
+use crate::auth::Caller;
+use crate::state::Inner;
+use crate::{ApiError, Service};
+
+/// `GET /api/commands`.
+pub(crate) const LIST_COMMANDS: &str = "jobs.command.list";
+/// `POST /api/jobs` (each command also needs its own permission).
+pub(crate) const RUN: &str = "jobs.command.run";
+/// `GET /api/jobs`, `GET /api/jobs/{uuid}`.
+pub(crate) const READ: &str = "jobs.read";
+/// A job's output.
+pub(crate) const OUTPUT: &str = "jobs.output.read";
+/// `POST /api/jobs/{uuid}/kill` (which jobs: the job rules' `update`, or a super user).
+pub(crate) const KILL: &str = "jobs.kill.own";
+
+/// The guard of the caller, once the caller holds `permission`.
+fn guard(
+    inner: &Inner,
+    conn: &mut PooledConnection,
+    caller: &Caller,
+    permission: &str,
+) -> Result<Guard, ApiError> {
+    let graph = caller.require(inner, conn, permission)?;
+    Ok(inner.auth.guard(caller.subject(&graph)))
+}
+
+fn time(at: Option<NaiveDateTime>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(rfc3339(t)))
+}
+
+/// A job as the API shows it.
+pub(crate) fn job_json(job: &JobExecution) -> Value {
+    json!({
+        "uuid": job.uuid,
+        "command": job.command,
+        "parameters": serde_json::from_str::<Value>(&job.parameters).unwrap_or(Value::Null),
+        "user": job.user_identifier,
+        "status": job.status.as_str(),
+        "exit_code": job.exit_code,
+        "started_at": rfc3339(job.started_at),
+        "finished_at": time(job.finished_at),
+        "kill_requested_by": job.kill_requested_by,
+        "kill_requested_at": time(job.kill_requested_at),
+        "killed_by": job.killed_by,
+        "instance_id": job.instance_id,
+    })
+}
+
+/// `GET /api/commands`: the commands this user's roles may run, with their parameters.
+pub(crate) async fn commands(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, LIST_COMMANDS)?;
+            let list: Vec<Value> = inner
+                .runner
+                .config()
+                .commands
+                .iter()
+                .filter(|(_, c)| {
+                    graph.permissions().contains_key(&c.permission)
+                        && c.allows(&graph, &caller.session.roles)
+                })
+                .map(|(name, c)| {
+                    let params: serde_json::Map<String, Value> = c
+                        .params
+                        .iter()
+                        .map(|(p, s)| {
+                            (
+                                p.clone(),
+                                json!({"pattern": s.pattern, "default": s.default}),
+                            )
+                        })
+                        .collect();
+                    json!({"name": name, "description": c.description, "params": params,
+                           "timeout_secs": c.timeout_secs})
+                })
+                .collect();
+            Ok(Json(Value::Array(list)))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartRequest {
+    command: String,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    wait_ms: Option<u64>,
+}
+
+/// `POST /api/jobs` `{"command", "params"?, "wait_ms"?}`: 201 with the job; with `wait_ms`,
+/// waits up to that long for it to end and adds its output.
+pub(crate) async fn start(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<StartRequest>,
+) -> Result<Response, ApiError> {
+    let max = service.config().job_wait_max_ms;
+    if request.wait_ms.is_some_and(|w| w > max) {
+        return Err(ApiError::invalid(format!(
+            "\"wait_ms\" may be at most {max}"
+        )));
+    }
+    let (job, output) = service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, RUN)?;
+            let config = inner.runner.config();
+            if !config.commands.contains_key(&request.command) {
+                let yours: Vec<&str> = config
+                    .commands
+                    .iter()
+                    .filter(|(_, c)| c.allows(&graph, &caller.session.roles))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                return Err(ApiError::invalid(format!(
+                    "command \"{}\" is not allowed (commands you may run: {})",
+                    request.command,
+                    if yours.is_empty() {
+                        "none".into()
+                    } else {
+                        yours.join(", ")
+                    }
+                )));
+            }
+            let guard = inner.auth.guard(caller.subject(&graph));
+            let uuid = inner
+                .runner
+                .start(&guard, &request.command, &request.params)?;
+            let Some(wait) = request.wait_ms else {
+                let job = guard.find::<JobExecution>(conn, uuid)?;
+                return Ok((job, None));
+            };
+            let job = inner
+                .runner
+                .wait(&guard, &uuid, Duration::from_millis(wait))?;
+            let (_, chunks) = jobs::output(conn, &guard, &uuid, 0)?;
+            let end = chunks.last().map_or(0, |c| c.end());
+            Ok((job, Some((jobs::OutputChunk::text(&chunks), end))))
+        })
+        .await?;
+    let mut body = json!({"job": job_json(&job)});
+    if let Some((text, end)) = output {
+        body["output"] = Value::String(text);
+        body["next_offset"] = json!(end);
+    }
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/jobs/{}", job.uuid)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    command: Option<String>,
+    status: Option<String>,
+    user: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn instant(name: &str, text: &str) -> Result<NaiveDateTime, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "\"{name}\" must be an RFC 3339 time such as 2026-12-01T08:00:00Z: {e}"
+            ))
+        })
+}
+
+type Predicate = Box<
+    dyn BoxableExpression<job_executions::table, MultiBackend, SqlType = diesel::sql_types::Bool>,
+>;
+
+/// `GET /api/jobs?command&status&user&since&until&limit&offset`: the jobs the rules let the
+/// caller see, newest first, a page at a time.
+pub(crate) async fn list(
+    State(service): State<Service>,
+    caller: Caller,
+    Params(q): Params<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    use job_executions as j;
+    let max = service.config().page_size_max;
+    let limit = q.limit.unwrap_or(50.min(max));
+    if !(1..=max).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "\"limit\" must be from 1 to {max}"
+        )));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("\"offset\" may not be negative"));
+    }
+    let mut predicate: Predicate = Box::new(j::uuid.is_not_null());
+    if let Some(command) = q.command {
+        predicate = Box::new(predicate.and(j::command.eq(command)));
+    }
+    if let Some(status) = q.status {
+        let status: JobStatus = status
+            .parse()
+            .map_err(|e: rowguard::jobs::UnknownJobStatus| ApiError::invalid(e.to_string()))?;
+        predicate = Box::new(predicate.and(j::status.eq(status)));
+    }
+    if let Some(user) = q.user {
+        predicate = Box::new(predicate.and(j::user_identifier.eq(user)));
+    }
+    if let Some(since) = q.since {
+        predicate = Box::new(predicate.and(j::started_at.ge(instant("since", &since)?)));
+    }
+    if let Some(until) = q.until {
+        predicate = Box::new(predicate.and(j::started_at.lt(instant("until", &until)?)));
+    }
+    service
+        .blocking(move |inner, conn| {
+            let guard = guard(inner, conn, &caller, READ)?;
+            let mut rows: Vec<JobExecution> = guard
+                .read::<JobExecution>(conn)?
+                .filter(predicate)
+                .order((j::started_at.desc(), j::uuid))
+                .limit(limit + 1)
+                .offset(offset)
+                .load(conn)?;
+            let more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            Ok(Json(json!({
+                "jobs": rows.iter().map(job_json).collect::<Vec<_>>(),
+                "limit": limit,
+                "offset": offset,
+                "next_offset": more.then_some(offset + limit),
+            })))
+        })
+        .await
+}
+
+/// `GET /api/jobs/{uuid}`: 404 for a job that is missing or that the rules hide alike.
+pub(crate) async fn one(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            let guard = guard(inner, conn, &caller, READ)?;
+            Ok(Json(job_json(&guard.find::<JobExecution>(conn, uuid)?)))
+        })
+        .await
+}
+
+/// Output from one offset: the text, where the next read starts, and whether there is no
+/// more to come.
+struct Piece {
+    job: JobExecution,
+    text: String,
+    next: i64,
+    done: bool,
+}
+
+/// The longest prefix of `bytes` that does not end inside a UTF-8 character: while a job
+/// runs, a character split between two writes waits for its second half, so every offset
+/// handed out starts a character and no text is cut. Invalid bytes are passed on (and shown
+/// as U+FFFD); only an incomplete sequence at the very end is held back.
+fn complete_prefix(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match std::str::from_utf8(&bytes[at..]) {
+            Ok(_) => return bytes.len(),
+            Err(e) => match e.error_len() {
+                None => return at + e.valid_up_to(),
+                Some(bad) => at += e.valid_up_to() + bad,
+            },
+        }
+    }
+}
+
+fn read_piece(
+    conn: &mut PooledConnection,
+    guard: &Guard,
+    uuid: &str,
+    from: i64,
+) -> Result<Piece, ApiError> {
+    let (job, chunks) = jobs::output(conn, guard, uuid, from)?;
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.chunk).collect();
+    let running = job.status.is_running();
+    let take = if running {
+        complete_prefix(&bytes)
+    } else {
+        bytes.len()
+    };
+    Ok(Piece {
+        text: String::from_utf8_lossy(&bytes[..take]).into_owned(),
+        next: from + take as i64,
+        done: !running && take == bytes.len(),
+        job,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputQuery {
+    #[serde(default)]
+    from: i64,
+    wait_ms: Option<u64>,
+}
+
+fn check_from(from: i64) -> Result<(), ApiError> {
+    if from < 0 {
+        return Err(ApiError::invalid("\"from\" may not be negative"));
+    }
+    Ok(())
+}
+
+/// `GET /api/jobs/{uuid}/output?from&wait_ms`: the output from byte `from`; with `wait_ms`,
+/// a long poll that answers as soon as there is new output or the job ends.
+pub(crate) async fn output(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+    Params(q): Params<OutputQuery>,
+) -> Result<Json<Value>, ApiError> {
+    check_from(q.from)?;
+    let config = service.config().clone();
+    let wait = q.wait_ms.unwrap_or(0);
+    if wait > config.long_poll_max_ms {
+        return Err(ApiError::invalid(format!(
+            "\"wait_ms\" may be at most {}",
+            config.long_poll_max_ms
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_millis(wait);
+    loop {
+        let (caller, uuid) = (caller.clone(), uuid.clone());
+        let piece = service
+            .blocking(move |inner, conn| {
+                let guard = guard(inner, conn, &caller, OUTPUT)?;
+                read_piece(conn, &guard, &uuid, q.from)
+            })
+            .await?;
+        if !piece.text.is_empty() || piece.done || Instant::now() >= deadline {
+            return Ok(Json(json!({
+                "job": job_json(&piece.job),
+                "from": q.from,
+                "text": piece.text,
+                "next_offset": piece.next,
+                "done": piece.done,
+            })));
+        }
+        tokio::time::sleep(Duration::from_millis(config.output_poll_ms)).await;
+    }
+}
+
+/// `GET /api/jobs/{uuid}/output.txt?from`: the output's bytes as stored, as a download.
+pub(crate) async fn output_text(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+    Params(q): Params<OutputQuery>,
+) -> Result<Response, ApiError> {
+    check_from(q.from)?;
+    let name = uuid.clone();
+    let bytes = service
+        .blocking(move |inner, conn| {
+            let guard = guard(inner, conn, &caller, OUTPUT)?;
+            let (_, chunks) = jobs::output(conn, &guard, &uuid, q.from)?;
+            Ok(chunks
+                .into_iter()
+                .flat_map(|c| c.chunk)
+                .collect::<Vec<u8>>())
+        })
+        .await?;
+    let disposition = format!("attachment; filename=\"job-{name}.txt\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// How often a live stream looks at its token again: a logout, lock or password change ends
+/// the streams of the revoked token within this time.
+const RECHECK_TOKEN: Duration = Duration::from_secs(1);
+
+/// `GET /api/jobs/{uuid}/events?from`: the output as server-sent events. Each `output`
+/// event's id is the offset after it, so a reconnecting client (`Last-Event-ID`, which wins
+/// over `from`) resumes exactly where it stopped; `end` carries the final job; `error` says
+/// why the stream stopped early (the token was revoked, the job became hidden).
+pub(crate) async fn events(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+    Params(q): Params<OutputQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let from = match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .ok_or_else(|| ApiError::invalid("Last-Event-ID must be a byte offset"))?,
+        None => q.from,
+    };
+    check_from(from)?;
+    // The first read decides the status (404, 403) before the stream starts.
+    let (first_caller, first_uuid) = (caller.clone(), uuid.clone());
+    service
+        .blocking(move |inner, conn| {
+            let guard = guard(inner, conn, &first_caller, OUTPUT)?;
+            read_piece(conn, &guard, &first_uuid, from).map(|_| ())
+        })
+        .await?;
+    let poll = Duration::from_millis(service.config().output_poll_ms);
+    struct Follow {
+        service: Service,
+        caller: Caller,
+        uuid: String,
+        from: i64,
+        ended: bool,
+        checked: Instant,
+    }
+    let start = Follow {
+        service,
+        caller,
+        uuid,
+        from,
+        ended: false,
+        checked: Instant::now(),
+    };
+    let stream = futures_util::stream::unfold(start, move |mut f| async move {
+        if f.ended {
+            return None;
+        }
+        loop {
+            let recheck = f.checked.elapsed() >= RECHECK_TOKEN;
+            let (caller, uuid, from) = (f.caller.clone(), f.uuid.clone(), f.from);
+            let read = f
+                .service
+                .blocking(move |inner, conn| {
+                    if recheck && crate::tokens::authenticate(conn, &caller.token)?.is_none() {
+                        return Err(ApiError::unauthorized("the token was revoked or expired"));
+                    }
+                    let guard = guard(inner, conn, &caller, OUTPUT)?;
+                    read_piece(conn, &guard, &uuid, from)
+                })
+                .await;
+            if recheck {
+                f.checked = Instant::now();
+            }
+            let event = match read {
+                Err(e) => {
+                    f.ended = true;
+                    Event::default()
+                        .event("error")
+                        .data(json!({"error": e.message, "code": e.code}).to_string())
+                }
+                Ok(piece) if !piece.text.is_empty() => {
+                    let event = Event::default()
+                        .event("output")
+                        .id(piece.next.to_string())
+                        .data(json!({"offset": f.from, "text": piece.text}).to_string());
+                    f.from = piece.next;
+                    event
+                }
+                Ok(piece) if piece.done => {
+                    f.ended = true;
+                    Event::default()
+                        .event("end")
+                        .id(piece.next.to_string())
+                        .data(job_json(&piece.job).to_string())
+                }
+                Ok(_) => {
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
+            return Some((Ok::<_, Infallible>(event), f));
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// `POST /api/jobs/{uuid}/kill`: 202 once the kill is requested (the instance running the
+/// job carries it out); 409 if the job is not running or a kill is already requested.
+pub(crate) async fn kill(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(uuid): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = service
+        .blocking(move |inner, conn| {
+            let guard = guard(inner, conn, &caller, KILL)?;
+            inner.runner.request_kill(&guard, &uuid)?;
+            // A super user may kill a job the rules do not let them read: no row then.
+            Ok(guard.find::<JobExecution>(conn, uuid).ok())
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"kill_requested": true, "job": job.as_ref().map(job_json)})),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_prefix;
+
+    #[test]
+    fn a_split_character_waits_for_its_second_half() {
+        let e_acute = "é".as_bytes(); // two bytes
+        assert_eq!(complete_prefix(b"abc"), 3);
+        assert_eq!(complete_prefix(&[b'a', e_acute[0]]), 1);
+        assert_eq!(complete_prefix(&[b'a', e_acute[0], e_acute[1]]), 3);
+        // An invalid byte is passed on; only a trailing incomplete sequence waits.
+        assert_eq!(complete_prefix(&[0xff, b'a']), 2);
+        assert_eq!(complete_prefix(&[0xff, b'a', e_acute[0]]), 2);
+    }
+}

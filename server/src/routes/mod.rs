@@ -1,0 +1,149 @@
+//! The HTTP API: one module per area, each endpoint guarded by one RBAC permission key.
+
+mod health;
+mod jobs;
+mod rules;
+mod session;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::{ApiError, Service};
+
+/// Every endpoint and the permission key it needs (`None`: any logged-in user, or public
+/// where marked in the README). The README's table is checked against this list by a test.
+pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
+    ("GET", "/api/health", None),
+    ("GET", "/api/ready", None),
+    ("POST", "/api/login", None),
+    ("POST", "/api/logout", None),
+    ("GET", "/api/me", None),
+    ("GET", "/api/commands", Some(jobs::LIST_COMMANDS)),
+    ("POST", "/api/jobs", Some(jobs::RUN)),
+    ("GET", "/api/jobs", Some(jobs::READ)),
+    ("GET", "/api/jobs/{uuid}", Some(jobs::READ)),
+    ("GET", "/api/jobs/{uuid}/output", Some(jobs::OUTPUT)),
+    ("GET", "/api/jobs/{uuid}/output.txt", Some(jobs::OUTPUT)),
+    ("GET", "/api/jobs/{uuid}/events", Some(jobs::OUTPUT)),
+    ("POST", "/api/jobs/{uuid}/kill", Some(jobs::KILL)),
+    ("GET", "/api/rules", Some(rules::READ)),
+    (
+        "PUT",
+        "/api/rules/{set_type}/{set_value}/{model}",
+        Some(rules::WRITE),
+    ),
+    (
+        "DELETE",
+        "/api/rules/{set_type}/{set_value}/{model}",
+        Some(rules::WRITE),
+    ),
+    ("GET", "/api/rules/check", Some(rules::CHECK)),
+    ("POST", "/api/rules/check", Some(rules::CHECK)),
+    ("POST", "/api/rules/explain", Some(rules::READ)),
+    ("POST", "/api/rules/try", Some(rules::READ)),
+    ("GET", "/api/set-types", Some(rules::READ)),
+    ("POST", "/api/set-types", Some(rules::WRITE)),
+    ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
+    ("GET", "/api/models", Some(rules::READ)),
+    ("GET", "/api/relations", Some(rules::READ)),
+    ("GET", "/api/permissions", Some(rules::PERMISSIONS)),
+];
+
+/// The API as an axum router, to serve with [`crate::serve`] or to nest in an application's
+/// own router (`Router::new().nest("/rowguard", router(service))` serves it under
+/// `/rowguard/api/…`).
+pub fn router(service: Service) -> Router {
+    let limit = service.config().max_body_bytes;
+    Router::new()
+        .route("/api/health", get(health::health))
+        .route("/api/ready", get(health::ready))
+        .route("/api/login", post(session::login))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/commands", get(jobs::commands))
+        .route("/api/jobs", post(jobs::start).get(jobs::list))
+        .route("/api/jobs/{uuid}", get(jobs::one))
+        .route("/api/jobs/{uuid}/output", get(jobs::output))
+        .route("/api/jobs/{uuid}/output.txt", get(jobs::output_text))
+        .route("/api/jobs/{uuid}/events", get(jobs::events))
+        .route("/api/jobs/{uuid}/kill", post(jobs::kill))
+        .route("/api/rules", get(rules::list))
+        .route(
+            "/api/rules/{set_type}/{set_value}/{model}",
+            put(rules::put).delete(rules::delete),
+        )
+        .route(
+            "/api/rules/check",
+            get(rules::check_stored).post(rules::check),
+        )
+        .route("/api/rules/explain", post(rules::explain))
+        .route("/api/rules/try", post(rules::try_rows))
+        .route(
+            "/api/set-types",
+            get(rules::set_types).post(rules::add_set_type),
+        )
+        .route(
+            "/api/set-types/{name}",
+            axum::routing::delete(rules::delete_set_type),
+        )
+        .route("/api/models", get(rules::models))
+        .route("/api/relations", get(rules::relations))
+        .route("/api/permissions", get(rules::permissions))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(service)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// A JSON body whose rejections are JSON errors: 400 for broken JSON, 413 for a body over
+/// the limit, 415 without `Content-Type: application/json`, 422 for the wrong shape.
+pub(crate) struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+                    _ => "bad_request",
+                };
+                Err(ApiError::new(status, code, rejection.body_text()))
+            }
+        }
+    }
+}
+
+/// A query string whose rejections are 422 with a JSON body naming the parameter.
+pub(crate) struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Params(v))
+            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+    }
+}

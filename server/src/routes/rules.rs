@@ -1,0 +1,465 @@
+//! The DBA's workflow over HTTP: rule rows and set types (list, create, replace, delete),
+//! models and relations, check, explain and try for any subject, the permission matrix.
+//! Validation is the store's own: a refused rule carries the text `rules check` prints.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rowguard::store::{self, Named, RuleDefinition};
+use rowguard::{Right, Subject};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Body, Params};
+use crate::auth::Caller;
+use crate::{ApiError, Service};
+
+/// Reading rules, models, relations, set types; explain and try.
+pub(crate) const READ: &str = "rules.read";
+/// Writing rule rows and set types.
+pub(crate) const WRITE: &str = "rules.write";
+/// Checking rules.
+pub(crate) const CHECK: &str = "rules.check";
+/// The role × permission matrix.
+pub(crate) const PERMISSIONS: &str = "permissions.read";
+
+fn document(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelQuery {
+    model: Option<String>,
+}
+
+/// `GET /api/rules?model`: every rule row (of one model), each with its validity.
+pub(crate) async fn list(
+    State(service): State<Service>,
+    caller: Caller,
+    Params(q): Params<ModelQuery>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            let invalid = store::invalid_rules(&mut **conn)?;
+            let rows: Vec<Value> = store::all_rules(&mut **conn)?
+                .into_iter()
+                .filter(|r| q.model.as_ref().is_none_or(|m| *m == r.model))
+                .map(|r| {
+                    let error = invalid.iter().find(|b| b.row.id == r.id).map(|b| &b.error);
+                    json!({"id": r.id, "set_type": r.set_type, "set_value": r.set_value,
+                           "model": r.model, "rules": document(&r.rules),
+                           "valid": error.is_none(), "error": error})
+                })
+                .collect();
+            Ok(Json(Value::Array(rows)))
+        })
+        .await
+}
+
+/// `PUT /api/rules/{set_type}/{set_value}/{model}` with the rule document as the body:
+/// validated against the model first (422 with the validator's text, nothing stored), then
+/// stored; 201 when added, 200 when replaced or unchanged.
+pub(crate) async fn put(
+    State(service): State<Service>,
+    caller: Caller,
+    Path((set_type, set_value, model)): Path<(String, String, String)>,
+    Body(rules): Body<Value>,
+) -> Result<Response, ApiError> {
+    if !rules.is_object() {
+        return Err(ApiError::invalid(
+            "the body must be a rule document, a JSON object such as {\"read\": \"*\"}",
+        ));
+    }
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, WRITE)?;
+            let text = rules.to_string();
+            let warnings: Vec<String> =
+                store::document_column_problems(&mut **conn, &model, &text)?;
+            let definition = RuleDefinition {
+                set_type,
+                set_value,
+                model,
+                document: text,
+            };
+            let counts = store::put_rules(&mut **conn, std::slice::from_ref(&definition))?;
+            tracing::info!(user = %caller.session.user, rule = %definition.label(), "rule written");
+            let (status, result) = if counts.added > 0 {
+                (StatusCode::CREATED, "added")
+            } else if counts.changed > 0 {
+                (StatusCode::OK, "changed")
+            } else {
+                (StatusCode::OK, "unchanged")
+            };
+            Ok((
+                status,
+                Json(json!({"result": result, "warnings": warnings})),
+            )
+                .into_response())
+        })
+        .await
+}
+
+/// `DELETE /api/rules/{set_type}/{set_value}/{model}`: 204, or 404 when there is no such row.
+pub(crate) async fn delete(
+    State(service): State<Service>,
+    caller: Caller,
+    Path((set_type, set_value, model)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, WRITE)?;
+            if !store::delete_rule(&mut **conn, &set_type, &set_value, &model)? {
+                return Err(ApiError::not_found(format!(
+                    "no rule {set_type} \"{set_value}\" on {model}"
+                )));
+            }
+            tracing::info!(user = %caller.session.user, %set_type, %set_value, %model, "rule deleted");
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+/// `GET /api/rules/check`: what `rules check` reports on the stored rules.
+pub(crate) async fn check_stored(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, CHECK)?;
+            let mut bad = store::invalid_rules(&mut **conn)?;
+            bad.extend(store::column_problems(&mut **conn)?.into_iter().map(|p| {
+                store::InvalidRule {
+                    row: p.row,
+                    error: p.problem,
+                }
+            }));
+            let orphans = store::orphan_rules(&mut **conn)?;
+            let checked = store::all_rules(&mut **conn)?.len() + orphans.len();
+            Ok(Json(json!({
+                "checked": checked,
+                "invalid": bad.iter().map(|b| json!({
+                    "id": b.row.id, "set_type": b.row.set_type, "set_value": b.row.set_value,
+                    "model": b.row.model, "error": b.error,
+                    "refuses_everything": rowguard::rules::may_deny(&b.row.rules),
+                })).collect::<Vec<_>>(),
+                "orphaned": orphans.iter().map(|o| json!({
+                    "id": o.id, "set_value": o.set_value, "missing": o.missing.to_string(),
+                })).collect::<Vec<_>>(),
+            })))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckRequest {
+    model: String,
+    rules: Value,
+}
+
+/// `POST /api/rules/check` `{"model", "rules"}`: validates a document without storing it;
+/// `{"valid": false, "error": …}` carries the validator's text, path first.
+pub(crate) async fn check(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<CheckRequest>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, CHECK)?;
+            let models = store::load_models(&mut **conn)?;
+            let model = models
+                .iter()
+                .find_map(|m| match m {
+                    Ok(m) if m.name == request.model => Some(m),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "there is no usable model named \"{}\"",
+                        request.model
+                    ))
+                })?;
+            let (schema, _) = store::load_schema(&mut **conn)?;
+            let text = request.rules.to_string();
+            let error = rowguard::rules::compile_document_in(
+                &text,
+                &model.columns,
+                &schema,
+                &request.model,
+            )
+            .err()
+            .map(|e| e.to_string());
+            let warnings: Vec<String> = match &error {
+                None => store::document_column_problems(&mut **conn, &request.model, &text)?,
+                Some(_) => Vec::new(),
+            };
+            Ok(Json(
+                json!({"valid": error.is_none(), "error": error, "warnings": warnings}),
+            ))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubjectRequest {
+    /// Set type → values: `{"roles": ["agent"]}`.
+    #[serde(default)]
+    subject: BTreeMap<String, Vec<String>>,
+    /// Attributes for `$subject.NAME`.
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    model: String,
+    action: String,
+    /// `try` only: each row as the subject sees it (hidden columns null).
+    #[serde(default)]
+    columns: bool,
+}
+
+impl SubjectRequest {
+    fn right(&self) -> Result<Right, ApiError> {
+        Right::from_key(&self.action).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "unknown action \"{}\"; expected create, read, update or delete",
+                self.action
+            ))
+        })
+    }
+
+    fn subject(&self) -> Subject {
+        let mut subject = Subject::new();
+        for (set_type, values) in &self.subject {
+            subject.add_set(set_type, values);
+        }
+        self.attributes
+            .iter()
+            .fold(subject, |s, (k, v)| s.with_attribute(k, v))
+    }
+}
+
+/// `POST /api/rules/explain` `{"subject", "attributes", "model", "action"}`: what
+/// `rules explain` prints, for a subject as RBAC sees it.
+pub(crate) async fn explain(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<SubjectRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let right = request.right()?;
+    service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, READ)?;
+            let subject = graph.subject(request.subject());
+            let explained = inner
+                .auth
+                .explain(&mut **conn, &subject, &request.model, right)?;
+            Ok(Json(json!({
+                "model": request.model,
+                "action": right.key(),
+                "roles": subject.set("roles").collect::<Vec<_>>(),
+                "absolute_rights": subject.has_absolute_rights(),
+                "text": explained.to_string(),
+            })))
+        })
+        .await
+}
+
+/// `POST /api/rules/try` `{"subject", "attributes", "model", "action", "columns"?}`: the keys
+/// of the rows the subject may read, update or delete (with `columns`: the rows, as the
+/// subject sees them).
+pub(crate) async fn try_rows(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<SubjectRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let right = request.right()?;
+    if right == Right::Create {
+        return Err(ApiError::invalid(
+            "try lists existing rows: use read, update or delete",
+        ));
+    }
+    service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, READ)?;
+            let subject = graph.subject(request.subject());
+            if request.columns {
+                let rows =
+                    inner
+                        .auth
+                        .permitted_rows(&mut **conn, &subject, &request.model, right)?;
+                return Ok(Json(json!({"rows": rows})));
+            }
+            let keys = inner
+                .auth
+                .permitted_keys(&mut **conn, &subject, &request.model, right)?;
+            let keys: Vec<Value> = keys.iter().map(key_json).collect();
+            Ok(Json(json!({"keys": keys})))
+        })
+        .await
+}
+
+fn key_json(key: &rowguard::Value) -> Value {
+    match key {
+        rowguard::Value::Int(i) => json!(i),
+        rowguard::Value::Text(t) => json!(t),
+        other => json!(other.to_string()),
+    }
+}
+
+/// `GET /api/set-types`.
+pub(crate) async fn set_types(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            Ok(Json(json!(store::set_type_names(&mut **conn)?)))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SetTypeRequest {
+    name: String,
+    description: Option<String>,
+}
+
+/// `POST /api/set-types` `{"name", "description"?}`: 201 when added, 200 when it existed.
+pub(crate) async fn add_set_type(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<SetTypeRequest>,
+) -> Result<Response, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, WRITE)?;
+            let counts = store::upsert_set_types(
+                &mut **conn,
+                &[Named {
+                    name: request.name,
+                    description: request.description,
+                }],
+            )?;
+            let status = if counts.added > 0 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(json!({"added": counts.added > 0}))).into_response())
+        })
+        .await
+}
+
+/// `DELETE /api/set-types/{name}`: 204; 404 if missing; 409 if built in or still used.
+pub(crate) async fn delete_set_type(
+    State(service): State<Service>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, WRITE)?;
+            match store::delete_set_type(&mut **conn, &name) {
+                Ok(true) => Ok(StatusCode::NO_CONTENT),
+                Ok(false) => Err(ApiError::not_found(format!("no set type \"{name}\""))),
+                Err(
+                    e @ (store::StoreError::BuiltInSetType(_)
+                    | store::StoreError::SetTypeHasRules { .. }),
+                ) => Err(ApiError::conflict(e.to_string())),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+}
+
+/// `GET /api/models`: the registered models, their tables, keys and columns.
+pub(crate) async fn models(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            let list: Vec<Value> = store::load_models(&mut **conn)?
+                .into_iter()
+                .map(|m| match m {
+                    Ok(m) => json!({"name": m.name, "table": m.table_name,
+                        "primary_key": m.primary_key,
+                        "columns": serde_json::from_str::<Value>(&m.columns.to_json())
+                            .unwrap_or(Value::Null)}),
+                    Err(broken) => json!({"name": broken.name, "error": broken.error.to_string()}),
+                })
+                .collect();
+            Ok(Json(Value::Array(list)))
+        })
+        .await
+}
+
+/// `GET /api/relations`: every relation by model, and the broken ones.
+pub(crate) async fn relations(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            let (found, broken) = store::load_relations(&mut **conn)?;
+            Ok(Json(json!({
+                "relations": found.iter().map(|(model, r)| json!({
+                    "model": model, "name": r.name, "kind": r.kind.to_string(),
+                    "local_column": r.local_column, "target_model": r.target_model,
+                    "target_column": r.target_column, "check": r.check.map(Right::key),
+                })).collect::<Vec<_>>(),
+                "broken": broken.iter().map(|b| json!({
+                    "model": b.model, "name": b.name, "error": b.error,
+                })).collect::<Vec<_>>(),
+            })))
+        })
+        .await
+}
+
+/// `GET /api/permissions`: roles (with what they inherit), permissions, and for each
+/// permission the roles that hold it, inheritance and `"*"` applied.
+pub(crate) async fn permissions(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, PERMISSIONS)?;
+            let roles: Vec<Value> = graph
+                .roles()
+                .iter()
+                .map(|(name, r)| {
+                    json!({"name": name, "description": r.description,
+                           "all_permissions": r.all_permissions,
+                           "permissions": r.permissions, "inherits": r.parents})
+                })
+                .collect();
+            let matrix: serde_json::Map<String, Value> = graph
+                .permissions()
+                .keys()
+                .map(|p| {
+                    let holders: Vec<&String> = graph
+                        .roles()
+                        .keys()
+                        .filter(|r| graph.role_can(&[r.as_str()], p))
+                        .collect();
+                    (p.clone(), json!(holders))
+                })
+                .collect();
+            Ok(Json(
+                json!({"roles": roles, "permissions": graph.permissions(), "matrix": matrix}),
+            ))
+        })
+        .await
+}

@@ -1,0 +1,190 @@
+//! `POST /api/login`, `POST /api/logout`, `GET /api/me`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use super::Body;
+use crate::auth::{Caller, SESSION_COOKIE};
+use crate::tokens::issue;
+use crate::users::{users, validate_name, verify_password};
+use crate::{ApiError, Service};
+
+/// The client's address: the TCP peer (serve with connect info, as [`crate::serve`] does);
+/// `0.0.0.0` when the application's server does not provide it.
+pub(crate) struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
+pub(crate) fn rfc3339(at: NaiveDateTime) -> String {
+    at.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The one answer to every failed login, whatever failed (unknown name, wrong password,
+/// locked user): nothing tells which.
+fn invalid_login() -> ApiError {
+    ApiError::unauthorized("invalid name or password")
+}
+
+/// `POST /api/login` `{"name", "password", "expires_in"?}`. The body is read field by field
+/// so that no error message can ever echo the password.
+pub(crate) async fn login(
+    State(service): State<Service>,
+    ClientAddr(address): ClientAddr,
+    Body(body): Body<Value>,
+) -> Result<Response, ApiError> {
+    let field = |name: &str| body.get(name).filter(|v| !v.is_null());
+    let text = |name: &str| -> Result<String, ApiError> {
+        field(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::invalid(format!("\"{name}\" must be a string")))
+    };
+    if let Some(unknown) = body.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["name", "password", "expires_in"].contains(&k.as_str()))
+    }) {
+        return Err(ApiError::invalid(format!(
+            "unknown field \"{unknown}\" (expected name, password, expires_in)"
+        )));
+    }
+    let name = text("name")?;
+    let password = text("password")?;
+    let config = service.config().clone();
+    let ttl = match field("expires_in") {
+        None => config.token_ttl_secs,
+        Some(v) => v
+            .as_u64()
+            .filter(|s| (1..=config.token_ttl_max_secs).contains(s))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "\"expires_in\" must be a whole number of seconds from 1 to {}",
+                    config.token_ttl_max_secs
+                ))
+            })?,
+    };
+    if let Some(wait) = service.inner.throttle.blocked(&name, address) {
+        let secs = wait.as_secs().max(1);
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!("too many failed logins; try again in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        return Err(e);
+    }
+    let (token, expires_at) = service
+        .blocking(move |inner, conn| {
+            let stored: Option<(String, bool, i64)> = if validate_name(&name).is_ok() {
+                users::table
+                    .find(&name)
+                    .select((users::password_hash, users::locked, users::token_epoch))
+                    .first(&mut **conn)
+                    .optional()?
+            } else {
+                None
+            };
+            // The same work for a missing user as for a wrong password.
+            let hash = stored.as_ref().map_or(&inner.decoy_hash, |(h, _, _)| h);
+            let matches = verify_password(&password, hash);
+            match stored {
+                Some((_, false, epoch)) if matches => {
+                    inner.throttle.succeeded(&name);
+                    tracing::info!(user = %name, "login");
+                    issue(conn, &name, epoch, ttl)
+                }
+                _ => {
+                    inner.throttle.failed(&name, address);
+                    tracing::warn!(user = %name, %address, "failed login");
+                    Err(invalid_login())
+                }
+            }
+        })
+        .await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Max-Age={ttl}; HttpOnly; SameSite=Strict{}",
+        token.expose(),
+        if config.secure_cookie { "; Secure" } else { "" }
+    );
+    let mut response = Json(json!({
+        "token": token.expose(),
+        "expires_at": rfc3339(expires_at),
+        "expires_in": ttl,
+        "csrf_token": token.csrf(),
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /api/logout`: revokes the token that authenticated the request (on every instance
+/// at once: tokens are looked up in the database) and clears the cookie.
+pub(crate) async fn logout(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let token = caller.token.clone();
+    service
+        .blocking(move |_, conn| Ok(crate::tokens::revoke(conn, &token)?))
+        .await?;
+    tracing::info!(user = %caller.session.user, "logout");
+    let mut response = Json(json!({"logged_out": true})).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rowguard_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+    );
+    Ok(response)
+}
+
+/// `GET /api/me`: the user, their roles (direct and inherited) and permissions.
+pub(crate) async fn me(
+    State(service): State<Service>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let session = caller.session.clone();
+    service
+        .blocking(move |inner, conn| {
+            let graph = inner.rbac.graph(&mut **conn)?;
+            let subject = caller.subject(&graph);
+            let permissions: Vec<&String> = graph
+                .permissions()
+                .keys()
+                .filter(|p| graph.role_can(&session.roles, p))
+                .collect();
+            Ok(Json(json!({
+                "user": session.user,
+                "roles": session.roles,
+                "effective_roles": subject.set("roles").collect::<Vec<_>>(),
+                "permissions": permissions,
+                "absolute_rights": subject.has_absolute_rights(),
+                "expires_at": rfc3339(session.expires_at),
+            })))
+        })
+        .await
+}

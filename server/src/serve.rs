@@ -1,0 +1,133 @@
+//! Serving: bind, answer until SIGINT or SIGTERM, then stop taking connections.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rowguard::jobs::{instance_id_from_file, JobError, JobsConfig};
+use rowguard::{connect_pool, Authorizer, Config, DatabaseUrl, PoolOptions};
+
+use crate::{router, ServerConfig, Service};
+
+/// Open requests (a live output stream, a long poll) get this long to finish after a
+/// shutdown signal.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// What `rowguard serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The database.
+    pub url: DatabaseUrl,
+    /// The configuration (`[server]`, `[jobs]`, rules settings).
+    pub config: Config,
+    /// Overrides `[server] bind`.
+    pub bind: Option<String>,
+}
+
+/// Errors of starting the service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration.
+    #[error(transparent)]
+    Config(#[from] rowguard::ConfigError),
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] rowguard::DbError),
+    /// The job runner's set-up (the instance id file).
+    #[error(transparent)]
+    Jobs(#[from] JobError),
+    /// The service could not be set up (the job model, say).
+    #[error("{0}")]
+    Setup(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The runtime or the connection loop.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `service` on `listener` until `shutdown` completes (with the client's address
+/// available to the login throttle).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Service,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(service).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn signal() {
+    let interrupt = Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    let terminate = Box::pin(async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    });
+    futures_util::future::select(interrupt, terminate).await;
+}
+
+/// `rowguard serve`: connects, sets up the service (the job model, this instance's runner),
+/// binds, calls `ready` with the bound address, and serves until SIGINT or SIGTERM.
+pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let server = ServerConfig::from_config(&options.config)?;
+    let jobs = JobsConfig::from_config(&options.config)?;
+    let instance = instance_id_from_file(&jobs.instance_id_file)?;
+    let pool = connect_pool(
+        &options.url,
+        PoolOptions {
+            max_size: server.pool_size,
+            ..PoolOptions::default()
+        },
+    )?;
+    let addr = options.bind.clone().unwrap_or_else(|| server.bind.clone());
+    let service = Service::new(
+        pool,
+        Authorizer::new(options.config.clone()),
+        server,
+        jobs,
+        instance,
+    )
+    .map_err(|e| ServeError::Setup(e.message))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        ready(listener.local_addr()?);
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let running = tokio::spawn(serve(listener, service.clone(), async move {
+            stopped.notified().await;
+        }));
+        signal().await;
+        tracing::info!("shutting down");
+        stop.notify_one();
+        // Streams of running jobs would hold the shutdown open; they get DRAIN to end.
+        let _ = tokio::time::timeout(DRAIN, running).await;
+        service.runner().shutdown();
+        Ok(())
+    })
+}

@@ -19,11 +19,12 @@ rowguard::backend_tests!(
     rules_and_permissions_over_http,
     two_instances_act_as_one,
     the_cli_logs_in_and_acts_remotely,
+    the_readme_curl_session_runs,
 );
 
 const PASSWORD: &str = "correct horse battery";
 
-const CONFIG: &str = r#"
+const CONFIG_BASE: &str = r#"
 refresh_interval_ms = 0
 
 [server]
@@ -41,28 +42,32 @@ sigkill_after_ms = 300
 poll_interval_ms = 50
 super_users = ["root"]
 
-[jobs.commands.greet]
-program = "echo"
-args = ["hello", "{name}"]
-permission = "jobs.command.run"
-description = "Say hello"
-[jobs.commands.greet.params.name]
-pattern = "^[a-z]+$"
-
-[jobs.commands.ticker]
-program = "sh"
-args = ["-c", "for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.1; done"]
-permission = "jobs.command.run"
-
-[jobs.commands.stubborn]
-program = "sh"
-args = ["-c", "trap '' INT; echo ready; while true; do sleep 0.05; done"]
-permission = "jobs.command.run"
-
 [jobs.commands.deploy]
 program = "true"
 permission = "jobs.kill.any"
 "#;
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+}
+
+/// The fenced block (of `lang`) that follows `marker` in the README.
+fn readme_block(marker: &str, lang: &str) -> String {
+    let text = readme();
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("README: no {marker}"));
+    let open = format!("```{lang}\n");
+    let from = at + text[at..].find(&open).expect("a fenced block") + open.len();
+    let to = from + text[from..].find("```").expect("its end");
+    text[from..to].to_owned()
+}
+
+/// The test configuration: the README's example commands, and one more.
+fn config() -> String {
+    let commands = readme_block("With these commands in `rowguard.toml`", "toml");
+    format!("{CONFIG_BASE}\n{commands}")
+}
 
 /// A migrated database with models, seeds and users, and a directory for config and
 /// instance ids.
@@ -125,7 +130,7 @@ impl Env {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("rowguard.toml"), CONFIG).expect("config");
+        std::fs::write(dir.join("rowguard.toml"), config()).expect("config");
         let env = Env {
             url: db.url().target().to_owned(),
             dir,
@@ -1261,4 +1266,29 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     let (code, _, err) = rowguard(&env, &["users", "add", "ann"], "a long enough one\n", &[]);
     assert_ne!(code, 0);
     assert!(err.contains("exists already"), "{err}");
+}
+
+/// The README's curl session, run as written against a live server: what it prints is what
+/// its comments say.
+fn the_readme_curl_session_runs(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let script = readme_block("<!-- curl session: run by cli/tests/serve.rs -->", "sh");
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.rsplit_once("  # ").map(|(_, c)| c.trim()))
+        .collect();
+    assert_eq!(expected.len(), 8, "{script}");
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env("SERVER", format!("http://{}", server.base))
+        .output()
+        .expect("bash");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        printed.lines().collect::<Vec<_>>(),
+        expected,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -110,6 +110,8 @@ mod tests {
         assert!(t.blocked("ann", a).is_some(), "two failures for ann");
         assert!(t.blocked("bob", b).is_none());
         t.failed("bob", a);
+        assert!(t.blocked("carl", a).is_none(), "two failures from a");
+        t.failed("dan", a);
         assert!(t.blocked("carl", a).is_some(), "three failures from a");
         assert!(t.blocked("carl", b).is_none());
         t.succeeded("ann");

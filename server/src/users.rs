@@ -341,7 +341,7 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<UserInfo>, UserError> {
 /// let subject = rowguard_server::users::subject("ann", &["support".to_owned()]);
 /// assert_eq!(subject.set("roles").collect::<Vec<_>>(), ["support"]);
 /// assert_eq!(subject.set("id").collect::<Vec<_>>(), ["ann"]);
-/// assert_eq!(subject.attributes()["id"], ["ann"]);
+/// assert_eq!(subject.attributes().get("id").and_then(|v| v.first()).map(String::as_str), Some("ann"));
 /// ```
 pub fn subject(name: &str, roles: &[String]) -> Subject {
     Subject::new()

@@ -24,6 +24,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Run the whole test suite on every backend this machine can reach.
     Test(commands::test::Args),
+    /// rowguard serve under a bounded load on loopback: latencies, and exact output delivery.
+    LoadTest(commands::load_test::Args),
     #[command(flatten)]
     Rowguard(rowguard_cli::Command),
 }
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args, &cli.global),
         Command::Test(args) => commands::test::run(args),
+        Command::LoadTest(args) => commands::load_test::run(args),
         Command::Rowguard(command) => rowguard_cli::run(command, &cli.global, Cli::command),
     };
     rowguard_cli::finish(result)

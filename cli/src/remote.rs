@@ -182,14 +182,25 @@ impl Remote {
     }
 }
 
-/// Percent-encodes one path segment or query value.
+/// Percent-encodes one path segment or query value. Dots too: a segment `..` must not be
+/// resolved by a proxy on the way into another endpoint's path.
 pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn segments_cannot_climb_or_split() {
+        assert_eq!(encode(".."), "%2E%2E");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(encode("ann"), "ann");
+    }
 }

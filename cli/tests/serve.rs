@@ -35,6 +35,8 @@ login_max_failures_per_address = 50
 max_body_bytes = 4096
 long_poll_max_ms = 5000
 output_poll_ms = 20
+# Small: requests must never hold one connection while waiting for another.
+pool_size = 4
 
 [jobs]
 sigterm_after_ms = 300
@@ -155,7 +157,19 @@ impl Env {
             "",
             &[],
         ));
+        // A role that may start jobs but neither read them nor their output.
+        let extra = env.dir.join("seeds");
+        std::fs::create_dir_all(&extra).expect("seed dir");
+        std::fs::write(
+            extra.join("runner.json"),
+            r#"{"roles": [{"name": "runner", "permissions": ["jobs.command.list", "jobs.command.run"]}],
+                "rules": [{"set_type": "roles", "set_value": "runner", "model": "job_executions",
+                           "rules": {"create": "*"}}]}"#,
+        )
+        .expect("seed");
+        ok(rowguard(&env, &["seed", "--dir", "seeds"], "", &[]));
         for (name, role) in [
+            ("runner", Some("runner")),
             ("ann", Some("support")),
             ("bob", Some("support")),
             ("dev", Some("devops")),
@@ -513,6 +527,58 @@ fn logins_tokens_and_status_codes(db: &TestDatabase) {
     );
     assert_eq!(a.status, 200);
 
+    // Parallel guesses cannot slip past the limit: of 10 at once, 3 are tried, 7 wait.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let anon = Client::anonymous(&server);
+                scope.spawn(move || {
+                    anon.post(
+                        "/api/login",
+                        json!({"name": "carl", "password": format!("guess {i}!!!")}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("login thread"))
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        7,
+        "{statuses:?}"
+    );
+
+    // Every error is JSON; nothing is cached.
+    let a = answer(agent().delete(&anon.url("/api/me")).call());
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (405, Some("method_not_allowed")),
+        "{a:?}"
+    );
+    let a = ann_again(&server).get("/api/jobs/%FF");
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("bad_path")),
+        "{a:?}"
+    );
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+    let a = ann_again(&server).get("/api/jobs?offset=9223372036854775807");
+    assert_eq!(a.status, 422, "{a:?}");
+
+    // Names are unique ignoring case.
+    let (code, _, err) = rowguard(&env, &["users", "add", "ANN"], "a long enough one\n", &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("user \"ann\" exists already"), "{err}");
+
     // Throttling per name: after 3 failures even the right password waits (429).
     for _ in 0..3 {
         assert_eq!(
@@ -544,6 +610,10 @@ fn logins_tokens_and_status_codes(db: &TestDatabase) {
     }
 }
 
+fn ann_again(server: &Server) -> Client<'_> {
+    Client::login(server, "ann")
+}
+
 fn cookies_need_the_csrf_header(db: &TestDatabase) {
     let env = Env::new(db);
     let server = Server::start(&env, "a");
@@ -569,6 +639,16 @@ fn cookies_need_the_csrf_header(db: &TestDatabase) {
             .call(),
     );
     assert_eq!(me.status, 200, "{me:?}");
+    // After a reload the page has lost the CSRF token: /api/me gives it back.
+    assert_eq!(me.body["csrf_token"].as_str(), Some(csrf.as_str()));
+    // Two session cookies (one planted by a sibling site): refused, not guessed between.
+    let a = answer(
+        agent()
+            .get(&anon.url("/api/me"))
+            .header("Cookie", format!("rowguard_session=rgt_planted; {session}"))
+            .call(),
+    );
+    assert_eq!(a.status, 401, "{a:?}");
 
     // A state-changing request with the cookie alone is refused, and nothing starts.
     let start = json!({"command": "greet", "params": {"name": "ann"}});
@@ -618,6 +698,9 @@ fn cookies_need_the_csrf_header(db: &TestDatabase) {
             .call(),
     );
     assert_eq!(me.status, 401);
+    // A revoked cookie on a change is 401 (log in again), not a CSRF complaint.
+    let a = answer(with_cookie(agent().post(&anon.url("/api/jobs"))).send_json(&start));
+    assert_eq!(a.status, 401, "{a:?}");
 }
 
 /// Reads server-sent events from `response` until `stop` says so; returns (event, id, data).
@@ -739,6 +822,50 @@ fn jobs_over_http(db: &TestDatabase) {
         "only the one job: {a:?}"
     );
 
+    // A role that may start jobs but not read them: the start is 201 without a row, and
+    // waiting for the output needs the output key.
+    let runner = Client::login(&server, "runner");
+    let a = runner.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "r"}, "wait_ms": 1000}),
+    );
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(a.error().contains("jobs.output.read"), "{a:?}");
+    let a = runner.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "r"}}),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert!(
+        a.body["uuid"].as_str().is_some() && a.body["job"].is_null(),
+        "{a:?}"
+    );
+
+    // Requests never hold a connection while waiting for another: more starts that wait at
+    // once than the pool has connections (4) all succeed.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let dev = Client {
+                    token: dev.token.clone(),
+                    ..Client::anonymous(&server)
+                };
+                scope.spawn(move || {
+                    dev.post(
+                        "/api/jobs",
+                        json!({"command": "greet", "params": {"name": "x"}, "wait_ms": 10000}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("start thread"))
+            .collect()
+    });
+    assert_eq!(statuses, [201; 8]);
+
     // Rows the rules hide are 404, like missing ones; devops reads every job.
     assert_eq!(bob.get(&format!("/api/jobs/{greeted}")).status, 404);
     assert_eq!(bob.get(&format!("/api/jobs/{greeted}/output")).status, 404);
@@ -757,11 +884,11 @@ fn jobs_over_http(db: &TestDatabase) {
             201
         );
     }
-    let a = dev.get("/api/jobs?limit=2");
+    let a = dev.get("/api/jobs?limit=2&user=bob");
     assert_eq!(a.body["jobs"].as_array().map(Vec::len), Some(2));
     assert_eq!(a.body["next_offset"], 2);
-    let b = dev.get("/api/jobs?limit=2&offset=2");
-    assert_eq!(b.body["jobs"].as_array().map(Vec::len), Some(2));
+    let b = dev.get("/api/jobs?limit=2&offset=2&user=bob");
+    assert_eq!(b.body["jobs"].as_array().map(Vec::len), Some(1));
     assert_eq!(b.body["next_offset"], Value::Null);
     let all: Vec<&Value> = a.body["jobs"]
         .as_array()
@@ -772,7 +899,7 @@ fn jobs_over_http(db: &TestDatabase) {
     let mut uuids: Vec<&str> = all.iter().filter_map(|j| j["uuid"].as_str()).collect();
     uuids.sort();
     uuids.dedup();
-    assert_eq!(uuids.len(), 4, "pages do not overlap");
+    assert_eq!(uuids.len(), 3, "pages do not overlap");
     assert_eq!(
         dev.get("/api/jobs?user=ann").body["jobs"]
             .as_array()
@@ -785,10 +912,11 @@ fn jobs_over_http(db: &TestDatabase) {
     );
     assert_eq!(dev.get("/api/jobs?command=ticker").body["jobs"], json!([]));
     assert_eq!(
-        dev.get("/api/jobs?since=2000-01-01T00:00:00Z").body["jobs"]
+        dev.get("/api/jobs?since=2000-01-01T00:00:00Z&user=bob")
+            .body["jobs"]
             .as_array()
             .map(Vec::len),
-        Some(4)
+        Some(3)
     );
     assert_eq!(
         dev.get("/api/jobs?until=2000-01-01T00:00:00Z").body["jobs"],
@@ -890,6 +1018,41 @@ fn jobs_over_http(db: &TestDatabase) {
         422
     );
 
+    // A stream follows the user's current roles: when ann loses hers, her stream ends with an
+    // error event within about a second.
+    let a = bob.post("/api/jobs", json!({"command": "stubborn"}));
+    let bobs = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let response = agent()
+        .get(&bob.url(&format!("/api/jobs/{bobs}/events")))
+        .header(
+            "Authorization",
+            format!("Bearer {}", bob.token.as_deref().unwrap_or("")),
+        )
+        .call()
+        .expect("stream");
+    let mut demoted = false;
+    let events = read_events(response, |name, _| {
+        if name == "output" && !demoted {
+            demoted = true;
+            ok(rowguard(&env, &["users", "roles", "bob"], "", &[]));
+        }
+        name != "output"
+    });
+    let (last, _, data) = events.last().expect("events");
+    assert_eq!(last, "error", "{events:?}");
+    assert_eq!(data["code"], "forbidden", "{data}");
+    assert_eq!(
+        dev.post(&format!("/api/jobs/{bobs}/kill"), json!({}))
+            .status,
+        202
+    );
+    ok(rowguard(
+        &env,
+        &["users", "roles", "bob", "support"],
+        "",
+        &[],
+    ));
+
     // Kill: 202, then 409 while the kill is in progress, then the job ends killed.
     let a = ann.post("/api/jobs", json!({"command": "stubborn"}));
     let stubborn = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
@@ -898,12 +1061,8 @@ fn jobs_over_http(db: &TestDatabase) {
         a.body["text"].as_str().is_some_and(|t| t.contains("ready")),
         "{a:?}"
     );
-    assert_eq!(
-        bob.post(&format!("/api/jobs/{stubborn}/kill"), json!({}))
-            .status,
-        404,
-        "bob cannot see it"
-    );
+    let a = bob.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
+    assert_eq!(a.status, 404, "bob cannot see it: {a:?}");
     let a = ann.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
     assert_eq!(a.status, 202, "{a:?}");
     let a = ann.post(&format!("/api/jobs/{stubborn}/kill"), json!({}));
@@ -937,7 +1096,7 @@ fn rules_and_permissions_over_http(db: &TestDatabase) {
     assert!(
         a.body
             .as_array()
-            .is_some_and(|r| r.len() == 2 && r.iter().all(|r| r["valid"] == true)),
+            .is_some_and(|r| r.len() == 3 && r.iter().all(|r| r["valid"] == true)),
         "{a:?}"
     );
     assert_eq!(ann.get("/api/rules").status, 403);
@@ -1052,7 +1211,14 @@ fn rules_and_permissions_over_http(db: &TestDatabase) {
         json!({"subject": {}, "model": "contacts", "action": "fly"}),
     );
     assert_eq!(a.status, 422);
-    let a = dev.post(
+    // try reads data as any subject (admin's absolute rights too): its own key, admin's only.
+    let admin_view = json!({"subject": {"roles": ["admin"]}, "model": "job_executions",
+        "action": "read", "columns": true});
+    let a = dev.post("/api/rules/try", admin_view.clone());
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(a.error().contains("rules.try"), "{a:?}");
+    assert_eq!(root.post("/api/rules/try", admin_view).status, 200);
+    let a = root.post(
         "/api/rules/try",
         json!({"subject": {"roles": ["support"]}, "attributes": {"id": "ann"},
         "model": "job_executions", "action": "read"}),
@@ -1092,6 +1258,12 @@ fn rules_and_permissions_over_http(db: &TestDatabase) {
     );
     assert_eq!(root.delete("/api/set-types/teams").status, 409);
     assert_eq!(root.delete("/api/set-types/roles").status, 409);
+    assert_eq!(
+        root.delete("/api/set-types/ROLES").status,
+        409,
+        "built in, whatever the case"
+    );
+    assert_eq!(root.delete("/api/set-types/ro%20les").status, 422);
     assert_eq!(root.delete("/api/rules/teams/red/contacts").status, 204);
     assert_eq!(root.delete("/api/set-types/teams").status, 204);
     assert_eq!(root.delete("/api/set-types/teams").status, 404);
@@ -1172,6 +1344,25 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     assert_ne!(code, 0);
     assert!(err.contains("not logged in"), "{err}");
 
+    // Plain HTTP to another machine is refused before anything is sent.
+    let (code, _, err) = rowguard(
+        &env,
+        &[
+            "login",
+            "--server",
+            "http://192.0.2.1:8080",
+            "--name",
+            "ann",
+        ],
+        "x\n",
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("unencrypted") && err.contains("--allow-http"),
+        "{err}"
+    );
+
     // A wrong password: an error, no session file.
     let (code, _, err) = rowguard(
         &env,
@@ -1251,7 +1442,7 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     // users list shows the users and their roles.
     let out = ok(rowguard(&env, &["users", "list", "--json"], "", &[]));
     let users: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(users.as_array().map(Vec::len), Some(5));
+    assert_eq!(users.as_array().map(Vec::len), Some(6));
     let (code, _, err) = rowguard(
         &env,
         &["users", "add", "eve", "--role", "superhero"],

@@ -80,20 +80,29 @@ pub(crate) fn token_of(headers: &HeaderMap) -> Result<Option<(Token, Via)>, ApiE
             })?;
         return Ok(Some((Token::from_client(token), Via::Bearer)));
     }
-    Ok(cookie(headers, SESSION_COOKIE).map(|t| (Token::from_client(&t), Via::Cookie)))
+    let mut sessions = cookies(headers, SESSION_COOKIE);
+    if sessions.len() > 1 {
+        // A cookie planted by a sibling site would come along with ours: refuse to guess.
+        return Err(ApiError::unauthorized(
+            "more than one session cookie; clear this site's cookies and log in again",
+        ));
+    }
+    Ok(sessions
+        .pop()
+        .map(|t| (Token::from_client(&t), Via::Cookie)))
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The values of cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookies(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(|(k, v)| *k == name && !v.trim().is_empty())
         .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn safe(method: &Method) -> bool {
@@ -109,6 +118,15 @@ impl FromRequestParts<Service> for Caller {
                 "log in first: POST /api/login, then send \"Authorization: Bearer <token>\"",
             )
         })?;
+        // Who first (an expired cookie is 401, and the browser learns to log in again), then
+        // whether a cookie-borne change carries its CSRF token.
+        let checked = token.clone();
+        let session = state
+            .blocking(move |_, conn| Ok(authenticate(conn, &checked)?))
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized("the token is unknown, expired or revoked; log in again")
+            })?;
         if via == Via::Cookie && !safe(&parts.method) {
             let sent = parts
                 .headers
@@ -117,17 +135,10 @@ impl FromRequestParts<Service> for Caller {
                 .unwrap_or_default();
             if !constant_time_eq(sent, &token.csrf()) {
                 return Err(ApiError::forbidden(format!(
-                    "a request authenticated by the session cookie must send the {CSRF_HEADER} header that login returned"
+                    "a request authenticated by the session cookie must send the {CSRF_HEADER} header that login (or GET /api/me) returned"
                 )));
             }
         }
-        let checked = token.clone();
-        let session = state
-            .blocking(move |_, conn| Ok(authenticate(conn, &checked)?))
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("the token is unknown, expired or revoked; log in again")
-            })?;
         Ok(Caller {
             session,
             token,

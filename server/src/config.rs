@@ -30,6 +30,10 @@ pub struct ServerConfig {
     /// Mark the session cookie `Secure` (set it when clients reach the service over HTTPS,
     /// for example behind a TLS proxy).
     pub secure_cookie: bool,
+    /// Behind a reverse proxy: count failed logins by the last address of `X-Forwarded-For`
+    /// (which the proxy must set) instead of the proxy's own address. Never set it without a
+    /// proxy that overwrites the header: clients could pick their own address.
+    pub trust_forwarded_for: bool,
     /// Failed logins are counted over this window, in seconds.
     pub login_window_secs: u64,
     /// Failed logins for one user name within the window before logins for it are refused
@@ -59,6 +63,7 @@ impl Default for ServerConfig {
             token_ttl_secs: 8 * 3600,
             token_ttl_max_secs: 30 * 24 * 3600,
             secure_cookie: false,
+            trust_forwarded_for: false,
             login_window_secs: 300,
             login_max_failures_per_name: 5,
             login_max_failures_per_address: 20,
@@ -93,17 +98,34 @@ impl ServerConfig {
                 self.token_ttl_secs, self.token_ttl_max_secs
             ));
         }
+        let bound = |name: &str, value: u64, low: u64, high: u64| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("{name} ({value}) must be from {low} to {high}"))
+            }
+        };
+        bound(
+            "token_ttl_max_secs",
+            self.token_ttl_max_secs,
+            1,
+            10 * 365 * 24 * 3600,
+        )?;
+        bound("login_window_secs", self.login_window_secs, 1, 24 * 3600)?;
+        bound("job_wait_max_ms", self.job_wait_max_ms, 0, 3_600_000)?;
+        bound("long_poll_max_ms", self.long_poll_max_ms, 1000, 300_000)?;
+        bound("output_poll_ms", self.output_poll_ms, 1, 60_000)?;
+        bound(
+            "max_body_bytes",
+            self.max_body_bytes as u64,
+            1024,
+            64 * 1024 * 1024,
+        )?;
         if self.login_max_failures_per_name == 0 || self.login_max_failures_per_address == 0 {
             return Err("login_max_failures_per_name and _per_address must be at least 1".into());
         }
-        if self.long_poll_max_ms < 1000 {
-            return Err(format!(
-                "long_poll_max_ms ({}) must be at least 1000",
-                self.long_poll_max_ms
-            ));
-        }
-        if self.page_size_max < 1 || self.pool_size < 1 || self.output_poll_ms < 1 {
-            return Err("page_size_max, pool_size and output_poll_ms must be at least 1".into());
+        if self.page_size_max < 1 || self.pool_size < 1 {
+            return Err("page_size_max and pool_size must be at least 1".into());
         }
         Ok(())
     }

@@ -170,12 +170,20 @@ impl From<rowguard::rbac::RbacLoadError> for ApiError {
     }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(e: r2d2::Error) -> Self {
+impl ApiError {
+    /// 503; `detail` (which may name hosts and users) goes to the log only.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        tracing::error!("database unavailable: {detail}");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            format!("no database connection: {e}"),
+            "the database is unavailable; try again later",
         )
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::unavailable(e)
     }
 }

@@ -6,20 +6,19 @@
 //! application's own axum router:
 //!
 //! ```no_run
-//! use rowguard::jobs::JobsConfig;
+//! use rowguard::jobs::{instance_id_from_file, JobsConfig, Runner};
 //! use rowguard::{connect_pool, Authorizer, Config, DatabaseUrl, PoolOptions};
 //! use rowguard_server::{router, Service, ServerConfig};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::load()?;
-//! let pool = connect_pool(&DatabaseUrl::parse("rowguard.sqlite3")?, PoolOptions::default())?;
-//! let service = Service::new(
-//!     pool,
-//!     Authorizer::new(config.clone()),
-//!     ServerConfig::from_config(&config)?,
-//!     JobsConfig::from_config(&config)?,
-//!     "instance-1".into(),
-//! )?;
+//! let url = DatabaseUrl::parse("rowguard.sqlite3")?;
+//! let auth = Authorizer::new(config.clone());
+//! let jobs = JobsConfig::from_config(&config)?;
+//! let instance = instance_id_from_file(&jobs.instance_id_file)?;
+//! let runner = Runner::new(Service::runner_pool(&url)?, auth.clone(), jobs, instance);
+//! let pool = connect_pool(&url, PoolOptions::default())?;
+//! let service = Service::new(pool, auth, ServerConfig::from_config(&config)?, runner)?;
 //! let app: axum::Router = axum::Router::new().nest("/rowguard", router(service));
 //! # Ok(()) }
 //! ```

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rowguard::jobs::{instance_id_from_file, JobError, JobsConfig};
+use rowguard::jobs::{instance_id_from_file, JobError, JobsConfig, Runner};
 use rowguard::{connect_pool, Authorizer, Config, DatabaseUrl, PoolOptions};
 
 use crate::{router, ServerConfig, Service};
@@ -98,14 +98,15 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
         },
     )?;
     let addr = options.bind.clone().unwrap_or_else(|| server.bind.clone());
-    let service = Service::new(
-        pool,
-        Authorizer::new(options.config.clone()),
-        server,
+    let auth = Authorizer::new(options.config.clone());
+    let runner = Runner::new(
+        Service::runner_pool(&options.url)?,
+        auth.clone(),
         jobs,
         instance,
-    )
-    .map_err(|e| ServeError::Setup(e.message))?;
+    );
+    let service =
+        Service::new(pool, auth, server, runner).map_err(|e| ServeError::Setup(e.message))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
-use rowguard::jobs::{JobsConfig, Runner};
+use rowguard::jobs::Runner;
 use rowguard::rbac::Rbac;
 use rowguard::{Authorizer, Pool, PooledConnection};
 
 use crate::throttle::Throttle;
 use crate::{ApiError, ServerConfig};
+
+/// Password checks that may run at once; more wait their turn.
+const LOGINS_AT_ONCE: usize = 4;
 
 /// The service of one instance; cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -22,21 +25,23 @@ pub(crate) struct Inner {
     pub runner: Runner,
     pub config: ServerConfig,
     pub throttle: Throttle,
+    /// Bounds the argon2id checks running at once (each takes 19 MiB and a core).
+    pub logins: tokio::sync::Semaphore,
     /// Verified against when the user does not exist, so that an unknown name costs what a
     /// wrong password costs.
     pub decoy_hash: String,
 }
 
 impl Service {
-    /// A service on `pool`: `auth` decides rows, `jobs` configures the runner, which runs
-    /// jobs as instance `instance_id` (see [`rowguard::jobs::instance_id_from_file`]).
-    /// Registers the job model with `auth`.
+    /// A service answering requests with connections of `pool`; `auth` decides rows, and
+    /// `runner` runs this instance's jobs. Give the runner a pool of its own
+    /// ([`Service::runner_pool`]): a burst of requests must not keep it from storing output
+    /// and heartbeats. Registers the job model with `auth`.
     pub fn new(
         pool: Pool,
         auth: Authorizer,
         config: ServerConfig,
-        jobs: JobsConfig,
-        instance_id: String,
+        runner: Runner,
     ) -> Result<Self, ApiError> {
         let mut conn = pool.get()?;
         auth.register::<rowguard::jobs::JobExecution>(&mut conn)?;
@@ -47,7 +52,8 @@ impl Service {
         Ok(Self {
             inner: Arc::new(Inner {
                 rbac: Rbac::new(auth.config()),
-                runner: Runner::new(pool.clone(), auth.clone(), jobs, instance_id),
+                runner,
+                logins: tokio::sync::Semaphore::new(LOGINS_AT_ONCE),
                 throttle: Throttle::new(
                     config.login_window(),
                     config.login_max_failures_per_name,
@@ -61,6 +67,17 @@ impl Service {
         })
     }
 
+    /// A pool for the job runner of an instance serving `url`: a few connections of its own.
+    pub fn runner_pool(url: &rowguard::DatabaseUrl) -> Result<Pool, rowguard::DbError> {
+        rowguard::connect_pool(
+            url,
+            rowguard::PoolOptions {
+                max_size: 4,
+                ..rowguard::PoolOptions::default()
+            },
+        )
+    }
+
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
@@ -69,6 +86,20 @@ impl Service {
     /// The job runner of this instance.
     pub fn runner(&self) -> &Runner {
         &self.inner.runner
+    }
+
+    /// Runs `work` on tokio's blocking pool without a connection (for calls that take their
+    /// own, like the runner's: holding one while they wait for another could exhaust the
+    /// pool).
+    pub(crate) async fn blocking_alone<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, ApiError> + Send + 'static,
+    {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || work(&service.inner))
+            .await
+            .map_err(ApiError::internal)?
     }
 
     /// Runs `work` with a pooled connection on tokio's blocking pool: Diesel is synchronous,

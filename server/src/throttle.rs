@@ -2,14 +2,17 @@
 //!
 //! Each instance counts on its own: with N instances behind a balancer an attacker gets at
 //! most N times the allowance. Counting in memory keeps a flood of failures off the database.
+//! A login counts as a failure *before* its password is checked and is refunded if it
+//! succeeds, so parallel guesses cannot all slip past the limit.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Entries kept per map before expired ones are swept.
-const SWEEP_AT: usize = 10_000;
+/// Most keys per map. When a map is full of unexpired windows it is cleared (and said in the
+/// log): memory stays bounded, at the price of a fresh allowance after such a flood.
+const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
@@ -27,22 +30,44 @@ pub struct Throttle {
     addresses: Mutex<HashMap<IpAddr, Window>>,
 }
 
-fn remaining<K: std::hash::Hash + Eq>(
-    map: &Mutex<HashMap<K, Window>>,
+/// The address a client is counted under: IPv6 by its /64 (one customer's block), IPv4 and
+/// IPv4-mapped IPv6 by the address.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+fn lock<K>(map: &Mutex<HashMap<K, Window>>) -> std::sync::MutexGuard<'_, HashMap<K, Window>> {
+    map.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long `key` must wait, if its window is full.
+fn wait<K: std::hash::Hash + Eq>(
+    map: &HashMap<K, Window>,
     key: &K,
     limit: u32,
     window: Duration,
 ) -> Option<Duration> {
-    let map = map.lock().unwrap_or_else(|p| p.into_inner());
     let w = map.get(key)?;
     let elapsed = w.started.elapsed();
     (elapsed < window && w.failures >= limit).then(|| window - elapsed)
 }
 
-fn count<K: std::hash::Hash + Eq>(map: &Mutex<HashMap<K, Window>>, key: K, window: Duration) {
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= SWEEP_AT {
+fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, key: K, window: Duration) {
+    if map.len() >= MAX_KEYS && !map.contains_key(&key) {
         map.retain(|_, w| w.started.elapsed() < window);
+        if map.len() >= MAX_KEYS {
+            tracing::warn!("login throttle: {MAX_KEYS} keys within one window; starting over");
+            map.clear();
+        }
     }
     let now = Instant::now();
     let w = map.entry(key).or_insert(Window {
@@ -71,27 +96,31 @@ impl Throttle {
         }
     }
 
-    /// How long until a login for `name` from `address` may be tried again, if it may not
-    /// now.
-    pub fn blocked(&self, name: &str, address: IpAddr) -> Option<Duration> {
-        let by_name = remaining(&self.names, &name.to_owned(), self.per_name, self.window);
-        let by_address = remaining(&self.addresses, &address, self.per_address, self.window);
-        by_name.max(by_address)
+    /// A login for `name` from `address`: refused with the time to wait if either is at its
+    /// limit; otherwise counted as a failure until [`Throttle::succeeded`] refunds it.
+    pub fn attempt(&self, name: &str, address: IpAddr) -> Result<(), Duration> {
+        let address = address_key(address);
+        // Both maps are locked together so that two logins cannot both take the last slot.
+        let mut names = lock(&self.names);
+        let mut addresses = lock(&self.addresses);
+        let by_name = wait(&names, &name.to_owned(), self.per_name, self.window);
+        let by_address = wait(&addresses, &address, self.per_address, self.window);
+        if let Some(w) = by_name.max(by_address) {
+            return Err(w);
+        }
+        count(&mut names, name.to_owned(), self.window);
+        count(&mut addresses, address, self.window);
+        Ok(())
     }
 
-    /// Counts a failed login.
-    pub fn failed(&self, name: &str, address: IpAddr) {
-        count(&self.names, name.to_owned(), self.window);
-        count(&self.addresses, address, self.window);
-    }
-
-    /// A successful login clears the name's count (not the address's: one right password
-    /// must not reset an address that is guessing others).
-    pub fn succeeded(&self, name: &str) {
-        self.names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+    /// A successful login: clears the name's count and refunds the address's one (the other
+    /// failures of that address stay: one right password must not reset an address that is
+    /// guessing others).
+    pub fn succeeded(&self, name: &str, address: IpAddr) {
+        lock(&self.names).remove(name);
+        if let Some(w) = lock(&self.addresses).get_mut(&address_key(address)) {
+            w.failures = w.failures.saturating_sub(1);
+        }
     }
 }
 
@@ -99,31 +128,60 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
     #[test]
     fn a_name_and_an_address_are_limited_separately() {
         let t = Throttle::new(Duration::from_secs(60), 2, 3);
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        t.failed("ann", a);
-        assert!(t.blocked("ann", a).is_none());
-        t.failed("ann", b);
-        assert!(t.blocked("ann", a).is_some(), "two failures for ann");
-        assert!(t.blocked("bob", b).is_none());
-        t.failed("bob", a);
-        assert!(t.blocked("carl", a).is_none(), "two failures from a");
-        t.failed("dan", a);
-        assert!(t.blocked("carl", a).is_some(), "three failures from a");
-        assert!(t.blocked("carl", b).is_none());
-        t.succeeded("ann");
-        assert!(t.blocked("ann", b).is_none());
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        assert!(t.attempt("ann", a).is_ok());
+        assert!(t.attempt("ann", b).is_ok());
+        assert!(t.attempt("ann", a).is_err(), "two failures for ann");
+        assert!(t.attempt("bob", a).is_ok(), "a: 2 failures");
+        assert!(t.attempt("carl", a).is_err(), "three failures from a");
+        assert!(t.attempt("carl", b).is_ok());
+        t.succeeded("ann", b);
+        assert!(t.attempt("ann", b).is_ok(), "a success clears the name");
+    }
+
+    #[test]
+    fn a_success_refunds_its_own_count_only() {
+        let t = Throttle::new(Duration::from_secs(60), 10, 2);
+        let a = ip("10.0.0.1");
+        assert!(t.attempt("ann", a).is_ok());
+        t.succeeded("ann", a);
+        assert!(t.attempt("bob", a).is_ok());
+        assert!(t.attempt("carl", a).is_ok());
+        assert!(t.attempt("dan", a).is_err(), "bob and carl failed");
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_64_prefix() {
+        let t = Throttle::new(Duration::from_secs(60), 10, 2);
+        assert!(t.attempt("a", ip("2001:db8:1:2::1")).is_ok());
+        assert!(t.attempt("b", ip("2001:db8:1:2:ffff::9")).is_ok());
+        assert!(t.attempt("c", ip("2001:db8:1:2::77")).is_err());
+        assert!(t.attempt("c", ip("2001:db8:1:3::1")).is_ok());
+        assert_eq!(address_key(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
     }
 
     #[test]
     fn the_window_ends() {
         let t = Throttle::new(Duration::from_millis(1), 1, 1);
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        t.failed("ann", a);
+        let a = ip("10.0.0.1");
+        assert!(t.attempt("ann", a).is_ok());
         std::thread::sleep(Duration::from_millis(5));
-        assert!(t.blocked("ann", a).is_none());
+        assert!(t.attempt("ann", a).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let t = Throttle::new(Duration::from_secs(60), 1, u32::MAX);
+        for i in 0..MAX_KEYS + 10 {
+            let _ = t.attempt(&format!("user{i}"), ip("10.0.0.1"));
+        }
+        assert!(lock(&t.names).len() <= MAX_KEYS);
     }
 }

@@ -178,13 +178,17 @@ fn check_roles(conn: &mut AnyConnection, roles: &[String]) -> Result<(), UserErr
     Ok(())
 }
 
-fn exists(conn: &mut AnyConnection, name: &str) -> Result<bool, UserError> {
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The user whose name equals `name` ignoring case, if any: names are unique that way, so
+/// that `Ann` and `ann` cannot both exist (rules compare names as the database does, which
+/// on MariaDB ignores case).
+fn existing(conn: &mut AnyConnection, name: &str) -> Result<Option<String>, UserError> {
     Ok(users::table
-        .find(name)
+        .filter(lower(users::name).eq(name.to_ascii_lowercase()))
         .select(users::name)
         .first::<String>(conn)
-        .optional()?
-        .is_some())
+        .optional()?)
 }
 
 /// Adds user `name` with `password` and `roles` (each must be an RBAC role), in one
@@ -200,8 +204,8 @@ pub fn add(
     let hash = hash_password(password)?;
     conn.transaction(|conn| {
         check_roles(conn, roles)?;
-        if exists(conn, name)? {
-            return Err(UserError::Exists(name.to_owned()));
+        if let Some(taken) = existing(conn, name)? {
+            return Err(UserError::Exists(taken));
         }
         let at = now();
         diesel::insert_into(users::table)

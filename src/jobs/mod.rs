@@ -19,7 +19,7 @@ pub use self::model::{
     job_executions, job_output, JobExecution, JobStatus, OutputChunk, UnknownJobStatus,
     KILL_COLUMNS,
 };
-pub use self::queries::{follow, list, output, request_kill};
+pub use self::queries::{follow, list, output, output_page, request_kill};
 pub use self::runner::{instance_id_from_file, Runner};
 
 /// Settings of the job runner (the `[jobs]` section of the configuration).

@@ -97,6 +97,19 @@ pub fn output(
     uuid: &str,
     from: i64,
 ) -> Result<(JobExecution, Vec<OutputChunk>), JobError> {
+    output_page(conn, guard, uuid, from, None)
+}
+
+/// [`output`], at most `max_chunks` stored chunks of it (plus the part of the chunk that
+/// holds `from`): what a follower reads per poll, so that a long output is not read whole
+/// on every poll. Read on from the last chunk's [`OutputChunk::end`].
+pub fn output_page(
+    conn: &mut AnyConnection,
+    guard: &Guard,
+    uuid: &str,
+    from: i64,
+    max_chunks: Option<i64>,
+) -> Result<(JobExecution, Vec<OutputChunk>), JobError> {
     let job = guard.find::<JobExecution>(conn, uuid.to_owned())?;
     let columns = (
         job_output::byte_offset,
@@ -121,14 +134,15 @@ pub fn output(
         })
         .into_iter()
         .collect();
-    chunks.extend(
-        job_output::table
-            .filter(job_output::job_uuid.eq(uuid))
-            .filter(job_output::byte_offset.ge(from))
-            .order(job_output::byte_offset)
-            .select(columns)
-            .load::<OutputChunk>(conn)?,
-    );
+    let rest = job_output::table
+        .filter(job_output::job_uuid.eq(uuid))
+        .filter(job_output::byte_offset.ge(from))
+        .order(job_output::byte_offset)
+        .select(columns);
+    chunks.extend(match max_chunks {
+        Some(n) => rest.limit(n).load::<OutputChunk>(conn)?,
+        None => rest.load::<OutputChunk>(conn)?,
+    });
     Ok((job, chunks))
 }
 

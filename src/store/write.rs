@@ -177,7 +177,15 @@ pub fn upsert_set_types(
 /// # }
 /// ```
 pub fn delete_set_type(conn: &mut dyn StoreConnection, name: &str) -> Result<bool, StoreError> {
-    if BUILT_IN_SET_TYPES.contains(&name) {
+    // Compared as MySQL would compare it (case and trailing blanks ignored), and only
+    // identifiers: `ROLES` must not slip past the check to match `roles` in SQL.
+    if !is_identifier(name) {
+        return Err(StoreError::BadSetTypeName(name.to_owned()));
+    }
+    if BUILT_IN_SET_TYPES
+        .iter()
+        .any(|b| b.eq_ignore_ascii_case(name))
+    {
         return Err(StoreError::BuiltInSetType(name.to_owned()));
     }
     write_transaction(conn, |conn| {

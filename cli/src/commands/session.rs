@@ -19,11 +19,38 @@ pub struct LoginArgs {
     /// The token's lifetime in seconds (default: the server's).
     #[arg(long, value_name = "SECS")]
     expires_in: Option<u64>,
+    /// Allow plain http:// to a host other than this machine (the password and the token
+    /// then cross the network unencrypted).
+    #[arg(long)]
+    allow_http: bool,
+}
+
+/// Whether `server` is plain HTTP to another machine.
+fn plain_http_elsewhere(server: &str) -> bool {
+    let Some(rest) = server.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    !(host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()))
 }
 
 /// Logs in (the password at a prompt, or the first line of standard input) and keeps the
 /// token in the session file, readable by its owner only.
 pub fn login(args: LoginArgs) -> CommandResult {
+    if plain_http_elsewhere(&args.server) && !args.allow_http {
+        return Err(format!(
+            "{}: plain HTTP to another machine would send the password and the token unencrypted; use https://, or --allow-http",
+            args.server
+        )
+        .into());
+    }
     let password = super::users::read_password(&format!("password for {}: ", args.name), false)?;
     let mut body = json!({"name": args.name, "password": password});
     if let Some(secs) = args.expires_in {
@@ -72,5 +99,29 @@ pub fn logout() -> CommandResult {
             "session file removed, but the server did not revoke the token ({e}); it stays valid until it expires"
         )
         .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_http_elsewhere;
+
+    #[test]
+    fn only_loopback_may_be_plain_http() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
+            "https://rowguard.example.org",
+        ] {
+            assert!(!plain_http_elsewhere(ok), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:8080",
+            "http://rowguard.example.org",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(plain_http_elsewhere(bad), "{bad}");
+        }
     }
 }

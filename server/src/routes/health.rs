@@ -1,7 +1,6 @@
 //! Liveness and readiness, for load balancers and orchestrators (no login).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};
@@ -17,13 +16,8 @@ pub(crate) async fn health() -> Json<Value> {
 pub(crate) async fn ready(State(service): State<Service>) -> Result<Json<Value>, ApiError> {
     let backend = service
         .blocking(|_, conn| {
-            conn.batch_execute("SELECT 1").map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    format!("the database does not answer: {e}"),
-                )
-            })?;
+            conn.batch_execute("SELECT 1")
+                .map_err(ApiError::unavailable)?;
             Ok(conn.backend().to_string())
         })
         .await?;

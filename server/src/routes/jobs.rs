@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::rfc3339;
-use super::{Body, Params};
+use super::{Body, Params, PathArg};
 use crate::auth::Caller;
 use crate::state::Inner;
 use crate::{ApiError, Service};
@@ -35,6 +35,8 @@ pub(crate) const READ: &str = "jobs.read";
 pub(crate) const OUTPUT: &str = "jobs.output.read";
 /// `POST /api/jobs/{uuid}/kill` (which jobs: the job rules' `update`, or a super user).
 pub(crate) const KILL: &str = "jobs.kill.own";
+/// Holders may kill any running job, as `[jobs] super_users` may.
+pub(crate) const KILL_ANY: &str = "jobs.kill.any";
 
 /// The guard of the caller, once the caller holds `permission`.
 fn guard(
@@ -128,11 +130,16 @@ pub(crate) async fn start(
             "\"wait_ms\" may be at most {max}"
         )));
     }
-    let (job, output) = service
+    let command = request.command.clone();
+    let guard = service
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, RUN)?;
+            if request.wait_ms.is_some() {
+                // The output comes back too: it needs the output key as well.
+                caller.require(inner, conn, OUTPUT)?;
+            }
             let config = inner.runner.config();
-            if !config.commands.contains_key(&request.command) {
+            if !config.commands.contains_key(&command) {
                 let yours: Vec<&str> = config
                     .commands
                     .iter()
@@ -140,8 +147,7 @@ pub(crate) async fn start(
                     .map(|(n, _)| n.as_str())
                     .collect();
                 return Err(ApiError::invalid(format!(
-                    "command \"{}\" is not allowed (commands you may run: {})",
-                    request.command,
+                    "command \"{command}\" is not allowed (commands you may run: {})",
                     if yours.is_empty() {
                         "none".into()
                     } else {
@@ -149,29 +155,48 @@ pub(crate) async fn start(
                     }
                 )));
             }
-            let guard = inner.auth.guard(caller.subject(&graph));
+            Ok(inner.auth.guard(caller.subject(&graph)))
+        })
+        .await?;
+    // The runner takes connections of its own pool: none is held here meanwhile.
+    let (guard, uuid) = service
+        .blocking_alone(move |inner| {
             let uuid = inner
                 .runner
                 .start(&guard, &request.command, &request.params)?;
-            let Some(wait) = request.wait_ms else {
-                let job = guard.find::<JobExecution>(conn, uuid)?;
-                return Ok((job, None));
-            };
-            let job = inner
-                .runner
-                .wait(&guard, &uuid, Duration::from_millis(wait))?;
-            let (_, chunks) = jobs::output(conn, &guard, &uuid, 0)?;
-            let end = chunks.last().map_or(0, |c| c.end());
-            Ok((job, Some((jobs::OutputChunk::text(&chunks), end))))
+            if let Some(wait) = request.wait_ms {
+                inner
+                    .runner
+                    .wait(&guard, &uuid, Duration::from_millis(wait))?;
+            }
+            Ok((guard, uuid))
         })
         .await?;
-    let mut body = json!({"job": job_json(&job)});
+    let waited = request.wait_ms.is_some();
+    let found = uuid.clone();
+    let (job, output) = service
+        .blocking(move |_, conn| {
+            // The create rule may allow what the read rule hides: then no row is shown.
+            let job = match guard.find::<JobExecution>(conn, found.clone()) {
+                Ok(job) => job,
+                Err(rowguard::Error::NotFound { .. }) => return Ok((None, None)),
+                Err(e) => return Err(e.into()),
+            };
+            if !waited {
+                return Ok((Some(job), None));
+            }
+            let (_, chunks) = jobs::output(conn, &guard, &found, 0)?;
+            let end = chunks.last().map_or(0, |c| c.end());
+            Ok((Some(job), Some((jobs::OutputChunk::text(&chunks), end))))
+        })
+        .await?;
+    let mut body = json!({"uuid": uuid, "job": job.as_ref().map(job_json)});
     if let Some((text, end)) = output {
         body["output"] = Value::String(text);
         body["next_offset"] = json!(end);
     }
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/jobs/{}", job.uuid)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/jobs/{uuid}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
@@ -199,6 +224,9 @@ fn instant(name: &str, text: &str) -> Result<NaiveDateTime, ApiError> {
         })
 }
 
+/// Deepest page offset of the history.
+const MAX_OFFSET: i64 = 1_000_000_000;
+
 type Predicate = Box<
     dyn BoxableExpression<job_executions::table, MultiBackend, SqlType = diesel::sql_types::Bool>,
 >;
@@ -219,8 +247,10 @@ pub(crate) async fn list(
         )));
     }
     let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::invalid("\"offset\" may not be negative"));
+    if !(0..=MAX_OFFSET).contains(&offset) {
+        return Err(ApiError::invalid(format!(
+            "\"offset\" must be from 0 to {MAX_OFFSET}"
+        )));
     }
     let mut predicate: Predicate = Box::new(j::uuid.is_not_null());
     if let Some(command) = q.command {
@@ -252,12 +282,12 @@ pub(crate) async fn list(
                 .offset(offset)
                 .load(conn)?;
             let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
+            rows.truncate(usize::try_from(limit).unwrap_or(0));
             Ok(Json(json!({
                 "jobs": rows.iter().map(job_json).collect::<Vec<_>>(),
                 "limit": limit,
                 "offset": offset,
-                "next_offset": more.then_some(offset + limit),
+                "next_offset": more.then(|| offset.saturating_add(limit)),
             })))
         })
         .await
@@ -267,7 +297,7 @@ pub(crate) async fn list(
 pub(crate) async fn one(
     State(service): State<Service>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    PathArg(uuid): PathArg<String>,
 ) -> Result<Json<Value>, ApiError> {
     service
         .blocking(move |inner, conn| {
@@ -303,16 +333,21 @@ fn complete_prefix(bytes: &[u8]) -> usize {
     }
 }
 
+/// Stored chunks (of at most 8 KiB each) one read returns: a follower of a long output reads
+/// it a page at a time.
+const PAGE_CHUNKS: i64 = 128;
+
 fn read_piece(
     conn: &mut PooledConnection,
     guard: &Guard,
     uuid: &str,
     from: i64,
 ) -> Result<Piece, ApiError> {
-    let (job, chunks) = jobs::output(conn, guard, uuid, from)?;
+    let (job, chunks) = jobs::output_page(conn, guard, uuid, from, Some(PAGE_CHUNKS))?;
+    let more = chunks.len() as i64 >= PAGE_CHUNKS;
     let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.chunk).collect();
     let running = job.status.is_running();
-    let take = if running {
+    let take = if running || more {
         complete_prefix(&bytes)
     } else {
         bytes.len()
@@ -320,8 +355,19 @@ fn read_piece(
     Ok(Piece {
         text: String::from_utf8_lossy(&bytes[..take]).into_owned(),
         next: from + take as i64,
-        done: !running && take == bytes.len(),
+        done: !running && !more && take == bytes.len(),
         job,
+    })
+}
+
+/// The caller again, from the database: the same token's current session (roles changed
+/// since the request began count), or 401 if it was revoked or expired meanwhile.
+fn refreshed(conn: &mut PooledConnection, caller: &Caller) -> Result<Caller, ApiError> {
+    let session = crate::tokens::authenticate(conn, &caller.token)?
+        .ok_or_else(|| ApiError::unauthorized("the token was revoked or expired"))?;
+    Ok(Caller {
+        session,
+        ..caller.clone()
     })
 }
 
@@ -345,7 +391,7 @@ fn check_from(from: i64) -> Result<(), ApiError> {
 pub(crate) async fn output(
     State(service): State<Service>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    PathArg(uuid): PathArg<String>,
     Params(q): Params<OutputQuery>,
 ) -> Result<Json<Value>, ApiError> {
     check_from(q.from)?;
@@ -358,14 +404,26 @@ pub(crate) async fn output(
         )));
     }
     let deadline = Instant::now() + Duration::from_millis(wait);
+    let mut caller = caller;
+    let mut checked = Instant::now();
     loop {
-        let (caller, uuid) = (caller.clone(), uuid.clone());
-        let piece = service
+        let recheck = checked.elapsed() >= RECHECK_TOKEN;
+        let (asking, uuid) = (caller.clone(), uuid.clone());
+        let (piece, now) = service
             .blocking(move |inner, conn| {
-                let guard = guard(inner, conn, &caller, OUTPUT)?;
-                read_piece(conn, &guard, &uuid, q.from)
+                let asking = if recheck {
+                    refreshed(conn, &asking)?
+                } else {
+                    asking
+                };
+                let guard = guard(inner, conn, &asking, OUTPUT)?;
+                Ok((read_piece(conn, &guard, &uuid, q.from)?, asking))
             })
             .await?;
+        if recheck {
+            caller = now;
+            checked = Instant::now();
+        }
         if !piece.text.is_empty() || piece.done || Instant::now() >= deadline {
             return Ok(Json(json!({
                 "job": job_json(&piece.job),
@@ -383,7 +441,7 @@ pub(crate) async fn output(
 pub(crate) async fn output_text(
     State(service): State<Service>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    PathArg(uuid): PathArg<String>,
     Params(q): Params<OutputQuery>,
 ) -> Result<Response, ApiError> {
     check_from(q.from)?;
@@ -409,8 +467,8 @@ pub(crate) async fn output_text(
         .into_response())
 }
 
-/// How often a live stream looks at its token again: a logout, lock or password change ends
-/// the streams of the revoked token within this time.
+/// How often a live stream or a long poll looks at its token again: a logout, lock or password
+/// change ends it within this time, and a change of the user's roles applies.
 const RECHECK_TOKEN: Duration = Duration::from_secs(1);
 
 /// `GET /api/jobs/{uuid}/events?from`: the output as server-sent events. Each `output`
@@ -420,7 +478,7 @@ const RECHECK_TOKEN: Duration = Duration::from_secs(1);
 pub(crate) async fn events(
     State(service): State<Service>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    PathArg(uuid): PathArg<String>,
     Params(q): Params<OutputQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -468,16 +526,22 @@ pub(crate) async fn events(
             let read = f
                 .service
                 .blocking(move |inner, conn| {
-                    if recheck && crate::tokens::authenticate(conn, &caller.token)?.is_none() {
-                        return Err(ApiError::unauthorized("the token was revoked or expired"));
-                    }
+                    let caller = if recheck {
+                        refreshed(conn, &caller)?
+                    } else {
+                        caller
+                    };
                     let guard = guard(inner, conn, &caller, OUTPUT)?;
-                    read_piece(conn, &guard, &uuid, from)
+                    Ok((read_piece(conn, &guard, &uuid, from)?, caller))
                 })
                 .await;
             if recheck {
                 f.checked = Instant::now();
             }
+            let read = read.map(|(piece, caller)| {
+                f.caller = caller;
+                piece
+            });
             let event = match read {
                 Err(e) => {
                     f.ended = true;
@@ -518,12 +582,18 @@ pub(crate) async fn events(
 pub(crate) async fn kill(
     State(service): State<Service>,
     caller: Caller,
-    Path(uuid): Path<String>,
+    PathArg(uuid): PathArg<String>,
 ) -> Result<Response, ApiError> {
     let job = service
         .blocking(move |inner, conn| {
-            let guard = guard(inner, conn, &caller, KILL)?;
-            inner.runner.request_kill(&guard, &uuid)?;
+            let graph = caller.require(inner, conn, KILL)?;
+            let guard = inner.auth.guard(caller.subject(&graph));
+            // Super users: the configured ones, and holders of jobs.kill.any.
+            let mut supers = inner.runner.config().super_users.clone();
+            if graph.role_can(&caller.session.roles, KILL_ANY) {
+                supers.push(caller.session.user.clone());
+            }
+            jobs::request_kill(conn, &guard, &uuid, &supers)?;
             // A super user may kill a job the rules do not let them read: no row then.
             Ok(guard.find::<JobExecution>(conn, uuid).ok())
         })

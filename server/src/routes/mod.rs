@@ -5,7 +5,7 @@ mod jobs;
 mod rules;
 mod session;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -44,7 +44,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/rules/check", Some(rules::CHECK)),
     ("POST", "/api/rules/check", Some(rules::CHECK)),
     ("POST", "/api/rules/explain", Some(rules::READ)),
-    ("POST", "/api/rules/try", Some(rules::READ)),
+    ("POST", "/api/rules/try", Some(rules::TRY)),
     ("GET", "/api/set-types", Some(rules::READ)),
     ("POST", "/api/set-types", Some(rules::WRITE)),
     ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
@@ -94,12 +94,49 @@ pub fn router(service: Service) -> Router {
         .route("/api/relations", get(rules::relations))
         .route("/api/permissions", get(rules::permissions))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(service)
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// Answers carry tokens, rules and job output: no cache may keep them.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Path parameters whose rejections (a segment that is not UTF-8, say) are JSON errors.
+pub(crate) struct PathArg<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathArg<T>
+where
+    axum::extract::Path<T>: FromRequestParts<S, Rejection = PathRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| PathArg(v))
+            .map_err(|r| ApiError::new(r.status(), "bad_path", r.body_text()))
+    }
 }
 
 /// A JSON body whose rejections are JSON errors: 400 for broken JSON, 413 for a body over

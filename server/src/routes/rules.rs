@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use rowguard::{Right, Subject};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Body, Params};
+use super::{Body, Params, PathArg};
 use crate::auth::Caller;
 use crate::{ApiError, Service};
 
@@ -23,6 +23,9 @@ pub(crate) const READ: &str = "rules.read";
 pub(crate) const WRITE: &str = "rules.write";
 /// Checking rules.
 pub(crate) const CHECK: &str = "rules.check";
+/// Trying rules: lists the rows (or keys) any subject may act on, so it reads data as that
+/// subject, absolute rights included.
+pub(crate) const TRY: &str = "rules.try";
 /// The role × permission matrix.
 pub(crate) const PERMISSIONS: &str = "permissions.read";
 
@@ -67,7 +70,7 @@ pub(crate) async fn list(
 pub(crate) async fn put(
     State(service): State<Service>,
     caller: Caller,
-    Path((set_type, set_value, model)): Path<(String, String, String)>,
+    PathArg((set_type, set_value, model)): PathArg<(String, String, String)>,
     Body(rules): Body<Value>,
 ) -> Result<Response, ApiError> {
     if !rules.is_object() {
@@ -109,7 +112,7 @@ pub(crate) async fn put(
 pub(crate) async fn delete(
     State(service): State<Service>,
     caller: Caller,
-    Path((set_type, set_value, model)): Path<(String, String, String)>,
+    PathArg((set_type, set_value, model)): PathArg<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     service
         .blocking(move |inner, conn| {
@@ -273,7 +276,7 @@ pub(crate) async fn explain(
 
 /// `POST /api/rules/try` `{"subject", "attributes", "model", "action", "columns"?}`: the keys
 /// of the rows the subject may read, update or delete (with `columns`: the rows, as the
-/// subject sees them).
+/// subject sees them). It reads data as any subject, so it has a key of its own.
 pub(crate) async fn try_rows(
     State(service): State<Service>,
     caller: Caller,
@@ -287,7 +290,7 @@ pub(crate) async fn try_rows(
     }
     service
         .blocking(move |inner, conn| {
-            let graph = caller.require(inner, conn, READ)?;
+            let graph = caller.require(inner, conn, TRY)?;
             let subject = graph.subject(request.subject());
             if request.columns {
                 let rows =
@@ -363,7 +366,7 @@ pub(crate) async fn add_set_type(
 pub(crate) async fn delete_set_type(
     State(service): State<Service>,
     caller: Caller,
-    Path(name): Path<String>,
+    PathArg(name): PathArg<String>,
 ) -> Result<StatusCode, ApiError> {
     service
         .blocking(move |inner, conn| {

@@ -17,21 +17,45 @@ use crate::tokens::issue;
 use crate::users::{users, validate_name, verify_password};
 use crate::{ApiError, Service};
 
-/// The client's address: the TCP peer (serve with connect info, as [`crate::serve`] does);
-/// `0.0.0.0` when the application's server does not provide it.
+/// The client's address: the TCP peer (serve with connect info, as [`crate::serve`] does),
+/// or with `trust_forwarded_for` the last address of `X-Forwarded-For` (the one the trusted
+/// proxy in front appended). Without either, every client counts as `0.0.0.0` (said once in
+/// the log).
 pub(crate) struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+static NO_ADDRESS_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl FromRequestParts<Service> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Service,
+    ) -> Result<Self, Self::Rejection> {
+        if service.config().trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .and_then(|a| a.trim().parse::<IpAddr>().ok());
+            if let Some(address) = forwarded {
+                return Ok(ClientAddr(address));
+            }
+        }
+        match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(info) => Ok(ClientAddr(info.0.ip())),
+            None => {
+                if !NO_ADDRESS_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        "no client address (serve with into_make_service_with_connect_info, or set trust_forwarded_for behind a proxy): every login counts against one address"
+                    );
+                }
+                Ok(ClientAddr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+            }
+        }
     }
 }
 
@@ -83,7 +107,11 @@ pub(crate) async fn login(
                 ))
             })?,
     };
-    if let Some(wait) = service.inner.throttle.blocked(&name, address) {
+    // Only a valid name is a key of the throttle or reaches the log: an invalid one (a
+    // password typed into the name field, 200 KiB of text) is counted under one shared key.
+    let valid = validate_name(&name).is_ok();
+    let key = if valid { name.clone() } else { String::new() };
+    if let Err(wait) = service.inner.throttle.attempt(&key, address) {
         let secs = wait.as_secs().max(1);
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -93,13 +121,22 @@ pub(crate) async fn login(
         e.retry_after = Some(secs);
         return Err(e);
     }
+    // argon2id takes 19 MiB and a core per check: a few at a time, and never while holding a
+    // database connection.
+    let _permit = service
+        .inner
+        .logins
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let (token, expires_at) = service
-        .blocking(move |inner, conn| {
-            let stored: Option<(String, bool, i64)> = if validate_name(&name).is_ok() {
+        .blocking_alone(move |inner| {
+            let stored: Option<(String, bool, i64)> = if valid {
+                let mut conn = inner.pool.get()?;
                 users::table
                     .find(&name)
                     .select((users::password_hash, users::locked, users::token_epoch))
-                    .first(&mut **conn)
+                    .first(&mut *conn)
                     .optional()?
             } else {
                 None
@@ -107,15 +144,20 @@ pub(crate) async fn login(
             // The same work for a missing user as for a wrong password.
             let hash = stored.as_ref().map_or(&inner.decoy_hash, |(h, _, _)| h);
             let matches = verify_password(&password, hash);
+            let shown = if valid {
+                name.as_str()
+            } else {
+                "<invalid name>"
+            };
             match stored {
                 Some((_, false, epoch)) if matches => {
-                    inner.throttle.succeeded(&name);
-                    tracing::info!(user = %name, "login");
-                    issue(conn, &name, epoch, ttl)
+                    inner.throttle.succeeded(&key, address);
+                    tracing::info!(user = %shown, "login");
+                    let mut conn = inner.pool.get()?;
+                    issue(&mut conn, &name, epoch, ttl)
                 }
                 _ => {
-                    inner.throttle.failed(&name, address);
-                    tracing::warn!(user = %name, %address, "failed login");
+                    tracing::warn!(user = %shown, %address, "failed login");
                     Err(invalid_login())
                 }
             }
@@ -168,6 +210,8 @@ pub(crate) async fn me(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let session = caller.session.clone();
+    // A page reloaded by the browser gets its CSRF token back here.
+    let csrf = (caller.via == crate::auth::Via::Cookie).then(|| caller.token.csrf());
     service
         .blocking(move |inner, conn| {
             let graph = inner.rbac.graph(&mut **conn)?;
@@ -184,6 +228,7 @@ pub(crate) async fn me(
                 "permissions": permissions,
                 "absolute_rights": subject.has_absolute_rights(),
                 "expires_at": rfc3339(session.expires_at),
+                "csrf_token": csrf,
             })))
         })
         .await

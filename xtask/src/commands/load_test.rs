@@ -151,13 +151,17 @@ fn start(db: &TestDatabase, args: &Args) -> Result<SocketAddr, Box<dyn std::erro
         max_size: server.pool_size,
         ..PoolOptions::default()
     })?;
-    let service = Service::new(
-        pool,
-        Authorizer::new(Config::default()),
-        server,
+    let auth = Authorizer::new(Config::default());
+    let runner = rowguard::jobs::Runner::new(
+        db.pool(PoolOptions {
+            max_size: 4,
+            ..PoolOptions::default()
+        })?,
+        auth.clone(),
         jobs,
         instance,
-    )?;
+    );
+    let service = Service::new(pool, auth, server, runner)?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -80,8 +80,13 @@ pub(super) fn remote(command: JobsCommand) -> CommandResult {
         }
         JobsCommand::List { who, json } => {
             no_subject(&who)?;
-            let page = server.get("/api/jobs?limit=500")?;
-            let list = page["jobs"].as_array().cloned().unwrap_or_default();
+            let mut list = Vec::new();
+            let mut offset = Some(0);
+            while let Some(at) = offset {
+                let page = server.get(&format!("/api/jobs?limit=100&offset={at}"))?;
+                list.extend(page["jobs"].as_array().cloned().unwrap_or_default());
+                offset = page["next_offset"].as_i64();
+            }
             if json {
                 super::super::print_json(&Value::Array(list))?;
             } else if list.is_empty() {

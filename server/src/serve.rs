@@ -38,7 +38,13 @@ pub enum ServeError {
     /// The job runner's set-up (the instance id file).
     #[error(transparent)]
     Jobs(#[from] JobError),
-    /// The service could not be set up (the job model, say).
+    /// No connection for the set-up.
+    #[error("no database connection: {0}")]
+    Pool(r2d2::Error),
+    /// The job model could not be registered (a database without rowguard's tables, say).
+    #[error("cannot register the job model (has `rowguard migrate` run?): {0}")]
+    Register(rowguard::Error),
+    /// The service could not be set up.
     #[error("{0}")]
     Setup(String),
     /// The address could not be bound.
@@ -105,8 +111,7 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
         jobs,
         instance,
     );
-    let service =
-        Service::new(pool, auth, server, runner).map_err(|e| ServeError::Setup(e.message))?;
+    let service = Service::new(pool, auth, server, runner)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

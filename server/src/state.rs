@@ -7,7 +7,7 @@ use rowguard::rbac::Rbac;
 use rowguard::{Authorizer, Pool, PooledConnection};
 
 use crate::throttle::Throttle;
-use crate::{ApiError, ServerConfig};
+use crate::{ApiError, ServeError, ServerConfig};
 
 /// Password checks that may run at once; more wait their turn.
 const LOGINS_AT_ONCE: usize = 4;
@@ -42,13 +42,15 @@ impl Service {
         auth: Authorizer,
         config: ServerConfig,
         runner: Runner,
-    ) -> Result<Self, ApiError> {
-        let mut conn = pool.get()?;
-        auth.register::<rowguard::jobs::JobExecution>(&mut conn)?;
+    ) -> Result<Self, ServeError> {
+        let mut conn = pool.get().map_err(ServeError::Pool)?;
+        auth.register::<rowguard::jobs::JobExecution>(&mut conn)
+            .map_err(ServeError::Register)?;
         drop(conn);
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(ApiError::internal)?;
-        let decoy_hash = crate::users::hash_password(&format!("{secret:?}"))?;
+        getrandom::fill(&mut secret).map_err(|e| ServeError::Setup(e.to_string()))?;
+        let decoy_hash = crate::users::hash_password(&format!("{secret:?}"))
+            .map_err(|e| ServeError::Setup(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 rbac: Rbac::new(auth.config()),

@@ -59,11 +59,34 @@ pub fn run(args: Args) -> CommandResult {
         }
     }
 
+    // The README's curl session is a test; it needs curl and jq.
+    let tools: Vec<&str> = ["curl", "jq"]
+        .into_iter()
+        .filter(|tool| {
+            !Command::new(tool)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if !tools.is_empty() {
+        missing.push(format!(
+            "{} not found: the README's curl session needs them (`apt-get install curl jq`)",
+            tools.join(" and ")
+        ));
+        skips.push("the_readme_curl_session_runs");
+    }
+
     for why in &missing {
         eprintln!("notice: {why}");
     }
     if ci && !missing.is_empty() {
-        return Err("CI=true requires every backend (SQLite, PostgreSQL, MySQL/MariaDB)".into());
+        return Err(
+            "CI=true requires every backend (SQLite, PostgreSQL, MySQL/MariaDB) and curl and jq"
+                .into(),
+        );
     }
     if !skips.is_empty() {
         eprintln!("notice: skipping tests named {}", skips.join(", "));

@@ -20,6 +20,7 @@ rowguard::backend_tests!(
     two_instances_act_as_one,
     the_cli_logs_in_and_acts_remotely,
     the_readme_curl_session_runs,
+    every_keyed_endpoint_refuses_without_its_key,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -1481,5 +1482,99 @@ fn the_readme_curl_session_runs(db: &TestDatabase) {
         expected,
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A user whose roles hold none of the keys gets 403 from every keyed endpoint, with a valid
+/// request, and nothing is written; the table below must name every endpoint of the router.
+fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let nobody = Client::login(&server, "nobody");
+    let subject = json!({"subject": {"roles": ["support"]}, "model": "contacts", "action": "read"});
+    let requests: Vec<(&str, &str, Value)> = vec![
+        ("GET", "/api/commands", Value::Null),
+        (
+            "POST",
+            "/api/jobs",
+            json!({"command": "greet", "params": {"name": "x"}}),
+        ),
+        ("GET", "/api/jobs", Value::Null),
+        ("GET", "/api/jobs/{uuid}", Value::Null),
+        ("GET", "/api/jobs/{uuid}/output", Value::Null),
+        ("GET", "/api/jobs/{uuid}/output.txt", Value::Null),
+        ("GET", "/api/jobs/{uuid}/events", Value::Null),
+        ("POST", "/api/jobs/{uuid}/kill", json!({})),
+        ("GET", "/api/rules", Value::Null),
+        (
+            "PUT",
+            "/api/rules/{set_type}/{set_value}/{model}",
+            json!({"read": "*"}),
+        ),
+        (
+            "DELETE",
+            "/api/rules/{set_type}/{set_value}/{model}",
+            Value::Null,
+        ),
+        ("GET", "/api/rules/check", Value::Null),
+        (
+            "POST",
+            "/api/rules/check",
+            json!({"model": "contacts", "rules": {"read": "*"}}),
+        ),
+        ("POST", "/api/rules/explain", subject.clone()),
+        ("POST", "/api/rules/try", subject),
+        ("GET", "/api/set-types", Value::Null),
+        ("POST", "/api/set-types", json!({"name": "teams"})),
+        ("DELETE", "/api/set-types/{name}", Value::Null),
+        ("GET", "/api/models", Value::Null),
+        ("GET", "/api/relations", Value::Null),
+        ("GET", "/api/permissions", Value::Null),
+    ];
+    let keyed: Vec<(&str, &str)> = rowguard_server::ENDPOINTS
+        .iter()
+        .filter(|(_, _, key)| key.is_some())
+        .map(|(m, p, _)| (*m, *p))
+        .collect();
+    let tried: Vec<(&str, &str)> = requests.iter().map(|(m, p, _)| (*m, *p)).collect();
+    assert_eq!(tried, keyed, "every keyed endpoint, in the router's order");
+    // A real job of ann's, so that the job paths name one that exists.
+    let ann = Client::login(&server, "ann");
+    let a = ann.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "ann"}, "wait_ms": 10000}),
+    );
+    let uuid = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    for (method, path, body) in requests {
+        let concrete = path
+            .replace("{uuid}", &uuid)
+            .replace("{set_type}", "roles")
+            .replace("{set_value}", "support")
+            .replace("{model}", "job_executions")
+            .replace("{name}", "groups");
+        let a = match method {
+            "GET" => nobody.get(&concrete),
+            "POST" => nobody.post(&concrete, body),
+            "PUT" => nobody.put(&concrete, body),
+            _ => nobody.delete(&concrete),
+        };
+        assert_eq!(a.status, 403, "{method} {path}: {a:?}");
+        assert_eq!(a.body["code"], "forbidden", "{method} {path}");
+    }
+    // Nothing was written: the rule and the set type are there, one job only.
+    let root = Client::login(&server, "root");
+    assert!(root
+        .get("/api/rules?model=job_executions")
+        .body
+        .as_array()
+        .is_some_and(|r| r.iter().any(|r| r["set_value"] == "support")));
+    assert!(root
+        .get("/api/set-types")
+        .body
+        .as_array()
+        .is_some_and(|t| t.contains(&json!("groups"))));
+    assert_eq!(
+        root.get("/api/jobs").body["jobs"].as_array().map(Vec::len),
+        Some(1)
     );
 }

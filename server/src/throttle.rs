@@ -139,7 +139,10 @@ mod tests {
         assert!(t.attempt("ann", a).is_ok());
         assert!(t.attempt("ann", b).is_ok());
         assert!(t.attempt("ann", a).is_err(), "two failures for ann");
-        assert!(t.attempt("bob", a).is_ok(), "a refused attempt does not count");
+        assert!(
+            t.attempt("bob", a).is_ok(),
+            "a refused attempt does not count"
+        );
         assert!(t.attempt("dan", a).is_ok(), "a: 2 failures so far");
         assert!(t.attempt("carl", a).is_err(), "three failures from a");
         assert!(t.attempt("carl", b).is_ok());

@@ -126,7 +126,13 @@ impl Remote {
         path: &str,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> RemoteResult<Value> {
-        let mut response = response.map_err(|e| format!("{}{path}: {e}", self.server))?;
+        let mut response = response.map_err(|e| match e {
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+                "{}{path}: connection refused: is `rowguard serve` running at {}?",
+                self.server, self.server
+            ),
+            other => format!("{}{path}: {other}", self.server),
+        })?;
         let status = response.status();
         let text = response
             .body_mut()

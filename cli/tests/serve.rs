@@ -21,6 +21,7 @@ rowguard::backend_tests!(
     the_cli_logs_in_and_acts_remotely,
     the_readme_curl_session_runs,
     every_keyed_endpoint_refuses_without_its_key,
+    stopping_the_server_stops_its_jobs,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -38,6 +39,7 @@ long_poll_max_ms = 5000
 output_poll_ms = 20
 # Small: requests must never hold one connection while waiting for another.
 pool_size = 4
+max_streams = 3
 
 [jobs]
 sigterm_after_ms = 300
@@ -68,7 +70,10 @@ fn readme_block(marker: &str, lang: &str) -> String {
 
 /// The test configuration: the README's example commands, and one more.
 fn config() -> String {
-    let commands = readme_block("With these commands in `rowguard.toml`", "toml");
+    let commands = readme_block(
+        "First the commands jobs may run, in `rowguard.toml`",
+        "toml",
+    );
     format!("{CONFIG_BASE}\n{commands}")
 }
 
@@ -163,14 +168,18 @@ impl Env {
         std::fs::create_dir_all(&extra).expect("seed dir");
         std::fs::write(
             extra.join("runner.json"),
-            r#"{"roles": [{"name": "runner", "permissions": ["jobs.command.list", "jobs.command.run"]}],
+            r#"{"roles": [{"name": "runner", "permissions": ["jobs.command.list", "jobs.command.run"]},
+                          {"name": "blind", "permissions": ["jobs.command.run", "jobs.output.read"]}],
                 "rules": [{"set_type": "roles", "set_value": "runner", "model": "job_executions",
+                           "rules": {"create": "*"}},
+                          {"set_type": "roles", "set_value": "blind", "model": "job_executions",
                            "rules": {"create": "*"}}]}"#,
         )
         .expect("seed");
         ok(rowguard(&env, &["seed", "--dir", "seeds"], "", &[]));
         for (name, role) in [
             ("runner", Some("runner")),
+            ("blind", Some("blind")),
             ("ann", Some("support")),
             ("bob", Some("support")),
             ("dev", Some("devops")),
@@ -243,6 +252,30 @@ impl Server {
 
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+}
+
+impl Server {
+    /// SIGTERM, as a service manager stops it; waits for the process to exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -603,6 +636,23 @@ fn logins_tokens_and_status_codes(db: &TestDatabase) {
         "other names are not throttled"
     );
 
+    // A login loop cannot fill the token table: a user keeps the newest 100.
+    let max = rowguard_server::tokens::MAX_TOKENS_PER_USER;
+    let first = Client::login(&server, "root");
+    for _ in 0..max {
+        Client::login(&server, "root");
+    }
+    assert_eq!(first.get("/api/me").status, 401, "the oldest token is gone");
+    let out = ok(rowguard(&env, &["users", "list", "--json"], "", &[]));
+    let users: Value = serde_json::from_str(&out).expect("json");
+    let root = users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["name"] == "root")
+        .expect("root");
+    assert_eq!(root["active_tokens"], max);
+
     // Nothing secret in the log.
     let log = server.log();
     assert!(log.contains("failed login"), "{log}");
@@ -839,6 +889,18 @@ fn jobs_over_http(db: &TestDatabase) {
     assert_eq!(a.status, 201, "{a:?}");
     assert!(
         a.body["uuid"].as_str().is_some() && a.body["job"].is_null(),
+        "{a:?}"
+    );
+    // With the output key, waiting for a job the rules hide is 201 too (not 404: a client
+    // that retried would start it twice), with neither row nor output.
+    let blind = Client::login(&server, "blind");
+    let a = blind.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "b"}, "wait_ms": 5000}),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert!(
+        a.body["job"].is_null() && a.body.get("output").is_none(),
         "{a:?}"
     );
 
@@ -1082,6 +1144,35 @@ fn jobs_over_http(db: &TestDatabase) {
             .status,
         403
     );
+    // Open streams are bounded (max_streams = 3 here): the fourth is 503, in JSON.
+    let a = ann.post("/api/jobs", json!({"command": "stubborn"}));
+    let long = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let open: Vec<_> = (0..3)
+        .map(|_| {
+            agent()
+                .get(&ann.url(&format!("/api/jobs/{long}/events")))
+                .header(
+                    "Authorization",
+                    format!("Bearer {}", ann.token.as_deref().unwrap_or("")),
+                )
+                .call()
+                .expect("stream")
+        })
+        .collect();
+    assert!(open.iter().all(|r| r.status().as_u16() == 200));
+    let a = ann.get(&format!("/api/jobs/{long}/events"));
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (503, Some("busy")),
+        "{a:?}"
+    );
+    drop(open);
+    assert_eq!(
+        ann.post(&format!("/api/jobs/{long}/kill"), json!({}))
+            .status,
+        202
+    );
+    ann.wait_for_end(&long);
 }
 
 fn rules_and_permissions_over_http(db: &TestDatabase) {
@@ -1097,7 +1188,7 @@ fn rules_and_permissions_over_http(db: &TestDatabase) {
     assert!(
         a.body
             .as_array()
-            .is_some_and(|r| r.len() == 3 && r.iter().all(|r| r["valid"] == true)),
+            .is_some_and(|r| r.len() == 4 && r.iter().all(|r| r["valid"] == true)),
         "{a:?}"
     );
     assert_eq!(ann.get("/api/rules").status, 403);
@@ -1345,6 +1436,16 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     assert_ne!(code, 0);
     assert!(err.contains("not logged in"), "{err}");
 
+    // A URL without its scheme is named as such.
+    let (code, _, err) = rowguard(
+        &env,
+        &["login", "--server", "127.0.0.1:8080", "--name", "ann"],
+        "x\n",
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("with its scheme"), "{err}");
+
     // Plain HTTP to another machine is refused before anything is sent.
     let (code, _, err) = rowguard(
         &env,
@@ -1443,7 +1544,7 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     // users list shows the users and their roles.
     let out = ok(rowguard(&env, &["users", "list", "--json"], "", &[]));
     let users: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(users.as_array().map(Vec::len), Some(6));
+    assert_eq!(users.as_array().map(Vec::len), Some(7));
     let (code, _, err) = rowguard(
         &env,
         &["users", "add", "eve", "--role", "superhero"],
@@ -1458,6 +1559,22 @@ fn the_cli_logs_in_and_acts_remotely(db: &TestDatabase) {
     let (code, _, err) = rowguard(&env, &["users", "add", "ann"], "a long enough one\n", &[]);
     assert_ne!(code, 0);
     assert!(err.contains("exists already"), "{err}");
+
+    // Logout while the server is down keeps the session file (the token is not revoked yet).
+    ok(rowguard(
+        &env,
+        &["login", "--server", &at, "--name", "ann"],
+        &format!("{PASSWORD}\n"),
+        &[],
+    ));
+    drop(server);
+    let (code, _, err) = rowguard(&env, &["logout"], "", &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("is `rowguard serve` running") && err.contains("the session file stays"),
+        "{err}"
+    );
+    assert!(session.exists());
 }
 
 /// The README's curl session, run as written against a live server: what it prints is what
@@ -1576,5 +1693,34 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
     assert_eq!(
         root.get("/api/jobs").body["jobs"].as_array().map(Vec::len),
         Some(1)
+    );
+}
+
+/// SIGTERM stops the server's jobs (as a kill, recorded so) before it exits: they do not
+/// outlive it.
+fn stopping_the_server_stops_its_jobs(db: &TestDatabase) {
+    let env = Env::new(db);
+    let mut one = Server::start(&env, "one");
+    let ann = Client::login(&one, "ann");
+    let a = ann.post("/api/jobs", json!({"command": "stubborn"}));
+    let uuid = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    let a = ann.get(&format!("/api/jobs/{uuid}/output?wait_ms=5000"));
+    assert!(
+        a.body["text"].as_str().is_some_and(|t| t.contains("ready")),
+        "{a:?}"
+    );
+    let status = one.terminate();
+    assert!(status.success(), "{status:?}: {}", one.log());
+    assert!(
+        one.log().contains("stopped 1 running job(s)"),
+        "{}",
+        one.log()
+    );
+    let two = Server::start(&env, "two");
+    let job = Client::login(&two, "dev").get(&format!("/api/jobs/{uuid}"));
+    assert_eq!(job.body["status"], "killed", "{job:?}");
+    assert_eq!(
+        job.body["killed_by"], "rowguard serve (shutdown)",
+        "{job:?}"
     );
 }

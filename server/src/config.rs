@@ -52,8 +52,10 @@ pub struct ServerConfig {
     pub output_poll_ms: u64,
     /// Most jobs per page of the history.
     pub page_size_max: i64,
-    /// Database connections of this instance.
+    /// Database connections of this instance (the job runner has 4 more of its own).
     pub pool_size: u32,
+    /// Event streams and long polls open at once; more are answered 503.
+    pub max_streams: usize,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +75,7 @@ impl Default for ServerConfig {
             output_poll_ms: 100,
             page_size_max: 500,
             pool_size: 16,
+            max_streams: 512,
         }
     }
 }
@@ -124,9 +127,9 @@ impl ServerConfig {
         if self.login_max_failures_per_name == 0 || self.login_max_failures_per_address == 0 {
             return Err("login_max_failures_per_name and _per_address must be at least 1".into());
         }
-        if self.page_size_max < 1 || self.pool_size < 1 {
-            return Err("page_size_max and pool_size must be at least 1".into());
-        }
+        bound("page_size_max", self.page_size_max as u64, 1, 10_000)?;
+        bound("pool_size", u64::from(self.pool_size), 1, 1_000)?;
+        bound("max_streams", self.max_streams as u64, 1, 100_000)?;
         Ok(())
     }
 

@@ -109,6 +109,14 @@ impl From<rowguard::Error> for ApiError {
             // A row the rules hide is answered exactly like a missing one.
             E::NotFound { .. } => Self::not_found(e.to_string()),
             E::InvalidSearch { .. } | E::UnknownModel { .. } => Self::invalid(e.to_string()),
+            // Writes the model does not take.
+            E::Immutable { .. } => Self::forbidden(e.to_string()),
+            // The model's stored definition, its rules and its table disagree: a DBA's to fix,
+            // and the message says how.
+            E::HiddenColumnNotNull { .. }
+            | E::UndeclaredColumn { .. }
+            | E::ModelMismatch { .. } => Self::conflict(e.to_string()),
+            E::Db(rowguard::DbError::Pool { message, .. }) => Self::unavailable(message),
             other => Self::internal(other),
         }
     }

@@ -48,7 +48,7 @@ pub enum ServeError {
     #[error("{0}")]
     Setup(String),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr} (expected HOST:PORT, e.g. 127.0.0.1:8080): {source}")]
     Bind {
         /// The address.
         addr: String,
@@ -73,6 +73,39 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Says at start-up which commands the service runs, and which of them nobody can run (a
+/// permission that RBAC does not define): better in the log now than as a 403 later.
+fn warn_about_commands(service: &Service) {
+    let commands = &service.runner().config().commands;
+    if commands.is_empty() {
+        tracing::warn!(
+            "no [jobs.commands] configured (rowguard.toml or ROWGUARD_ALLOWED_COMMANDS): no job can be started"
+        );
+        return;
+    }
+    let names: Vec<&str> = commands.keys().map(String::as_str).collect();
+    tracing::info!("commands: {}", names.join(", "));
+    let graph = service
+        .inner
+        .pool
+        .get()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| rowguard::rbac::load(&mut *conn).map_err(|e| e.to_string()));
+    match graph {
+        Ok(graph) => {
+            for (name, c) in commands {
+                if !graph.permissions().contains_key(&c.permission) {
+                    tracing::warn!(
+                        "command \"{name}\" needs permission \"{}\", which is not defined (seeds' permissions): nobody can run it",
+                        c.permission
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("cannot check the commands' permissions: {e}"),
+    }
 }
 
 async fn signal() {
@@ -115,13 +148,14 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .map_err(|source| ServeError::Bind {
                 addr: addr.clone(),
                 source,
             })?;
+        warn_about_commands(&service);
         ready(listener.local_addr()?);
         let stop = Arc::new(tokio::sync::Notify::new());
         let stopped = stop.clone();
@@ -133,7 +167,28 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
         stop.notify_one();
         // Streams of running jobs would hold the shutdown open; they get DRAIN to end.
         let _ = tokio::time::timeout(DRAIN, running).await;
-        service.runner().shutdown();
+        // The jobs this instance runs end with it, killed as a kill would (and recorded so).
+        let runner = service.clone();
+        let stopped = tokio::task::spawn_blocking(move || {
+            let config = runner.runner().config();
+            let escalation = config.sigterm_after_ms + config.sigkill_after_ms + 2_000;
+            let stopped = runner.runner().stop_jobs(
+                "rowguard serve (shutdown)",
+                Duration::from_millis(escalation),
+            );
+            runner.runner().shutdown();
+            stopped
+        })
+        .await;
+        match stopped {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("stopped {n} running job(s)"),
+            Ok(Err(e)) => tracing::error!("could not stop the running jobs: {e}"),
+            Err(e) => tracing::error!("could not stop the running jobs: {e}"),
+        }
         Ok(())
-    })
+    });
+    // Blocking work still running (a long poll's read, say) is not waited for beyond DRAIN.
+    runtime.shutdown_timeout(DRAIN);
+    served
 }

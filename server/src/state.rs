@@ -26,7 +26,9 @@ pub(crate) struct Inner {
     pub config: ServerConfig,
     pub throttle: Throttle,
     /// Bounds the argon2id checks running at once (each takes 19 MiB and a core).
-    pub logins: tokio::sync::Semaphore,
+    pub logins: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Open event streams and long polls: each polls the database, so they are bounded.
+    pub streams: std::sync::Arc<tokio::sync::Semaphore>,
     /// Verified against when the user does not exist, so that an unknown name costs what a
     /// wrong password costs.
     pub decoy_hash: String,
@@ -43,6 +45,9 @@ impl Service {
         config: ServerConfig,
         runner: Runner,
     ) -> Result<Self, ServeError> {
+        config
+            .validate()
+            .map_err(|e| ServeError::Setup(format!("[server]: {e}")))?;
         let mut conn = pool.get().map_err(ServeError::Pool)?;
         auth.register::<rowguard::jobs::JobExecution>(&mut conn)
             .map_err(ServeError::Register)?;
@@ -55,7 +60,8 @@ impl Service {
             inner: Arc::new(Inner {
                 rbac: Rbac::new(auth.config()),
                 runner,
-                logins: tokio::sync::Semaphore::new(LOGINS_AT_ONCE),
+                logins: Arc::new(tokio::sync::Semaphore::new(LOGINS_AT_ONCE)),
+                streams: Arc::new(tokio::sync::Semaphore::new(config.max_streams)),
                 throttle: Throttle::new(
                     config.login_window(),
                     config.login_max_failures_per_name,

@@ -10,8 +10,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Most keys per map. When a map is full of unexpired windows it is cleared (and said in the
-/// log): memory stays bounded, at the price of a fresh allowance after such a flood.
+/// Most keys per map. A full map first forgets the keys that are below their limit (and
+/// expired ones); keys at their limit are never forgotten before their window ends, so a
+/// flood of new names cannot reset a locked-out one. If every key is at its limit, new keys
+/// are refused until windows end.
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +63,18 @@ fn wait<K: std::hash::Hash + Eq>(
     (elapsed < window && w.failures >= limit).then(|| window - elapsed)
 }
 
-fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, key: K, window: Duration) {
+/// Counts a failure for `key`; `false` if the map is full of keys at their limit.
+fn count<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Window>,
+    key: K,
+    limit: u32,
+    window: Duration,
+) -> bool {
     if map.len() >= MAX_KEYS && !map.contains_key(&key) {
-        map.retain(|_, w| w.started.elapsed() < window);
+        map.retain(|_, w| w.started.elapsed() < window && w.failures >= limit);
         if map.len() >= MAX_KEYS {
-            tracing::warn!("login throttle: {MAX_KEYS} keys within one window; starting over");
-            map.clear();
+            tracing::warn!("login throttle: {MAX_KEYS} keys at their limit; refusing new ones");
+            return false;
         }
     }
     let now = Instant::now();
@@ -81,6 +89,7 @@ fn count<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, key: K, window: 
         };
     }
     w.failures = w.failures.saturating_add(1);
+    true
 }
 
 impl Throttle {
@@ -108,8 +117,11 @@ impl Throttle {
         if let Some(w) = by_name.max(by_address) {
             return Err(w);
         }
-        count(&mut names, name.to_owned(), self.window);
-        count(&mut addresses, address, self.window);
+        if !count(&mut names, name.to_owned(), self.per_name, self.window)
+            || !count(&mut addresses, address, self.per_address, self.window)
+        {
+            return Err(self.window);
+        }
         Ok(())
     }
 
@@ -181,11 +193,19 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded() {
-        let t = Throttle::new(Duration::from_secs(60), 1, u32::MAX);
+    fn memory_is_bounded_and_a_flood_does_not_reset_a_lockout() {
+        let t = Throttle::new(Duration::from_secs(60), 2, u32::MAX);
+        let a = ip("10.0.0.1");
+        assert!(t.attempt("victim", a).is_ok());
+        assert!(t.attempt("victim", a).is_ok());
+        assert!(t.attempt("victim", a).is_err(), "locked out");
         for i in 0..MAX_KEYS + 10 {
-            let _ = t.attempt(&format!("user{i}"), ip("10.0.0.1"));
+            let _ = t.attempt(&format!("user{i}"), a);
         }
         assert!(lock(&t.names).len() <= MAX_KEYS);
+        assert!(
+            t.attempt("victim", a).is_err(),
+            "still locked out after the flood"
+        );
     }
 }

@@ -22,6 +22,9 @@ diesel::table! {
 diesel::joinable!(user_tokens -> users (user_name));
 diesel::allow_tables_to_appear_in_same_query!(users, user_tokens);
 
+/// Live tokens a user keeps; a login beyond that revokes the oldest.
+pub const MAX_TOKENS_PER_USER: i64 = 100;
+
 /// Prefix of every token (recognisable in a leaked file or a secret scanner).
 pub const TOKEN_PREFIX: &str = "rgt_";
 
@@ -116,9 +119,20 @@ pub fn issue(
                 user_tokens::token_hash.eq(token.hash()),
                 user_tokens::user_name.eq(user),
                 user_tokens::token_epoch.eq(epoch),
-                user_tokens::created_at.eq(created),
+                // To the microsecond: the newest tokens are the ones a user keeps.
+                user_tokens::created_at.eq(chrono::Utc::now().naive_utc()),
                 user_tokens::expires_at.eq(expires_at),
             ))
+            .execute(conn)?;
+        // A user keeps at most MAX_TOKENS_PER_USER: a login loop cannot fill the table.
+        let surplus: Vec<String> = user_tokens::table
+            .filter(user_tokens::user_name.eq(user))
+            .order((user_tokens::created_at.desc(), user_tokens::token_hash))
+            .select(user_tokens::token_hash)
+            .offset(MAX_TOKENS_PER_USER)
+            .limit(1_000)
+            .load(conn)?;
+        diesel::delete(user_tokens::table.filter(user_tokens::token_hash.eq_any(&surplus)))
             .execute(conn)
     })?;
     Ok((token, expires_at))

@@ -217,7 +217,15 @@ pub fn add(
                 users::created_at.eq(at),
                 users::updated_at.eq(at),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(|e| match e {
+                // Added by someone else since the check above.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => UserError::Exists(name.to_owned()),
+                other => other.into(),
+            })?;
         insert_roles(conn, name, roles)
     })
 }

@@ -184,7 +184,10 @@ impl Runner {
         let child = match spawned {
             Ok(child) => child,
             Err(source) => {
+                // The note takes a connection of its own: none may be held meanwhile.
+                drop(conn);
                 log.note(&format!("CANNOT START {}: {source}\n", allowed.program));
+                let mut conn = self.inner.pool.get()?;
                 Finish {
                     uuid: uuid.clone(),
                     outcome: JobStatus::Failed,
@@ -280,6 +283,35 @@ impl Runner {
     pub fn request_kill(&self, guard: &Guard, uuid: &str) -> Result<(), JobError> {
         let mut conn = self.inner.pool.get()?;
         request_kill(&mut conn, guard, uuid, &self.inner.config.super_users)
+    }
+
+    /// Asks every job this instance is running to stop, as a kill requested by `by` (SIGINT,
+    /// then SIGTERM and SIGKILL as configured), and waits up to `wait` for them to end;
+    /// returns how many were running. What a server does before it exits, so that its jobs
+    /// do not outlive it.
+    pub fn stop_jobs(&self, by: &str, wait: Duration) -> Result<usize, JobError> {
+        let alive: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        if alive.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.inner.pool.get()?;
+        diesel::update(
+            jobs::table
+                .filter(jobs::uuid.eq_any(&alive))
+                .filter(jobs::status.eq(JobStatus::Running))
+                .filter(jobs::kill_requested_by.is_null()),
+        )
+        .set((
+            jobs::kill_requested_by.eq(Some(by)),
+            jobs::kill_requested_at.eq(Some(now())),
+        ))
+        .execute(&mut conn)?;
+        drop(conn);
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && !lock(&self.inner.running).is_empty() {
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(alive.len())
     }
 
     /// Stops the watcher (heartbeats and kill handling) and waits for it.

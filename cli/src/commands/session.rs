@@ -27,7 +27,8 @@ pub struct LoginArgs {
 
 /// Whether `server` is plain HTTP to another machine.
 fn plain_http_elsewhere(server: &str) -> bool {
-    let Some(rest) = server.strip_prefix("http://") else {
+    let lower = server.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://") else {
         return false;
     };
     let host = rest.split('/').next().unwrap_or("");
@@ -44,6 +45,14 @@ fn plain_http_elsewhere(server: &str) -> bool {
 /// Logs in (the password at a prompt, or the first line of standard input) and keeps the
 /// token in the session file, readable by its owner only.
 pub fn login(args: LoginArgs) -> CommandResult {
+    let scheme = args.server.to_ascii_lowercase();
+    if !scheme.starts_with("http://") && !scheme.starts_with("https://") {
+        return Err(format!(
+            "--server {}: give the server's URL with its scheme, e.g. http://127.0.0.1:8080 or https://rowguard.example.org",
+            args.server
+        )
+        .into());
+    }
     if plain_http_elsewhere(&args.server) && !args.allow_http {
         return Err(format!(
             "{}: plain HTTP to another machine would send the password and the token unencrypted; use https://, or --allow-http",
@@ -75,28 +84,30 @@ pub fn login(args: LoginArgs) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Revokes the session's token on the server and removes the session file (also when the
-/// server cannot be reached: then it says so, and the token lives until it expires).
+/// Revokes the session's token on the server and removes the session file. If the server
+/// cannot be reached, the file stays (run `logout` again later); a token the server no longer
+/// knows is gone already.
 pub fn logout() -> CommandResult {
     let path = session_file()?;
     let remote = Remote::from_session()?;
     let revoked = remote.post("/api/logout", &json!({}));
-    std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let already_invalid = |e: &(dyn std::error::Error + 'static)| {
+    let unknown_token = |e: &(dyn std::error::Error + 'static)| {
         e.downcast_ref::<ServerError>()
             .is_some_and(|s| s.status == 401)
     };
     match revoked {
-        Err(e) if already_invalid(e.as_ref()) => {
-            outln!("the token was no longer valid; session file removed");
-            Ok(ExitCode::SUCCESS)
-        }
         Ok(_) => {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             outln!("logged out of {}; session file removed", remote.server());
             Ok(ExitCode::SUCCESS)
         }
+        Err(e) if unknown_token(e.as_ref()) => {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            outln!("the token was no longer valid; session file removed");
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e) => Err(format!(
-            "session file removed, but the server did not revoke the token ({e}); it stays valid until it expires"
+            "the token was not revoked ({e}); the session file stays: run logout again when the server answers (or lock the user, which revokes all of their tokens)"
         )
         .into()),
     }

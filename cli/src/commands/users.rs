@@ -22,8 +22,8 @@ enum UsersCommand {
     Add {
         /// The user's name (letters, digits, . _ - @).
         name: String,
-        /// An RBAC role (repeatable).
-        #[arg(long = "role", value_name = "ROLE")]
+        /// An RBAC role (repeatable, or separated by commas).
+        #[arg(long = "role", value_name = "ROLE", value_delimiter = ',')]
         roles: Vec<String>,
     },
     /// Set a user's password (as `add` reads it) and revoke all of their tokens.

@@ -9,7 +9,11 @@ CREATE TABLE users (
     locked        BOOLEAN NOT NULL DEFAULT FALSE,
     token_epoch   BIGINT NOT NULL DEFAULT 0,
     created_at    DATETIME(6) NOT NULL,
-    updated_at    DATETIME(6) NOT NULL
+    updated_at    DATETIME(6) NOT NULL,
+    -- Names are unique ignoring case: rules compare them as the database does (job owners'
+    -- columns ignore case here).
+    name_lower    VARCHAR(64) GENERATED ALWAYS AS (LOWER(name)) STORED,
+    CONSTRAINT users_name_ignoring_case UNIQUE (name_lower)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 -- Role names, not ids: the seeder may replace the RBAC tables; a role that no longer exists
 -- grants nothing (`rowguard users list` says so).

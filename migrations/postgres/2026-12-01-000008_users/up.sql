@@ -10,6 +10,9 @@ CREATE TABLE users (
     created_at    TIMESTAMP NOT NULL,
     updated_at    TIMESTAMP NOT NULL
 );
+-- Names are unique ignoring case: rules compare them as the database does, and MariaDB's
+-- comparisons ignore case.
+CREATE UNIQUE INDEX users_name_ignoring_case ON users (lower(name));
 -- Role names, not ids: the seeder may replace the RBAC tables; a role that no longer exists
 -- grants nothing (`rowguard users list` says so).
 CREATE TABLE user_roles (

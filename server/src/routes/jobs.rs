@@ -131,7 +131,7 @@ pub(crate) async fn start(
         )));
     }
     let command = request.command.clone();
-    let guard = service
+    let prepared = service
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, RUN)?;
             if request.wait_ms.is_some() {
@@ -139,6 +139,11 @@ pub(crate) async fn start(
                 caller.require(inner, conn, OUTPUT)?;
             }
             let config = inner.runner.config();
+            if config.commands.is_empty() {
+                return Err(ApiError::invalid(format!(
+                    "no command \"{command}\": this server has no commands configured ([jobs.commands] in rowguard.toml)"
+                )));
+            }
             if !config.commands.contains_key(&command) {
                 let yours: Vec<&str> = config
                     .commands
@@ -155,42 +160,72 @@ pub(crate) async fn start(
                     }
                 )));
             }
-            Ok(inner.auth.guard(caller.subject(&graph)))
+            let shows_rows = graph.role_can(&caller.session.roles, READ);
+            Ok((inner.auth.guard(caller.subject(&graph)), caller, shows_rows))
         })
         .await?;
-    // The runner takes connections of its own pool: none is held here meanwhile.
-    let (guard, uuid) = service
+    let (mine, caller, shows_rows) = prepared;
+    // The runner takes a connection of its own pool: none is held here meanwhile.
+    let (command, params) = (request.command, request.params);
+    let (mine, uuid) = service
         .blocking_alone(move |inner| {
-            let uuid = inner
-                .runner
-                .start(&guard, &request.command, &request.params)?;
-            if let Some(wait) = request.wait_ms {
-                inner
-                    .runner
-                    .wait(&guard, &uuid, Duration::from_millis(wait))?;
-            }
-            Ok((guard, uuid))
+            let uuid = inner.runner.start(&mine, &command, &params)?;
+            Ok((mine, uuid))
         })
         .await?;
-    let waited = request.wait_ms.is_some();
-    let found = uuid.clone();
-    let (job, output) = service
-        .blocking(move |_, conn| {
-            // The create rule may allow what the read rule hides: then no row is shown.
-            let job = match guard.find::<JobExecution>(conn, found.clone()) {
-                Ok(job) => job,
-                Err(rowguard::Error::NotFound { .. }) => return Ok((None, None)),
-                Err(e) => return Err(e.into()),
-            };
-            if !waited {
-                return Ok((Some(job), None));
-            }
-            let (_, chunks) = jobs::output(conn, &guard, &found, 0)?;
-            let end = chunks.last().map_or(0, |c| c.end());
-            Ok((Some(job), Some((jobs::OutputChunk::text(&chunks), end))))
-        })
-        .await?;
-    let mut body = json!({"uuid": uuid, "job": job.as_ref().map(job_json)});
+    let deadline = request
+        .wait_ms
+        .map(|w| Instant::now() + Duration::from_millis(w));
+    let poll = Duration::from_millis(service.config().output_poll_ms.max(25));
+    let mut mine = mine;
+    let mut caller = caller;
+    let mut checked = Instant::now();
+    let (job, output) = loop {
+        let recheck = deadline.is_some() && checked.elapsed() >= RECHECK_TOKEN;
+        let (asking, found, current) = (caller.clone(), uuid.clone(), mine);
+        let (step, asking, current) = service
+            .blocking(move |inner, conn| {
+                // While it waits, the caller's token and roles are looked at again, as a
+                // stream's are.
+                let (asking, current) = if recheck {
+                    let asking = refreshed(conn, &asking)?;
+                    let g = guard(inner, conn, &asking, OUTPUT)?;
+                    (asking, g)
+                } else {
+                    (asking, current)
+                };
+                // The create rule may allow what the read rule hides: then no row is shown.
+                let job = match current.find::<JobExecution>(conn, found.clone()) {
+                    Ok(job) => job,
+                    Err(rowguard::Error::NotFound { .. }) => {
+                        return Ok((Some((None, None)), asking, current))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let Some(deadline) = deadline else {
+                    return Ok((Some((Some(job), None)), asking, current));
+                };
+                if job.status.is_running() && Instant::now() < deadline {
+                    return Ok((None, asking, current));
+                }
+                let (_, chunks) = jobs::output(conn, &current, &found, 0)?;
+                let end = chunks.last().map_or(0, |c| c.end());
+                let output = (jobs::OutputChunk::text(&chunks), end);
+                Ok((Some((Some(job), Some(output))), asking, current))
+            })
+            .await?;
+        if recheck {
+            checked = Instant::now();
+        }
+        (caller, mine) = (asking, current);
+        match step {
+            Some(done) => break done,
+            // Waiting here, not on a blocking thread or a runner connection.
+            None => tokio::time::sleep(poll).await,
+        }
+    };
+    let shown = job.as_ref().filter(|_| shows_rows).map(job_json);
+    let mut body = json!({"uuid": uuid, "job": shown});
     if let Some((text, end)) = output {
         body["output"] = Value::String(text);
         body["next_offset"] = json!(end);
@@ -307,6 +342,22 @@ pub(crate) async fn one(
         .await
 }
 
+/// A place among the open streams and long polls, or 503 when they are all taken.
+fn stream_slot(service: &Service) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    service
+        .inner
+        .streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many output streams open; try again later",
+            )
+        })
+}
+
 /// Output from one offset: the text, where the next read starts, and whether there is no
 /// more to come.
 struct Piece {
@@ -404,6 +455,11 @@ pub(crate) async fn output(
         )));
     }
     let deadline = Instant::now() + Duration::from_millis(wait);
+    let _slot = if wait > 0 {
+        Some(stream_slot(&service)?)
+    } else {
+        None
+    };
     let mut caller = caller;
     let mut checked = Instant::now();
     loop {
@@ -500,7 +556,9 @@ pub(crate) async fn events(
         })
         .await?;
     let poll = Duration::from_millis(service.config().output_poll_ms);
+    let slot = stream_slot(&service)?;
     struct Follow {
+        _slot: tokio::sync::OwnedSemaphorePermit,
         service: Service,
         caller: Caller,
         uuid: String,
@@ -509,6 +567,7 @@ pub(crate) async fn events(
         checked: Instant,
     }
     let start = Follow {
+        _slot: slot,
         service,
         caller,
         uuid,
@@ -594,7 +653,11 @@ pub(crate) async fn kill(
                 supers.push(caller.session.user.clone());
             }
             jobs::request_kill(conn, &guard, &uuid, &supers)?;
-            // A super user may kill a job the rules do not let them read: no row then.
+            // The row only for those who may read jobs, and only if the rules show it (a
+            // super user may kill a job they cannot read).
+            if !graph.role_can(&caller.session.roles, READ) {
+                return Ok(None);
+            }
             Ok(guard.find::<JobExecution>(conn, uuid).ok())
         })
         .await?;

@@ -91,7 +91,7 @@ pub(crate) async fn put(
                 document: text,
             };
             let counts = store::put_rules(&mut **conn, std::slice::from_ref(&definition))?;
-            tracing::info!(user = %caller.session.user, rule = %definition.label(), "rule written");
+            tracing::info!(user = %caller.session.user, rule = ?definition.label(), "rule written");
             let (status, result) = if counts.added > 0 {
                 (StatusCode::CREATED, "added")
             } else if counts.changed > 0 {
@@ -122,7 +122,7 @@ pub(crate) async fn delete(
                     "no rule {set_type} \"{set_value}\" on {model}"
                 )));
             }
-            tracing::info!(user = %caller.session.user, %set_type, %set_value, %model, "rule deleted");
+            tracing::info!(user = %caller.session.user, ?set_type, ?set_value, ?model, "rule deleted");
             Ok(StatusCode::NO_CONTENT)
         })
         .await

@@ -40,7 +40,13 @@ impl FromRequestParts<Service> for ClientAddr {
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .last()
-                .and_then(|a| a.trim().parse::<IpAddr>().ok());
+                .and_then(|a| {
+                    let a = a.trim();
+                    // Some balancers append `ip:port`.
+                    a.parse::<IpAddr>()
+                        .ok()
+                        .or_else(|| a.parse::<SocketAddr>().ok().map(|s| s.ip()))
+                });
             if let Some(address) = forwarded {
                 return Ok(ClientAddr(address));
             }
@@ -63,6 +69,9 @@ pub(crate) fn rfc3339(at: NaiveDateTime) -> String {
     at.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+/// Longest wait for a turn to check a password.
+const LOGIN_QUEUE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The one answer to every failed login, whatever failed (unknown name, wrong password,
 /// locked user): nothing tells which.
@@ -123,14 +132,20 @@ pub(crate) async fn login(
     }
     // argon2id takes 19 MiB and a core per check: a few at a time, and never while holding a
     // database connection.
-    let _permit = service
-        .inner
-        .logins
-        .acquire()
+    // The permit moves into the check: a client that hangs up cannot free it early.
+    let permit = tokio::time::timeout(LOGIN_QUEUE, service.inner.logins.clone().acquire_owned())
         .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many logins at once; try again in a moment",
+            )
+        })?
         .map_err(ApiError::internal)?;
     let (token, expires_at) = service
         .blocking_alone(move |inner| {
+            let _permit = permit;
             let stored: Option<(String, bool, i64)> = if valid {
                 let mut conn = inner.pool.get()?;
                 users::table

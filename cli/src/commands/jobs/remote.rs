@@ -58,9 +58,9 @@ pub(super) fn remote(command: JobsCommand) -> CommandResult {
                 values.insert(k.to_owned(), Value::String(v.to_owned()));
             }
             let started = server.post("/api/jobs", &json!({"command": name, "params": values}))?;
-            let uuid = started["job"]["uuid"]
+            let uuid = started["uuid"]
                 .as_str()
-                .unwrap_or_default()
+                .ok_or("the server answered without the job's uuid")?
                 .to_owned();
             eprintln!("job {uuid} started on {}", server.server());
             let job = remote_follow(&server, &uuid, 0)?;
@@ -83,7 +83,8 @@ pub(super) fn remote(command: JobsCommand) -> CommandResult {
             let mut list = Vec::new();
             let mut offset = Some(0);
             while let Some(at) = offset {
-                let page = server.get(&format!("/api/jobs?limit=100&offset={at}"))?;
+                // The server's default page size, whatever its page_size_max.
+                let page = server.get(&format!("/api/jobs?offset={at}"))?;
                 list.extend(page["jobs"].as_array().cloned().unwrap_or_default());
                 offset = page["next_offset"].as_i64();
             }

@@ -26,6 +26,8 @@
 //! Several instances on one PostgreSQL or MariaDB database act as one service: tokens are
 //! looked up in the database on every request, and kills go through the job table.
 
+#![warn(missing_docs)]
+
 mod auth;
 mod config;
 mod error;

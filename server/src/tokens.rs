@@ -11,10 +11,15 @@ use crate::users::{now, users};
 diesel::table! {
     /// Issued tokens, by hash.
     user_tokens (token_hash) {
+        /// Hex SHA-256 of the token's text (the text itself is never stored).
         token_hash -> Text,
+        /// Whose token.
         user_name -> Text,
+        /// The user's token epoch when it was issued; valid only while they are equal.
         token_epoch -> BigInt,
+        /// When it was issued (UTC).
         created_at -> Timestamp,
+        /// When it stops being valid (UTC).
         expires_at -> Timestamp,
     }
 }

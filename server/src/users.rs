@@ -15,11 +15,17 @@ use crate::tokens::user_tokens;
 diesel::table! {
     /// Users of the service.
     users (name) {
+        /// The user's name (also their subject's `id`).
         name -> Text,
+        /// argon2id, PHC string format.
         password_hash -> Text,
+        /// A locked user cannot log in.
         locked -> Bool,
+        /// Bumped by a password change or a lock: revokes every token issued before.
         token_epoch -> BigInt,
+        /// When the user was added (UTC).
         created_at -> Timestamp,
+        /// Last change (UTC).
         updated_at -> Timestamp,
     }
 }
@@ -27,7 +33,9 @@ diesel::table! {
 diesel::table! {
     /// A user's RBAC roles, by name.
     user_roles (user_name, role) {
+        /// The user.
         user_name -> Text,
+        /// An RBAC role's name.
         role -> Text,
     }
 }
@@ -178,7 +186,13 @@ fn check_roles(conn: &mut AnyConnection, roles: &[String]) -> Result<(), UserErr
     Ok(())
 }
 
-diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+mod sql {
+    diesel::define_sql_function! {
+        /// SQL's `lower()`.
+        fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+    }
+}
+use sql::lower;
 
 /// The user whose name equals `name` ignoring case, if any: names are unique that way, so
 /// that `Ann` and `ann` cannot both exist (rules compare names as the database does, which

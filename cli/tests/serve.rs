@@ -22,6 +22,7 @@ rowguard::backend_tests!(
     the_readme_curl_session_runs,
     every_keyed_endpoint_refuses_without_its_key,
     stopping_the_server_stops_its_jobs,
+    users_over_http,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -1647,6 +1648,24 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         ("GET", "/api/models", Value::Null),
         ("GET", "/api/relations", Value::Null),
         ("GET", "/api/permissions", Value::Null),
+        ("GET", "/api/users", Value::Null),
+        (
+            "POST",
+            "/api/users",
+            json!({"name": "eve", "password": "a long enough one"}),
+        ),
+        (
+            "PUT",
+            "/api/users/{name}/roles",
+            json!({"roles": ["admin"]}),
+        ),
+        (
+            "POST",
+            "/api/users/{name}/password",
+            json!({"password": "a long enough one"}),
+        ),
+        ("POST", "/api/users/{name}/lock", json!({})),
+        ("POST", "/api/users/{name}/unlock", json!({})),
     ];
     let keyed: Vec<(&str, &str)> = rowguard_server::ENDPOINTS
         .iter()
@@ -1668,7 +1687,14 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
             .replace("{set_type}", "roles")
             .replace("{set_value}", "support")
             .replace("{model}", "job_executions")
-            .replace("{name}", "groups");
+            .replace(
+                "{name}",
+                if path.starts_with("/api/users") {
+                    "nobody"
+                } else {
+                    "groups"
+                },
+            );
         let a = match method {
             "GET" => nobody.get(&concrete),
             "POST" => nobody.post(&concrete, body),
@@ -1693,6 +1719,16 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
     assert_eq!(
         root.get("/api/jobs").body["jobs"].as_array().map(Vec::len),
         Some(1)
+    );
+    let list = root.get("/api/users");
+    assert!(
+        list.body.as_array().is_some_and(|u| u.len() == 7),
+        "no user was added: {list:?}"
+    );
+    assert_eq!(
+        nobody.get("/api/me").status,
+        200,
+        "nobody was neither locked nor changed"
     );
 }
 
@@ -1722,5 +1758,225 @@ fn stopping_the_server_stops_its_jobs(db: &TestDatabase) {
     assert_eq!(
         job.body["killed_by"], "rowguard serve (shutdown)",
         "{job:?}"
+    );
+}
+
+/// User management over HTTP (admin's `users.manage`) and one's own password.
+fn users_over_http(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let root = Client::login(&server, "root");
+    let anon = Client::anonymous(&server);
+
+    let a = root.get("/api/users");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(a.body.as_array().is_some_and(|u| u
+        .iter()
+        .any(|u| u["name"] == "ann" && u["roles"] == json!(["support"]))));
+
+    // Add: 201; taken (ignoring case) 409; bad input 422, and a password never echoed.
+    let a = root.post(
+        "/api/users",
+        json!({"name": "eve", "password": "eve's long password", "roles": ["support"]}),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(
+        root.post(
+            "/api/users",
+            json!({"name": "EVE", "password": "another long one"})
+        )
+        .status,
+        409
+    );
+    let a = root.post("/api/users", json!({"name": "frank", "password": "short!"}));
+    assert_eq!(a.status, 422);
+    assert!(
+        a.error().contains("at least 10") && !a.error().contains("short!"),
+        "{a:?}"
+    );
+    let a = root.post(
+        "/api/users",
+        json!({"name": "frank", "password": 1234567890123u64}),
+    );
+    assert_eq!(a.status, 422);
+    assert!(!a.error().contains("1234567890123"), "{a:?}");
+    assert_eq!(
+        root.post(
+            "/api/users",
+            json!({"name": "bad name", "password": "long enough pw"})
+        )
+        .status,
+        422
+    );
+    assert_eq!(
+        root.post(
+            "/api/users",
+            json!({"name": "gil", "password": "long enough pw", "roles": ["wizard"]})
+        )
+        .status,
+        422
+    );
+    assert_eq!(
+        root.post(
+            "/api/users",
+            json!({"name": "gil", "password": "long enough pw", "admin": true})
+        )
+        .status,
+        422
+    );
+    let eve = {
+        let a = anon.post(
+            "/api/login",
+            json!({"name": "eve", "password": "eve's long password"}),
+        );
+        assert_eq!(a.status, 200, "{a:?}");
+        Client {
+            token: a.body["token"].as_str().map(str::to_owned),
+            ..Client::anonymous(&server)
+        }
+    };
+    assert_eq!(eve.get("/api/commands").status, 200);
+
+    // Roles: in force at the next request; unknown user 404, unknown role 422.
+    let a = root.put("/api/users/eve/roles", json!({"roles": []}));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(eve.get("/api/commands").status, 403);
+    assert_eq!(
+        root.put("/api/users/nobody-here/roles", json!({"roles": []}))
+            .status,
+        404
+    );
+    assert_eq!(
+        root.put("/api/users/eve/roles", json!({"roles": ["wizard"]}))
+            .status,
+        422
+    );
+    assert_eq!(
+        root.put("/api/users/eve/roles", json!({"roles": "support"}))
+            .status,
+        422
+    );
+
+    // Lock revokes at once; unlock lets her log in again.
+    assert_eq!(root.post("/api/users/eve/lock", json!({})).status, 200);
+    assert_eq!(eve.get("/api/me").status, 401);
+    assert_eq!(
+        anon.post(
+            "/api/login",
+            json!({"name": "eve", "password": "eve's long password"})
+        )
+        .status,
+        401
+    );
+    assert_eq!(root.post("/api/users/eve/unlock", json!({})).status, 200);
+    assert_eq!(
+        anon.post(
+            "/api/login",
+            json!({"name": "eve", "password": "eve's long password"})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        root.post("/api/users/nobody-here/lock", json!({})).status,
+        404
+    );
+
+    // An admin sets a password: the user's tokens are revoked.
+    let ann = Client::login(&server, "ann");
+    assert_eq!(
+        root.post(
+            "/api/users/ann/password",
+            json!({"password": "set by the admin"})
+        )
+        .status,
+        200
+    );
+    assert_eq!(ann.get("/api/me").status, 401);
+    let ann = {
+        let a = anon.post(
+            "/api/login",
+            json!({"name": "ann", "password": "set by the admin"}),
+        );
+        assert_eq!(a.status, 200, "{a:?}");
+        Client {
+            token: a.body["token"].as_str().map(str::to_owned),
+            ..Client::anonymous(&server)
+        }
+    };
+    // A user without the key: 403.
+    assert_eq!(ann.get("/api/users").status, 403);
+    assert_eq!(
+        ann.post(
+            "/api/users/ann/password",
+            json!({"password": "mine now, all mine"})
+        )
+        .status,
+        403
+    );
+
+    // One's own password: the current one must be right (403, counted as a failure), the new
+    // one valid (422); then every token of the user is revoked.
+    let a = ann.post(
+        "/api/me/password",
+        json!({"current_password": "a wrong guess!", "new_password": "ann's own password"}),
+    );
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (403, Some("wrong_password")),
+        "{a:?}"
+    );
+    let a = ann.post(
+        "/api/me/password",
+        json!({"current_password": "set by the admin", "new_password": "short"}),
+    );
+    assert_eq!(a.status, 422, "{a:?}");
+    let other = {
+        let a = anon.post(
+            "/api/login",
+            json!({"name": "ann", "password": "set by the admin"}),
+        );
+        Client {
+            token: a.body["token"].as_str().map(str::to_owned),
+            ..Client::anonymous(&server)
+        }
+    };
+    let a = ann.post(
+        "/api/me/password",
+        json!({"current_password": "set by the admin", "new_password": "ann's own password"}),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(ann.get("/api/me").status, 401);
+    assert_eq!(other.get("/api/me").status, 401);
+    assert_eq!(
+        anon.post(
+            "/api/login",
+            json!({"name": "ann", "password": "set by the admin"})
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        anon.post(
+            "/api/login",
+            json!({"name": "ann", "password": "ann's own password"})
+        )
+        .status,
+        200
+    );
+
+    // Nothing secret in the log.
+    let log = server.log();
+    for secret in [
+        "eve's long password",
+        "set by the admin",
+        "ann's own password",
+        "a wrong guess!",
+    ] {
+        assert!(!log.contains(secret), "the log shows a password: {log}");
+    }
+    assert!(
+        log.contains("user added") && log.contains("password changed"),
+        "{log}"
     );
 }

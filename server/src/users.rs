@@ -147,6 +147,31 @@ fn validate_password(password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
+/// A password that passed the rules and is hashed: made before a connection is taken, so that
+/// the slow hash never holds one.
+///
+/// ```
+/// use rowguard_server::users::NewPassword;
+/// assert!(NewPassword::new("correct horse battery").is_ok());
+/// assert!(NewPassword::new("short").unwrap_err().to_string().contains("at least 10"));
+/// ```
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(…)")
+    }
+}
+
+impl NewPassword {
+    /// Checks `password` (10 characters to 1 KiB) and hashes it with argon2id.
+    pub fn new(password: &str) -> Result<Self, UserError> {
+        validate_password(password)?;
+        Ok(Self(hash_password(password)?))
+    }
+}
+
 /// An argon2id hash (PHC string, random 16-byte salt, the crate's default cost) of `password`.
 pub fn hash_password(password: &str) -> Result<String, UserError> {
     let mut salt = [0u8; 16];
@@ -210,12 +235,11 @@ fn existing(conn: &mut AnyConnection, name: &str) -> Result<Option<String>, User
 pub fn add(
     conn: &mut AnyConnection,
     name: &str,
-    password: &str,
+    password: &NewPassword,
     roles: &[String],
 ) -> Result<(), UserError> {
     validate_name(name)?;
-    validate_password(password)?;
-    let hash = hash_password(password)?;
+    let hash = &password.0;
     conn.transaction(|conn| {
         check_roles(conn, roles)?;
         if let Some(taken) = existing(conn, name)? {
@@ -225,7 +249,7 @@ pub fn add(
         diesel::insert_into(users::table)
             .values((
                 users::name.eq(name),
-                users::password_hash.eq(&hash),
+                users::password_hash.eq(hash),
                 users::locked.eq(false),
                 users::token_epoch.eq(0i64),
                 users::created_at.eq(at),
@@ -270,12 +294,14 @@ fn revoke_all(conn: &mut AnyConnection, name: &str) -> Result<(), UserError> {
 }
 
 /// Sets user `name`'s password and revokes all of their tokens.
-pub fn set_password(conn: &mut AnyConnection, name: &str, password: &str) -> Result<(), UserError> {
-    validate_password(password)?;
-    let hash = hash_password(password)?;
+pub fn set_password(
+    conn: &mut AnyConnection,
+    name: &str,
+    password: &NewPassword,
+) -> Result<(), UserError> {
     conn.transaction(|conn| {
         let changed = diesel::update(users::table.find(name))
-            .set(users::password_hash.eq(&hash))
+            .set(users::password_hash.eq(&password.0))
             .execute(conn)?;
         if changed == 0 {
             return Err(UserError::Unknown(name.to_owned()));

@@ -84,12 +84,17 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         UsersCommand::Add { name, roles } => {
             users::validate_name(&name)?;
             let password = read_password(&format!("password for {name}: "), true)?;
-            users::add(&mut conn, &name, &password, &roles)?;
+            users::add(
+                &mut conn,
+                &name,
+                &users::NewPassword::new(&password)?,
+                &roles,
+            )?;
             outln!("added user {name} (roles: {})", list_or_none(&roles));
         }
         UsersCommand::Passwd { name } => {
             let password = read_password(&format!("new password for {name}: "), true)?;
-            users::set_password(&mut conn, &name, &password)?;
+            users::set_password(&mut conn, &name, &users::NewPassword::new(&password)?)?;
             outln!("password of {name} changed; all of their tokens are revoked");
         }
         UsersCommand::Lock { name } => {

@@ -4,6 +4,7 @@ mod health;
 mod jobs;
 mod rules;
 mod session;
+mod users;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
@@ -22,6 +23,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/login", None),
     ("POST", "/api/logout", None),
     ("GET", "/api/me", None),
+    ("POST", "/api/me/password", None),
     ("GET", "/api/commands", Some(jobs::LIST_COMMANDS)),
     ("POST", "/api/jobs", Some(jobs::RUN)),
     ("GET", "/api/jobs", Some(jobs::READ)),
@@ -51,6 +53,12 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/models", Some(rules::READ)),
     ("GET", "/api/relations", Some(rules::READ)),
     ("GET", "/api/permissions", Some(rules::PERMISSIONS)),
+    ("GET", "/api/users", Some(users::MANAGE)),
+    ("POST", "/api/users", Some(users::MANAGE)),
+    ("PUT", "/api/users/{name}/roles", Some(users::MANAGE)),
+    ("POST", "/api/users/{name}/password", Some(users::MANAGE)),
+    ("POST", "/api/users/{name}/lock", Some(users::MANAGE)),
+    ("POST", "/api/users/{name}/unlock", Some(users::MANAGE)),
 ];
 
 /// The API as an axum router, to serve with [`crate::serve`] or to nest in an application's
@@ -64,6 +72,7 @@ pub fn router(service: Service) -> Router {
         .route("/api/login", post(session::login))
         .route("/api/logout", post(session::logout))
         .route("/api/me", get(session::me))
+        .route("/api/me/password", post(users::change_own))
         .route("/api/commands", get(jobs::commands))
         .route("/api/jobs", post(jobs::start).get(jobs::list))
         .route("/api/jobs/{uuid}", get(jobs::one))
@@ -93,6 +102,11 @@ pub fn router(service: Service) -> Router {
         .route("/api/models", get(rules::models))
         .route("/api/relations", get(rules::relations))
         .route("/api/permissions", get(rules::permissions))
+        .route("/api/users", get(users::list).post(users::add))
+        .route("/api/users/{name}/roles", put(users::set_roles))
+        .route("/api/users/{name}/password", post(users::set_password))
+        .route("/api/users/{name}/lock", post(users::lock))
+        .route("/api/users/{name}/unlock", post(users::unlock))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

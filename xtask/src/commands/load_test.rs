@@ -124,7 +124,8 @@ fn prepare(backend: Backend) -> Result<TestDatabase, Box<dyn std::error::Error>>
         rowguard::seed::Seed::parse(vec![read("00_rbac.json")?, read("20_jobs_rules.json")?])?;
     Authorizer::new(Config::default()).register::<rowguard::jobs::JobExecution>(&mut conn)?;
     rowguard::seed::apply(&mut conn, &seed, Default::default(), &mut |_| {})?;
-    rowguard_server::users::add(&mut conn, "ann", PASSWORD, &["support".to_owned()])?;
+    let password = rowguard_server::users::NewPassword::new(PASSWORD)?;
+    rowguard_server::users::add(&mut conn, "ann", &password, &["support".to_owned()])?;
     Ok(db)
 }
 

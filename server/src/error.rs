@@ -55,6 +55,18 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
+    /// 429 with `Retry-After`: too many failed `what` (logins, passwords); try after `wait`.
+    pub fn throttled(what: &str, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs().max(1);
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!("too many {what}; try again in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        e
+    }
+
     /// 500; `detail` goes to the log only.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");

@@ -121,14 +121,7 @@ pub(crate) async fn login(
     let valid = validate_name(&name).is_ok();
     let key = if valid { name.clone() } else { String::new() };
     if let Err(wait) = service.inner.throttle.attempt(&key, address) {
-        let secs = wait.as_secs().max(1);
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            format!("too many failed logins; try again in {secs} s"),
-        );
-        e.retry_after = Some(secs);
-        return Err(e);
+        return Err(ApiError::throttled("failed logins", wait));
     }
     // argon2id takes 19 MiB and a core per check: a few at a time, and never while holding a
     // database connection.

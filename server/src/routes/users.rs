@@ -72,16 +72,7 @@ pub(crate) async fn change_own(
     let new = text(&body, "new_password")?;
     let user = caller.session.user.clone();
     if let Err(wait) = service.inner.throttle.attempt(&user, address) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            format!(
-                "too many wrong passwords; try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(e);
+        return Err(ApiError::throttled("wrong passwords", wait));
     }
     let new = hashed(&service, new).await?;
     let permit = service

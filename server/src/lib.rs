@@ -30,6 +30,7 @@
 
 mod auth;
 mod config;
+mod console;
 mod error;
 mod routes;
 mod serve;

@@ -189,7 +189,16 @@ where
     E: From<diesel::result::Error>,
 {
     let nested = in_transaction(conn);
-    let result = on_backend!(conn, c => c.transaction(|c| write(c)));
+    let result = match conn.backend_connection() {
+        // SQLite: take the write lock at BEGIN, where the busy timeout waits for it. A
+        // deferred transaction that reads first fails at once with "database is locked"
+        // when another connection writes meanwhile.
+        BackendConnection::Sqlite(c) if !nested => c.immediate_transaction(|c| write(c)),
+        BackendConnection::Sqlite(c) => c.transaction(|c| write(c)),
+        BackendConnection::Postgres(c) => c.transaction(|c| write(c)),
+        #[cfg(feature = "mysql")]
+        BackendConnection::Mysql(c) => c.transaction(|c| write(c)),
+    };
     if result.is_ok() && !nested {
         crate::cache::note_store_write();
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use diesel::{sql_types, RunQueryDsl};
 
 use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
-use super::columns::{ColumnRights, Projection, ReadMask, RowsQuery};
+use super::columns::{ColumnRights, Projection, ReadMask, RowsQuery, SampleQuery};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -682,6 +682,50 @@ impl Authorizer {
             .map(|t| {
                 serde_json::from_str(t)
                     .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
+            })
+            .collect()
+    }
+
+    /// The first `limit` rows of `model` by key, each as stored (every column, whatever
+    /// `subject` may see) with whether `subject` may act on it for `right`, decided in SQL by
+    /// the same filter the guard uses. For explaining a decision on sample data (the
+    /// service's explain): whoever calls it reads the rows unfiltered.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::rules::Right;
+    /// let sample = auth.sample(&mut conn, &agent(), "contacts", Right::Read, 2)?;
+    /// let verdicts: Vec<(i64, bool)> = sample.iter()
+    ///     .map(|(row, allowed)| (row["id"].as_i64().unwrap_or(0), *allowed)).collect();
+    /// assert_eq!(verdicts, [(1, true), (2, false)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sample(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        model: &str,
+        right: Right,
+        limit: u32,
+    ) -> Result<Vec<(serde_json::Value, bool)>, Error> {
+        let (access, verdict, _) = self.listing(conn, subject, model, right)?;
+        let stored = &access.model;
+        let query = SampleQuery {
+            table: stored.table_name.clone(),
+            key: stored.primary_key.clone(),
+            columns: stored.columns.iter().map(|(n, _)| n.to_owned()).collect(),
+            verdict,
+            limit,
+        };
+        let rows: Vec<(String, String)> = on_backend!(conn, c => query.load(c))?;
+        rows.iter()
+            .map(|(text, allowed)| {
+                let row = serde_json::from_str(text)
+                    .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+                Ok((row, allowed == "y"))
             })
             .collect()
     }

@@ -344,26 +344,9 @@ impl<DB: Dialect> QueryFragment<DB> for RowsQuery {
         if let Some(mask) = &self.mask {
             mask.walk_ast(out.reborrow())?;
         }
-        let (function, text) = match DB::BACKEND {
-            Backend::Postgres => ("json_build_object(", "TEXT"),
-            Backend::Sqlite => ("json_object(", "TEXT"),
-            Backend::Mysql => ("JSON_OBJECT(", "CHAR"),
-        };
-        out.push_sql("SELECT CAST(");
-        out.push_sql(function);
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            DB::push_text(&mut out, column)?;
-            out.push_sql(", ");
-            out.push_identifier(&self.table)?;
-            out.push_sql(".");
-            out.push_identifier(column)?;
-        }
-        out.push_sql(") AS ");
-        out.push_sql(text);
-        out.push_sql(") FROM ");
+        out.push_sql("SELECT ");
+        push_row_json(&mut out, &self.table, &self.columns)?;
+        out.push_sql(" FROM ");
         out.push_identifier(&self.table)?;
         out.push_sql(" WHERE ");
         self.filter.walk_ast(out.reborrow())?;
@@ -373,6 +356,90 @@ impl<DB: Dialect> QueryFragment<DB> for RowsQuery {
         out.push_identifier(&self.key)
     }
 }
+
+/// The backend's text type for a `CAST`.
+fn text_type<DB: Dialect>() -> &'static str {
+    match DB::BACKEND {
+        Backend::Mysql => "CHAR",
+        Backend::Postgres | Backend::Sqlite => "TEXT",
+    }
+}
+
+/// `CAST(json_object('a', t.a, …) AS TEXT)`: a row of `table` as one JSON text.
+fn push_row_json<'b, DB: Dialect>(
+    out: &mut AstPass<'_, 'b, DB>,
+    table: &'b str,
+    columns: &'b [String],
+) -> QueryResult<()> {
+    let function = match DB::BACKEND {
+        Backend::Postgres => "json_build_object(",
+        Backend::Sqlite => "json_object(",
+        Backend::Mysql => "JSON_OBJECT(",
+    };
+    out.push_sql("CAST(");
+    out.push_sql(function);
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push_sql(", ");
+        }
+        DB::push_text(out, column)?;
+        out.push_sql(", ");
+        out.push_identifier(table)?;
+        out.push_sql(".");
+        out.push_identifier(column)?;
+    }
+    out.push_sql(") AS ");
+    out.push_sql(text_type::<DB>());
+    out.push_sql(")");
+    Ok(())
+}
+
+/// The first `limit` rows of a table by key, each as stored (JSON text) with `'y'` or `'n'`:
+/// whether `verdict` lets it through (NULL counts as no, as in a `WHERE`).
+pub(super) struct SampleQuery {
+    pub(super) table: String,
+    pub(super) key: String,
+    pub(super) columns: Vec<String>,
+    pub(super) verdict: SqlFilter,
+    pub(super) limit: u32,
+}
+
+impl<DB: Dialect> QueryFragment<DB> for SampleQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        push_row_json(&mut out, &self.table, &self.columns)?;
+        out.push_sql(", CAST(CASE WHEN ");
+        self.verdict.walk_ast(out.reborrow())?;
+        out.push_sql(" THEN 'y' ELSE 'n' END AS ");
+        out.push_sql(text_type::<DB>());
+        out.push_sql(") FROM ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(" ORDER BY ");
+        out.push_identifier(&self.table)?;
+        out.push_sql(".");
+        out.push_identifier(&self.key)?;
+        // A number of ours, not input text.
+        out.push_sql(&format!(" LIMIT {}", self.limit));
+        Ok(())
+    }
+}
+
+impl QueryFragment<MultiBackend> for SampleQuery {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        MultiBackend::walk_variant_ast(self, pass)
+    }
+}
+
+impl QueryId for SampleQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for SampleQuery {
+    type SqlType = (diesel::sql_types::Text, diesel::sql_types::Text);
+}
+
+impl<C> diesel::RunQueryDsl<C> for SampleQuery {}
 
 impl QueryFragment<MultiBackend> for RowsQuery {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {

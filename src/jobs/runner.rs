@@ -212,6 +212,7 @@ impl Runner {
             exited: AtomicBool::new(false),
             kill_by: Mutex::new(None),
             timed_out: AtomicBool::new(false),
+            log: log.clone(),
         });
         lock(&self.inner.running).insert(uuid.clone(), running.clone());
 

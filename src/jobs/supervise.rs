@@ -26,6 +26,9 @@ pub(super) struct Running {
     pub(super) exited: AtomicBool,
     pub(super) kill_by: Mutex<Option<String>>,
     pub(super) timed_out: AtomicBool,
+    /// Where the escalation's steps are written as they happen, for whoever follows the
+    /// output.
+    pub(super) log: Arc<OutputLog>,
 }
 
 impl Running {
@@ -93,6 +96,15 @@ pub(super) fn escalate(job: Arc<Running>, config: &JobsConfig) {
             if !job.alive() {
                 return;
             }
+            let waited = if delay == 0 {
+                String::new()
+            } else {
+                format!(" ({delay} ms later, the job still running)")
+            };
+            job.log.note(&format!(
+                "\n[rowguard] sending {}{waited}\n",
+                signal.as_str()
+            ));
             process::signal_all(job.group(), &job.uuid, signal);
         }
         while job.alive() {

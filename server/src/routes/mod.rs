@@ -7,13 +7,14 @@ mod session;
 mod users;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-use crate::{ApiError, Service};
+use crate::{console, ApiError, Service};
 
 /// Every endpoint and the permission key it needs (`None`: any logged-in user, or public
 /// where marked in the README). The README's table is checked against this list by a test.
@@ -47,6 +48,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/rules/check", Some(rules::CHECK)),
     ("POST", "/api/rules/explain", Some(rules::READ)),
     ("POST", "/api/rules/try", Some(rules::TRY)),
+    ("GET", "/api/rules/grid", Some(rules::READ)),
     ("GET", "/api/set-types", Some(rules::READ)),
     ("POST", "/api/set-types", Some(rules::WRITE)),
     ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
@@ -91,6 +93,7 @@ pub fn router(service: Service) -> Router {
         )
         .route("/api/rules/explain", post(rules::explain))
         .route("/api/rules/try", post(rules::try_rows))
+        .route("/api/rules/grid", get(rules::grid))
         .route(
             "/api/set-types",
             get(rules::set_types).post(rules::add_set_type),
@@ -107,6 +110,11 @@ pub fn router(service: Service) -> Router {
         .route("/api/users/{name}/password", post(users::set_password))
         .route("/api/users/{name}/lock", post(users::lock))
         .route("/api/users/{name}/unlock", post(users::unlock))
+        .route("/console", get(console::home))
+        .route("/console/", get(console::home))
+        .route("/console/assets/{name}", get(console::asset))
+        .route("/console/jobs/{uuid}", get(console::job))
+        .route("/console/{page}", get(console::named))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -114,8 +122,12 @@ pub fn router(service: Service) -> Router {
         .with_state(service)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
+/// A page under `/console/`, JSON elsewhere.
+async fn not_found(original: OriginalUri, uri: axum::http::Uri) -> axum::response::Response {
+    if uri.path() == "/console" || uri.path().starts_with("/console/") {
+        return console::not_found(original, uri).await;
+    }
+    ApiError::not_found("no such endpoint").into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -168,7 +168,9 @@ pub(crate) struct CheckRequest {
 }
 
 /// `POST /api/rules/check` `{"model", "rules"}`: validates a document without storing it;
-/// `{"valid": false, "error": …}` carries the validator's text, path first.
+/// `{"valid": false, "error": …}` carries the validator's text, path first. `rules` is the
+/// document, or its text as a JSON string (an editor's text that may not even be JSON yet:
+/// then the syntax error is the validator's too).
 pub(crate) async fn check(
     State(service): State<Service>,
     caller: Caller,
@@ -191,7 +193,10 @@ pub(crate) async fn check(
                     ))
                 })?;
             let (schema, _) = store::load_schema(&mut **conn)?;
-            let text = request.rules.to_string();
+            let text = match request.rules {
+                Value::String(text) => text,
+                document => document.to_string(),
+            };
             let error = rowguard::rules::compile_document_in(
                 &text,
                 &model.columns,
@@ -225,7 +230,13 @@ pub(crate) struct SubjectRequest {
     /// `try` only: each row as the subject sees it (hidden columns null).
     #[serde(default)]
     columns: bool,
+    /// `explain` only: the first this many rows (at most [`MAX_SAMPLE`]), each with whether
+    /// the subject may act on it; needs `rules.try` too, as it reads rows unfiltered.
+    sample: Option<u32>,
 }
+
+/// Most rows an explain's sample shows.
+pub(crate) const MAX_SAMPLE: u32 = 100;
 
 impl SubjectRequest {
     fn right(&self) -> Result<Right, ApiError> {
@@ -248,28 +259,111 @@ impl SubjectRequest {
     }
 }
 
-/// `POST /api/rules/explain` `{"subject", "attributes", "model", "action"}`: what
-/// `rules explain` prints, for a subject as RBAC sees it.
+/// `POST /api/rules/explain` `{"subject", "attributes", "model", "action", "sample"?}`:
+/// what `rules explain` prints, for a subject as RBAC sees it, with the merged filter and the
+/// SQL apart; with `sample`, the first rows of the table and whether each is allowed.
 pub(crate) async fn explain(
     State(service): State<Service>,
     caller: Caller,
     Body(request): Body<SubjectRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let right = request.right()?;
+    if request.sample.is_some_and(|n| n > MAX_SAMPLE) {
+        return Err(ApiError::invalid(format!(
+            "\"sample\" may be at most {MAX_SAMPLE} rows"
+        )));
+    }
     service
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, READ)?;
+            if request.sample.is_some() {
+                caller.require(inner, conn, TRY)?;
+            }
             let subject = graph.subject(request.subject());
             let explained = inner
                 .auth
                 .explain(&mut **conn, &subject, &request.model, right)?;
-            Ok(Json(json!({
+            let mut body = json!({
                 "model": request.model,
                 "action": right.key(),
                 "roles": subject.set("roles").collect::<Vec<_>>(),
                 "absolute_rights": subject.has_absolute_rights(),
+                "access": access(&explained.filter),
+                "filter": explained.filter.to_string(),
+                "sql": explained.sql,
                 "text": explained.to_string(),
-            })))
+            });
+            if let Some(limit) = request.sample {
+                let rows =
+                    inner
+                        .auth
+                        .sample(&mut **conn, &subject, &request.model, right, limit)?;
+                body["sample"] = rows
+                    .into_iter()
+                    .map(|(row, allowed)| json!({"row": row, "allowed": allowed}))
+                    .collect();
+            }
+            Ok(Json(body))
+        })
+        .await
+}
+
+/// A decision in a word: `all` rows, `none`, or `some` (those the filter lets through).
+fn access(filter: &rowguard::rules::Filter) -> &'static str {
+    match filter {
+        rowguard::rules::Filter::True => "all",
+        rowguard::rules::Filter::False => "none",
+        _ => "some",
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GridQuery {
+    model: String,
+}
+
+/// `GET /api/rules/grid?model`: who can do what on a model. One line per RBAC role (its
+/// inherited roles and absolute rights applied) and per other set with a rule row on the
+/// model; for each right `"all"`, `"none"` or `"some"` (with the filter), as explain decides.
+pub(crate) async fn grid(
+    State(service): State<Service>,
+    caller: Caller,
+    Params(q): Params<GridQuery>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            let graph = caller.require(inner, conn, READ)?;
+            let mut sets: Vec<(String, String)> = graph
+                .roles()
+                .keys()
+                .map(|r| ("roles".to_owned(), r.clone()))
+                .collect();
+            for row in store::all_rules(&mut **conn)? {
+                let set = (row.set_type, row.set_value);
+                if row.model == q.model && !sets.contains(&set) {
+                    sets.push(set);
+                }
+            }
+            let mut lines = Vec::with_capacity(sets.len());
+            for (set_type, set_value) in sets {
+                let subject = graph.subject(Subject::new().with_set(&set_type, [&set_value]));
+                let mut rights = serde_json::Map::new();
+                for right in Right::ALL {
+                    let explained = inner.auth.explain(&mut **conn, &subject, &q.model, right)?;
+                    let verdict = match access(&explained.filter) {
+                        "some" => json!({"access": "some", "filter": explained.filter.to_string()}),
+                        all_or_none => json!({"access": all_or_none}),
+                    };
+                    rights.insert(right.key().to_owned(), verdict);
+                }
+                lines.push(json!({
+                    "set_type": set_type, "set_value": set_value,
+                    "absolute_rights": subject.has_absolute_rights(),
+                    "rights": rights,
+                }));
+            }
+            Ok(Json(json!({"model": q.model, "subjects": lines})))
         })
         .await
 }

@@ -1,0 +1,359 @@
+//! The web console in a real headless Chromium (Debian's `chromium` and `chromium-driver`,
+//! driven over WebDriver), against `rowguard serve` on every backend: log in, run a job and
+//! watch its output (through a reload and a server restart), kill a job that ignores SIGINT,
+//! fix an invalid rule in the editor and save it, explain a decision with sample rows, the
+//! grids, user management, a password change, and pages refused without their permission.
+//! The SQLite run also takes the README's screenshots (`docs/console-*.png`).
+
+mod support;
+
+use std::time::Duration;
+
+use rowguard::testing::TestDatabase;
+use rowguard::Backend;
+use serde_json::json;
+use support::browser::{self, Browser};
+use support::*;
+
+rowguard::backend_tests!(the_console_in_a_browser);
+
+/// A job that runs long enough to lose its stream in the middle: 40 numbered lines.
+const COUNTER: &str = r#"
+[jobs.commands.counter]
+program = "sh"
+args = ["-c", "for i in $(seq 1 40); do echo line $i; sleep 0.1; done"]
+permission = "jobs.command.run"
+"#;
+
+fn screenshot(db: &TestDatabase, browser: &Browser, name: &str) {
+    // One backend takes the README's pictures: the three runs would race for the files.
+    if db.backend() == Backend::Sqlite {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name);
+        browser.screenshot(&path);
+    }
+}
+
+fn log_in(b: &Browser, base: &str, name: &str, password: &str) {
+    b.open(&format!("{base}/console/login"));
+    b.replace_text("#name", name);
+    b.replace_text("#password", password);
+    b.click("#login button[type=submit]");
+    b.wait_for(
+        "the first page after login",
+        "return !location.pathname.endsWith('/login') && document.body.dataset.page",
+        json!([]),
+    );
+}
+
+fn log_out(b: &Browser) {
+    b.click("#logout");
+    b.wait_text("#login");
+}
+
+/// The text of the job output shown once the stream says the job ended.
+fn ended(b: &Browser, status: &str) -> String {
+    let state = b.wait_for(
+        "the job to end",
+        "const s = document.querySelector('#stream-state'); \
+         return s && s.innerText.startsWith('ended') ? s.innerText : null",
+        json!([]),
+    );
+    assert_eq!(state, format!("ended: {status}"));
+    b.text("#output").unwrap_or_default()
+}
+
+fn the_console_in_a_browser(db: &TestDatabase) {
+    if let Err(why) = browser::available() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true requires the browser tests: {why}"
+        );
+        eprintln!("notice: {why}; the console's browser test did not run");
+        return;
+    }
+    let env = Env::new(db);
+    let config = env.dir.join("rowguard.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{text}\n{COUNTER}")).expect("config");
+    let server = Server::start(&env, "a");
+    let base = format!("http://{}", server.base);
+    let b = Browser::start(1280, 900);
+
+    // Not logged in: the login page, which returns to the page asked for.
+    b.open(&format!("{base}/console/jobs"));
+    b.wait_text("#login");
+    assert!(
+        b.url().ends_with("/console/login?next=/console/jobs"),
+        "{}",
+        b.url()
+    );
+    b.type_into("#name", "ann");
+    b.type_into("#password", "wrong password");
+    b.click("#login button[type=submit]");
+    let error = b.wait_text("#login .error");
+    assert_eq!(error, "invalid name or password");
+    b.replace_text("#password", PASSWORD);
+    b.click("#login button[type=submit]");
+    b.wait_text("#history");
+    assert!(b.url().ends_with("/console/jobs"), "{}", b.url());
+
+    // A parameter is checked in the page (and again by the server).
+    b.wait_text("form[data-command=greet]");
+    b.replace_text("#p-greet-name", "Not Valid");
+    let refused = b.run(
+        "return [document.querySelector('form[data-command=greet] button').disabled, \
+                 document.querySelector('#p-greet-name').getAttribute('aria-invalid')]",
+        json!([]),
+    );
+    assert_eq!(refused, json!([true, "true"]));
+    b.replace_text("#p-greet-name", "world");
+    b.click("form[data-command=greet] button[type=submit]");
+    assert_eq!(ended(&b, "completed"), "hello world\n");
+
+    // A job's output arrives while it runs; a reload in the middle resumes it whole.
+    b.open(&format!("{base}/console/jobs"));
+    b.click("form[data-command=ticker] button[type=submit]");
+    b.wait_for(
+        "the first ticks",
+        "const o = document.querySelector('#output'); return o && o.innerText.includes('tick 2')",
+        json!([]),
+    );
+    let state = b.text("#stream-state").unwrap_or_default();
+    assert!(
+        state == "live" || state.starts_with("ended"),
+        "stream state: {state}"
+    );
+    b.open(&b.url());
+    let ticks: String = (1..=6).map(|i| format!("tick {i}\n")).collect();
+    assert_eq!(ended(&b, "completed"), ticks);
+
+    // Kill a job that ignores SIGINT: the escalation shows as it happens, then `killed`.
+    b.open(&format!("{base}/console/jobs"));
+    b.click("form[data-command=stubborn] button[type=submit]");
+    b.wait_for(
+        "the job to be ready",
+        "const o = document.querySelector('#output'); return o && o.innerText.includes('ready')",
+        json!([]),
+    );
+    b.click("#kill");
+    let output = ended(&b, "killed");
+    assert!(output.starts_with("ready\n"), "{output}");
+    let sigint = output
+        .find("[rowguard] sending SIGINT")
+        .expect("SIGINT shown");
+    let sigterm = output
+        .find("[rowguard] sending SIGTERM")
+        .expect("SIGTERM shown");
+    assert!(sigint < sigterm, "{output}");
+    let steps = b.text("#escalation").unwrap_or_default();
+    assert!(
+        steps.contains("kill requested") && steps.contains("sending SIGTERM"),
+        "{steps}"
+    );
+    assert!(b.text("#kill").is_none(), "no kill button once it ended");
+    assert!(b
+        .text("#job-facts")
+        .unwrap_or_default()
+        .contains("Killed by"));
+    screenshot(db, &b, "console-job.png");
+    // The download is the output as stored.
+    let downloaded = b.run(
+        "return fetch(document.querySelector('a[download]').href).then(r => r.text())",
+        json!([]),
+    );
+    assert_eq!(downloaded, json!(output));
+
+    // The history: the three jobs, filtered by status, each linking to its page.
+    b.open(&format!("{base}/console/jobs?status=killed"));
+    let history = b.wait_text("#jobs-table");
+    assert!(history.contains("stubborn") && !history.contains("ticker"));
+    b.open(&format!("{base}/console/jobs"));
+    let history = b.wait_text("#jobs-table");
+    for command in ["greet", "ticker", "stubborn"] {
+        assert!(history.contains(command), "{history}");
+    }
+    let rows = b.run(
+        "return document.querySelectorAll('#jobs-table tbody tr').length",
+        json!([]),
+    );
+    assert_eq!(rows, json!(3));
+    screenshot(db, &b, "console-jobs.png");
+
+    // A dropped connection: the server dies mid-job and comes back on the same port;
+    // the page reconnects with the last offset, nothing lost or repeated. A second instance
+    // on the same database runs the job, so it outlives the first.
+    let runner = Server::start(&env, "b");
+    let api = Client::login(&runner, "ann");
+    let started = api.post("/api/jobs", json!({"command": "counter"}));
+    assert_eq!(started.status, 201, "{started:?}");
+    let uuid = started.body["uuid"].as_str().expect("uuid").to_owned();
+    b.open(&format!("{base}/console/jobs/{uuid}"));
+    b.wait_for(
+        "the first lines",
+        "const o = document.querySelector('#output'); return o && o.innerText.includes('line 3')",
+        json!([]),
+    );
+    let bind = server.base.clone();
+    drop(server); // SIGKILL: a crash drops the connection at once
+    b.wait_for(
+        "the page to notice",
+        "return document.querySelector('#stream-state').innerText.includes('reconnecting')",
+        json!([]),
+    );
+    let server = Server::start_on(&env, "a", &bind);
+    let lines: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(ended(&b, "completed"), lines);
+    drop(runner);
+
+    // A page the roles do not allow: neither the page nor its data.
+    b.open(&format!("{base}/console/rules"));
+    let refused = b.wait_text("main .error");
+    assert!(refused.contains("needs permission rules.read"), "{refused}");
+    assert!(b.text("#app").is_none() && b.text("table").is_none());
+    let nav = b.text("header nav").unwrap_or_default();
+    assert!(nav.contains("Jobs") && !nav.contains("Rules"), "{nav}");
+    log_out(&b);
+    // Logged out: back to the login page.
+    b.open(&format!("{base}/console/jobs"));
+    b.wait_text("#login");
+
+    log_in(&b, &base, "runner", PASSWORD);
+    b.open(&format!("{base}/console/jobs"));
+    let refused = b.wait_text("main .error");
+    assert!(refused.contains("needs permission jobs.read"), "{refused}");
+    assert!(b.text("#jobs-table").is_none() && b.text("#app").is_none());
+    log_out(&b);
+
+    // The rule editor: validated while typing by the server, save refused while invalid.
+    log_in(&b, &base, "root", PASSWORD);
+    b.open(&format!("{base}/console/rules?model=job_executions"));
+    b.wait_text("#rule-list table");
+    b.click("#new-rule");
+    b.replace_text("#e-set-value", "auditor");
+    b.run(
+        "const m = document.querySelector('#e-model'); m.value = 'job_executions'; \
+         m.dispatchEvent(new Event('change'))",
+        json!([]),
+    );
+    b.replace_text(
+        "#rule-text",
+        r#"{"read": {"search": {"no_such_column": "=1"}}}"#,
+    );
+    let error = b.wait_text("#rule-error");
+    assert!(error.contains("no_such_column"), "{error}");
+    let disabled = b.run(
+        "return document.querySelector('#save-rule').disabled",
+        json!([]),
+    );
+    assert_eq!(disabled, json!(true));
+    screenshot(db, &b, "console-rule-editor.png");
+    b.replace_text(
+        "#rule-text",
+        r#"{"read": {"search": {"status": "=killed"}}}"#,
+    );
+    b.wait_for(
+        "the rule to be valid",
+        "const s = document.querySelector('#rule-state'); \
+         return s && s.innerText.startsWith('Valid') && !document.querySelector('#save-rule').disabled",
+        json!([]),
+    );
+    b.click("#save-rule");
+    let saved = b.wait_text("#saved");
+    assert_eq!(saved, "Saved (added).");
+    let list = b.wait_text("#rule-list table");
+    assert!(
+        list.contains("auditor") && list.contains("status"),
+        "{list}"
+    );
+
+    // Explain: the merged filter, the SQL and which sample rows the rule allows.
+    b.open(&format!("{base}/console/explain"));
+    b.replace_text("#x-sets", "roles=auditor");
+    b.run(
+        "document.querySelector('#x-model').value = 'job_executions'",
+        json!([]),
+    );
+    b.click("#explain-form button[type=submit]");
+    let verdict = b.wait_text("#verdict");
+    assert!(verdict.starts_with("some"), "{verdict}");
+    assert!(b.text("#x-filter").unwrap_or_default().contains("killed"));
+    assert!(b.text("#x-sql").unwrap_or_default().starts_with("WHERE"));
+    let allowed = b.run(
+        "return [...document.querySelectorAll('#sample tbody tr')].map(r => \
+           [r.classList.contains('allowed'), r.innerText.includes('stubborn')])",
+        json!([]),
+    );
+    let rows = allowed.as_array().expect("rows");
+    assert_eq!(rows.len(), 4, "{allowed}");
+    for row in rows {
+        // Only the killed job (the stubborn one) is allowed.
+        assert_eq!(row[0], row[1], "{allowed}");
+    }
+
+    // Who can do what on the job table, and the permission matrix with inheritance.
+    b.open(&format!("{base}/console/grid?model=job_executions"));
+    let grid = b.wait_text("#grid-table");
+    assert!(grid.contains("auditor") && grid.contains("admin"), "{grid}");
+    let cells = b.run(
+        "return [...document.querySelectorAll('#grid-table tbody tr')].filter(r => \
+           r.innerText.includes('auditor')).map(r => [...r.querySelectorAll('td')].slice(1).map(c => c.innerText))",
+        json!([]),
+    );
+    assert_eq!(cells, json!([["none", "some", "none", "none"]]));
+    b.open(&format!("{base}/console/permissions"));
+    b.wait_text("#matrix");
+    let devops_reads_jobs = b.run(
+        "const t = document.querySelector('#matrix'); \
+         const col = [...t.querySelectorAll('thead th')].findIndex(th => th.innerText === 'devops'); \
+         const row = [...t.querySelectorAll('tbody tr')].find(r => r.cells[0].innerText === 'jobs.read'); \
+         return row.cells[col].innerText",
+        json!([]),
+    );
+    assert_eq!(devops_reads_jobs, "inherited");
+
+    // Users: add one; they log in with the roles given.
+    b.open(&format!("{base}/console/users"));
+    b.wait_text("#user-list table");
+    b.type_into("#u-name", "carol");
+    b.type_into("#u-password", "carol's long password");
+    b.type_into("#u-roles", "support");
+    b.click("#add-user button[type=submit]");
+    b.wait_for(
+        "the new user",
+        "return document.querySelector('tr[data-user=carol]')",
+        json!([]),
+    );
+    log_out(&b);
+
+    // One's own password; every session ends, and the new one logs in.
+    log_in(&b, &base, "carol", "carol's long password");
+    b.open(&format!("{base}/console/password"));
+    b.type_into("#current", "carol's long password");
+    b.type_into("#new", "a different long password");
+    b.type_into("#again", "a different long password");
+    b.click("#password-form button[type=submit]");
+    let changed = b.wait_text("#login .success");
+    assert!(changed.contains("password is changed"), "{changed}");
+    log_in(&b, &base, "carol", "a different long password");
+    assert!(b.url().ends_with("/console/jobs"), "{}", b.url());
+
+    // On a phone: nothing wider than the screen.
+    b.resize(390, 844);
+    b.open(&format!("{base}/console/jobs"));
+    b.wait_text("#history");
+    std::thread::sleep(Duration::from_millis(200));
+    let overflow = b.run(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+        json!([]),
+    );
+    assert_eq!(
+        overflow,
+        json!(0),
+        "the jobs page scrolls sideways on a phone"
+    );
+    screenshot(db, &b, "console-phone.png");
+    drop(server);
+}

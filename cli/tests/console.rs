@@ -15,7 +15,168 @@ use serde_json::json;
 use support::browser::{self, Browser};
 use support::*;
 
-rowguard::backend_tests!(the_console_in_a_browser);
+rowguard::backend_tests!(the_console_in_a_browser, console_pages_and_their_api);
+
+/// The pages' answers without a browser (status, headers, what a refused page holds), and
+/// the API the pages use beyond the CLI's: the grid, explain's sample, the editor's check.
+fn console_pages_and_their_api(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let anonymous = Client::anonymous(&server);
+    let a = anonymous.get("/console/jobs");
+    assert_eq!(a.status, 303);
+    assert_eq!(
+        a.header("location"),
+        Some("/console/login?next=/console/jobs")
+    );
+    let a = anonymous.get("/console/login");
+    assert_eq!(a.status, 200);
+    assert!(a
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html")));
+    let csp = a.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!a.body.as_str().unwrap_or_default().contains("<script>"));
+    assert_eq!(anonymous.get("/console/no-such-page").status, 404);
+    assert_eq!(anonymous.get("/console/jobs/x/y").status, 404);
+    let a = anonymous.get("/console/assets/console.js");
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(anonymous.get("/console/assets/other.js").status, 404);
+
+    // A page without its permission: 403, the key named, no data and no script to fetch it.
+    let ann = Client::login(&server, "ann");
+    let a = ann.get("/console/rules");
+    assert_eq!(a.status, 403);
+    let page = a.body.as_str().unwrap_or_default();
+    assert!(
+        page.contains("rules.read") && !page.contains("data-page"),
+        "{page}"
+    );
+    assert_eq!(ann.get("/console/jobs").status, 200);
+    // A token that is revoked no longer opens pages.
+    let gone = Client::login(&server, "ann");
+    assert_eq!(gone.post("/api/logout", json!({})).status, 200);
+    assert_eq!(gone.get("/console/jobs").status, 303);
+
+    // The grid: one line per role, a word per right; unknown models are refused.
+    let dev = Client::login(&server, "dev");
+    let a = dev.get("/api/rules/grid?model=job_executions");
+    assert_eq!(a.status, 200, "{a:?}");
+    let line = |role: &str| {
+        a.body["subjects"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .find(|s| s["set_value"] == role)
+            .cloned()
+            .unwrap_or_else(|| panic!("no line for {role}: {a:?}"))
+    };
+    assert_eq!(line("admin")["rights"]["update"]["access"], "all");
+    assert_eq!(line("support")["rights"]["read"]["access"], "some");
+    assert!(line("support")["rights"]["read"]["filter"]
+        .as_str()
+        .is_some_and(|f| f.contains("user_identifier")));
+    assert_eq!(line("runner")["rights"]["read"]["access"], "none");
+    assert_eq!(ann.get("/api/rules/grid?model=job_executions").status, 403);
+    assert!(dev.get("/api/rules/grid?model=nope").status >= 400);
+    assert_eq!(dev.get("/api/rules/grid").status, 422);
+
+    // Explain: access, filter and SQL apart; a sample needs rules.try and is bounded.
+    let ask = |sample: Option<u32>| {
+        let mut body = json!({"subject": {"roles": ["support"]}, "attributes": {"id": "ann"},
+                              "model": "job_executions", "action": "read"});
+        if let Some(n) = sample {
+            body["sample"] = json!(n);
+        }
+        body
+    };
+    let a = dev.post("/api/rules/explain", ask(None));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["access"], "some");
+    assert!(a.body["sql"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("WHERE")));
+    assert!(a.body.get("sample").is_none());
+    assert_eq!(dev.post("/api/rules/explain", ask(Some(5))).status, 403);
+    let root = Client::login(&server, "root");
+    assert_eq!(root.post("/api/rules/explain", ask(Some(101))).status, 422);
+    for name in ["ann", "bob"] {
+        let client = Client::login(&server, name);
+        let started = client.post("/api/jobs", json!({"command": "ticker", "wait_ms": 5000}));
+        assert_eq!(started.status, 201, "{started:?}");
+    }
+    let a = root.post("/api/rules/explain", ask(Some(5)));
+    assert_eq!(a.status, 200, "{a:?}");
+    let sample = a.body["sample"].as_array().expect("sample");
+    assert_eq!(sample.len(), 2, "{a:?}");
+    for row in sample {
+        // The decision is the guard's: ann's job is allowed, bob's is not.
+        assert_eq!(
+            row["allowed"],
+            row["row"]["user_identifier"] == "ann",
+            "{row}"
+        );
+    }
+    let a = root.post("/api/rules/explain", ask(Some(1)));
+    assert_eq!(a.body["sample"].as_array().map(Vec::len), Some(1));
+
+    // The editor's check takes text that may not be JSON yet: the validator's own error.
+    let a = dev.post(
+        "/api/rules/check",
+        json!({"model": "job_executions", "rules": "{\"read\": "}),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["valid"], false);
+    assert!(a.body["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let a = dev.post(
+        "/api/rules/check",
+        json!({"model": "job_executions", "rules": "{\"read\": \"*\"}"}),
+    );
+    assert_eq!(a.body["valid"], true, "{a:?}");
+    // The same text as `rules check` prints for the same document stored by a DBA.
+    break_support_rule(db);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_rowguard"))
+        .args(["rules", "check"])
+        .current_dir(&env.dir)
+        .env("DATABASE_URL", &env.url)
+        .output()
+        .expect("rules check");
+    let printed = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    let a = dev.post(
+        "/api/rules/check",
+        json!({"model": "job_executions", "rules": BROKEN}),
+    );
+    let error = a.body["error"].as_str().expect("an error").to_owned();
+    assert!(error.contains("bogus"), "{error}");
+    assert!(
+        printed.contains(&error),
+        "rules check printed:\n{printed}\nthe API: {error}"
+    );
+}
+
+/// What a careless DBA stores for role support on the job table.
+const BROKEN: &str = r#"{"read": {"search": {"bogus": "=1"}}}"#;
+
+/// Stores [`BROKEN`] with SQL, past every validator.
+fn break_support_rule(db: &TestDatabase) {
+    use diesel::RunQueryDsl;
+    let mut conn = db.connect().expect("connect");
+    let changed = diesel::sql_query(format!(
+        "UPDATE authorization_rules SET rules = '{BROKEN}' WHERE authorizable_set_value = 'support' \
+         AND authorizable_model_id = (SELECT id FROM authorizable_models WHERE name = 'job_executions')"
+    ))
+    .execute(&mut conn)
+    .expect("update");
+    assert_eq!(changed, 1);
+}
 
 /// A job that runs long enough to lose its stream in the middle: 40 numbered lines.
 const COUNTER: &str = r#"
@@ -266,6 +427,33 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     let list = b.wait_text("#rule-list table");
     assert!(
         list.contains("auditor") && list.contains("status"),
+        "{list}"
+    );
+
+    // A rule a DBA broke with SQL: shown invalid, fixed in the editor, saved.
+    break_support_rule(db);
+    b.open(&format!(
+        "{base}/console/rules?model=job_executions&set_value=support"
+    ));
+    let list = b.wait_text("#rule-list table");
+    assert!(list.contains("invalid") && list.contains("bogus"), "{list}");
+    b.click("#rule-list tbody tr button");
+    let error = b.wait_text("#rule-error");
+    assert!(error.contains("bogus"), "{error}");
+    b.replace_text(
+        "#rule-text",
+        r#"{"create": "*", "read": {"search": {"user_identifier": "=$subject.id"}}}"#,
+    );
+    b.wait_for(
+        "the fixed rule to be valid",
+        "return !document.querySelector('#save-rule').disabled",
+        json!([]),
+    );
+    b.click("#save-rule");
+    assert_eq!(b.wait_text("#saved"), "Saved (changed).");
+    let list = b.wait_text("#rule-list table");
+    assert!(
+        list.contains("valid") && !list.contains("invalid"),
         "{list}"
     );
 

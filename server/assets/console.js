@@ -647,7 +647,10 @@ async function gridPage() {
     rights.map((right) => {
       const cell = s.rights[right];
       const link = url('/console/explain', { sets: `${s.set_type}=${s.set_value}`, model, action: right });
-      return h('td', {}, h('a', { href: link, title: cell.filter || cell.access }, badge(cell.access)));
+      const title = cell.filter
+        ? cell.filter + (cell.depends_on_subject ? ' (rows depend on the user: explain with attributes)' : '')
+        : cell.access;
+      return h('td', {}, h('a', { href: link, title }, badge(cell.access)));
     }))), { class: 'matrix', id: 'grid-table' }));
 }
 

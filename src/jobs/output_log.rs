@@ -32,6 +32,8 @@ pub(super) struct OutputState {
     pub(super) last_error: Option<String>,
     /// The job has ended: late bytes (from a process that escaped the kill) are dropped.
     pub(super) closed: bool,
+    /// The last byte stored was not a newline.
+    pub(super) mid_line: bool,
 }
 
 /// Attempts per chunk before its bytes are counted as lost.
@@ -61,15 +63,23 @@ impl OutputLog {
         }
     }
 
-    /// Appends a line of rowguard's own (never truncated).
+    /// Appends a line of rowguard's own (never truncated), on a line of its own.
     pub(super) fn note(&self, line: &str) {
         let mut state = lock(&self.state);
-        self.store(&mut state, "rowguard", line.as_bytes());
+        let text = if state.mid_line {
+            format!("\n{line}\n")
+        } else {
+            format!("{line}\n")
+        };
+        self.store(&mut state, "rowguard", text.as_bytes());
     }
 
     /// Stores one chunk, retrying; bytes that cannot be stored are counted, and reported at
     /// the end of the job ([`OutputLog::report_losses`]), never dropped silently.
     pub(super) fn store(&self, state: &mut OutputState, stream: &str, bytes: &[u8]) {
+        if let Some(last) = bytes.last() {
+            state.mid_line = *last != b'\n';
+        }
         let mut delay = Duration::from_millis(20);
         for attempt in 1..=STORE_ATTEMPTS {
             let result = self

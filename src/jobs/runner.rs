@@ -186,7 +186,7 @@ impl Runner {
             Err(source) => {
                 // The note takes a connection of its own: none may be held meanwhile.
                 drop(conn);
-                log.note(&format!("CANNOT START {}: {source}\n", allowed.program));
+                log.note(&format!("CANNOT START {}: {source}", allowed.program));
                 let mut conn = self.inner.pool.get()?;
                 Finish {
                     uuid: uuid.clone(),

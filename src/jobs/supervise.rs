@@ -101,10 +101,8 @@ pub(super) fn escalate(job: Arc<Running>, config: &JobsConfig) {
             } else {
                 format!(" ({delay} ms later, the job still running)")
             };
-            job.log.note(&format!(
-                "\n[rowguard] sending {}{waited}\n",
-                signal.as_str()
-            ));
+            job.log
+                .note(&format!("[rowguard] sending {}{waited}", signal.as_str()));
             process::signal_all(job.group(), &job.uuid, signal);
         }
         while job.alive() {
@@ -198,7 +196,7 @@ pub(super) fn supervise(
         if pipes_abandoned {
             log.close();
             log.note(
-                "\nOUTPUT STILL HELD OPEN BY A PROCESS OUTSIDE THE JOB'S TRACKING; STOPPED READING\n",
+                "OUTPUT STILL HELD OPEN BY A PROCESS OUTSIDE THE JOB'S TRACKING; STOPPED READING",
             );
         } else {
             for reader in readers {
@@ -217,12 +215,12 @@ pub(super) fn supervise(
             Some(user) => (
                 JobStatus::Killed,
                 None,
-                Some(format!("PROCESS KILLED BY {user} AT {at}\n")),
+                Some(format!("PROCESS KILLED BY {user} AT {at}")),
             ),
             None if running.timed_out.load(Ordering::Acquire) => (
                 JobStatus::TimedOut,
                 None,
-                Some(format!("TIMED OUT AT {at}\n")),
+                Some(format!("TIMED OUT AT {at}")),
             ),
             None if code == Some(0) => (JobStatus::Completed, code, None),
             None => (JobStatus::Failed, code, None),

@@ -283,6 +283,9 @@ impl Drop for Server {
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // A redirect (the console's to its login page) is an answer to look at.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()

@@ -43,5 +43,79 @@ pub fn run(args: Args, global: &rowguard_cli::GlobalArgs) -> CommandResult {
         ConnectionArg::Any => contacts_demo::Connection::Any,
     };
     contacts_demo::run(&url, connection, &mut std::io::stdout())?;
+    console(&url)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The RBAC roles and permission keys the service's pages need, and the job rules.
+const SEEDS: [(&str, &str); 2] = [
+    ("00_rbac.json", include_str!("../../../seeds/00_rbac.json")),
+    (
+        "20_jobs_rules.json",
+        include_str!("../../../seeds/20_jobs_rules.json"),
+    ),
+];
+
+/// The commands the console offers on the demo database.
+const COMMANDS: &str = r#"# Written by `cargo xtask demo`: the commands the demo's console may run.
+[jobs.commands.greet]
+program = "echo"
+args = ["hello,", "{name}"]
+permission = "jobs.command.run"
+params.name.pattern = "^[A-Za-z ]+$"
+
+[jobs.commands.ticker]
+program = "sh"
+args = ["-c", "for i in $(seq 1 20); do echo tick $i; sleep 0.5; done"]
+permission = "jobs.command.run"
+
+[jobs.commands.stubborn]     # ignores SIGINT: a kill escalates to SIGTERM
+program = "sh"
+args = ["-c", "trap '' INT; echo ready; while true; do sleep 0.1; done"]
+permission = "jobs.command.run"
+"#;
+
+/// Section 8: a console user on the demo database and how to open the console.
+fn console(url: &rowguard::DatabaseUrl) -> Result<(), Box<dyn std::error::Error>> {
+    let mut conn = rowguard::establish(url)?;
+    let seeds = SEEDS
+        .iter()
+        .map(|(name, text)| ((*name).to_owned(), (*text).to_owned()))
+        .collect();
+    let seed = rowguard::seed::Seed::parse(seeds)?;
+    rowguard::seed::apply(&mut conn, &seed, Default::default(), &mut |_| {})?;
+    // A password for this database only, shown once here.
+    let password = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let hashed = rowguard_server::users::NewPassword::new(&password)?;
+    rowguard_server::users::add(&mut conn, "demo", &hashed, &["admin".to_owned()])?;
+    let dir = match url.sqlite_path() {
+        Some(file) => file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir),
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "rowguard-demo-console-{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir(&dir)?;
+            dir
+        }
+    };
+    let config = dir.join("rowguard.toml");
+    std::fs::write(&config, COMMANDS)?;
+    let cargo = if url.backend() == rowguard::Backend::Mysql {
+        "cargo run -p xtask --features mysql --"
+    } else {
+        "cargo xtask"
+    };
+    println!(
+        "\n8. The web console on this database: user \"demo\" (role admin, every permission) \
+         is added with password {password}\n   \
+         Start the service (its commands are in {config}):\n     \
+         DATABASE_URL='{url}' ROWGUARD_CONFIG='{config}' {cargo} serve\n   \
+         then open http://127.0.0.1:8080/console/ and log in as demo.",
+        config = config.display(),
+    );
+    Ok(())
 }

@@ -5,6 +5,9 @@
 //! - A server that does not accept TCP connections is skipped with a notice (its tests are
 //!   filtered out with `--skip`, so they never show as passed) — unless `CI=true`, where any
 //!   missing backend fails the run.
+//! - The README's curl session needs curl and jq, the console's browser test Debian's
+//!   `chromium` and `chromium-driver`: without them those tests are skipped the same way,
+//!   and under `CI=true` the run fails.
 //! - The differential property tests then run again with a random seed, printed first so
 //!   that a failure can be replayed with `ROWGUARD_PROPTEST_SEED` (a replay skips this pass).
 
@@ -79,12 +82,25 @@ pub fn run(args: Args) -> CommandResult {
         skips.push("the_readme_curl_session_runs");
     }
 
+    // The console's browser test drives Debian's Chromium through chromedriver.
+    let browser: Vec<&str> = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .into_iter()
+        .filter(|path| !std::path::Path::new(path).exists())
+        .collect();
+    if !browser.is_empty() {
+        missing.push(format!(
+            "{} not found: the console's browser test needs them (`apt-get install chromium chromium-driver`)",
+            browser.join(" and ")
+        ));
+        skips.push("the_console_in_a_browser");
+    }
+
     for why in &missing {
         eprintln!("notice: {why}");
     }
     if ci && !missing.is_empty() {
         return Err(
-            "CI=true requires every backend (SQLite, PostgreSQL, MySQL/MariaDB) and curl and jq"
+            "CI=true requires every backend (SQLite, PostgreSQL, MySQL/MariaDB), curl and jq, chromium and chromedriver"
                 .into(),
         );
     }

@@ -287,7 +287,11 @@ async fn serve_page(
     let (caller, graph) = match session(service, headers).await {
         Ok(Some(found)) => found,
         Ok(None) => {
-            let next = encode(original.path());
+            let next = encode(
+                original
+                    .path_and_query()
+                    .map_or(original.path(), |p| p.as_str()),
+            );
             return redirect(&format!("{base}/console/login?next={next}"));
         }
         Err(e) => return error_page(&base, e.status, &e.message),

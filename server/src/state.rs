@@ -34,6 +34,9 @@ pub(crate) struct Inner {
     pub decoy_hash: String,
 }
 
+/// Longest wait for a turn at password work ([`Service::password_work`]).
+pub(crate) const PASSWORD_QUEUE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Service {
     /// A service answering requests with connections of `pool`; `auth` decides rows, and
     /// `runner` runs this instance's jobs. Give the runner a pool of its own
@@ -108,6 +111,33 @@ impl Service {
         tokio::task::spawn_blocking(move || work(&service.inner))
             .await
             .map_err(ApiError::internal)?
+    }
+
+    /// Runs password work (an argon2id hash or check: 19 MiB and a core each) on the
+    /// blocking pool, a few at a time, never holding a database connection; waits at most
+    /// [`PASSWORD_QUEUE`] for a turn, then answers 503 busy. The turn moves into the work: a
+    /// client that hangs up cannot free it early.
+    pub(crate) async fn password_work<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, ApiError> + Send + 'static,
+    {
+        let permit =
+            tokio::time::timeout(PASSWORD_QUEUE, self.inner.logins.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "busy",
+                        "too many password checks at once; try again in a moment",
+                    )
+                })?
+                .map_err(ApiError::internal)?;
+        self.blocking_alone(move |inner| {
+            let _permit = permit;
+            work(inner)
+        })
+        .await
     }
 
     /// Runs `work` with a pooled connection on tokio's blocking pool: Diesel is synchronous,

@@ -178,21 +178,17 @@ pub(crate) async fn start(
         .map(|w| Instant::now() + Duration::from_millis(w));
     let poll = Duration::from_millis(service.config().output_poll_ms.max(25));
     let mut mine = mine;
-    let mut caller = caller;
-    let mut checked = Instant::now();
+    let mut caller = Rechecked::new(caller);
     let (job, output) = loop {
-        let recheck = deadline.is_some() && checked.elapsed() >= RECHECK_TOKEN;
-        let (asking, found, current) = (caller.clone(), uuid.clone(), mine);
+        let (mut asking, found, current) = (caller, uuid.clone(), mine);
         let (step, asking, current) = service
             .blocking(move |inner, conn| {
                 // While it waits, the caller's token and roles are looked at again, as a
                 // stream's are.
-                let (asking, current) = if recheck {
-                    let asking = refreshed(conn, &asking)?;
-                    let g = guard(inner, conn, &asking, OUTPUT)?;
-                    (asking, g)
+                let current = if deadline.is_some() && asking.refresh(conn)? {
+                    guard(inner, conn, &asking.caller, OUTPUT)?
                 } else {
-                    (asking, current)
+                    current
                 };
                 // The create rule may allow what the read rule hides: then no row is shown.
                 let job = match current.find::<JobExecution>(conn, found.clone()) {
@@ -214,9 +210,6 @@ pub(crate) async fn start(
                 Ok((Some((Some(job), Some(output))), asking, current))
             })
             .await?;
-        if recheck {
-            checked = Instant::now();
-        }
         (caller, mine) = (asking, current);
         match step {
             Some(done) => break done,
@@ -411,15 +404,35 @@ fn read_piece(
     })
 }
 
-/// The caller again, from the database: the same token's current session (roles changed
-/// since the request began count), or 401 if it was revoked or expired meanwhile.
-fn refreshed(conn: &mut PooledConnection, caller: &Caller) -> Result<Caller, ApiError> {
-    let session = crate::tokens::authenticate(conn, &caller.token)?
-        .ok_or_else(|| ApiError::unauthorized("the token was revoked or expired"))?;
-    Ok(Caller {
-        session,
-        ..caller.clone()
-    })
+/// The caller of a request that waits or streams: every [`RECHECK_TOKEN`] its token is
+/// looked up again (a logout, lock or password change ends the request with 401 or an
+/// `error` event) and its roles are read again (a change applies). Moved into each blocking
+/// step and back out.
+#[derive(Clone)]
+struct Rechecked {
+    caller: Caller,
+    checked: Instant,
+}
+
+impl Rechecked {
+    fn new(caller: Caller) -> Self {
+        Rechecked {
+            caller,
+            checked: Instant::now(),
+        }
+    }
+
+    /// Looks at the token again if it is due; whether it did.
+    fn refresh(&mut self, conn: &mut PooledConnection) -> Result<bool, ApiError> {
+        if self.checked.elapsed() < RECHECK_TOKEN {
+            return Ok(false);
+        }
+        let session = crate::tokens::authenticate(conn, &self.caller.token)?
+            .ok_or_else(|| ApiError::unauthorized("the token was revoked or expired"))?;
+        self.caller.session = session;
+        self.checked = Instant::now();
+        Ok(true)
+    }
 }
 
 #[derive(Deserialize)]
@@ -460,26 +473,17 @@ pub(crate) async fn output(
     } else {
         None
     };
-    let mut caller = caller;
-    let mut checked = Instant::now();
+    let mut caller = Rechecked::new(caller);
     loop {
-        let recheck = checked.elapsed() >= RECHECK_TOKEN;
-        let (asking, uuid) = (caller.clone(), uuid.clone());
+        let (mut asking, uuid) = (caller, uuid.clone());
         let (piece, now) = service
             .blocking(move |inner, conn| {
-                let asking = if recheck {
-                    refreshed(conn, &asking)?
-                } else {
-                    asking
-                };
-                let guard = guard(inner, conn, &asking, OUTPUT)?;
+                asking.refresh(conn)?;
+                let guard = guard(inner, conn, &asking.caller, OUTPUT)?;
                 Ok((read_piece(conn, &guard, &uuid, q.from)?, asking))
             })
             .await?;
-        if recheck {
-            caller = now;
-            checked = Instant::now();
-        }
+        caller = now;
         if !piece.text.is_empty() || piece.done || Instant::now() >= deadline {
             return Ok(Json(json!({
                 "job": job_json(&piece.job),
@@ -560,43 +564,34 @@ pub(crate) async fn events(
     struct Follow {
         _slot: tokio::sync::OwnedSemaphorePermit,
         service: Service,
-        caller: Caller,
+        caller: Rechecked,
         uuid: String,
         from: i64,
         ended: bool,
-        checked: Instant,
     }
     let start = Follow {
         _slot: slot,
         service,
-        caller,
+        caller: Rechecked::new(caller),
         uuid,
         from,
         ended: false,
-        checked: Instant::now(),
     };
     let stream = futures_util::stream::unfold(start, move |mut f| async move {
         if f.ended {
             return None;
         }
         loop {
-            let recheck = f.checked.elapsed() >= RECHECK_TOKEN;
-            let (caller, uuid, from) = (f.caller.clone(), f.uuid.clone(), f.from);
+            // The stream ends on an error: the caller is only needed back on success.
+            let (mut caller, uuid, from) = (f.caller.clone(), f.uuid.clone(), f.from);
             let read = f
                 .service
                 .blocking(move |inner, conn| {
-                    let caller = if recheck {
-                        refreshed(conn, &caller)?
-                    } else {
-                        caller
-                    };
-                    let guard = guard(inner, conn, &caller, OUTPUT)?;
+                    caller.refresh(conn)?;
+                    let guard = guard(inner, conn, &caller.caller, OUTPUT)?;
                     Ok((read_piece(conn, &guard, &uuid, from)?, caller))
                 })
                 .await;
-            if recheck {
-                f.checked = Instant::now();
-            }
             let read = read.map(|(piece, caller)| {
                 f.caller = caller;
                 piece

@@ -14,6 +14,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::Router;
 
+use serde_json::Value;
+
 use crate::{console, ApiError, Service};
 
 /// Every endpoint and the permission key it needs (`None`: any logged-in user, or public
@@ -145,6 +147,30 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
         axum::http::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// Fields of bodies that may hold a password are read one by one with these, so that no
+/// deserializer message can ever echo a value.
+/// A string field of a body that may hold a password: the error names the field only.
+pub(crate) fn text(body: &Value, name: &str) -> Result<String, ApiError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::invalid(format!("\"{name}\" must be a string")))
+}
+
+/// Refuses fields other than `allowed`, naming the first (never its value).
+pub(crate) fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    };
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::invalid(format!(
+            "unknown field \"{unknown}\" (expected {})",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Path parameters whose rejections (a segment that is not UTF-8, say) are JSON errors.

@@ -4,14 +4,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::Body;
+use super::{only, text, Body};
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::tokens::issue;
 use crate::users::{users, validate_name, verify_password};
@@ -70,9 +70,6 @@ pub(crate) fn rfc3339(at: NaiveDateTime) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Longest wait for a turn to check a password.
-const LOGIN_QUEUE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The one answer to every failed login, whatever failed (unknown name, wrong password,
 /// locked user): nothing tells which.
 fn invalid_login() -> ApiError {
@@ -86,25 +83,11 @@ pub(crate) async fn login(
     ClientAddr(address): ClientAddr,
     Body(body): Body<Value>,
 ) -> Result<Response, ApiError> {
-    let field = |name: &str| body.get(name).filter(|v| !v.is_null());
-    let text = |name: &str| -> Result<String, ApiError> {
-        field(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::invalid(format!("\"{name}\" must be a string")))
-    };
-    if let Some(unknown) = body.as_object().and_then(|o| {
-        o.keys()
-            .find(|k| !["name", "password", "expires_in"].contains(&k.as_str()))
-    }) {
-        return Err(ApiError::invalid(format!(
-            "unknown field \"{unknown}\" (expected name, password, expires_in)"
-        )));
-    }
-    let name = text("name")?;
-    let password = text("password")?;
+    only(&body, &["name", "password", "expires_in"])?;
+    let name = text(&body, "name")?;
+    let password = text(&body, "password")?;
     let config = service.config().clone();
-    let ttl = match field("expires_in") {
+    let ttl = match body.get("expires_in").filter(|v| !v.is_null()) {
         None => config.token_ttl_secs,
         Some(v) => v
             .as_u64()
@@ -123,22 +106,8 @@ pub(crate) async fn login(
     if let Err(wait) = service.inner.throttle.attempt(&key, address) {
         return Err(ApiError::throttled("failed logins", wait));
     }
-    // argon2id takes 19 MiB and a core per check: a few at a time, and never while holding a
-    // database connection.
-    // The permit moves into the check: a client that hangs up cannot free it early.
-    let permit = tokio::time::timeout(LOGIN_QUEUE, service.inner.logins.clone().acquire_owned())
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "too many logins at once; try again in a moment",
-            )
-        })?
-        .map_err(ApiError::internal)?;
     let (token, expires_at) = service
-        .blocking_alone(move |inner| {
-            let _permit = permit;
+        .password_work(move |inner| {
             let stored: Option<(String, bool, i64)> = if valid {
                 let mut conn = inner.pool.get()?;
                 users::table

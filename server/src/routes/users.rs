@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::session::{rfc3339, ClientAddr};
-use super::{Body, PathArg};
+use super::{only, text, Body, PathArg};
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::users::{self, users as table, NewPassword};
 use crate::{ApiError, Service};
@@ -18,43 +18,11 @@ use crate::{ApiError, Service};
 /// Listing users, adding them, setting their roles and passwords, locking them.
 pub(crate) const MANAGE: &str = "users.manage";
 
-/// A string field of a body that may hold a password: the error names the field only.
-fn text(body: &Value, name: &str) -> Result<String, ApiError> {
-    body.get(name)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::invalid(format!("\"{name}\" must be a string")))
-}
-
-/// Refuses fields other than `allowed`, naming the first (never its value).
-fn only(body: &Value, allowed: &[&str]) -> Result<(), ApiError> {
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::invalid("the body must be a JSON object"));
-    };
-    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid(format!(
-            "unknown field \"{unknown}\" (expected {})",
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Hashes `password` on the blocking pool, a few at a time (as logins are), without a
 /// connection.
 async fn hashed(service: &Service, password: String) -> Result<NewPassword, ApiError> {
-    let permit = service
-        .inner
-        .logins
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
     service
-        .blocking_alone(move |_| {
-            let _permit = permit;
-            Ok(NewPassword::new(&password)?)
-        })
+        .password_work(move |_| Ok(NewPassword::new(&password)?))
         .await
 }
 
@@ -75,13 +43,6 @@ pub(crate) async fn change_own(
         return Err(ApiError::throttled("wrong passwords", wait));
     }
     let new = hashed(&service, new).await?;
-    let permit = service
-        .inner
-        .logins
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
     let checked = user.clone();
     let stored: String = service
         .blocking(move |_, conn| {
@@ -92,10 +53,7 @@ pub(crate) async fn change_own(
         })
         .await?;
     let matches = service
-        .blocking_alone(move |_| {
-            let _permit = permit;
-            Ok(users::verify_password(&current, &stored))
-        })
+        .password_work(move |_| Ok(users::verify_password(&current, &stored)))
         .await?;
     if !matches {
         tracing::warn!(user = %user, %address, "wrong current password");

@@ -194,16 +194,10 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             } else {
                 let mut out = std::io::stdout().lock();
                 for j in list {
-                    writeln!(
-                        out,
-                        "{}  {:<10} {:<12} {:<10} {}  {}",
-                        j.uuid,
-                        j.status,
-                        j.command,
-                        j.user_identifier,
-                        j.started_at.format("%Y-%m-%d %H:%M:%S"),
-                        j.instance_id
-                    )?;
+                    let started = j.started_at.format("%Y-%m-%d %H:%M:%S").to_string();
+                    let status = j.status.to_string();
+                    let line = [&*j.uuid, &status, &j.command, &j.user_identifier];
+                    writeln!(out, "{}", job_line(line, &started, &j.instance_id))?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -269,6 +263,13 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             }
         }
     }
+}
+
+/// One line of `jobs list`, of the database or of a server: uuid, status, command and user,
+/// then the start and the instance.
+fn job_line(fields: [&str; 4], started: &str, instance: &str) -> String {
+    let [uuid, status, command, user] = fields;
+    format!("{uuid}  {status:<10} {command:<12} {user:<10} {started}  {instance}")
 }
 
 fn job_json(j: &JobExecution) -> serde_json::Value {

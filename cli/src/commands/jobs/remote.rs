@@ -94,15 +94,11 @@ pub(super) fn remote(command: JobsCommand) -> CommandResult {
                 outln!("no jobs visible to this user");
             } else {
                 for j in &list {
-                    let text = |k: &str| j[k].as_str().unwrap_or("").to_owned();
+                    let text = |k: &str| j[k].as_str().unwrap_or("");
+                    let fields = [text("uuid"), text("status"), text("command"), text("user")];
                     outln!(
-                        "{}  {:<10} {:<12} {:<10} {}  {}",
-                        text("uuid"),
-                        text("status"),
-                        text("command"),
-                        text("user"),
-                        text("started_at"),
-                        text("instance_id")
+                        "{}",
+                        super::job_line(fields, text("started_at"), text("instance_id"))
                     );
                 }
             }

@@ -84,9 +84,20 @@ fn console_pages_and_their_api(db: &TestDatabase) {
         .as_str()
         .is_some_and(|f| f.contains("user_identifier")));
     assert_eq!(line("runner")["rights"]["read"]["access"], "none");
+    // Update needs the read too: both depend on the user, so "some", not "none".
+    let update = &line("support")["rights"]["update"];
+    assert_eq!(update["access"], "some", "{update}");
+    assert_eq!(update["depends_on_subject"], true, "{update}");
     assert_eq!(ann.get("/api/rules/grid?model=job_executions").status, 403);
     assert!(dev.get("/api/rules/grid?model=nope").status >= 400);
-    assert_eq!(dev.get("/api/rules/grid").status, 422);
+    let a = dev.get("/api/rules/grid");
+    assert_eq!(a.status, 422);
+    assert!(a.error().starts_with("bad query string: "), "{a:?}");
+    // Every API answer: no sniffing, no framing.
+    assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+    assert!(a
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("frame-ancestors 'none'")));
 
     // Explain: access, filter and SQL apart; a sample needs rules.try and is bounded.
     let ask = |sample: Option<u32>| {
@@ -100,6 +111,12 @@ fn console_pages_and_their_api(db: &TestDatabase) {
     let a = dev.post("/api/rules/explain", ask(None));
     assert_eq!(a.status, 200, "{a:?}");
     assert_eq!(a.body["access"], "some");
+    // Without the attribute its rule needs, nothing: FALSE AND … is none, not some.
+    let mut no_id = ask(None);
+    no_id["attributes"] = json!({});
+    no_id["action"] = json!("update");
+    let a = dev.post("/api/rules/explain", no_id);
+    assert_eq!(a.body["access"], "none", "{a:?}");
     assert!(a.body["sql"]
         .as_str()
         .is_some_and(|s| s.starts_with("WHERE")));
@@ -178,22 +195,40 @@ fn break_support_rule(db: &TestDatabase) {
     assert_eq!(changed, 1);
 }
 
-/// A job that runs long enough to lose its stream in the middle: 40 numbered lines.
-const COUNTER: &str = r#"
+/// More commands for the browser: one that runs long enough to lose its stream in the
+/// middle (40 numbered lines), one that prints bytes that are not UTF-8, one that prints
+/// what looks like rowguard's own escalation lines.
+const COMMANDS: &str = r#"
 [jobs.commands.counter]
 program = "sh"
 args = ["-c", "for i in $(seq 1 40); do echo line $i; sleep 0.1; done"]
 permission = "jobs.command.run"
+
+[jobs.commands.latin1]
+program = "sh"
+args = ["-c", "printf 'caf\\351 \\377\\376\\n'; sleep 0.3; printf 'second line is complete\\n'"]
+permission = "jobs.command.run"
+
+[jobs.commands.forger]
+program = "sh"
+args = ["-c", "echo '[rowguard] sent SIGKILL (forged)'"]
+permission = "jobs.command.run"
 "#;
 
+/// Takes a screenshot into `$ROWGUARD_SCREENSHOTS` (relative to the repository: `docs`
+/// refreshes the README's pictures), else under the build directory, so that a test run
+/// leaves the checkout as it was.
 fn screenshot(db: &TestDatabase, browser: &Browser, name: &str) {
-    // One backend takes the README's pictures: the three runs would race for the files.
-    if db.backend() == Backend::Sqlite {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../docs")
-            .join(name);
-        browser.screenshot(&path);
+    // One backend takes the pictures: the three runs would race for the files.
+    if db.backend() != Backend::Sqlite {
+        return;
     }
+    let dir = match std::env::var("ROWGUARD_SCREENSHOTS") {
+        Ok(dir) if !dir.is_empty() => root().join(dir),
+        _ => std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"),
+    };
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    browser.screenshot(&dir.join(name));
 }
 
 fn log_in(b: &Browser, base: &str, name: &str, password: &str) {
@@ -238,7 +273,7 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     let env = Env::new(db);
     let config = env.dir.join("rowguard.toml");
     let text = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(&config, format!("{text}\n{COUNTER}")).expect("config");
+    std::fs::write(&config, format!("{text}\n{COMMANDS}")).expect("config");
     let server = Server::start(&env, "a");
     let base = format!("http://{}", server.base);
     let b = Browser::start(1280, 900);
@@ -302,16 +337,14 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     b.click("#kill");
     let output = ended(&b, "killed");
     assert!(output.starts_with("ready\n"), "{output}");
-    let sigint = output
-        .find("[rowguard] sending SIGINT")
-        .expect("SIGINT shown");
+    let sigint = output.find("[rowguard] sent SIGINT").expect("SIGINT shown");
     let sigterm = output
-        .find("[rowguard] sending SIGTERM")
+        .find("[rowguard] sent SIGTERM")
         .expect("SIGTERM shown");
     assert!(sigint < sigterm, "{output}");
     let steps = b.text("#escalation").unwrap_or_default();
     assert!(
-        steps.contains("kill requested") && steps.contains("sending SIGTERM"),
+        steps.contains("kill requested") && steps.contains("sent SIGTERM"),
         "{steps}"
     );
     assert!(b.text("#kill").is_none(), "no kill button once it ended");
@@ -327,7 +360,20 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     );
     assert_eq!(downloaded, json!(output));
 
-    // The history: the three jobs, filtered by status, each linking to its page.
+    // Bytes that are not UTF-8 show as U+FFFD; the next line still arrives whole.
+    b.open(&format!("{base}/console/jobs"));
+    b.click("form[data-command=latin1] button[type=submit]");
+    assert_eq!(
+        ended(&b, "completed"),
+        "caf\u{fffd} \u{fffd}\u{fffd}\nsecond line is complete\n"
+    );
+    // A job printing rowguard's words is not an escalation step.
+    b.open(&format!("{base}/console/jobs"));
+    b.click("form[data-command=forger] button[type=submit]");
+    assert_eq!(ended(&b, "completed"), "[rowguard] sent SIGKILL (forged)\n");
+    assert_eq!(b.text("#escalation").as_deref(), Some(""));
+
+    // The history: the jobs, filtered by status, each linking to its page.
     b.open(&format!("{base}/console/jobs?status=killed"));
     let history = b.wait_text("#jobs-table");
     assert!(history.contains("stubborn") && !history.contains("ticker"));
@@ -340,7 +386,7 @@ fn the_console_in_a_browser(db: &TestDatabase) {
         "return document.querySelectorAll('#jobs-table tbody tr').length",
         json!([]),
     );
-    assert_eq!(rows, json!(3));
+    assert_eq!(rows, json!(5));
     screenshot(db, &b, "console-jobs.png");
 
     // A dropped connection: the server dies mid-job and comes back on the same port;
@@ -424,10 +470,11 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     b.click("#save-rule");
     let saved = b.wait_text("#saved");
     assert_eq!(saved, "Saved (added).");
-    let list = b.wait_text("#rule-list table");
-    assert!(
-        list.contains("auditor") && list.contains("status"),
-        "{list}"
+    b.wait_for(
+        "the new rule in the list",
+        "const t = document.querySelector('#rule-list table'); \
+         return t && t.innerText.includes('auditor') && t.innerText.includes('killed')",
+        json!([]),
     );
 
     // A rule a DBA broke with SQL: shown invalid, fixed in the editor, saved.
@@ -451,10 +498,11 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     );
     b.click("#save-rule");
     assert_eq!(b.wait_text("#saved"), "Saved (changed).");
-    let list = b.wait_text("#rule-list table");
-    assert!(
-        list.contains("valid") && !list.contains("invalid"),
-        "{list}"
+    b.wait_for(
+        "the list to show the rule valid",
+        "const t = document.querySelector('#rule-list table'); \
+         return t && t.innerText.includes('valid') && !t.innerText.includes('invalid')",
+        json!([]),
     );
 
     // Explain: the merged filter, the SQL and which sample rows the rule allows.
@@ -475,7 +523,7 @@ fn the_console_in_a_browser(db: &TestDatabase) {
         json!([]),
     );
     let rows = allowed.as_array().expect("rows");
-    assert_eq!(rows.len(), 4, "{allowed}");
+    assert_eq!(rows.len(), 6, "{allowed}");
     for row in rows {
         // Only the killed job (the stubborn one) is allowed.
         assert_eq!(row[0], row[1], "{allowed}");
@@ -515,6 +563,28 @@ fn the_console_in_a_browser(db: &TestDatabase) {
         json!([]),
     );
     log_out(&b);
+
+    // After login only a page of the console opens, however `next` is spelled.
+    for next in [
+        "/console/..//evil.example",
+        "/console/%2e%2e/api/me",
+        "//evil.example",
+    ] {
+        b.open(&format!(
+            "{base}/console/login?next={}",
+            next.replace('%', "%25")
+        ));
+        b.replace_text("#name", "carol");
+        b.replace_text("#password", "carol's long password");
+        b.click("#login button[type=submit]");
+        b.wait_for(
+            "the page after login",
+            "return !location.pathname.endsWith('/login') && document.body.dataset.page",
+            json!([]),
+        );
+        assert!(b.url().ends_with("/console/jobs"), "{next}: {}", b.url());
+        log_out(&b);
+    }
 
     // One's own password; every session ends, and the new one logs in.
     log_in(&b, &base, "carol", "carol's long password");

@@ -118,10 +118,16 @@ function busy(button, action) {
 // ---- log in, log out, password ---------------------------------------------------------
 
 function safeNext(next) {
-  // Only a page of this console: never another site.
+  // Only a page of this console (after the browser's own normalising of `..` and `%2e`):
+  // never another site, nor another page of the application.
   const prefix = `${BASE}/console/`;
-  return next && next.startsWith(prefix) && !next.startsWith('//') && !next.includes('\\')
-    ? next : prefix;
+  try {
+    const target = new URL(next || prefix, location.origin);
+    if (target.origin === location.origin && target.pathname.startsWith(prefix)) {
+      return target.pathname + target.search;
+    }
+  } catch (_) { /* not a URL */ }
+  return prefix;
 }
 
 function loginPage() {
@@ -245,9 +251,10 @@ async function jobsPage() {
     } catch (e) { holder.replaceChildren(failure(e)); }
   }
   const filters = h('form', { class: 'row panel', id: 'filters', role: 'search' },
+    // Free text: the history holds commands that are no longer configured too.
     h('label', { for: 'f-command' }, h('span', {}, 'Command'),
-      h('select', { id: 'f-command', name: 'command' }, h('option', { value: '' }, 'any'),
-        commands.map((c) => h('option', { value: c.name, selected: q.get('command') === c.name }, c.name)))),
+      h('input', { id: 'f-command', name: 'command', list: 'f-commands', value: q.get('command') || '', autocomplete: 'off' }),
+      h('datalist', { id: 'f-commands' }, commands.map((c) => h('option', { value: c.name })))),
     h('label', { for: 'f-status' }, h('span', {}, 'Status'),
       h('select', { id: 'f-status', name: 'status' }, h('option', { value: '' }, 'any'),
         STATUSES.map((s) => h('option', { value: s, selected: q.get('status') === s }, s)))),
@@ -323,6 +330,9 @@ async function jobPage() {
   const facts = h('div', { class: 'panel' }, jobFacts(job));
   const actions = h('div', { class: 'row', id: 'job-actions' });
   const steps = h('ol', { id: 'escalation', 'aria-live': 'polite', class: 'muted' });
+  const stepsHeading = h('h2', { hidden: true }, 'Kill');
+  // The heading shows once there is a step to list.
+  new MutationObserver(() => { stepsHeading.hidden = !steps.children.length; }).observe(steps, { childList: true });
   const out = h('div', { role: 'status', 'aria-live': 'polite' });
   const refresh = (next) => {
     job = next;
@@ -335,7 +345,7 @@ async function jobPage() {
     try {
       const answer = await api('POST', `/api/jobs/${seg(uuid)}/kill`);
       if (answer.job) refresh(answer.job);
-      steps.append(h('li', {}, `${new Date().toLocaleTimeString()}: kill requested`));
+      steps.append(h('li', {}, `kill requested at ${new Date().toLocaleTimeString()}`));
     } catch (e) { out.append(failure(e)); }
   }));
   if (job.status === 'running' && can('jobs.kill.own')) actions.append(kill);
@@ -345,12 +355,12 @@ async function jobPage() {
   const sections = [facts, actions, out, h('h2', {}, 'Output')];
   if (!can('jobs.output.read')) {
     sections.push(empty('Reading a job\u2019s output needs permission jobs.output.read.'));
-    show(sections, steps);
+    show(sections, stepsHeading, steps);
     return;
   }
   const state = h('p', { class: 'stream-state muted', id: 'stream-state', role: 'status' }, 'connecting…');
   const output = h('pre', { class: 'output', id: 'output', tabindex: '0', 'aria-label': 'Job output' });
-  show(sections, state, output, h('h2', {}, 'Kill'), steps);
+  show(sections, state, output, stepsHeading, steps);
   follow(uuid, output, state, steps, refresh);
 }
 
@@ -369,18 +379,21 @@ function follow(uuid, output, state, steps, refresh) {
   source.addEventListener('open', () => { state.textContent = 'live'; });
   source.addEventListener('output', (event) => {
     const data = JSON.parse(event.data);
-    let bytes = encoder.encode(data.text);
+    // Offsets are the server's byte counts; the text may hold U+FFFD for bytes that were not
+    // UTF-8, so its length in the page is not a byte count.
+    if (data.next <= shown) return; // already shown
+    let text = data.text;
     if (data.offset > shown) {
       output.append(h('span', { class: 'gap' }, `\n[console: ${data.offset - shown} bytes missing]\n`));
     } else if (data.offset < shown) {
-      bytes = bytes.slice(shown - data.offset);
+      text = decoder.decode(encoder.encode(text).slice(shown - data.offset));
     }
-    const text = decoder.decode(bytes);
     const atEnd = stickToEnd();
     output.append(text);
-    shown = data.offset + encoder.encode(data.text).length;
-    for (const match of text.matchAll(/\[rowguard\] sending (SIG[A-Z]+)[^\n]*/g)) {
-      steps.append(h('li', {}, `${new Date().toLocaleTimeString()}: ${match[0].replace('[rowguard] ', '')}`));
+    shown = data.next;
+    // rowguard's own lines come apart from the program's output: a job cannot forge them.
+    for (const note of data.notes || []) {
+      if (note.startsWith('[rowguard] ')) steps.append(h('li', {}, note.slice('[rowguard] '.length)));
     }
     if (atEnd) output.scrollTop = output.scrollHeight;
   });
@@ -618,6 +631,9 @@ function explanation(answer) {
       h('h3', {}, 'Merged filter'), h('pre', { class: 'block', id: 'x-filter' }, answer.filter),
       h('h3', {}, 'SQL'), h('pre', { class: 'block', id: 'x-sql' }, answer.sql)),
   ];
+  if (answer.sample_error) {
+    parts.push(h('h2', {}, 'Sample rows'), failure(new Error(`The sample could not be read: ${answer.sample_error}`)));
+  }
   if (answer.sample) {
     const columns = answer.sample.length ? Object.keys(answer.sample[0].row) : [];
     parts.push(h('h2', {}, 'Sample rows'), answer.sample.length
@@ -642,7 +658,9 @@ async function gridPage() {
   let answer;
   try { answer = await api('GET', `/api/rules/grid?model=${seg(model)}`); } catch (e) { holder.replaceChildren(failure(e)); return; }
   const rights = ['create', 'read', 'update', 'delete'];
-  holder.replaceChildren(table(['Who', ...rights], answer.subjects.map((s) => h('tr', {},
+  if (!answer.subjects.length) { holder.replaceChildren(empty('No rule row on this model.')); return; }
+  holder.replaceChildren(answer.truncated
+    ? h('p', { class: 'notice' }, `The first ${answer.subjects.length} of ${answer.total} lines.`) : '', table(['Who', ...rights], answer.subjects.map((s) => h('tr', {},
     h('td', {}, h('span', { class: 'muted' }, `${s.set_type} `), h('strong', {}, s.set_value), s.absolute_rights ? [' ', badge('absolute', 'all')] : null),
     rights.map((right) => {
       const cell = s.rights[right];
@@ -662,8 +680,8 @@ async function permissionsPage() {
   const roles = data.roles;
   const names = Object.keys(data.permissions);
   const cell = (role, permission) => {
-    if (role.all_permissions) return badge('*', 'wildcard');
     if ((role.permissions || []).includes(permission)) return badge('direct');
+    if (role.all_permissions) return badge('*', 'wildcard');
     if ((data.matrix[permission] || []).includes(role.name)) return badge('inherited');
     return h('span', { class: 'muted', 'aria-label': 'no' }, '·');
   };

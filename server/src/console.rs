@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use rowguard::rbac::RbacGraph;
 
 use crate::auth::{token_of, Caller, Via};
-use crate::routes::PathArg;
+use crate::routes::{base, PathArg};
 use crate::tokens::authenticate;
 use crate::{ApiError, Service};
 
@@ -114,16 +114,6 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-/// Where the router is mounted: `""` when served alone, `/rowguard` when an application
-/// nests it there.
-fn base(original: &Uri, uri: &Uri) -> String {
-    original
-        .path()
-        .strip_suffix(uri.path())
-        .unwrap_or("")
-        .to_owned()
-}
-
 /// The security headers of every console answer.
 fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -172,7 +162,8 @@ fn render(frame: Frame<'_>) -> String {
     let mut who = String::new();
     if let Some((caller, pages)) = &frame.user {
         for p in pages.iter().filter(|p| p.nav) {
-            let current = if p.id == frame.current {
+            // A job's page belongs to the jobs.
+            let current = if p.id == frame.current || (p.id == "jobs" && frame.current == "job") {
                 " aria-current=\"page\""
             } else {
                 ""

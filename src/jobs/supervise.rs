@@ -96,14 +96,17 @@ pub(super) fn escalate(job: Arc<Running>, config: &JobsConfig) {
             if !job.alive() {
                 return;
             }
+            process::signal_all(job.group(), &job.uuid, signal);
             let waited = if delay == 0 {
                 String::new()
             } else {
                 format!(" ({delay} ms later, the job still running)")
             };
-            job.log
-                .note(&format!("[rowguard] sending {}{waited}", signal.as_str()));
-            process::signal_all(job.group(), &job.uuid, signal);
+            // Said off this thread: storing it may wait for the database, the next signal
+            // must not.
+            let log = job.log.clone();
+            let line = format!("[rowguard] sent {}{waited}", signal.as_str());
+            thread::spawn(move || log.note(&line));
         }
         while job.alive() {
             thread::sleep(Duration::from_millis(50));

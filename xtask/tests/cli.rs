@@ -157,8 +157,32 @@ fn the_demo_never_destroys_data() {
             path.to_string_lossy().contains("rowguard-demo-"),
             "{stdout}"
         );
+        // Section 8: the console's settings in the demo's own directory.
+        let config = path.parent().unwrap().join("rowguard.toml");
+        assert!(stdout.contains(&format!("ROWGUARD_CONFIG='{}'", config.display())));
+        assert!(std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[jobs.commands.greet]"));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
+    // A database the user names: the console's settings go to a new directory of their own,
+    // never over a rowguard.toml that is there.
+    std::fs::write(dir.join("rowguard.toml"), "# theirs\n").unwrap();
+    let fresh = dir.join("fresh.sqlite3");
+    let (code, stdout, stderr) = xtask(&["demo"], &fresh.to_string_lossy());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rowguard.toml")).unwrap(),
+        "# theirs\n"
+    );
+    let config = stdout
+        .split("ROWGUARD_CONFIG='")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
+    assert!(config.exists() && !config.starts_with(&dir), "{stdout}");
+    std::fs::remove_dir_all(config.parent().unwrap()).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -358,6 +358,9 @@ struct Piece {
     text: String,
     next: i64,
     done: bool,
+    /// The lines rowguard itself wrote in this piece (its kill escalation, the end), told
+    /// apart from the program's output by their stream: a job cannot forge one.
+    notes: Vec<String>,
 }
 
 /// The longest prefix of `bytes` that does not end inside a UTF-8 character: while a job
@@ -389,7 +392,14 @@ fn read_piece(
 ) -> Result<Piece, ApiError> {
     let (job, chunks) = jobs::output_page(conn, guard, uuid, from, Some(PAGE_CHUNKS))?;
     let more = chunks.len() as i64 >= PAGE_CHUNKS;
-    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.chunk).collect();
+    let mut bytes = Vec::new();
+    let mut notes = Vec::new();
+    for chunk in chunks {
+        if chunk.stream == "rowguard" {
+            notes.push((bytes.len() + chunk.chunk.len(), chunk.chunk.clone()));
+        }
+        bytes.extend(chunk.chunk);
+    }
     let running = job.status.is_running();
     let take = if running || more {
         complete_prefix(&bytes)
@@ -400,6 +410,11 @@ fn read_piece(
         text: String::from_utf8_lossy(&bytes[..take]).into_owned(),
         next: from + take as i64,
         done: !running && !more && take == bytes.len(),
+        notes: notes
+            .into_iter()
+            .filter(|(end, _)| *end <= take)
+            .map(|(_, note)| String::from_utf8_lossy(&note).trim().to_owned())
+            .collect(),
         job,
     })
 }
@@ -491,6 +506,7 @@ pub(crate) async fn output(
                 "text": piece.text,
                 "next_offset": piece.next,
                 "done": piece.done,
+                "notes": piece.notes,
             })));
         }
         tokio::time::sleep(Duration::from_millis(config.output_poll_ms)).await;
@@ -607,7 +623,11 @@ pub(crate) async fn events(
                     let event = Event::default()
                         .event("output")
                         .id(piece.next.to_string())
-                        .data(json!({"offset": f.from, "text": piece.text}).to_string());
+                        .data(
+                            json!({"offset": f.from, "next": piece.next, "text": piece.text,
+                                   "notes": piece.notes})
+                            .to_string(),
+                        );
                     f.from = piece.next;
                     event
                 }

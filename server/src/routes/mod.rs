@@ -140,13 +140,33 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Answers carry tokens, rules and job output: no cache may keep them.
+/// Answers carry tokens, rules and job output: no cache may keep them, no browser may guess
+/// their type (a job's output is never HTML), no page may frame them.
 async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
+    use axum::http::{header, HeaderValue};
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
     response
+}
+
+/// Where the router is mounted: `""` when served alone, `/rowguard` when an application
+/// nests it there (what nesting stripped from the path).
+pub(crate) fn base(original: &axum::http::Uri, uri: &axum::http::Uri) -> String {
+    original
+        .path()
+        .strip_suffix(uri.path())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Fields of bodies that may hold a password are read one by one with these, so that no
@@ -233,6 +253,12 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Params(v))
-            .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+            .map_err(|rejection| {
+                let text = rejection.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::invalid(format!("bad query string: {why}"))
+            })
     }
 }

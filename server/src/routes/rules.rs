@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rowguard::rules::Filter;
 use rowguard::store::{self, Named, RuleDefinition};
 use rowguard::{Right, Subject};
 use serde::Deserialize;
@@ -294,14 +295,20 @@ pub(crate) async fn explain(
                 "text": explained.to_string(),
             });
             if let Some(limit) = request.sample {
-                let rows =
-                    inner
-                        .auth
-                        .sample(&mut **conn, &subject, &request.model, right, limit)?;
-                body["sample"] = rows
-                    .into_iter()
-                    .map(|(row, allowed)| json!({"row": row, "allowed": allowed}))
-                    .collect();
+                // A sample that cannot be read (a value JSON cannot hold, a missing table)
+                // leaves the explanation standing and says why.
+                match inner
+                    .auth
+                    .sample(&mut **conn, &subject, &request.model, right, limit)
+                {
+                    Ok(rows) => {
+                        body["sample"] = rows
+                            .into_iter()
+                            .map(|(row, allowed)| json!({"row": row, "allowed": allowed}))
+                            .collect();
+                    }
+                    Err(e) => body["sample_error"] = json!(e.to_string()),
+                }
             }
             Ok(Json(body))
         })
@@ -309,30 +316,66 @@ pub(crate) async fn explain(
 }
 
 /// A decision in a word: `all` rows, `none`, or `some` (those the filter lets through).
-fn access(filter: &rowguard::rules::Filter) -> &'static str {
+fn access(filter: &Filter) -> &'static str {
+    if always(filter) {
+        "all"
+    } else if never(filter) {
+        "none"
+    } else {
+        "some"
+    }
+}
+
+/// The filter holds for every row whatever its values (`TRUE`, or made of such).
+fn always(filter: &Filter) -> bool {
     match filter {
-        rowguard::rules::Filter::True => "all",
-        rowguard::rules::Filter::False => "none",
-        _ => "some",
+        Filter::True => true,
+        Filter::And(all) => all.iter().all(always),
+        Filter::Or(any) => any.iter().any(always),
+        Filter::Scoped(inner) => always(inner),
+        _ => false,
+    }
+}
+
+/// The filter holds for no row (`FALSE AND …`: a subject variable was missing, say).
+fn never(filter: &Filter) -> bool {
+    match filter {
+        Filter::False => true,
+        Filter::And(all) => all.iter().any(never),
+        Filter::Or(any) => any.iter().all(never),
+        Filter::Scoped(inner) => never(inner),
+        _ => false,
     }
 }
 
 /// Whether a right that comes out as no row for a set alone is granted by a rule that needs
 /// the subject's attributes (`$subject.id`): for a user with them it is some rows.
-fn depends_on_subject(explained: &rowguard::Explanation, right: Right) -> bool {
+fn depends_on_subject(explained: &rowguard::Explanation, right: Right) -> Option<String> {
     use rowguard::rules::Merged;
-    let granted = |r: Right| *explained.access.merged(r) != Merged::Nothing;
-    let reads = !matches!(right, Right::Update | Right::Delete) || granted(Right::Read);
-    granted(right)
-        && reads
-        && *explained.access.denied(right) != Merged::Everything
-        && explained
-            .access
-            .merged(right)
-            .to_filter()
-            .to_string()
-            .contains("$subject.")
+    let access = &explained.access;
+    let granted = |r: Right| *access.merged(r) != Merged::Nothing;
+    // Update and delete apply to rows the subject may also read.
+    let needs_read = matches!(right, Right::Update | Right::Delete);
+    if !granted(right) || (needs_read && !granted(Right::Read)) {
+        return None;
+    }
+    if *access.denied(right) == Merged::Everything {
+        return None;
+    }
+    let filter = if needs_read {
+        format!(
+            "({}) AND ({})",
+            access.merged(Right::Read).to_filter(),
+            access.merged(right).to_filter()
+        )
+    } else {
+        access.merged(right).to_filter().to_string()
+    };
+    filter.contains("$subject.").then_some(filter)
 }
+
+/// Most lines in a grid: each costs four explanations.
+const MAX_GRID_LINES: usize = 200;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -340,9 +383,10 @@ pub(crate) struct GridQuery {
     model: String,
 }
 
-/// `GET /api/rules/grid?model`: who can do what on a model. One line per RBAC role (its
-/// inherited roles and absolute rights applied) and per other set with a rule row on the
-/// model; for each right `"all"`, `"none"` or `"some"` (with the filter), as explain decides.
+/// `GET /api/rules/grid?model`: who can do what on a model. One line per set with a rule row
+/// on the model and, for holders of `permissions.read`, per RBAC role (inherited roles and
+/// absolute rights applied); for each right `"all"`, `"none"` or `"some"` (with the filter),
+/// as explain decides. At most [`MAX_GRID_LINES`] lines (`"total"` says how many there are).
 pub(crate) async fn grid(
     State(service): State<Service>,
     caller: Caller,
@@ -351,31 +395,38 @@ pub(crate) async fn grid(
     service
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, READ)?;
-            let mut sets: Vec<(String, String)> = graph
-                .roles()
-                .keys()
-                .map(|r| ("roles".to_owned(), r.clone()))
-                .collect();
-            for row in store::all_rules(&mut **conn)? {
-                let set = (row.set_type, row.set_value);
-                if row.model == q.model && !sets.contains(&set) {
-                    sets.push(set);
-                }
-            }
-            let mut lines = Vec::with_capacity(sets.len());
-            for (set_type, set_value) in sets {
+            // Role names are the permission matrix's to show; rule rows are this key's.
+            let roles = graph.role_can(&caller.session.roles, PERMISSIONS);
+            let mut sets: std::collections::BTreeSet<(String, String)> = if roles {
+                graph
+                    .roles()
+                    .keys()
+                    .map(|r| ("roles".to_owned(), r.clone()))
+                    .collect()
+            } else {
+                Default::default()
+            };
+            sets.extend(
+                store::all_rules(&mut **conn)?
+                    .into_iter()
+                    .filter(|row| row.model == q.model)
+                    .map(|row| (row.set_type, row.set_value)),
+            );
+            let total = sets.len();
+            let mut lines = Vec::with_capacity(total.min(MAX_GRID_LINES));
+            for (set_type, set_value) in sets.into_iter().take(MAX_GRID_LINES) {
                 let subject = graph.subject(Subject::new().with_set(&set_type, [&set_value]));
                 let mut rights = serde_json::Map::new();
                 for right in Right::ALL {
                     let explained = inner.auth.explain(&mut **conn, &subject, &q.model, right)?;
                     let verdict = match access(&explained.filter) {
                         "some" => json!({"access": "some", "filter": explained.filter.to_string()}),
-                        "none" if depends_on_subject(&explained, right) => json!({
-                            "access": "some",
-                            "filter": explained.access.merged(right).to_filter().to_string(),
-                            "depends_on_subject": true,
-                        }),
-                        all_or_none => json!({"access": all_or_none}),
+                        "none" => match depends_on_subject(&explained, right) {
+                            Some(filter) => json!({"access": "some", "filter": filter,
+                                                   "depends_on_subject": true}),
+                            None => json!({"access": "none"}),
+                        },
+                        all => json!({"access": all}),
                     };
                     rights.insert(right.key().to_owned(), verdict);
                 }
@@ -385,7 +436,10 @@ pub(crate) async fn grid(
                     "rights": rights,
                 }));
             }
-            Ok(Json(json!({"model": q.model, "subjects": lines})))
+            Ok(Json(
+                json!({"model": q.model, "subjects": lines, "total": total,
+                           "truncated": total > MAX_GRID_LINES}),
+            ))
         })
         .await
 }

@@ -2,9 +2,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDateTime;
@@ -65,6 +65,20 @@ impl FromRequestParts<Service> for ClientAddr {
     }
 }
 
+/// The session cookie's path: the router's mount point, so that an application that nests the
+/// service under `/rowguard` does not send the cookie to the rest of its site.
+pub(crate) fn cookie_path(original: &Uri, uri: &Uri) -> String {
+    format!("{}/", super::base(original, uri))
+}
+
+/// The `Set-Cookie` value that removes the session cookie of `path`.
+pub(crate) fn cleared_cookie(path: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict"
+    ))
+    .map_err(ApiError::internal)
+}
+
 pub(crate) fn rfc3339(at: NaiveDateTime) -> String {
     at.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -81,8 +95,11 @@ fn invalid_login() -> ApiError {
 pub(crate) async fn login(
     State(service): State<Service>,
     ClientAddr(address): ClientAddr,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
     Body(body): Body<Value>,
 ) -> Result<Response, ApiError> {
+    let path = cookie_path(&original, &uri);
     only(&body, &["name", "password", "expires_in"])?;
     let name = text(&body, "name")?;
     let password = text(&body, "password")?;
@@ -141,7 +158,7 @@ pub(crate) async fn login(
         })
         .await?;
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; Max-Age={ttl}; HttpOnly; SameSite=Strict{}",
+        "{SESSION_COOKIE}={}; Path={path}; Max-Age={ttl}; HttpOnly; SameSite=Strict{}",
         token.expose(),
         if config.secure_cookie { "; Secure" } else { "" }
     );
@@ -166,18 +183,20 @@ pub(crate) async fn login(
 /// at once: tokens are looked up in the database) and clears the cookie.
 pub(crate) async fn logout(
     State(service): State<Service>,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
     caller: Caller,
 ) -> Result<Response, ApiError> {
+    let path = cookie_path(&original, &uri);
     let token = caller.token.clone();
     service
         .blocking(move |_, conn| Ok(crate::tokens::revoke(conn, &token)?))
         .await?;
     tracing::info!(user = %caller.session.user, "logout");
     let mut response = Json(json!({"logged_out": true})).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("rowguard_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cleared_cookie(&path)?);
     Ok(response)
 }
 

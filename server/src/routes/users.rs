@@ -2,16 +2,16 @@
 //! Passwords are read field by field (no error can echo one) and hashed before a connection
 //! is taken; every change is logged with who made it.
 
-use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::session::{rfc3339, ClientAddr};
+use super::session::{cleared_cookie, cookie_path, rfc3339, ClientAddr};
 use super::{only, text, Body, PathArg};
-use crate::auth::{Caller, SESSION_COOKIE};
+use crate::auth::Caller;
 use crate::users::{self, users as table, NewPassword};
 use crate::{ApiError, Service};
 
@@ -32,6 +32,8 @@ async fn hashed(service: &Service, password: String) -> Result<NewPassword, ApiE
 pub(crate) async fn change_own(
     State(service): State<Service>,
     ClientAddr(address): ClientAddr,
+    OriginalUri(original): OriginalUri,
+    uri: Uri,
     caller: Caller,
     Body(body): Body<Value>,
 ) -> Result<Response, ApiError> {
@@ -76,10 +78,7 @@ pub(crate) async fn change_own(
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
-        ))
-        .map_err(ApiError::internal)?,
+        cleared_cookie(&cookie_path(&original, &uri))?,
     );
     Ok(response)
 }

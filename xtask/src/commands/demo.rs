@@ -34,8 +34,9 @@ enum ConnectionArg {
 /// The database is `--database-url`/DATABASE_URL, an empty one (the demo refuses a database
 /// that holds any table), or by default a new SQLite file in a new temporary directory.
 pub fn run(args: Args, global: &rowguard_cli::GlobalArgs) -> CommandResult {
-    let url = match global.database_url.clone().filter(|u| !u.trim().is_empty()) {
-        Some(u) => rowguard::DatabaseUrl::parse(&u)?,
+    let given = global.database_url.clone().filter(|u| !u.trim().is_empty());
+    let url = match &given {
+        Some(u) => rowguard::DatabaseUrl::parse(u)?,
         None => contacts_demo::fresh_default_url()?,
     };
     let connection = match args.connection {
@@ -43,7 +44,10 @@ pub fn run(args: Args, global: &rowguard_cli::GlobalArgs) -> CommandResult {
         ConnectionArg::Any => contacts_demo::Connection::Any,
     };
     contacts_demo::run(&url, connection, &mut std::io::stdout())?;
-    console(&url)?;
+    // The demo's own new directory holds its console settings too; a database given by the
+    // user gets a new directory for them, so that no existing rowguard.toml is touched.
+    let own_dir = given.is_none().then(|| url.sqlite_path()).flatten();
+    console(&url, own_dir.as_deref().and_then(std::path::Path::parent))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -76,7 +80,10 @@ permission = "jobs.command.run"
 "#;
 
 /// Section 8: a console user on the demo database and how to open the console.
-fn console(url: &rowguard::DatabaseUrl) -> Result<(), Box<dyn std::error::Error>> {
+fn console(
+    url: &rowguard::DatabaseUrl,
+    own_dir: Option<&std::path::Path>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = rowguard::establish(url)?;
     let seeds = SEEDS
         .iter()
@@ -88,11 +95,8 @@ fn console(url: &rowguard::DatabaseUrl) -> Result<(), Box<dyn std::error::Error>
     let password = format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let hashed = rowguard_server::users::NewPassword::new(&password)?;
     rowguard_server::users::add(&mut conn, "demo", &hashed, &["admin".to_owned()])?;
-    let dir = match url.sqlite_path() {
-        Some(file) => file
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_else(std::env::temp_dir),
+    let dir = match own_dir {
+        Some(dir) => dir.to_path_buf(),
         None => {
             let dir = std::env::temp_dir().join(format!(
                 "rowguard-demo-console-{}",
@@ -103,18 +107,26 @@ fn console(url: &rowguard::DatabaseUrl) -> Result<(), Box<dyn std::error::Error>
         }
     };
     let config = dir.join("rowguard.toml");
-    std::fs::write(&config, COMMANDS)?;
+    // Never over an existing file.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&config)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, COMMANDS.as_bytes()))?;
     let cargo = if url.backend() == rowguard::Backend::Mysql {
         "cargo run -p xtask --features mysql --"
     } else {
         "cargo xtask"
     };
+    // The URL as given (with its password, if any: the user typed it), for copying.
+    let target = url.target();
     println!(
         "\n8. The web console on this database: user \"demo\" (role admin, every permission) \
          is added with password {password}\n   \
          Start the service (its commands are in {config}):\n     \
-         DATABASE_URL='{url}' ROWGUARD_CONFIG='{config}' {cargo} serve\n   \
-         then open http://127.0.0.1:8080/console/ and log in as demo.",
+         DATABASE_URL='{target}' ROWGUARD_CONFIG='{config}' {cargo} serve\n   \
+         then open http://127.0.0.1:8080/console/ and log in as demo \
+         (if port 8080 is taken, add --bind 127.0.0.1:PORT to serve and open that port).",
         config = config.display(),
     );
     Ok(())

@@ -308,7 +308,8 @@ fn jobs_demo(
     let rbac = rowguard::seed::Seed::parse(vec![(
         "demo-rbac.json".into(),
         r#"{"permissions": ["jobs.command.run"],
-            "roles": [{"name": "sales", "permissions": ["jobs.command.run"]}]}"#
+            "roles": [{"name": "sales", "permissions": ["jobs.command.run"]},
+                      {"name": "agent", "permissions": []}]}"#
             .into(),
     )])?;
     rowguard::seed::apply(conn, &rbac, Default::default(), &mut |_| {})?;

@@ -291,12 +291,13 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     };
     assert!(stdout.contains(binds), "{stdout}");
 
+    // The demo's six and, from its section 8, the two job rules of the seeds.
     let (code, stdout, _) = xtask(&["rules", "check"], &url);
     assert_eq!(
         (code, stdout.trim()),
         (
             0,
-            "6 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
+            "8 rule(s) checked, 0 invalid, 0 orphaned; 0 model problem(s)"
         )
     );
     // A relation rule that closes a cycle with support's contacts rule (contacts readable
@@ -316,7 +317,7 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains(
-            r#"read rules reach each other through relations: contact_types (rule 7, roles "support") → contacts (rule 4, roles "support") → contact_types"#
+            r#"read rules reach each other through relations: contact_types (rule 9, roles "support") → contacts (rule 4, roles "support") → contact_types"#
         ),
         "{stderr}"
     );

@@ -213,6 +213,7 @@ impl Runner {
             kill_by: Mutex::new(None),
             timed_out: AtomicBool::new(false),
             log: log.clone(),
+            escalations: Mutex::new(Vec::new()),
         });
         lock(&self.inner.running).insert(uuid.clone(), running.clone());
 

@@ -29,6 +29,8 @@ pub(super) struct Running {
     /// Where the escalation's steps are written as they happen, for whoever follows the
     /// output.
     pub(super) log: Arc<OutputLog>,
+    /// Escalations under way: the end is recorded after their steps are written.
+    pub(super) escalations: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Running {
@@ -84,35 +86,51 @@ impl Finish {
 /// alive. SIGKILL is repeated until none is left (a descendant may fork meanwhile).
 pub(super) fn escalate(job: Arc<Running>, config: &JobsConfig) {
     let delays = [0, config.sigterm_after_ms, config.sigkill_after_ms];
-    thread::spawn(move || {
-        for (signal, delay) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL]
-            .into_iter()
-            .zip(delays)
-        {
-            let until = Instant::now() + Duration::from_millis(delay);
-            while Instant::now() < until && job.alive() {
-                thread::sleep(Duration::from_millis(20));
+    let running = job.clone();
+    let handle = thread::spawn(move || {
+        // Each step is said after its signal, by a writer of its own: storing may wait for
+        // the database, the next signal must not. The writer keeps their order, and this
+        // thread ends only once they are stored (see `Running::escalations`).
+        let (say, said) = std::sync::mpsc::channel::<String>();
+        let log = job.log.clone();
+        let writer = thread::spawn(move || {
+            for line in said {
+                log.note(&line);
             }
-            if !job.alive() {
-                return;
-            }
-            process::signal_all(job.group(), &job.uuid, signal);
-            let waited = if delay == 0 {
-                String::new()
-            } else {
-                format!(" ({delay} ms later, the job still running)")
-            };
-            // Said off this thread: storing it may wait for the database, the next signal
-            // must not.
-            let log = job.log.clone();
-            let line = format!("[rowguard] sent {}{waited}", signal.as_str());
-            thread::spawn(move || log.note(&line));
-        }
-        while job.alive() {
-            thread::sleep(Duration::from_millis(50));
-            process::signal_all(job.group(), &job.uuid, Signal::SIGKILL);
-        }
+        });
+        signal_in_turn(&job, delays, &say);
+        drop(say);
+        let _ = writer.join();
     });
+    lock(&running.escalations).push(handle);
+}
+
+/// The escalation's signals, each after its delay while any process of the job lives (each
+/// said on `say` once sent); then SIGKILL until none is left.
+fn signal_in_turn(job: &Running, delays: [u64; 3], say: &std::sync::mpsc::Sender<String>) {
+    for (signal, delay) in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL]
+        .into_iter()
+        .zip(delays)
+    {
+        let until = Instant::now() + Duration::from_millis(delay);
+        while Instant::now() < until && job.alive() {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if !job.alive() {
+            return;
+        }
+        process::signal_all(job.group(), &job.uuid, signal);
+        let waited = if delay == 0 {
+            String::new()
+        } else {
+            format!(" ({delay} ms later, the job still running)")
+        };
+        let _ = say.send(format!("[rowguard] sent {}{waited}", signal.as_str()));
+    }
+    while job.alive() {
+        thread::sleep(Duration::from_millis(50));
+        process::signal_all(job.group(), &job.uuid, Signal::SIGKILL);
+    }
 }
 
 /// Reads `child`'s output into `log` and, on a thread of its own, waits for the job to end
@@ -205,6 +223,11 @@ pub(super) fn supervise(
             for reader in readers {
                 let _ = reader.join();
             }
+        }
+        // The escalation's steps come before the end in the output.
+        let escalations: Vec<JoinHandle<()>> = lock(&running.escalations).drain(..).collect();
+        for escalation in escalations {
+            let _ = escalation.join();
         }
         lock(&inner.running).remove(&job);
         if inner.abandoned.load(Ordering::Acquire) {

@@ -304,6 +304,17 @@ fn kill_escalates_to_sigkill(db: &TestDatabase) {
     let last = text.lines().last().unwrap();
     assert!(last.starts_with("PROCESS KILLED BY alice AT "), "{text}");
     assert_eq!(streams.last().map(String::as_str), Some("rowguard"));
+    // Each signal is said, in order, before the end.
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+    };
+    assert!(
+        at("[rowguard] sent SIGINT\n") < at("[rowguard] sent SIGTERM (")
+            && at("[rowguard] sent SIGTERM (") < at("[rowguard] sent SIGKILL (")
+            && at("[rowguard] sent SIGKILL (") < at("PROCESS KILLED BY"),
+        "{text}"
+    );
 }
 
 /// Killing writes the kill columns: a subject whose update columns leave them out may not

@@ -95,7 +95,9 @@ pub enum Command {
 /// `completions`: an application's xtask passes its own, so completions cover its commands).
 pub fn run(command: Command, global: &GlobalArgs, cli: fn() -> clap::Command) -> CommandResult {
     let mut ctx = context::Context::new(global);
-    let result = match command {
+    // The rule history records who changed what through this command.
+    let user = cli_user();
+    let result = rowguard::store::acting_as(&user, || match command {
         Command::Migrate(args) => commands::migrate::run(args, &mut ctx),
         Command::SyncModels(args) => commands::sync_models::run(args, &mut ctx),
         Command::Seed(args) => commands::seed::run(args, &mut ctx),
@@ -107,8 +109,17 @@ pub fn run(command: Command, global: &GlobalArgs, cli: fn() -> clap::Command) ->
         Command::Login(args) => commands::session::login(args),
         Command::Logout => commands::session::logout(),
         Command::Completions(args) => commands::completions::run(args, cli),
-    }?;
+    })?;
     ctx.finish(result)
+}
+
+/// The application user of changes made with this program: `cli:` and the login name.
+fn cli_user() -> String {
+    let name = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{name}")
 }
 
 /// The `rowguard` binary: parses the process's arguments, runs, prints any error.

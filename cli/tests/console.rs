@@ -177,6 +177,63 @@ fn console_pages_and_their_api(db: &TestDatabase) {
         printed.contains(&error),
         "rules check printed:\n{printed}\nthe API: {error}"
     );
+
+    // The history shows the DBA's edit (no application user) after the seeder's insert;
+    // the seeded version comes back in one call, recorded as root's.
+    let a = dev.get("/api/rules/history?model=job_executions&limit=50");
+    assert_eq!(a.status, 200, "{a:?}");
+    let entries = a.body.as_array().expect("entries").clone();
+    let support = |e: &&serde_json::Value| e["rule"]["set_value"] == "support";
+    let edit = entries.iter().find(support).expect("the DBA's edit");
+    assert_eq!(edit["operation"], "update");
+    assert_eq!(edit["app_user"], serde_json::Value::Null);
+    assert_eq!(edit["after"]["rules"]["read"]["search"]["bogus"], "=1");
+    let seeded = entries
+        .iter()
+        .filter(support)
+        .find(|e| e["operation"] == "insert")
+        .expect("the seeder's insert");
+    assert!(seeded["app_user"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("cli:")));
+    let id = seeded["id"].as_i64().expect("id");
+    assert_eq!(
+        dev.post(&format!("/api/rules/history/{id}/restore"), json!({}))
+            .status,
+        403
+    );
+    let a = root.post(&format!("/api/rules/history/{id}/restore"), json!({}));
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(
+        a.body["rules"]["read"]["search"]["user_identifier"],
+        "=$subject.id"
+    );
+    let latest = &dev.get("/api/rules/history?limit=1").body[0];
+    assert_eq!(latest["app_user"], "root");
+    // Restoring the broken version is refused by the validator; odd requests say why.
+    let broken = edit["id"].as_i64().expect("id");
+    let a = root.post(&format!("/api/rules/history/{broken}/restore"), json!({}));
+    assert_eq!(a.status, 422, "{a:?}");
+    assert_eq!(
+        root.post("/api/rules/history/999999999/restore", json!({}))
+            .status,
+        404
+    );
+    let role_change = dev
+        .get("/api/rules/history?limit=1000")
+        .body
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["table"] == "roles").cloned())
+        .expect("a role's insert");
+    let a = root.post(
+        &format!("/api/rules/history/{}/restore", role_change["id"]),
+        json!({}),
+    );
+    assert_eq!(a.status, 409, "{a:?}");
+    assert_eq!(dev.get("/api/rules/history?limit=0").status, 422);
+    assert_eq!(dev.get("/api/rules/history?model=nope").status, 404);
+    assert_eq!(dev.get("/api/rules/history?since=yesterday").status, 422);
+    assert_eq!(ann.get("/api/rules/history").status, 403);
 }
 
 /// What a careless DBA stores for role support on the job table.
@@ -504,6 +561,27 @@ fn the_console_in_a_browser(db: &TestDatabase) {
          return t && t.innerText.includes('valid') && !t.innerText.includes('invalid')",
         json!([]),
     );
+
+    // The history of the job table's rules: the DBA's edit and root's fix; the seeded
+    // version comes back with one button.
+    b.open(&format!("{base}/console/history?model=job_executions"));
+    let table = b.wait_text("#history-table");
+    assert!(
+        table.contains("direct SQL") || table.contains("db "),
+        "{table}"
+    );
+    assert!(table.contains("root"), "{table}");
+    let seeded = b.run(
+        "const row = [...document.querySelectorAll('#history-table tbody tr')].find(r => \
+           r.innerText.includes('rule roles \"support\" on job_executions') && r.cells[2].innerText === 'insert'); \
+         return row ? row.dataset.entry : null",
+        json!([]),
+    );
+    let seeded = seeded.as_str().expect("the seeded version").to_owned();
+    b.click(&format!("button[data-restore='{seeded}']"));
+    b.accept_dialog();
+    let restored = b.wait_text("#restored");
+    assert!(restored.contains("user_identifier"), "{restored}");
 
     // Explain: the merged filter, the SQL and which sample rows the rule allows.
     b.open(&format!("{base}/console/explain"));

@@ -1263,6 +1263,8 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         ("POST", "/api/rules/explain", subject.clone()),
         ("POST", "/api/rules/try", subject),
         ("GET", "/api/rules/grid?model=job_executions", Value::Null),
+        ("GET", "/api/rules/history", Value::Null),
+        ("POST", "/api/rules/history/{id}/restore", json!({})),
         ("GET", "/api/set-types", Value::Null),
         ("POST", "/api/set-types", json!({"name": "teams"})),
         ("DELETE", "/api/set-types/{name}", Value::Null),
@@ -1311,6 +1313,7 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
             .replace("{set_type}", "roles")
             .replace("{set_value}", "support")
             .replace("{model}", "job_executions")
+            .replace("{id}", "1")
             .replace(
                 "{name}",
                 if path.starts_with("/api/users") {

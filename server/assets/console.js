@@ -672,6 +672,54 @@ async function gridPage() {
     }))), { class: 'matrix', id: 'grid-table' }));
 }
 
+/** The rule history: every recorded change of the rule tables, newest first. */
+async function historyPage() {
+  const q = query();
+  let models;
+  try { models = await loadModels(); } catch (e) { show(failure(e)); return; }
+  const form = h('form', { class: 'row panel', method: 'get', role: 'search', id: 'history-filters' },
+    select('model', 'Model', [['', 'every change'], ...models], q.get('model') || ''),
+    h('label', { for: 'since' }, h('span', {}, 'Since'),
+      h('input', { id: 'since', name: 'since', type: 'date', value: q.get('since') || '' })),
+    h('button', { type: 'submit' }, 'Show'));
+  const out = h('div', { role: 'status', 'aria-live': 'polite' });
+  const list = h('div', { id: 'history-list' }, h('p', { class: 'muted' }, 'Loading…'));
+  show(form, out, list);
+  const params = new URLSearchParams({ limit: 200 });
+  if (q.get('model')) params.set('model', q.get('model'));
+  if (q.get('since')) params.set('since', new Date(`${q.get('since')}T00:00:00Z`).toISOString());
+  let entries;
+  try { entries = await api('GET', `/api/rules/history?${params}`); } catch (e) { list.replaceChildren(failure(e)); return; }
+  if (!entries.length) { list.replaceChildren(empty('No recorded change matches.')); return; }
+  const shown = (e, row) => (row == null ? '' : JSON.stringify(e.rule ? row.rules : row));
+  list.replaceChildren(table(['#', 'When', 'Change', 'What', 'By', 'Before', 'After', ''], entries.map((e) => {
+    const what = e.rule ? `rule ${e.rule.set_type} "${e.rule.set_value}" on ${e.rule.model}` : `${e.table} ${e.key}`;
+    const by = [e.app_user, e.db_user ? `db ${e.db_user}` : null].filter(Boolean).join(', ')
+      || 'direct SQL';
+    let restore = null;
+    if (e.rule && can('rules.write')) {
+      restore = h('button', { type: 'button', class: 'quiet', 'data-restore': e.id }, 'Restore');
+      restore.addEventListener('click', busy(restore, async () => {
+        out.replaceChildren();
+        if (!window.confirm(`Put ${what} back as change #${e.id} recorded it?`)) return;
+        try {
+          const answer = await api('POST', `/api/rules/history/${e.id}/restore`);
+          out.append(h('p', { class: 'success', id: 'restored' }, `Restored ${what}: ${JSON.stringify(answer.rules)}`));
+        } catch (err) { out.append(failure(err)); }
+      }));
+    }
+    return h('tr', { 'data-entry': e.id },
+      h('td', { class: 'num' }, e.id),
+      h('td', {}, when(e.changed_at)),
+      h('td', {}, badge(e.operation, e.operation === 'delete' ? 'none' : e.operation === 'insert' ? 'all' : 'some')),
+      h('td', {}, what),
+      h('td', {}, by),
+      h('td', {}, h('code', {}, shown(e, e.before))),
+      h('td', {}, h('code', {}, shown(e, e.after))),
+      h('td', {}, restore));
+  }), { id: 'history-table' }));
+}
+
 // ---- permissions and users ------------------------------------------------------------
 
 async function permissionsPage() {
@@ -763,6 +811,7 @@ const PAGES = {
   rules: rulesPage,
   explain: explainPage,
   grid: gridPage,
+  history: historyPage,
   permissions: permissionsPage,
   users: usersPage,
 };

@@ -63,6 +63,12 @@ const PAGES: &[Page] = &[
         nav: true,
     },
     Page {
+        id: "history",
+        title: "History",
+        key: Some("rules.read"),
+        nav: true,
+    },
+    Page {
         id: "permissions",
         title: "Permissions",
         key: Some("permissions.read"),

@@ -189,16 +189,32 @@ where
     E: From<diesel::result::Error>,
 {
     let nested = in_transaction(conn);
+    // The application user for the history triggers (crate::store::acting_as), set inside
+    // the transaction and cleared before its end.
+    let user = crate::store::acting();
+    let marked = |c: &mut dyn StoreConnection| -> Result<T, E> {
+        let Some(user) = user.as_deref() else {
+            return write(c);
+        };
+        crate::store::mark(c, Some(user))?;
+        let written = write(c)?;
+        crate::store::mark(c, None)?;
+        Ok(written)
+    };
     let result = match conn.backend_connection() {
         // SQLite: take the write lock at BEGIN, where the busy timeout waits for it. A
         // deferred transaction that reads first fails at once with "database is locked"
         // when another connection writes meanwhile.
-        BackendConnection::Sqlite(c) if !nested => c.immediate_transaction(|c| write(c)),
-        BackendConnection::Sqlite(c) => c.transaction(|c| write(c)),
-        BackendConnection::Postgres(c) => c.transaction(|c| write(c)),
+        BackendConnection::Sqlite(c) if !nested => c.immediate_transaction(|c| marked(c)),
+        BackendConnection::Sqlite(c) => c.transaction(|c| marked(c)),
+        BackendConnection::Postgres(c) => c.transaction(|c| marked(c)),
         #[cfg(feature = "mysql")]
-        BackendConnection::Mysql(c) => c.transaction(|c| write(c)),
+        BackendConnection::Mysql(c) => c.transaction(|c| marked(c)),
     };
+    // A MySQL session variable outlives a rolled-back transaction: clear it.
+    if result.is_err() && crate::store::acting().is_some() && conn.backend() == Backend::Mysql {
+        let _ = crate::store::mark(conn, None);
+    }
     if result.is_ok() && !nested {
         crate::cache::note_store_write();
     }

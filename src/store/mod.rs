@@ -2,12 +2,18 @@
 //! state version. This module owns them: models ([`upsert_model`]), rule rows
 //! ([`put_rule`]), and the seeder's batch writes ([`put_rules`], [`upsert_set_types`]).
 
+mod history;
 mod models;
 mod relations;
 mod rule_rows;
 mod table_columns;
 mod write;
 
+pub(crate) use self::history::{acting, mark};
+pub use self::history::{
+    acting_as, authorization_history, history, recorded_rule, restore_rule, rule_names,
+    HistoryEntry, HistoryQuery, RecordedRule, RuleNames,
+};
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
@@ -109,6 +115,27 @@ pub enum StoreError {
         rule: String,
         /// The rule language's error, with its path.
         source: RuleError,
+    },
+    /// No history entry has this id.
+    #[error("there is no history entry {0}")]
+    NoSuchHistoryEntry(i64),
+    /// Only rule rows are restored from history.
+    #[error(
+        "history entry {id} is a change of {table}, not of a rule row; only rule rows are restored"
+    )]
+    NotARuleEntry {
+        /// The entry.
+        id: i64,
+        /// The table it changed.
+        table: String,
+    },
+    /// The recorded rule row cannot be put back.
+    #[error("history entry {id} cannot be restored: {why}")]
+    NotRestorable {
+        /// The entry.
+        id: i64,
+        /// Why not.
+        why: String,
     },
 }
 

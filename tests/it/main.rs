@@ -18,6 +18,7 @@ mod errors;
 mod fixture;
 mod foundation;
 mod guard;
+mod history;
 mod jobs;
 mod model_props;
 mod relations;

@@ -1,5 +1,6 @@
 //! Every version trigger, on every backend: each insert, update and delete of a rule table or
-//! an RBAC table moves `authorization_state.version`, so caches see a DBA's SQL edits.
+//! an RBAC table moves `authorization_state.version`, so caches see a DBA's SQL edits, and
+//! is recorded in the rule history.
 
 use diesel::connection::SimpleConnection;
 use rowguard::testing::TestDatabase;
@@ -7,15 +8,37 @@ use rowguard::{store, AnyConnection};
 
 rowguard::backend_tests!(every_trigger_moves_the_version);
 
-/// Runs `sql` and asserts that the version moved; `trigger` names what is tested.
+fn newest_change(conn: &mut AnyConnection) -> Option<store::HistoryEntry> {
+    let query = store::HistoryQuery {
+        limit: Some(1),
+        ..store::HistoryQuery::default()
+    };
+    store::history(conn, &query).expect("history").pop()
+}
+
+/// Runs `sql` and asserts that the version moved and that the history recorded it;
+/// `trigger` names what is tested: the table, then the operation.
 fn bumps(conn: &mut AnyConnection, trigger: &str, sql: &str) {
     let before = store::state_version(conn).expect("version");
+    let last = newest_change(conn).map_or(0, |e| e.id);
     conn.batch_execute(sql)
         .unwrap_or_else(|e| panic!("{trigger}: {sql}: {e}"));
     let after = store::state_version(conn).expect("version");
     assert!(
         after > before,
         "{trigger} did not move the version ({before} → {after})"
+    );
+    let mut words = trigger.split_whitespace();
+    let (table, operation) = (words.next(), words.next());
+    let recorded = newest_change(conn).expect("a history entry");
+    assert!(recorded.id > last, "{trigger} left no history entry");
+    assert_eq!(
+        (
+            Some(recorded.table_name.as_str()),
+            Some(recorded.operation.as_str())
+        ),
+        (table, operation),
+        "{trigger}: {recorded:?}"
     );
 }
 
@@ -57,6 +80,22 @@ fn every_trigger_moves_the_version(db: &TestDatabase) {
         c,
         "authorization_rules delete",
         "DELETE FROM authorization_rules WHERE authorizable_set_value = 'v'",
+    );
+    bumps(
+        c,
+        "authorizable_relations insert",
+        "INSERT INTO authorizable_relations (authorizable_model_id, name, kind, local_column, target_model_id, target_column) \
+         SELECT m.id, 'self', 'belongs_to', 'id', m.id, 'id' FROM authorizable_models m WHERE m.name = 'trig_model'",
+    );
+    bumps(
+        c,
+        "authorizable_relations update",
+        "UPDATE authorizable_relations SET check_right = NULL WHERE name = 'self'",
+    );
+    bumps(
+        c,
+        "authorizable_relations delete",
+        "DELETE FROM authorizable_relations WHERE name = 'self'",
     );
     bumps(
         c,

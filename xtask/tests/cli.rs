@@ -328,6 +328,55 @@ fn demo_and_rules_commands(backend: rowguard::Backend) {
         &url,
     );
     assert_eq!(code, 0);
+    // The history: the delete first, by this program's user; the deleted rule comes back
+    // with `rules restore`, and goes again.
+    let (code, stdout, stderr) = xtask(
+        &[
+            "rules",
+            "history",
+            "--model",
+            "contact_types",
+            "--limit",
+            "2",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(r#"delete rule roles "support" on contact_types"#)
+            && first.contains("app cli:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"before: {"read":{"search":{"contacts.status":"=open"}}}"#),
+        "{stdout}"
+    );
+    let (code, stdout, _) = xtask(&["rules", "history", "--limit", "1", "--json"], &url);
+    assert_eq!(code, 0);
+    let entries: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let id = entries[0]["id"].as_i64().unwrap();
+    assert_eq!(entries[0]["operation"], "delete");
+    let (code, stdout, stderr) = xtask(&["rules", "restore", &id.to_string()], &url);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(r#"restored rule roles "support" on contact_types"#),
+        "{stdout}"
+    );
+    let (code, _, stderr) = xtask(&["rules", "restore", "999999"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("there is no history entry 999999"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = xtask(&["rules", "history", "--since", "last week"], &url);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--since \"last week\""), "{stderr}");
+    let (code, _, _) = xtask(
+        &["rules", "delete", "roles", "support", "contact_types"],
+        &url,
+    );
+    assert_eq!(code, 0);
     let mut conn = db.connect().unwrap();
     // The stored models against the code that declares them: a changed type, a broken JSON.
     let check_models = || {

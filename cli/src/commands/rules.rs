@@ -108,6 +108,32 @@ enum RulesCommand {
         #[arg(long, requires = "json")]
         columns: bool,
     },
+    /// The recorded changes of the rule tables (rule rows, set types, models, relations,
+    /// roles, permissions, grants, inheritance), newest first: when, the database user and,
+    /// through rowguard, the application user, the row before and after. A DBA's SQL edits
+    /// are recorded too (by triggers).
+    History {
+        /// Only the changes that concern this model (its rule rows, relations and own row).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only changes at or after this time: RFC 3339 (2026-12-01T08:00:00Z) or a date
+        /// (2026-12-01, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print a JSON array of the entries.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a rule row back as history entry ID recorded it (after an insert or update: the
+    /// new version; of a delete: the deleted one), validated first; the restore is recorded
+    /// as a change of its own.
+    Restore {
+        /// The history entry's id (from `rules history`).
+        id: i64,
+    },
     /// Run rule-test files (expected allow/deny decisions); exit 1 on any mismatch.
     Test {
         /// The files (JSON: {"tests": [{"subject", "model", "right", "row" | "key", "expect"}]}).
@@ -162,6 +188,36 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Check { paths } => check(ctx, paths),
+        RulesCommand::History {
+            model,
+            since,
+            limit,
+            json,
+        } => {
+            let mut conn = ctx.connect()?;
+            let query = rowguard::store::HistoryQuery {
+                model,
+                since: since.as_deref().map(parse_since).transpose()?,
+                limit: Some(limit),
+            };
+            let entries = rowguard::store::history(&mut conn, &query)?;
+            let names = rowguard::store::rule_names(&mut conn)?;
+            let list: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json(&names)).collect();
+            print_history(&list, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Restore { id } => {
+            let mut conn = ctx.connect()?;
+            let rule = rowguard::store::restore_rule(&mut conn, id)?;
+            outln!(
+                "restored rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                rule.set_type,
+                rule.set_value,
+                rule.model,
+                rule.rules
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         RulesCommand::Explain { subject, action } => {
             let right = right(&action)?;
             let mut conn = ctx.connect()?;
@@ -261,6 +317,71 @@ fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
             ));
         }
     }
+}
+
+/// `--since`: RFC 3339, or a date (midnight UTC).
+fn parse_since(text: &str) -> Result<chrono::NaiveDateTime, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .map_err(|_| {
+            format!("--since \"{text}\": expected a time such as 2026-12-01T08:00:00Z or a date such as 2026-12-01")
+        })
+}
+
+/// Prints history entries (as [`rowguard::store::HistoryEntry::to_json`] shapes them, from
+/// the database or a server): one line each, then what changed.
+fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
+    if json {
+        super::print_json(&serde_json::Value::Array(entries.to_vec()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        outln!("no recorded changes");
+    }
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    for e in entries {
+        let what = match e.get("rule") {
+            Some(r) => format!(
+                "rule {} \"{}\" on {}",
+                text(&r["set_type"]).unwrap_or_default(),
+                text(&r["set_value"]).unwrap_or_default(),
+                text(&r["model"]).unwrap_or_default()
+            ),
+            None => format!(
+                "{} {}",
+                text(&e["table"]).unwrap_or_default(),
+                text(&e["key"]).unwrap_or_default()
+            ),
+        };
+        // No application user: not through rowguard (a DBA's SQL, say).
+        let app = text(&e["app_user"]).map_or("direct SQL".to_owned(), |u| format!("app {u}"));
+        let who: Vec<String> = [text(&e["db_user"]).map(|u| format!("db {u}")), Some(app)]
+            .into_iter()
+            .flatten()
+            .collect();
+        outln!(
+            "#{:<5} {}  {:<6} {what}  by {}",
+            e["id"],
+            text(&e["changed_at"]).unwrap_or_default(),
+            text(&e["operation"]).unwrap_or_default(),
+            who.join(", ")
+        );
+        // A rule row: its document before and after; other rows: the whole row.
+        let shown = |row: &serde_json::Value| match e.get("rule") {
+            Some(_) => row["rules"].to_string(),
+            None => row.to_string(),
+        };
+        for (label, row) in [("before", &e["before"]), ("after", &e["after"])] {
+            if !row.is_null() {
+                outln!("       {label}: {}", shown(row));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(ctx: &mut Context, model: Option<String>, json: bool) -> CommandResult {

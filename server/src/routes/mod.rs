@@ -51,6 +51,12 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/rules/explain", Some(rules::READ)),
     ("POST", "/api/rules/try", Some(rules::TRY)),
     ("GET", "/api/rules/grid", Some(rules::READ)),
+    ("GET", "/api/rules/history", Some(rules::READ)),
+    (
+        "POST",
+        "/api/rules/history/{id}/restore",
+        Some(rules::WRITE),
+    ),
     ("GET", "/api/set-types", Some(rules::READ)),
     ("POST", "/api/set-types", Some(rules::WRITE)),
     ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
@@ -96,6 +102,8 @@ pub fn router(service: Service) -> Router {
         .route("/api/rules/explain", post(rules::explain))
         .route("/api/rules/try", post(rules::try_rows))
         .route("/api/rules/grid", get(rules::grid))
+        .route("/api/rules/history", get(rules::history))
+        .route("/api/rules/history/{id}/restore", post(rules::restore))
         .route(
             "/api/set-types",
             get(rules::set_types).post(rules::add_set_type),

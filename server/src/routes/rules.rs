@@ -91,7 +91,9 @@ pub(crate) async fn put(
                 model,
                 document: text,
             };
-            let counts = store::put_rules(&mut **conn, std::slice::from_ref(&definition))?;
+            let counts = store::acting_as(&caller.session.user, || {
+                store::put_rules(&mut **conn, std::slice::from_ref(&definition))
+            })?;
             tracing::info!(user = %caller.session.user, rule = ?definition.label(), "rule written");
             let (status, result) = if counts.added > 0 {
                 (StatusCode::CREATED, "added")
@@ -118,7 +120,10 @@ pub(crate) async fn delete(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
-            if !store::delete_rule(&mut **conn, &set_type, &set_value, &model)? {
+            let deleted = store::acting_as(&caller.session.user, || {
+                store::delete_rule(&mut **conn, &set_type, &set_value, &model)
+            })?;
+            if !deleted {
                 return Err(ApiError::not_found(format!(
                     "no rule {set_type} \"{set_value}\" on {model}"
                 )));
@@ -515,13 +520,13 @@ pub(crate) async fn add_set_type(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
-            let counts = store::upsert_set_types(
-                &mut **conn,
-                &[Named {
-                    name: request.name,
-                    description: request.description,
-                }],
-            )?;
+            let named = [Named {
+                name: request.name,
+                description: request.description,
+            }];
+            let counts = store::acting_as(&caller.session.user, || {
+                store::upsert_set_types(&mut **conn, &named)
+            })?;
             let status = if counts.added > 0 {
                 StatusCode::CREATED
             } else {
@@ -541,7 +546,10 @@ pub(crate) async fn delete_set_type(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
-            match store::delete_set_type(&mut **conn, &name) {
+            let deleted = store::acting_as(&caller.session.user, || {
+                store::delete_set_type(&mut **conn, &name)
+            });
+            match deleted {
                 Ok(true) => Ok(StatusCode::NO_CONTENT),
                 Ok(false) => Err(ApiError::not_found(format!("no set type \"{name}\""))),
                 Err(
@@ -550,6 +558,99 @@ pub(crate) async fn delete_set_type(
                 ) => Err(ApiError::conflict(e.to_string())),
                 Err(e) => Err(e.into()),
             }
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryParams {
+    model: Option<String>,
+    since: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Most history entries one answer holds.
+const MAX_HISTORY: usize = 1000;
+
+/// `GET /api/rules/history?model&since&limit`: the recorded changes of the rule tables,
+/// newest first (as `rules history --json` prints them).
+pub(crate) async fn history(
+    State(service): State<Service>,
+    caller: Caller,
+    Params(q): Params<HistoryParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_HISTORY).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "\"limit\" must be from 1 to {MAX_HISTORY}"
+        )));
+    }
+    let since = q
+        .since
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.naive_utc())
+                .map_err(|e| {
+                    ApiError::invalid(format!(
+                        "\"since\" must be an RFC 3339 time such as 2026-12-01T08:00:00Z: {e}"
+                    ))
+                })
+        })
+        .transpose()?;
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            let query = store::HistoryQuery {
+                model: q.model,
+                since,
+                limit: Some(limit),
+            };
+            let entries = match store::history(&mut **conn, &query) {
+                Err(e @ store::StoreError::UnknownModel { .. }) => {
+                    return Err(ApiError::not_found(e.to_string()))
+                }
+                other => other?,
+            };
+            let names = store::rule_names(&mut **conn)?;
+            Ok(Json(Value::Array(
+                entries.iter().map(|e| e.to_json(&names)).collect(),
+            )))
+        })
+        .await
+}
+
+/// `POST /api/rules/history/{id}/restore`: puts the rule row back as entry `id` recorded it
+/// (validated first: 422 with the validator's text); 404 for no such entry, 409 for an
+/// entry that is not a rule row's or whose set type or model is gone.
+pub(crate) async fn restore(
+    State(service): State<Service>,
+    caller: Caller,
+    PathArg(id): PathArg<i64>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, WRITE)?;
+            let restored = store::acting_as(&caller.session.user, || {
+                store::restore_rule(&mut **conn, id)
+            });
+            let rule = match restored {
+                Ok(rule) => rule,
+                Err(e @ store::StoreError::NoSuchHistoryEntry(_)) => {
+                    return Err(ApiError::not_found(e.to_string()))
+                }
+                Err(
+                    e @ (store::StoreError::NotARuleEntry { .. }
+                    | store::StoreError::NotRestorable { .. }),
+                ) => return Err(ApiError::conflict(e.to_string())),
+                Err(e) => return Err(e.into()),
+            };
+            tracing::info!(user = %caller.session.user, entry = id, "rule restored from history");
+            Ok(Json(json!({
+                "set_type": rule.set_type, "set_value": rule.set_value, "model": rule.model,
+                "rules": document(&rule.rules),
+            })))
         })
         .await
 }

@@ -193,6 +193,41 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
             }
             Ok(ExitCode::SUCCESS)
         }
+        RulesCommand::History {
+            model,
+            since,
+            limit,
+            json,
+        } => {
+            use crate::remote::encode;
+            let mut query = format!("/api/rules/history?limit={limit}");
+            if let Some(model) = model {
+                query.push_str(&format!("&model={}", encode(&model)));
+            }
+            if let Some(since) = since {
+                let at = super::parse_since(&since)?;
+                let at = format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S"));
+                query.push_str(&format!("&since={}", encode(&at)));
+            }
+            let answer = server.get(&query)?;
+            let entries = answer.as_array().cloned().unwrap_or_default();
+            super::print_history(&entries, json)
+        }
+        RulesCommand::Restore { id } => {
+            let answer = server.post(
+                &format!("/api/rules/history/{id}/restore"),
+                &serde_json::json!({}),
+            )?;
+            let text = |k: &str| answer[k].as_str().unwrap_or("").to_owned();
+            outln!(
+                "restored rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                text("set_type"),
+                text("set_value"),
+                text("model"),
+                answer["rules"]
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         RulesCommand::Test { .. } => {
             Err("rules test evaluates files here; it does not apply with --remote".into())
         }

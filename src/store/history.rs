@@ -1,0 +1,361 @@
+//! Rule history: what the database's triggers record of every change to the rule tables
+//! (migration `rule_history`), who made it, reading it back, and restoring a rule row to a
+//! recorded version.
+//!
+//! The triggers record a DBA's SQL edit like any other; a change made through rowguard also
+//! carries the application user, set with [`acting_as`] around the write. Each backend hands
+//! it to its triggers in its own way, inside the write's transaction: PostgreSQL a
+//! transaction-local setting (`rowguard.app_user`), MySQL/MariaDB a session variable
+//! (`@rowguard_app_user`, cleared after the write), SQLite a one-row table
+//! (`authorization_app_user`, cleared before the commit).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+
+use super::{put_rules, RuleDefinition, StoreError};
+use crate::db::{on_backend, StoreConnection};
+use crate::schema::{authorizable_models as models, authorizable_set_types as set_types};
+use crate::Backend;
+
+diesel::table! {
+    /// Every insert, update and delete of the rule tables, written by triggers.
+    authorization_history (id) {
+        /// Increasing with every change.
+        id -> BigInt,
+        /// The table changed.
+        table_name -> Text,
+        /// `insert`, `update` or `delete`.
+        operation -> Text,
+        /// The row's key (its id, or the key columns joined by commas).
+        row_key -> Text,
+        /// The row before the change, as a JSON object (none for an insert).
+        old_row -> Nullable<Text>,
+        /// The row after the change (none for a delete).
+        new_row -> Nullable<Text>,
+        /// When, in UTC.
+        changed_at -> Timestamp,
+        /// The database user (none on SQLite, which has no users).
+        db_user -> Nullable<Text>,
+        /// The application user, for a change made through rowguard under [`acting_as`].
+        app_user -> Nullable<Text>,
+    }
+}
+
+use self::authorization_history as history;
+
+thread_local! {
+    static ACTING: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` with `user` as the application user of every rowguard write it makes on this
+/// thread: the rule history records it beside the database user. Nested calls restore the
+/// outer user afterwards.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::{acting_as, history, HistoryQuery};
+/// acting_as("ann", || {
+///     rowguard::store::put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)
+/// })?;
+/// let last = &history(&mut conn, &HistoryQuery::default())?[0];
+/// assert_eq!((last.operation.as_str(), last.app_user.as_deref()), ("insert", Some("ann")));
+/// # Ok(())
+/// # }
+/// ```
+pub fn acting_as<R>(user: &str, work: impl FnOnce() -> R) -> R {
+    let outer = ACTING.with(|a| a.replace(Some(user.to_owned())));
+    // Restored even if `work` panics.
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            ACTING.with(|a| *a.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(outer);
+    work()
+}
+
+/// The application user [`acting_as`] set on this thread.
+pub(crate) fn acting() -> Option<String> {
+    ACTING.with(|a| a.borrow().clone())
+}
+
+/// Hands `user` (or none) to the history triggers of this connection's current transaction.
+pub(crate) fn mark(
+    conn: &mut dyn StoreConnection,
+    user: Option<&str>,
+) -> Result<(), diesel::result::Error> {
+    let sql = match conn.backend() {
+        // An empty setting reads as no user (NULLIF in the trigger).
+        Backend::Postgres => "SELECT set_config('rowguard.app_user', COALESCE($1, ''), true)",
+        Backend::Mysql => "SET @rowguard_app_user = ?",
+        Backend::Sqlite => "UPDATE authorization_app_user SET name = ? WHERE id = 1",
+    };
+    let query = diesel::sql_query(sql).bind::<Nullable<Text>, _>(user);
+    on_backend!(conn, c => query.execute(c))?;
+    Ok(())
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = authorization_history)]
+pub struct HistoryEntry {
+    /// Increasing with every change.
+    pub id: i64,
+    /// The table changed.
+    pub table_name: String,
+    /// `insert`, `update` or `delete`.
+    pub operation: String,
+    /// The row's key.
+    pub row_key: String,
+    /// The row before, JSON.
+    pub old_row: Option<String>,
+    /// The row after, JSON.
+    pub new_row: Option<String>,
+    /// When, UTC.
+    pub changed_at: NaiveDateTime,
+    /// The database user.
+    pub db_user: Option<String>,
+    /// The application user.
+    pub app_user: Option<String>,
+}
+
+impl HistoryEntry {
+    /// The row as this entry recorded it: after an insert or update, before a delete.
+    pub fn version(&self) -> Option<serde_json::Value> {
+        let text = match self.operation.as_str() {
+            "delete" => self.old_row.as_deref(),
+            _ => self.new_row.as_deref(),
+        }?;
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// Names of set types and of models by id ([`rule_names`]): recorded rule rows hold ids.
+pub type RuleNames = (HashMap<i64, String>, HashMap<i64, String>);
+
+impl HistoryEntry {
+    /// The entry as JSON, the one shape the CLI's `--json`, the service and the console
+    /// share: `id`, `table`, `operation`, `key`, `changed_at` (RFC 3339, UTC), `db_user`,
+    /// `app_user`, `before` and `after` (the rows, a rule document parsed), and for a rule
+    /// row `rule` (`set_type`, `set_value`, `model` by name; an id that no longer exists
+    /// shows as `#id`).
+    pub fn to_json(&self, names: &RuleNames) -> serde_json::Value {
+        let parse = |text: &Option<String>| {
+            text.as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .map(|mut row| {
+                    // A rule document is text in its row: show it as the JSON it is.
+                    if let Some(doc) = row.get("rules").and_then(serde_json::Value::as_str) {
+                        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(doc) {
+                            row["rules"] = parsed;
+                        }
+                    }
+                    row
+                })
+        };
+        let mut json = serde_json::json!({
+            "id": self.id,
+            "table": self.table_name,
+            "operation": self.operation,
+            "key": self.row_key,
+            "changed_at": format!("{}Z", self.changed_at.format("%Y-%m-%dT%H:%M:%S%.3f")),
+            "db_user": self.db_user,
+            "app_user": self.app_user,
+            "before": parse(&self.old_row),
+            "after": parse(&self.new_row),
+        });
+        if self.table_name == "authorization_rules" {
+            if let Some(row) = self.version() {
+                let name = |map: &HashMap<i64, String>, key: &str| {
+                    number(&row, key).map(|i| map.get(&i).cloned().unwrap_or(format!("#{i}")))
+                };
+                json["rule"] = serde_json::json!({
+                    "set_type": name(&names.0, "authorizable_set_type_id"),
+                    "set_value": row.get("authorizable_set_value"),
+                    "model": name(&names.1, "authorizable_model_id"),
+                });
+            }
+        }
+        json
+    }
+}
+
+/// What [`history`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Only the changes that concern this model: its rule rows, its relations, its own row.
+    pub model: Option<String>,
+    /// Only changes at or after this time (UTC).
+    pub since: Option<NaiveDateTime>,
+    /// At most this many, newest first (default 100).
+    pub limit: Option<usize>,
+}
+
+/// A number in a recorded row (PostgreSQL, MySQL and SQLite all write ids as JSON numbers).
+fn number(row: &serde_json::Value, key: &str) -> Option<i64> {
+    row.get(key).and_then(serde_json::Value::as_i64)
+}
+
+/// The recorded changes, newest first.
+pub fn history(
+    conn: &mut dyn StoreConnection,
+    query: &HistoryQuery,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let limit = query.limit.unwrap_or(100);
+    let model_id: Option<i64> = match &query.model {
+        None => None,
+        Some(name) => Some(
+            on_backend!(conn, c => models::table
+                .filter(models::name.eq(name))
+                .select(models::id)
+                .first(c)
+                .optional())?
+            .ok_or_else(|| StoreError::UnknownModel {
+                rule: "history".into(),
+                model: name.clone(),
+            })?,
+        ),
+    };
+    let mut found = Vec::new();
+    let mut before = i64::MAX;
+    // Pages from the newest, filtering by model here (the rows are JSON text on every backend).
+    while found.len() < limit {
+        let rows: Vec<HistoryEntry> = on_backend!(conn, c => {
+            let mut page = history::table
+                .select(HistoryEntry::as_select())
+                .filter(history::id.lt(before))
+                .order(history::id.desc())
+                .limit(500)
+                .into_boxed();
+            if let Some(since) = query.since {
+                page = page.filter(history::changed_at.ge(since));
+            }
+            page.load(c)
+        })?;
+        let Some(last) = rows.last() else { break };
+        before = last.id;
+        found.extend(rows.into_iter().filter(|e| match model_id {
+            None => true,
+            Some(id) => concerns(e, id),
+        }));
+    }
+    found.truncate(limit);
+    Ok(found)
+}
+
+/// Whether change `e` concerns model `id`.
+fn concerns(e: &HistoryEntry, id: i64) -> bool {
+    [&e.old_row, &e.new_row]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .any(|row| match e.table_name.as_str() {
+            "authorization_rules" => number(&row, "authorizable_model_id") == Some(id),
+            "authorizable_relations" => {
+                number(&row, "authorizable_model_id") == Some(id)
+                    || number(&row, "target_model_id") == Some(id)
+            }
+            "authorizable_models" => number(&row, "id") == Some(id),
+            _ => false,
+        })
+}
+
+/// A rule row as a history entry recorded it, by names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRule {
+    /// The set type.
+    pub set_type: String,
+    /// The set value.
+    pub set_value: String,
+    /// The model.
+    pub model: String,
+    /// The document, JSON text.
+    pub rules: String,
+}
+
+/// Names of set types and models by id, for showing recorded rule rows.
+pub fn rule_names(conn: &mut dyn StoreConnection) -> Result<RuleNames, StoreError> {
+    let types: Vec<(i64, String)> =
+        on_backend!(conn, c => set_types::table.select((set_types::id, set_types::name)).load(c))?;
+    let names: Vec<(i64, String)> =
+        on_backend!(conn, c => models::table.select((models::id, models::name)).load(c))?;
+    Ok((types.into_iter().collect(), names.into_iter().collect()))
+}
+
+/// The rule row entry `id` recorded (see [`HistoryEntry::version`]), by names.
+pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
+    let entry: HistoryEntry = on_backend!(conn, c => history::table
+        .find(id)
+        .select(HistoryEntry::as_select())
+        .first(c)
+        .optional())?
+    .ok_or(StoreError::NoSuchHistoryEntry(id))?;
+    if entry.table_name != "authorization_rules" {
+        return Err(StoreError::NotARuleEntry {
+            id,
+            table: entry.table_name,
+        });
+    }
+    let row = entry.version().ok_or(StoreError::NoSuchHistoryEntry(id))?;
+    let (types, names) = rule_names(conn)?;
+    let text = |k: &str| {
+        row.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let lookup = |map: &HashMap<i64, String>, key: &str, what: &str| {
+        number(&row, key)
+            .and_then(|i| map.get(&i).cloned())
+            .ok_or_else(|| StoreError::NotRestorable {
+                id,
+                why: format!("its {what} no longer exists"),
+            })
+    };
+    Ok(RecordedRule {
+        set_type: lookup(&types, "authorizable_set_type_id", "set type")?,
+        model: lookup(&names, "authorizable_model_id", "model")?,
+        set_value: text("authorizable_set_value").unwrap_or_default(),
+        rules: text("rules").ok_or_else(|| StoreError::NotRestorable {
+            id,
+            why: "it holds no rule document".into(),
+        })?,
+    })
+}
+
+/// Puts the rule row back as history entry `id` recorded it (validated first, as any rule
+/// written through rowguard); the restore is itself recorded. Returns the rule restored.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::{history, put_rule, restore_rule, HistoryQuery};
+/// put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)?;
+/// let first = history(&mut conn, &HistoryQuery::default())?[0].id;
+/// put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":{"search":{"id":"=1"}}}"#)?;
+/// let restored = restore_rule(&mut conn, first)?;
+/// assert_eq!(restored.rules, r#"{"read":"*"}"#);
+/// # Ok(())
+/// # }
+/// ```
+pub fn restore_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
+    let rule = recorded_rule(conn, id)?;
+    put_rules(
+        conn,
+        &[RuleDefinition {
+            set_type: rule.set_type.clone(),
+            set_value: rule.set_value.clone(),
+            model: rule.model.clone(),
+            document: rule.rules.clone(),
+        }],
+    )?;
+    Ok(rule)
+}

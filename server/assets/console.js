@@ -280,7 +280,9 @@ async function loadHistory(holder, q) {
   const params = new URLSearchParams({ limit, offset });
   for (const key of ['command', 'status', 'user']) if (q.get(key)) params.set(key, q.get(key));
   for (const key of ['since', 'until']) {
-    if (q.get(key)) params.set(key, new Date(`${q.get(key)}T00:00:00`).toISOString());
+    const at = q.get(key) ? new Date(`${q.get(key)}T00:00:00`) : null;
+    if (at && Number.isNaN(at.getTime())) { holder.replaceChildren(failure(new Error(`"${key}" must be a date.`))); return; }
+    if (at) params.set(key, at.toISOString());
   }
   let answer;
   try { answer = await api('GET', `/api/jobs?${params}`); } catch (e) { holder.replaceChildren(failure(e)); return; }
@@ -687,7 +689,9 @@ async function historyPage() {
   show(form, out, list);
   const params = new URLSearchParams({ limit: 200 });
   if (q.get('model')) params.set('model', q.get('model'));
-  if (q.get('since')) params.set('since', new Date(`${q.get('since')}T00:00:00Z`).toISOString());
+  const since = q.get('since') ? new Date(`${q.get('since')}T00:00:00Z`) : null;
+  if (since && Number.isNaN(since.getTime())) { list.replaceChildren(failure(new Error('"Since" must be a date.'))); return; }
+  if (since) params.set('since', since.toISOString());
   let entries;
   try { entries = await api('GET', `/api/rules/history?${params}`); } catch (e) { list.replaceChildren(failure(e)); return; }
   if (!entries.length) { list.replaceChildren(empty('No recorded change matches.')); return; }

@@ -193,12 +193,16 @@ where
     // the transaction and cleared before its end.
     let user = crate::store::acting();
     let marked = |c: &mut dyn StoreConnection| -> Result<T, E> {
-        let Some(user) = user.as_deref() else {
-            return write(c);
+        // Always set (none clears a value left behind); nested in a transaction of the
+        // caller's, its value comes back afterwards for its own writes.
+        let previous = if nested {
+            crate::store::marked(c)?
+        } else {
+            None
         };
-        crate::store::mark(c, Some(user))?;
+        crate::store::mark(c, user.as_deref())?;
         let written = write(c)?;
-        crate::store::mark(c, None)?;
+        crate::store::mark(c, previous.as_deref())?;
         Ok(written)
     };
     let result = match conn.backend_connection() {
@@ -212,7 +216,7 @@ where
         BackendConnection::Mysql(c) => c.transaction(|c| marked(c)),
     };
     // A MySQL session variable outlives a rolled-back transaction: clear it.
-    if result.is_err() && crate::store::acting().is_some() && conn.backend() == Backend::Mysql {
+    if result.is_err() && !nested && conn.backend() == Backend::Mysql {
         let _ = crate::store::mark(conn, None);
     }
     if result.is_ok() && !nested {

@@ -42,6 +42,9 @@ diesel::table! {
         db_user -> Nullable<Text>,
         /// The application user, for a change made through rowguard under [`acting_as`].
         app_user -> Nullable<Text>,
+        /// The model a rule row or relation belongs to, or a model's own id (what
+        /// `--model` selects by).
+        model_id -> Nullable<BigInt>,
     }
 }
 
@@ -87,6 +90,26 @@ pub(crate) fn acting() -> Option<String> {
     ACTING.with(|a| a.borrow().clone())
 }
 
+/// The application user handed to this connection's triggers now, if any.
+pub(crate) fn marked(
+    conn: &mut dyn StoreConnection,
+) -> Result<Option<String>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Marked {
+        #[diesel(sql_type = Nullable<Text>)]
+        name: Option<String>,
+    }
+    let sql = match conn.backend() {
+        Backend::Postgres => {
+            "SELECT NULLIF(current_setting('rowguard.app_user', true), '') AS name"
+        }
+        Backend::Mysql => "SELECT CAST(@rowguard_app_user AS CHAR) AS name",
+        Backend::Sqlite => "SELECT name FROM authorization_app_user WHERE id = 1",
+    };
+    let query = diesel::sql_query(sql);
+    Ok(on_backend!(conn, c => query.get_result::<Marked>(c))?.name)
+}
+
 /// Hands `user` (or none) to the history triggers of this connection's current transaction.
 pub(crate) fn mark(
     conn: &mut dyn StoreConnection,
@@ -125,6 +148,8 @@ pub struct HistoryEntry {
     pub db_user: Option<String>,
     /// The application user.
     pub app_user: Option<String>,
+    /// The model a rule row or relation belongs to, or a model's own id.
+    pub model_id: Option<i64>,
 }
 
 impl HistoryEntry {
@@ -224,48 +249,21 @@ pub fn history(
             })?,
         ),
     };
-    let mut found = Vec::new();
-    let mut before = i64::MAX;
-    // Pages from the newest, filtering by model here (the rows are JSON text on every backend).
-    while found.len() < limit {
-        let rows: Vec<HistoryEntry> = on_backend!(conn, c => {
-            let mut page = history::table
-                .select(HistoryEntry::as_select())
-                .filter(history::id.lt(before))
-                .order(history::id.desc())
-                .limit(500)
-                .into_boxed();
-            if let Some(since) = query.since {
-                page = page.filter(history::changed_at.ge(since));
-            }
-            page.load(c)
-        })?;
-        let Some(last) = rows.last() else { break };
-        before = last.id;
-        found.extend(rows.into_iter().filter(|e| match model_id {
-            None => true,
-            Some(id) => concerns(e, id),
-        }));
-    }
-    found.truncate(limit);
-    Ok(found)
-}
-
-/// Whether change `e` concerns model `id`.
-fn concerns(e: &HistoryEntry, id: i64) -> bool {
-    [&e.old_row, &e.new_row]
-        .into_iter()
-        .flatten()
-        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-        .any(|row| match e.table_name.as_str() {
-            "authorization_rules" => number(&row, "authorizable_model_id") == Some(id),
-            "authorizable_relations" => {
-                number(&row, "authorizable_model_id") == Some(id)
-                    || number(&row, "target_model_id") == Some(id)
-            }
-            "authorizable_models" => number(&row, "id") == Some(id),
-            _ => false,
-        })
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(on_backend!(conn, c => {
+        let mut page = history::table
+            .select(HistoryEntry::as_select())
+            .order(history::id.desc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(since) = query.since {
+            page = page.filter(history::changed_at.ge(since));
+        }
+        if let Some(id) = model_id {
+            page = page.filter(history::model_id.eq(id));
+        }
+        page.load(c)
+    })?)
 }
 
 /// A rule row as a history entry recorded it, by names.
@@ -304,29 +302,30 @@ pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<Recorded
             table: entry.table_name,
         });
     }
-    let row = entry.version().ok_or(StoreError::NoSuchHistoryEntry(id))?;
+    let not_restorable = |why: String| StoreError::NotRestorable { id, why };
+    let row = entry
+        .version()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| not_restorable("it holds no row (not a JSON object)".into()))?;
     let (types, names) = rule_names(conn)?;
-    let text = |k: &str| {
+    let text = |k: &str, what: &str| {
         row.get(k)
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
+            .ok_or_else(|| not_restorable(format!("it holds no {what}")))
     };
     let lookup = |map: &HashMap<i64, String>, key: &str, what: &str| {
-        number(&row, key)
-            .and_then(|i| map.get(&i).cloned())
-            .ok_or_else(|| StoreError::NotRestorable {
-                id,
-                why: format!("its {what} no longer exists"),
-            })
+        let found =
+            number(&row, key).ok_or_else(|| not_restorable(format!("it holds no {what} id")))?;
+        map.get(&found)
+            .cloned()
+            .ok_or_else(|| not_restorable(format!("its {what} (id {found}) no longer exists")))
     };
     Ok(RecordedRule {
         set_type: lookup(&types, "authorizable_set_type_id", "set type")?,
         model: lookup(&names, "authorizable_model_id", "model")?,
-        set_value: text("authorizable_set_value").unwrap_or_default(),
-        rules: text("rules").ok_or_else(|| StoreError::NotRestorable {
-            id,
-            why: "it holds no rule document".into(),
-        })?,
+        set_value: text("authorizable_set_value", "set value")?,
+        rules: text("rules", "rule document")?,
     })
 }
 

@@ -9,7 +9,7 @@ mod rule_rows;
 mod table_columns;
 mod write;
 
-pub(crate) use self::history::{acting, mark};
+pub(crate) use self::history::{acting, mark, marked};
 pub use self::history::{
     acting_as, authorization_history, history, recorded_rule, restore_rule, rule_names,
     HistoryEntry, HistoryQuery, RecordedRule, RuleNames,

@@ -357,22 +357,32 @@ pub(crate) fn remove_relations(
     let ids: HashMap<String, i64> = on_backend!(conn, c => query.load::<(String, i64)>(c))?
         .into_iter()
         .collect();
-    let mut removed = 0;
-    for (model, name) in remove {
-        let Some(&id) = ids.get(model) else { continue };
-        let delete = diesel::delete(
-            relations::table
-                .filter(relations::authorizable_model_id.eq(id))
-                .filter(relations::name.eq(name)),
-        );
-        removed += on_backend!(conn, c => delete.execute(c))?;
-    }
-    Ok(removed)
+    // In the caller's transaction (sync-models'), under its application user.
+    write_transaction(conn, |conn| {
+        let mut removed = 0;
+        for (model, name) in remove {
+            let Some(&id) = ids.get(model) else { continue };
+            let delete = diesel::delete(
+                relations::table
+                    .filter(relations::authorizable_model_id.eq(id))
+                    .filter(relations::name.eq(name)),
+            );
+            removed += on_backend!(conn, c => delete.execute(c))?;
+        }
+        Ok(removed)
+    })
 }
 
 /// Inserts relations, without the rule check (see [`remove_relations`]); an unknown model
 /// is [`StoreError::BadRelation`].
 pub(crate) fn add_relations(
+    conn: &mut dyn StoreConnection,
+    add: &[(String, Relation)],
+) -> Result<(), StoreError> {
+    write_transaction(conn, |conn| insert_relations(conn, add))
+}
+
+fn insert_relations(
     conn: &mut dyn StoreConnection,
     add: &[(String, Relation)],
 ) -> Result<(), StoreError> {

@@ -13,10 +13,181 @@ use crate::fixture;
 
 rowguard::backend_tests!(
     changes_are_recorded_with_their_users,
+    a_value_left_behind_is_not_anyones,
+    sync_models_is_recorded_as_its_user,
     a_rolled_back_change_leaves_no_history,
     the_history_is_append_only,
+    replace_cannot_slip_past,
     a_rule_comes_back_from_its_history,
 );
+
+/// A DBA who sets the application user by hand (or an old value) does not lend it to
+/// rowguard's writes without one, and rowguard's writes put the outer value back when they
+/// run inside a transaction of the caller's.
+fn a_value_left_behind_is_not_anyones(db: &TestDatabase) {
+    let (pool, _auth) = fixture::contacts(db, Config::default(), 1);
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut *conn;
+    let spoof = match db.backend() {
+        Backend::Postgres => "SET rowguard.app_user = 'ann'",
+        Backend::Mysql => "SET @rowguard_app_user = 'ann'",
+        Backend::Sqlite => "UPDATE authorization_app_user SET name = 'ann'",
+    };
+    conn.batch_execute(spoof).expect("spoof");
+    store::put_rule(conn, "roles", "agent", "contacts", r#"{"read":"*"}"#).expect("put");
+    assert_eq!(newest(conn).app_user, None, "not ann's: no acting_as");
+    // (PostgreSQL's session setting outlives rowguard's transaction-local one: it is the
+    // session's own declaration for its own SQL.)
+    if db.backend() == Backend::Postgres {
+        conn.batch_execute("RESET rowguard.app_user")
+            .expect("reset");
+    }
+    // Inside an application's transaction: the write is bob's, the application's own SQL
+    // after it is not.
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        acting_as("bob", || {
+            store::put_rule(
+                c,
+                "roles",
+                "agent",
+                "contacts",
+                r#"{"read":{"search":{"id":"=1"}}}"#,
+            )
+        })
+        .map_err(|_| diesel::result::Error::RollbackTransaction)?;
+        assert_eq!(newest(c).app_user.as_deref(), Some("bob"));
+        c.batch_execute("UPDATE authorization_rules SET rules = '{}'")?;
+        assert_eq!(newest(c).app_user, None);
+        Ok(())
+    })
+    .expect("transaction");
+}
+
+fn sync_models_is_recorded_as_its_user(db: &TestDatabase) {
+    let mut conn = db.connect().expect("connect");
+    let dir = std::env::temp_dir().join(format!(
+        "rowguard-history-sync-{}-{:?}",
+        std::process::id(),
+        db.backend()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("models.rs"),
+        "diesel::table! { kinds (id) { id -> BigInt, name -> Text } }\n\
+         diesel::table! { items (id) { id -> BigInt, kind_id -> BigInt } }\n\
+         diesel::joinable!(items -> kinds (kind_id));\n\
+         rowguard::authorizable!(Kind => kinds(id) { id, name });\n\
+         rowguard::authorizable!(Item => items(id) { id, kind_id });\n",
+    )
+    .expect("models");
+    let scan = rowguard::sync::scan(std::slice::from_ref(&dir), false).expect("scan");
+    acting_as("cli:dba", || {
+        rowguard::sync::sync(&mut conn, &scan.models, false)
+    })
+    .expect("sync");
+    let all = history(
+        &mut conn,
+        &HistoryQuery {
+            limit: Some(1000),
+            ..HistoryQuery::default()
+        },
+    )
+    .expect("history");
+    let relations: Vec<_> = all
+        .iter()
+        .filter(|e| e.table_name == "authorizable_relations")
+        .collect();
+    assert_eq!(relations.len(), 2, "{all:?}");
+    for e in all
+        .iter()
+        .filter(|e| e.table_name.starts_with("authorizable_"))
+    {
+        if e.table_name != "authorizable_set_types" {
+            assert_eq!(e.app_user.as_deref(), Some("cli:dba"), "{e:?}");
+        }
+    }
+    // --model selects a model's own row and its relations.
+    let items = history(
+        &mut conn,
+        &HistoryQuery {
+            model: Some("items".into()),
+            ..HistoryQuery::default()
+        },
+    )
+    .expect("history");
+    assert!(items.iter().any(|e| e.table_name == "authorizable_models"));
+    assert!(items.iter().all(|e| e.table_name != "roles"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SQLite's REPLACE deletes a clashing row without its delete trigger: refused there. On
+/// the servers it fires the triggers and is recorded.
+fn replace_cannot_slip_past(db: &TestDatabase) {
+    let (pool, _auth) = fixture::contacts(db, Config::default(), 1);
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut *conn;
+    store::put_rule(conn, "roles", "agent", "contacts", r#"{"read":"*"}"#).expect("put");
+    let id = store::all_rules(conn).expect("rules")[0].id;
+    let before = count(conn);
+    match db.backend() {
+        Backend::Sqlite => {
+            for sql in [
+                format!("INSERT OR REPLACE INTO authorization_rules (id, authorizable_set_type_id, authorizable_set_value, authorizable_model_id, rules) SELECT {id}, authorizable_set_type_id, 'x', authorizable_model_id, '{{}}' FROM authorization_rules"),
+                "REPLACE INTO roles (name) VALUES ('admin2'), ('admin2')".to_owned(),
+                "INSERT INTO permissions (name) VALUES ('p.one')".to_owned(),
+                "INSERT INTO permissions (name) VALUES ('p.one') ON CONFLICT (name) DO UPDATE SET description = 'x'".to_owned(),
+            ] {
+                let result = conn.batch_execute(&sql);
+                if sql.starts_with("INSERT INTO permissions (name) VALUES ('p.one')") && !sql.contains("CONFLICT") {
+                    result.expect("a plain insert");
+                    continue;
+                }
+                let message = result.expect_err(&sql).to_string();
+                assert!(message.contains("bypass authorization_history"), "{sql}: {message}");
+            }
+            assert_eq!(count(conn), before + 1, "only the plain insert");
+        }
+        Backend::Mysql => {
+            conn.batch_execute(&format!(
+                "REPLACE INTO authorization_rules (id, authorizable_set_type_id, authorizable_set_value, authorizable_model_id, rules) \
+                 SELECT {id}, authorizable_set_type_id, 'agent', authorizable_model_id, '{{}}' FROM authorization_rules"
+            ))
+            .expect("replace");
+            let last: Vec<_> = history(
+                conn,
+                &HistoryQuery {
+                    limit: Some(2),
+                    ..HistoryQuery::default()
+                },
+            )
+            .expect("history")
+            .into_iter()
+            .map(|e| e.operation)
+            .collect();
+            assert_eq!(last, ["insert", "delete"]);
+        }
+        Backend::Postgres => {
+            conn.batch_execute(
+                "INSERT INTO roles (name) VALUES ('pg_role') ON CONFLICT (name) DO NOTHING; \
+                 INSERT INTO roles (name) VALUES ('pg_role') ON CONFLICT (name) DO UPDATE SET description = 'x'",
+            )
+            .expect("upsert");
+            let last: Vec<_> = history(
+                conn,
+                &HistoryQuery {
+                    limit: Some(2),
+                    ..HistoryQuery::default()
+                },
+            )
+            .expect("history")
+            .into_iter()
+            .map(|e| e.operation)
+            .collect();
+            assert_eq!(last, ["update", "insert"]);
+        }
+    }
+}
 
 fn newest(conn: &mut AnyConnection) -> store::HistoryEntry {
     history(conn, &HistoryQuery::default())

@@ -1176,7 +1176,14 @@ fn loose_urls_are_refused_in_one_line() {
     let (code, stdout, _) = xtask(&["migrate", "status"], &url);
     assert_eq!(code, 0);
     assert!(stdout.contains("0 pending"), "{stdout}");
-    let (code, stdout, _) = xtask(&["migrate", "revert"], &url);
+    // The newest drops the rule history: it needs --yes too.
+    let (code, _, stderr) = xtask(&["migrate", "revert"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("rule history") && stderr.contains("add --yes"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = xtask(&["migrate", "revert", "--yes"], &url);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("reverted 2026-"), "{stdout}");
     let (_, json, _) = xtask(&["migrate", "status", "--json"], &url);
@@ -1203,6 +1210,7 @@ fn loose_urls_are_refused_in_one_line() {
             .filter(|m| m["applied"] == true)
             .count()
     };
+    assert_eq!(xtask(&["migrate", "revert", "--yes"], &url).0, 0);
     while applied(&url) > 1 {
         assert_eq!(xtask(&["migrate", "revert"], &url).0, 0);
     }

@@ -69,12 +69,18 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         Action::Revert { yes } => {
             let mut conn = ctx.connect()?;
-            let applied = rowguard::db::migration_status(&mut conn)?
-                .into_iter()
-                .filter(|(_, a)| *a)
-                .count();
+            let status = rowguard::db::migration_status(&mut conn)?;
+            let applied = status.iter().filter(|(_, a)| *a).count();
+            let newest = status
+                .iter()
+                .rev()
+                .find(|(_, a)| *a)
+                .map(|(n, _)| n.as_str());
             if applied == 0 {
                 return Err("no migration is applied: nothing to revert".into());
+            }
+            if newest.is_some_and(|n| n.ends_with("_rule_history")) && !yes {
+                return Err("the newest migration is the rule history: reverting it drops authorization_history and every change recorded there; add --yes to do so".into());
             }
             if applied == 1 && !yes {
                 return Err("the newest migration is rowguard's first: reverting it drops every rowguard table and the rules, roles and jobs in them; add --yes to do so".into());

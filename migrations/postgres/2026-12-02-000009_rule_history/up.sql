@@ -14,9 +14,11 @@ CREATE TABLE authorization_history (
     new_row    TEXT,
     changed_at TIMESTAMP NOT NULL DEFAULT (clock_timestamp() AT TIME ZONE 'UTC'),
     db_user    TEXT DEFAULT session_user,
-    app_user   TEXT
+    app_user   TEXT,
+    model_id   BIGINT
 );
 CREATE INDEX authorization_history_table ON authorization_history (table_name, id);
+CREATE INDEX authorization_history_model ON authorization_history (model_id, id);
 
 CREATE FUNCTION rowguard_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -27,18 +29,27 @@ CREATE TRIGGER authorization_history_append_only BEFORE UPDATE ON authorization_
     FOR EACH ROW EXECUTE FUNCTION rowguard_history_append_only();
 
 -- One function for every table: the trigger's arguments name the key columns. The
--- application user is the transaction-local setting rowguard.app_user.
-CREATE FUNCTION rowguard_history() RETURNS trigger LANGUAGE plpgsql AS $$
+-- application user is the transaction-local setting rowguard.app_user. SECURITY DEFINER:
+-- a database user that may write the rule tables needs no right on the history table (and
+-- so cannot write it directly); session_user is still the one who made the change.
+CREATE FUNCTION rowguard_history() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     old_row JSONB := CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END;
     new_row JSONB := CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END;
     row_key TEXT;
+    model_id BIGINT;
 BEGIN
     SELECT string_agg(COALESCE(new_row, old_row) ->> k, ',' ORDER BY n) INTO row_key
     FROM unnest(TG_ARGV) WITH ORDINALITY AS a(k, n);
-    INSERT INTO authorization_history (table_name, operation, row_key, old_row, new_row, app_user)
-    VALUES (TG_TABLE_NAME, lower(TG_OP), row_key, old_row::text, new_row::text,
-            NULLIF(current_setting('rowguard.app_user', true), ''));
+    model_id := CASE TG_TABLE_NAME
+        WHEN 'authorization_rules' THEN (COALESCE(new_row, old_row) ->> 'authorizable_model_id')::bigint
+        WHEN 'authorizable_relations' THEN (COALESCE(new_row, old_row) ->> 'authorizable_model_id')::bigint
+        WHEN 'authorizable_models' THEN (COALESCE(new_row, old_row) ->> 'id')::bigint
+    END;
+    INSERT INTO authorization_history (table_name, operation, row_key, old_row, new_row, db_user, app_user, model_id)
+    VALUES (TG_TABLE_NAME, lower(TG_OP), row_key, old_row::text, new_row::text, session_user,
+            NULLIF(current_setting('rowguard.app_user', true), ''), model_id);
     RETURN NULL;
 END;
 $$;

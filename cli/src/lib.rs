@@ -113,11 +113,19 @@ pub fn run(command: Command, global: &GlobalArgs, cli: fn() -> clap::Command) ->
     ctx.finish(result)
 }
 
-/// The application user of changes made with this program: `cli:` and the login name.
+/// The application user of changes made with this program: `cli:` and the name of the
+/// account running it (from the system's user database; `$USER` where it has none).
 fn cli_user() -> String {
-    let name = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    let account = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    let name = account
+        .or_else(|| {
+            ["USER", "LOGNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        })
         .unwrap_or_else(|| "unknown".into());
     format!("cli:{name}")
 }

@@ -191,7 +191,7 @@ impl HistoryEntry {
             "table": self.table_name,
             "operation": self.operation,
             "key": self.row_key,
-            "changed_at": format!("{}Z", self.changed_at.format("%Y-%m-%dT%H:%M:%S%.3f")),
+            "changed_at": format!("{}Z", self.changed_at.format("%Y-%m-%dT%H:%M:%S%.f")),
             "db_user": self.db_user,
             "app_user": self.app_user,
             "before": parse(&self.old_row),
@@ -237,33 +237,43 @@ pub fn history(
     let limit = query.limit.unwrap_or(100);
     let model_id: Option<i64> = match &query.model {
         None => None,
-        Some(name) => Some(
-            on_backend!(conn, c => models::table
+        Some(name) => {
+            let current: Option<i64> = on_backend!(conn, c => models::table
                 .filter(models::name.eq(name))
                 .select(models::id)
                 .first(c)
-                .optional())?
-            .ok_or_else(|| StoreError::UnknownModel {
+                .optional())?;
+            let id = match current {
+                Some(id) => Some(id),
+                // A model since deleted: the id its history recorded.
+                None => recorded_names(conn)?
+                    .into_iter()
+                    .find(|(_, n, table)| n == name && table == "authorizable_models")
+                    .map(|(id, _, _)| id),
+            };
+            Some(id.ok_or_else(|| StoreError::UnknownModel {
                 rule: "history".into(),
                 model: name.clone(),
-            })?,
-        ),
+            })?)
+        }
     };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    Ok(on_backend!(conn, c => {
-        let mut page = history::table
-            .select(HistoryEntry::as_select())
-            .order(history::id.desc())
-            .limit(limit)
-            .into_boxed();
-        if let Some(since) = query.since {
-            page = page.filter(history::changed_at.ge(since));
-        }
-        if let Some(id) = model_id {
-            page = page.filter(history::model_id.eq(id));
-        }
-        page.load(c)
-    })?)
+    history_table(conn, |conn| {
+        on_backend!(conn, c => {
+            let mut page = history::table
+                .select(HistoryEntry::as_select())
+                .order(history::id.desc())
+                .limit(limit)
+                .into_boxed();
+            if let Some(since) = query.since {
+                page = page.filter(history::changed_at.ge(since));
+            }
+            if let Some(id) = model_id {
+                page = page.filter(history::model_id.eq(id));
+            }
+            page.load(c)
+        })
+    })
 }
 
 /// A rule row as a history entry recorded it, by names.
@@ -279,8 +289,23 @@ pub struct RecordedRule {
     pub rules: String,
 }
 
-/// Names of set types and models by id, for showing recorded rule rows.
+/// Names of set types and models by id, for showing recorded rule rows: the current ones,
+/// and for those since deleted, the names their history recorded.
 pub fn rule_names(conn: &mut dyn StoreConnection) -> Result<RuleNames, StoreError> {
+    let mut found = current_names(conn)?;
+    for (id, name, table) in recorded_names(conn)? {
+        let map = if table == "authorizable_set_types" {
+            &mut found.0
+        } else {
+            &mut found.1
+        };
+        map.entry(id).or_insert(name);
+    }
+    Ok(found)
+}
+
+/// The set types and models that exist now, by id.
+fn current_names(conn: &mut dyn StoreConnection) -> Result<RuleNames, StoreError> {
     let types: Vec<(i64, String)> =
         on_backend!(conn, c => set_types::table.select((set_types::id, set_types::name)).load(c))?;
     let names: Vec<(i64, String)> =
@@ -288,13 +313,56 @@ pub fn rule_names(conn: &mut dyn StoreConnection) -> Result<RuleNames, StoreErro
     Ok((types.into_iter().collect(), names.into_iter().collect()))
 }
 
+/// (id, name, table) of every set type and model the history holds, newest first.
+fn recorded_names(
+    conn: &mut dyn StoreConnection,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let tables = ["authorizable_set_types", "authorizable_models"];
+    let rows: Vec<(String, Option<String>, Option<String>)> = history_table(conn, |c| {
+        on_backend!(c, c => history::table
+            .filter(history::table_name.eq_any(tables))
+            .order(history::id.desc())
+            .select((history::table_name, history::old_row, history::new_row))
+            .load(c))
+    })?;
+    Ok(rows
+        .into_iter()
+        .flat_map(|(table, old, new)| {
+            [old, new].into_iter().flatten().filter_map(move |text| {
+                let row: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let name = row.get("name")?.as_str()?.to_owned();
+                Some((number(&row, "id")?, name, table.clone()))
+            })
+        })
+        .collect())
+}
+
+/// Runs a query of the history table; a database without it (the migration reverted or not
+/// run yet) is [`StoreError::NoHistory`].
+fn history_table<T>(
+    conn: &mut dyn StoreConnection,
+    query: impl FnOnce(&mut dyn StoreConnection) -> Result<T, diesel::result::Error>,
+) -> Result<T, StoreError> {
+    query(conn).map_err(|e| match &e {
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("authorization_history")
+                && !info.message().contains("append-only") =>
+        {
+            StoreError::NoHistory(info.message().to_owned())
+        }
+        _ => e.into(),
+    })
+}
+
 /// The rule row entry `id` recorded (see [`HistoryEntry::version`]), by names.
 pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
-    let entry: HistoryEntry = on_backend!(conn, c => history::table
-        .find(id)
-        .select(HistoryEntry::as_select())
-        .first(c)
-        .optional())?
+    let entry: HistoryEntry = history_table(conn, |conn| {
+        on_backend!(conn, c => history::table
+            .find(id)
+            .select(HistoryEntry::as_select())
+            .first(c)
+            .optional())
+    })?
     .ok_or(StoreError::NoSuchHistoryEntry(id))?;
     if entry.table_name != "authorization_rules" {
         return Err(StoreError::NotARuleEntry {
@@ -307,7 +375,7 @@ pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<Recorded
         .version()
         .filter(serde_json::Value::is_object)
         .ok_or_else(|| not_restorable("it holds no row (not a JSON object)".into()))?;
-    let (types, names) = rule_names(conn)?;
+    let (types, names) = current_names(conn)?;
     let text = |k: &str, what: &str| {
         row.get(k)
             .and_then(serde_json::Value::as_str)
@@ -330,7 +398,8 @@ pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<Recorded
 }
 
 /// Puts the rule row back as history entry `id` recorded it (validated first, as any rule
-/// written through rowguard); the restore is itself recorded. Returns the rule restored.
+/// written through rowguard); the restore is itself recorded. Returns the rule and whether
+/// anything changed (a rule already as recorded is left alone, and no entry is added).
 ///
 /// ```
 /// # include!("../../docs/doctest_setup.rs");
@@ -340,14 +409,17 @@ pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<Recorded
 /// put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)?;
 /// let first = history(&mut conn, &HistoryQuery::default())?[0].id;
 /// put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":{"search":{"id":"=1"}}}"#)?;
-/// let restored = restore_rule(&mut conn, first)?;
-/// assert_eq!(restored.rules, r#"{"read":"*"}"#);
+/// let (restored, changed) = restore_rule(&mut conn, first)?;
+/// assert_eq!((restored.rules.as_str(), changed), (r#"{"read":"*"}"#, true));
 /// # Ok(())
 /// # }
 /// ```
-pub fn restore_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
+pub fn restore_rule(
+    conn: &mut dyn StoreConnection,
+    id: i64,
+) -> Result<(RecordedRule, bool), StoreError> {
     let rule = recorded_rule(conn, id)?;
-    put_rules(
+    let counts = put_rules(
         conn,
         &[RuleDefinition {
             set_type: rule.set_type.clone(),
@@ -356,5 +428,5 @@ pub fn restore_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedR
             document: rule.rules.clone(),
         }],
     )?;
-    Ok(rule)
+    Ok((rule, counts.added + counts.changed > 0))
 }

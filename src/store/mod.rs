@@ -119,6 +119,9 @@ pub enum StoreError {
     /// No history entry has this id.
     #[error("there is no history entry {0}")]
     NoSuchHistoryEntry(i64),
+    /// The rule history's table is missing: its migration has not run (or was reverted).
+    #[error("the rule history is not there ({0}); run `rowguard migrate`")]
+    NoHistory(String),
     /// Only rule rows are restored from history.
     #[error(
         "history entry {id} is a change of {table}, not of a rule row; only rule rows are restored"

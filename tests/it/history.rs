@@ -19,7 +19,56 @@ rowguard::backend_tests!(
     the_history_is_append_only,
     replace_cannot_slip_past,
     a_rule_comes_back_from_its_history,
+    deleted_names_and_a_missing_history,
 );
+
+/// A model deleted since is still found by its name, and its rule rows show it; without the
+/// history's table the error says to migrate.
+fn deleted_names_and_a_missing_history(db: &TestDatabase) {
+    let mut conn = db.connect().expect("connect");
+    let conn = &mut conn;
+    conn.batch_execute(
+        "INSERT INTO authorizable_models (name, table_name, primary_key, columns) \
+         VALUES ('gone', 'gone', 'id', '{\"id\":\"bigint\"}')",
+    )
+    .expect("model");
+    store::put_rule(conn, "roles", "agent", "gone", r#"{"read":"*"}"#).expect("rule");
+    store::delete_rule(conn, "roles", "agent", "gone").expect("delete rule");
+    conn.batch_execute("DELETE FROM authorizable_models WHERE name = 'gone'")
+        .expect("delete model");
+    let of_gone = history(
+        conn,
+        &HistoryQuery {
+            model: Some("gone".into()),
+            ..HistoryQuery::default()
+        },
+    )
+    .expect("a deleted model's history, by its name");
+    let operations: Vec<(&str, &str)> = of_gone
+        .iter()
+        .map(|e| (e.table_name.as_str(), e.operation.as_str()))
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            ("authorizable_models", "delete"),
+            ("authorization_rules", "delete"),
+            ("authorization_rules", "insert"),
+            ("authorizable_models", "insert"),
+        ]
+    );
+    let names = store::rule_names(conn).expect("names");
+    assert_eq!(of_gone[1].to_json(&names)["rule"]["model"], "gone");
+    assert!(matches!(
+        restore_rule(conn, of_gone[1].id),
+        Err(StoreError::NotRestorable { .. })
+    ));
+
+    rowguard::db::revert_all_migrations(conn).expect("revert");
+    let missing = history(conn, &HistoryQuery::default()).expect_err("no table");
+    assert!(matches!(missing, StoreError::NoHistory(_)), "{missing:?}");
+    assert!(missing.to_string().contains("run `rowguard migrate`"));
+}
 
 /// A DBA who sets the application user by hand (or an old value) does not lend it to
 /// rowguard's writes without one, and rowguard's writes put the outer value back when they
@@ -368,6 +417,21 @@ fn the_history_is_append_only(db: &TestDatabase) {
         .expect_err("history rows cannot be changed")
         .to_string();
     assert!(message.contains("append-only"), "{message}");
+    // PostgreSQL: a role that may edit the rule rows needs no right on the history or the
+    // version counter (their writers are SECURITY DEFINER), and its edit is recorded.
+    if db.backend() == Backend::Postgres {
+        let role = format!("rowguard_editor_{}", std::process::id());
+        let before = count(conn);
+        let edit = conn.batch_execute(&format!(
+            "CREATE ROLE {role}; GRANT SELECT, UPDATE ON authorization_rules TO {role}; \
+             SET ROLE {role}; UPDATE authorization_rules SET rules = '{{}}'; RESET ROLE;"
+        ));
+        let _ = conn.batch_execute(&format!(
+            "RESET ROLE; REVOKE ALL ON authorization_rules FROM {role}; DROP ROLE {role};"
+        ));
+        edit.expect("an editor with rights on the rule rows only");
+        assert_eq!(count(conn), before + 1);
+    }
     // PostgreSQL's TRUNCATE fires no row trigger: it is refused.
     if db.backend() == Backend::Postgres {
         let refused = conn.batch_execute("TRUNCATE authorization_rules");
@@ -390,8 +454,14 @@ fn a_rule_comes_back_from_its_history(db: &TestDatabase) {
         r#"{"read":{"search":{"id":"=1"}}}"#,
     )
     .expect("put");
-    let restored = acting_as("ann", || restore_rule(conn, first)).expect("restore");
+    let (restored, changed) = acting_as("ann", || restore_rule(conn, first)).expect("restore");
     assert_eq!(restored.rules, r#"{"read":"*"}"#);
+    assert!(changed);
+    // Again: nothing to change, nothing recorded.
+    let entries = count(conn);
+    let (_, changed) = restore_rule(conn, first).expect("restore again");
+    assert!(!changed);
+    assert_eq!(count(conn), entries);
     let rows = store::all_rules(conn).expect("rules");
     assert_eq!(rows[0].rules, r#"{"read":"*"}"#);
     // The restore is itself recorded.

@@ -20,7 +20,7 @@ use crate::suggest;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Act as the user of `rowguard login` against their server, instead of on the database
-    /// (list, get, set, delete, check, explain, try).
+    /// (list, get, set, delete, check, explain, try, history, restore).
     #[arg(long, global = true)]
     remote: bool,
     #[command(subcommand)]
@@ -120,9 +120,9 @@ enum RulesCommand {
         /// (2026-12-01, UTC).
         #[arg(long)]
         since: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// At most this many (1 to 100000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
         /// Print a JSON array of the entries.
         #[arg(long)]
         json: bool,
@@ -198,9 +198,12 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let query = rowguard::store::HistoryQuery {
                 model,
                 since: since.as_deref().map(parse_since).transpose()?,
-                limit: Some(limit),
+                limit: Some(limit as usize),
             };
             let entries = rowguard::store::history(&mut conn, &query)?;
+            if entries.len() == limit as usize && !json {
+                eprintln!("note: the newest {limit}; --limit shows more");
+            }
             let names = rowguard::store::rule_names(&mut conn)?;
             let list: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json(&names)).collect();
             print_history(&list, json)?;
@@ -208,9 +211,14 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         RulesCommand::Restore { id } => {
             let mut conn = ctx.connect()?;
-            let rule = rowguard::store::restore_rule(&mut conn, id)?;
+            let (rule, changed) = rowguard::store::restore_rule(&mut conn, id)?;
             outln!(
-                "restored rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                "{} rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                if changed {
+                    "restored"
+                } else {
+                    "unchanged: already"
+                },
                 rule.set_type,
                 rule.set_value,
                 rule.model,

@@ -14,6 +14,7 @@ DROP TRIGGER role_permissions_history ON role_permissions;
 DROP TRIGGER role_permissions_no_truncate ON role_permissions;
 DROP TRIGGER role_inheritance_history ON role_inheritance;
 DROP TRIGGER role_inheritance_no_truncate ON role_inheritance;
+ALTER FUNCTION rowguard_bump_version() SECURITY INVOKER RESET search_path;
 DROP FUNCTION rowguard_history();
 DROP FUNCTION rowguard_history_no_truncate();
 DROP TABLE authorization_history;

@@ -611,6 +611,9 @@ pub(crate) async fn history(
                 Err(e @ store::StoreError::UnknownModel { .. }) => {
                     return Err(ApiError::not_found(e.to_string()))
                 }
+                Err(e @ store::StoreError::NoHistory(_)) => {
+                    return Err(ApiError::conflict(e.to_string()))
+                }
                 other => other?,
             };
             let names = store::rule_names(&mut **conn)?;
@@ -635,8 +638,8 @@ pub(crate) async fn restore(
             let restored = store::acting_as(&caller.session.user, || {
                 store::restore_rule(&mut **conn, id)
             });
-            let rule = match restored {
-                Ok(rule) => rule,
+            let (rule, changed) = match restored {
+                Ok(found) => found,
                 Err(e @ store::StoreError::NoSuchHistoryEntry(_)) => {
                     return Err(ApiError::not_found(e.to_string()))
                 }
@@ -650,6 +653,7 @@ pub(crate) async fn restore(
             Ok(Json(json!({
                 "set_type": rule.set_type, "set_value": rule.set_value, "model": rule.model,
                 "rules": document(&rule.rules),
+                "result": if changed { "changed" } else { "unchanged" },
             })))
         })
         .await

@@ -220,7 +220,12 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
             )?;
             let text = |k: &str| answer[k].as_str().unwrap_or("").to_owned();
             outln!(
-                "restored rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                "{} rule {} \"{}\" on {} as history entry {id} recorded it: {}",
+                if text("result") == "unchanged" {
+                    "unchanged: already"
+                } else {
+                    "restored"
+                },
                 text("set_type"),
                 text("set_value"),
                 text("model"),

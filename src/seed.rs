@@ -365,6 +365,7 @@ pub fn apply(
     // write at their next version check, not before the commit (see write_transaction).
     let nested = crate::db::in_transaction(conn);
     let applied = conn.transaction(|conn| {
+        crate::db::lock_for_writing(conn)?;
         for step in Step::ALL {
             if step == Step::Clear && !options.fresh {
                 continue;

@@ -241,6 +241,7 @@ pub fn add(
     validate_name(name)?;
     let hash = &password.0;
     conn.transaction(|conn| {
+        rowguard::db::lock_for_writing(conn)?;
         check_roles(conn, roles)?;
         if let Some(taken) = existing(conn, name)? {
             return Err(UserError::Exists(taken));
@@ -300,6 +301,7 @@ pub fn set_password(
     password: &NewPassword,
 ) -> Result<(), UserError> {
     conn.transaction(|conn| {
+        rowguard::db::lock_for_writing(conn)?;
         let changed = diesel::update(users::table.find(name))
             .set(users::password_hash.eq(&password.0))
             .execute(conn)?;
@@ -313,6 +315,7 @@ pub fn set_password(
 /// Locks (revoking all tokens) or unlocks user `name`.
 pub fn set_locked(conn: &mut AnyConnection, name: &str, locked: bool) -> Result<(), UserError> {
     conn.transaction(|conn| {
+        rowguard::db::lock_for_writing(conn)?;
         let changed = diesel::update(users::table.find(name))
             .set((users::locked.eq(locked), users::updated_at.eq(now())))
             .execute(conn)?;
@@ -330,6 +333,7 @@ pub fn set_locked(conn: &mut AnyConnection, name: &str, locked: bool) -> Result<
 /// next request: roles are read per request, not kept in the token.
 pub fn set_roles(conn: &mut AnyConnection, name: &str, roles: &[String]) -> Result<(), UserError> {
     conn.transaction(|conn| {
+        rowguard::db::lock_for_writing(conn)?;
         check_roles(conn, roles)?;
         let changed = diesel::update(users::table.find(name))
             .set(users::updated_at.eq(now()))

@@ -225,6 +225,30 @@ where
     result
 }
 
+/// At the start of a transaction that will write: on SQLite, takes the write lock now, where
+/// the busy timeout waits for it (an `UPDATE` that matches no row). A deferred SQLite
+/// transaction that reads first and writes later fails at once with "database is locked" when
+/// another connection wrote meanwhile; other backends lock rows as they go and need nothing.
+///
+/// ```
+/// use diesel::Connection;
+/// let mut conn = rowguard::establish(&rowguard::DatabaseUrl::parse(":memory:")?)?;
+/// rowguard::run_pending_migrations(&mut conn)?;
+/// conn.transaction(|conn| {
+///     rowguard::db::lock_for_writing(conn)?;
+///     // … reads, then writes …
+///     Ok::<_, diesel::result::Error>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn lock_for_writing(conn: &mut dyn StoreConnection) -> Result<(), diesel::result::Error> {
+    if let BackendConnection::Sqlite(c) = conn.backend_connection() {
+        diesel::sql_query("UPDATE authorization_state SET version = version WHERE 0 = 1")
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Whether `conn` is inside a transaction that rowguard can see (Diesel's `transaction`,
 /// `begin_test_transaction`): reads there may come from an older snapshot.
 ///

@@ -12,8 +12,8 @@ mod url;
 pub use self::any::{AnyConnection, MultiBackend};
 pub use self::connection::{configure_sqlite, establish, SQLITE_BUSY_TIMEOUT_MS};
 pub use self::guard_connection::{
-    in_transaction, last_insert_id, AsConnection, BackendConnection, GuardConnection,
-    StoreConnection,
+    in_transaction, last_insert_id, lock_for_writing, AsConnection, BackendConnection,
+    GuardConnection, StoreConnection,
 };
 pub(crate) use self::guard_connection::{on_backend, write_transaction};
 pub use self::migrate::{

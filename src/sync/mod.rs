@@ -504,6 +504,7 @@ pub fn sync(
     // As the seeder: a caller's transaction commits, and so tells the caches, itself.
     let nested = crate::db::in_transaction(conn);
     conn.transaction(|conn| {
+        crate::db::lock_for_writing(conn)?;
         let stored =
             store::load_models(conn).map_err(|e| store_error(e, "authorizable_models".into()))?;
         let mut plan = Vec::new();

@@ -298,6 +298,12 @@ async fn serve_page(
         .iter()
         .filter(|p| p.key.is_none_or(|k| graph.role_can(roles, k)))
         .collect();
+    // For the page's own changes (logout included): only a cookie session has one.
+    let csrf = if caller.via == Via::Cookie {
+        caller.token.csrf()
+    } else {
+        String::new()
+    };
     if !allowed.iter().any(|p| p.id == page.id) {
         let key = page.key.unwrap_or_default();
         return html(
@@ -306,14 +312,7 @@ async fn serve_page(
                 base: &base,
                 title: "Not allowed",
                 current: "",
-                data: vec![(
-                    "csrf",
-                    if caller.via == Via::Cookie {
-                        caller.token.csrf()
-                    } else {
-                        String::new()
-                    },
-                )],
+                data: vec![("csrf", csrf)],
                 content: format!(
                     "<p class=\"error\" role=\"alert\">This page needs permission \
                      <code>{}</code>, which user <strong>{}</strong> does not hold. \
@@ -331,11 +330,6 @@ async fn serve_page(
         .filter(|p| graph.role_can(roles, p))
         .map(String::as_str)
         .collect();
-    let csrf = if caller.via == Via::Cookie {
-        caller.token.csrf()
-    } else {
-        String::new()
-    };
     let mut data = vec![
         ("page", page.id.to_owned()),
         ("user", caller.session.user.clone()),

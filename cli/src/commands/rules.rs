@@ -212,18 +212,8 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         RulesCommand::Restore { id } => {
             let mut conn = ctx.connect()?;
             let (rule, changed) = rowguard::store::restore_rule(&mut conn, id)?;
-            outln!(
-                "{} rule {} \"{}\" on {} as history entry {id} recorded it: {}",
-                if changed {
-                    "restored"
-                } else {
-                    "unchanged: already"
-                },
-                rule.set_type,
-                rule.set_value,
-                rule.model,
-                rule.rules
-            );
+            let name = [&*rule.set_type, &rule.set_value, &rule.model];
+            outln!("{}", restore_line(id, changed, name, &rule.rules));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Explain { subject, action } => {
@@ -325,6 +315,21 @@ fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
             ));
         }
     }
+}
+
+/// What `rules restore` prints, of the database or of a server.
+fn restore_line(
+    id: i64,
+    changed: bool,
+    [set_type, set_value, model]: [&str; 3],
+    rules: &str,
+) -> String {
+    let what = if changed {
+        "restored"
+    } else {
+        "unchanged: already"
+    };
+    format!("{what} rule {set_type} \"{set_value}\" on {model} as history entry {id} recorded it: {rules}")
 }
 
 /// `--since`: RFC 3339, or a date (midnight UTC).

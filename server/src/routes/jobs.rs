@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rowguard::db::MultiBackend;
 use rowguard::jobs::{self, job_executions, JobExecution, JobStatus};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::rfc3339;
-use super::{Body, Params, PathArg};
+use super::{instant, Body, Params, PathArg};
 use crate::auth::Caller;
 use crate::state::Inner;
 use crate::{ApiError, Service};
@@ -240,16 +240,6 @@ pub(crate) struct ListQuery {
     until: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
-}
-
-fn instant(name: &str, text: &str) -> Result<NaiveDateTime, ApiError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.naive_utc())
-        .map_err(|e| {
-            ApiError::invalid(format!(
-                "\"{name}\" must be an RFC 3339 time such as 2026-12-01T08:00:00Z: {e}"
-            ))
-        })
 }
 
 /// Deepest page offset of the history.

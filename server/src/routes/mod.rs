@@ -167,6 +167,17 @@ async fn no_store(mut response: axum::response::Response) -> axum::response::Res
     response
 }
 
+/// Query parameter `name` as an RFC 3339 time (UTC), or 422 saying what is expected.
+pub(crate) fn instant(name: &str, text: &str) -> Result<chrono::NaiveDateTime, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "\"{name}\" must be an RFC 3339 time such as 2026-12-01T08:00:00Z: {e}"
+            ))
+        })
+}
+
 /// Where the router is mounted: `""` when served alone, `/rowguard` when an application
 /// nests it there (what nesting stripped from the path).
 pub(crate) fn base(original: &axum::http::Uri, uri: &axum::http::Uri) -> String {

@@ -14,7 +14,7 @@ use rowguard::{Right, Subject};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Body, Params, PathArg};
+use super::{instant, Body, Params, PathArg};
 use crate::auth::Caller;
 use crate::{ApiError, Service};
 
@@ -589,15 +589,7 @@ pub(crate) async fn history(
     let since = q
         .since
         .as_deref()
-        .map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|t| t.naive_utc())
-                .map_err(|e| {
-                    ApiError::invalid(format!(
-                        "\"since\" must be an RFC 3339 time such as 2026-12-01T08:00:00Z: {e}"
-                    ))
-                })
-        })
+        .map(|t| instant("since", t))
         .transpose()?;
     service
         .blocking(move |inner, conn| {

@@ -218,19 +218,11 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
                 &format!("/api/rules/history/{id}/restore"),
                 &serde_json::json!({}),
             )?;
-            let text = |k: &str| answer[k].as_str().unwrap_or("").to_owned();
-            outln!(
-                "{} rule {} \"{}\" on {} as history entry {id} recorded it: {}",
-                if text("result") == "unchanged" {
-                    "unchanged: already"
-                } else {
-                    "restored"
-                },
-                text("set_type"),
-                text("set_value"),
-                text("model"),
-                answer["rules"]
-            );
+            let text = |k: &str| answer[k].as_str().unwrap_or("");
+            let name = [text("set_type"), text("set_value"), text("model")];
+            let changed = text("result") != "unchanged";
+            let rules = answer["rules"].to_string();
+            outln!("{}", super::restore_line(id, changed, name, &rules));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Test { .. } => {

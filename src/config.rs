@@ -85,6 +85,9 @@ pub struct Config {
     /// The `[server]` section, as written: `rowguard serve` reads it
     /// (`rowguard_server::ServerConfig::from_config`).
     pub server: Section,
+    /// The `[decision_log]` section: which decisions are recorded
+    /// ([`crate::decisions::DecisionLogConfig`]; off by default).
+    pub decision_log: crate::decisions::DecisionLogConfig,
 }
 
 /// A section of the configuration file that another module reads (`[jobs]`), kept as
@@ -163,6 +166,7 @@ impl Default for Config {
             cache_size: 10_000,
             jobs: Section::default(),
             server: Section::default(),
+            decision_log: crate::decisions::DecisionLogConfig::default(),
         }
     }
 }
@@ -170,11 +174,23 @@ impl Default for Config {
 impl Config {
     /// Parses TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: "<toml>".into(),
             message: e.message().to_owned(),
             source: Box::new(e),
-        })
+        })?;
+        config.checked("<toml>")
+    }
+
+    /// `self`, or the error naming the key whose value is out of range.
+    fn checked(self, path: &str) -> Result<Self, ConfigError> {
+        match self.decision_log.problem() {
+            Some(problem) => Err(ConfigError::Parse {
+                path: path.to_owned(),
+                cause: format!("[decision_log] {problem}"),
+            }),
+            None => Ok(self),
+        }
     }
 
     /// Reads a `.toml` or `.json` file.
@@ -196,8 +212,8 @@ impl Config {
             source,
         })?;
         config.jobs.origin = Some(shown.clone());
-        config.server.origin = Some(shown);
-        Ok(config)
+        config.server.origin = Some(shown.clone());
+        config.checked(&shown)
     }
 
     /// The configuration for this process: the file named by `ROWGUARD_CONFIG`, else
@@ -221,7 +237,8 @@ impl Config {
 
     /// Applies `ROWGUARD_UNIVERSAL_ROLE`, `ROWGUARD_ABSOLUTE_RIGHTS` (JSON object),
     /// `ROWGUARD_OVERRIDE_AUTHORIZATION` (`true`/`false`), `ROWGUARD_REFRESH_INTERVAL_MS`
-    /// and `ROWGUARD_CACHE_SIZE`, read through `get`.
+    /// `ROWGUARD_CACHE_SIZE` and `ROWGUARD_DECISION_LOG` (see
+    /// [`crate::decisions::DecisionLogConfig::apply_spec`]), read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(v) = get("ROWGUARD_UNIVERSAL_ROLE") {
             if v.trim().is_empty() {
@@ -261,6 +278,14 @@ impl Config {
         }
         if let Some(v) = get("ROWGUARD_CACHE_SIZE") {
             self.cache_size = number("ROWGUARD_CACHE_SIZE", v)? as usize;
+        }
+        if let Some(v) = get("ROWGUARD_DECISION_LOG") {
+            self.decision_log
+                .apply_spec(&v)
+                .map_err(|cause| ConfigError::Env {
+                    name: "ROWGUARD_DECISION_LOG",
+                    cause,
+                })?;
         }
         Ok(())
     }

@@ -132,6 +132,9 @@ pub enum Error {
     /// A database error.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The decision log could not start or write.
+    #[error(transparent)]
+    Decisions(#[from] crate::decisions::DecisionError),
 }
 
 impl From<diesel::result::Error> for Error {

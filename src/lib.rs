@@ -20,6 +20,7 @@
 //! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), denies, column lists (hidden in reads, checked in writes), relations protected by the related read rule, explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
+//! | [`decisions`] | the decision log: writes' and checks' decisions, per right (off, denials, sampled, all), queued on the request path and written in batches by a thread of its own |
 //! | [`rbac`] | the one owner of the RBAC tables: roles, permissions, inheritance, the permission matrix |
 //! | [`seed`] | the seed file format and the atomic, step-by-step seeder (writes through `rbac` and `store`) |
 //! | [`rule_tests`] | rule-test files: expected allow/deny decisions run against the stored rules |
@@ -41,6 +42,7 @@
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod decisions;
 pub mod error;
 pub mod guard;
 #[cfg(feature = "jobs")]

@@ -1264,6 +1264,7 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         ("POST", "/api/rules/try", subject),
         ("GET", "/api/rules/grid?model=job_executions", Value::Null),
         ("GET", "/api/rules/history", Value::Null),
+        ("GET", "/api/rules/decisions", Value::Null),
         ("POST", "/api/rules/history/{id}/restore", json!({})),
         ("GET", "/api/set-types", Value::Null),
         ("POST", "/api/set-types", json!({"name": "teams"})),

@@ -138,6 +138,8 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
     )?;
     let addr = options.bind.clone().unwrap_or_else(|| server.bind.clone());
     let auth = Authorizer::new(options.config.clone());
+    auth.log_decisions(&options.url)
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
     let runner = Runner::new(
         Service::runner_pool(&options.url)?,
         auth.clone(),

@@ -105,7 +105,7 @@ pub enum Bypass {
 #[derive(Clone, Copy)]
 pub(super) struct Declared {
     table: &'static str,
-    primary_key: &'static str,
+    pub(super) primary_key: &'static str,
     pub(super) columns: &'static Columns,
 }
 

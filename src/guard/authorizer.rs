@@ -12,6 +12,7 @@ use diesel::{sql_types, RunQueryDsl};
 
 use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
 use super::columns::{ColumnRights, Projection, ReadMask, RowsQuery, SampleQuery};
+use super::decision::{Made, Seen};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
@@ -21,6 +22,7 @@ use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::config::Config;
 use crate::db::{on_backend, GuardConnection, StoreConnection};
+use crate::decisions::{DecisionError, DecisionLog, Kind};
 use crate::error::Error;
 use crate::model::Authorizable;
 use crate::rules::{
@@ -48,6 +50,7 @@ struct Inner {
     config: Config,
     cache: RuleCache<ModelAccess>,
     models: Mutex<ModelsByName>,
+    decisions: std::sync::OnceLock<DecisionLog>,
 }
 
 /// Shared by the whole application: the configuration and the rule cache. It owns no
@@ -91,6 +94,7 @@ impl Authorizer {
                 cache: RuleCache::new(config.cache_size, config.refresh_interval()),
                 config,
                 models: Mutex::new(None),
+                decisions: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -124,9 +128,78 @@ impl Authorizer {
         Guard {
             auth: self.clone(),
             bypass: self.bypass(&subject),
-            subject,
+            subject: Arc::new(subject),
             connection: std::marker::PhantomData,
         }
+    }
+
+    /// Starts recording decisions as the configuration's `[decision_log]` says, written by a
+    /// thread of its own on a connection of its own to `url` (the application's database).
+    /// Returns `false`, starting nothing, when every right's mode is `off`. Errors: the
+    /// database cannot be reached, has no `authorization_decisions` table (run migrations), is
+    /// an in-memory SQLite database, or this authorizer already logs.
+    ///
+    /// The request path only queues a small record; when the queue is full the decision is
+    /// counted and the count recorded as a `lost` row. Dropping the last clone of the
+    /// authorizer writes what is queued; a process that dies loses at most the decisions of
+    /// the last `flush_ms`.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (_, mut conn) = setup()?;
+    /// # let dir = std::env::temp_dir().join(format!("rowguard-doc-log-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let url = rowguard::DatabaseUrl::parse(&format!("sqlite://{}", dir.join("app.db").display()))?;
+    /// # let mut conn = rowguard::db::establish(&url)?;
+    /// # rowguard::run_pending_migrations(&mut conn)?;
+    /// let mut config = rowguard::Config::default();
+    /// config.decision_log.apply_spec("denials")?;
+    /// let auth = rowguard::Authorizer::new(config);
+    /// assert!(auth.log_decisions(&url)?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn log_decisions(&self, url: &crate::DatabaseUrl) -> Result<bool, Error> {
+        let settings = &self.inner.config.decision_log;
+        if !settings.is_on() {
+            return Ok(false);
+        }
+        if self.inner.decisions.get().is_some() {
+            return Err(DecisionError::AlreadyStarted.into());
+        }
+        let log = DecisionLog::start(url, settings)?;
+        self.inner
+            .decisions
+            .set(log)
+            .map_err(|_| DecisionError::AlreadyStarted)?;
+        Ok(true)
+    }
+
+    /// Writes every decision recorded so far (by any thread, before this call) and applies
+    /// the retention limit; returns the writer's error if that failed. Nothing to do without
+    /// a log.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// auth.flush_decisions()?; // no log started: nothing to write
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn flush_decisions(&self) -> Result<(), Error> {
+        match self.inner.decisions.get() {
+            Some(log) => Ok(log.flush()?),
+            None => Ok(()),
+        }
+    }
+
+    /// The running decision log, if any.
+    #[inline]
+    pub(super) fn decision_log(&self) -> Option<&DecisionLog> {
+        self.inner.decisions.get()
     }
 
     /// Drops every cached rule (after writing rules through rowguard; direct SQL edits are
@@ -534,14 +607,40 @@ impl Authorizer {
         right: Right,
         row: &R,
     ) -> Result<bool, Error> {
-        self.decide_row(conn, self.question(subject, model, right), row)
+        self.decide_row(conn, self.question(subject, model, right), None, row)
     }
 
     /// The one decision on a row behind [`Authorizer::allows`] and [`Guard::can`]: in memory
     /// where that decides (no query on a cache hit), else in the database (relation
     /// conditions memory cannot see); for create and update also the foreign-key target check
     /// the write would run.
+    /// The decision goes to the decision log if it takes it (`shared`: the guard's subject,
+    /// which the record then shares instead of copying).
     pub(super) fn decide_row<R: Row + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        question: Question<'_>,
+        shared: Option<&Arc<Subject>>,
+        row: &R,
+    ) -> Result<bool, Error> {
+        let allowed = self.decide_row_unlogged(conn, question, row)?;
+        if self.decision_log().is_some() {
+            let made = Made {
+                question,
+                shared,
+                kind: Kind::Check,
+                key: None,
+                allowed,
+                refused: None,
+                hidden: false,
+                count: 1,
+            };
+            self.note(conn, made, Seen::Row(row));
+        }
+        Ok(allowed)
+    }
+
+    fn decide_row_unlogged<R: Row + ?Sized>(
         &self,
         conn: &mut dyn StoreConnection,
         question: Question<'_>,

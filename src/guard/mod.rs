@@ -14,6 +14,7 @@
 mod access;
 mod authorizer;
 mod columns;
+mod decision;
 mod explain;
 mod front;
 mod relations;

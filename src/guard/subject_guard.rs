@@ -14,9 +14,11 @@ use diesel::Connection;
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::columns::{ColumnUpdate, Projection, ReadMask};
+use super::decision::{Made, Seen};
 use super::explain::Explanation;
 use super::relations::{failed_target, usable_checks, ForeignKeyCheck};
 use crate::db::{AsConnection, GuardConnection};
+use crate::decisions::Kind;
 use crate::error::Error;
 use crate::model::{Authorizable, ModelQueries};
 use crate::rules::{
@@ -34,7 +36,8 @@ use crate::{AnyConnection, Subject};
 /// that passes a connection; read queries come back in that connection's own query types.
 pub struct Guard<C = AnyConnection> {
     pub(super) auth: Authorizer,
-    pub(super) subject: Subject,
+    /// Shared with the decision log's records (which never copy it).
+    pub(super) subject: Arc<Subject>,
     pub(super) bypass: Option<Bypass>,
     pub(super) connection: PhantomData<fn(&mut C)>,
 }
@@ -272,10 +275,13 @@ impl<C: GuardConnection> Guard<C> {
                     stored: stored.values(),
                     readable,
                 };
-                return self.auth.decide_row(conn, question, &patched);
+                return self
+                    .auth
+                    .decide_row(conn, question, Some(&self.subject), &patched);
             }
         }
-        self.auth.decide_row(conn, question, row)
+        self.auth
+            .decide_row(conn, question, Some(&self.subject), row)
     }
 
     /// The columns the subject may read, when `right`'s rule tests one it may not (and
@@ -382,6 +388,19 @@ impl<C: GuardConnection> Guard<C> {
         row: &M,
     ) -> Result<(), Error> {
         let conn = conn.as_connection();
+        let result = self.insert_unlogged(conn, row);
+        self.note_write(
+            conn,
+            Right::Create,
+            Some(row.key()),
+            Some(row),
+            &result,
+            |_| 1,
+        );
+        result
+    }
+
+    fn insert_unlogged<M: ModelQueries<C>>(&self, conn: &mut C, row: &M) -> Result<(), Error> {
         // One copy of the rule for the check in memory and the one in SQL.
         let rule = self.rule::<M>(conn, Right::Create)?;
         let columns = self.write_columns::<M>(conn, Right::Create)?;
@@ -466,6 +485,19 @@ impl<C: GuardConnection> Guard<C> {
         row: &M,
     ) -> Result<(), Error> {
         let conn = conn.as_connection();
+        let result = self.update_unlogged(conn, row);
+        self.note_write(
+            conn,
+            Right::Update,
+            Some(row.key()),
+            Some(row),
+            &result,
+            |_| 1,
+        );
+        result
+    }
+
+    fn update_unlogged<M: ModelQueries<C>>(&self, conn: &mut C, row: &M) -> Result<(), Error> {
         writable::<M>(Right::Update)?;
         let key = row.key();
         let rule = self.rule::<M>(conn, Right::Update)?;
@@ -520,8 +552,15 @@ impl<C: GuardConnection> Guard<C> {
         key: impl Into<Value>,
     ) -> Result<(), Error> {
         let conn = conn.as_connection();
-        writable::<M>(Right::Delete)?;
         let key = key.into();
+        let result = self.delete_unlogged::<M>(conn, &key);
+        self.note_write::<M, _>(conn, Right::Delete, Some(key), None, &result, |_| 1);
+        result
+    }
+
+    fn delete_unlogged<M: ModelQueries<C>>(&self, conn: &mut C, key: &Value) -> Result<(), Error> {
+        writable::<M>(Right::Delete)?;
+        let key = key.clone();
         let rule = self.rule::<M>(conn, Right::Delete)?;
         if M::unguarded_delete(conn, at_key::<M>(&rule, &key))? == 0 {
             return Err(self.refusal::<M>(conn, &key, Right::Delete));
@@ -561,9 +600,20 @@ impl<C: GuardConnection> Guard<C> {
         &self,
         conn: &mut impl AsConnection<C>,
         search: Option<Filter>,
-        mut change: impl FnMut(&mut M),
+        change: impl FnMut(&mut M),
     ) -> Result<usize, Error> {
         let conn = conn.as_connection();
+        let result = self.update_all_unlogged(conn, search, change);
+        self.note_write::<M, _>(conn, Right::Update, None, None, &result, |n| *n as u64);
+        result
+    }
+
+    fn update_all_unlogged<M: ModelQueries<C>>(
+        &self,
+        conn: &mut C,
+        search: Option<Filter>,
+        mut change: impl FnMut(&mut M),
+    ) -> Result<usize, Error> {
         writable::<M>(Right::Update)?;
         plain_search::<M>(&search)?;
         self.readable_search::<M>(conn, &search)?;
@@ -642,6 +692,16 @@ impl<C: GuardConnection> Guard<C> {
         search: Option<Filter>,
     ) -> Result<usize, Error> {
         let conn = conn.as_connection();
+        let result = self.delete_all_unlogged::<M>(conn, search);
+        self.note_write::<M, _>(conn, Right::Delete, None, None, &result, |n| *n as u64);
+        result
+    }
+
+    fn delete_all_unlogged<M: ModelQueries<C>>(
+        &self,
+        conn: &mut C,
+        search: Option<Filter>,
+    ) -> Result<usize, Error> {
         writable::<M>(Right::Delete)?;
         plain_search::<M>(&search)?;
         self.readable_search::<M>(conn, &search)?;
@@ -810,6 +870,63 @@ impl<C: GuardConnection> Guard<C> {
             target_model: relation.target_model.to_string(),
             right: check.right,
         })
+    }
+
+    /// Hands a write's decision to the decision log, if it takes it: `result` is the write's,
+    /// `count` the rows it wrote. Errors that decide nothing (a database error, a key
+    /// changed) are not decisions; a `NotFound` is one only when the row exists (hidden).
+    fn note_write<M: ModelQueries<C>, T>(
+        &self,
+        conn: &mut C,
+        right: Right,
+        key: Option<Value>,
+        row: Option<&M>,
+        result: &Result<T, Error>,
+        count: impl Fn(&T) -> u64,
+    ) {
+        if self.auth.decision_log().is_none() {
+            return;
+        }
+        let (allowed, refused, hidden, count) = match result {
+            Ok(v) => (true, None, false, count(v)),
+            Err(Error::Forbidden { .. }) => (false, None, false, 1),
+            Err(
+                e @ (Error::ForbiddenColumn { .. }
+                | Error::ForbiddenTarget { .. }
+                | Error::UndeclaredColumn { .. }
+                | Error::Immutable { .. }),
+            ) => (false, Some(e.to_string()), false, 1),
+            Err(Error::NotFound { .. }) => {
+                // Only a row that exists was refused; asked only when denials are recorded.
+                if self.auth.log_takes(right, false).is_none() {
+                    return;
+                }
+                let Some(key) = key.as_ref().filter(|k| !k.is_null()) else {
+                    return;
+                };
+                let everything = Arc::new(Filter::True);
+                match M::unguarded_load(conn, at_key::<M>(&everything, key)) {
+                    Ok(rows) if !rows.is_empty() => (false, None, true, 1),
+                    _ => return,
+                }
+            }
+            Err(_) => return,
+        };
+        let made = Made {
+            question: self.question::<M>(right),
+            shared: Some(&self.subject),
+            kind: Kind::Write,
+            key: key.filter(|k| !k.is_null()),
+            allowed,
+            refused,
+            hidden,
+            count,
+        };
+        let seen = match row {
+            Some(row) => Seen::Row(row),
+            None => Seen::Database,
+        };
+        self.auth.note(conn, made, seen);
     }
 
     /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read

@@ -309,6 +309,18 @@ impl Attributes {
         }
     }
 
+    /// Every attribute with its values, by name.
+    ///
+    /// ```
+    /// use rowguard::rules::Attributes;
+    /// let attrs = Attributes::new().with("team", "3").with("id", "17");
+    /// let names: Vec<&str> = attrs.iter().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["id", "team"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
     /// The values of an attribute.
     pub fn get(&self, name: &str) -> Option<&[String]> {
         self.0

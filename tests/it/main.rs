@@ -10,6 +10,7 @@ mod caches;
 mod columns;
 mod connect;
 mod connections;
+mod decisions;
 #[path = "../../examples/contacts/demo.rs"]
 #[allow(dead_code)]
 mod demo;

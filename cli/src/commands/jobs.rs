@@ -243,7 +243,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         JobsCommand::Kill { uuid, who } => {
             let mut conn = ctx.connect()?;
             let subject = ctx.subject(&mut conn, &who)?;
-            let guard = Authorizer::new(config.clone()).guard(subject);
+            let auth = Authorizer::new(config.clone());
+            auth.log_decisions(&ctx.url()?)?;
+            let guard = auth.guard(subject);
             jobs::request_kill(&mut conn, &guard, &uuid, &jobs_config.super_users)?;
             outln!("kill of job {uuid} requested; its instance carries it out");
             Ok(ExitCode::SUCCESS)
@@ -296,12 +298,9 @@ fn this_instance(
         },
     )?;
     let instance = instance_id_from_file(&jobs_config.instance_id_file)?;
-    Ok(Runner::new(
-        pool,
-        Authorizer::new(config.clone()),
-        jobs_config.clone(),
-        instance,
-    ))
+    let auth = Authorizer::new(config.clone());
+    auth.log_decisions(url)?;
+    Ok(Runner::new(pool, auth, jobs_config.clone(), instance))
 }
 
 /// The job's output from `from` on standard output as it arrives (see [`jobs::follow`]).

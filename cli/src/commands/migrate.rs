@@ -82,6 +82,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             if newest.is_some_and(|n| n.ends_with("_rule_history")) && !yes {
                 return Err("the newest migration is the rule history: reverting it drops authorization_history and every change recorded there; add --yes to do so".into());
             }
+            if newest.is_some_and(|n| n.ends_with("_decision_log")) && !yes {
+                return Err("the newest migration is the decision log: reverting it drops authorization_decisions and every decision recorded there; add --yes to do so".into());
+            }
             if applied == 1 && !yes {
                 return Err("the newest migration is rowguard's first: reverting it drops every rowguard table and the rules, roles and jobs in them; add --yes to do so".into());
             }

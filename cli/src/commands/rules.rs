@@ -20,7 +20,7 @@ use crate::suggest;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Act as the user of `rowguard login` against their server, instead of on the database
-    /// (list, get, set, delete, check, explain, try, history, restore).
+    /// (list, get, set, delete, check, explain, try, history, restore, decisions).
     #[arg(long, global = true)]
     remote: bool,
     #[command(subcommand)]
@@ -127,6 +127,27 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The recorded decisions of guarded writes and explicit checks, newest first: when, the
+    /// subject, the model, the right, the row's key, allowed or denied, why, and the rule
+    /// rows that decided. Only what the configuration's [decision_log] records is there.
+    Decisions {
+        /// Only this model's decisions.
+        #[arg(long)]
+        model: Option<String>,
+        /// Only decisions at or after this time: RFC 3339 (2026-12-01T08:00:00Z) or a date
+        /// (2026-12-01, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only refusals (and counts of decisions that could not be recorded).
+        #[arg(long)]
+        denied: bool,
+        /// At most this many (1 to 100000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+        /// Print a JSON array of the decisions.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a rule row back as history entry ID recorded it (after an insert or update: the
     /// new version; of a delete: the deleted one), validated first; the restore is recorded
     /// as a change of its own.
@@ -208,6 +229,27 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let list: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json(&names)).collect();
             print_history(&list, json)?;
             Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Decisions {
+            model,
+            since,
+            denied,
+            limit,
+            json,
+        } => {
+            let mut conn = ctx.connect()?;
+            let query = rowguard::decisions::DecisionQuery {
+                model,
+                since: since.as_deref().map(parse_since).transpose()?,
+                denied_only: denied,
+                limit: Some(i64::from(limit)),
+            };
+            let entries = rowguard::decisions::decisions(&mut conn, &query)?;
+            if entries.len() == limit as usize && !json {
+                eprintln!("note: the newest {limit}; --limit shows more");
+            }
+            let list: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
+            print_decisions(&list, json)
         }
         RulesCommand::Restore { id } => {
             let mut conn = ctx.connect()?;
@@ -392,6 +434,71 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
             if !row.is_null() {
                 outln!("       {label}: {}", shown(row));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints decisions (as [`rowguard::decisions::DecisionEntry::to_json`] shapes them, from
+/// the database or a server): one line each, then why and the deciding rule rows.
+fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
+    if json {
+        super::print_json(&serde_json::Value::Array(entries.to_vec()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        outln!("no recorded decisions");
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    for e in entries {
+        if e["decision"] == "lost" {
+            outln!(
+                "#{:<5} {}  lost    {}",
+                e["id"],
+                text(&e["decided_at"]),
+                text(&e["reason"])
+            );
+            continue;
+        }
+        let key = match &e["row_key"] {
+            serde_json::Value::String(k) => format!(" {k}"),
+            _ => String::new(),
+        };
+        let count = match e["count"].as_i64() {
+            Some(1) | None => String::new(),
+            Some(n) => format!(" ({n} rows)"),
+        };
+        let sampled = match e["sampled"].as_f64() {
+            Some(s) if s < 1.0 => format!(" (sampled {s})"),
+            _ => String::new(),
+        };
+        outln!(
+            "#{:<5} {}  {:<7} {} {} {}{key}{count}{sampled}  as {}",
+            e["id"],
+            text(&e["decided_at"]),
+            text(&e["decision"]),
+            text(&e["kind"]),
+            text(&e["action"]),
+            text(&e["model"]),
+            e["subject"]
+        );
+        let rules: Vec<String> = e["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                format!(
+                    "#{} {} \"{}\" ({})",
+                    r["id"],
+                    text(&r["set_type"]),
+                    text(&r["set_value"]),
+                    text(&r["effect"])
+                )
+            })
+            .collect();
+        outln!("       {}", text(&e["reason"]));
+        if !rules.is_empty() {
+            outln!("       rules: {}", rules.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)

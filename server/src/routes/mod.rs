@@ -52,6 +52,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/rules/try", Some(rules::TRY)),
     ("GET", "/api/rules/grid", Some(rules::READ)),
     ("GET", "/api/rules/history", Some(rules::READ)),
+    ("GET", "/api/rules/decisions", Some(rules::READ)),
     (
         "POST",
         "/api/rules/history/{id}/restore",
@@ -103,6 +104,7 @@ pub fn router(service: Service) -> Router {
         .route("/api/rules/try", post(rules::try_rows))
         .route("/api/rules/grid", get(rules::grid))
         .route("/api/rules/history", get(rules::history))
+        .route("/api/rules/decisions", get(rules::decisions))
         .route("/api/rules/history/{id}/restore", post(rules::restore))
         .route(
             "/api/set-types",

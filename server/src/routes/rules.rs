@@ -616,6 +616,56 @@ pub(crate) async fn history(
         .await
 }
 
+/// The query of `GET /api/rules/decisions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DecisionParams {
+    model: Option<String>,
+    since: Option<String>,
+    denied: Option<bool>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/rules/decisions?model&since&denied&limit`: the recorded decisions, newest first
+/// (as `rules decisions --json` prints them); 409 when the database has no decision log.
+pub(crate) async fn decisions(
+    State(service): State<Service>,
+    caller: Caller,
+    Params(q): Params<DecisionParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_HISTORY).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "\"limit\" must be from 1 to {MAX_HISTORY}"
+        )));
+    }
+    let since = q
+        .since
+        .as_deref()
+        .map(|t| instant("since", t))
+        .transpose()?;
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, READ)?;
+            let query = rowguard::decisions::DecisionQuery {
+                model: q.model,
+                since,
+                denied_only: q.denied.unwrap_or(false),
+                limit: Some(limit as i64),
+            };
+            let entries = match rowguard::decisions::decisions(&mut **conn, &query) {
+                Err(e @ rowguard::decisions::DecisionError::NoTable) => {
+                    return Err(ApiError::conflict(e.to_string()))
+                }
+                other => other.map_err(rowguard::Error::from)?,
+            };
+            Ok(Json(Value::Array(
+                entries.iter().map(|e| e.to_json()).collect(),
+            )))
+        })
+        .await
+}
+
 /// `POST /api/rules/history/{id}/restore`: puts the rule row back as entry `id` recorded it
 /// (validated first: 422 with the validator's text); 404 for no such entry, 409 for an
 /// entry that is not a rule row's or whose set type or model is gone.

@@ -213,6 +213,30 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
             let entries = answer.as_array().cloned().unwrap_or_default();
             super::print_history(&entries, json)
         }
+        RulesCommand::Decisions {
+            model,
+            since,
+            denied,
+            limit,
+            json,
+        } => {
+            use crate::remote::encode;
+            let mut query = format!("/api/rules/decisions?limit={limit}");
+            if let Some(model) = model {
+                query.push_str(&format!("&model={}", encode(&model)));
+            }
+            if let Some(since) = since {
+                let at = super::parse_since(&since)?;
+                let at = format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S"));
+                query.push_str(&format!("&since={}", encode(&at)));
+            }
+            if denied {
+                query.push_str("&denied=true");
+            }
+            let answer = server.get(&query)?;
+            let entries = answer.as_array().cloned().unwrap_or_default();
+            super::print_decisions(&entries, json)
+        }
         RulesCommand::Restore { id } => {
             let answer = server.post(
                 &format!("/api/rules/history/{id}/restore"),

@@ -1571,6 +1571,187 @@ fn w11_deny_and_columns(c: &mut Criterion) {
     group.finish();
 }
 
+/// W12: the decision log's cost. W3's checks and W7's update with `[decision_log]` at
+/// "denials" (writer running, on the same database) against the same calls with the log off,
+/// in the same run: criterion medians and a paired ratio (batches of calls alternating).
+fn w12_decision_log(c: &mut Criterion) {
+    if !wanted(&[
+        "W12 decision log",
+        "rowguard can",
+        "rowguard update",
+        "denials logged",
+    ]) {
+        return;
+    }
+    let logged_config = || {
+        let mut config = Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        };
+        config.decision_log.apply_spec("denials").expect("spec");
+        config
+    };
+    // W3: in memory, the 3-role policy.
+    if let Some(Policy {
+        db,
+        mut conn,
+        guard,
+        ..
+    }) = policy()
+    {
+        let logging = Authorizer::new(logged_config());
+        assert!(logging.log_decisions(db.url()).expect("log"));
+        let logged = logging.guard(guard.subject().clone());
+        let mut row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
+        row.owner_id = 17;
+        row.status = "open".into();
+        // Sanity: the same answers; a denial is recorded, an allowed check is not.
+        for right in [Right::Create, Right::Update, Right::Delete] {
+            assert_eq!(
+                guard.can(&mut conn, right, &row).expect("can"),
+                logged.can(&mut conn, right, &row).expect("can")
+            );
+        }
+        logging.flush_decisions().expect("flush");
+        let recorded = rowguard::decisions::decisions(
+            &mut conn,
+            &rowguard::decisions::DecisionQuery::default(),
+        )
+        .expect("decisions");
+        assert_eq!(recorded.len(), 1, "one denial recorded, no allowed check");
+        assert_eq!(recorded[0].action, "delete");
+        let mut group = c.benchmark_group("W12 decision log/W3 check");
+        for (label, right) in [
+            ("create (plain)", Right::Create),
+            ("update (row condition)", Right::Update),
+            ("delete (deny)", Right::Delete),
+        ] {
+            let batch = |g: &rowguard::Guard, conn: &mut AnyConnection| {
+                for _ in 0..1_000 {
+                    black_box(g.can(conn, right, black_box(&row)).expect("can"));
+                }
+            };
+            let paired = paired_ratio(&mut conn, |c| batch(&logged, c), |c| batch(&guard, c));
+            eprintln!("W12 W3 {label}: denials logged / log off, paired batches of 1000: {paired}");
+            group.bench_function(BenchmarkId::new("rowguard can, log off", label), |b| {
+                b.iter(|| black_box(guard.can(&mut conn, right, black_box(&row)).expect("can")))
+            });
+            group.bench_function(
+                BenchmarkId::new("rowguard can, denials logged", label),
+                |b| {
+                    b.iter(|| {
+                        black_box(logged.can(&mut conn, right, black_box(&row)).expect("can"))
+                    })
+                },
+            );
+        }
+        group.finish();
+        // Every record kept: the writer takes them (untimed) before each 1,000 calls, so the
+        // thread's buffer never overflows (above, it mostly does: millions of denials a second
+        // are more than any database takes, and the overflow path is the cheaper one).
+        let mut group = c.benchmark_group("W12 decision log/W3 check, every record kept");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(1));
+        group.bench_function("rowguard can, denials logged/delete (deny)", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    logging.flush_decisions().expect("flush");
+                    let n = left.min(1_000);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        black_box(
+                            logged
+                                .can(&mut conn, Right::Delete, black_box(&row))
+                                .expect("can"),
+                        );
+                    }
+                    spent += start.elapsed();
+                    left -= n;
+                }
+                spent
+            })
+        });
+        group.finish();
+        logging.flush_decisions().expect("flush");
+    }
+    // W7: the guarded UPDATE on every backend.
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let Some(db) = require(backend) else { continue };
+        let mut conn = db.connect().expect("connect");
+        app::fill_bulk(&mut conn, 1_000).expect("rows");
+        let off = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        off.register::<Contact>(&mut conn).expect("register");
+        store::put_rule(
+            &mut conn,
+            "roles",
+            "r",
+            "contacts",
+            r#"{"read":"*","update":{"search":{"owner_id":"=$subject.id"}}}"#,
+        )
+        .expect("rule");
+        let logging = Authorizer::new(logged_config());
+        assert!(logging.log_decisions(db.url()).expect("log"));
+        let subject = Subject::new()
+            .with_set("roles", ["r"])
+            .with_attribute("id", 7);
+        let (plain_guard, logged) = (off.guard(subject.clone()), logging.guard(subject));
+        let mine: Contact = contacts::table.find(7i64).first(&mut conn).expect("row");
+        let (mut a, mut b) = (mine.clone(), mine.clone());
+        let paired = paired_ratio(
+            &mut conn,
+            |c| {
+                a.score += 1;
+                logged.update(c, &a).expect("update");
+            },
+            |c| {
+                b.score += 1;
+                plain_guard.update(c, &b).expect("update");
+            },
+        );
+        eprintln!("W12 W7 {backend}: denials logged / log off, paired: {paired}");
+        // A refused update (another owner's row): refused alike, recorded by one of them.
+        let theirs: Contact = contacts::table.find(8i64).first(&mut conn).expect("row");
+        let refused = |g: &rowguard::Guard, c: &mut AnyConnection| {
+            assert!(g.update(c, &theirs).is_err());
+        };
+        let paired = paired_ratio(
+            &mut conn,
+            |c| refused(&logged, c),
+            |c| refused(&plain_guard, c),
+        );
+        eprintln!("W12 W7 {backend} refused: denials logged / log off, paired: {paired}");
+        logging.flush_decisions().expect("flush");
+        let mut group = c.benchmark_group(format!("W12 decision log/W7 update/{backend}"));
+        let mut row = mine.clone();
+        group.bench_function("rowguard update, log off", |bench| {
+            bench.iter(|| {
+                row.score += 1;
+                plain_guard.update(&mut conn, &row).expect("update")
+            })
+        });
+        group.bench_function("rowguard update, denials logged", |bench| {
+            bench.iter(|| {
+                row.score += 1;
+                logged.update(&mut conn, &row).expect("update")
+            })
+        });
+        group.bench_function("rowguard refused update, log off", |bench| {
+            bench.iter(|| refused(&plain_guard, &mut conn))
+        });
+        group.bench_function("rowguard refused update, denials logged", |bench| {
+            bench.iter(|| refused(&logged, &mut conn))
+        });
+        group.finish();
+    }
+}
+
 criterion_group!(
     benches,
     w1_matrix,
@@ -1583,6 +1764,7 @@ criterion_group!(
     w8_sync,
     w9_relations,
     w10_long_lists,
-    w11_deny_and_columns
+    w11_deny_and_columns,
+    w12_decision_log
 );
 criterion_main!(benches);

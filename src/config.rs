@@ -336,6 +336,57 @@ mod tests {
     }
 
     #[test]
+    fn decision_log_settings_and_their_errors() {
+        use crate::decisions::Mode;
+        let c =
+            Config::from_toml_str("[decision_log]\nmode = \"sampled\"\ndelete = \"all\"").unwrap();
+        assert_eq!(
+            c.decision_log.modes(),
+            [Mode::Sampled, Mode::Sampled, Mode::Sampled, Mode::All]
+        );
+        assert!(!Config::default().decision_log.is_on());
+        let err = Config::from_toml_str("[decision_log]\nmode = \"some\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `some`"), "{err}");
+        for (toml, key) in [
+            ("sample = 0.0", "sample = 0"),
+            ("batch = 5000", "batch = 5000"),
+            ("queue = 0", "queue = 0"),
+            ("flush_ms = 0", "flush_ms = 0"),
+        ] {
+            let err = Config::from_toml_str(&format!("[decision_log]\n{toml}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("[decision_log] {key}")), "{err}");
+        }
+        let err = Config::from_toml_str("[decision_log]\nretain = 3")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `retain`"), "{err}");
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "ROWGUARD_DECISION_LOG").then(|| "denials,read=all".into()))
+            .unwrap();
+        assert_eq!(
+            c.decision_log.modes(),
+            [Mode::Denials, Mode::All, Mode::Denials, Mode::Denials]
+        );
+        let err = c
+            .apply_env(|n| (n == "ROWGUARD_DECISION_LOG").then(|| "update=most".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("environment variable ROWGUARD_DECISION_LOG: \"most\" is not"),
+            "{err}"
+        );
+        // A bad value changes nothing.
+        assert_eq!(
+            c.decision_log.mode_of(crate::rules::Right::Update),
+            Mode::Denials
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::from_toml_str("universal_rol = \"x\"")
             .unwrap_err()

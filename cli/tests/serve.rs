@@ -21,7 +21,85 @@ rowguard::backend_tests!(
     every_keyed_endpoint_refuses_without_its_key,
     stopping_the_server_stops_its_jobs,
     users_over_http,
+    decisions_over_http,
 );
+
+/// With `[decision_log]` on, the server records its guarded writes (a job start is a create
+/// on `job_executions`) and shows them to `rules.read` holders; the CLI reads the same log.
+fn decisions_over_http(db: &TestDatabase) {
+    let env = Env::new(db);
+    let config = env.dir.join("rowguard.toml");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str("\n[decision_log]\nmode = \"all\"\nflush_ms = 20\n");
+    std::fs::write(&config, text).expect("config");
+    let server = Server::start(&env, "a");
+    let ann = Client::login(&server, "ann");
+    let root = Client::login(&server, "root");
+    let a = ann.post(
+        "/api/jobs",
+        json!({"command": "greet", "params": {"name": "ann"}, "wait_ms": 10000}),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let uuid = a.body["job"]["uuid"].as_str().expect("uuid").to_owned();
+    // Written off the request path: within a few flush intervals.
+    let mut found = Value::Null;
+    for _ in 0..200 {
+        let a = root.get("/api/rules/decisions?model=job_executions");
+        assert_eq!(a.status, 200, "{a:?}");
+        if let Some(e) = a.body.as_array().and_then(|l| {
+            l.iter()
+                .find(|e| e["action"] == "create" && e["row_key"] == uuid.as_str())
+        }) {
+            found = e.clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(found["decision"], "allowed", "{found}");
+    assert_eq!(found["kind"], "write");
+    assert_eq!(found["subject"]["sets"]["roles"][0], "support", "{found}");
+    assert!(
+        !found["rules"].as_array().expect("rules").is_empty(),
+        "{found}"
+    );
+    let a = root.get("/api/rules/decisions?denied=true&model=job_executions");
+    assert!(
+        a.body
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|e| e["decision"] != "allowed"),
+        "{a:?}"
+    );
+    assert_eq!(root.get("/api/rules/decisions?limit=0").status, 422);
+    assert_eq!(root.get("/api/rules/decisions?since=yesterday").status, 422);
+    let a = root.get("/api/rules/decisions?colour=red");
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.error().contains("colour"), "{a:?}");
+    assert_eq!(ann.get("/api/rules/decisions").status, 403);
+    // The CLI on the database shows the same entry.
+    let out = ok(rowguard(
+        &env,
+        &["rules", "decisions", "--model", "job_executions", "--json"],
+        "",
+        &[],
+    ));
+    let list: Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        list.as_array()
+            .expect("list")
+            .iter()
+            .any(|e| e["row_key"] == uuid.as_str() && e["decision"] == "allowed"),
+        "{out}"
+    );
+    let out = ok(rowguard(
+        &env,
+        &["rules", "decisions", "--limit", "1"],
+        "",
+        &[],
+    ));
+    assert!(out.contains("allowed") && out.contains("as {"), "{out}");
+}
 
 mod support;
 use support::*;

@@ -6,15 +6,16 @@
 //! subject, the model, the right, the row's key, allowed or denied, why, and the rule rows
 //! that decided. Scoped reads are filtered, not decided, and are not recorded.
 //!
-//! The request path only puts a small record on a bounded queue
+//! The request path only appends a small record to its thread's buffer
 //! ([`crate::Authorizer::log_decisions`] starts the writer, on a connection of its own); the
-//! writer renders and inserts records a batch per statement, off the request path, and
-//! deletes rows past the retention limit. Decisions the queue has no room for, or that a
-//! failed write lost, are counted and recorded as a `lost` row: a gap is never silent.
+//! writer takes every buffer each `flush_ms`, renders and inserts the records a batch per
+//! statement, off the request path, and deletes rows past the retention limit. Decisions a
+//! full buffer has no room for, or that a failed write lost, are counted and recorded as a
+//! `lost` row: a gap is never silent.
 //!
 //! - `settings`: the `[decision_log]` section ([`DecisionLogConfig`], [`Mode`]);
 //! - `record`: what the request path hands over;
-//! - `writer`: the queue and the writer thread ([`DecisionLog`]);
+//! - `writer`: the threads' buffers and the writer thread ([`DecisionLog`]);
 //! - `read`: reading the log back ([`decisions`]).
 
 mod read;

@@ -93,7 +93,8 @@ pub(crate) struct Deciding {
 pub(crate) struct Pending {
     pub(crate) at: SystemTime,
     pub(crate) subject: Arc<Subject>,
-    pub(crate) model: Cow<'static, str>,
+    /// The model's name when no access names it (a bypass, a refusal before the rules).
+    pub(crate) model: Option<Cow<'static, str>>,
     pub(crate) right: Right,
     pub(crate) kind: Kind,
     pub(crate) key: Option<Value>,
@@ -104,6 +105,17 @@ pub(crate) struct Pending {
     pub(crate) sampled: f64,
     /// Rows a bulk write changed (1 otherwise).
     pub(crate) count: u64,
+}
+
+impl Pending {
+    /// The model decided on.
+    pub(crate) fn model_name(&self) -> &str {
+        match (&self.model, &self.deciding.access) {
+            (Some(name), _) => name,
+            (None, Some(access)) => &access.model.name,
+            (None, None) => "",
+        }
+    }
 }
 
 /// The subject as a JSON object: its sets, its attributes, and absolute rights if held.

@@ -81,8 +81,8 @@ pub struct DecisionLogConfig {
     /// At most this many decisions are kept, the oldest deleted first (0: no limit; default
     /// 10,000,000).
     pub max_rows: u64,
-    /// Decisions waiting to be written; when full, new ones are counted, not kept, and the
-    /// count is written as a `lost` row (default 10,000).
+    /// Decisions one thread may have waiting to be written; when its buffer is full, new ones
+    /// are counted, not kept, and the count is written as a `lost` row (default 10,000).
     pub queue: usize,
     /// Most decisions written by one statement (1–1,000; default 500).
     pub batch: usize,

@@ -139,10 +139,10 @@ impl Authorizer {
     /// database cannot be reached, has no `authorization_decisions` table (run migrations), is
     /// an in-memory SQLite database, or this authorizer already logs.
     ///
-    /// The request path only queues a small record; when the queue is full the decision is
-    /// counted and the count recorded as a `lost` row. Dropping the last clone of the
-    /// authorizer writes what is queued; a process that dies loses at most the decisions of
-    /// the last `flush_ms`.
+    /// The request path only appends a small record to its thread's buffer; when that is full
+    /// the decision is counted and the count recorded as a `lost` row. Dropping the last clone
+    /// of the authorizer writes what is buffered; a process that dies loses at most the
+    /// decisions of the last `flush_ms`.
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -623,11 +623,13 @@ impl Authorizer {
         shared: Option<&Arc<Subject>>,
         row: &R,
     ) -> Result<bool, Error> {
-        let allowed = self.decide_row_unlogged(conn, question, row)?;
-        if self.decision_log().is_some() {
+        let (allowed, access) = self.decide_row_unlogged(conn, question, row)?;
+        // Checked before anything is built: an allowed check under "denials" costs this.
+        if let Some((log, sampled)) = self.log_takes(question.right, allowed) {
             let made = Made {
                 question,
                 shared,
+                access,
                 kind: Kind::Check,
                 key: None,
                 allowed,
@@ -635,17 +637,19 @@ impl Authorizer {
                 hidden: false,
                 count: 1,
             };
-            self.note(conn, made, Seen::Row(row));
+            self.record(conn, log, sampled, made, Seen::Row(row));
         }
         Ok(allowed)
     }
 
+    /// The decision, and the cache entry that refused in memory when the decision log will
+    /// record the refusal (so that naming its rule rows needs no second lookup).
     fn decide_row_unlogged<R: Row + ?Sized>(
         &self,
         conn: &mut dyn StoreConnection,
         question: Question<'_>,
         row: &R,
-    ) -> Result<bool, Error> {
+    ) -> Result<(bool, Option<Arc<ModelAccess>>), Error> {
         let Question {
             subject,
             bypass,
@@ -654,25 +658,33 @@ impl Authorizer {
             right,
         } = question;
         if bypass.is_some() {
-            return Ok(true);
+            return Ok((true, None));
         }
+        let logs_denials = self
+            .decision_log()
+            .is_some_and(|log| log.takes(right, false).is_some());
         let attrs = subject.attributes();
         let writes = matches!(right, Right::Create | Right::Update);
         // One cache lookup, in place, for the answer in memory (`None`: only the database can
         // tell) and whether the target check applies. Small values out: every check runs this.
-        let (answer, checked) = self.with_access(conn, subject, model, declared, |access| {
-            let filter = &access.effective[right as usize];
-            let answer = match filter.eval_with(row, attrs) {
-                Some(answer) => Some(answer),
-                // Kleene logic: a definite answer stays when an unknown becomes known, so only
-                // an unknown on a filter with relations asks the database.
-                None if filter.has_relations() => None,
-                None => Some(false),
-            };
-            let checked =
-                writes && (!access.foreign_keys.is_empty() || !access.broken_relations.is_empty());
-            (answer, checked)
-        })?;
+        let (answer, checked, kept) =
+            self.with_access(conn, subject, model, declared, |access| {
+                let filter = &access.effective[right as usize];
+                let answer = match filter.eval_with(row, attrs) {
+                    Some(answer) => Some(answer),
+                    // Kleene logic: a definite answer stays when an unknown becomes known, so only
+                    // an unknown on a filter with relations asks the database.
+                    None if filter.has_relations() => None,
+                    None => Some(false),
+                };
+                let checked = writes
+                    && (!access.foreign_keys.is_empty() || !access.broken_relations.is_empty());
+                let kept = (logs_denials && answer == Some(false)).then(|| access.clone());
+                (answer, checked, kept)
+            })?;
+        if kept.is_some() {
+            return Ok((false, kept));
+        }
         let allowed = match answer {
             Some(answer) => answer,
             None => {
@@ -683,12 +695,15 @@ impl Authorizer {
             }
         };
         if !allowed || !checked {
-            return Ok(allowed);
+            return Ok((allowed, None));
         }
         let checks = self.with_access(conn, subject, model, declared, |access| {
             usable_checks(model, access)
         })??;
-        Ok(failed_target(self, conn, subject, &checks, row)?.is_none())
+        Ok((
+            failed_target(self, conn, subject, &checks, row)?.is_none(),
+            None,
+        ))
     }
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending

@@ -25,6 +25,8 @@ pub(super) enum Seen<'r, R: ?Sized> {
 pub(super) struct Made<'q> {
     pub(super) question: Question<'q>,
     pub(super) shared: Option<&'q Arc<Subject>>,
+    /// The cache entry that decided, if the caller still has it.
+    pub(super) access: Option<Arc<ModelAccess>>,
     pub(super) kind: Kind,
     pub(super) key: Option<Value>,
     pub(super) allowed: bool,
@@ -56,9 +58,11 @@ impl Authorizer {
         }
     }
 
+    /// Builds the record of a decision the log took (with the share `sampled`) and hands it
+    /// over.
     #[cold]
     #[inline(never)]
-    fn record<R: Row + ?Sized>(
+    pub(super) fn record<R: Row + ?Sized>(
         &self,
         conn: &mut dyn StoreConnection,
         log: &DecisionLog,
@@ -66,9 +70,13 @@ impl Authorizer {
         made: Made<'_>,
         seen: Seen<'_, R>,
     ) {
+        if !log.has_room() {
+            return;
+        }
         let Made {
             question,
             shared,
+            access: found,
             kind,
             key,
             allowed,
@@ -86,13 +94,16 @@ impl Authorizer {
             (Some(Bypass::AbsoluteRights), _) => (Reason::AbsoluteRights, Deciding::default(), key),
             (None, Some(why)) => (Reason::Refused(why), Deciding::default(), key),
             (None, None) => {
-                let access = self.with_access(
-                    conn,
-                    question.subject,
-                    question.model,
-                    question.declared,
-                    Arc::clone,
-                );
+                let access = match found {
+                    Some(access) => Ok(access),
+                    None => self.with_access(
+                        conn,
+                        question.subject,
+                        question.model,
+                        question.declared,
+                        Arc::clone,
+                    ),
+                };
                 match access {
                     Ok(access) => {
                         let key = key.or_else(|| match &seen {
@@ -118,10 +129,15 @@ impl Authorizer {
                 }
             }
         };
+        // Named by the access when there is one: no copy of the name per record.
+        let model = match deciding.access {
+            Some(_) => None,
+            None => Some(Cow::Owned(question.model.to_owned())),
+        };
         log.push(Pending {
             at: SystemTime::now(),
             subject,
-            model: Cow::Owned(question.model.to_owned()),
+            model,
             right,
             kind,
             key,

@@ -915,6 +915,7 @@ impl<C: GuardConnection> Guard<C> {
         let made = Made {
             question: self.question::<M>(right),
             shared: Some(&self.subject),
+            access: None,
             kind: Kind::Write,
             key: key.filter(|k| !k.is_null()),
             allowed,

@@ -20,7 +20,51 @@ rowguard::backend_tests!(
     a_full_queue_or_a_failed_write_is_counted_as_lost,
     bad_start_ups_are_refused_by_name,
     hostile_text_is_stored_as_text,
+    every_threads_decisions_are_written,
 );
+
+/// Records wait in each thread's buffer: a flush from one thread writes those of threads
+/// still running, and dropping the authorizer writes what is left.
+fn every_threads_decisions_are_written(db: &TestDatabase) {
+    let (mut conn, auth, _) = setup(db, "denials", |c| c.decision_log.flush_ms = 60_000);
+    let two = contact(&mut conn, 2);
+    let decided = std::sync::Barrier::new(5);
+    let checked = std::sync::Barrier::new(5);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let mut conn = db.connect().expect("connect");
+                let guard = auth.guard(agent());
+                for _ in 0..25 {
+                    assert!(!guard.can(&mut conn, Right::Update, &two).expect("can"));
+                }
+                decided.wait();
+                checked.wait();
+            });
+        }
+        decided.wait();
+        // The writer's own schedule is a minute away: only the flush writes them.
+        assert_eq!(recorded(&auth, &mut conn).len(), 100);
+        checked.wait();
+    });
+    let guard = auth.guard(agent());
+    assert!(!guard.can(&mut conn, Right::Update, &two).expect("can"));
+    drop(guard);
+    drop(auth);
+    let all = decisions(
+        &mut conn,
+        &DecisionQuery {
+            limit: Some(1_000),
+            ..DecisionQuery::default()
+        },
+    )
+    .expect("decisions");
+    assert_eq!(
+        all.len(),
+        101,
+        "the last one written when the authorizer went"
+    );
+}
 
 const AGENT: &str = r#"{"read":{"search":{"status":"=open;pending"}},"create":"*","update":{"search":{"owner_id":"=$subject.id"}},"delete":{"search":{"owner_id":"=$subject.id"}},"deny":{"delete":{"search":{"status":"=pending"}}}}"#;
 

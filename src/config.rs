@@ -174,12 +174,35 @@ impl Default for Config {
 impl Config {
     /// Parses TOML.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let value: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: "<toml>".into(),
             message: e.message().to_owned(),
             source: Box::new(e),
         })?;
-        config.checked("<toml>")
+        Self::from_value(value, "<toml>")?.checked("<toml>")
+    }
+
+    /// The configuration in a parsed file: a value of the wrong shape is named by its key
+    /// (`decision_log.mode: unknown variant …`).
+    fn from_value<'de, D>(value: D, path: &str) -> Result<Self, ConfigError>
+    where
+        D: serde::Deserializer<'de>,
+        D::Error: Send + Sync + 'static,
+    {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.to_string().trim().replace('\n', " ");
+            ConfigError::Syntax {
+                path: path.to_owned(),
+                message: if key == "." || message.contains(&format!("`{key}`")) {
+                    message
+                } else {
+                    format!("{key}: {message}")
+                },
+                source: Box::new(inner),
+            }
+        })
     }
 
     /// `self`, or the error naming the key whose value is out of range.
@@ -200,17 +223,20 @@ impl Config {
             path: shown.clone(),
             source,
         })?;
-        let parsed: Result<Self, Box<dyn std::error::Error + Send + Sync>> =
-            if path.extension().is_some_and(|e| e == "json") {
-                serde_json::from_str(&text).map_err(Into::into)
-            } else {
-                toml::from_str(&text).map_err(Into::into)
-            };
-        let mut config = parsed.map_err(|source| ConfigError::Syntax {
+        let syntax = |source: Box<dyn std::error::Error + Send + Sync>| ConfigError::Syntax {
             path: shown.clone(),
             message: source.to_string().trim().replace('\n', " "),
             source,
-        })?;
+        };
+        // Syntax first (with its line), then the shape (with the key).
+        let mut config = if path.extension().is_some_and(|e| e == "json") {
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| syntax(e.into()))?;
+            Self::from_value(value, &shown)?
+        } else {
+            let value: toml::Value = toml::from_str(&text).map_err(|e| syntax(e.into()))?;
+            Self::from_value(value, &shown)?
+        };
         config.jobs.origin = Some(shown.clone());
         config.server.origin = Some(shown.clone());
         config.checked(&shown)
@@ -348,7 +374,14 @@ mod tests {
         let err = Config::from_toml_str("[decision_log]\nmode = \"some\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown variant `some`"), "{err}");
+        assert!(
+            err.contains("unknown variant `some`") && err.contains("decision_log.mode"),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[decision_log]\nmode = true")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("decision_log.mode"), "{err}");
         for (toml, key) in [
             ("sample = 0.0", "sample = 0"),
             ("batch = 5000", "batch = 5000"),

@@ -62,6 +62,27 @@ fn decisions_over_http(db: &TestDatabase) {
         !found["rules"].as_array().expect("rules").is_empty(),
         "{found}"
     );
+    // Bob may not see ann's job: his kill is a 404 to him, a refused update in the log.
+    let bob = Client::login(&server, "bob");
+    let a = bob.post(&format!("/api/jobs/{uuid}/kill"), json!({}));
+    assert_eq!(a.status, 404, "{a:?}");
+    let mut hidden = Value::Null;
+    for _ in 0..200 {
+        let a = root.get("/api/rules/decisions?model=job_executions&denied=true");
+        if let Some(e) = a.body.as_array().and_then(|l| {
+            l.iter()
+                .find(|e| e["action"] == "update" && e["row_key"] == uuid.as_str())
+        }) {
+            hidden = e.clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(hidden["decision"], "denied", "{hidden}");
+    assert_eq!(
+        hidden["reason"], "the read rule hides the row (the rules listed grant read)",
+        "{hidden}"
+    );
     let a = root.get("/api/rules/decisions?denied=true&model=job_executions");
     assert!(
         a.body
@@ -98,7 +119,10 @@ fn decisions_over_http(db: &TestDatabase) {
         "",
         &[],
     ));
-    assert!(out.contains("allowed") && out.contains("as {"), "{out}");
+    assert!(
+        out.contains("denied  write update job_executions") && out.contains("as {"),
+        "{out}"
+    );
 }
 
 mod support;

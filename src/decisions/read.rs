@@ -94,8 +94,10 @@ impl DecisionEntry {
 /// Which decisions [`decisions`] returns: newest first.
 #[derive(Debug, Clone, Default)]
 pub struct DecisionQuery {
-    /// Only this model's.
+    /// Only this model's (and `lost` rows, which may stand for any model's).
     pub model: Option<String>,
+    /// Only entries older than this id (the next page: the last id of the previous one).
+    pub before: Option<i64>,
     /// Only those made at or after this time (UTC).
     pub since: Option<NaiveDateTime>,
     /// Only refusals (and `lost` rows, which may hide refusals).
@@ -129,7 +131,14 @@ pub fn decisions(
             .limit(query.limit.unwrap_or(100))
             .into_boxed();
         if let Some(model) = &query.model {
-            select = select.filter(decisions::model.eq(model.clone()));
+            select = select.filter(
+                decisions::model
+                    .eq(model.clone())
+                    .or(decisions::decision.eq("lost")),
+            );
+        }
+        if let Some(before) = query.before {
+            select = select.filter(decisions::id.lt(before));
         }
         if let Some(since) = query.since {
             select = select.filter(decisions::decided_at.ge(since));

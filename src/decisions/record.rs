@@ -48,8 +48,9 @@ pub(crate) enum Reason {
     NotReached,
     /// An update or delete of a row the read rule hides (the rules: the read grants).
     Hidden,
-    /// A write refused for the reason its error gives (a column, a foreign-key target).
-    Refused(String),
+    /// Why, as the caller states it: a write's refusal as its error gives it (a column, a
+    /// foreign-key target), or a decision the rules did not make (a super user).
+    Stated(String),
 }
 
 impl Reason {
@@ -66,7 +67,7 @@ impl Reason {
             }
             Reason::NotReached => "none of the rules listed reaches the row",
             Reason::Hidden => "the read rule hides the row (the rules listed grant read)",
-            Reason::Refused(why) => return Cow::Owned(why.clone()),
+            Reason::Stated(why) => return Cow::Owned(why.clone()),
         })
     }
 }
@@ -118,8 +119,9 @@ impl Pending {
     }
 }
 
-/// The subject as a JSON object: its sets, its attributes, and absolute rights if held.
-pub(crate) fn subject_json(subject: &Subject) -> String {
+/// The subject as a JSON object: its sets, its attributes, and absolute rights if held
+/// (through RBAC, or `bypassed` by a configured absolute-rights set).
+pub(crate) fn subject_json(subject: &Subject, bypassed: bool) -> String {
     let sets: serde_json::Map<String, serde_json::Value> = subject
         .sets()
         .map(|(set_type, values)| (set_type.to_owned(), values.iter().cloned().collect()))
@@ -132,7 +134,7 @@ pub(crate) fn subject_json(subject: &Subject) -> String {
     let mut object = serde_json::Map::new();
     object.insert("sets".into(), sets.into());
     object.insert("attributes".into(), attributes.into());
-    if subject.has_absolute_rights() {
+    if subject.has_absolute_rights() || bypassed {
         object.insert("absolute_rights".into(), true.into());
     }
     serde_json::Value::Object(object).to_string()

@@ -76,7 +76,8 @@ pub struct DecisionLogConfig {
     pub delete: Option<Mode>,
     /// Under `sampled`, the share of allowed decisions recorded (0 < sample ≤ 1; default 0.01).
     pub sample: f64,
-    /// Decisions older than this many days are deleted (0: kept however old; default 90).
+    /// Decisions older than this many days are deleted (0: kept however old; at most
+    /// 36,500; default 90).
     pub retention_days: u64,
     /// At most this many decisions are kept, the oldest deleted first (0: no limit; default
     /// 10,000,000).
@@ -110,6 +111,9 @@ impl Default for DecisionLogConfig {
 
 /// Most decisions in one INSERT: 12 binds each stays under every backend's limit.
 pub const MAX_BATCH: usize = 1_000;
+
+/// The longest retention in days (a century); 0 keeps everything.
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
 
 impl DecisionLogConfig {
     /// The mode in force for `right`.
@@ -148,6 +152,12 @@ impl DecisionLogConfig {
             return Some(format!(
                 "batch = {}: must be from 1 to {MAX_BATCH}",
                 self.batch
+            ));
+        }
+        if self.retention_days > MAX_RETENTION_DAYS {
+            return Some(format!(
+                "retention_days = {}: must be at most {MAX_RETENTION_DAYS} (0 keeps everything)",
+                self.retention_days
             ));
         }
         if self.flush_ms == 0 {

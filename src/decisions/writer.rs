@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 
 use super::read::authorization_decisions as decisions;
-use super::record::{key_text, rules_json, subject_json, Pending};
+use super::record::{key_text, rules_json, subject_json, Pending, Reason};
 use super::settings::{DecisionLogConfig, Mode};
 use super::DecisionError;
 use crate::db::{establish, on_backend, AnyConnection, DatabaseUrl};
@@ -51,8 +51,10 @@ thread_local! {
 
 /// What the writer is asked besides writing on its own schedule.
 enum Message {
-    /// Write what came before, apply the retention limit, then answer.
+    /// Write what came before, then answer.
     Flush(mpsc::Sender<Result<(), String>>),
+    /// Write what came before, apply the retention limit, then answer.
+    Prune(mpsc::Sender<Result<(), String>>),
 }
 
 /// A running decision log: the modes per right, the threads' buffers, and the writer.
@@ -98,13 +100,7 @@ impl DecisionLog {
         });
         let (control, receiver) = mpsc::channel();
         let (done, stopped) = mpsc::channel::<()>();
-        let mut writer = Writer {
-            conn: Some(conn),
-            url: url.clone(),
-            settings: settings.clone(),
-            shared: shared.clone(),
-            last_prune: None,
-        };
+        let mut writer = Writer::new(conn, url, settings, shared.clone());
         let thread = std::thread::Builder::new()
             .name("rowguard-decisions".into())
             .spawn(move || {
@@ -139,16 +135,23 @@ impl DecisionLog {
     /// lost here, so that an overloaded log costs the request path as little as possible.
     pub(crate) fn has_room(&self) -> bool {
         let shared = &self.shared;
-        let room = LOCAL.with(|local| {
-            let local = local.borrow();
+        // No room in a thread-local destructor (the buffers are gone): counted as lost.
+        let room = LOCAL.try_with(|local| {
+            let Ok(local) = local.try_borrow() else {
+                return false;
+            };
             let mine = local
                 .iter()
                 .find(|(log, _)| std::ptr::eq(log.as_ptr(), Arc::as_ptr(shared)));
             match mine {
-                Some((_, buffer)) => buffer.lock().is_ok_and(|r| r.len() < shared.capacity),
+                Some((_, buffer)) => {
+                    let records = buffer.lock().unwrap_or_else(|e| e.into_inner());
+                    records.len() < shared.capacity
+                }
                 None => true,
             }
         });
+        let room = room.unwrap_or(false);
         if !room {
             shared.lost.fetch_add(1, Ordering::Relaxed);
         }
@@ -159,8 +162,10 @@ impl DecisionLog {
     /// counts the record as lost).
     pub(crate) fn push(&self, pending: Pending) {
         let shared = &self.shared;
-        LOCAL.with(|local| {
-            let mut local = local.borrow_mut();
+        let pushed = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return false;
+            };
             // By address: the weak reference keeps the allocation, so no other log can have
             // it (and comparing costs no reference count).
             let found = local
@@ -172,34 +177,46 @@ impl DecisionLog {
                     // Buffers of logs since stopped go; this log learns of the new one.
                     local.retain(|(log, _)| log.strong_count() > 0);
                     let buffer: Buffer = Arc::new(Mutex::new(Vec::new()));
-                    if let Ok(mut all) = shared.buffers.lock() {
-                        all.push(buffer.clone());
-                    }
+                    let mut all = shared.buffers.lock().unwrap_or_else(|e| e.into_inner());
+                    all.push(buffer.clone());
+                    drop(all);
                     local.push((Arc::downgrade(shared), buffer));
                     local.len() - 1
                 }
             };
-            let kept = match local[index].1.lock() {
-                Ok(mut records) if records.len() < shared.capacity => {
-                    records.push(pending);
-                    true
-                }
-                _ => false,
-            };
-            if !kept {
-                shared.lost.fetch_add(1, Ordering::Relaxed);
+            let mut records = local[index].1.lock().unwrap_or_else(|e| e.into_inner());
+            if records.len() < shared.capacity {
+                records.push(pending);
+                true
+            } else {
+                false
             }
         });
+        if !pushed.unwrap_or(false) {
+            shared.lost.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Writes every decision recorded before this call and applies the retention limit.
+    /// Writes every decision recorded before this call; the result is this write's.
     pub(crate) fn flush(&self) -> Result<(), DecisionError> {
+        self.ask(Message::Flush)
+    }
+
+    /// [`DecisionLog::flush`], then the retention limit.
+    pub(crate) fn prune(&self) -> Result<(), DecisionError> {
+        self.ask(Message::Prune)
+    }
+
+    fn ask(
+        &self,
+        message: impl FnOnce(mpsc::Sender<Result<(), String>>) -> Message,
+    ) -> Result<(), DecisionError> {
         let Some(control) = &self.control else {
             return Ok(());
         };
         let (answer, done) = mpsc::channel();
         control
-            .send(Message::Flush(answer))
+            .send(message(answer))
             .map_err(|_| DecisionError::Writer("the writer has stopped".into()))?;
         match done.recv_timeout(FLUSH_WAIT) {
             Ok(result) => result.map_err(DecisionError::Writer),
@@ -245,52 +262,115 @@ struct Writer {
     url: DatabaseUrl,
     settings: DecisionLogConfig,
     shared: Arc<Shared>,
+    started: Instant,
     last_prune: Option<Instant>,
+    /// Decisions writes failed to store since the last `lost` row about them, when the first
+    /// was made, and the last error.
+    failed: u64,
+    failed_since: Option<SystemTime>,
+    failure: String,
+    /// The error last logged and when: a lasting failure is logged once a minute, not once
+    /// per flush.
+    logged: Option<(String, Instant)>,
 }
 
 impl Writer {
+    fn new(
+        conn: AnyConnection,
+        url: &DatabaseUrl,
+        settings: &DecisionLogConfig,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            conn: Some(conn),
+            url: url.clone(),
+            settings: settings.clone(),
+            shared,
+            started: Instant::now(),
+            last_prune: None,
+            failed: 0,
+            failed_since: None,
+            failure: String::new(),
+            logged: None,
+        }
+    }
+
     fn run(&mut self, receiver: mpsc::Receiver<Message>) {
         let every = Duration::from_millis(self.settings.flush_ms);
-        if let Err(e) = self.prune() {
-            tracing::error!("rowguard: the decision log's retention failed: {e}");
-        }
         let mut open = true;
         while open {
-            let mut answers = Vec::new();
+            let (mut flushes, mut prunes) = (Vec::new(), Vec::new());
             match receiver.recv_timeout(every) {
-                Ok(Message::Flush(answer)) => answers.push(answer),
+                Ok(Message::Flush(answer)) => flushes.push(answer),
+                Ok(Message::Prune(answer)) => prunes.push(answer),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
-            let mut batch = self.take_buffered();
-            let written = self.write(&mut batch);
-            let pruned = if !answers.is_empty() || self.prune_due() {
-                self.prune()
-            } else {
-                Ok(())
-            };
-            let result = written.and(pruned);
-            if let Err(e) = &result {
-                tracing::error!("rowguard: the decision log could not write: {e}");
+            let prune = !prunes.is_empty() || self.prune_due();
+            // A bug here must not stop the log for good: the iteration fails, the next runs.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let written = self.write(self.take_buffered());
+                let pruned = if prune { self.prune() } else { Ok(()) };
+                (written, pruned)
+            }));
+            let (written, pruned) = outcome
+                .unwrap_or_else(|_| (Err("the decision log's writer panicked".into()), Ok(())));
+            self.report(written.clone().and(pruned.clone()));
+            for answer in flushes {
+                let _ = answer.send(written.clone());
             }
-            for answer in answers {
-                let _ = answer.send(result.clone());
+            for answer in prunes {
+                let _ = answer.send(written.clone().and(pruned.clone()));
+            }
+        }
+        // No later write will carry these counts: say them where someone may see them.
+        let unrecorded = self.shared.lost.load(Ordering::Relaxed) + self.failed;
+        if unrecorded > 0 {
+            let why = if self.failure.is_empty() {
+                "a thread's buffer was full".to_owned()
+            } else {
+                self.failure.clone()
+            };
+            let text = format!(
+                "rowguard: {unrecorded} decision(s) could not be recorded in \
+                 authorization_decisions: {why}"
+            );
+            tracing::error!("{text}");
+            eprintln!("{text}");
+        }
+    }
+
+    /// Logs a failure once a minute while it lasts, and its end.
+    fn report(&mut self, result: Result<(), String>) {
+        match (result, &self.logged) {
+            (Ok(()), Some(_)) => {
+                tracing::info!("rowguard: the decision log writes again");
+                self.logged = None;
+            }
+            (Ok(()), None) => {}
+            (Err(e), Some((last, at))) if *last == e && at.elapsed() < PRUNE_EVERY => {}
+            (Err(e), _) => {
+                tracing::error!("rowguard: the decision log could not write: {e}");
+                self.logged = Some((e, Instant::now()));
             }
         }
     }
 
-    /// Every thread's records, in the order each thread made them; buffers of threads that
-    /// have ended are dropped once empty.
+    /// Every thread's records, in the order they were made; buffers of threads that have
+    /// ended are dropped once empty.
     fn take_buffered(&self) -> Vec<Pending> {
         let mut batch = Vec::new();
-        if let Ok(mut all) = self.shared.buffers.lock() {
-            for buffer in all.iter() {
-                if let Ok(mut records) = buffer.lock() {
-                    batch.append(&mut records);
-                }
-            }
-            all.retain(|b| Arc::strong_count(b) > 1);
+        let mut all = self
+            .shared
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for buffer in all.iter() {
+            let mut records = buffer.lock().unwrap_or_else(|e| e.into_inner());
+            batch.append(&mut records);
         }
+        all.retain(|b| Arc::strong_count(b) > 1);
+        drop(all);
         batch.sort_by_key(|p| p.at);
         batch
     }
@@ -304,81 +384,157 @@ impl Writer {
             .ok_or_else(|| "no connection".to_string())
     }
 
-    /// Writes `batch` (emptied) and a `lost` row for decisions the queue had no room for. A
-    /// failed write counts its decisions as lost, to be recorded with the next write.
-    fn write(&mut self, batch: &mut Vec<Pending>) -> Result<(), String> {
-        let lost = self.shared.lost.swap(0, Ordering::Relaxed);
-        if batch.is_empty() && lost == 0 {
-            return Ok(());
-        }
-        let mut rows: Vec<NewDecision> = batch.drain(..).map(|p| NewDecision::of(&p)).collect();
-        if lost > 0 {
-            rows.push(NewDecision::lost(lost));
-        }
-        let size = self.settings.batch;
-        let result = self.connection().and_then(|conn| {
-            conn.transaction(|conn| {
-                for chunk in rows.chunks(size) {
-                    insert(conn, chunk)?;
-                }
-                Ok::<_, diesel::result::Error>(())
-            })
-            .map_err(|e| e.to_string())
-        });
-        if result.is_err() {
+    /// Inserts `rows` in one statement.
+    fn insert_rows(&mut self, rows: &[NewDecision]) -> Result<(), String> {
+        let conn = self.connection()?;
+        insert(conn, rows).map_err(|e| one_line(&e.to_string()))
+    }
+
+    /// Whether the connection still answers (else it is dropped, to reconnect next time).
+    fn alive(&mut self) -> bool {
+        let alive = self
+            .connection()
+            .is_ok_and(|c| diesel::sql_query("SELECT 1").execute(c).is_ok());
+        if !alive {
             self.conn = None;
-            let count = rows.iter().map(|r| r.count as u64).sum::<u64>();
-            self.shared.lost.fetch_add(count, Ordering::Relaxed);
         }
-        result
+        alive
     }
 
+    /// Writes `batch` a chunk per statement, rendered chunk by chunk. A chunk that fails is
+    /// written row by row (one bad record must not take the others with it); what still
+    /// fails is counted, with why, and written as a `lost` row with the next write that
+    /// succeeds, like decisions a full buffer refused.
+    fn write(&mut self, batch: Vec<Pending>) -> Result<(), String> {
+        let full = self.shared.lost.swap(0, Ordering::Relaxed);
+        let mut error: Option<String> = None;
+        for chunk in batch.chunks(self.settings.batch) {
+            let rows: Vec<NewDecision> = chunk.iter().map(NewDecision::of).collect();
+            let Err(e) = self.insert_rows(&rows) else {
+                continue;
+            };
+            let mut failed: Vec<&Pending> = Vec::new();
+            if self.alive() {
+                for (row, pending) in rows.iter().zip(chunk) {
+                    if self.insert_rows(std::slice::from_ref(row)).is_err() {
+                        failed.push(pending);
+                    }
+                }
+            } else {
+                failed.extend(chunk);
+            }
+            if let Some(first) = failed.first() {
+                self.failed += failed.len() as u64;
+                self.failed_since = self.failed_since.min(Some(first.at)).or(Some(first.at));
+                self.failure = format!("writing them failed: {e}");
+                error.get_or_insert(e);
+            }
+        }
+        let mut lost = Vec::new();
+        if full > 0 {
+            lost.push(NewDecision::lost(
+                full,
+                SystemTime::now(),
+                "a thread's buffer was full",
+            ));
+        }
+        if self.failed > 0 {
+            let since = self.failed_since.unwrap_or_else(SystemTime::now);
+            lost.push(NewDecision::lost(self.failed, since, &self.failure));
+        }
+        if !lost.is_empty() {
+            match self.insert_rows(&lost) {
+                Ok(()) => {
+                    self.failed = 0;
+                    self.failed_since = None;
+                }
+                Err(e) => {
+                    self.shared.lost.fetch_add(full, Ordering::Relaxed);
+                    self.conn = None;
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    /// The periodic retention runs once a minute in a process that has logged for a minute;
+    /// a short command (one `jobs run`) never prunes what a long-running service keeps.
     fn prune_due(&self) -> bool {
-        self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
+        self.started.elapsed() >= PRUNE_EVERY
+            && self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY)
     }
 
-    /// Deletes decisions past the retention limit, a chunk per statement.
+    /// Deletes decisions past the retention limit, a chunk per statement, by the limit's own
+    /// test (never by an id range an odd row could widen).
     fn prune(&mut self) -> Result<(), String> {
         self.last_prune = Some(Instant::now());
         let (days, max_rows) = (self.settings.retention_days, self.settings.max_rows);
-        if days == 0 && max_rows == 0 {
-            return Ok(());
-        }
-        let conn = self.connection()?;
-        let mut cut: Option<i64> = None;
         if days > 0 {
-            let oldest_kept = Utc::now().naive_utc() - chrono::Duration::days(days as i64);
-            let old: Option<i64> = decisions::table
-                .filter(decisions::decided_at.lt(oldest_kept))
-                .select(diesel::dsl::max(decisions::id))
-                .first(conn)
-                .map_err(|e| e.to_string())?;
-            cut = cut.max(old);
-        }
-        if max_rows > 0 {
-            let newest: Option<i64> = decisions::table
-                .select(diesel::dsl::max(decisions::id))
-                .first(conn)
-                .map_err(|e| e.to_string())?;
-            if let Some(newest) = newest {
-                cut = cut.max(Some(newest - max_rows as i64)).filter(|c| *c > 0);
+            let oldest_kept = Utc::now()
+                .naive_utc()
+                .checked_sub_signed(chrono::Duration::days(days as i64));
+            if let Some(oldest_kept) = oldest_kept {
+                self.delete_while(|conn| {
+                    decisions::table
+                        .filter(decisions::decided_at.lt(oldest_kept))
+                        .select(decisions::id)
+                        .order(decisions::id)
+                        .limit(PRUNE_CHUNK)
+                        .load::<i64>(conn)
+                })?;
             }
         }
-        let Some(cut) = cut else { return Ok(()) };
-        loop {
-            let first: Option<i64> = decisions::table
-                .select(diesel::dsl::min(decisions::id))
+        if max_rows > 0 {
+            let conn = self.connection()?;
+            // The newest row beyond the limit: it and everything older go.
+            let beyond: Option<i64> = decisions::table
+                .select(decisions::id)
+                .order(decisions::id.desc())
+                .offset(max_rows as i64)
+                .limit(1)
                 .first(conn)
+                .optional()
                 .map_err(|e| e.to_string())?;
-            let Some(first) = first.filter(|f| *f <= cut) else {
+            if let Some(beyond) = beyond {
+                self.delete_while(|conn| {
+                    decisions::table
+                        .filter(decisions::id.le(beyond))
+                        .select(decisions::id)
+                        .order(decisions::id)
+                        .limit(PRUNE_CHUNK)
+                        .load::<i64>(conn)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the rows `ids` selects, a chunk at a time, until it selects none.
+    fn delete_while(
+        &mut self,
+        ids: impl Fn(&mut AnyConnection) -> diesel::QueryResult<Vec<i64>>,
+    ) -> Result<(), String> {
+        let conn = self.connection()?;
+        loop {
+            let chunk = ids(conn).map_err(|e| e.to_string())?;
+            if chunk.is_empty() {
                 return Ok(());
-            };
-            let upto = cut.min(first + PRUNE_CHUNK - 1);
-            diesel::delete(decisions::table.filter(decisions::id.le(upto)))
+            }
+            diesel::delete(decisions::table.filter(decisions::id.eq_any(&chunk)))
                 .execute(conn)
                 .map_err(|e| e.to_string())?;
+            if (chunk.len() as i64) < PRUNE_CHUNK {
+                return Ok(());
+            }
         }
     }
+}
+
+/// The first line of an error, at most 300 characters.
+fn one_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    line.chars().take(300).collect()
 }
 
 fn insert(conn: &mut AnyConnection, rows: &[NewDecision]) -> diesel::QueryResult<()> {
@@ -408,31 +564,39 @@ impl NewDecision {
     fn of(p: &Pending) -> Self {
         Self {
             decided_at: utc(p.at),
-            subject: subject_json(&p.subject),
-            model: p.model_name().to_owned(),
+            subject: text(subject_json(&p.subject, p.reason == Reason::AbsoluteRights)),
+            model: text(p.model_name().to_owned()),
             action: p.right.key().to_owned(),
             kind: p.kind.as_str().to_owned(),
-            row_key: p.key.as_ref().filter(|k| !k.is_null()).map(key_text),
+            row_key: p
+                .key
+                .as_ref()
+                .filter(|k| !k.is_null())
+                .map(|k| text(key_text(k))),
             decision: if p.allowed { "allowed" } else { "denied" }.to_owned(),
-            reason: p.reason.text(p.right).into_owned(),
+            reason: text(p.reason.text(p.right).into_owned()),
             rules: rules_json(&p.deciding),
             sampled: p.sampled,
             count: p.count as i64,
         }
     }
 
-    fn lost(count: u64) -> Self {
+    /// A row standing for `count` decisions that were not recorded, the first made at `at`.
+    fn lost(count: u64, at: SystemTime, why: &str) -> Self {
+        let what = if count == 1 {
+            "1 decision was".to_owned()
+        } else {
+            format!("{count} decisions were")
+        };
         Self {
-            decided_at: utc(SystemTime::now()),
+            decided_at: utc(at),
             subject: "{}".into(),
             model: String::new(),
             action: String::new(),
             kind: "lost".into(),
             row_key: None,
             decision: "lost".into(),
-            reason: format!(
-                "{count} decisions were not recorded: a buffer was full or a write failed"
-            ),
+            reason: text(format!("{what} not recorded: {why}")),
             rules: "[]".into(),
             sampled: 1.0,
             count: count as i64,
@@ -440,6 +604,19 @@ impl NewDecision {
     }
 }
 
+/// Text any backend stores: PostgreSQL's text cannot hold NUL, which a row key or an
+/// attribute may contain.
+fn text(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s
+    }
+}
+
+/// The time in UTC, to the microsecond (what PostgreSQL and MySQL keep; SQLite the same).
 fn utc(at: SystemTime) -> NaiveDateTime {
-    DateTime::<Utc>::from(at).naive_utc()
+    let t = DateTime::<Utc>::from(at).naive_utc();
+    t.with_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
 }

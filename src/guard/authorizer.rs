@@ -16,7 +16,7 @@ use super::decision::{Made, Seen};
 use super::explain::Explanation;
 use super::front;
 use super::relations::{
-    decide_for_row, failed_target, foreign_key_checks, usable_checks, Protector,
+    decide_for_row, failed_target, foreign_key_checks, target_refusal, usable_checks, Protector,
 };
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
@@ -177,9 +177,10 @@ impl Authorizer {
         Ok(true)
     }
 
-    /// Writes every decision recorded so far (by any thread, before this call) and applies
-    /// the retention limit; returns the writer's error if that failed. Nothing to do without
-    /// a log.
+    /// Writes every decision recorded so far (by any thread, before this call); returns the
+    /// error if that write failed (its decisions are then counted as `lost`). Nothing to do
+    /// without a log. Call it at shutdown when the authorizer lives in a `static` (never
+    /// dropped).
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -192,6 +193,25 @@ impl Authorizer {
     pub fn flush_decisions(&self) -> Result<(), Error> {
         match self.inner.decisions.get() {
             Some(log) => Ok(log.flush()?),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Authorizer::flush_decisions`], then the retention limit (`retention_days`,
+    /// `max_rows`), which a process running the log otherwise applies once a minute after its
+    /// first minute.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// auth.prune_decisions()?; // no log started: nothing to do
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn prune_decisions(&self) -> Result<(), Error> {
+        match self.inner.decisions.get() {
+            Some(log) => Ok(log.prune()?),
             None => Ok(()),
         }
     }
@@ -623,7 +643,7 @@ impl Authorizer {
         shared: Option<&Arc<Subject>>,
         row: &R,
     ) -> Result<bool, Error> {
-        let (allowed, access) = self.decide_row_unlogged(conn, question, row)?;
+        let (allowed, access, refusal) = self.decide_row_unlogged(conn, question, row)?;
         // Checked before anything is built: an allowed check under "denials" costs this.
         if let Some((log, sampled)) = self.log_takes(question.right, allowed) {
             let made = Made {
@@ -633,7 +653,7 @@ impl Authorizer {
                 kind: Kind::Check,
                 key: None,
                 allowed,
-                refused: None,
+                stated: refusal,
                 hidden: false,
                 count: 1,
             };
@@ -642,14 +662,15 @@ impl Authorizer {
         Ok(allowed)
     }
 
-    /// The decision, and the cache entry that refused in memory when the decision log will
-    /// record the refusal (so that naming its rule rows needs no second lookup).
+    /// The decision; the cache entry that refused in memory when the decision log will
+    /// record the refusal (so that naming its rule rows needs no second lookup); the refusal
+    /// of a foreign-key target, when that decided.
     fn decide_row_unlogged<R: Row + ?Sized>(
         &self,
         conn: &mut dyn StoreConnection,
         question: Question<'_>,
         row: &R,
-    ) -> Result<(bool, Option<Arc<ModelAccess>>), Error> {
+    ) -> Result<RowDecision, Error> {
         let Question {
             subject,
             bypass,
@@ -658,7 +679,7 @@ impl Authorizer {
             right,
         } = question;
         if bypass.is_some() {
-            return Ok((true, None));
+            return Ok((true, None, None));
         }
         let logs_denials = self
             .decision_log()
@@ -683,7 +704,7 @@ impl Authorizer {
                 (answer, checked, kept)
             })?;
         if kept.is_some() {
-            return Ok((false, kept));
+            return Ok((false, kept, None));
         }
         let allowed = match answer {
             Some(answer) => answer,
@@ -695,15 +716,18 @@ impl Authorizer {
             }
         };
         if !allowed || !checked {
-            return Ok((allowed, None));
+            return Ok((allowed, None, None));
         }
         let checks = self.with_access(conn, subject, model, declared, |access| {
             usable_checks(model, access)
         })??;
-        Ok((
-            failed_target(self, conn, subject, &checks, row)?.is_none(),
-            None,
-        ))
+        Ok(match failed_target(self, conn, subject, &checks, row)? {
+            Some(check) => {
+                let refusal = target_refusal(right, model, check).to_string();
+                (false, None, Some(refusal))
+            }
+            None => (true, None, None),
+        })
     }
 
     /// The primary keys of `model`'s rows that `subject` may act on for `right`, ascending
@@ -908,6 +932,10 @@ type Listing = (Arc<ModelAccess>, SqlFilter, Option<Arc<Projection>>);
 
 /// What a decision is about: whose, which model (and, for typed callers, its declaration),
 /// which right.
+/// A decision on a row: allowed; the cache entry that refused in memory (kept for the
+/// decision log); the refusal of a foreign-key target, when that decided.
+type RowDecision = (bool, Option<Arc<ModelAccess>>, Option<String>);
+
 #[derive(Clone, Copy)]
 pub(super) struct Question<'a> {
     pub(super) subject: &'a Subject,

@@ -30,8 +30,9 @@ pub(super) struct Made<'q> {
     pub(super) kind: Kind,
     pub(super) key: Option<Value>,
     pub(super) allowed: bool,
-    /// Set when the reason is not the rules' (a refused column, a foreign-key target).
-    pub(super) refused: Option<String>,
+    /// Set when the reason is not the rules' (a refused column, a foreign-key target, a
+    /// super user).
+    pub(super) stated: Option<String>,
     /// An update or delete of a row the read rule hides.
     pub(super) hidden: bool,
     pub(super) count: u64,
@@ -80,7 +81,7 @@ impl Authorizer {
             kind,
             key,
             allowed,
-            refused,
+            stated,
             hidden,
             count,
         } = made;
@@ -89,10 +90,10 @@ impl Authorizer {
             Some(s) => s.clone(),
             None => Arc::new(question.subject.clone()),
         };
-        let (reason, deciding, key) = match (question.bypass, refused) {
+        let (reason, deciding, key) = match (question.bypass, stated) {
             (Some(Bypass::Override), _) => (Reason::Override, Deciding::default(), key),
             (Some(Bypass::AbsoluteRights), _) => (Reason::AbsoluteRights, Deciding::default(), key),
-            (None, Some(why)) => (Reason::Refused(why), Deciding::default(), key),
+            (None, Some(why)) => (Reason::Stated(why), Deciding::default(), key),
             (None, None) => {
                 let access = match found {
                     Some(access) => Ok(access),
@@ -112,10 +113,14 @@ impl Authorizer {
                         });
                         let attrs = subject.attributes();
                         let (reason, rows) = if hidden {
+                            // The read denies that reach the stored row, and every read grant.
+                            let mut rows =
+                                reaching(&access, Right::Read, &seen, attrs, Effect::Deny);
                             let read = |c: &crate::rules::CompiledRules| {
                                 c.access(Right::Read).map(|_| Effect::Grant)
                             };
-                            (Reason::Hidden, rows_where(&access, &read))
+                            rows.extend(rows_where(&access, &read));
+                            (Reason::Hidden, rows)
                         } else {
                             deciding(&access, right, &seen, attrs, allowed)
                         };
@@ -125,7 +130,7 @@ impl Authorizer {
                         };
                         (reason, deciding, key)
                     }
-                    Err(e) => (Reason::Refused(e.to_string()), Deciding::default(), key),
+                    Err(e) => (Reason::Stated(e.to_string()), Deciding::default(), key),
                 }
             }
         };
@@ -185,6 +190,31 @@ fn rows_where(
         .collect()
 }
 
+/// The valid rule rows whose `effect` (a deny or a grant) of `right` reaches the row.
+fn reaching<R: Row + ?Sized>(
+    access: &ModelAccess,
+    right: Right,
+    seen: &Seen<'_, R>,
+    attrs: &Attributes,
+    effect: Effect,
+) -> Vec<(u32, Effect)> {
+    let deny = effect == Effect::Deny;
+    access
+        .rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, compiled))| {
+            let compiled = compiled.as_ref().ok()?;
+            let (said, effect) = if deny {
+                (compiled.deny(right)?, Effect::Deny)
+            } else {
+                (compiled.access(right)?, Effect::Grant)
+            };
+            reaches(said, seen, attrs).then_some((i as u32, effect))
+        })
+        .collect()
+}
+
 /// Why, and the rule rows behind it (positions in `access.rows`).
 fn deciding<R: Row + ?Sized>(
     access: &ModelAccess,
@@ -193,28 +223,16 @@ fn deciding<R: Row + ?Sized>(
     attrs: &Attributes,
     allowed: bool,
 ) -> (Reason, Vec<(u32, Effect)>) {
-    let pick = |of: &dyn Fn(&crate::rules::CompiledRules) -> Option<&Access>,
-                effect: Effect,
-                only_reaching: bool| {
-        access
-            .rows
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, compiled))| {
-                let granted = of(compiled.as_ref().ok()?)?;
-                (!only_reaching || reaches(granted, seen, attrs)).then_some((i as u32, effect))
-            })
-            .collect::<Vec<_>>()
-    };
     let in_database = matches!(seen, Seen::Database);
+    let grants_of =
+        |r: Right| move |c: &crate::rules::CompiledRules| c.access(r).map(|_| Effect::Grant);
     if allowed {
-        let reaching = pick(&|c| c.access(right), Effect::Grant, true);
         let reason = if in_database {
             Reason::GrantedInDatabase
         } else {
             Reason::Granted
         };
-        return (reason, reaching);
+        return (reason, reaching(access, right, seen, attrs, Effect::Grant));
     }
     let invalid: Vec<(u32, Effect)> = access
         .rows
@@ -226,22 +244,28 @@ fn deciding<R: Row + ?Sized>(
     if !invalid.is_empty() {
         return (Reason::InvalidRule, invalid);
     }
-    let denies = pick(&|c| c.deny(right), Effect::Deny, true);
+    // Update and delete need read too: a read deny refuses them as well.
+    let needs_read = matches!(right, Right::Update | Right::Delete);
+    let mut denies = reaching(access, right, seen, attrs, Effect::Deny);
+    if needs_read {
+        for deny in reaching(access, Right::Read, seen, attrs, Effect::Deny) {
+            if !denies.contains(&deny) {
+                denies.push(deny);
+            }
+        }
+    }
     if !denies.is_empty() && !in_database {
         return (Reason::Denied, denies);
     }
-    let grants = pick(&|c| c.access(right), Effect::Grant, false);
+    let grants = rows_where(access, &grants_of(right));
     if grants.is_empty() {
         return (Reason::NoGrant, denies);
     }
-    if matches!(right, Right::Update | Right::Delete) && !in_database {
-        let reaching = pick(&|c| c.access(right), Effect::Grant, true);
-        let read = pick(&|c| c.access(Right::Read), Effect::Grant, true);
-        if !reaching.is_empty() && read.is_empty() {
-            return (
-                Reason::Hidden,
-                pick(&|c| c.access(Right::Read), Effect::Grant, false),
-            );
+    if needs_read && !in_database {
+        let reached = !reaching(access, right, seen, attrs, Effect::Grant).is_empty();
+        let readable = !reaching(access, Right::Read, seen, attrs, Effect::Grant).is_empty();
+        if reached && !readable {
+            return (Reason::Hidden, rows_where(access, &grants_of(Right::Read)));
         }
     }
     let mut rows = grants;

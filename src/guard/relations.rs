@@ -252,6 +252,19 @@ pub(super) fn foreign_key_checks(
 /// The first of `checks` that `row` fails: a non-NULL belongs-to column pointing at a parent
 /// row the subject lacks the relation's right on (create: read and create), or at none.
 /// One lookup per non-NULL column.
+/// The refusal of `action` on `model` because `check`'s target failed.
+pub(super) fn target_refusal(action: Right, model: &str, check: &ForeignKeyCheck) -> Error {
+    let relation = &check.relation;
+    Error::ForbiddenTarget {
+        action,
+        model: model.to_owned(),
+        relation: relation.relation.to_string(),
+        column: relation.local_column.to_string(),
+        target_model: relation.target_model.to_string(),
+        right: check.right,
+    }
+}
+
 pub(super) fn failed_target<'c, R: Row + ?Sized>(
     auth: &super::Authorizer,
     conn: &mut dyn StoreConnection,

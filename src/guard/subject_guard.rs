@@ -9,14 +9,12 @@ use std::sync::Arc;
 use std::fmt;
 use std::marker::PhantomData;
 
-use diesel::Connection;
-
 use super::access::{Bypass, Declared};
 use super::authorizer::{resolved, Authorizer, Question};
 use super::columns::{ColumnUpdate, Projection, ReadMask};
 use super::decision::{Made, Seen};
 use super::explain::Explanation;
-use super::relations::{failed_target, usable_checks, ForeignKeyCheck};
+use super::relations::{failed_target, target_refusal, usable_checks, ForeignKeyCheck};
 use crate::db::{AsConnection, GuardConnection};
 use crate::decisions::Kind;
 use crate::error::Error;
@@ -625,6 +623,7 @@ impl<C: GuardConnection> Guard<C> {
         let (_, hidden) = self.read_view::<M>(conn)?;
         let mut panicked = None;
         let written = conn.transaction(|conn| {
+            writing(conn)?;
             let mut rows = Self::load_visible::<M>(conn, hidden, restrict::<M>(&rule, search))?;
             let mut recheck = false;
             for row in &mut rows {
@@ -758,17 +757,34 @@ impl<C: GuardConnection> Guard<C> {
         right: Right,
         columns: &[&str],
     ) -> Result<(), Error> {
-        let Some(allowed) = self.write_columns::<M>(conn.as_connection(), right)? else {
+        let conn = conn.as_connection();
+        let Some(allowed) = self.write_columns::<M>(conn, right)? else {
             return Ok(());
         };
         for name in columns {
             let index = M::columns().get(name).map(|(i, _)| i);
             if !index.is_some_and(|i| allowed.writable.includes(i)) {
-                return Err(Error::ForbiddenColumn {
+                let refused = Error::ForbiddenColumn {
                     action: right,
                     model: M::NAME.to_owned(),
                     column: (*name).to_owned(),
-                });
+                };
+                if let Some((log, sampled)) = self.auth.log_takes(right, false) {
+                    let made = Made {
+                        question: self.question::<M>(right),
+                        shared: Some(&self.subject),
+                        access: None,
+                        kind: Kind::Check,
+                        key: None,
+                        allowed: false,
+                        stated: Some(refused.to_string()),
+                        hidden: false,
+                        count: 1,
+                    };
+                    self.auth
+                        .record::<[Value]>(conn, log, sampled, made, Seen::Database);
+                }
+                return Err(refused);
             }
         }
         Ok(())
@@ -858,23 +874,14 @@ impl<C: GuardConnection> Guard<C> {
         row: &M,
         checks: &[ForeignKeyCheck],
     ) -> Result<(), Error> {
-        let Some(check) = failed_target(&self.auth, conn, &self.subject, checks, row)? else {
-            return Ok(());
-        };
-        let relation = &check.relation;
-        Err(Error::ForbiddenTarget {
-            action,
-            model: M::NAME.to_owned(),
-            relation: relation.relation.to_string(),
-            column: relation.local_column.to_string(),
-            target_model: relation.target_model.to_string(),
-            right: check.right,
-        })
+        match failed_target(&self.auth, conn, &self.subject, checks, row)? {
+            Some(check) => Err(target_refusal(action, M::NAME, check)),
+            None => Ok(()),
+        }
     }
 
     /// Hands a write's decision to the decision log, if it takes it: `result` is the write's,
-    /// `count` the rows it wrote. Errors that decide nothing (a database error, a key
-    /// changed) are not decisions; a `NotFound` is one only when the row exists (hidden).
+    /// `count` the rows it wrote.
     fn note_write<M: ModelQueries<C>, T>(
         &self,
         conn: &mut C,
@@ -884,12 +891,63 @@ impl<C: GuardConnection> Guard<C> {
         result: &Result<T, Error>,
         count: impl Fn(&T) -> u64,
     ) {
+        let outcome = result.as_ref().map(count);
+        self.note_outcome::<M>(conn, Kind::Write, right, key, row, outcome, None);
+    }
+
+    /// Hands a decision to the decision log, if it takes it. Errors that decide nothing (a
+    /// database error, a key changed) are not decisions; a `NotFound` is one only when the
+    /// row exists (hidden from the subject). `stated` says why when the rules did not decide
+    /// (a super user's kill). Refusals are explained on the row as stored where the database
+    /// refused it (a delete; an update whose new values the rules accept).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn note_outcome<M: ModelQueries<C>>(
+        &self,
+        conn: &mut C,
+        kind: Kind,
+        right: Right,
+        key: Option<Value>,
+        row: Option<&M>,
+        outcome: Result<u64, &Error>,
+        stated: Option<String>,
+    ) {
         if self.auth.decision_log().is_none() {
             return;
         }
-        let (allowed, refused, hidden, count) = match result {
-            Ok(v) => (true, None, false, count(v)),
-            Err(Error::Forbidden { .. }) => (false, None, false, 1),
+        let key = key.filter(|k| !k.is_null());
+        let stored = |conn: &mut C| -> Option<M> {
+            let everything = Arc::new(Filter::True);
+            let key = key.as_ref()?;
+            M::unguarded_load(conn, at_key::<M>(&everything, key))
+                .ok()?
+                .into_iter()
+                .next()
+        };
+        let mut seen_stored: Option<M> = None;
+        let (allowed, refused, hidden, count) = match outcome {
+            // A bulk write that reached nothing because nothing is granted: a refusal.
+            Ok(0)
+                if row.is_none()
+                    && key.is_none()
+                    && self.auth.log_takes(right, false).is_some() =>
+            {
+                let nothing = self
+                    .rule::<M>(conn, right)
+                    .is_ok_and(|rule| *rule == Filter::False);
+                (!nothing, None, false, 0)
+            }
+            Ok(n) => (true, None, false, n),
+            Err(Error::Forbidden { .. }) => {
+                if self.auth.log_takes(right, false).is_some()
+                    && matches!(right, Right::Update | Right::Delete)
+                {
+                    let in_memory = row.is_some_and(|r| self.passes(conn, right, r));
+                    if right == Right::Delete || in_memory {
+                        seen_stored = stored(conn);
+                    }
+                }
+                (false, None, false, 1)
+            }
             Err(
                 e @ (Error::ForbiddenColumn { .. }
                 | Error::ForbiddenTarget { .. }
@@ -901,13 +959,12 @@ impl<C: GuardConnection> Guard<C> {
                 if self.auth.log_takes(right, false).is_none() {
                     return;
                 }
-                let Some(key) = key.as_ref().filter(|k| !k.is_null()) else {
-                    return;
-                };
-                let everything = Arc::new(Filter::True);
-                match M::unguarded_load(conn, at_key::<M>(&everything, key)) {
-                    Ok(rows) if !rows.is_empty() => (false, None, true, 1),
-                    _ => return,
+                match stored(conn) {
+                    Some(found) => {
+                        seen_stored = Some(found);
+                        (false, None, true, 1)
+                    }
+                    None => return,
                 }
             }
             Err(_) => return,
@@ -916,18 +973,25 @@ impl<C: GuardConnection> Guard<C> {
             question: self.question::<M>(right),
             shared: Some(&self.subject),
             access: None,
-            kind: Kind::Write,
-            key: key.filter(|k| !k.is_null()),
+            kind,
+            key,
             allowed,
-            refused,
+            stated: stated.or(refused),
             hidden,
             count,
         };
-        let seen = match row {
-            Some(row) => Seen::Row(row),
-            None => Seen::Database,
+        let seen = match (&seen_stored, row) {
+            (Some(stored), _) => Seen::Row(stored),
+            (None, Some(row)) => Seen::Row(row),
+            (None, None) => Seen::Database,
         };
         self.auth.note(conn, made, seen);
+    }
+
+    /// Whether `row` passes `right`'s rule in memory (relations and hidden columns aside).
+    fn passes<M: Authorizable>(&self, conn: &mut C, right: Right, row: &M) -> bool {
+        self.rule::<M>(conn, right)
+            .is_ok_and(|rule| rule.eval(row) == Some(true))
     }
 
     /// Why a write of the row at `key` was refused: `NotFound` when the subject may not read
@@ -1009,16 +1073,27 @@ fn at_key<M: Authorizable>(rule: &Arc<Filter>, key: &Value) -> SqlFilter {
 
 /// Runs `write` on `conn`, in a transaction when `transactional` (a refusal then rolls back
 /// what `write` already wrote); otherwise as it is (one statement needs none).
-fn in_transaction_if<C: Connection, T>(
+fn in_transaction_if<C: GuardConnection, T>(
     conn: &mut C,
     transactional: bool,
     write: impl FnOnce(&mut C) -> Result<T, Error>,
 ) -> Result<T, Error> {
     if transactional {
-        conn.transaction(write)
+        conn.transaction(|conn| {
+            writing(conn)?;
+            write(conn)
+        })
     } else {
         write(conn)
     }
+}
+
+/// Takes SQLite's write lock at the start of a transaction that reads before it writes:
+/// otherwise another connection's commit in between (the decision log's writer, a second
+/// pool connection) fails the write at once with "database is locked", which the busy
+/// timeout cannot wait out.
+fn writing<C: GuardConnection>(conn: &mut C) -> Result<(), Error> {
+    Ok(crate::db::lock_for_writing(conn)?)
 }
 
 /// `rule` AND `extra` (if any), as SQL on `M`'s table.

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use super::model::{job_executions as jobs, job_output, JobExecution, JobStatus, OutputChunk};
 use super::runner::{now, user_of};
 use super::JobError;
-use crate::rules::Right;
+use crate::decisions::Kind;
+use crate::rules::{Right, Value};
 use crate::{AnyConnection, Error, Guard};
 
 /// Requests a kill of job `uuid`. Only running jobs, only once at a time. Killing is its own
@@ -33,7 +34,22 @@ pub fn request_kill(
                 key: uuid.to_owned(),
             })?
     } else {
-        guard.find::<JobExecution>(conn, uuid.to_owned())?
+        match guard.find::<JobExecution>(conn, uuid.to_owned()) {
+            Ok(job) => job,
+            Err(e) => {
+                // A kill of a job the subject cannot see is a refused update (if it exists).
+                guard.note_outcome::<JobExecution>(
+                    conn,
+                    Kind::Write,
+                    Right::Update,
+                    Some(Value::from(uuid)),
+                    None,
+                    Err(&e),
+                    None,
+                );
+                return Err(e.into());
+            }
+        }
     };
     if job.status != JobStatus::Running {
         return Err(JobError::NotRunning {
@@ -66,6 +82,24 @@ pub fn request_kill(
         jobs::kill_requested_at.eq(Some(now())),
     ))
     .execute(conn)?;
+    if requested == 1 {
+        // The rules decided a non-super user's kill (the check above); a super user's, the
+        // jobs configuration.
+        let stated = is_super.then(|| {
+            "a super user of the jobs ([jobs] super_users, or the service's jobs.kill.any) \
+             may kill any job"
+                .to_owned()
+        });
+        guard.note_outcome::<JobExecution>(
+            conn,
+            Kind::Write,
+            Right::Update,
+            Some(Value::from(uuid)),
+            Some(&job),
+            Ok(1),
+            stated,
+        );
+    }
     if requested == 0 {
         let now_row: JobExecution = jobs::table.find(uuid).first(conn)?;
         return Err(match now_row.kill_requested_by {

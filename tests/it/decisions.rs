@@ -169,6 +169,27 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
     // 5. A subject no rule grants anything.
     let nobody = auth.guard(Subject::new().with_set("roles", ["visitor"]));
     assert!(!nobody.can(conn, Right::Create, &one).expect("can"));
+    // 6. A delete the deny refuses in the database: explained on the stored row.
+    assert!(matches!(
+        guard.delete::<Contact>(conn, 3),
+        Err(Error::Forbidden { .. })
+    ));
+    // 7. A bulk delete that reaches nothing because nothing is granted.
+    assert_eq!(nobody.delete_all::<Contact>(conn, None).expect("bulk"), 0);
+    // 8. An explicit check of columns a column list does not allow.
+    store::put_rule(
+        conn,
+        "roles",
+        "editor",
+        "contacts",
+        r#"{"read":"*","update":"*","columns":{"update":["name"]}}"#,
+    )
+    .expect("rule");
+    auth.invalidate();
+    let editor = auth.guard(Subject::new().with_set("roles", ["editor"]));
+    assert!(editor
+        .check_columns::<Contact>(conn, Right::Update, &["owner_id"])
+        .is_err());
 
     let log = recorded(&auth, conn);
     let shape: Vec<(&str, &str, &str, Option<&str>, &str)> = log
@@ -221,8 +242,30 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
                 Some("1"),
                 "no rule of the subject's sets grants create"
             ),
+            (
+                "write",
+                "delete",
+                "denied",
+                Some("3"),
+                "denied by the rules listed"
+            ),
+            (
+                "write",
+                "delete",
+                "denied",
+                None,
+                "no rule of the subject's sets grants delete"
+            ),
+            (
+                "check",
+                "update",
+                "denied",
+                None,
+                "forbidden: update on contacts: the subject may not write column owner_id"
+            ),
         ]
     );
+    assert_eq!(rules_of(&log[5]), [(rule, "deny".to_owned())]);
     assert_eq!(rules_of(&log[0]), [(rule, "deny".to_owned())]);
     assert_eq!(rules_of(&log[1]), [(rule, "grant".to_owned())]);
     assert_eq!(rules_of(&log[3]), [(rule, "grant".to_owned())]);
@@ -234,9 +277,9 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
     );
     assert!(log
         .iter()
-        .all(|e| e.model == "contacts" && e.sampled == 1.0 && e.count == 1));
-    // Newest first, filtered.
-    let denied_updates = decisions(
+        .all(|e| e.model == "contacts" && e.sampled == 1.0));
+    // Newest first, filtered, paged.
+    let newest_two = decisions(
         conn,
         &DecisionQuery {
             model: Some("contacts".into()),
@@ -247,13 +290,23 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
     )
     .expect("query");
     assert_eq!(
-        denied_updates.iter().map(|e| e.id).collect::<Vec<_>>(),
-        [log[4].id, log[3].id]
+        newest_two.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [log[7].id, log[6].id]
     );
+    let next_page = decisions(
+        conn,
+        &DecisionQuery {
+            before: Some(log[6].id),
+            limit: Some(1),
+            ..DecisionQuery::default()
+        },
+    )
+    .expect("query");
+    assert_eq!(next_page[0].id, log[5].id);
     let later = decisions(
         conn,
         &DecisionQuery {
-            since: Some(log[4].decided_at + chrono::Duration::seconds(1)),
+            since: Some(log[7].decided_at + chrono::Duration::seconds(1)),
             ..DecisionQuery::default()
         },
     )
@@ -362,15 +415,25 @@ fn the_retention_limit_deletes_the_oldest(db: &TestDatabase) {
     for _ in 0..12 {
         assert!(!guard.can(conn, Right::Update, &two).expect("can"));
     }
+    // Written, not pruned: a process prunes after its first minute, or when asked.
+    assert_eq!(recorded(&auth, conn).len(), 13);
+    let kept: Vec<i64> = recorded(&auth, conn)[8..].iter().map(|e| e.id).collect();
+    // An old-looking row with the newest id (an import, a clock that jumped) must not
+    // widen what goes: only rows older than the limit go, and then the oldest beyond 5.
+    conn.batch_execute(
+        "INSERT INTO authorization_decisions (decided_at, subject, model, action, kind, \
+         row_key, decision, reason, rules, sampled, count) VALUES ('2000-01-01 00:00:00', \
+         '{}', 'contacts', 'read', 'check', '1', 'denied', 'old', '[]', 1, 1)",
+    )
+    .expect("old entry with the newest id");
+    auth.prune_decisions().expect("prune");
     let log = recorded(&auth, conn);
-    assert_eq!(log.len(), 5, "max_rows keeps the newest 5");
     assert!(
         log.iter().all(|e| e.reason != "old"),
-        "the old entry is gone"
+        "the old entries are gone"
     );
     let ids: Vec<i64> = log.iter().map(|e| e.id).collect();
-    let newest = ids[4];
-    assert_eq!(ids, (newest - 4..=newest).collect::<Vec<_>>());
+    assert_eq!(ids, kept, "max_rows keeps the newest 5 of the recent ones");
 }
 
 /// Holds a lock that stops the log's writer from inserting, until dropped.
@@ -458,8 +521,26 @@ fn a_full_queue_or_a_failed_write_is_counted_as_lost(db: &TestDatabase) {
     let before = log.len();
     let log = recorded(&auth, conn);
     let new: Vec<&DecisionEntry> = log[before..].iter().collect();
-    assert_eq!(new.len(), 1, "{new:?}");
-    assert_eq!((new[0].decision.as_str(), new[0].count), ("lost", 3));
+    assert!(new.iter().all(|e| e.decision == "lost"), "{new:?}");
+    assert_eq!(new.iter().map(|e| e.count).sum::<i64>(), 3, "{new:?}");
+    // What a failed write lost says so (the rest: the buffer of 1 was full meanwhile).
+    assert!(
+        new.iter()
+            .any(|e| e.reason.contains("not recorded: writing them failed")),
+        "{new:?}"
+    );
+    // Shown with any model's decisions: a gap is visible from every model.
+    let of_contacts = decisions(
+        conn,
+        &DecisionQuery {
+            model: Some("contacts".into()),
+            denied_only: true,
+            limit: Some(1_000),
+            ..DecisionQuery::default()
+        },
+    )
+    .expect("query");
+    assert!(of_contacts.iter().any(|e| e.decision == "lost"));
 }
 
 fn bad_start_ups_are_refused_by_name(db: &TestDatabase) {
@@ -500,7 +581,15 @@ fn hostile_text_is_stored_as_text(db: &TestDatabase) {
     );
     let one = contact(conn, 1);
     assert!(!guard.can(conn, Right::Update, &one).expect("can"));
+    // A NUL (which PostgreSQL's text cannot hold) neither fails the batch nor is lost: the
+    // subject is JSON, which escapes it.
+    let nul = auth.guard(Subject::new().with_attribute("note", "a\0b"));
+    assert!(!nul.can(conn, Right::Update, &one).expect("can"));
+    assert!(!guard.can(conn, Right::Update, &one).expect("can"));
     let log = recorded(&auth, conn);
+    assert_eq!(log.len(), 3, "{log:?}");
+    let with_nul: serde_json::Value = serde_json::from_str(&log[1].subject).expect("JSON");
+    assert_eq!(with_nul["attributes"]["note"][0], "a\0b");
     let subject: serde_json::Value = serde_json::from_str(&log[0].subject).expect("JSON");
     assert_eq!(subject["sets"]["roles"][0], evil);
     assert_eq!(subject["attributes"]["name\"}"][0], evil);

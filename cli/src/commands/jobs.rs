@@ -164,7 +164,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let subject = ctx.subject(&mut conn, &who)?;
             let runner = this_instance(&url, &config, &jobs_config)?;
             let guard = runner.authorizer().guard(subject);
-            let uuid = runner.start(&guard, &name, &values)?;
+            let started = runner.start(&guard, &name, &values);
+            written(ctx, runner.authorizer());
+            let uuid = started?;
             eprintln!("job {uuid} started on instance {}", runner.instance_id());
             let job = follow(&mut conn, &guard, &uuid, 0)?;
             eprintln!(
@@ -246,7 +248,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             let auth = Authorizer::new(config.clone());
             auth.log_decisions(&ctx.url()?)?;
             let guard = auth.guard(subject);
-            jobs::request_kill(&mut conn, &guard, &uuid, &jobs_config.super_users)?;
+            let requested = jobs::request_kill(&mut conn, &guard, &uuid, &jobs_config.super_users);
+            written(ctx, &auth);
+            requested?;
             outln!("kill of job {uuid} requested; its instance carries it out");
             Ok(ExitCode::SUCCESS)
         }
@@ -264,6 +268,14 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
+    }
+}
+
+/// Writes the decisions this command made before it ends (a short process may not outlive
+/// the log's schedule), and says so when that fails: they are counted, never silently gone.
+fn written(ctx: &mut Context, auth: &Authorizer) {
+    if let Err(e) = auth.flush_decisions() {
+        ctx.warn(format_args!("{e}"));
     }
 }
 

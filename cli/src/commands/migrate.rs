@@ -22,10 +22,11 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
-    /// Revert the newest applied migration (reverting the first drops rowguard's tables and
-    /// every rule in them, and needs --yes).
+    /// Revert the newest applied migration (reverting the first, the rule history's or the
+    /// decision log's drops what they hold, and needs --yes).
     Revert {
-        /// Confirm reverting rowguard's first migration (it drops every rowguard table).
+        /// Confirm reverting a migration that drops recorded data: rowguard's first (every
+        /// rowguard table), the rule history's, the decision log's.
         #[arg(long)]
         yes: bool,
     },

@@ -131,13 +131,16 @@ enum RulesCommand {
     /// subject, the model, the right, the row's key, allowed or denied, why, and the rule
     /// rows that decided. Only what the configuration's [decision_log] records is there.
     Decisions {
-        /// Only this model's decisions.
+        /// Only this model's decisions (and counts of decisions that could not be recorded).
         #[arg(long)]
         model: Option<String>,
         /// Only decisions at or after this time: RFC 3339 (2026-12-01T08:00:00Z) or a date
         /// (2026-12-01, UTC).
         #[arg(long)]
         since: Option<String>,
+        /// Only entries older than this id (the next page: the last id shown).
+        #[arg(long)]
+        before: Option<i64>,
         /// Only refusals (and counts of decisions that could not be recorded).
         #[arg(long)]
         denied: bool,
@@ -233,20 +236,27 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         RulesCommand::Decisions {
             model,
             since,
+            before,
             denied,
             limit,
             json,
         } => {
             let mut conn = ctx.connect()?;
+            if let Some(m) = &model {
+                if let Some(why) = unknown_names(&mut conn, None, m)? {
+                    ctx.warn(why);
+                }
+            }
             let query = rowguard::decisions::DecisionQuery {
                 model,
                 since: since.as_deref().map(parse_since).transpose()?,
+                before,
                 denied_only: denied,
                 limit: Some(i64::from(limit)),
             };
             let entries = rowguard::decisions::decisions(&mut conn, &query)?;
             if entries.len() == limit as usize && !json {
-                eprintln!("note: the newest {limit}; --limit shows more");
+                eprintln!("note: the newest {limit}; --limit or --before shows more");
             }
             let list: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
             print_decisions(&list, json)
@@ -439,6 +449,15 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `text` with control characters escaped (`\n`, `\u{1b}`, …).
+fn safe(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.escape_debug().to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
 /// Prints decisions (as [`rowguard::decisions::DecisionEntry::to_json`] shapes them, from
 /// the database or a server): one line each, then why and the deciding rule rows.
 fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
@@ -447,9 +466,11 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        outln!("no recorded decisions");
+        outln!("no recorded decisions (the log records what [decision_log] turns on)");
     }
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    // Stored text may come from anyone (a row key, an attribute): shown escaped, so that it
+    // cannot forge a line or send the terminal control codes.
+    let text = |v: &serde_json::Value| safe(v.as_str().unwrap_or_default());
     for e in entries {
         if e["decision"] == "lost" {
             outln!(
@@ -461,7 +482,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
             continue;
         }
         let key = match &e["row_key"] {
-            serde_json::Value::String(k) => format!(" {k}"),
+            serde_json::Value::String(k) => format!(" {}", safe(k)),
             _ => String::new(),
         };
         let count = match e["count"].as_i64() {

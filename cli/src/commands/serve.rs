@@ -28,6 +28,17 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         .with_target(false)
         .try_init();
     let shown = url.to_string();
+    let log = &config.decision_log;
+    let decisions = if log.is_on() {
+        let modes: Vec<String> = rowguard::rules::Right::ALL
+            .iter()
+            .map(|r| format!("{r} {:?}", log.mode_of(*r)).to_lowercase())
+            .collect();
+        format!("decision log: {}", modes.join(", "))
+    } else {
+        "decision log: off".to_owned()
+    };
+    eprintln!("rowguard serve: {decisions}");
     rowguard_server::run(
         ServeOptions {
             url,

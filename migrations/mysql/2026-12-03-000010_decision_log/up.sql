@@ -4,14 +4,14 @@
 CREATE TABLE authorization_decisions (
     id         BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     decided_at DATETIME(6) NOT NULL,
-    subject    TEXT NOT NULL,
+    subject    MEDIUMTEXT NOT NULL,
     model      VARCHAR(255) NOT NULL,
     action     VARCHAR(16) NOT NULL,
     kind       VARCHAR(16) NOT NULL CHECK (kind IN ('check', 'write', 'lost')),
-    row_key    TEXT,
+    row_key    MEDIUMTEXT,
     decision   VARCHAR(16) NOT NULL CHECK (decision IN ('allowed', 'denied', 'lost')),
-    reason     TEXT NOT NULL,
-    rules      TEXT NOT NULL,
+    reason     MEDIUMTEXT NOT NULL,
+    rules      MEDIUMTEXT NOT NULL,
     sampled    DOUBLE NOT NULL,
     count      BIGINT NOT NULL
 );

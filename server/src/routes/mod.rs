@@ -52,7 +52,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/rules/try", Some(rules::TRY)),
     ("GET", "/api/rules/grid", Some(rules::READ)),
     ("GET", "/api/rules/history", Some(rules::READ)),
-    ("GET", "/api/rules/decisions", Some(rules::READ)),
+    ("GET", "/api/rules/decisions", Some(rules::DECISIONS)),
     (
         "POST",
         "/api/rules/history/{id}/restore",

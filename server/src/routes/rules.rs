@@ -27,6 +27,9 @@ pub(crate) const CHECK: &str = "rules.check";
 /// Trying rules: lists the rows (or keys) any subject may act on, so it reads data as that
 /// subject, absolute rights included.
 pub(crate) const TRY: &str = "rules.try";
+/// The decision log: every subject's sets and attributes, and keys of rows the reader may not
+/// see, so a key of its own (admin's in the seeds).
+pub(crate) const DECISIONS: &str = "decisions.read";
 /// The role × permission matrix.
 pub(crate) const PERMISSIONS: &str = "permissions.read";
 
@@ -622,12 +625,14 @@ pub(crate) async fn history(
 pub(crate) struct DecisionParams {
     model: Option<String>,
     since: Option<String>,
+    before: Option<i64>,
     denied: Option<bool>,
     limit: Option<usize>,
 }
 
-/// `GET /api/rules/decisions?model&since&denied&limit`: the recorded decisions, newest first
+/// `GET /api/rules/decisions?model&since&before&denied&limit`: the recorded decisions, newest first
 /// (as `rules decisions --json` prints them); 409 when the database has no decision log.
+/// Needs `decisions.read`.
 pub(crate) async fn decisions(
     State(service): State<Service>,
     caller: Caller,
@@ -646,10 +651,11 @@ pub(crate) async fn decisions(
         .transpose()?;
     service
         .blocking(move |inner, conn| {
-            caller.require(inner, conn, READ)?;
+            caller.require(inner, conn, DECISIONS)?;
             let query = rowguard::decisions::DecisionQuery {
                 model: q.model,
                 since,
+                before: q.before,
                 denied_only: q.denied.unwrap_or(false),
                 limit: Some(limit as i64),
             };

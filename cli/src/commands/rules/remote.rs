@@ -216,25 +216,34 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
         RulesCommand::Decisions {
             model,
             since,
+            before,
             denied,
             limit,
             json,
         } => {
             use crate::remote::encode;
+            // A server answers at most 1,000 at a time: --before pages further.
+            let limit = limit.min(1_000);
             let mut query = format!("/api/rules/decisions?limit={limit}");
             if let Some(model) = model {
                 query.push_str(&format!("&model={}", encode(&model)));
             }
             if let Some(since) = since {
                 let at = super::parse_since(&since)?;
-                let at = format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S"));
+                let at = format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.f"));
                 query.push_str(&format!("&since={}", encode(&at)));
+            }
+            if let Some(before) = before {
+                query.push_str(&format!("&before={before}"));
             }
             if denied {
                 query.push_str("&denied=true");
             }
             let answer = server.get(&query)?;
             let entries = answer.as_array().cloned().unwrap_or_default();
+            if entries.len() == limit as usize && !json {
+                eprintln!("note: the newest {limit}; --before shows more");
+            }
             super::print_decisions(&entries, json)
         }
         RulesCommand::Restore { id } => {

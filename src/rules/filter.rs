@@ -5,8 +5,9 @@
 //! Why one file of about 540 lines: the tree, its constructors from a validated document and
 //! its simplification are one type's implementation; SQL and evaluation already live apart.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use super::ast::Piece;
@@ -601,35 +602,44 @@ fn collapse(
 
 /// Inside an OR: `a IN (1,2) OR a IN (2,3)` → `a IN (1,2,3)`; identical children once.
 fn merge_in_lists(children: Vec<Filter>) -> Vec<Filter> {
-    // (test with the merged list, values already in it), in order of first appearance
-    let mut lists: Vec<(Test, HashSet<Operand>)> = Vec::new();
-    let mut by_column: HashMap<Arc<str>, usize> = HashMap::new();
+    // (test with the merged list, positions of its values by hash), in order of first
+    // appearance. Columns are few: found by a scan, not hashed. Values are found through the
+    // table by their position in the list, so none is cloned to be remembered.
+    let mut lists: Vec<(Test, hashbrown::HashTable<usize>)> = Vec::new();
     let mut others: Vec<Filter> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen: hashbrown::HashSet<Filter> = hashbrown::HashSet::new();
+    let hasher = hashbrown::DefaultHashBuilder::default();
     for child in children {
         match child {
             Filter::Test(test) if matches!(test.kind, TestKind::In(_)) => {
-                let slot = *by_column.entry(test.column.clone()).or_insert_with(|| {
-                    lists.push((
-                        Test {
+                let slot = match lists.iter().position(|(t, _)| t.column == test.column) {
+                    Some(slot) => slot,
+                    None => {
+                        let empty = Test {
                             kind: TestKind::In(Vec::new()),
                             ..test.clone()
-                        },
-                        HashSet::new(),
-                    ));
-                    lists.len() - 1
-                });
-                let (merged, values) = &mut lists[slot];
+                        };
+                        lists.push((empty, hashbrown::HashTable::new()));
+                        lists.len() - 1
+                    }
+                };
+                let (merged, positions) = &mut lists[slot];
                 if let (TestKind::In(target), TestKind::In(ops)) = (&mut merged.kind, test.kind) {
                     for op in ops {
-                        if values.insert(op.clone()) {
+                        let hash = hasher.hash_one(&op);
+                        let found = positions.find(hash, |&i| target[i] == op).is_some();
+                        if !found {
+                            positions.insert_unique(hash, target.len(), |&i| {
+                                hasher.hash_one(&target[i])
+                            });
                             target.push(op);
                         }
                     }
                 }
             }
             other => {
-                if seen.insert(other.clone()) {
+                if !seen.contains(&other) {
+                    seen.insert(other.clone());
                     others.push(other);
                 }
             }

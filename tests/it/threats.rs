@@ -567,7 +567,11 @@ fn update_all_counts_what_it_wrote(db: &TestDatabase) {
         assert_eq!(result.expect("written"), 10);
         assert_eq!((negatives, remaining), (10, 10));
     } else {
-        assert_eq!(deleted, Some(true), "the other connection's delete happened");
+        assert_eq!(
+            deleted,
+            Some(true),
+            "the other connection's delete happened"
+        );
         let e = result.expect_err("a vanished row must not count as written");
         assert!(matches!(e, Error::RowChanged { .. }), "{e}");
         assert_eq!(negatives, 0, "rolled back: {e}");

@@ -387,6 +387,8 @@ mod tests {
             ("batch = 5000", "batch = 5000"),
             ("queue = 0", "queue = 0"),
             ("flush_ms = 0", "flush_ms = 0"),
+            ("max_rows = 2000000000000", "max_rows = 2000000000000"),
+            ("retention_days = 100000", "retention_days = 100000"),
         ] {
             let err = Config::from_toml_str(&format!("[decision_log]\n{toml}"))
                 .unwrap_err()

@@ -146,7 +146,7 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
         jobs,
         instance,
     );
-    let service = Service::new(pool, auth, server, runner)?;
+    let service = Service::new(pool, auth.clone(), server, runner)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -192,5 +192,9 @@ pub fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), 
     });
     // Blocking work still running (a long poll's read, say) is not waited for beyond DRAIN.
     runtime.shutdown_timeout(DRAIN);
+    // What the decision log holds is written now, not left to whichever clone goes last.
+    if let Err(e) = auth.flush_decisions() {
+        tracing::error!("{e}");
+    }
     served
 }

@@ -26,7 +26,7 @@ mod writer;
 
 pub use self::read::{authorization_decisions, decisions, DecisionEntry, DecisionQuery};
 pub(crate) use self::record::{Deciding, Effect, Kind, Pending, Reason};
-pub use self::settings::{DecisionLogConfig, Mode, MAX_BATCH, MAX_RETENTION_DAYS};
+pub use self::settings::{DecisionLogConfig, Mode, MAX_BATCH, MAX_RETENTION_DAYS, MAX_ROWS};
 pub use self::writer::DecisionLog;
 
 /// Errors of the decision log.

@@ -79,8 +79,8 @@ pub struct DecisionLogConfig {
     /// Decisions older than this many days are deleted (0: kept however old; at most
     /// 36,500; default 90).
     pub retention_days: u64,
-    /// At most this many decisions are kept, the oldest deleted first (0: no limit; default
-    /// 10,000,000).
+    /// At most this many decisions are kept, the oldest deleted first (0: no limit; at most
+    /// 10^12; default 10,000,000).
     pub max_rows: u64,
     /// Decisions one thread may have waiting to be written; when its buffer is full, new ones
     /// are counted, not kept, and the count is written as a `lost` row (default 10,000).
@@ -114,6 +114,11 @@ pub const MAX_BATCH: usize = 1_000;
 
 /// The longest retention in days (a century); 0 keeps everything.
 pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
+/// The largest row limit (a trillion; 0 is no limit). Bounded so that it is a valid SQL
+/// offset everywhere: a value past `i64::MAX` would wrap to a negative offset, which SQLite
+/// reads as 0.
+pub const MAX_ROWS: u64 = 1_000_000_000_000;
 
 impl DecisionLogConfig {
     /// The mode in force for `right`.
@@ -152,6 +157,12 @@ impl DecisionLogConfig {
             return Some(format!(
                 "batch = {}: must be from 1 to {MAX_BATCH}",
                 self.batch
+            ));
+        }
+        if self.max_rows > MAX_ROWS {
+            return Some(format!(
+                "max_rows = {}: must be at most {MAX_ROWS} (0 keeps every row)",
+                self.max_rows
             ));
         }
         if self.retention_days > MAX_RETENTION_DAYS {

@@ -307,14 +307,25 @@ impl Writer {
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
             let prune = !prunes.is_empty() || self.prune_due();
-            // A bug here must not stop the log for good: the iteration fails, the next runs.
+            let batch = self.take_buffered();
+            let (taken, first) = (batch.len() as u64, batch.first().map(|p| p.at));
+            let full = self.shared.lost.swap(0, Ordering::Relaxed);
+            // A bug here must not stop the log for good: the iteration fails (what it held is
+            // counted as lost), the next runs.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let written = self.write(self.take_buffered());
+                let written = self.write(batch, full);
                 let pruned = if prune { self.prune() } else { Ok(()) };
                 (written, pruned)
             }));
-            let (written, pruned) = outcome
-                .unwrap_or_else(|_| (Err("the decision log's writer panicked".into()), Ok(())));
+            let (written, pruned) = outcome.unwrap_or_else(|_| {
+                let why = "the decision log's writer panicked".to_owned();
+                self.failed += taken;
+                self.shared.lost.fetch_add(full, Ordering::Relaxed);
+                self.failed_since = self.failed_since.or(first);
+                self.failure = why.clone();
+                self.conn = None;
+                (Err(why), Ok(()))
+            });
             self.report(written.clone().and(pruned.clone()));
             for answer in flushes {
                 let _ = answer.send(written.clone());
@@ -405,8 +416,7 @@ impl Writer {
     /// written row by row (one bad record must not take the others with it); what still
     /// fails is counted, with why, and written as a `lost` row with the next write that
     /// succeeds, like decisions a full buffer refused.
-    fn write(&mut self, batch: Vec<Pending>) -> Result<(), String> {
-        let full = self.shared.lost.swap(0, Ordering::Relaxed);
+    fn write(&mut self, batch: Vec<Pending>, full: u64) -> Result<(), String> {
         let mut error: Option<String> = None;
         for chunk in batch.chunks(self.settings.batch) {
             let rows: Vec<NewDecision> = chunk.iter().map(NewDecision::of).collect();
@@ -414,7 +424,9 @@ impl Writer {
                 continue;
             };
             let mut failed: Vec<&Pending> = Vec::new();
-            if self.alive() {
+            // Row by row only where a row may be at fault: a lock or a timeout would make
+            // each row wait as long as the chunk did.
+            if !transient(&e) && self.alive() {
                 for (row, pending) in rows.iter().zip(chunk) {
                     if self.insert_rows(std::slice::from_ref(row)).is_err() {
                         failed.push(pending);
@@ -475,23 +487,40 @@ impl Writer {
                 .naive_utc()
                 .checked_sub_signed(chrono::Duration::days(days as i64));
             if let Some(oldest_kept) = oldest_kept {
+                // In the time index's order, so that the index finds them (by id, SQLite
+                // read the whole table).
                 self.delete_while(|conn| {
                     decisions::table
                         .filter(decisions::decided_at.lt(oldest_kept))
                         .select(decisions::id)
-                        .order(decisions::id)
+                        .order(decisions::decided_at)
                         .limit(PRUNE_CHUNK)
                         .load::<i64>(conn)
                 })?;
             }
         }
+        let max_rows = i64::try_from(max_rows).unwrap_or(i64::MAX);
         if max_rows > 0 {
             let conn = self.connection()?;
+            // Ids span no more than the limit: nothing to count (the offset below reads
+            // that many index entries).
+            let (low, high): (Option<i64>, Option<i64>) = decisions::table
+                .select((
+                    diesel::dsl::min(decisions::id),
+                    diesel::dsl::max(decisions::id),
+                ))
+                .first(conn)
+                .map_err(|e| e.to_string())?;
+            if let (Some(low), Some(high)) = (low, high) {
+                if high.saturating_sub(low) < max_rows {
+                    return Ok(());
+                }
+            }
             // The newest row beyond the limit: it and everything older go.
             let beyond: Option<i64> = decisions::table
                 .select(decisions::id)
                 .order(decisions::id.desc())
-                .offset(max_rows as i64)
+                .offset(max_rows)
                 .limit(1)
                 .first(conn)
                 .optional()
@@ -529,6 +558,21 @@ impl Writer {
             }
         }
     }
+}
+
+/// Whether a failed write failed for a reason no single row caused (a lock, a timeout).
+fn transient(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    [
+        "locked",
+        "lock wait",
+        "deadlock",
+        "timeout",
+        "timed out",
+        "busy",
+    ]
+    .iter()
+    .any(|w| e.contains(w))
 }
 
 /// The first line of an error, at most 300 characters.

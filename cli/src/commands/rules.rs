@@ -449,13 +449,25 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `text` with control characters escaped (`\n`, `\u{1b}`, …).
+/// `text` with control characters (C0, C1) and bidirectional overrides escaped
+/// (`\u{1b}`, `\u{202e}`, …): what a terminal would act on or reorder.
 fn safe(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        text.escape_debug().to_string()
-    } else {
-        text.to_owned()
+    let risky = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(risky) {
+        return text.to_owned();
     }
+    text.chars()
+        .map(|c| {
+            if risky(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Prints decisions (as [`rowguard::decisions::DecisionEntry::to_json`] shapes them, from
@@ -501,7 +513,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
             text(&e["kind"]),
             text(&e["action"]),
             text(&e["model"]),
-            e["subject"]
+            safe(&e["subject"].to_string())
         );
         let rules: Vec<String> = e["rules"]
             .as_array()

@@ -14,6 +14,9 @@ CREATE TABLE authorization_decisions (
     rules      MEDIUMTEXT NOT NULL,
     sampled    DOUBLE NOT NULL,
     count      BIGINT NOT NULL
-);
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 CREATE INDEX authorization_decisions_time ON authorization_decisions (decided_at);
 CREATE INDEX authorization_decisions_model ON authorization_decisions (model, id);
+-- The rule history's table was created without a character set, so on a server whose
+-- default is latin1 a rule with other text could not be recorded (and so not be written).
+ALTER TABLE authorization_history CONVERT TO CHARACTER SET utf8mb4;

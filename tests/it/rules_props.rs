@@ -5,8 +5,9 @@
 //!
 //! The generators here serve `model_props` too. A fixed seed and case count run in every
 //! test run; `cargo xtask test` then runs both property tests again with a random seed that it
-//! prints. `ROWGUARD_PROPTEST_SEED=N` replays a seed, `ROWGUARD_PROPTEST_CASES=N` asks for
-//! more cases.
+//! prints, this one with 10,000 cases per backend (`ROWGUARD_DIFFERENTIAL_CASES`).
+//! `ROWGUARD_PROPTEST_SEED=N` replays a seed, `ROWGUARD_PROPTEST_CASES=N` asks for more cases;
+//! `cargo xtask differential` runs a million.
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -329,7 +330,11 @@ pub struct Run {
 
 impl Run {
     pub fn from_env(default_cases: u32) -> Self {
-        let cases = env_number("ROWGUARD_PROPTEST_CASES").map_or(default_cases, |n| n as u32);
+        Self::with_cases(env_number("ROWGUARD_PROPTEST_CASES").map_or(default_cases, |n| n as u32))
+    }
+
+    /// `cases` cases, seeded as [`Run::from_env`] says.
+    pub fn with_cases(cases: u32) -> Self {
         let seed = env_number("ROWGUARD_PROPTEST_SEED").unwrap_or(DEFAULT_SEED);
         let mut seed_bytes = [0u8; 32];
         for chunk in seed_bytes.chunks_mut(8) {
@@ -357,11 +362,17 @@ fn sql_and_memory_agree_on_random_rules(db: &TestDatabase) {
     samples::create_table(&mut conn);
     let conn = std::cell::RefCell::new(conn);
     let columns = samples::columns();
+    // `cargo xtask test` asks for 10,000 cases per backend, `cargo xtask differential` for
+    // a million; a plain `cargo test` runs the default.
     let Run {
         mut runner,
         seed,
         cases,
-    } = Run::from_env(DEFAULT_CASES);
+    } = match env_number("ROWGUARD_DIFFERENTIAL_CASES") {
+        Some(n) => Run::with_cases(u32::try_from(n).unwrap_or(u32::MAX)),
+        None => Run::from_env(DEFAULT_CASES),
+    };
+    let started = std::time::Instant::now();
     let strategy = (
         rows(),
         prop::collection::vec(document(), 1..=3),
@@ -408,4 +419,9 @@ fn sql_and_memory_agree_on_random_rules(db: &TestDatabase) {
     if let Err(e) = result {
         panic!("{} (seed {seed}, {cases} cases): {e}", db.backend());
     }
+    eprintln!(
+        "differential on {}: {cases} cases agreed (seed {seed}) in {:.1} s",
+        db.backend(),
+        started.elapsed().as_secs_f64()
+    );
 }

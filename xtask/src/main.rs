@@ -26,6 +26,8 @@ enum Command {
     Test(commands::test::Args),
     /// rowguard serve under a bounded load on loopback: latencies, and exact output delivery.
     LoadTest(commands::load_test::Args),
+    /// The SQL = memory differential property test at scale (a million cases by default).
+    Differential(commands::differential::Args),
     #[command(flatten)]
     Rowguard(rowguard_cli::Command),
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args, &cli.global),
         Command::Test(args) => commands::test::run(args),
         Command::LoadTest(args) => commands::load_test::run(args),
+        Command::Differential(args) => commands::differential::run(args),
         Command::Rowguard(command) => rowguard_cli::run(command, &cli.global, Cli::command),
     };
     rowguard_cli::finish(result)

@@ -9,7 +9,8 @@
 //!   `chromium` and `chromium-driver`: without them those tests are skipped the same way,
 //!   and under `CI=true` the run fails.
 //! - The differential property tests then run again with a random seed, printed first so
-//!   that a failure can be replayed with `ROWGUARD_PROPTEST_SEED` (a replay skips this pass).
+//!   that a failure can be replayed with `ROWGUARD_PROPTEST_SEED` (a replay skips this pass);
+//!   the SQL = memory one with 10,000 cases per backend.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, ExitCode};
@@ -173,7 +174,13 @@ fn random_seed_properties(
         cmd.args(["--features", &features.join(",")]);
     }
     cmd.env("ROWGUARD_PROPTEST_SEED", seed.to_string());
-    cmd.args(["--", "_props::"]);
+    // The SQL = memory differential at scale: about 30 s per backend, the backends in
+    // parallel (BENCHMARKS.md has the measured cost).
+    cmd.env(
+        "ROWGUARD_DIFFERENTIAL_CASES",
+        super::differential::CI_CASES.to_string(),
+    );
+    cmd.args(["--", "_props::", "--nocapture"]);
     for skip in skips {
         cmd.args(["--skip", skip]);
     }

@@ -573,8 +573,24 @@ pub(crate) struct HistoryParams {
     limit: Option<usize>,
 }
 
-/// Most history entries one answer holds.
+/// Most history entries (or decisions) one answer holds.
 const MAX_HISTORY: usize = 1000;
+
+/// The `limit` (default 100, at most [`MAX_HISTORY`]) and `since` of a listing of recorded
+/// entries, checked: the history's and the decision log's alike.
+fn page(
+    limit: Option<usize>,
+    since: Option<&str>,
+) -> Result<(usize, Option<chrono::NaiveDateTime>), ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_HISTORY).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "\"limit\" must be from 1 to {MAX_HISTORY}"
+        )));
+    }
+    let since = since.map(|t| instant("since", t)).transpose()?;
+    Ok((limit, since))
+}
 
 /// `GET /api/rules/history?model&since&limit`: the recorded changes of the rule tables,
 /// newest first (as `rules history --json` prints them).
@@ -583,17 +599,7 @@ pub(crate) async fn history(
     caller: Caller,
     Params(q): Params<HistoryParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_HISTORY).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "\"limit\" must be from 1 to {MAX_HISTORY}"
-        )));
-    }
-    let since = q
-        .since
-        .as_deref()
-        .map(|t| instant("since", t))
-        .transpose()?;
+    let (limit, since) = page(q.limit, q.since.as_deref())?;
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, READ)?;
@@ -638,17 +644,7 @@ pub(crate) async fn decisions(
     caller: Caller,
     Params(q): Params<DecisionParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_HISTORY).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "\"limit\" must be from 1 to {MAX_HISTORY}"
-        )));
-    }
-    let since = q
-        .since
-        .as_deref()
-        .map(|t| instant("since", t))
-        .transpose()?;
+    let (limit, since) = page(q.limit, q.since.as_deref())?;
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, DECISIONS)?;

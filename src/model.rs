@@ -499,10 +499,18 @@ macro_rules! __model_queries {
                 conn: &mut $conn,
                 filter: $crate::rules::SqlFilter,
             ) -> $crate::__diesel::QueryResult<usize> {
-                use $crate::__diesel::prelude::*;
-                $crate::__diesel::update($table::table.filter(filter))
-                    .set(self)
-                    .execute(conn)
+                // The changeset must be the table's, as `diesel::update(table).set(row)` checks.
+                fn changeset<T>(row: T) -> T::Changeset
+                where
+                    T: $crate::__diesel::AsChangeset<Target = $table::table>,
+                {
+                    row.as_changeset()
+                }
+                let from = $crate::__diesel::QuerySource::from_clause(&$table::table);
+                $crate::__diesel::RunQueryDsl::execute(
+                    $crate::db::KeptUpdate::new(from, changeset(self), filter),
+                    conn,
+                )
             }
 
             fn unguarded_delete(

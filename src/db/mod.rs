@@ -5,6 +5,7 @@
 mod any;
 mod connection;
 mod guard_connection;
+mod kept;
 mod migrate;
 mod pool;
 mod url;
@@ -16,6 +17,7 @@ pub use self::guard_connection::{
     GuardConnection, StoreConnection,
 };
 pub(crate) use self::guard_connection::{on_backend, write_transaction};
+pub use self::kept::KeptUpdate;
 pub use self::migrate::{
     migration_status, pending_migrations, revert_all_migrations, revert_last_migration,
     run_pending_migrations,

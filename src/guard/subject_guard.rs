@@ -1098,11 +1098,11 @@ fn writing<C: GuardConnection>(conn: &mut C) -> Result<(), Error> {
 
 /// `rule` AND `extra` (if any), as SQL on `M`'s table.
 fn restrict<M: Authorizable>(rule: &Arc<Filter>, extra: Option<Filter>) -> SqlFilter {
-    let filter = match extra {
-        Some(extra) => Arc::new(Filter::And(vec![(**rule).clone(), extra]).simplify()),
-        None => rule.clone(),
-    };
-    SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), filter)
+    let sql = SqlFilter::from_arc(Some(Cow::Borrowed(M::TABLE)), rule.clone());
+    match extra {
+        Some(extra) => sql.and(extra),
+        None => sql,
+    }
 }
 
 fn key_filter<M: Authorizable>(key: &Value) -> Filter {

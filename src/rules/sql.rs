@@ -218,6 +218,9 @@ dialect!(
 pub struct SqlFilter {
     table: Option<Cow<'static, str>>,
     filter: Arc<Filter>,
+    /// A condition ANDed to `filter` (a guarded write's key, an application's search),
+    /// kept apart so that adding it never copies the cached rule.
+    also: Option<Arc<Filter>>,
     /// On SQLite, name related tables `main.t` (inside a CTE that shadows a table's name,
     /// where `t` would mean the CTE).
     in_main: bool,
@@ -231,6 +234,7 @@ impl SqlFilter {
         Self {
             table: table.map(|t| Cow::Owned(t.to_owned())),
             filter: Arc::new(filter),
+            also: None,
             in_main: false,
         }
     }
@@ -241,8 +245,21 @@ impl SqlFilter {
         Self {
             table,
             filter,
+            also: None,
             in_main: false,
         }
+    }
+
+    /// This filter AND `also`, rendered `(filter AND also)` (just `also` when the filter is
+    /// `true`). Unlike building `Filter::And`, the shared filter is not copied.
+    pub(crate) fn and(mut self, also: Filter) -> Self {
+        let also = match self.also.take() {
+            Some(before) => Filter::And(vec![(*before).clone(), also]),
+            None => also,
+        };
+        // An empty `And`/`Or` in an application's search renders as TRUE/FALSE, not `()`.
+        self.also = Some(Arc::new(also.simplify()));
+        self
     }
 
     /// The same filter with related tables named in SQLite's `main` schema (other backends
@@ -252,9 +269,13 @@ impl SqlFilter {
         self
     }
 
-    /// The filter rendered.
-    pub fn filter(&self) -> &Filter {
-        &self.filter
+    /// The whole condition rendered: the filter, AND what was added to it (a guarded
+    /// write's key, an application's search). Borrowed when nothing was added.
+    pub fn filter(&self) -> Cow<'_, Filter> {
+        match &self.also {
+            None => Cow::Borrowed(&self.filter),
+            Some(also) => Cow::Owned(Filter::And(vec![(*self.filter).clone(), (**also).clone()])),
+        }
     }
 
     /// The SQL as `backend` gets it, with the bind values after it (for explanations and
@@ -277,7 +298,7 @@ impl SqlFilter {
             #[cfg(feature = "mysql")]
             Backend::Mysql => diesel::debug_query::<diesel::mysql::Mysql, _>(self).to_string(),
             #[cfg(not(feature = "mysql"))]
-            Backend::Mysql => self.filter.to_string(),
+            Backend::Mysql => self.filter().to_string(),
         }
     }
 }
@@ -285,7 +306,19 @@ impl SqlFilter {
 impl<DB: Dialect> QueryFragment<DB> for SqlFilter {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let main = self.in_main && DB::BACKEND == Backend::Sqlite;
-        render(&self.filter, self.table.as_deref(), 0, main, &mut out)
+        let table = self.table.as_deref();
+        match (&*self.filter, &self.also) {
+            (filter, None) => render(filter, table, 0, main, &mut out),
+            (Filter::True, Some(also)) => render(also, table, 0, main, &mut out),
+            (filter, Some(also)) => {
+                out.push_sql("(");
+                render(filter, table, 0, main, &mut out)?;
+                out.push_sql(" AND ");
+                render(also, table, 0, main, &mut out)?;
+                out.push_sql(")");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ rowguard::backend_tests!(
     permitted_keys_and_why_follow_the_rules,
     an_immutable_model_is_never_updated_or_deleted,
     writes_run_only_the_statements_they_need,
+    a_guarded_update_is_kept_prepared_and_writes_only_its_row,
 );
 
 /// Another Rust type for the `contacts` table, with `Contact`'s fields, and `From<Contact>`.
@@ -652,4 +653,92 @@ fn writes_run_only_the_statements_they_need(db: &TestDatabase) {
         }
     }
     assert!(conclusive, "other tests kept writing");
+}
+
+/// The UPDATE statements a connection runs and the ones it keeps prepared (Diesel's cache).
+#[derive(Default)]
+struct Updates {
+    kept: Vec<String>,
+    run: usize,
+}
+
+struct WatchUpdates(std::sync::Arc<std::sync::Mutex<Updates>>);
+
+impl diesel::connection::Instrumentation for WatchUpdates {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent as E;
+        let mut seen = self.0.lock().unwrap();
+        match event {
+            E::CacheQuery { sql, .. } if sql.starts_with("UPDATE") => {
+                seen.kept.push(sql.to_owned())
+            }
+            E::StartQuery { query, .. } if query.to_string().starts_with("UPDATE") => seen.run += 1,
+            _ => {}
+        }
+    }
+}
+
+/// A guarded update runs as a statement the connection keeps (Diesel's own UPDATE is
+/// prepared anew each time), keyed by its SQL: the key limits it to its row under any rule,
+/// and a rule whose statement changes with the subject (an `IN` list past 64 values, one
+/// statement per length on SQLite and MySQL) is not kept.
+fn a_guarded_update_is_kept_prepared_and_writes_only_its_row(db: &TestDatabase) {
+    let (pool, auth) = setup(
+        db,
+        Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        },
+    );
+    let mut c = pool.get().unwrap();
+    let everything = |c: &mut AnyConnection| -> Vec<Contact> {
+        contacts::table.order(contacts::id).load(c).unwrap()
+    };
+    // "*": the statement's WHERE is only the key.
+    rule(&mut c, &auth, "agent", r#"{"read":"*","update":"*"}"#);
+    let guard = auth.guard(role("agent"));
+    let before = everything(&mut c);
+    let mut row = before[0].clone();
+    row.name = "kept".into();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Updates::default()));
+    c.set_instrumentation(WatchUpdates(seen.clone()));
+    guard.update(&mut c, &row).unwrap();
+    row.score += 1;
+    guard.update(&mut c, &row).unwrap();
+    let after = everything(&mut c);
+    assert_eq!(after[0], row);
+    assert_eq!(after[1..], before[1..], "only the keyed row changed");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.run, 2);
+        assert_eq!(
+            seen.kept.len(),
+            1,
+            "kept once, then reused: {:?}",
+            seen.kept
+        );
+        assert!(seen.kept[0].contains("WHERE"), "{}", seen.kept[0]);
+    }
+
+    // A list of 100 ids: one array on PostgreSQL (kept), 100 binds elsewhere (not kept).
+    let ids = (1..=100)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(";");
+    rule(
+        &mut c,
+        &auth,
+        "agent",
+        &format!(r#"{{"read":"*","update":{{"search":{{"id":"={ids}"}}}}}}"#),
+    );
+    *seen.lock().unwrap() = Updates::default();
+    row.score += 1;
+    guard.update(&mut c, &row).unwrap();
+    row.score += 1;
+    guard.update(&mut c, &row).unwrap();
+    assert_eq!(stored(&mut c, row.id).unwrap(), row);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.run, 2);
+    let expected = usize::from(db.backend() == rowguard::Backend::Postgres);
+    assert_eq!(seen.kept.len(), expected, "{:?}", seen.kept);
 }

@@ -663,40 +663,14 @@ impl std::fmt::Display for Paired {
 
 fn paired_ratio<C: ?Sized>(
     conn: &mut C,
-    mut contender: impl FnMut(&mut C),
-    mut baseline: impl FnMut(&mut C),
+    contender: impl FnMut(&mut C),
+    baseline: impl FnMut(&mut C),
 ) -> Paired {
-    let budget = Duration::from_millis(if quick() { 100 } else { 4_000 });
-    for _ in 0..3 {
-        contender(conn);
-        baseline(conn);
-    }
-    let mut ratios: Vec<f64> = Vec::new();
-    let start = Instant::now();
-    while (start.elapsed() < budget || ratios.len() < 11) && ratios.len() < 20_000 {
-        let mut time = |run: &mut dyn FnMut(&mut C)| {
-            let t = Instant::now();
-            run(conn);
-            t.elapsed().as_secs_f64()
-        };
-        let (c, b) = if ratios.len() % 2 == 0 {
-            let c = time(&mut contender);
-            (c, time(&mut baseline))
-        } else {
-            let b = time(&mut baseline);
-            (time(&mut contender), b)
-        };
-        ratios.push(c / b);
-    }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
-    Paired {
-        median: at(0.5),
-        low: at(0.25),
-        high: at(0.75),
-        pairs: ratios.len(),
-    }
+    paired_ratio_reset(conn, PAIRED_BUDGET, |_| {}, contender, baseline)
 }
+
+/// How long [`paired_ratio`] measures a case (`-- --test`: 100 ms).
+const PAIRED_BUDGET: Duration = Duration::from_secs(4);
 
 /// A MySQL/MariaDB session status counter.
 struct Status(i64);
@@ -716,12 +690,151 @@ fn statements_prepared(conn: &mut AnyConnection) -> i64 {
         .0
 }
 
-/// W7: authorized UPDATE vs the plain Diesel UPDATE of the same row.
+/// What one write costs the connection: statements run, statements prepared anew (SQLite's
+/// parse, PostgreSQL's parse and plan, MySQL's prepare round trip) and round trips.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WriteCost {
+    statements: f64,
+    prepares: f64,
+    round_trips: f64,
+}
+
+impl std::fmt::Display for WriteCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} statement(s), {} prepared anew, {} round trip(s)",
+            self.statements, self.prepares, self.round_trips
+        )
+    }
+}
+
+/// Counts what `write` costs per call, over 20 calls after a warm-up. Statements are counted
+/// by Diesel's instrumentation. Prepares: on MySQL/MariaDB the server's own counter
+/// (`Com_stmt_prepare`); on SQLite and PostgreSQL a statement Diesel keeps is cached on its
+/// first run (Diesel reports that) and never prepared again, and every other statement is
+/// prepared on each run. Round trips: none on SQLite (in process); on PostgreSQL one per
+/// statement (a kept statement is executed by name, any other is sent with its parameters);
+/// on MySQL/MariaDB one per execution and one per prepare (the close has no answer).
+fn write_cost(
+    backend: Backend,
+    conn: &mut AnyConnection,
+    write: &mut dyn FnMut(&mut AnyConnection),
+) -> WriteCost {
+    #[derive(Default)]
+    struct Counts {
+        started: usize,
+        cached: usize,
+    }
+    struct Count(Arc<std::sync::Mutex<Counts>>);
+    impl Instrumentation for Count {
+        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+            let Ok(mut counts) = self.0.lock() else {
+                return;
+            };
+            match event {
+                InstrumentationEvent::StartQuery { .. } => counts.started += 1,
+                InstrumentationEvent::CacheQuery { .. } => counts.cached += 1,
+                _ => {}
+            }
+        }
+    }
+    let counts = Arc::new(std::sync::Mutex::new(Counts::default()));
+    conn.set_instrumentation(Count(counts.clone()));
+    // The first run on this connection caches what Diesel keeps.
+    write(conn);
+    let first = std::mem::take(&mut *counts.lock().expect("counts"));
+    let prepared_before = (backend == Backend::Mysql).then(|| statements_prepared(conn));
+    let calls = 20;
+    let started_before = counts.lock().expect("counts").started;
+    for _ in 0..calls {
+        write(conn);
+    }
+    let statements =
+        (counts.lock().expect("counts").started - started_before) as f64 / calls as f64;
+    let per_call = |n: i64| n as f64 / calls as f64;
+    let prepares = match prepared_before {
+        // The status query itself is one prepare.
+        Some(before) => per_call(statements_prepared(conn) - before - 1),
+        None => (first.started - first.cached) as f64,
+    };
+    let round_trips = match backend {
+        Backend::Sqlite => 0.0,
+        Backend::Postgres => statements,
+        Backend::Mysql => statements + prepares,
+    };
+    conn.set_instrumentation(CountQueries(Arc::new(AtomicUsize::new(0))));
+    WriteCost {
+        statements,
+        prepares,
+        round_trips,
+    }
+}
+
+/// [`paired_ratio`] for a write that needs the database put back between runs (a deleted
+/// row re-inserted, an inserted one deleted): `reset` runs before each timed call, untimed.
+fn paired_ratio_reset<C: ?Sized>(
+    conn: &mut C,
+    budget: Duration,
+    mut reset: impl FnMut(&mut C),
+    mut contender: impl FnMut(&mut C),
+    mut baseline: impl FnMut(&mut C),
+) -> Paired {
+    let budget = if quick() {
+        Duration::from_millis(100)
+    } else {
+        budget
+    };
+    let mut ratios: Vec<f64> = Vec::new();
+    let start = Instant::now();
+    let mut time = |conn: &mut C, run: &mut dyn FnMut(&mut C)| {
+        reset(conn);
+        let t = Instant::now();
+        run(conn);
+        t.elapsed().as_secs_f64()
+    };
+    for _ in 0..3 {
+        time(conn, &mut contender);
+        time(conn, &mut baseline);
+    }
+    // At least 400 pairs (a slow case gets up to 15 budgets for them): enough for the
+    // interquartile range to tell 2 % apart.
+    let least = if quick() { 11 } else { 400 };
+    while (start.elapsed() < budget || ratios.len() < least)
+        && start.elapsed() < budget * 15
+        && ratios.len() < 20_000
+    {
+        let (c, b) = if ratios.len() % 2 == 0 {
+            let c = time(conn, &mut contender);
+            (c, time(conn, &mut baseline))
+        } else {
+            let b = time(conn, &mut baseline);
+            (time(conn, &mut contender), b)
+        };
+        ratios.push(c / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    Paired {
+        median: at(0.5),
+        low: at(0.25),
+        high: at(0.75),
+        pairs: ratios.len(),
+    }
+}
+
+/// W7: guarded writes vs the plain Diesel write of the same row: UPDATE, DELETE, and INSERT
+/// under a create rule with a search. Each prints what a write costs the connection
+/// (statements, prepares, round trips) and a paired ratio; criterion times each.
 fn w7_update(c: &mut Criterion) {
     if !wanted(&[
         "W7 update one row",
-        "plain diesel update",
+        "W7 delete one row",
+        "W7 insert one row",
+        "plain diesel",
         "rowguard update",
+        "rowguard delete",
+        "rowguard insert",
     ]) {
         return;
     }
@@ -739,7 +852,9 @@ fn w7_update(c: &mut Criterion) {
             "roles",
             "r",
             "contacts",
-            r#"{"read":"*","update":{"search":{"owner_id":"=$subject.id"}}}"#,
+            r#"{"read":"*","create":{"search":{"owner_id":"=$subject.id"}},
+                "update":{"search":{"owner_id":"=$subject.id"}},
+                "delete":{"search":{"owner_id":"=$subject.id"}}}"#,
         )
         .expect("rule");
         auth.invalidate();
@@ -763,33 +878,54 @@ fn w7_update(c: &mut Criterion) {
         let mut changed = theirs.clone();
         changed.score = -1;
         assert!(guard.update(&mut conn, &changed).is_err());
+        assert!(guard.delete::<Contact>(&mut conn, theirs.id).is_err());
         let after: Contact = contacts::table.find(8i64).first(&mut conn).expect("row");
         assert_eq!(after, theirs, "a denied write changes nothing");
-        if backend == Backend::Mysql {
-            // A statement Diesel does not keep is prepared anew on every call: a round trip.
-            let prepared = |conn: &mut AnyConnection, write: &mut dyn FnMut(&mut AnyConnection)| {
-                statements_prepared(conn);
-                let before = statements_prepared(conn);
-                for _ in 0..20 {
-                    write(conn);
-                }
-                statements_prepared(conn) - before - 1
-            };
-            let plain = prepared(&mut conn, &mut |c| {
-                diesel::update(contacts::table.find(mine.id))
-                    .set(&mine)
-                    .execute(c)
-                    .expect("update");
-            });
-            let ours = prepared(&mut conn, &mut |c| guard.update(c, &mine).expect("update"));
-            eprintln!(
-                "W7 {backend}: statements prepared by 20 updates: plain {plain}, rowguard {ours}"
-            );
-            assert!(
-                ours <= plain,
-                "rowguard prepares no more statements than plain Diesel"
-            );
+        let mut foreign = mine.clone();
+        (foreign.id, foreign.owner_id) = (5_000, 8);
+        assert!(guard.insert(&mut conn, &foreign).is_err());
+        assert_eq!(
+            contacts::table
+                .find(5_000i64)
+                .count()
+                .get_result::<i64>(&mut conn)
+                .expect("count"),
+            0,
+            "a denied insert writes nothing"
+        );
+
+        // What each write costs the connection, rowguard and plain Diesel alike.
+        let mut row = mine.clone();
+        let mut plain_update = |c: &mut AnyConnection| {
+            row.score += 1;
+            diesel::update(contacts::table.find(row.id))
+                .set(&row)
+                .execute(c)
+                .expect("update");
+        };
+        let mut guarded_update = |c: &mut AnyConnection| {
+            mine.score += 1;
+            guard.update(c, &mine).expect("update");
+        };
+        let fresh = |db: &TestDatabase| db.connect().expect("connect");
+        let costs = [
+            (
+                "update, rowguard",
+                write_cost(backend, &mut fresh(&db), &mut guarded_update),
+            ),
+            (
+                "update, plain diesel",
+                write_cost(backend, &mut fresh(&db), &mut plain_update),
+            ),
+        ];
+        for (what, cost) in costs {
+            eprintln!("W7 {backend}: one {what}: {cost}");
         }
+        assert!(
+            costs[0].1.statements <= costs[1].1.statements
+                && costs[0].1.round_trips <= costs[1].1.round_trips,
+            "a guarded update costs no more statements or round trips than plain Diesel's"
+        );
 
         let (mut a, mut b) = (mine.clone(), mine.clone());
         let paired = paired_ratio(
@@ -823,6 +959,127 @@ fn w7_update(c: &mut Criterion) {
                 guard.update(&mut conn, &mine).expect("update")
             })
         });
+        group.finish();
+
+        // DELETE: the row is put back (untimed) before each delete.
+        let restore = |c: &mut AnyConnection| {
+            diesel::insert_into(contacts::table)
+                .values(&mine)
+                .execute(c)
+                .expect("restore");
+        };
+        let guarded_delete = |c: &mut AnyConnection| {
+            guard.delete::<Contact>(c, mine.id).expect("delete");
+        };
+        let plain_delete = |c: &mut AnyConnection| {
+            let n = diesel::delete(contacts::table.find(mine.id))
+                .execute(c)
+                .expect("delete");
+            assert_eq!(n, 1);
+        };
+        diesel::delete(contacts::table.find(mine.id))
+            .execute(&mut conn)
+            .expect("delete");
+        let cost = |write: &dyn Fn(&mut AnyConnection)| {
+            let mut c = fresh(&db);
+            write_cost(backend, &mut c, &mut |c| {
+                restore(c);
+                write(c);
+            })
+        };
+        let (ours, plain) = (cost(&guarded_delete), cost(&plain_delete));
+        // The restore's INSERT is one statement of each call.
+        eprintln!("W7 {backend}: one delete, rowguard (+ the restoring insert): {ours}");
+        eprintln!("W7 {backend}: one delete, plain diesel (+ the restoring insert): {plain}");
+        assert!(ours.statements <= plain.statements && ours.round_trips <= plain.round_trips);
+        let paired = paired_ratio_reset(
+            &mut conn,
+            PAIRED_BUDGET,
+            restore,
+            guarded_delete,
+            plain_delete,
+        );
+        eprintln!("W7 paired {backend}: rowguard / plain diesel delete {paired}");
+        let mut group = c.benchmark_group(format!("W7 delete one row/{backend}"));
+        for (name, delete) in [
+            (
+                "plain diesel delete",
+                &plain_delete as &dyn Fn(&mut AnyConnection),
+            ),
+            ("rowguard delete", &guarded_delete),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        restore(&mut conn);
+                        let t = Instant::now();
+                        delete(&mut conn);
+                        spent += t.elapsed();
+                    }
+                    spent
+                })
+            });
+        }
+        group.finish();
+        restore(&mut conn);
+
+        // INSERT under `create: {"search": {"owner_id": "=$subject.id"}}`: a new row,
+        // removed (untimed) before each insert.
+        let mut new = mine.clone();
+        new.id = 9_000;
+        let remove = |c: &mut AnyConnection| {
+            diesel::delete(contacts::table.find(new.id))
+                .execute(c)
+                .expect("remove");
+        };
+        let guarded_insert = |c: &mut AnyConnection| guard.insert(c, &new).expect("insert");
+        let plain_insert = |c: &mut AnyConnection| {
+            diesel::insert_into(contacts::table)
+                .values(&new)
+                .execute(c)
+                .expect("insert");
+        };
+        let cost = |write: &dyn Fn(&mut AnyConnection)| {
+            let mut c = fresh(&db);
+            write_cost(backend, &mut c, &mut |c| {
+                remove(c);
+                write(c);
+            })
+        };
+        let (ours, plain) = (cost(&guarded_insert), cost(&plain_insert));
+        eprintln!("W7 {backend}: one insert, rowguard (+ the removing delete): {ours}");
+        eprintln!("W7 {backend}: one insert, plain diesel (+ the removing delete): {plain}");
+        assert!(ours.statements <= plain.statements && ours.round_trips <= plain.round_trips);
+        let paired = paired_ratio_reset(
+            &mut conn,
+            PAIRED_BUDGET,
+            remove,
+            guarded_insert,
+            plain_insert,
+        );
+        eprintln!("W7 paired {backend}: rowguard / plain diesel insert {paired}");
+        let mut group = c.benchmark_group(format!("W7 insert one row/{backend}"));
+        for (name, insert) in [
+            (
+                "plain diesel insert",
+                &plain_insert as &dyn Fn(&mut AnyConnection),
+            ),
+            ("rowguard insert", &guarded_insert),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        remove(&mut conn);
+                        let t = Instant::now();
+                        insert(&mut conn);
+                        spent += t.elapsed();
+                    }
+                    spent
+                })
+            });
+        }
         group.finish();
     }
 }
@@ -893,6 +1150,30 @@ fn w1_rls(c: &mut Criterion) {
     a.sort_by_key(|c| c.id);
     b.sort_by_key(|c| c.id);
     assert_eq!(a, b, "RLS and rowguard select the same rows");
+    let hand = |c: &mut AnyConnection| {
+        contacts::table
+            .filter(contacts::owner_id.eq_any(vec![1i64, 2, 3]))
+            .load::<Contact>(c)
+            .expect("hand")
+    };
+    // Paired, with a sample large enough to tell 2 % apart (20 s a pair of contenders).
+    let long = Duration::from_secs(20);
+    let paired = paired_ratio_reset(
+        &mut conn,
+        long,
+        |_| {},
+        |c| drop(ours(c)),
+        |c| drop(hand(c)),
+    );
+    eprintln!("W1 3 owners paired PostgreSQL: rowguard / hand-written {paired}");
+    let paired = paired_ratio_reset(
+        &mut conn,
+        long,
+        |_| {},
+        |c| drop(ours(c)),
+        |_| drop(deployed(&mut rls)),
+    );
+    eprintln!("W1 3 owners paired PostgreSQL: rowguard / RLS as deployed {paired}");
     let mut group = c.benchmark_group(format!("W1 read {n} rows, 3 owners/PostgreSQL"));
     group.bench_function("hand-written diesel", |bch| {
         bch.iter(|| {
@@ -1752,6 +2033,500 @@ fn w12_decision_log(c: &mut Criterion) {
     }
 }
 
+/// One request of W13's mix: three reads of the subject's rows and one update of one of them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Contender {
+    HandWritten,
+    Rowguard,
+    RlsDeployed,
+}
+
+impl Contender {
+    fn name(self) -> &'static str {
+        match self {
+            Contender::HandWritten => "hand-written diesel",
+            Contender::Rowguard => "rowguard",
+            Contender::RlsDeployed => "RLS as deployed",
+        }
+    }
+}
+
+/// W13: throughput under concurrency. 8 threads share a pool of 8 connections; each request
+/// reads the subject's rows three times and updates one of them; requests per second over a
+/// fixed time, for rowguard (a guard per request, as a service builds one), the same requests
+/// hand-written (the owner filter in each query) and, on PostgreSQL, row-level security as
+/// deployed (one transaction per request: BEGIN; SET LOCAL; the four statements; COMMIT).
+/// Rounds alternate the contenders so the machine's drift reaches each alike.
+fn w13_throughput(_c: &mut Criterion) {
+    if !wanted(&["W13 throughput"]) {
+        return;
+    }
+    const THREADS: usize = 8;
+    for backend in [Backend::Postgres, Backend::Mysql] {
+        let Some(db) = require(backend) else { continue };
+        let mut conn = db.connect().expect("connect");
+        let rows = if quick() { 10_000 } else { 200_000 };
+        app::fill_bulk(&mut conn, rows).expect("rows");
+        let options = || rowguard::PoolOptions {
+            max_size: THREADS as u32,
+            ..rowguard::PoolOptions::default()
+        };
+        let rls_pool = (backend == Backend::Postgres).then(|| {
+            conn.batch_execute(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rowguard_bench') THEN CREATE ROLE rowguard_bench LOGIN; END IF; END $$;
+                 GRANT SELECT, UPDATE ON contacts TO rowguard_bench;
+                 ALTER TABLE contacts ENABLE ROW LEVEL SECURITY;
+                 CREATE POLICY owner_rw ON contacts USING (owner_id = current_setting('rowguard.owner', true)::bigint);",
+            )
+            .expect("rls");
+            let url = db
+                .url()
+                .target()
+                .replacen("postgres://postgres@", "postgres://rowguard_bench@", 1);
+            let url = rowguard::DatabaseUrl::parse(&url).expect("url");
+            rowguard::connect_pool(&url, options()).expect("rls pool")
+        });
+        let pool = rowguard::connect_pool(db.url(), options()).expect("pool");
+        let auth = Authorizer::new(Config {
+            refresh_interval_ms: 600_000,
+            ..Config::default()
+        });
+        auth.register::<Contact>(&mut conn).expect("register");
+        store::put_rule(
+            &mut conn,
+            "roles",
+            "owner",
+            "contacts",
+            r#"{"read":{"search":{"owner_id":"=$subject.id"}},"update":{"search":{"owner_id":"=$subject.id"}}}"#,
+        )
+        .expect("rule");
+        auth.invalidate();
+        let subject = |owner: i64| {
+            Subject::new()
+                .with_set("roles", ["owner"])
+                .with_attribute("id", owner)
+        };
+
+        // One request; returns the rows it read (for the agreement check).
+        let request = |who: Contender, owner: i64| -> Vec<Contact> {
+            let read_and_update =
+                |c: &mut AnyConnection,
+                 read: &dyn Fn(&mut AnyConnection) -> Vec<Contact>,
+                 update: &dyn Fn(&mut AnyConnection, &Contact)| {
+                    let mut seen = Vec::new();
+                    for _ in 0..3 {
+                        seen = read(c);
+                    }
+                    let mut row = seen[0].clone();
+                    row.score += 1;
+                    update(c, &row);
+                    seen
+                };
+            match who {
+                Contender::HandWritten => {
+                    let mut c = pool.get().expect("checkout");
+                    read_and_update(
+                        &mut c,
+                        &|c| {
+                            contacts::table
+                                .filter(contacts::owner_id.eq(owner))
+                                .order(contacts::id)
+                                .load::<Contact>(c)
+                                .expect("read")
+                        },
+                        &|c, row| {
+                            let n = diesel::update(
+                                contacts::table
+                                    .find(row.id)
+                                    .filter(contacts::owner_id.eq(owner)),
+                            )
+                            .set(row)
+                            .execute(c)
+                            .expect("update");
+                            assert_eq!(n, 1);
+                        },
+                    )
+                }
+                Contender::Rowguard => {
+                    let guard = auth.guard(subject(owner));
+                    let mut c = pool.get().expect("checkout");
+                    read_and_update(
+                        &mut c,
+                        &|c| {
+                            guard
+                                .read::<Contact>(c)
+                                .expect("read")
+                                .order(contacts::id)
+                                .load::<Contact>(c)
+                                .expect("load")
+                        },
+                        &|c, row| guard.update(c, row).expect("update"),
+                    )
+                }
+                Contender::RlsDeployed => {
+                    let rls = rls_pool.as_ref().expect("RLS on PostgreSQL");
+                    let mut c = rls.get().expect("checkout");
+                    c.transaction(|c| {
+                        diesel::sql_query(format!("SET LOCAL rowguard.owner = '{owner}'"))
+                            .execute(c)?;
+                        Ok::<_, diesel::result::Error>(read_and_update(
+                            c,
+                            &|c| {
+                                contacts::table
+                                    .order(contacts::id)
+                                    .load::<Contact>(c)
+                                    .expect("read")
+                            },
+                            &|c, row| {
+                                let n = diesel::update(contacts::table.find(row.id))
+                                    .set(row)
+                                    .execute(c)
+                                    .expect("update");
+                                assert_eq!(n, 1);
+                            },
+                        ))
+                    })
+                    .expect("rls request")
+                }
+            }
+        };
+        let contenders: Vec<Contender> = if rls_pool.is_some() {
+            vec![
+                Contender::HandWritten,
+                Contender::Rowguard,
+                Contender::RlsDeployed,
+            ]
+        } else {
+            vec![Contender::HandWritten, Contender::Rowguard]
+        };
+        // Agreement: every contender reads the same rows for an owner.
+        let strip = |rows: Vec<Contact>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let expected = strip(request(Contender::HandWritten, 10));
+        // owner_id is the id modulo 100,000.
+        assert_eq!(expected.len() as i64, (rows / 100_000).max(1));
+        for &who in &contenders {
+            assert_eq!(strip(request(who, 10)), expected, "{}", who.name());
+        }
+
+        let seconds = if quick() { 0.2 } else { 5.0 };
+        let rounds = if quick() { 1 } else { 5 };
+        let run = |who: Contender| -> f64 {
+            let done = AtomicUsize::new(0);
+            let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+            std::thread::scope(|scope| {
+                for t in 0..THREADS {
+                    let (done, request) = (&done, &request);
+                    scope.spawn(move || {
+                        let owner = 10 + t as i64;
+                        while Instant::now() < deadline {
+                            black_box(request(who, owner));
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            done.load(Ordering::Relaxed) as f64 / seconds
+        };
+        let mut per_round: Vec<Vec<f64>> = Vec::new();
+        for round in 0..rounds {
+            let mut rates = vec![0.0; contenders.len()];
+            // A different contender first in each round.
+            for k in 0..contenders.len() {
+                let i = (round + k) % contenders.len();
+                rates[i] = run(contenders[i]);
+            }
+            per_round.push(rates);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (i, who) in contenders.iter().enumerate() {
+            let rate = median(per_round.iter().map(|r| r[i]).collect());
+            eprintln!(
+                "W13 throughput {backend}, {THREADS} threads, pool of {THREADS}: {}: {rate:.0} requests/s (median of {rounds} rounds of {seconds} s)",
+                who.name()
+            );
+        }
+        let ratio = |a: usize, b: usize| median(per_round.iter().map(|r| r[a] / r[b]).collect());
+        eprintln!(
+            "W13 throughput {backend}: rowguard / hand-written {:.3} (per round: {})",
+            ratio(1, 0),
+            per_round
+                .iter()
+                .map(|r| format!("{:.3}", r[1] / r[0]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if contenders.len() == 3 {
+            eprintln!(
+                "W13 throughput {backend}: rowguard / RLS as deployed {:.2} (per round: {})",
+                ratio(1, 2),
+                per_round
+                    .iter()
+                    .map(|r| format!("{:.2}", r[1] / r[2]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+}
+
+/// W14: cost curves, each against its hand-written baseline in the same group, for
+/// `scripts/bench_charts.py` to draw (criterion's estimates under `target/criterion/W14 …`):
+/// a read and an in-memory update check vs the subject's roles (1 → 1,000, SQLite); a read vs
+/// conditions ORed in one rule (1 → 100, SQLite); a read vs the length of an id list
+/// (1 → 100,000, PostgreSQL); a read of three owners' rows vs rows in the table
+/// (10k → 10M, PostgreSQL).
+fn w14_curves(c: &mut Criterion) {
+    if !wanted(&["W14 curve"]) {
+        return;
+    }
+    let quick_or = |full: Vec<i64>, small: Vec<i64>| if quick() { small } else { full };
+    let config = || Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    };
+    let tune = |group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>| {
+        group
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .sample_size(30);
+    };
+
+    // Roles and conditions: SQLite, 100,000 rows, one owner per row.
+    if let Some(db) = require(Backend::Sqlite) {
+        let mut conn = db.connect().expect("connect");
+        app::fill_bulk(&mut conn, 100_000).expect("rows");
+        let auth = Authorizer::new(config());
+        auth.register::<Contact>(&mut conn).expect("register");
+        let most = *quick_or(vec![1_000], vec![10]).last().expect("size");
+        conn.transaction(|conn| {
+            for i in 1..=most {
+                store::put_rule(
+                    conn,
+                    "roles",
+                    &format!("r{i}"),
+                    "contacts",
+                    &format!(
+                        r#"{{"read":{{"search":{{"owner_id":"={i}"}}}},"update":{{"search":{{"owner_id":"={i}"}}}}}}"#
+                    ),
+                )?;
+            }
+            Ok::<_, rowguard::Error>(())
+        })
+        .expect("rules");
+        auth.invalidate();
+        let sizes = quick_or(vec![1, 10, 100, 1_000], vec![1, 10]);
+        let mut read = c.benchmark_group("W14 curve roles, read/SQLite");
+        tune(&mut read);
+        for &n in &sizes {
+            let guard =
+                auth.guard(Subject::new().with_set("roles", (1..=n).map(|i| format!("r{i}"))));
+            let owners: Vec<i64> = (1..=n).collect();
+            let hand = |c: &mut AnyConnection| {
+                contacts::table
+                    .filter(contacts::owner_id.eq_any(&owners))
+                    .load::<Contact>(c)
+                    .expect("hand")
+            };
+            let ours = |c: &mut AnyConnection| {
+                guard
+                    .read::<Contact>(c)
+                    .expect("read")
+                    .load::<Contact>(c)
+                    .expect("load")
+            };
+            let (mut a, mut b) = (hand(&mut conn), ours(&mut conn));
+            a.sort_by_key(|r| r.id);
+            b.sort_by_key(|r| r.id);
+            assert_eq!(a, b, "{n} roles: the same rows");
+            assert_eq!(a.len() as i64, n);
+            read.bench_function(BenchmarkId::new("hand-written diesel", n), |bch| {
+                bch.iter(|| black_box(hand(&mut conn)))
+            });
+            read.bench_function(BenchmarkId::new("rowguard", n), |bch| {
+                bch.iter(|| black_box(ours(&mut conn)))
+            });
+        }
+        read.finish();
+        let mut check = c.benchmark_group("W14 curve roles, update check/in memory");
+        tune(&mut check);
+        let row: Contact = contacts::table.find(1i64).first(&mut conn).expect("row");
+        for &n in &sizes {
+            let guard =
+                auth.guard(Subject::new().with_set("roles", (1..=n).map(|i| format!("r{i}"))));
+            // Owned by the last role: the merged list is searched to its end.
+            let mut mine = row.clone();
+            mine.owner_id = n;
+            let owners: std::collections::HashSet<i64> = (1..=n).collect();
+            assert!(guard.can(&mut conn, Right::Update, &mine).expect("can"));
+            check.bench_function(
+                BenchmarkId::new("hand-written (HashSet of owners)", n),
+                |bch| bch.iter(|| black_box(owners.contains(&black_box(&mine).owner_id))),
+            );
+            check.bench_function(BenchmarkId::new("rowguard", n), |bch| {
+                bch.iter(|| {
+                    guard
+                        .can(&mut conn, Right::Update, black_box(&mine))
+                        .expect("can")
+                })
+            });
+        }
+        check.finish();
+
+        // Conditions ORed in one rule: N disjoint id ranges of one row each.
+        let mut group = c.benchmark_group("W14 curve conditions, read/SQLite");
+        tune(&mut group);
+        for n in quick_or(vec![1, 10, 100], vec![1, 10]) {
+            let starts: Vec<i64> = (0..n).map(|k| 1 + k * 97).collect();
+            let search = starts
+                .iter()
+                .map(|a| format!("<>{a};{a}"))
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let value = format!("c{n}");
+            store::put_rule(
+                &mut conn,
+                "roles",
+                &value,
+                "contacts",
+                &format!(r#"{{"read":{{"search":{{"id":"{search}"}}}}}}"#),
+            )
+            .expect("rule");
+            auth.invalidate();
+            let guard = auth.guard(Subject::new().with_set("roles", [value.as_str()]));
+            let hand = |c: &mut AnyConnection| {
+                let mut q = contacts::table
+                    .into_boxed()
+                    .filter(contacts::id.between(starts[0], starts[0]));
+                for &a in &starts[1..] {
+                    q = q.or_filter(contacts::id.between(a, a));
+                }
+                q.load::<Contact>(c).expect("hand")
+            };
+            let ours = |c: &mut AnyConnection| {
+                guard
+                    .read::<Contact>(c)
+                    .expect("read")
+                    .load::<Contact>(c)
+                    .expect("load")
+            };
+            let (mut a, mut b) = (hand(&mut conn), ours(&mut conn));
+            a.sort_by_key(|r| r.id);
+            b.sort_by_key(|r| r.id);
+            assert_eq!(a, b, "{n} conditions: the same rows");
+            assert_eq!(a.len() as i64, n);
+            group.bench_function(BenchmarkId::new("hand-written diesel", n), |bch| {
+                bch.iter(|| black_box(hand(&mut conn)))
+            });
+            group.bench_function(BenchmarkId::new("rowguard", n), |bch| {
+                bch.iter(|| black_box(ours(&mut conn)))
+            });
+        }
+        group.finish();
+    }
+
+    // Lists and rows: PostgreSQL.
+    let Some(db) = require(Backend::Postgres) else {
+        return;
+    };
+    let mut conn = db.connect().expect("connect");
+    let sizes = quick_or(vec![10_000, 100_000, 1_000_000, 10_000_000], vec![10_000]);
+    app::fill_bulk(&mut conn, sizes[0]).expect("rows");
+    let auth = Authorizer::new(config());
+    auth.register::<Contact>(&mut conn).expect("register");
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "three",
+        "contacts",
+        r#"{"read":{"search":{"owner_id":"=1;2;3"}}}"#,
+    )
+    .expect("rule");
+    auth.invalidate();
+    let guard = auth.guard(Subject::new().with_set("roles", ["three"]));
+    let mut group = c.benchmark_group("W14 curve table rows, read of 3 owners/PostgreSQL");
+    tune(&mut group);
+    let mut filled = sizes[0];
+    for &n in &sizes {
+        if n > filled {
+            conn.batch_execute(&format!(
+                "INSERT INTO contacts SELECT x, 'contact ' || x, NULL, 'open', 1, x % 100000, \
+                 (x % 100)::int, TIMESTAMP '2026-11-01 00:00:00' FROM generate_series({}, {n}) AS x; \
+                 ANALYZE contacts;",
+                filled + 1
+            ))
+            .expect("more rows");
+            filled = n;
+        }
+        let hand = |c: &mut AnyConnection| {
+            contacts::table
+                .filter(contacts::owner_id.eq_any([1i64, 2, 3]))
+                .load::<Contact>(c)
+                .expect("hand")
+        };
+        let ours = |c: &mut AnyConnection| {
+            guard
+                .read::<Contact>(c)
+                .expect("read")
+                .load::<Contact>(c)
+                .expect("load")
+        };
+        // owner_id is the id modulo 100,000.
+        assert_eq!(hand(&mut conn).len() as i64, 3 * (n / 100_000).max(1));
+        assert_eq!(hand(&mut conn).len(), ours(&mut conn).len(), "{n} rows");
+        group.bench_function(BenchmarkId::new("hand-written diesel", n), |bch| {
+            bch.iter(|| black_box(hand(&mut conn)))
+        });
+        group.bench_function(BenchmarkId::new("rowguard", n), |bch| {
+            bch.iter(|| black_box(ours(&mut conn)))
+        });
+    }
+    group.finish();
+
+    // On the largest table: an id list of the rule's length.
+    let mut group = c.benchmark_group("W14 curve list length, read/PostgreSQL");
+    tune(&mut group);
+    for n in quick_or(vec![1, 10, 100, 1_000, 10_000, 100_000], vec![1, 100]) {
+        let ids: Vec<i64> = (1..=n).collect();
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(";");
+        let value = format!("l{n}");
+        store::put_rule(
+            &mut conn,
+            "roles",
+            &value,
+            "contacts",
+            &format!(r#"{{"read":{{"search":{{"id":"={list}"}}}}}}"#),
+        )
+        .expect("rule");
+        auth.invalidate();
+        let guard = auth.guard(Subject::new().with_set("roles", [value.as_str()]));
+        let hand = |c: &mut AnyConnection| {
+            contacts::table
+                .filter(contacts::id.eq_any(&ids))
+                .load::<Contact>(c)
+                .expect("hand")
+        };
+        let ours = |c: &mut AnyConnection| {
+            guard
+                .read::<Contact>(c)
+                .expect("read")
+                .load::<Contact>(c)
+                .expect("load")
+        };
+        assert_eq!(hand(&mut conn).len() as i64, n, "list of {n}");
+        assert_eq!(hand(&mut conn).len(), ours(&mut conn).len(), "list of {n}");
+        group.bench_function(BenchmarkId::new("hand-written diesel", n), |bch| {
+            bch.iter(|| black_box(hand(&mut conn)))
+        });
+        group.bench_function(BenchmarkId::new("rowguard", n), |bch| {
+            bch.iter(|| black_box(ours(&mut conn)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     w1_matrix,
@@ -1765,6 +2540,8 @@ criterion_group!(
     w9_relations,
     w10_long_lists,
     w11_deny_and_columns,
-    w12_decision_log
+    w12_decision_log,
+    w13_throughput,
+    w14_curves
 );
 criterion_main!(benches);

@@ -109,22 +109,29 @@ def slug(group):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--criterion", default="target/criterion")
-    parser.add_argument("--out", default="docs/benchmarks")
+    parser.add_argument("--criterion", default="target/criterion",
+                        help="criterion's output directory (default: %(default)s)")
+    parser.add_argument("--out", default="docs/benchmarks",
+                        help="where the charts go, replacing files of the same name "
+                             "(default: %(default)s, the committed charts)")
     args = parser.parse_args()
     curves = load(pathlib.Path(args.criterion))
     if not curves:
         sys.exit(f"no W14 results under {args.criterion}: run "
                  "cargo bench --features mysql --bench compare -- 'W14 curve' first")
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        sys.exit(f"cannot write charts to {out}: {e.strerror}")
     for group in sorted(curves):
         series = curves[group]
         path = out / f"{slug(group)}.svg"
         path.write_text(svg(group, series))
         names = sorted(series)
         ours = next((n for n in names if n.startswith("rowguard")), None)
-        base = next((n for n in names if n != ours), None)
+        # The baseline is the hand-written contender (each W14 group has exactly one).
+        base = next((n for n in names if n.startswith("hand-written")), None)
         print(f"\n**{group}** ([chart]({path.as_posix()}))\n")
         print(f"| {axis(group)} | " + " | ".join(names) + " | rowguard ÷ baseline |")
         print("|---" * (len(names) + 2) + "|")
@@ -133,6 +140,7 @@ def main():
             ratio = (f"{series[ours][x] / series[base][x]:.2f}"
                      if ours and base and x in series[ours] and x in series[base] else "—")
             print(f"| {count(x)} | " + " | ".join(cells) + f" | {ratio} |")
+    print(f"\nwrote {len(curves)} chart(s) to {out}/", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -197,6 +197,20 @@ impl Browser {
         .to_owned()
     }
 
+    /// Waits until the first element matching `css` shows text containing `needle` (an
+    /// earlier text, such as an answer to a half-typed input, is waited past), and returns it.
+    pub fn wait_text_containing(&self, css: &str, needle: &str) -> String {
+        self.wait_for(
+            &format!("{css} to show {needle:?}"),
+            "const e = document.querySelector(arguments[0]); \
+             return e && e.innerText.includes(arguments[1]) ? e.innerText : null",
+            json!([css, needle]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     /// The text of the first element matching `css`, or `None`.
     pub fn text(&self, css: &str) -> Option<String> {
         self.run(

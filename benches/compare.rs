@@ -800,9 +800,11 @@ fn paired_ratio_reset<C: ?Sized>(
     // At least 400 pairs (a slow case gets up to 15 budgets for them): enough for the
     // interquartile range to tell 2 % apart.
     let least = if quick() { 11 } else { 400 };
-    while (start.elapsed() < budget || ratios.len() < least)
-        && start.elapsed() < budget * 15
-        && ratios.len() < 20_000
+    // Never fewer than 3 pairs: a slow warm-up may already have used the whole budget.
+    while ratios.len() < 3
+        || ((start.elapsed() < budget || ratios.len() < least)
+            && start.elapsed() < budget * 15
+            && ratios.len() < 20_000)
     {
         let (c, b) = if ratios.len() % 2 == 0 {
             let c = time(conn, &mut contender);

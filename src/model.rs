@@ -455,15 +455,68 @@ macro_rules! __relation_check {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __model_queries {
+    // `AnyConnection`: loads and writes run on the backend's own connection. Diesel's
+    // `MultiConnection` layer renders a statement's SQL again on each of its walks, which a
+    // statement keyed by its SQL text (every guarded one) pays on each call.
+    (any $model:ty => $table:ident ($pk:ident)) => {
+        impl $crate::ModelQueries<$crate::AnyConnection> for $model {
+            $crate::__model_queries!(@shared $crate::AnyConnection; $table ($pk));
+
+            fn unguarded_load(
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> $crate::__diesel::QueryResult<::std::vec::Vec<Self>> {
+                $crate::__on_native!(conn, c => <Self as $crate::ModelQueries<_>>::unguarded_load(c, filter))
+            }
+
+            fn unguarded_insert(
+                &self,
+                conn: &mut $crate::AnyConnection,
+            ) -> $crate::__diesel::QueryResult<usize> {
+                $crate::__on_native!(conn, c => $crate::ModelQueries::<_>::unguarded_insert(self, c))
+            }
+
+            fn unguarded_update(
+                &self,
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> $crate::__diesel::QueryResult<usize> {
+                $crate::__on_native!(conn, c => $crate::ModelQueries::<_>::unguarded_update(self, c, filter))
+            }
+
+            fn unguarded_delete(
+                conn: &mut $crate::AnyConnection,
+                filter: $crate::rules::SqlFilter,
+            ) -> $crate::__diesel::QueryResult<usize> {
+                $crate::__on_native!(conn, c => <Self as $crate::ModelQueries<_>>::unguarded_delete(c, filter))
+            }
+        }
+    };
+    // What every connection type's implementation shares: the boxed query and masked loads
+    // (their SQL is built for the connection's own backend, `MultiBackend` included).
+    (@shared $conn:ty; $table:ident ($pk:ident)) => {
+        type Query =
+            $table::BoxedQuery<'static, <$conn as $crate::__diesel::Connection>::Backend>;
+
+        fn unguarded_query(filter: $crate::rules::SqlFilter) -> Self::Query {
+            use $crate::__diesel::prelude::*;
+            $table::table.into_boxed().filter(filter)
+        }
+
+        fn unguarded_load_masked(
+            conn: &mut $conn,
+            mask: $crate::ReadMask,
+        ) -> $crate::__diesel::QueryResult<::std::vec::Vec<Self>> {
+            use $crate::__diesel::prelude::*;
+            $crate::__diesel::RunQueryDsl::load(
+                $crate::Masked::new(Some(mask), $table::table.order($table::$pk)),
+                conn,
+            )
+        }
+    };
     ($conn:ty; $model:ty => $table:ident ($pk:ident)) => {
         impl $crate::ModelQueries<$conn> for $model {
-            type Query =
-                $table::BoxedQuery<'static, <$conn as $crate::__diesel::Connection>::Backend>;
-
-            fn unguarded_query(filter: $crate::rules::SqlFilter) -> Self::Query {
-                use $crate::__diesel::prelude::*;
-                $table::table.into_boxed().filter(filter)
-            }
+            $crate::__model_queries!(@shared $conn; $table ($pk));
 
             fn unguarded_load(
                 conn: &mut $conn,
@@ -474,17 +527,6 @@ macro_rules! __model_queries {
                     .filter(filter)
                     .order($table::$pk)
                     .load::<Self>(conn)
-            }
-
-            fn unguarded_load_masked(
-                conn: &mut $conn,
-                mask: $crate::ReadMask,
-            ) -> $crate::__diesel::QueryResult<::std::vec::Vec<Self>> {
-                use $crate::__diesel::prelude::*;
-                $crate::__diesel::RunQueryDsl::load(
-                    $crate::Masked::new(Some(mask), $table::table.order($table::$pk)),
-                    conn,
-                )
             }
 
             fn unguarded_insert(&self, conn: &mut $conn) -> $crate::__diesel::QueryResult<usize> {
@@ -531,7 +573,7 @@ macro_rules! __model_queries_for_each_connection {
     ($($model:tt)*) => {
         $crate::__model_queries!($crate::__diesel::PgConnection; $($model)*);
         $crate::__model_queries!($crate::__diesel::SqliteConnection; $($model)*);
-        $crate::__model_queries!($crate::AnyConnection; $($model)*);
+        $crate::__model_queries!(any $($model)*);
         $crate::__if_mysql! {
             $crate::__model_queries!($crate::__diesel::MysqlConnection; $($model)*);
         }
@@ -553,4 +595,32 @@ macro_rules! __if_mysql {
 #[macro_export]
 macro_rules! __if_mysql {
     ($($tokens:tt)*) => {};
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection inside an
+/// [`AnyConnection`](crate::AnyConnection) (each arm is compiled for its connection type).
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __on_native {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgres($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+            $crate::AnyConnection::Mysql($c) => $body,
+        }
+    };
+}
+
+/// [`__on_native`] without MySQL.
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __on_native {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgres($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+        }
+    };
 }

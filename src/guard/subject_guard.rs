@@ -399,9 +399,7 @@ impl<C: GuardConnection> Guard<C> {
     }
 
     fn insert_unlogged<M: ModelQueries<C>>(&self, conn: &mut C, row: &M) -> Result<(), Error> {
-        // One copy of the rule for the check in memory and the one in SQL.
-        let rule = self.rule::<M>(conn, Right::Create)?;
-        let columns = self.write_columns::<M>(conn, Right::Create)?;
+        let (rule, columns, targets) = self.insert_plan::<M>(conn)?;
         if let Some(columns) = &columns {
             // A column the subject may not set must be left to the database (NULL here).
             if let Some(i) = (0..M::columns().len())
@@ -412,10 +410,10 @@ impl<C: GuardConnection> Guard<C> {
         }
         // Those columns get the database's DEFAULT: only the stored row can tell.
         let unknowable = |i| columns.as_ref().is_some_and(|c| !c.writable.includes(i));
-        let undecided =
-            precheck(&rule, row, &unknowable).ok_or_else(|| forbidden::<M>(Right::Create))?;
+        let attrs = self.subject.attributes();
+        let undecided = precheck(&rule, attrs, row, &unknowable)
+            .ok_or_else(|| forbidden::<M>(Right::Create))?;
         let recheck = undecided || stored_may_differ(row, &rule);
-        let targets = self.foreign_keys::<M>(conn)?;
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
         // row is checked too, where it can be found (its key is set, or an integer the
         // database generates).
@@ -436,6 +434,7 @@ impl<C: GuardConnection> Guard<C> {
                     Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
                     key => key,
                 };
+                let rule = resolved(&rule, attrs);
                 if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
                     return Err(forbidden::<M>(Right::Create));
                 }
@@ -506,7 +505,7 @@ impl<C: GuardConnection> Guard<C> {
         // A hidden column keeps its stored value, which the row does not carry: a rule on it
         // is decided in SQL, on the row as stored.
         let unknowable = |i| columns.as_ref().is_some_and(|c| !c.readable.includes(i));
-        let Some(undecided) = precheck(&rule, row, &unknowable) else {
+        let Some(undecided) = precheck(&rule, self.subject.attributes(), row, &unknowable) else {
             return Err(self.refusal::<M>(conn, &key, Right::Update));
         };
         let recheck = undecided || stored_may_differ(row, &rule);
@@ -646,7 +645,7 @@ impl<C: GuardConnection> Guard<C> {
                     columns.check_hidden(row)?;
                     columns.check_unchanged(before, row)?;
                 }
-                let undecided = precheck(&rule, row, &unknowable)
+                let undecided = precheck(&rule, self.subject.attributes(), row, &unknowable)
                     .ok_or_else(|| forbidden::<M>(Right::Update))?;
                 recheck |= undecided || stored_may_differ(row, &rule);
             }
@@ -838,17 +837,25 @@ impl<C: GuardConnection> Guard<C> {
         let declared = Some(Declared::of::<M>());
         self.auth
             .with_access(conn, &self.subject, M::NAME, declared, |access| {
-                let rights = &access.columns;
-                if !rights.limits(right) {
-                    return Ok(None);
-                }
-                rights.check_declared(right, M::NAME)?;
-                plain_table::<M>()?;
-                Ok(Some(WriteColumns {
-                    writable: rights.access(right).clone(),
-                    readable: rights.access(Right::Read).clone(),
-                    model: PhantomData,
-                }))
+                WriteColumns::of(access, right)
+            })?
+    }
+
+    /// What an insert needs from the cache, in one lookup: the create rule (its `$subject`
+    /// variables not filled in: the check in memory binds them in place), the columns the
+    /// subject may set, and the foreign-key target checks.
+    fn insert_plan<M: Authorizable>(&self, conn: &mut C) -> Result<InsertPlan<M>, Error> {
+        if self.bypass.is_some() {
+            return Ok((Arc::new(Filter::True), None, Vec::new()));
+        }
+        let declared = Some(Declared::of::<M>());
+        self.auth
+            .with_access(conn, &self.subject, M::NAME, declared, |access| {
+                Ok((
+                    access.effective[Right::Create as usize].clone(),
+                    WriteColumns::of(access, Right::Create)?,
+                    usable_checks(M::NAME, access)?,
+                ))
             })?
     }
 
@@ -1014,6 +1021,7 @@ impl<C: GuardConnection> Guard<C> {
 /// when it is accepted.
 fn precheck<M: Authorizable>(
     rule: &Filter,
+    attrs: &crate::rules::Attributes,
     row: &M,
     unknowable: &dyn Fn(usize) -> bool,
 ) -> Option<bool> {
@@ -1022,7 +1030,7 @@ fn precheck<M: Authorizable>(
     if rule.tests_any_column(&unknowable) {
         return Some(true);
     }
-    match rule.eval(row) {
+    match rule.eval_with(row, attrs) {
         Some(true) => Some(false),
         None if rule.has_relations() => Some(true),
         _ => None,
@@ -1164,7 +1172,25 @@ struct WriteColumns<M> {
     model: PhantomData<fn() -> M>,
 }
 
+/// The create rule (unresolved), the column limits and the foreign-key checks of an insert.
+type InsertPlan<M> = (Arc<Filter>, Option<WriteColumns<M>>, Vec<ForeignKeyCheck>);
+
 impl<M: Authorizable> WriteColumns<M> {
+    /// The limits `access` sets on `right` (`None`: every column).
+    fn of(access: &super::ModelAccess, right: Right) -> Result<Option<Self>, Error> {
+        let rights = &access.columns;
+        if !rights.limits(right) {
+            return Ok(None);
+        }
+        rights.check_declared(right, M::NAME)?;
+        plain_table::<M>()?;
+        Ok(Some(WriteColumns {
+            writable: rights.access(right).clone(),
+            readable: rights.access(Right::Read).clone(),
+            model: PhantomData,
+        }))
+    }
+
     /// A column the subject may not read must come back as a read showed it: NULL.
     /// (Comparing it with the stored value would let the subject guess it.)
     fn check_hidden(&self, row: &M) -> Result<(), Error> {

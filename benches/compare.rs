@@ -834,6 +834,7 @@ fn w7_update(c: &mut Criterion) {
         "W7 delete one row",
         "W7 insert one row",
         "plain diesel",
+        "hand-written owner check",
         "rowguard update",
         "rowguard delete",
         "rowguard insert",
@@ -963,7 +964,8 @@ fn w7_update(c: &mut Criterion) {
         });
         group.finish();
 
-        // DELETE: the row is put back (untimed) before each delete.
+        // DELETE: the row is put back (untimed) before each delete. The hand-written delete
+        // states the same ownership condition the rule adds.
         let restore = |c: &mut AnyConnection| {
             diesel::insert_into(contacts::table)
                 .values(&mine)
@@ -979,51 +981,30 @@ fn w7_update(c: &mut Criterion) {
                 .expect("delete");
             assert_eq!(n, 1);
         };
+        let owned_delete = |c: &mut AnyConnection| {
+            let n = diesel::delete(
+                contacts::table
+                    .find(mine.id)
+                    .filter(contacts::owner_id.eq(7)),
+            )
+            .execute(c)
+            .expect("delete");
+            assert_eq!(n, 1);
+        };
         diesel::delete(contacts::table.find(mine.id))
             .execute(&mut conn)
             .expect("delete");
-        let cost = |write: &dyn Fn(&mut AnyConnection)| {
-            let mut c = fresh(&db);
-            write_cost(backend, &mut c, &mut |c| {
-                restore(c);
-                write(c);
-            })
+        let delete = ResetWrite {
+            what: "delete",
+            reset_what: "the restoring insert",
+            reset: &restore,
+            guarded: &guarded_delete,
+            baselines: &[
+                ("plain diesel", &plain_delete),
+                ("hand-written owner check", &owned_delete),
+            ],
         };
-        let (ours, plain) = (cost(&guarded_delete), cost(&plain_delete));
-        // The restore's INSERT is one statement of each call.
-        eprintln!("W7 {backend}: one delete, rowguard (+ the restoring insert): {ours}");
-        eprintln!("W7 {backend}: one delete, plain diesel (+ the restoring insert): {plain}");
-        assert!(ours.statements <= plain.statements && ours.round_trips <= plain.round_trips);
-        let paired = paired_ratio_reset(
-            &mut conn,
-            PAIRED_BUDGET,
-            restore,
-            guarded_delete,
-            plain_delete,
-        );
-        eprintln!("W7 paired {backend}: rowguard / plain diesel delete {paired}");
-        let mut group = c.benchmark_group(format!("W7 delete one row/{backend}"));
-        for (name, delete) in [
-            (
-                "plain diesel delete",
-                &plain_delete as &dyn Fn(&mut AnyConnection),
-            ),
-            ("rowguard delete", &guarded_delete),
-        ] {
-            group.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let mut spent = Duration::ZERO;
-                    for _ in 0..iters {
-                        restore(&mut conn);
-                        let t = Instant::now();
-                        delete(&mut conn);
-                        spent += t.elapsed();
-                    }
-                    spent
-                })
-            });
-        }
-        group.finish();
+        delete.run(c, &db, backend, &mut conn);
         restore(&mut conn);
 
         // INSERT under `create: {"search": {"owner_id": "=$subject.id"}}`: a new row,
@@ -1042,40 +1023,82 @@ fn w7_update(c: &mut Criterion) {
                 .execute(c)
                 .expect("insert");
         };
+        let insert = ResetWrite {
+            what: "insert",
+            reset_what: "the removing delete",
+            reset: &remove,
+            guarded: &guarded_insert,
+            baselines: &[("plain diesel", &plain_insert)],
+        };
+        insert.run(c, &db, backend, &mut conn);
+    }
+}
+
+/// A write on the bench's connection.
+type Write<'a> = &'a dyn Fn(&mut AnyConnection);
+
+/// A write that must be undone between runs (a delete, an insert), measured against
+/// baselines: what each costs the connection, the paired ratio against each, and a
+/// criterion group `W7 <what> one row/<backend>`. `reset` runs untimed before every write.
+struct ResetWrite<'a> {
+    what: &'a str,
+    /// What `reset` is, for the cost lines (its statement is counted with the write's).
+    reset_what: &'a str,
+    reset: Write<'a>,
+    guarded: Write<'a>,
+    baselines: &'a [(&'a str, Write<'a>)],
+}
+
+impl ResetWrite<'_> {
+    fn run(
+        &self,
+        c: &mut Criterion,
+        db: &TestDatabase,
+        backend: Backend,
+        conn: &mut AnyConnection,
+    ) {
+        let what = self.what;
         let cost = |write: &dyn Fn(&mut AnyConnection)| {
-            let mut c = fresh(&db);
-            write_cost(backend, &mut c, &mut |c| {
-                remove(c);
+            let mut fresh = db.connect().expect("connect");
+            write_cost(backend, &mut fresh, &mut |c| {
+                (self.reset)(c);
                 write(c);
             })
         };
-        let (ours, plain) = (cost(&guarded_insert), cost(&plain_insert));
-        eprintln!("W7 {backend}: one insert, rowguard (+ the removing delete): {ours}");
-        eprintln!("W7 {backend}: one insert, plain diesel (+ the removing delete): {plain}");
-        assert!(ours.statements <= plain.statements && ours.round_trips <= plain.round_trips);
-        let paired = paired_ratio_reset(
-            &mut conn,
-            PAIRED_BUDGET,
-            remove,
-            guarded_insert,
-            plain_insert,
+        let ours = cost(self.guarded);
+        eprintln!(
+            "W7 {backend}: one {what}, rowguard (+ {}): {ours}",
+            self.reset_what
         );
-        eprintln!("W7 paired {backend}: rowguard / plain diesel insert {paired}");
-        let mut group = c.benchmark_group(format!("W7 insert one row/{backend}"));
-        for (name, insert) in [
-            (
-                "plain diesel insert",
-                &plain_insert as &dyn Fn(&mut AnyConnection),
-            ),
-            ("rowguard insert", &guarded_insert),
-        ] {
+        for (name, baseline) in self.baselines {
+            let theirs = cost(*baseline);
+            eprintln!(
+                "W7 {backend}: one {what}, {name} (+ {}): {theirs}",
+                self.reset_what
+            );
+            assert!(
+                ours.statements <= theirs.statements && ours.round_trips <= theirs.round_trips,
+                "a guarded {what} costs no more statements or round trips than {name}"
+            );
+            let paired =
+                paired_ratio_reset(conn, PAIRED_BUDGET, self.reset, self.guarded, *baseline);
+            eprintln!("W7 paired {backend}: rowguard / {name} {what} {paired}");
+        }
+        let mut group = c.benchmark_group(format!("W7 {what} one row/{backend}"));
+        let ours: (String, &dyn Fn(&mut AnyConnection)) =
+            (format!("rowguard {what}"), self.guarded);
+        let theirs = self
+            .baselines
+            .iter()
+            .map(|(name, write)| (format!("{name} {what}"), *write));
+        for (name, write) in theirs.chain([ours]) {
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let mut spent = Duration::ZERO;
                     for _ in 0..iters {
-                        remove(&mut conn);
+                        (self.reset)(conn);
                         let t = Instant::now();
-                        insert(&mut conn);
+                        write(conn);
                         spent += t.elapsed();
                     }
                     spent

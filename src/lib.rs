@@ -9,6 +9,7 @@
 //!
 //! | Module | One line |
 //! |---|---|
+//! | [`policy`] | IAM-style policies: ARNs, actions, Allow/Deny statements and the decision with its deciding statement, in memory (no database) |
 //! | [`rules`] | the rule language: parse → validate → filter → merge (grants, denies, column lists) → SQL / in-memory evaluation (no database); relations and the schema rules compile in |
 //! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
@@ -48,6 +49,7 @@ pub mod guard;
 #[cfg(feature = "jobs")]
 pub mod jobs;
 pub mod model;
+pub mod policy;
 pub mod rbac;
 pub mod rule_tests;
 pub mod rules;

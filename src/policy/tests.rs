@@ -1,0 +1,304 @@
+//! The examples of the IAM-style ACL README rowguard's policies follow, with the answers
+//! that README gives (its `php` partition written `rowguard`), and the edges around them.
+
+use super::{Arn, Policy, PolicyError, Reason};
+
+fn policy(json: &str) -> Policy {
+    match Policy::parse(json) {
+        Ok(p) => p,
+        Err(e) => panic!("policy does not parse: {e}"),
+    }
+}
+
+fn allowed(policy: &Policy, action: &str, resource: &str) -> bool {
+    match policy.is_allowed(action, resource) {
+        Ok(answer) => answer,
+        Err(e) => panic!("{action} on {resource}: {e}"),
+    }
+}
+
+#[test]
+fn list_on_the_resource_type() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":"server:List","Resource":["arn:rowguard:default:local:123:server"]}]"#,
+    );
+    assert!(allowed(
+        &p,
+        "server:List",
+        "arn:rowguard:default:local:123:server"
+    ));
+    // Another account, another action, one server: not named.
+    assert!(!allowed(
+        &p,
+        "server:List",
+        "arn:rowguard:default:local:124:server"
+    ));
+    assert!(!allowed(
+        &p,
+        "server:Delete",
+        "arn:rowguard:default:local:123:server"
+    ));
+    assert!(!allowed(
+        &p,
+        "server:List",
+        "arn:rowguard:default:local:123:server/1"
+    ));
+}
+
+#[test]
+fn resource_agnostic_and_resource_arns() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":"server:List","Resource":["arn:rowguard:default:local:123:server"]},
+            {"Effect":"Allow","Action":"server:Delete","Resource":["arn:rowguard:default:local:123:server/1"]}]"#,
+    );
+    // The actor's account (123) fills in the type's ARN; the server's own id its ARN.
+    let list = Arn::new("rowguard", "default", "local", "123", "server", None);
+    let server_1 = Arn::new("rowguard", "default", "local", "123", "server", Some("1"));
+    let server_2 = Arn::new("rowguard", "default", "local", "123", "server", Some("2"));
+    let decide = |action, arn: &Arn| p.decide(action, arn).map(|d| d.allowed);
+    assert_eq!(decide("server:List", &list), Ok(true));
+    assert_eq!(decide("server:Delete", &server_1), Ok(true));
+    assert_eq!(decide("server:Delete", &server_2), Ok(false));
+}
+
+#[test]
+fn sub_paths() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":"disk:ReadFile","Resource":["arn:rowguard:default:local:123:disk/etc/*"]},
+            {"Effect":"Allow","Action":"disk:ListFilesAndFolders","Resource":["arn:rowguard:default:local:123:disk/etc/*"]}]"#,
+    );
+    assert!(allowed(
+        &p,
+        "disk:ReadFile",
+        "arn:rowguard:default:local:123:disk/etc/hosts"
+    ));
+    assert!(!allowed(
+        &p,
+        "disk:ReadFile",
+        "arn:rowguard:default:local:123:disk/var/log/httpd.log"
+    ));
+    assert!(allowed(
+        &p,
+        "disk:ListFilesAndFolders",
+        "arn:rowguard:default:local:123:disk/etc/"
+    ));
+    assert!(!allowed(
+        &p,
+        "disk:ListFilesAndFolders",
+        "arn:rowguard:default:local:123:disk/etc"
+    ));
+    // Deeper paths are inside too; a sibling whose name starts the same is not.
+    assert!(allowed(
+        &p,
+        "disk:ReadFile",
+        "arn:rowguard:default:local:123:disk/etc/ssl/certs/a.pem"
+    ));
+    assert!(!allowed(
+        &p,
+        "disk:ReadFile",
+        "arn:rowguard:default:local:123:disk/etcetera"
+    ));
+}
+
+#[test]
+fn the_team_is_the_account() {
+    // An actor whose account id is its team: the team's id fills in the account part.
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":"server:List","Resource":"arn:rowguard:baremetal:local:team-1:server"}]"#,
+    );
+    let team = |id: &str| Arn::new("rowguard", "baremetal", "local", id, "server", None);
+    assert!(p
+        .decide("server:List", &team("team-1"))
+        .is_ok_and(|d| d.allowed));
+    assert!(p
+        .decide("server:List", &team("team-2"))
+        .is_ok_and(|d| !d.allowed));
+}
+
+#[test]
+fn prefixed_actions_of_two_services() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":["server:List","container:List"],
+             "Resource":["arn:rowguard:default:local:123:server","arn:rowguard:docker-manager:local:123:container"]}]"#,
+    );
+    assert!(allowed(
+        &p,
+        "server:List",
+        "arn:rowguard:default:local:123:server"
+    ));
+    assert!(allowed(
+        &p,
+        "container:List",
+        "arn:rowguard:docker-manager:local:123:container"
+    ));
+    assert!(!allowed(
+        &p,
+        "container:Delete",
+        "arn:rowguard:docker-manager:local:123:container"
+    ));
+}
+
+#[test]
+fn a_check_with_a_wildcard_is_an_error() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":"server:List","Resource":"arn:rowguard:default:local:123:server/123"}]"#,
+    );
+    assert!(matches!(
+        p.is_allowed("server:List", "arn:rowguard:default:local:123:server/*"),
+        Err(PolicyError::WildcardCheck {
+            what: "resource",
+            ..
+        })
+    ));
+    assert!(matches!(
+        p.is_allowed("server:*", "arn:rowguard:default:local:123:server/123"),
+        Err(PolicyError::WildcardCheck { what: "action", .. })
+    ));
+    assert!(matches!(
+        p.is_allowed("server:List", "arn:rowguard:default:local:12?:server/123"),
+        Err(PolicyError::WildcardCheck { .. })
+    ));
+}
+
+#[test]
+fn type_statements_and_resource_statements() {
+    let p = policy(
+        r#"[{"Effect":"Allow","Action":["server:List","server:Create"],"Resource":"arn:rowguard:default:local:123:server"},
+            {"Effect":"Allow","Action":["server:Describe","server:Update","server:Delete"],"Resource":"arn:rowguard:default:local:123:server/*"}]"#,
+    );
+    for action in ["server:List", "server:Create"] {
+        assert!(allowed(&p, action, "arn:rowguard:default:local:123:server"));
+        assert!(!allowed(
+            &p,
+            action,
+            "arn:rowguard:default:local:123:server/123"
+        ));
+    }
+    for action in ["server:Describe", "server:Update", "server:Delete"] {
+        assert!(allowed(
+            &p,
+            action,
+            "arn:rowguard:default:local:123:server/123"
+        ));
+        // `server/*` does not name the type itself.
+        assert!(!allowed(
+            &p,
+            action,
+            "arn:rowguard:default:local:123:server"
+        ));
+    }
+}
+
+#[test]
+fn an_explicit_deny_wins_in_any_order() {
+    let allow = r#"{"Effect":"Allow","Action":"server:*","Resource":"*"}"#;
+    let deny = r#"{"Effect":"Deny","Action":"server:Delete","Resource":"arn:rowguard:default:local:123:server/1"}"#;
+    for json in [format!("[{allow},{deny}]"), format!("[{deny},{allow}]")] {
+        let p = policy(&json);
+        let one: Arn = "arn:rowguard:default:local:123:server/1"
+            .parse()
+            .expect("arn");
+        let decision = p.decide("server:Delete", &one).expect("decision");
+        assert!(!decision.allowed);
+        assert!(matches!(decision.reason, Reason::Denied(_)));
+        assert!(allowed(
+            &p,
+            "server:Delete",
+            "arn:rowguard:default:local:123:server/2"
+        ));
+        assert!(allowed(
+            &p,
+            "server:Stop",
+            "arn:rowguard:default:local:123:server/1"
+        ));
+    }
+    // Merged policies keep every set's denies.
+    let merged = Policy::merge([
+        &policy(&format!("[{allow}]")),
+        &policy(&format!("[{deny}]")),
+    ]);
+    assert!(!allowed(
+        &merged,
+        "server:Delete",
+        "arn:rowguard:default:local:123:server/1"
+    ));
+}
+
+#[test]
+fn nothing_named_is_refused() {
+    let empty = Policy::default();
+    assert!(!allowed(
+        &empty,
+        "server:List",
+        "arn:rowguard:default:local:123:server"
+    ));
+}
+
+#[test]
+fn bad_documents_name_the_statement_and_field() {
+    let cases = [
+        (
+            r#"{"Statement": 1}"#,
+            r#"policy field "Statement": expected a statement or a list of statements"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"server:List"}]"#,
+            r#"statement 0, field "Resource": missing"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"List","Resource":"*"}]"#,
+            r#"statement 0, field "Action": invalid action "List""#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"server:List","Resource":"arn:x:y:z:1"}]"#,
+            r#"statement 0, field "Resource": invalid ARN "arn:x:y:z:1": it has 4 of the 5 parts"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"server:List","Resource":"srn:x:y:z:1:t"}]"#,
+            r#"must start with "arn:""#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"server:List","Resource":"arn:x::z:1:t"}]"#,
+            "its service is empty",
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":[],"Resource":"*"}]"#,
+            r#"field "Action": an empty list names nothing"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"a:b","Resources":"*"}]"#,
+            r#"statement 0, field "Resources": unknown field"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"a:b","Resource":"*","Condition":{}}]"#,
+            r#"field "Condition": not supported"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"a:b","NotResource":"*"}]"#,
+            r#"field "NotResource": not supported"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"a:b;DROP TABLE x","Resource":"*"}]"#,
+            r#"the verb holds ';'"#,
+        ),
+        (r#"["Allow"]"#, "statement 0: expected an object"),
+        ("[", "policy is not valid JSON"),
+    ];
+    for (json, expected) in cases {
+        let error = Policy::parse(json).expect_err(json).to_string();
+        assert!(
+            error.contains(expected),
+            "{json}: {error:?} lacks {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn documents_read_back_the_same() {
+    let p = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Deny","Action":"x:Y","Resource":"*"},
+            {"Effect":"Allow","Action":["x:*","z:Get?"],"Resource":["arn:p:s:r:a:t/*","arn:p:s:r:*:t"]}]}"#,
+    );
+    let again = policy(&p.to_json().to_string());
+    assert_eq!(p, again);
+}

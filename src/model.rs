@@ -176,7 +176,10 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
 ///   ([`ModelQueries`]) for. Default: `PgConnection`, `SqliteConnection`, `MysqlConnection`
 ///   (feature `mysql`) and [`AnyConnection`](crate::AnyConnection). List only yours when a
 ///   column has a type one backend alone knows (PostgreSQL's `Timestamptz`, `Uuid`, `Jsonb`):
-///   every listed type must load and write every column.
+///   every listed type must load and write every column. With the default list, the
+///   `AnyConnection` queries run their loads and writes on the backend's own connection
+///   (rendered once, without `MultiConnection`'s extra renders); an `AnyConnection` named in
+///   `on [...]` gets the plain `MultiConnection` path, which is correct but slower.
 /// - `relations { name: belongs_to parents(foreign_key), name: has_many children(foreign_key) }`:
 ///   relations rules may reach through (README: *Relations*), beside the ones `sync-models`
 ///   derives from `diesel::joinable!` (a belongs-to named after the foreign key without `_id`,

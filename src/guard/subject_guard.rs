@@ -411,9 +411,19 @@ impl<C: GuardConnection> Guard<C> {
         // Those columns get the database's DEFAULT: only the stored row can tell.
         let unknowable = |i| columns.as_ref().is_some_and(|c| !c.writable.includes(i));
         let attrs = self.subject.attributes();
-        let undecided = precheck(&rule, attrs, row, &unknowable)
+        let mut undecided = precheck(&rule, attrs, row, &unknowable)
             .ok_or_else(|| forbidden::<M>(Right::Create))?;
-        let recheck = undecided || stored_may_differ(row, &rule);
+        let mut recheck = undecided || stored_may_differ(row, &rule);
+        if recheck && rule.has_vars() {
+            // Asked of the unresolved rule, both questions also see the columns of conditions
+            // whose variable cannot be filled in, which resolving makes false: ask the
+            // resolved rule, so that such an insert is refused here, never written and
+            // rolled back.
+            let bound = resolved(&rule, attrs);
+            undecided = precheck(&bound, attrs, row, &unknowable)
+                .ok_or_else(|| forbidden::<M>(Right::Create))?;
+            recheck = undecided || stored_may_differ(row, &bound);
+        }
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
         // row is checked too, where it can be found (its key is set, or an integer the
         // database generates).

@@ -22,10 +22,16 @@ use super::PolicyError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionPattern(String);
 
+/// The longest action or action pattern accepted (IAM's limit).
+pub const MAX_ACTION_LEN: usize = 128;
+
 /// What is wrong with `text` as `service:Verb`, if anything (`wildcards`: may they appear).
 fn check(text: &str, wildcards: bool) -> Result<(), String> {
     if wildcards && text == "*" {
         return Ok(());
+    }
+    if text.len() > MAX_ACTION_LEN {
+        return Err(format!("longer than {MAX_ACTION_LEN} bytes"));
     }
     let Some((service, verb)) = text.split_once(':') else {
         return Err("expected service:Verb, such as server:Delete".to_owned());

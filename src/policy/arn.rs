@@ -16,7 +16,7 @@ use super::PolicyError;
 /// assert_eq!(arn.account(), "123");
 /// assert_eq!(arn.resource_type(), "disk");
 /// assert_eq!(arn.id(), Some("etc/hosts"));
-/// assert_eq!(Arn::new("rowguard", "crm", "eu", "7", "contacts", Some("17")).to_string(),
+/// assert_eq!(Arn::new("rowguard", "crm", "eu", "7", "contacts", Some("17"))?.to_string(),
 ///            "arn:rowguard:crm:eu:7:contacts/17");
 /// assert!("arn:rowguard:default:local:123:server/*".parse::<Arn>().is_err());
 /// # Ok::<(), rowguard::policy::PolicyError>(())
@@ -41,12 +41,19 @@ pub struct ArnPattern {
 
 const PART_NAMES: [&str; 5] = ["partition", "service", "region", "account", "resource"];
 
+/// The longest ARN or resource pattern accepted (IAM's limit): it bounds the work of one
+/// wildcard match, whatever a statement or a request holds.
+pub const MAX_ARN_LEN: usize = 2048;
+
 /// The five parts after `arn:`, or what is wrong. The resource keeps any further `:`.
 fn split(text: &str) -> Result<[&str; 5], PolicyError> {
     let bad = |why: String| PolicyError::Arn {
         text: text.to_owned(),
         why,
     };
+    if text.len() > MAX_ARN_LEN {
+        return Err(bad(format!("it is longer than {MAX_ARN_LEN} bytes")));
+    }
     let rest = text
         .strip_prefix("arn:")
         .ok_or_else(|| bad("it must start with \"arn:\"".to_owned()))?;
@@ -61,8 +68,10 @@ fn split(text: &str) -> Result<[&str; 5], PolicyError> {
         if part.is_empty() {
             return Err(bad(format!("its {name} is empty")));
         }
-        if part.chars().any(char::is_whitespace) {
-            return Err(bad(format!("its {name} holds white space")));
+        if part.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad(format!(
+                "its {name} holds white space or a control character"
+            )));
         }
     }
     if parts[4].starts_with('/') {
@@ -73,11 +82,42 @@ fn split(text: &str) -> Result<[&str; 5], PolicyError> {
     Ok(parts)
 }
 
+/// Whether a check's resource is in its one normal form: no empty segment except a last one
+/// (`disk/etc/` names the folder), no `.` or `..` segment. Otherwise `server//1` or
+/// `disk/etc/./shadow` would name a resource that a `Deny` of `server/1` or `disk/etc/shadow`
+/// does not match.
+fn normal_path(text: &str, resource: &str) -> Result<(), PolicyError> {
+    let segments: Vec<&str> = resource.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        let why = match *segment {
+            "" if i < last => "an empty segment (\"//\")",
+            "." | ".." => "a \".\" or \"..\" segment",
+            _ => continue,
+        };
+        return Err(PolicyError::Arn {
+            text: text.to_owned(),
+            why: format!("its resource path has {why}: name each resource one way"),
+        });
+    }
+    Ok(())
+}
+
 impl Arn {
     /// The ARN of `resource_type` in `account` (`id`: `None` for the type itself, as checks
-    /// of "list" or "create" use it; `Some` for one resource or a sub-path).
+    /// of "list" or "create" use it; `Some` for one resource or a sub-path). The parts are
+    /// checked as [`Arn::parse`] checks them, and none of the first five may hold `:`, so data
+    /// such as a team's name cannot reach into another part.
     ///
-    /// Parts are taken as given: use [`Arn::parse`] on text from outside.
+    /// ```
+    /// use rowguard::policy::{Arn, PolicyError};
+    ///
+    /// assert!(Arn::new("rowguard", "crm", "eu", "123:server/9", "server", None).is_err());
+    /// assert!(matches!(
+    ///     Arn::new("rowguard", "crm", "eu", "123", "server", Some("*")),
+    ///     Err(PolicyError::WildcardCheck { .. })
+    /// ));
+    /// ```
     pub fn new(
         partition: &str,
         service: &str,
@@ -85,24 +125,28 @@ impl Arn {
         account: &str,
         resource_type: &str,
         id: Option<&str>,
-    ) -> Arn {
+    ) -> Result<Arn, PolicyError> {
         let mut text = format!("arn:{partition}:{service}:{region}:{account}:{resource_type}");
         if let Some(id) = id {
             text.push('/');
             text.push_str(id);
         }
-        let mut starts = [0; 5];
-        let mut at = 4;
-        for (start, part) in starts.iter_mut().zip([partition, service, region, account]) {
-            *start = at;
-            at += part.len() + 1;
+        let named = [partition, service, region, account, resource_type];
+        if let Some((_, name)) = named
+            .iter()
+            .zip(PART_NAMES)
+            .find(|(p, _)| p.contains([':', '/']))
+        {
+            return Err(PolicyError::Arn {
+                text,
+                why: format!("its {name} holds \":\" or \"/\""),
+            });
         }
-        starts[4] = at;
-        Arn { text, starts }
+        Arn::parse(&text)
     }
 
-    /// Parses a check's ARN: all five parts non-empty, no wildcard anywhere (a wildcard is a
-    /// [`PolicyError::WildcardCheck`]).
+    /// Parses a check's ARN: all five parts non-empty, the resource path in its normal form,
+    /// no wildcard anywhere (a wildcard is a [`PolicyError::WildcardCheck`]).
     pub fn parse(text: &str) -> Result<Arn, PolicyError> {
         let parts = split(text)?;
         if glob::has_wildcard(text) {
@@ -111,6 +155,7 @@ impl Arn {
                 text: text.to_owned(),
             });
         }
+        normal_path(text, parts[4])?;
         let mut starts = [0; 5];
         for (start, part) in starts.iter_mut().zip(parts) {
             *start = part.as_ptr() as usize - text.as_ptr() as usize;

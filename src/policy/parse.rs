@@ -1,17 +1,22 @@
 //! Policy documents from JSON, validated field by field: an error names the statement, the
-//! field and the text at fault.
+//! field (a list's element by its position) and the text at fault.
 
 use serde_json::{Map, Value as Json};
 
 use super::{ActionPattern, ArnPattern, Effect, Policy, PolicyError, Statement};
 
-/// The fields a statement may have. IAM's `NotAction`, `NotResource`, `Principal` and
-/// `Condition` are refused by name rather than ignored: ignoring one would grant more than
-/// its author meant.
+/// The fields a statement may have. IAM's `NotAction`, `NotResource`, `Principal`,
+/// `NotPrincipal` and `Condition` are refused by name rather than ignored: ignoring one would
+/// grant more than its author meant.
 const FIELDS: [&str; 4] = ["Sid", "Effect", "Action", "Resource"];
 
+/// The policy language versions IAM defines (both mean the same here).
+const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
+
 pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
-    let json: Json = serde_json::from_str(text).map_err(|e| PolicyError::Json(e.to_string()))?;
+    // A key given twice is an error: serde_json alone keeps the last one, so a reviewer
+    // reading `"Effect": "Deny"` first would not see the `"Effect": "Allow"` that counts.
+    let json = crate::rules::strict_json(text).map_err(|e| PolicyError::Json(e.to_string()))?;
     let doc_error = |field: Option<&str>, why: String| PolicyError::Statement {
         statement: None,
         field: field.map(str::to_owned),
@@ -20,39 +25,44 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
     let statements = match json {
         Json::Array(list) => list,
         Json::Object(mut doc) => {
-            if let Some(version) = doc.remove("Version") {
-                if !version.is_string() {
-                    return Err(doc_error(Some("Version"), "expected a string".to_owned()));
+            match doc.remove("Version") {
+                None => {}
+                Some(Json::String(v)) if VERSIONS.contains(&v.as_str()) => {}
+                Some(other) => {
+                    let why = format!(
+                        "expected \"2012-10-17\" or \"2008-10-17\", found {}",
+                        short(&other)
+                    );
+                    return Err(doc_error(Some("Version"), why));
+                }
+            }
+            // IAM's optional name of the policy.
+            if let Some(id) = doc.remove("Id") {
+                if !id.is_string() {
+                    let why = format!("expected a string, found {}", short(&id));
+                    return Err(doc_error(Some("Id"), why));
                 }
             }
             let statements = doc.remove("Statement").ok_or_else(|| {
-                doc_error(
-                    None,
-                    "expected {\"Statement\": [...]} or a list of statements".to_owned(),
-                )
+                let why = "expected {\"Statement\": [...]} or a list of statements";
+                doc_error(None, why.to_owned())
             })?;
             if let Some(other) = doc.keys().next() {
-                return Err(doc_error(
-                    Some(other),
-                    "unknown field (a policy has Version and Statement)".to_owned(),
-                ));
+                let why = "unknown field (a policy has Version, Id and Statement)";
+                return Err(doc_error(Some(other), why.to_owned()));
             }
             match statements {
                 Json::Array(list) => list,
                 one @ Json::Object(_) => vec![one],
                 _ => {
-                    return Err(doc_error(
-                        Some("Statement"),
-                        "expected a statement or a list of statements".to_owned(),
-                    ))
+                    let why = "expected a statement or a list of statements";
+                    return Err(doc_error(Some("Statement"), why.to_owned()));
                 }
             }
         }
         _ => {
-            return Err(doc_error(
-                None,
-                "expected a list of statements or {\"Statement\": [...]}".to_owned(),
-            ))
+            let why = "expected a list of statements or {\"Statement\": [...]}";
+            return Err(doc_error(None, why.to_owned()));
         }
     };
     let statements = statements
@@ -73,7 +83,10 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
         return Err(PolicyError::Statement {
             statement: Some(index),
             field: None,
-            why: format!("expected an object with Effect, Action and Resource, found {json}"),
+            why: format!(
+                "expected an object with Effect, Action and Resource, found {}",
+                short(&json)
+            ),
         });
     };
     if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
@@ -87,17 +100,21 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
     }
     let sid = match fields.get("Sid") {
         None => None,
-        Some(Json::String(s)) => Some(s.clone()),
-        Some(other) => return Err(error("Sid", format!("expected a string, found {other}"))),
+        // IAM's alphabet, so that a name shown in an explanation or a log is only a name.
+        Some(Json::String(s)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            Some(s.clone())
+        }
+        Some(other) => {
+            let why = format!("expected letters and digits only, found {}", short(other));
+            return Err(error("Sid", why));
+        }
     };
     let effect = match fields.get("Effect") {
         Some(Json::String(e)) if e == "Allow" => Effect::Allow,
         Some(Json::String(e)) if e == "Deny" => Effect::Deny,
         Some(other) => {
-            return Err(error(
-                "Effect",
-                format!("expected \"Allow\" or \"Deny\", found {other}"),
-            ))
+            let why = format!("expected \"Allow\" or \"Deny\", found {}", short(other));
+            return Err(error("Effect", why));
         }
         None => {
             return Err(error(
@@ -106,15 +123,21 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
             ))
         }
     };
-    let actions = strings(&fields, "Action")
-        .map_err(|why| error("Action", why))?
+    let (listed, actions) = strings(&fields, "Action").map_err(|why| error("Action", why))?;
+    let actions = actions
         .into_iter()
-        .map(|a| ActionPattern::parse(a).map_err(|e| error("Action", e.to_string())))
+        .enumerate()
+        .map(|(i, a)| {
+            ActionPattern::parse(a).map_err(|e| error(&element("Action", i, listed), e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
-    let resources = strings(&fields, "Resource")
-        .map_err(|why| error("Resource", why))?
+    let (listed, resources) = strings(&fields, "Resource").map_err(|why| error("Resource", why))?;
+    let resources = resources
         .into_iter()
-        .map(|r| ArnPattern::parse(r).map_err(|e| error("Resource", e.to_string())))
+        .enumerate()
+        .map(|(i, r)| {
+            ArnPattern::parse(r).map_err(|e| error(&element("Resource", i, listed), e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     Ok(Statement {
         sid,
@@ -124,21 +147,44 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
     })
 }
 
-/// A field that holds one string or a non-empty list of them.
-fn strings<'a>(fields: &'a Map<String, Json>, name: &str) -> Result<Vec<&'a str>, String> {
+/// `Action[2]` for a list's element, `Action` for the one string.
+fn element(field: &str, index: usize, listed: bool) -> String {
+    if listed {
+        format!("{field}[{index}]")
+    } else {
+        field.to_owned()
+    }
+}
+
+/// A field that holds one string (`false`, the string) or a non-empty list of them (`true`).
+fn strings<'a>(fields: &'a Map<String, Json>, name: &str) -> Result<(bool, Vec<&'a str>), String> {
     match fields.get(name) {
         None => Err("missing (one string or a list of them)".to_owned()),
-        Some(Json::String(s)) => Ok(vec![s]),
+        Some(Json::String(s)) => Ok((false, vec![s])),
         Some(Json::Array(list)) if list.is_empty() => Err("an empty list names nothing".to_owned()),
         Some(Json::Array(list)) => list
             .iter()
-            .map(|v| {
+            .enumerate()
+            .map(|(i, v)| {
                 v.as_str()
-                    .ok_or_else(|| format!("expected strings in the list, found {v}"))
+                    .ok_or_else(|| format!("element {i}: expected a string, found {}", short(v)))
             })
-            .collect(),
+            .collect::<Result<_, _>>()
+            .map(|list| (true, list)),
         Some(other) => Err(format!(
-            "expected a string or a list of strings, found {other}"
+            "expected a string or a list of strings, found {}",
+            short(other)
         )),
+    }
+}
+
+/// A JSON value for an error message, cut short: a message names the culprit, it does not
+/// repeat a whole document.
+fn short(json: &Json) -> String {
+    const MAX: usize = 60;
+    let text = json.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }

@@ -52,9 +52,8 @@ fn resource_agnostic_and_resource_arns() {
             {"Effect":"Allow","Action":"server:Delete","Resource":["arn:rowguard:default:local:123:server/1"]}]"#,
     );
     // The actor's account (123) fills in the type's ARN; the server's own id its ARN.
-    let list = Arn::new("rowguard", "default", "local", "123", "server", None);
-    let server_1 = Arn::new("rowguard", "default", "local", "123", "server", Some("1"));
-    let server_2 = Arn::new("rowguard", "default", "local", "123", "server", Some("2"));
+    let arn = |id| Arn::new("rowguard", "default", "local", "123", "server", id).expect("arn");
+    let (list, server_1, server_2) = (arn(None), arn(Some("1")), arn(Some("2")));
     let decide = |action, arn: &Arn| p.decide(action, arn).map(|d| d.allowed);
     assert_eq!(decide("server:List", &list), Ok(true));
     assert_eq!(decide("server:Delete", &server_1), Ok(true));
@@ -106,7 +105,8 @@ fn the_team_is_the_account() {
     let p = policy(
         r#"[{"Effect":"Allow","Action":"server:List","Resource":"arn:rowguard:baremetal:local:team-1:server"}]"#,
     );
-    let team = |id: &str| Arn::new("rowguard", "baremetal", "local", id, "server", None);
+    let team =
+        |id: &str| Arn::new("rowguard", "baremetal", "local", id, "server", None).expect("arn");
     assert!(p
         .decide("server:List", &team("team-1"))
         .is_ok_and(|d| d.allowed));
@@ -282,6 +282,31 @@ fn bad_documents_name_the_statement_and_field() {
             r#"the verb holds ';'"#,
         ),
         (r#"["Allow"]"#, "statement 0: expected an object"),
+        // A key given twice: the later one would silently win.
+        (
+            r#"[{"Effect":"Deny","Action":"*","Resource":"*","Effect":"Allow"}]"#,
+            r#"key "Effect" appears twice"#,
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}],"Statement":[]}"#,
+            r#"key "Statement" appears twice"#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":["a:b","c"],"Resource":"*"}]"#,
+            r#"statement 0, field "Action[1]": invalid action "c""#,
+        ),
+        (
+            r#"[{"Effect":"Allow","Action":"a:b","Resource":["*",7]}]"#,
+            r#"field "Resource": element 1: expected a string, found 7"#,
+        ),
+        (
+            r#"{"Version":"2012-10-17 ","Statement":[]}"#,
+            r#"policy field "Version": expected "2012-10-17" or "2008-10-17""#,
+        ),
+        (
+            r#"[{"Sid":"a\nb","Effect":"Allow","Action":"a:b","Resource":"*"}]"#,
+            r#"field "Sid": expected letters and digits only"#,
+        ),
         ("[", "policy is not valid JSON"),
     ];
     for (json, expected) in cases {
@@ -301,4 +326,73 @@ fn documents_read_back_the_same() {
     );
     let again = policy(&p.to_json().to_string());
     assert_eq!(p, again);
+}
+
+#[test]
+fn iam_documents_with_an_id_and_one_statement() {
+    let p = policy(
+        r#"{"Version":"2008-10-17","Id":"servers","Statement":{"Effect":"Allow","Action":"server:List","Resource":"*"}}"#,
+    );
+    assert!(allowed(
+        &p,
+        "server:List",
+        "arn:rowguard:default:local:1:server"
+    ));
+}
+
+#[test]
+fn a_resource_is_named_one_way_only() {
+    // A Deny of server/1 must not be sidestepped by another spelling of it.
+    for spelling in [
+        "arn:rowguard:default:local:123:server//1",
+        "arn:rowguard:default:local:123:server/./1",
+        "arn:rowguard:default:local:123:disk/etc/../etc/shadow",
+    ] {
+        let error = Arn::parse(spelling).expect_err(spelling).to_string();
+        assert!(
+            error.contains("name each resource one way"),
+            "{spelling}: {error}"
+        );
+    }
+    // A folder (a last empty segment) is a resource of its own.
+    assert!(Arn::parse("arn:rowguard:default:local:123:disk/etc/").is_ok());
+}
+
+#[test]
+fn data_cannot_reach_into_another_part() {
+    // A team named `123:server/9` must not become account 123.
+    assert!(Arn::new(
+        "rowguard",
+        "default",
+        "local",
+        "123:server/9",
+        "server",
+        None
+    )
+    .is_err());
+    assert!(Arn::new("rowguard", "default", "local", "", "server", None).is_err());
+    assert!(Arn::new("rowguard", "default", "local", "a\nb", "server", None).is_err());
+    assert!(matches!(
+        Arn::new("rowguard", "default", "local", "*", "server", Some("1")),
+        Err(PolicyError::WildcardCheck { .. })
+    ));
+    assert!(matches!(
+        Arn::new("rowguard", "default", "local", "1", "server", Some("*")),
+        Err(PolicyError::WildcardCheck { .. })
+    ));
+    // An id may hold `/` (a sub-path) and `:`.
+    let arn = Arn::new("rowguard", "default", "local", "1", "disk", Some("etc/a:b")).expect("arn");
+    assert_eq!((arn.account(), arn.id()), ("1", Some("etc/a:b")));
+}
+
+#[test]
+fn long_names_are_refused_before_matching() {
+    let id = "a".repeat(super::arn::MAX_ARN_LEN);
+    let long = format!("arn:rowguard:default:local:1:server/{id}");
+    assert!(Arn::parse(&long).is_err());
+    let pattern =
+        format!(r#"[{{"Effect":"Allow","Action":"a:b","Resource":"arn:p:s:r:a:t/*{id}b"}}]"#);
+    assert!(Policy::parse(&pattern).is_err());
+    let action = format!(r#"[{{"Effect":"Allow","Action":"a:{id}","Resource":"*"}}]"#);
+    assert!(Policy::parse(&action).is_err());
 }

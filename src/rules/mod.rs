@@ -15,6 +15,7 @@ mod filter;
 mod keys;
 mod merge;
 mod parse;
+pub(crate) use self::parse::strict_json;
 mod relation;
 mod sql;
 mod validate;

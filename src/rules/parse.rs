@@ -594,7 +594,12 @@ fn kind_of(value: &Json) -> String {
 }
 
 /// JSON read strictly: a key written twice in one object is an error (serde_json would
-/// silently keep the last one, hiding a DBA's mistake).
+/// silently keep the last one, hiding a DBA's mistake). Shared with the policy language.
+pub(crate) fn strict_json(text: &str) -> Result<Json, serde_json::Error> {
+    serde_json::from_str(text).map(|StrictJson(json)| json)
+}
+
+/// [`strict_json`]'s reader.
 struct StrictJson(Json);
 
 impl<'de> Deserialize<'de> for StrictJson {

@@ -412,6 +412,145 @@ fn w3_write_check(c: &mut Criterion) {
     group.finish();
 }
 
+/// W15: an IAM-style policy check, in memory: rowguard's `policy` against cedar-policy on
+/// the same decisions. The policy is the ACL README's last example plus a `Deny`, and
+/// `extra` statements of other accounts (cedar: the same number of `permit`s). Cedar gets
+/// the ARN in the request's context and matches it with `like`, its wildcard operator.
+fn w15_policy(c: &mut Criterion) {
+    if !wanted(&["W15 policy check", "rowguard policy", "cedar-policy"]) {
+        return;
+    }
+    use rowguard::policy::{Arn, Policy as IamPolicy};
+    const ACCOUNT: &str = "arn:rowguard:default:local:123";
+    let iam = |extra: usize| {
+        let mut statements = vec![
+            format!(
+                r#"{{"Effect":"Allow","Action":["server:List","server:Create"],"Resource":"{ACCOUNT}:server"}}"#
+            ),
+            format!(
+                r#"{{"Effect":"Allow","Action":["server:Describe","server:Update","server:Delete"],"Resource":"{ACCOUNT}:server/*"}}"#
+            ),
+            format!(
+                r#"{{"Effect":"Deny","Action":"server:Delete","Resource":"{ACCOUNT}:server/1"}}"#
+            ),
+        ];
+        statements.extend((0..extra).map(|i| {
+            format!(r#"{{"Effect":"Allow","Action":"server:*","Resource":"arn:rowguard:default:local:{}:server/*"}}"#, 1000 + i)
+        }));
+        IamPolicy::parse(&format!("[{}]", statements.join(","))).expect("policy")
+    };
+    let cedar_set = |extra: usize| -> PolicySet {
+        let mut src = format!(
+            "permit(principal, action in [Action::\"server:List\", Action::\"server:Create\"], resource) when {{ context.arn == \"{ACCOUNT}:server\" }};\n\
+             permit(principal, action in [Action::\"server:Describe\", Action::\"server:Update\", Action::\"server:Delete\"], resource) when {{ context.arn like \"{ACCOUNT}:server/*\" }};\n\
+             forbid(principal, action == Action::\"server:Delete\", resource) when {{ context.arn == \"{ACCOUNT}:server/1\" }};\n"
+        );
+        for i in 0..extra {
+            src.push_str(&format!(
+                "permit(principal, action, resource) when {{ context.arn like \"arn:rowguard:default:local:{}:server/*\" }};\n",
+                1000 + i
+            ));
+        }
+        src.parse().expect("cedar policies")
+    };
+    let cedar_request = |action: &str, arn: &str| {
+        let uid = |s: &str| s.parse::<EntityUid>().expect("uid");
+        let context = Context::from_pairs([(
+            "arn".to_string(),
+            cedar_policy::RestrictedExpression::new_string(arn.to_string()),
+        )])
+        .expect("context");
+        Request::new(
+            uid(r#"User::"u""#),
+            uid(&format!("Action::\"{action}\"")),
+            uid(r#"Server::"s""#),
+            context,
+            None,
+        )
+        .expect("request")
+    };
+    let cedar = CedarAuthorizer::new();
+    let entities = Entities::empty();
+    let cases = [
+        (
+            "allow",
+            "server:Delete",
+            format!("{ACCOUNT}:server/2"),
+            true,
+        ),
+        (
+            "deny wins",
+            "server:Delete",
+            format!("{ACCOUNT}:server/1"),
+            false,
+        ),
+        (
+            "no match",
+            "server:List",
+            "arn:rowguard:default:local:124:server".to_string(),
+            false,
+        ),
+    ];
+    let mut group = c.benchmark_group("W15 policy check");
+    for extra in [0, 100] {
+        let (ours, theirs) = (iam(extra), cedar_set(extra));
+        for (label, action, arn, expected) in &cases {
+            let parsed: Arn = arn.parse().expect("arn");
+            let request = cedar_request(action, arn);
+            // Sanity: the two agree.
+            assert_eq!(
+                ours.decide(action, &parsed).expect("decide").allowed,
+                *expected,
+                "rowguard {label}"
+            );
+            let d = cedar.is_authorized(&request, &theirs, &entities).decision();
+            assert_eq!(d == Decision::Allow, *expected, "cedar {label}");
+            let label = format!("{label}, {} statements", 3 + extra);
+            group.bench_function(BenchmarkId::new("rowguard policy decide", &label), |b| {
+                b.iter(|| {
+                    black_box(
+                        ours.decide(black_box(action), black_box(&parsed))
+                            .expect("decide"),
+                    )
+                })
+            });
+            group.bench_function(
+                BenchmarkId::new("rowguard policy is_allowed (ARN parsed per call)", &label),
+                |b| {
+                    b.iter(|| {
+                        black_box(
+                            ours.is_allowed(black_box(action), black_box(arn))
+                                .expect("check"),
+                        )
+                    })
+                },
+            );
+            group.bench_function(
+                BenchmarkId::new("cedar-policy prebuilt request", &label),
+                |b| {
+                    b.iter(|| {
+                        black_box(
+                            cedar
+                                .is_authorized(black_box(&request), &theirs, &entities)
+                                .decision(),
+                        )
+                    })
+                },
+            );
+            group.bench_function(
+                BenchmarkId::new("cedar-policy request per call", &label),
+                |b| {
+                    b.iter(|| {
+                        let request = cedar_request(action, arn);
+                        black_box(cedar.is_authorized(&request, &theirs, &entities).decision())
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
 /// W5: the same check with 10 … 110,000 rules of other roles stored.
 fn w5_scaling(c: &mut Criterion) {
     if !wanted(&[
@@ -930,22 +1069,6 @@ fn w7_update(c: &mut Criterion) {
             "a guarded update costs no more statements or round trips than plain Diesel's"
         );
 
-        let (mut a, mut b) = (mine.clone(), mine.clone());
-        let paired = paired_ratio(
-            &mut conn,
-            |c| {
-                a.score += 1;
-                guard.update(c, &a).expect("update");
-            },
-            |c| {
-                b.score += 1;
-                diesel::update(contacts::table.find(b.id))
-                    .set(&b)
-                    .execute(c)
-                    .expect("update");
-            },
-        );
-        eprintln!("W7 paired {backend}: rowguard / plain diesel update {paired}");
         let mut group = c.benchmark_group(format!("W7 update one row/{backend}"));
         group.bench_function("plain diesel update", |b| {
             b.iter(|| {
@@ -985,7 +1108,7 @@ fn w7_update(c: &mut Criterion) {
             let n = diesel::delete(
                 contacts::table
                     .find(mine.id)
-                    .filter(contacts::owner_id.eq(7)),
+                    .filter(contacts::owner_id.eq(mine.owner_id)),
             )
             .execute(c)
             .expect("delete");
@@ -1031,6 +1154,109 @@ fn w7_update(c: &mut Criterion) {
             baselines: &[("plain diesel", &plain_insert)],
         };
         insert.run(c, &db, backend, &mut conn);
+
+        // Paired ratios of the three writes, on `AnyConnection` and on the backend's own
+        // connection, where plain Diesel skips `MultiConnection`'s layer too: what an
+        // application on `PgConnection`, `SqliteConnection` or `MysqlConnection` sees.
+        let subject = guard.subject().clone();
+        macro_rules! paired_writes {
+            ($c:expr, $on:expr) => {{
+                let (c, on) = ($c, $on);
+                let guard = auth.guard(subject.clone());
+                let (mut a, mut b) = (mine.clone(), mine.clone());
+                let update = paired_ratio_reset(
+                    c,
+                    PAIRED_BUDGET,
+                    |_| {},
+                    |c| {
+                        a.score += 1;
+                        guard.update(c, &a).expect("update");
+                    },
+                    |c| {
+                        b.score += 1;
+                        diesel::update(contacts::table.find(b.id))
+                            .set(&b)
+                            .execute(c)
+                            .expect("update");
+                    },
+                );
+                eprintln!("W7 paired {backend}, {on}: rowguard / plain diesel update {update}");
+                let restore = |c: &mut _| {
+                    diesel::insert_into(contacts::table)
+                        .values(&mine)
+                        .execute(c)
+                        .expect("restore");
+                };
+                diesel::delete(contacts::table.find(mine.id))
+                    .execute(c)
+                    .expect("delete");
+                // rowguard's delete against each baseline, the row put back before each run.
+                macro_rules! delete_vs {
+                    ($name:expr, $baseline:expr) => {{
+                        let ratio = paired_ratio_reset(
+                            c,
+                            PAIRED_BUDGET,
+                            restore,
+                            |c| guard.delete::<Contact>(c, mine.id).expect("delete"),
+                            $baseline,
+                        );
+                        eprintln!(
+                            "W7 paired {backend}, {on}: rowguard / {} delete {ratio}",
+                            $name
+                        );
+                    }};
+                }
+                delete_vs!("plain diesel", |c| {
+                    let n = diesel::delete(contacts::table.find(mine.id))
+                        .execute(c)
+                        .expect("delete");
+                    assert_eq!(n, 1);
+                });
+                // The same ownership check by hand: as a static query (Diesel keys its
+                // statement by type) and boxed (keyed by its SQL text, as every statement
+                // built at run time is, rowguard's included).
+                delete_vs!("hand-written owner check", |c| {
+                    let mine = contacts::table
+                        .find(mine.id)
+                        .filter(contacts::owner_id.eq(mine.owner_id));
+                    assert_eq!(diesel::delete(mine).execute(c).expect("delete"), 1);
+                });
+                delete_vs!("boxed hand-written owner check", |c| {
+                    let mine = diesel::delete(contacts::table)
+                        .filter(contacts::id.eq(mine.id))
+                        .filter(contacts::owner_id.eq(mine.owner_id))
+                        .into_boxed();
+                    assert_eq!(mine.execute(c).expect("delete"), 1);
+                });
+                restore(c);
+                let remove = |c: &mut _| {
+                    diesel::delete(contacts::table.find(new.id))
+                        .execute(c)
+                        .expect("remove");
+                };
+                let insert = paired_ratio_reset(
+                    c,
+                    PAIRED_BUDGET,
+                    remove,
+                    |c| guard.insert(c, &new).expect("insert"),
+                    |c| {
+                        diesel::insert_into(contacts::table)
+                            .values(&new)
+                            .execute(c)
+                            .expect("insert");
+                    },
+                );
+                eprintln!("W7 paired {backend}, {on}: rowguard / plain diesel insert {insert}");
+                remove(c);
+            }};
+        }
+        paired_writes!(&mut conn, "AnyConnection");
+        match &mut conn {
+            AnyConnection::Sqlite(c) => paired_writes!(c, "own connection"),
+            AnyConnection::Postgres(c) => paired_writes!(c, "own connection"),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(c) => paired_writes!(c, "own connection"),
+        }
     }
 }
 
@@ -1038,8 +1264,8 @@ fn w7_update(c: &mut Criterion) {
 type Write<'a> = &'a dyn Fn(&mut AnyConnection);
 
 /// A write that must be undone between runs (a delete, an insert), measured against
-/// baselines: what each costs the connection, the paired ratio against each, and a
-/// criterion group `W7 <what> one row/<backend>`. `reset` runs untimed before every write.
+/// baselines: what each costs the connection, and a criterion group
+/// `W7 <what> one row/<backend>` (the paired ratios are `paired_writes!`'s). `reset` runs untimed before every write.
 struct ResetWrite<'a> {
     what: &'a str,
     /// What `reset` is, for the cost lines (its statement is counted with the write's).
@@ -1080,9 +1306,6 @@ impl ResetWrite<'_> {
                 ours.statements <= theirs.statements && ours.round_trips <= theirs.round_trips,
                 "a guarded {what} costs no more statements or round trips than {name}"
             );
-            let paired =
-                paired_ratio_reset(conn, PAIRED_BUDGET, self.reset, self.guarded, *baseline);
-            eprintln!("W7 paired {backend}: rowguard / {name} {what} {paired}");
         }
         let mut group = c.benchmark_group(format!("W7 {what} one row/{backend}"));
         let ours: (String, &dyn Fn(&mut AnyConnection)) =
@@ -2556,6 +2779,7 @@ criterion_group!(
     benches,
     w1_matrix,
     w3_write_check,
+    w15_policy,
     w5_scaling,
     w4_cache_threads,
     w2_client_cpu,

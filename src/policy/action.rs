@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::error::cut;
 use super::glob;
 use super::PolicyError;
 
@@ -55,7 +56,7 @@ impl ActionPattern {
     /// Parses `service:Verb`, `service:*`, `*` and the like.
     pub fn parse(text: &str) -> Result<ActionPattern, PolicyError> {
         check(text, true).map_err(|why| PolicyError::Action {
-            text: text.to_owned(),
+            text: cut(text),
             why,
         })?;
         Ok(ActionPattern(text.to_owned()))
@@ -91,11 +92,11 @@ pub fn check_action(action: &str) -> Result<(), PolicyError> {
     if glob::has_wildcard(action) {
         return Err(PolicyError::WildcardCheck {
             what: "action",
-            text: action.to_owned(),
+            text: cut(action),
         });
     }
     check(action, false).map_err(|why| PolicyError::Action {
-        text: action.to_owned(),
+        text: cut(action),
         why,
     })
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::error::cut;
 use super::glob;
 use super::PolicyError;
 
@@ -48,7 +49,7 @@ pub const MAX_ARN_LEN: usize = 2048;
 /// The five parts after `arn:`, or what is wrong. The resource keeps any further `:`.
 fn split(text: &str) -> Result<[&str; 5], PolicyError> {
     let bad = |why: String| PolicyError::Arn {
-        text: text.to_owned(),
+        text: cut(text),
         why,
     };
     if text.len() > MAX_ARN_LEN {
@@ -86,7 +87,7 @@ fn split(text: &str) -> Result<[&str; 5], PolicyError> {
 /// (`disk/etc/` names the folder), no `.` or `..` segment. Otherwise `server//1` or
 /// `disk/etc/./shadow` would name a resource that a `Deny` of `server/1` or `disk/etc/shadow`
 /// does not match.
-fn normal_path(text: &str, resource: &str) -> Result<(), PolicyError> {
+fn normal_path(text: &str, resource: &str, pattern: bool) -> Result<(), PolicyError> {
     let segments: Vec<&str> = resource.split('/').collect();
     let last = segments.len() - 1;
     for (i, segment) in segments.iter().enumerate() {
@@ -95,9 +96,14 @@ fn normal_path(text: &str, resource: &str) -> Result<(), PolicyError> {
             "." | ".." => "a \".\" or \"..\" segment",
             _ => continue,
         };
+        let so = if pattern {
+            "a check's resource never has one, so this pattern could never match"
+        } else {
+            "name each resource one way"
+        };
         return Err(PolicyError::Arn {
-            text: text.to_owned(),
-            why: format!("its resource path has {why}: name each resource one way"),
+            text: cut(text),
+            why: format!("its resource path has {why}: {so}"),
         });
     }
     Ok(())
@@ -131,6 +137,12 @@ impl Arn {
             text.push('/');
             text.push_str(id);
         }
+        if id == Some("") {
+            return Err(PolicyError::Arn {
+                text: cut(&text),
+                why: "its id is empty (None names the resource type itself)".to_owned(),
+            });
+        }
         let named = [partition, service, region, account, resource_type];
         if let Some((_, name)) = named
             .iter()
@@ -138,7 +150,7 @@ impl Arn {
             .find(|(p, _)| p.contains([':', '/']))
         {
             return Err(PolicyError::Arn {
-                text,
+                text: cut(&text),
                 why: format!("its {name} holds \":\" or \"/\""),
             });
         }
@@ -152,10 +164,10 @@ impl Arn {
         if glob::has_wildcard(text) {
             return Err(PolicyError::WildcardCheck {
                 what: "resource",
-                text: text.to_owned(),
+                text: cut(text),
             });
         }
-        normal_path(text, parts[4])?;
+        normal_path(text, parts[4], false)?;
         let mut starts = [0; 5];
         for (start, part) in starts.iter_mut().zip(parts) {
             *start = part.as_ptr() as usize - text.as_ptr() as usize;
@@ -250,7 +262,9 @@ impl ArnPattern {
                 parts: None,
             });
         }
-        let parts = split(text)?.map(str::to_owned);
+        let parts = split(text)?;
+        normal_path(text, parts[4], true)?;
+        let parts = parts.map(str::to_owned);
         Ok(ArnPattern {
             text: text.to_owned(),
             parts: Some(parts),

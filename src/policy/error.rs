@@ -54,3 +54,13 @@ fn location(statement: &Option<usize>, field: &Option<String>) -> String {
         (Some(i), Some(f)) => format!("statement {i}, field {f:?}"),
     }
 }
+
+/// `text` for an error message, cut short: a message names the culprit, it does not repeat a
+/// whole document or a megabyte of request.
+pub(crate) fn cut(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}

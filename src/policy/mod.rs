@@ -39,6 +39,7 @@ use std::fmt;
 pub use action::{check_action, ActionPattern};
 pub use arn::{Arn, ArnPattern};
 pub use error::PolicyError;
+pub use parse::MAX_POLICY_BYTES;
 
 /// Whether a statement allows or denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,22 +59,40 @@ impl fmt::Display for Effect {
     }
 }
 
-/// One statement: an effect on some actions on some resources.
+/// One statement: an effect on some actions on some resources. Statements come from
+/// [`Policy::parse`] only, so each has been validated (at least one action and one resource,
+/// a `Sid` of letters and digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
-    /// The statement's optional name (`Sid`), shown by explanations.
-    pub sid: Option<String>,
-    /// Allow or deny.
-    pub effect: Effect,
-    /// The actions it names (at least one).
-    pub actions: Vec<ActionPattern>,
-    /// The resources it names (at least one).
-    pub resources: Vec<ArnPattern>,
+    sid: Option<String>,
+    effect: Effect,
+    actions: Vec<ActionPattern>,
+    resources: Vec<ArnPattern>,
 }
 
 impl Statement {
-    /// Whether the statement names `action` on `resource`.
-    pub fn applies(&self, action: &str, resource: &Arn) -> bool {
+    /// The statement's optional name (`Sid`), shown by explanations.
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// Allow or deny.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// The actions it names (at least one).
+    pub fn actions(&self) -> &[ActionPattern] {
+        &self.actions
+    }
+
+    /// The resources it names (at least one).
+    pub fn resources(&self) -> &[ArnPattern] {
+        &self.resources
+    }
+
+    /// Whether the statement names `action` (checked by the caller) on `resource`.
+    fn applies(&self, action: &str, resource: &Arn) -> bool {
         self.actions.iter().any(|a| a.matches(action))
             && self.resources.iter().any(|r| r.matches(resource))
     }
@@ -126,11 +145,6 @@ impl Policy {
     /// ```
     pub fn parse(json: &str) -> Result<Policy, PolicyError> {
         parse::parse(json)
-    }
-
-    /// A policy of these statements.
-    pub fn new(statements: Vec<Statement>) -> Policy {
-        Policy { statements }
     }
 
     /// The statements, in order.

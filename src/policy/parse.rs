@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value as Json};
 
+use super::error::cut;
 use super::{ActionPattern, ArnPattern, Effect, Policy, PolicyError, Statement};
 
 /// The fields a statement may have. IAM's `NotAction`, `NotResource`, `Principal`,
@@ -13,7 +14,19 @@ const FIELDS: [&str; 4] = ["Sid", "Effect", "Action", "Resource"];
 /// The policy language versions IAM defines (both mean the same here).
 const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
 
+/// The largest policy document accepted: a check's work grows with the statements a
+/// subject's policies hold, so their size is bounded (IAM's own limit is smaller: 6,144
+/// characters for a managed policy).
+pub const MAX_POLICY_BYTES: usize = 65_536;
+
 pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(PolicyError::Statement {
+            statement: None,
+            field: None,
+            why: format!("the document is longer than {MAX_POLICY_BYTES} bytes"),
+        });
+    }
     // A key given twice is an error: serde_json alone keeps the last one, so a reviewer
     // reading `"Effect": "Deny"` first would not see the `"Effect": "Allow"` that counts.
     let json = crate::rules::strict_json(text).map_err(|e| PolicyError::Json(e.to_string()))?;
@@ -49,7 +62,7 @@ pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
             })?;
             if let Some(other) = doc.keys().next() {
                 let why = "unknown field (a policy has Version, Id and Statement)";
-                return Err(doc_error(Some(other), why.to_owned()));
+                return Err(doc_error(Some(&cut(other)), why.to_owned()));
             }
             match statements {
                 Json::Array(list) => list,
@@ -96,7 +109,7 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
             }
             _ => format!("unknown field (a statement has {})", FIELDS.join(", ")),
         };
-        return Err(error(unknown, why));
+        return Err(error(&cut(unknown), why));
     }
     let sid = match fields.get("Sid") {
         None => None,
@@ -178,13 +191,7 @@ fn strings<'a>(fields: &'a Map<String, Json>, name: &str) -> Result<(bool, Vec<&
     }
 }
 
-/// A JSON value for an error message, cut short: a message names the culprit, it does not
-/// repeat a whole document.
+/// A JSON value for an error message, cut short.
 fn short(json: &Json) -> String {
-    const MAX: usize = 60;
-    let text = json.to_string();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
+    cut(&json.to_string())
 }

@@ -396,3 +396,72 @@ fn long_names_are_refused_before_matching() {
     let action = format!(r#"[{{"Effect":"Allow","Action":"a:{id}","Resource":"*"}}]"#);
     assert!(Policy::parse(&action).is_err());
 }
+
+#[test]
+fn a_deny_of_a_resource_and_its_sub_paths_names_both() {
+    // `server/1/` (the folder form) is a resource of its own: a Deny of `server/1` alone does
+    // not name it, a Deny that also names `server/1/*` does.
+    let narrow = policy(
+        r#"[{"Effect":"Allow","Action":"server:*","Resource":"arn:rowguard:default:local:123:server/*"},
+            {"Effect":"Deny","Action":"server:Delete","Resource":"arn:rowguard:default:local:123:server/1"}]"#,
+    );
+    assert!(allowed(
+        &narrow,
+        "server:Delete",
+        "arn:rowguard:default:local:123:server/1/"
+    ));
+    let both = policy(
+        r#"[{"Effect":"Allow","Action":"server:*","Resource":"arn:rowguard:default:local:123:server/*"},
+            {"Effect":"Deny","Action":"server:Delete","Resource":["arn:rowguard:default:local:123:server/1",
+                                                                  "arn:rowguard:default:local:123:server/1/*"]}]"#,
+    );
+    for denied in ["server/1", "server/1/", "server/1/disk"] {
+        let arn = format!("arn:rowguard:default:local:123:{denied}");
+        assert!(!allowed(&both, "server:Delete", &arn), "{arn}");
+    }
+    assert!(allowed(
+        &both,
+        "server:Delete",
+        "arn:rowguard:default:local:123:server/10"
+    ));
+}
+
+#[test]
+fn a_pattern_that_could_never_match_is_refused() {
+    for resource in [
+        "arn:p:s:r:a:disk/etc/../shadow",
+        "arn:p:s:r:a:disk//etc",
+        "arn:p:s:r:a:disk/./x",
+    ] {
+        let json = format!(r#"[{{"Effect":"Deny","Action":"disk:Read","Resource":"{resource}"}}]"#);
+        let error = Policy::parse(&json).expect_err(resource).to_string();
+        assert!(error.contains("could never match"), "{resource}: {error}");
+    }
+}
+
+#[test]
+fn sizes_are_bounded_and_errors_stay_short() {
+    assert!(Arn::new("rowguard", "default", "local", "1", "server", Some("")).is_err());
+    let huge = format!(
+        "[{}]",
+        vec![r#"{"Effect":"Allow","Action":"a:b","Resource":"*"}"#; 2_000].join(",")
+    );
+    let error = Policy::parse(&huge).expect_err("too large").to_string();
+    assert!(error.contains("longer than 65536 bytes"), "{error}");
+    let long_field = format!(
+        r#"[{{"Effect":"Allow","Action":"a:b","Resource":"*","{}":1}}]"#,
+        "x".repeat(10_000)
+    );
+    assert!(
+        Policy::parse(&long_field)
+            .expect_err("field")
+            .to_string()
+            .len()
+            < 300
+    );
+    let long_arn = format!(
+        "arn:rowguard:default:local:1:server/{}",
+        "y".repeat(100_000)
+    );
+    assert!(Arn::parse(&long_arn).expect_err("arn").to_string().len() < 300);
+}

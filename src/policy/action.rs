@@ -21,7 +21,7 @@ use super::PolicyError;
 /// # Ok::<(), rowguard::policy::PolicyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionPattern(String);
+pub struct ActionPattern(glob::Pattern);
 
 /// The longest action or action pattern accepted (IAM's limit).
 pub const MAX_ACTION_LEN: usize = 128;
@@ -59,23 +59,23 @@ impl ActionPattern {
             text: cut(text),
             why,
         })?;
-        Ok(ActionPattern(text.to_owned()))
+        Ok(ActionPattern(glob::Pattern::new(text)))
     }
 
     /// Whether `action` (already checked with [`check_action`]) is one this pattern names.
     pub fn matches(&self, action: &str) -> bool {
-        glob::matches(&self.0, action, true)
+        self.0.matches(action, true)
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for ActionPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 

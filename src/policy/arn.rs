@@ -37,7 +37,7 @@ pub struct Arn {
 pub struct ArnPattern {
     text: String,
     /// `None` for `*`, which matches every resource.
-    parts: Option<[String; 5]>,
+    parts: Option<[glob::Pattern; 5]>,
 }
 
 const PART_NAMES: [&str; 5] = ["partition", "service", "region", "account", "resource"];
@@ -264,7 +264,7 @@ impl ArnPattern {
         }
         let parts = split(text)?;
         normal_path(text, parts[4], true)?;
-        let parts = parts.map(str::to_owned);
+        let parts = parts.map(glob::Pattern::new);
         Ok(ArnPattern {
             text: text.to_owned(),
             parts: Some(parts),
@@ -279,7 +279,7 @@ impl ArnPattern {
         parts
             .iter()
             .enumerate()
-            .all(|(i, pattern)| glob::matches(pattern, arn.part(i), false))
+            .all(|(i, pattern)| pattern.matches(arn.part(i), false))
     }
 
     /// The pattern as written.

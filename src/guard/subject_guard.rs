@@ -414,15 +414,16 @@ impl<C: GuardConnection> Guard<C> {
         let mut undecided = precheck(&rule, attrs, row, &unknowable)
             .ok_or_else(|| forbidden::<M>(Right::Create))?;
         let mut recheck = undecided || stored_may_differ(row, &rule);
+        let mut bound = None;
         if recheck && rule.has_vars() {
             // Asked of the unresolved rule, both questions also see the columns of conditions
             // whose variable cannot be filled in, which resolving makes false: ask the
             // resolved rule, so that such an insert is refused here, never written and
             // rolled back.
-            let bound = resolved(&rule, attrs);
-            undecided = precheck(&bound, attrs, row, &unknowable)
+            let resolved = bound.insert(resolved(&rule, attrs));
+            undecided = precheck(resolved, attrs, row, &unknowable)
                 .ok_or_else(|| forbidden::<M>(Right::Create))?;
-            recheck = undecided || stored_may_differ(row, &bound);
+            recheck = undecided || stored_may_differ(row, resolved);
         }
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
         // row is checked too, where it can be found (its key is set, or an integer the
@@ -444,9 +445,11 @@ impl<C: GuardConnection> Guard<C> {
                     Value::Null => Value::Int(crate::db::last_insert_id(conn)?),
                     key => key,
                 };
-                let rule = resolved(&rule, attrs);
-                if recheck && M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
-                    return Err(forbidden::<M>(Right::Create));
+                if recheck {
+                    let rule = bound.clone().unwrap_or_else(|| resolved(&rule, attrs));
+                    if M::unguarded_load(conn, at_key::<M>(&rule, &key))?.is_empty() {
+                        return Err(forbidden::<M>(Right::Create));
+                    }
                 }
                 if defaulted {
                     let everything = Arc::new(Filter::True);

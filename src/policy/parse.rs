@@ -136,22 +136,10 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
             ))
         }
     };
-    let (listed, actions) = strings(&fields, "Action").map_err(|why| error("Action", why))?;
-    let actions = actions
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            ActionPattern::parse(a).map_err(|e| error(&element("Action", i, listed), e.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
-    let (listed, resources) = strings(&fields, "Resource").map_err(|why| error("Resource", why))?;
-    let resources = resources
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            ArnPattern::parse(r).map_err(|e| error(&element("Resource", i, listed), e.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
+    let actions =
+        patterns(&fields, "Action", ActionPattern::parse).map_err(|(f, why)| error(&f, why))?;
+    let resources =
+        patterns(&fields, "Resource", ArnPattern::parse).map_err(|(f, why)| error(&f, why))?;
     Ok(Statement {
         sid,
         effect,
@@ -160,34 +148,35 @@ fn statement(index: usize, json: Json) -> Result<Statement, PolicyError> {
     })
 }
 
-/// `Action[2]` for a list's element, `Action` for the one string.
-fn element(field: &str, index: usize, listed: bool) -> String {
-    if listed {
-        format!("{field}[{index}]")
-    } else {
-        field.to_owned()
-    }
-}
-
-/// A field that holds one string (`false`, the string) or a non-empty list of them (`true`).
-fn strings<'a>(fields: &'a Map<String, Json>, name: &str) -> Result<(bool, Vec<&'a str>), String> {
+/// A field that holds one pattern or a non-empty list of them, each read by `parse`. An error
+/// names the field, or the list's element by position (`Action[2]`), and why.
+fn patterns<T>(
+    fields: &Map<String, Json>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, PolicyError>,
+) -> Result<Vec<T>, (String, String)> {
+    let whole = |why: String| (name.to_owned(), why);
     match fields.get(name) {
-        None => Err("missing (one string or a list of them)".to_owned()),
-        Some(Json::String(s)) => Ok((false, vec![s])),
-        Some(Json::Array(list)) if list.is_empty() => Err("an empty list names nothing".to_owned()),
+        None => Err(whole("missing (one string or a list of them)".to_owned())),
+        Some(Json::String(s)) => Ok(vec![parse(s).map_err(|e| whole(e.to_string()))?]),
+        Some(Json::Array(list)) if list.is_empty() => {
+            Err(whole("an empty list names nothing".to_owned()))
+        }
         Some(Json::Array(list)) => list
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_str()
-                    .ok_or_else(|| format!("element {i}: expected a string, found {}", short(v)))
+                let at = |why: String| (format!("{name}[{i}]"), why);
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| at(format!("expected a string, found {}", short(v))))?;
+                parse(s).map_err(|e| at(e.to_string()))
             })
-            .collect::<Result<_, _>>()
-            .map(|list| (true, list)),
-        Some(other) => Err(format!(
+            .collect(),
+        Some(other) => Err(whole(format!(
             "expected a string or a list of strings, found {}",
             short(other)
-        )),
+        ))),
     }
 }
 

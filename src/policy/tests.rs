@@ -297,7 +297,7 @@ fn bad_documents_name_the_statement_and_field() {
         ),
         (
             r#"[{"Effect":"Allow","Action":"a:b","Resource":["*",7]}]"#,
-            r#"field "Resource": element 1: expected a string, found 7"#,
+            r#"field "Resource[1]": expected a string, found 7"#,
         ),
         (
             r#"{"Version":"2012-10-17 ","Statement":[]}"#,

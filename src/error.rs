@@ -129,6 +129,9 @@ pub enum Error {
     /// Reading rowguard's tables failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A policy check names a wildcard, or an ARN or action that is malformed.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// A database error.
     #[error(transparent)]
     Db(#[from] DbError),

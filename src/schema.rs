@@ -142,3 +142,17 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(authorizable_relations, authorizable_models);
+
+diesel::table! {
+    /// One IAM-style policy document per (set type, set value).
+    authorization_policies (id) {
+        /// Primary key.
+        id -> BigInt,
+        /// The set type's name, e.g. `roles`.
+        set_type -> Text,
+        /// The set value, e.g. `agent`.
+        set_value -> Text,
+        /// The policy document, JSON text.
+        policy -> Text,
+    }
+}

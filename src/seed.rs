@@ -1,5 +1,5 @@
 //! The seeder: loads `seeds/*.json` (set types, permissions, roles with their permissions and
-//! inheritance, rules) in one transaction, step by step, all or nothing.
+//! inheritance, rules, policies) in one transaction, step by step, all or nothing.
 //!
 //! A seed file (every key optional):
 //! ```json
@@ -10,7 +10,9 @@
 //!              "inherits": ["support"]},
 //!             {"name": "admin", "permissions": ["*"]}],
 //!   "rules": [{"set_type": "roles", "set_value": "support", "model": "contacts",
-//!              "rules": {"read": {"search": {"owner_id": "=$subject.id"}}}}]
+//!              "rules": {"read": {"search": {"owner_id": "=$subject.id"}}}}],
+//!   "policies": [{"set_type": "roles", "set_value": "support",
+//!                 "policy": [{"Effect": "Allow", "Action": "server:List", "Resource": "*"}]}]
 //! }
 //! ```
 
@@ -39,8 +41,23 @@ pub struct RuleSeed {
     pub set_value: SetValue,
     /// The model's stored name.
     pub model: String,
-    /// The rule document.
+    /// The rule document (a key given twice in one object is an error).
+    #[serde(deserialize_with = "crate::rules::deserialize_strict")]
     pub rules: serde_json::Value,
+}
+
+/// A policy in a seed file: one IAM-style policy document per (set type, set value).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySeed {
+    /// The set type (`roles`, …).
+    pub set_type: String,
+    /// The set value; numbers are accepted and converted.
+    pub set_value: SetValue,
+    /// The policy: a list of statements or `{"Version": …, "Statement": […]}` (a key given
+    /// twice in one object is an error).
+    #[serde(deserialize_with = "crate::rules::deserialize_strict")]
+    pub policy: serde_json::Value,
 }
 
 /// A set value written as a string or a number.
@@ -79,6 +96,9 @@ pub struct SeedFile {
     /// Rule rows.
     #[serde(default)]
     pub rules: Vec<RuleSeed>,
+    /// Policies.
+    #[serde(default)]
+    pub policies: Vec<PolicySeed>,
 }
 
 /// All seed files together.
@@ -107,11 +127,13 @@ pub enum Step {
     RoleInheritance,
     /// Rule rows.
     Rules,
+    /// Policies.
+    Policies,
 }
 
 impl Step {
     /// Every step, in order (`Clear` runs only with `--fresh`).
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::Clear,
         Step::SetTypes,
         Step::Permissions,
@@ -119,6 +141,7 @@ impl Step {
         Step::RolePermissions,
         Step::RoleInheritance,
         Step::Rules,
+        Step::Policies,
     ];
 
     /// The step's name in reports.
@@ -131,6 +154,7 @@ impl Step {
             Step::RolePermissions => "role permissions",
             Step::RoleInheritance => "role inheritance",
             Step::Rules => "rules",
+            Step::Policies => "policies",
         }
     }
 }
@@ -300,8 +324,8 @@ impl Seed {
                     return Err(SeedError::Parse {
                         path,
                         cause: "a seed file is one JSON object with the keys set_types, \
-                                permissions, roles and rules (each optional), not an array or \
-                                a single value"
+                                permissions, roles, rules and policies (each optional), not an \
+                                array or a single value"
                             .into(),
                     });
                 }
@@ -337,7 +361,14 @@ impl Seed {
             seed.content.set_types.extend(file.set_types);
             seed.content.permissions.extend(file.permissions);
             seed.content.roles.extend(file.roles);
+            for p in &file.policies {
+                check(
+                    "policy",
+                    format!("{}/{}", p.set_type, p.set_value.as_string()),
+                )?;
+            }
             seed.content.rules.extend(file.rules);
+            seed.content.policies.extend(file.policies);
             seed.files.push(path);
         }
         Ok(seed)
@@ -451,6 +482,18 @@ fn run_step(conn: &mut AnyConnection, seed: &Seed, step: Step) -> Result<Counts,
                 })
                 .collect::<Result<Vec<_>, SeedError>>()?;
             store::put_rules(conn, &definitions).map_err(|e| store_error(step, e))
+        }
+        Step::Policies => {
+            let definitions = content
+                .policies
+                .iter()
+                .map(|p| store::PolicyDefinition {
+                    set_type: p.set_type.clone(),
+                    set_value: p.set_value.as_string(),
+                    document: p.policy.to_string(),
+                })
+                .collect::<Vec<_>>();
+            store::put_policies(conn, &definitions).map_err(|e| store_error(step, e))
         }
     }
 }

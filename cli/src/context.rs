@@ -144,6 +144,7 @@ impl Context {
         let subject = spec.subject()?;
         let set_types = rowguard::store::set_type_names(conn)?;
         let rules = rowguard::store::all_rules(conn)?;
+        let policies = rowguard::store::all_policies(conn)?;
         for (set_type, values) in subject.sets() {
             if !set_types.iter().any(|t| t == set_type) {
                 self.warn(format_args!(
@@ -156,18 +157,16 @@ impl Context {
                 continue;
             }
             for role in values {
-                let named_by_rule = rules
+                let named = rules
                     .iter()
-                    .any(|r| r.set_type == "roles" && r.set_value == *role);
-                if !graph.roles().contains_key(role) && !named_by_rule {
-                    let known = graph.roles().keys().map(String::as_str).chain(
-                        rules
-                            .iter()
-                            .filter(|r| r.set_type == "roles")
-                            .map(|r| r.set_value.as_str()),
-                    );
+                    .map(|r| (&r.set_type, &r.set_value))
+                    .chain(policies.iter().map(|p| (&p.set_type, &p.set_value)))
+                    .filter(|(t, _)| *t == "roles")
+                    .map(|(_, v)| v.as_str());
+                if !graph.roles().contains_key(role) && !named.clone().any(|v| v == role) {
+                    let known = graph.roles().keys().map(String::as_str).chain(named);
                     self.warn(format_args!(
-                        "--as roles={role}: no role \"{role}\" exists and no rule names it{}; it grants nothing",
+                        "--as roles={role}: no role \"{role}\" exists and no rule or policy names it{}; it grants nothing",
                         suggest::hint(role, known)
                     ));
                 }

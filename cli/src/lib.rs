@@ -77,6 +77,8 @@ pub enum Command {
     Permissions(commands::permissions::Args),
     /// DBA tools: list, get, set, delete, check, explain, try and test the stored rules.
     Rules(commands::rules::Args),
+    /// IAM-style policies: list, get, set, delete, check, explain and try.
+    Policies(commands::policies::Args),
     /// Allow-listed commands as audited jobs: commands, run, list, output, kill, worker.
     Jobs(commands::jobs::Args),
     /// Serve the HTTP API (users, tokens, jobs, rules, permissions) until SIGINT/SIGTERM.
@@ -103,6 +105,7 @@ pub fn run(command: Command, global: &GlobalArgs, cli: fn() -> clap::Command) ->
         Command::Seed(args) => commands::seed::run(args, &mut ctx),
         Command::Permissions(args) => commands::permissions::run(args, &mut ctx),
         Command::Rules(args) => commands::rules::run(args, &mut ctx),
+        Command::Policies(args) => commands::policies::run(args, &mut ctx),
         Command::Jobs(args) => commands::jobs::run(args, &mut ctx),
         Command::Serve(args) => commands::serve::run(args, &mut ctx),
         Command::Users(args) => commands::users::run(args, &mut ctx),

@@ -49,6 +49,8 @@ struct Inner {
     id: u64,
     config: Config,
     cache: RuleCache<ModelAccess>,
+    /// Subjects' merged policies, kept fresh like the rules.
+    policies: RuleCache<super::policies::SubjectPolicy>,
     models: Mutex<ModelsByName>,
     decisions: std::sync::OnceLock<DecisionLog>,
 }
@@ -92,6 +94,7 @@ impl Authorizer {
             inner: Arc::new(Inner {
                 id: NEXT_AUTHORIZER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 cache: RuleCache::new(config.cache_size, config.refresh_interval()),
+                policies: RuleCache::new(config.cache_size, config.refresh_interval()),
                 config,
                 models: Mutex::new(None),
                 decisions: std::sync::OnceLock::new(),
@@ -235,6 +238,12 @@ impl Authorizer {
     /// ```
     pub fn invalidate(&self) {
         self.inner.cache.invalidate();
+        self.inner.policies.invalidate();
+    }
+
+    /// The cache of subjects' policies (see `policies`).
+    pub(super) fn policy_cache(&self) -> &RuleCache<super::policies::SubjectPolicy> {
+        &self.inner.policies
     }
 
     /// Registers or updates a model's metadata from its [`Authorizable`] impl.
@@ -286,7 +295,7 @@ impl Authorizer {
     }
 
     /// The sets rules are looked up by: the subject's, plus the universal role.
-    fn effective_sets(&self, subject: &Subject) -> Vec<(String, Vec<String>)> {
+    pub(super) fn effective_sets(&self, subject: &Subject) -> Vec<(String, Vec<String>)> {
         let mut sets: Vec<(String, Vec<String>)> = subject
             .sets()
             .map(|(t, vs)| (t.to_owned(), vs.iter().cloned().collect()))

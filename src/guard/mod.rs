@@ -7,6 +7,7 @@
 //! - [`access`](ModelAccess): what the rules say about one model for one subject's sets;
 //! - `authorizer`: loading, caching and deciding ([`Authorizer`]);
 //! - `front`: each thread's private copies of recent cache hits;
+//! - `policies`: a subject's IAM-style policies, merged, cached and checked;
 //! - `explain`: a decision written out ([`Explanation`]);
 //! - `relations`: relation conditions protected, decided for one row, foreign-key targets;
 //! - `subject_guard`: the per-subject [`Guard`] with its scoped reads and checked writes.
@@ -17,6 +18,7 @@ mod columns;
 mod decision;
 mod explain;
 mod front;
+mod policies;
 mod relations;
 mod subject_guard;
 
@@ -24,5 +26,8 @@ pub use self::access::{Bypass, ModelAccess};
 pub use self::authorizer::Authorizer;
 pub use self::columns::{ColumnRights, ReadMask};
 pub use self::explain::Explanation;
+pub use self::policies::{
+    BrokenPolicy, PolicyDecision, PolicyReason, PolicyResource, StatementOrigin, SubjectPolicy,
+};
 pub use self::relations::{ForeignKeyCheck, RelatedRead, RelatedReads};
 pub use self::subject_guard::Guard;

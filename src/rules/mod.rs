@@ -15,7 +15,7 @@ mod filter;
 mod keys;
 mod merge;
 mod parse;
-pub(crate) use self::parse::strict_json;
+pub(crate) use self::parse::{deserialize_strict, strict_json};
 mod relation;
 mod sql;
 mod validate;

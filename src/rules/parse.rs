@@ -599,6 +599,12 @@ pub(crate) fn strict_json(text: &str) -> Result<Json, serde_json::Error> {
     serde_json::from_str(text).map(|StrictJson(json)| json)
 }
 
+/// [`strict_json`] for a field of a larger document (the seeder's rules and policies), with
+/// `#[serde(deserialize_with = …)]`.
+pub(crate) fn deserialize_strict<'de, D: Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+    StrictJson::deserialize(d).map(|StrictJson(json)| json)
+}
+
 /// [`strict_json`]'s reader.
 struct StrictJson(Json);
 

@@ -4,6 +4,7 @@
 
 mod history;
 mod models;
+mod policies;
 mod relations;
 mod rule_rows;
 mod table_columns;
@@ -17,6 +18,11 @@ pub use self::history::{
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
+pub use self::policies::{
+    all_policies, delete_policy, get_policy, invalid_policies, load_policies, put_policies,
+    put_policy, InvalidPolicy, PolicyDefinition, PolicyRow,
+};
+pub(crate) use self::policies::{clear_policies, policies_using_set_type};
 #[cfg(feature = "sync")]
 pub(crate) use self::relations::{add_relations, remove_relations};
 pub use self::relations::{
@@ -88,6 +94,22 @@ pub enum StoreError {
         set_type: String,
         /// How many rule rows use it.
         rules: i64,
+    },
+    /// A set type still has a policy; delete it first.
+    #[error("set type \"{set_type}\" still has {policies} policy row(s); delete them first")]
+    SetTypeHasPolicies {
+        /// The set type.
+        set_type: String,
+        /// How many policies use it.
+        policies: i64,
+    },
+    /// A policy document does not parse; nothing was written.
+    #[error("{policy}: {source}")]
+    InvalidPolicy {
+        /// The policy (`policy roles "agent"`).
+        policy: String,
+        /// The policy language's error, naming the statement and field.
+        source: crate::policy::PolicyError,
     },
     /// A set type's name is not an identifier.
     #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]

@@ -135,15 +135,18 @@ impl RuleDefinition {
     }
 }
 
-/// Deletes every rule row and every set type that is not built in; returns the rows deleted.
+/// Deletes every policy, every rule row and every set type that is not built in; returns the
+/// rows deleted.
 pub fn clear_rules_and_set_types(conn: &mut dyn StoreConnection) -> Result<usize, StoreError> {
     write_transaction(conn, |conn| {
-        Ok(on_backend!(conn, c => {
-            let deleted = diesel::delete(rules::table).execute(c)?;
-            deleted
-                + diesel::delete(set_types::table.filter(set_types::name.ne_all(BUILT_IN_SET_TYPES)))
-                    .execute(c)?
-        }))
+        let policies = super::clear_policies(conn)?;
+        Ok(policies
+            + on_backend!(conn, c => {
+                let deleted = diesel::delete(rules::table).execute(c)?;
+                deleted
+                    + diesel::delete(set_types::table.filter(set_types::name.ne_all(BUILT_IN_SET_TYPES)))
+                        .execute(c)?
+            }))
     })
 }
 
@@ -161,8 +164,8 @@ pub fn upsert_set_types(
     })
 }
 
-/// Deletes set type `name`; whether it existed. A built-in set type, or one that rule rows
-/// still use, is an error and nothing is deleted.
+/// Deletes set type `name`; whether it existed. A built-in set type, or one that rule rows or
+/// policies still use, is an error and nothing is deleted.
 ///
 /// ```
 /// # include!("../../docs/doctest_setup.rs");
@@ -198,6 +201,13 @@ pub fn delete_set_type(conn: &mut dyn StoreConnection, name: &str) -> Result<boo
             return Err(StoreError::SetTypeHasRules {
                 set_type: name.to_owned(),
                 rules: used,
+            });
+        }
+        let policies = super::policies_using_set_type(conn, name)?;
+        if policies > 0 {
+            return Err(StoreError::SetTypeHasPolicies {
+                set_type: name.to_owned(),
+                policies,
             });
         }
         let delete = diesel::delete(set_types::table.filter(set_types::name.eq(name)));

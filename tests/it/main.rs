@@ -22,6 +22,7 @@ mod guard;
 mod history;
 mod jobs;
 mod model_props;
+mod policies;
 mod relations;
 mod relations_props;
 mod rules_by_name;

@@ -1,5 +1,5 @@
-//! Every version trigger, on every backend: each insert, update and delete of a rule table or
-//! an RBAC table moves `authorization_state.version`, so caches see a DBA's SQL edits, and
+//! Every version trigger, on every backend: each insert, update and delete of a rule table, the
+//! policy table or an RBAC table moves `authorization_state.version`, so caches see a DBA's SQL edits, and
 //! is recorded in the rule history.
 
 use diesel::connection::SimpleConnection;
@@ -96,6 +96,21 @@ fn every_trigger_moves_the_version(db: &TestDatabase) {
         c,
         "authorizable_relations delete",
         "DELETE FROM authorizable_relations WHERE name = 'self'",
+    );
+    bumps(
+        c,
+        "authorization_policies insert",
+        "INSERT INTO authorization_policies (set_type, set_value, policy) VALUES ('trig_type', 'v', '[]')",
+    );
+    bumps(
+        c,
+        "authorization_policies update",
+        "UPDATE authorization_policies SET policy = '{\"Statement\":[]}' WHERE set_value = 'v'",
+    );
+    bumps(
+        c,
+        "authorization_policies delete",
+        "DELETE FROM authorization_policies WHERE set_value = 'v'",
     );
     bumps(
         c,

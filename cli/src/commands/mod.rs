@@ -4,6 +4,7 @@ pub mod completions;
 pub mod jobs;
 pub mod migrate;
 pub mod permissions;
+pub mod policies;
 pub mod rules;
 pub mod seed;
 pub mod serve;

@@ -1,0 +1,341 @@
+//! IAM-style policies for a subject: the stored policies of its sets (and the universal
+//! role) merged into one, cached with the rules' freshness, and checked
+//! ([`Authorizer::is_allowed`], [`Authorizer::policy_decision`]).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use super::access::Bypass;
+use super::authorizer::Authorizer;
+use crate::cache::{Reading, RuleCache, Stamp};
+use crate::db::StoreConnection;
+use crate::error::Error;
+use crate::policy::{Arn, Policy, PolicyError, Reason};
+use crate::store::{self, PolicyRow};
+use crate::Subject;
+
+/// Where a statement of a subject's merged policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementOrigin {
+    /// The set type of the policy that holds it (`roles`).
+    pub set_type: String,
+    /// The set value (`agent`).
+    pub set_value: String,
+    /// Its position in that policy.
+    pub index: usize,
+    /// Its `Sid`, if it has one.
+    pub sid: Option<String>,
+}
+
+impl fmt::Display for StatementOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "statement {}", self.index)?;
+        if let Some(sid) = &self.sid {
+            write!(f, " ({sid})")?;
+        }
+        write!(f, " of policy {} \"{}\"", self.set_type, self.set_value)
+    }
+}
+
+/// A stored policy of the subject's sets that does not parse (a DBA's SQL): while it is
+/// there every policy check of the subject is refused, since the statements it would deny
+/// cannot be known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenPolicy {
+    /// The set type.
+    pub set_type: String,
+    /// The set value.
+    pub set_value: String,
+    /// What is wrong.
+    pub error: String,
+}
+
+/// A subject's policy: every statement stored for its sets, with where each comes from.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectPolicy {
+    /// The statements of all of the subject's policies, in the order of its sets.
+    pub policy: Policy,
+    /// For each statement of `policy`, its policy and position.
+    pub origins: Vec<StatementOrigin>,
+    /// The subject's stored policies that do not parse.
+    pub broken: Vec<BrokenPolicy>,
+}
+
+impl SubjectPolicy {
+    fn of(rows: Vec<PolicyRow>) -> Self {
+        let mut parsed = Vec::with_capacity(rows.len());
+        let mut origins = Vec::new();
+        let mut broken = Vec::new();
+        for row in rows {
+            match Policy::parse(&row.policy) {
+                Ok(policy) => {
+                    origins.extend(policy.statements().iter().enumerate().map(|(index, s)| {
+                        StatementOrigin {
+                            set_type: row.set_type.clone(),
+                            set_value: row.set_value.clone(),
+                            index,
+                            sid: s.sid().map(str::to_owned),
+                        }
+                    }));
+                    parsed.push(policy);
+                }
+                Err(e) => {
+                    tracing::error!(
+                        policy = row.id,
+                        "rowguard: invalid policy ({} \"{}\"): every policy check of its \
+                         subjects is refused until it is fixed: {e}",
+                        row.set_type,
+                        row.set_value
+                    );
+                    broken.push(BrokenPolicy {
+                        set_type: row.set_type,
+                        set_value: row.set_value,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        Self {
+            policy: Policy::merge(&parsed),
+            origins,
+            broken,
+        }
+    }
+}
+
+/// Why a policy check came out as it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyReason {
+    /// Rules do not apply to the subject (the development override, absolute rights).
+    Bypass(Bypass),
+    /// One of the subject's stored policies does not parse: refused.
+    Broken(BrokenPolicy),
+    /// This statement denies it (an explicit deny wins over any allow).
+    Denied(StatementOrigin),
+    /// This statement allows it, and none denies it.
+    Allowed(StatementOrigin),
+    /// No statement names it.
+    NoMatch,
+}
+
+/// The answer to a policy check, with what decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// What decided.
+    pub reason: PolicyReason,
+    /// The action checked.
+    pub action: String,
+    /// The resource checked.
+    pub resource: Arn,
+}
+
+impl fmt::Display for PolicyDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (action, resource) = (&self.action, &self.resource);
+        match &self.reason {
+            PolicyReason::Bypass(Bypass::Override) => {
+                write!(f, "allowed: the authorization override is on")
+            }
+            PolicyReason::Bypass(Bypass::AbsoluteRights) => {
+                write!(f, "allowed: the subject has absolute rights")
+            }
+            PolicyReason::Broken(b) => write!(
+                f,
+                "denied: policy {} \"{}\" is invalid ({}), so no policy check of this subject passes",
+                b.set_type, b.set_value, b.error
+            ),
+            PolicyReason::Denied(s) => write!(f, "denied: {s} denies {action} on {resource}"),
+            PolicyReason::Allowed(s) => write!(
+                f,
+                "allowed: {s} allows {action} on {resource}, and no statement denies it"
+            ),
+            PolicyReason::NoMatch => {
+                write!(f, "denied: no statement names {action} on {resource}")
+            }
+        }
+    }
+}
+
+/// What a policy check is about: an ARN (as text or parsed). A check whose resource holds a
+/// wildcard is an error, never an answer.
+pub trait PolicyResource {
+    /// The resource's ARN, for `subject`.
+    fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError>;
+}
+
+impl PolicyResource for str {
+    fn arn(&self, _: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        Ok(Cow::Owned(Arn::parse(self)?))
+    }
+}
+
+impl PolicyResource for String {
+    fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        self.as_str().arn(subject)
+    }
+}
+
+impl PolicyResource for Arn {
+    fn arn(&self, _: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl<R: PolicyResource + ?Sized> PolicyResource for &R {
+    fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        (**self).arn(subject)
+    }
+}
+
+/// The key policies are cached under (rules use model names; none is empty).
+const POLICY_KEY: &str = "";
+
+impl Authorizer {
+    /// The merged policy of `subject`: the policies stored for its sets and for the
+    /// universal role. From the cache, or one query on `conn`; fresh like the rules (a
+    /// change, even a DBA's SQL, is seen at the next version check).
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::store::put_policy;
+    /// put_policy(&mut conn, "roles", "agent", r#"[{"Effect": "Allow", "Action": "server:*", "Resource": "*"}]"#)?;
+    /// put_policy(&mut conn, "universal", rowguard::DEFAULT_UNIVERSAL_ROLE, r#"[{"Sid": "NoDeletes", "Effect": "Deny", "Action": "server:Delete", "Resource": "*"}]"#)?;
+    /// let policy = auth.policy(&mut conn, &agent())?;
+    /// assert_eq!(policy.policy.statements().len(), 2);
+    /// assert_eq!(policy.origins[1].to_string(), r#"statement 0 (NoDeletes) of policy universal "rowguard-universal""#);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn policy(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+    ) -> Result<Arc<SubjectPolicy>, Error> {
+        let cache = self.policy_cache();
+        let checked = if cache.version_check_due() {
+            let reading = Reading::now(conn);
+            let version = store::state_version(conn)?;
+            cache.observe_version(version, reading);
+            Some(version)
+        } else {
+            None
+        };
+        let sets = subject.sets_key();
+        let hash = RuleCache::<SubjectPolicy>::hash(POLICY_KEY, subject.sets_hash());
+        if let Some((_, hit)) = cache.get(hash, POLICY_KEY, sets) {
+            return Ok(hit);
+        }
+        // The version before the rows (unless this call just read it): never stamped newer
+        // than what was read.
+        let reading = Reading::now(conn);
+        let epoch = cache.epoch();
+        let version = match checked {
+            Some(version) => version,
+            None => {
+                let version = store::state_version(conn)?;
+                cache.observe_version(version, reading);
+                version
+            }
+        };
+        let rows = store::load_policies(conn, &self.effective_sets(subject))?;
+        let policy = Arc::new(SubjectPolicy::of(rows));
+        let stamp = Stamp { epoch, version };
+        cache.insert(
+            hash,
+            POLICY_KEY,
+            sets.clone(),
+            (stamp, reading),
+            policy.clone(),
+        );
+        Ok(policy)
+    }
+
+    /// The decision on `action` (`service:Verb`) on `resource` for `subject`, with the
+    /// statement that decided it. A wildcard in the action or the resource is an error
+    /// ([`PolicyError::WildcardCheck`]), checked before anything else. The development
+    /// override and absolute rights allow everything, as they do for rules.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[
+    ///     {"Effect": "Allow", "Action": "server:*", "Resource": "arn:rowguard:default:local:123:server/*"},
+    ///     {"Sid": "KeepOne", "Effect": "Deny", "Action": "server:Delete", "Resource": "arn:rowguard:default:local:123:server/1"}
+    /// ]"#)?;
+    /// let decision = auth.policy_decision(&mut conn, &agent(), "server:Delete", "arn:rowguard:default:local:123:server/1")?;
+    /// assert!(!decision.allowed);
+    /// assert_eq!(
+    ///     decision.to_string(),
+    ///     r#"denied: statement 1 (KeepOne) of policy roles "agent" denies server:Delete on arn:rowguard:default:local:123:server/1"#
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn policy_decision<R: PolicyResource + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        action: &str,
+        resource: &R,
+    ) -> Result<PolicyDecision, Error> {
+        let resource = resource.arn(subject)?;
+        crate::policy::check_action(action)?;
+        let decided = |allowed, reason| PolicyDecision {
+            allowed,
+            reason,
+            action: action.to_owned(),
+            resource: resource.clone().into_owned(),
+        };
+        if let Some(bypass) = self.bypass(subject) {
+            return Ok(decided(true, PolicyReason::Bypass(bypass)));
+        }
+        let policy = self.policy(conn, subject)?;
+        if let Some(broken) = policy.broken.first() {
+            return Ok(decided(false, PolicyReason::Broken(broken.clone())));
+        }
+        let decision = policy.policy.decide(action, &resource)?;
+        let reason = match decision.reason {
+            Reason::Denied(i) => PolicyReason::Denied(policy.origins[i].clone()),
+            Reason::Allowed(i) => PolicyReason::Allowed(policy.origins[i].clone()),
+            Reason::NoMatch => PolicyReason::NoMatch,
+        };
+        Ok(decided(decision.allowed, reason))
+    }
+
+    /// Whether `subject` may do `action` (`service:Verb`) on `resource` under its policies:
+    /// an explicit `Deny` wins, else any `Allow`, else no. A wildcard in the action or the
+    /// resource is an error, never an answer.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[
+    ///     {"Effect": "Allow", "Action": "server:List", "Resource": "arn:rowguard:default:local:123:server"}
+    /// ]"#)?;
+    /// let server = "arn:rowguard:default:local:123:server";
+    /// assert!(auth.is_allowed(&mut conn, &agent(), "server:List", server)?);
+    /// assert!(!auth.is_allowed(&mut conn, &agent(), "server:Delete", server)?);
+    /// let err = auth.is_allowed(&mut conn, &agent(), "server:*", server).unwrap_err();
+    /// assert_eq!(err.to_string(), r#"a check names a wildcard action "server:*": checks take one action on one resource"#);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_allowed<R: PolicyResource + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        action: &str,
+        resource: &R,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .policy_decision(conn, subject, action, resource)?
+            .allowed)
+    }
+}

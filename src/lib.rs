@@ -9,16 +9,16 @@
 //!
 //! | Module | One line |
 //! |---|---|
-//! | [`policy`] | IAM-style policies: ARNs, actions, Allow/Deny statements and the decision with its deciding statement, in memory (no database) |
 //! | [`rules`] | the rule language: parse → validate → filter → merge (grants, denies, column lists) → SQL / in-memory evaluation (no database); relations and the schema rules compile in |
+//! | [`policy`] | IAM-style policies: ARNs, actions, Allow/Deny statements and the decision with its deciding statement; models' and rows' ARNs, and statements on rows as the rule language's filters (no database) |
 //! | [`db`] | `DATABASE_URL`, [`GuardConnection`] (the application's own Diesel connection), [`AnyConnection`], pools, migrations |
 //! | [`schema`] | Diesel tables of rowguard's own tables |
 //! | [`config`] | [`Config`]: file and environment settings |
-//! | [`store`] | the one owner of rowguard's rule tables: models, relations, rule rows, set types, the version DBAs' edits bump |
+//! | [`store`] | the one owner of rowguard's rule tables: models, relations, rule rows, policies, set types, the version DBAs' edits bump |
 //! | [`cache`] | the bounded, version-checked rule cache |
 //! | [`subject`] | [`Subject`]: who asks — authorizable sets and `$subject` attributes |
 //! | [`model`] | [`Authorizable`], its per-connection [`ModelQueries`], and the [`authorizable!`] macro that implements both |
-//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), denies, column lists (hidden in reads, checked in writes), relations protected by the related read rule, explain |
+//! | [`guard`] | [`Authorizer`] (shared) and [`Guard`] (one subject): scoped reads, checked writes (with the foreign-key target check), denies, column lists (hidden in reads, checked in writes), relations protected by the related read rule, policies (stored, merged, cached, on rows), explain |
 //! | [`scoped`] | [`Scoped`]: the read query a guard hands out, which can only narrow |
 //! | [`error`] | [`Error`]: what a guard call refuses with |
 //! | [`decisions`] | the decision log: writes' and checks' decisions, per right (off, denials, sampled, all), queued on the request path and written in batches by a thread of its own |

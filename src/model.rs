@@ -49,6 +49,9 @@ pub trait Authorizable: Sized + 'static {
     /// audit table, such as the jobs'). Declared with `immutable` in
     /// [`authorizable!`](crate::authorizable).
     const IMMUTABLE: bool = false;
+    /// How IAM-style policies name the model and its rows (`arn:rowguard:default:local:…`).
+    /// Declared with `arn { … }` in [`authorizable!`](crate::authorizable).
+    const ARN: crate::policy::ModelArn<&'static str> = crate::policy::ModelArn::DEFAULT;
     /// The columns rules may use, with their types.
     fn columns() -> &'static Columns;
     /// The value of the column at `index` of [`Authorizable::columns`], borrowed
@@ -165,6 +168,31 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
     false
 }
 
+/// `arn { … }` of [`authorizable!`]: the declared parts applied to `ModelArn::DEFAULT`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __arn {
+    ($acc:expr;) => { $acc };
+    ($acc:expr; partition : $v:literal $(, $($rest:tt)*)?) => {
+        $crate::__arn!($crate::policy::ModelArn::with_partition($acc, $v); $($($rest)*)?)
+    };
+    ($acc:expr; service : $v:literal $(, $($rest:tt)*)?) => {
+        $crate::__arn!($crate::policy::ModelArn::with_service($acc, $v); $($($rest)*)?)
+    };
+    ($acc:expr; region : $v:literal $(, $($rest:tt)*)?) => {
+        $crate::__arn!($crate::policy::ModelArn::with_region($acc, $v); $($($rest)*)?)
+    };
+    ($acc:expr; account : $v:literal $(, $($rest:tt)*)?) => {
+        $crate::__arn!($crate::policy::ModelArn::with_account($acc, $v); $($($rest)*)?)
+    };
+    ($acc:expr; account : $v:ident $(, $($rest:tt)*)?) => {
+        $crate::__arn!($crate::policy::ModelArn::with_account_column($acc, ::core::stringify!($v)); $($($rest)*)?)
+    };
+    ($acc:expr; $($other:tt)*) => {
+        ::core::compile_error!("authorizable!: arn { … } takes partition: \"…\", service: \"…\", region: \"…\" and account: column or \"…\"")
+    };
+}
+
 /// Declares a Diesel model authorizable, in one line:
 ///
 /// `authorizable!(Model => table_module(primary_key) { columns rules may use… });`
@@ -187,6 +215,36 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
 ///   derived one replaces it (a rename). A belongs-to may end in `check RIGHT` (the right the
 ///   subject needs on the parent a written row points at; default `read`) or `check none`.
 ///   The macro checks the tables and columns exist; `sync-models` stores the relations.
+/// - `arn { partition: "…", service: "…", region: "…", account: column }` (each optional):
+///   how IAM-style policies name the model (`arn:rowguard:default:local:<account>:<name>`) and
+///   its rows (`…:<name>/<primary key>`); README: *IAM-style policies*. `account: team_id`
+///   takes each row's account from that column (one of the listed columns, checked at compile
+///   time), `account: "shared"` names one fixed account. Defaults: `rowguard`, `default`,
+///   `local`, account `default`.
+///
+/// ```
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, team_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, team_id: i64, body: String }
+/// use rowguard::policy::{ArnAccount, ModelArn};
+/// use rowguard::Authorizable;
+///
+/// rowguard::authorizable!(Note => notes(id) { id, team_id, body } arn { service: "crm", account: team_id });
+/// assert_eq!(Note::ARN, ModelArn::DEFAULT.with_service("crm").with_account_column("team_id"));
+/// ```
+///
+/// An account column that is not listed does not compile:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, team_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, team_id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { id, body } arn { account: team_id });
+/// ```
 ///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
 /// for the table; rule types come from the `table!` SQL types.
@@ -305,16 +363,16 @@ pub const fn __lists(names: &[&str], name: &str) -> bool {
 macro_rules! authorizable {
     // The options after the columns, one at a time: `as "name"`, `immutable`,
     // `on [Connection, …]`, separated by commas.
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] as $new:literal $(, $($rest:tt)*)?) => {
-        $crate::authorizable!(@opts $head [$new] [$imm] [$($conn),*] $($($rest)*)?);
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] as $new:literal $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$new] [$arn] [$imm] [$($conn),*] $($($rest)*)?);
     };
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] immutable $(, $($rest:tt)*)?) => {
-        $crate::authorizable!(@opts $head [$name] [true] [$($conn),*] $($($rest)*)?);
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] immutable $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$name] [$arn] [true] [$($conn),*] $($($rest)*)?);
     };
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [$($new:ty),+ $(,)?] $(, $($rest:tt)*)?) => {
-        $crate::authorizable!(@opts $head [$name] [$imm] [$($new),+] $($($rest)*)?);
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] on [$($new:ty),+ $(,)?] $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$name] [$arn] [$imm] [$($new),+] $($($rest)*)?);
     };
-    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] [$($conn:ty),*]
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*]
         relations { $($rel:ident : $kind:ident $target:ident ($rcol:ident) $(check $right:ident)?),* $(,)? }
         $(, $($rest:tt)*)?) => {
         // Stored by sync-models; here only checked, so a typo is a compile error.
@@ -324,40 +382,52 @@ macro_rules! authorizable {
                 $($crate::__relation_check!($kind $table $target $rcol $(check $right)?);)*
             }
         };
-        $crate::authorizable!(@opts ($model, $table, $pk, [$($col),+]) [$name] [$imm] [$($conn),*] $($($rest)*)?);
+        $crate::authorizable!(@opts ($model, $table, $pk, [$($col),+]) [$name] [$arn] [$imm] [$($conn),*] $($($rest)*)?);
     };
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] on [] $($rest:tt)*) => {
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*]
+        arn { $($key:ident : $value:tt),* $(,)? } $(, $($rest:tt)*)?) => {
+        $crate::authorizable!(@opts $head [$name] [$crate::__arn!($arn; $($key : $value),*)] [$imm] [$($conn),*] $($($rest)*)?);
+    };
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] on [] $($rest:tt)*) => {
         ::core::compile_error!("authorizable!: `on [...]` needs at least one connection type");
     };
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] as $other:tt $($rest:tt)*) => {
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] as $other:tt $($rest:tt)*) => {
         ::core::compile_error!(
             "authorizable!: `as` takes a string literal (the stable name sync-models stores)"
         );
     };
-    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] []) => {
-        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$arn:expr] [$imm:tt] []) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $arn, $imm);
         $crate::__model_queries_for_each_connection!($model => $table ($pk));
     };
-    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$imm:tt] [$($conn:ty),+]) => {
-        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $imm);
+    (@opts ($model:ty, $table:ident, $pk:ident, [$($col:ident),+]) [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),+]) => {
+        $crate::authorizable!(@impl $model => $table ($pk) { $($col),+ } as $name, $arn, $imm);
         $($crate::__model_queries!($conn; $model => $table ($pk));)+
     };
-    (@opts $head:tt [$name:expr] [$imm:tt] [$($conn:ty),*] $other:tt $($rest:tt)*) => {
+    (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] $other:tt $($rest:tt)*) => {
         ::core::compile_error!(::core::concat!(
             "authorizable!: unknown option `",
             ::core::stringify!($other),
-            "`: expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`, separated by commas"
+            "`: expected `as \"name\"`, `immutable`, `on [Connection, …]`, `relations { … }` or `arn { … }`, separated by commas"
         ));
     };
-    (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $immutable:expr) => {
+    (@impl $model:ty => $table:ident ($pk:ident) { $($col:ident),+ } as $name:expr, $arn:expr, $immutable:expr) => {
         const _: () = ::core::assert!(
             $crate::model::__lists(&[$(::core::stringify!($col)),+], ::core::stringify!($pk)),
             "authorizable!: list the primary key among the columns"
+        );
+        const _: () = ::core::assert!(
+            {
+                let account = $crate::policy::ModelArn::account_column(&$arn);
+                account.is_empty() || $crate::model::__lists(&[$(::core::stringify!($col)),+], account)
+            },
+            "authorizable!: the arn account column must be one of the columns"
         );
 
         impl $crate::Authorizable for $model {
             const NAME: &'static str = $name;
             const IMMUTABLE: bool = $immutable;
+            const ARN: $crate::policy::ModelArn<&'static str> = $arn;
             const TABLE: &'static str = ::core::stringify!($table);
             const PRIMARY_KEY: &'static str = ::core::stringify!($pk);
 
@@ -414,7 +484,7 @@ macro_rules! authorizable {
     };
     ($model:ty => $table:ident ($pk:ident) { $($col:ident),+ $(,)? } $($opt:tt)*) => {
         $crate::authorizable!(
-            @opts ($model, $table, $pk, [$($col),+]) [::core::stringify!($table)] [false] []
+            @opts ($model, $table, $pk, [$($col),+]) [::core::stringify!($table)] [$crate::policy::ModelArn::DEFAULT] [false] []
             $($opt)*
         );
     };

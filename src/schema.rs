@@ -27,6 +27,8 @@ diesel::table! {
         /// `date`, `timestamp`, `uuid`). The SQL column is `columns`, a name Diesel reserves.
         #[sql_name = "columns"]
         column_types -> Text,
+        /// The model's ARN form, JSON (`NULL`: the defaults); see `policy::ModelArn`.
+        arn -> Nullable<Text>,
     }
 }
 

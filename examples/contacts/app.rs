@@ -52,9 +52,11 @@ pub struct Contact {
 }
 
 authorizable!(ContactType => contact_types(id) { id, name });
+// In IAM-style policies a contact is `arn:rowguard:default:local:<owner_id>:contacts/<id>`:
+// each contact's account is its owner.
 authorizable!(Contact => contacts(id) {
     id, name, email, status, contact_type_id, owner_id, score, created_at
-});
+} arn { account: owner_id });
 
 /// Creates the two tables.
 pub fn create_tables(conn: &mut AnyConnection) -> QueryResult<()> {

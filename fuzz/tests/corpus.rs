@@ -24,3 +24,23 @@ fn the_seed_corpus_runs_clean() {
         dir.display()
     );
 }
+
+#[test]
+fn the_policy_seed_corpus_runs_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus_seed/policies");
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).expect("corpus_seed/policies") {
+        let path = entry.expect("corpus entry").path();
+        assert!(
+            rowguard_fuzz::policies(&fs::read(&path).expect("corpus file")),
+            "{} is not a valid policy",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(
+        n >= 4,
+        "the seed corpus has {n} inputs in {}",
+        dir.display()
+    );
+}

@@ -179,8 +179,9 @@ impl<M: r2d2::ManageConnection> AsConnection<M::Connection> for r2d2::PooledConn
 /// Runs `write` (several statements to rowguard's own tables) in one transaction on `conn`
 /// (a savepoint when the caller already opened one), then, once it has committed, tells
 /// every cache of the process ([`note_store_write`](crate::cache::note_store_write)). Inside
-/// the caller's transaction the commit is the caller's: the caches learn of the write at
-/// the next version check, or at once if the caller notes it after committing.
+/// the caller's transaction the commit is the caller's: the caches of other connections learn
+/// of the write at their next version check, or at once if the caller notes it after
+/// committing.
 pub(crate) fn write_transaction<T, E>(
     conn: &mut dyn StoreConnection,
     write: impl FnOnce(&mut dyn StoreConnection) -> Result<T, E>,
@@ -219,7 +220,11 @@ where
     if result.is_err() && !nested && conn.backend() == Backend::Mysql {
         let _ = crate::store::mark(conn, None);
     }
-    if result.is_ok() && !nested {
+    // Nested, it is noted before the caller's commit: reads later in that transaction see
+    // a version no other connection may see (it can still roll back), and a noted write
+    // keeps what they load out of every cache until a version read outside a transaction
+    // confirms it. Other connections learn of it at their next version check.
+    if result.is_ok() {
         crate::cache::note_store_write();
     }
     result

@@ -36,6 +36,16 @@ pub struct ModelAccess {
     pub broken_relations: Vec<String>,
     /// What the subject's column lists allow (create, read, update).
     pub columns: super::columns::ColumnRights,
+    /// The subject's policy statements that name rows of the model for one of the four
+    /// rights (`<model>:Read` …), with their policies; their grants and denies are part of
+    /// `merged` and `denied`.
+    pub policy_rows: Vec<(
+        super::policies::StatementOrigin,
+        crate::policy::StatementRows,
+    )>,
+    /// The subject's stored policies that do not parse (one that may hold a `Deny` denies
+    /// every row).
+    pub broken_policies: Vec<super::policies::BrokenPolicy>,
     /// The address of the declared [`Columns`] the rules were compiled against (their
     /// positions are the model's `cell` indexes), or 0 when compiled against the stored
     /// columns (name-only callers such as `rules try`).
@@ -86,6 +96,28 @@ pub(super) fn merge_rows(rows: CompiledRows<'_>) -> ([Merged; 4], [Merged; 4]) {
     (grants, denies)
 }
 
+/// Adds the subject's policy statements on the model's rows to the rules' grants and
+/// denies (a broken policy that may deny denies every row).
+pub(super) fn with_policies(
+    (grants, denies): ([Merged; 4], [Merged; 4]),
+    statements: &[crate::policy::StatementRows],
+    refused: bool,
+) -> ([Merged; 4], [Merged; 4]) {
+    let mut grants = grants;
+    let mut denies = denies;
+    for right in Right::ALL {
+        let (granted, denied) = crate::policy::merged_rows(statements, right);
+        let i = right as usize;
+        grants[i] = grants[i].union(&granted);
+        denies[i] = if refused {
+            Merged::Everything
+        } else {
+            denies[i].union(&denied)
+        };
+    }
+    (grants, denies)
+}
+
 /// The rows `right` reaches: the grants minus the denies (see [`allowed`]).
 pub(super) fn reach(grants: &[Merged; 4], denies: &[Merged; 4], right: Right) -> Filter {
     allowed(&grants[right as usize], &denies[right as usize])
@@ -107,6 +139,7 @@ pub(super) struct Declared {
     table: &'static str,
     pub(super) primary_key: &'static str,
     pub(super) columns: &'static Columns,
+    arn: crate::policy::ModelArn<&'static str>,
 }
 
 impl Declared {
@@ -115,6 +148,7 @@ impl Declared {
             table: M::TABLE,
             primary_key: M::PRIMARY_KEY,
             columns: M::columns(),
+            arn: M::ARN,
         }
     }
 
@@ -126,7 +160,7 @@ impl Declared {
     /// order of columns may differ). Disagreement is an error naming the model: rules
     /// written against the stored columns may not mean what they say on this model.
     pub(super) fn check(self, stored: &StoredModel) -> Result<(), Error> {
-        let problems = stored.differences(self.table, self.primary_key, self.columns);
+        let problems = stored.differences(self.table, self.primary_key, self.columns, &self.arn);
         if problems.is_empty() {
             Ok(())
         } else {

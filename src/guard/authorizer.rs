@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex};
 
 use diesel::{sql_types, RunQueryDsl};
 
-use super::access::{merge_rows, reach, Bypass, Declared, ModelAccess};
+use super::access::{merge_rows, reach, with_policies, Bypass, Declared, ModelAccess};
 use super::columns::{ColumnRights, Projection, ReadMask, RowsQuery, SampleQuery};
 use super::decision::{Made, Seen};
 use super::explain::Explanation;
 use super::front;
+use super::policies::{BrokenPolicy, SubjectPolicy};
 use super::relations::{
-    decide_for_row, failed_target, foreign_key_checks, target_refusal, usable_checks, Protector,
+    decide_for_row, failed_target, foreign_key_checks, target_refusal, usable_checks, PolicyScope,
+    Protector,
 };
 use super::subject_guard::Guard;
 use crate::cache::{Reading, RuleCache, Stamp};
@@ -36,7 +38,7 @@ type ModelsByName = Option<(Stamp, Arc<Catalog>)>;
 
 /// The stored models (usable or not) and the schema of the usable ones with their relations.
 pub(super) struct Catalog {
-    models: HashMap<String, Result<Arc<StoredModel>, BrokenModel>>,
+    pub(super) models: HashMap<String, Result<Arc<StoredModel>, BrokenModel>>,
     pub(super) schema: Schema,
     /// Stored relations that do not fit (rules using them fail closed; writes to their
     /// model are refused, since their foreign-key target check cannot run).
@@ -259,7 +261,14 @@ impl Authorizer {
     /// # }
     /// ```
     pub fn register<M: Authorizable>(&self, conn: &mut dyn StoreConnection) -> Result<(), Error> {
-        store::upsert_model(conn, M::NAME, M::TABLE, M::PRIMARY_KEY, M::columns())?;
+        store::upsert_model(
+            conn,
+            M::NAME,
+            M::TABLE,
+            M::PRIMARY_KEY,
+            M::columns(),
+            &M::ARN,
+        )?;
         self.invalidate();
         Ok(())
     }
@@ -307,14 +316,21 @@ impl Authorizer {
         sets
     }
 
+    /// Records a version read in both caches (rules and policies), so that they go stale
+    /// together and a guard's read and `is_allowed` never disagree about a change.
+    pub(super) fn observe_version(&self, version: i64, reading: Reading) {
+        self.inner.cache.observe_version(version, reading);
+        self.inner.policies.observe_version(version, reading);
+    }
+
     /// Reads the version when a check is due; returns what it read.
-    fn refresh(&self, conn: &mut dyn StoreConnection) -> Result<Option<i64>, Error> {
+    pub(super) fn refresh(&self, conn: &mut dyn StoreConnection) -> Result<Option<i64>, Error> {
         if !self.inner.cache.version_check_due() {
             return Ok(None);
         }
         let reading = Reading::now(conn);
         let version = store::state_version(conn)?;
-        self.inner.cache.observe_version(version, reading);
+        self.observe_version(version, reading);
         Ok(Some(version))
     }
 
@@ -462,7 +478,7 @@ impl Authorizer {
             Some(v) => v,
             None => {
                 let v = store::state_version(conn)?;
-                self.inner.cache.observe_version(v, reading);
+                self.observe_version(v, reading);
                 v
             }
         };
@@ -478,6 +494,9 @@ impl Authorizer {
         };
         let lookup = self.effective_sets(subject);
         let rows = store::load_rules(conn, model, &lookup)?;
+        // Read here, in the rules' snapshot, rather than through the policy cache: the entry
+        // is stamped with this snapshot's version.
+        let policy = SubjectPolicy::of(store::load_policies(conn, &lookup)?);
         let rows: Vec<_> = rows
             .into_iter()
             .map(|row| {
@@ -494,13 +513,30 @@ impl Authorizer {
                 (row, compiled)
             })
             .collect();
-        let (merged, denied) = merge_rows(&rows);
+        let row_model = crate::policy::RowModel {
+            name: model,
+            arn: &stored.arn,
+            columns,
+            primary_key: &stored.primary_key,
+        };
+        let statements = row_model.statements(&policy.policy);
+        let refused = BrokenPolicy::refusing(&policy.broken).is_some();
+        let (merged, denied) = with_policies(merge_rows(&rows), &statements, refused);
+        let policy_rows = statements
+            .into_iter()
+            .map(|s| (policy.origins[s.index].clone(), s))
+            .collect();
         let valid: Vec<&crate::rules::CompiledRules> =
             rows.iter().filter_map(|(_, c)| c.as_ref().ok()).collect();
         let column_rights = ColumnRights::of(conn, model, &stored.table_name, columns, &valid)?;
         let read = reach(&merged, &denied, Right::Read);
         // Relation conditions carry the related model's read rule for the same subject.
-        let mut protector = Protector::new(conn, &catalog.schema, &lookup);
+        let scope = PolicyScope {
+            policy: &policy.policy,
+            refused,
+            models: &catalog.models,
+        };
+        let mut protector = Protector::new(conn, &catalog.schema, &lookup, scope);
         let mut effective = Vec::with_capacity(Right::ALL.len());
         for right in Right::ALL {
             let own = reach(&merged, &denied, right);
@@ -537,6 +573,8 @@ impl Authorizer {
             foreign_keys,
             broken_relations,
             columns: column_rights,
+            policy_rows,
+            broken_policies: policy.broken,
             compiled_for: wanted,
         });
         // Not stored (and used for this call only) when read in an older snapshot.

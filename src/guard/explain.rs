@@ -1,4 +1,5 @@
-//! A decision written out: contributing rule rows, the merged rule, the SQL.
+//! A decision written out: contributing rule rows and policy statements, the merged rule,
+//! the SQL.
 
 use std::fmt;
 use std::sync::Arc;
@@ -69,7 +70,11 @@ impl fmt::Display for Explanation {
         }
         writeln!(f, "contributing rules:")?;
         if self.access.rows.is_empty() {
-            writeln!(f, "  (none: nothing is granted)")?;
+            if self.access.policy_rows.is_empty() {
+                writeln!(f, "  (none: nothing is granted)")?;
+            } else {
+                writeln!(f, "  (none)")?;
+            }
         }
         for (row, compiled) in &self.access.rows {
             let universal = if row.set_type == "universal" && row.set_value == self.universal_role {
@@ -100,6 +105,39 @@ impl fmt::Display for Explanation {
                     }
                 }
             }
+        }
+        let statements: Vec<_> = self
+            .access
+            .policy_rows
+            .iter()
+            .filter_map(|(origin, s)| {
+                Some((origin, s.effect, s.rows[self.right as usize].as_ref()?))
+            })
+            .collect();
+        if !statements.is_empty() || !self.access.broken_policies.is_empty() {
+            writeln!(f, "contributing policy statements:")?;
+        }
+        for (origin, effect, rows) in statements {
+            let verb = match effect {
+                crate::policy::Effect::Allow => "grants",
+                crate::policy::Effect::Deny => "denies",
+            };
+            match rows {
+                Access::Everything => writeln!(f, "  {origin}: {verb} every row")?,
+                Access::Rows(filter) => writeln!(f, "  {origin}: {verb} {filter}")?,
+            }
+        }
+        for broken in &self.access.broken_policies {
+            let effect = if broken.refuses {
+                "INVALID, refuses everything (it may hold a Deny)"
+            } else {
+                "INVALID, ignored"
+            };
+            writeln!(
+                f,
+                "  policy {} \"{}\": {effect}: {}",
+                broken.set_type, broken.set_value, broken.error
+            )?;
         }
         writeln!(f, "merged: {}", self.access.merged(self.right).to_filter())?;
         let denied = self.access.denied(self.right);
@@ -148,14 +186,19 @@ impl fmt::Display for Explanation {
             for (i, r) in self.access.related.iter().enumerate() {
                 let sep = if i == 0 { " " } else { "; " };
                 write!(f, "{sep}{}: {}", r.model, r.filter)?;
-                if r.rule_ids.is_empty() {
+                if r.rule_ids.is_empty() && r.statements == 0 {
                     write!(
                         f,
-                        " (no read rule for this subject: nothing there is readable)"
+                        " (no read rule or statement for this subject: nothing there is readable)"
                     )?;
                 } else {
                     let ids: Vec<String> = r.rule_ids.iter().map(|id| format!("#{id}")).collect();
-                    write!(f, " (rules {})", ids.join(", "))?;
+                    if !ids.is_empty() {
+                        write!(f, " (rules {})", ids.join(", "))?;
+                    }
+                    if r.statements > 0 {
+                        write!(f, " ({} policy statement(s))", r.statements)?;
+                    }
                 }
                 if r.incomplete {
                     write!(f, " (a rule there is invalid)")?;

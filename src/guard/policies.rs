@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::access::Bypass;
@@ -11,7 +12,8 @@ use super::authorizer::Authorizer;
 use crate::cache::{Reading, RuleCache, Stamp};
 use crate::db::StoreConnection;
 use crate::error::Error;
-use crate::policy::{Arn, Policy, PolicyError, Reason};
+use crate::model::Authorizable;
+use crate::policy::{Arn, ArnAccount, Policy, PolicyError, Reason};
 use crate::store::{self, PolicyRow};
 use crate::Subject;
 
@@ -49,6 +51,44 @@ pub struct BrokenPolicy {
     pub set_value: String,
     /// What is wrong.
     pub error: String,
+    /// Whether it may hold a `Deny` (then every check of its subjects is refused, and their
+    /// rows' rights too; otherwise it only fails to grant).
+    pub refuses: bool,
+}
+
+impl BrokenPolicy {
+    /// The broken policies among `broken` that refuse.
+    pub(super) fn refusing(broken: &[BrokenPolicy]) -> Option<&BrokenPolicy> {
+        broken.iter().find(|b| b.refuses)
+    }
+}
+
+/// Whether a policy document that does not parse may hold a `Deny`: the word `deny` in any
+/// case anywhere in its text, escapes read (` Deny`, `Denied`, `\u0044eny` all count), or
+/// text that is not JSON at all.
+fn may_deny(document: &str) -> bool {
+    let says = |text: &str| text.to_ascii_lowercase().contains("deny");
+    fn strings(json: &serde_json::Value, out: &mut Vec<String>) {
+        match json {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(list) => list.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(fields) => {
+                for (k, v) in fields {
+                    out.push(k.clone());
+                    strings(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(document) {
+        Err(_) => true,
+        Ok(json) => {
+            let mut all = Vec::new();
+            strings(&json, &mut all);
+            all.iter().any(|s| says(s))
+        }
+    }
 }
 
 /// A subject's policy: every statement stored for its sets, with where each comes from.
@@ -63,7 +103,7 @@ pub struct SubjectPolicy {
 }
 
 impl SubjectPolicy {
-    fn of(rows: Vec<PolicyRow>) -> Self {
+    pub(super) fn of(rows: Vec<PolicyRow>) -> Self {
         let mut parsed = Vec::with_capacity(rows.len());
         let mut origins = Vec::new();
         let mut broken = Vec::new();
@@ -81,10 +121,15 @@ impl SubjectPolicy {
                     parsed.push(policy);
                 }
                 Err(e) => {
+                    let refuses = may_deny(&row.policy);
+                    let effect = if refuses {
+                        "it may hold a Deny, so everything policies decide for its subjects is refused"
+                    } else {
+                        "it grants nothing"
+                    };
                     tracing::error!(
                         policy = row.id,
-                        "rowguard: invalid policy ({} \"{}\"): every policy check of its \
-                         subjects is refused until it is fixed: {e}",
+                        "rowguard: invalid policy ({} \"{}\"), {effect} until it is fixed: {e}",
                         row.set_type,
                         row.set_value
                     );
@@ -92,6 +137,7 @@ impl SubjectPolicy {
                         set_type: row.set_type,
                         set_value: row.set_value,
                         error: e.to_string(),
+                        refuses,
                     });
                 }
             }
@@ -109,7 +155,7 @@ impl SubjectPolicy {
 pub enum PolicyReason {
     /// Rules do not apply to the subject (the development override, absolute rights).
     Bypass(Bypass),
-    /// One of the subject's stored policies does not parse: refused.
+    /// One of the subject's stored policies does not parse and may hold a `Deny`: refused.
     Broken(BrokenPolicy),
     /// This statement denies it (an explicit deny wins over any allow).
     Denied(StatementOrigin),
@@ -144,7 +190,7 @@ impl fmt::Display for PolicyDecision {
             }
             PolicyReason::Broken(b) => write!(
                 f,
-                "denied: policy {} \"{}\" is invalid ({}), so no policy check of this subject passes",
+                "denied: policy {} \"{}\" is invalid and may hold a Deny ({}), so no policy check of this subject passes",
                 b.set_type, b.set_value, b.error
             ),
             PolicyReason::Denied(s) => write!(f, "denied: {s} denies {action} on {resource}"),
@@ -159,8 +205,9 @@ impl fmt::Display for PolicyDecision {
     }
 }
 
-/// What a policy check is about: an ARN (as text or parsed). A check whose resource holds a
-/// wildcard is an error, never an answer.
+/// What a policy check is about: an ARN (as text or parsed), an authorizable model itself
+/// ([`model_type`]) or one of its rows. A check whose resource holds a wildcard is an error,
+/// never an answer.
 pub trait PolicyResource {
     /// The resource's ARN, for `subject`.
     fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError>;
@@ -184,9 +231,54 @@ impl PolicyResource for Arn {
     }
 }
 
-impl<R: PolicyResource + ?Sized> PolicyResource for &R {
+/// A row of an authorizable model is named `arn:…:<account>:<model>/<primary key>`, from the
+/// model's declared ARN form ([`Authorizable::ARN`]).
+impl<M: Authorizable> PolicyResource for M {
+    fn arn(&self, _: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        let cell = |column: &str| {
+            M::columns()
+                .get(column)
+                .map_or(crate::rules::ValueRef::Null, |(i, _)| self.cell(i))
+        };
+        let account = match M::ARN.account {
+            ArnAccount::Column(column) => cell(column),
+            ArnAccount::Fixed(_) => crate::rules::ValueRef::Null,
+        };
+        Ok(Cow::Owned(M::ARN.row_arn(
+            M::NAME,
+            account,
+            cell(M::PRIMARY_KEY),
+        )?))
+    }
+}
+
+/// An authorizable model itself, for resource-agnostic checks (`contacts:List`,
+/// `contacts:Create`): `arn:…:<account>:<model>`, the account and region from the subject
+/// when the model takes each row's account from a column (see
+/// [`ModelArn::model_arn`](crate::policy::ModelArn::model_arn)).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::guard::model_type;
+/// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[
+///     {"Effect": "Allow", "Action": "contacts:List", "Resource": "arn:rowguard:default:local:default:contacts"}
+/// ]"#)?;
+/// assert!(auth.is_allowed(&mut conn, &agent(), "contacts:List", &model_type::<Contact>())?);
+/// # Ok(())
+/// # }
+/// ```
+pub struct ModelType<M>(PhantomData<fn() -> M>);
+
+/// The model `M` itself as a policy resource.
+pub fn model_type<M: Authorizable>() -> ModelType<M> {
+    ModelType(PhantomData)
+}
+
+impl<M: Authorizable> PolicyResource for ModelType<M> {
     fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
-        (**self).arn(subject)
+        Ok(Cow::Owned(M::ARN.model_arn(M::NAME, subject)?))
     }
 }
 
@@ -217,14 +309,8 @@ impl Authorizer {
         subject: &Subject,
     ) -> Result<Arc<SubjectPolicy>, Error> {
         let cache = self.policy_cache();
-        let checked = if cache.version_check_due() {
-            let reading = Reading::now(conn);
-            let version = store::state_version(conn)?;
-            cache.observe_version(version, reading);
-            Some(version)
-        } else {
-            None
-        };
+        // The rules' version check: both caches see the same versions.
+        let checked = self.refresh(conn)?;
         let sets = subject.sets_key();
         let hash = RuleCache::<SubjectPolicy>::hash(POLICY_KEY, subject.sets_hash());
         if let Some((_, hit)) = cache.get(hash, POLICY_KEY, sets) {
@@ -238,7 +324,7 @@ impl Authorizer {
             Some(version) => version,
             None => {
                 let version = store::state_version(conn)?;
-                cache.observe_version(version, reading);
+                self.observe_version(version, reading);
                 version
             }
         };
@@ -296,7 +382,7 @@ impl Authorizer {
             return Ok(decided(true, PolicyReason::Bypass(bypass)));
         }
         let policy = self.policy(conn, subject)?;
-        if let Some(broken) = policy.broken.first() {
+        if let Some(broken) = BrokenPolicy::refusing(&policy.broken) {
             return Ok(decided(false, PolicyReason::Broken(broken.clone())));
         }
         let decision = policy.policy.decide(action, &resource)?;

@@ -23,8 +23,11 @@ pub struct RelatedRead {
     pub model: String,
     /// Its merged read rule for the subject (before it is itself protected).
     pub filter: Arc<Filter>,
-    /// The rule rows it comes from (empty: no read rule, so nothing there is readable).
+    /// The rule rows it comes from (empty, with no statement either: nothing there is
+    /// readable).
     pub rule_ids: Vec<i64>,
+    /// How many of the subject's policy statements name its rows for reading.
+    pub statements: usize,
     /// Whether one of those rows does not compile (then, under a negation, every related row
     /// counts as readable).
     pub incomplete: bool,
@@ -39,6 +42,9 @@ pub(super) struct Protector<'a> {
     pub(super) conn: &'a mut dyn StoreConnection,
     pub(super) schema: &'a Schema,
     pub(super) sets: &'a [(String, Vec<String>)],
+    /// The subject's policies: their statements on a related model's rows count in its read
+    /// rule as they do in the model's own.
+    policies: PolicyScope<'a>,
     /// Unprotected read filters already loaded, by model.
     reads: HashMap<String, RelatedRead>,
     /// Whether a chain of relations was cut at [`MAX_PROTECTED_DEPTH`] or
@@ -48,16 +54,26 @@ pub(super) struct Protector<'a> {
     expansions: usize,
 }
 
+/// What protection needs of the subject's policies: the merged policy, whether a broken one
+/// refuses everything, and the stored models (for their ARN forms).
+pub(super) struct PolicyScope<'a> {
+    pub(super) policy: &'a crate::policy::Policy,
+    pub(super) refused: bool,
+    pub(super) models: &'a HashMap<String, Result<Arc<store::StoredModel>, store::BrokenModel>>,
+}
+
 impl<'a> Protector<'a> {
     pub(super) fn new(
         conn: &'a mut dyn StoreConnection,
         schema: &'a Schema,
         sets: &'a [(String, Vec<String>)],
+        policies: PolicyScope<'a>,
     ) -> Self {
         Self {
             conn,
             schema,
             sets,
+            policies,
             reads: HashMap::new(),
             cut: false,
             expansions: 0,
@@ -132,6 +148,7 @@ impl<'a> Protector<'a> {
                 model: model.to_owned(),
                 filter: Arc::new(Filter::False),
                 rule_ids: Vec::new(),
+                statements: 0,
                 incomplete: true,
             },
             Some(m) => {
@@ -144,11 +161,33 @@ impl<'a> Protector<'a> {
                     })
                     .collect();
                 let incomplete = rows.iter().any(|(_, c)| c.is_err());
-                let (grants, denies) = super::access::merge_rows(&rows);
+                // A model whose stored row is unusable has no ARN form to go by: the
+                // defaults (its statements then name rows only by key, or inexactly).
+                let arn = match self.policies.models.get(model) {
+                    Some(Ok(stored)) => stored.arn.clone(),
+                    _ => crate::policy::ModelArn::default(),
+                };
+                let row_model = crate::policy::RowModel {
+                    name: model,
+                    arn: &arn,
+                    columns: &m.columns,
+                    primary_key: &m.primary_key,
+                };
+                let statements: Vec<_> = row_model
+                    .statements(self.policies.policy)
+                    .into_iter()
+                    .filter(|s| s.rows[Right::Read as usize].is_some())
+                    .collect();
+                let (grants, denies) = super::access::with_policies(
+                    super::access::merge_rows(&rows),
+                    &statements,
+                    self.policies.refused,
+                );
                 RelatedRead {
                     model: model.to_owned(),
                     filter: Arc::new(super::access::reach(&grants, &denies, Right::Read)),
                     rule_ids: rows.iter().map(|(r, _)| r.id).collect(),
+                    statements: statements.len(),
                     incomplete,
                 }
             }

@@ -408,8 +408,18 @@ impl<C: GuardConnection> Guard<C> {
                 return Err(forbidden_column::<M>(Right::Create, i));
             }
         }
-        // Those columns get the database's DEFAULT: only the stored row can tell.
-        let unknowable = |i| columns.as_ref().is_some_and(|c| !c.writable.includes(i));
+        // A NULL integer key is the database's to generate, and the columns the subject may
+        // not set get their DEFAULT: only the stored row can tell what they hold.
+        let key = M::columns().get(M::PRIMARY_KEY);
+        let integer_key = matches!(
+            key.map(|(_, t)| t),
+            Some(ColumnType::Integer | ColumnType::Bigint)
+        );
+        let generated = (integer_key && row.key().is_null())
+            .then(|| key.map(|(i, _)| i))
+            .flatten();
+        let unknowable =
+            |i| Some(i) == generated || columns.as_ref().is_some_and(|c| !c.writable.includes(i));
         let attrs = self.subject.attributes();
         let mut undecided = precheck(&rule, attrs, row, &unknowable)
             .ok_or_else(|| forbidden::<M>(Right::Create))?;
@@ -428,10 +438,6 @@ impl<C: GuardConnection> Guard<C> {
         // A NULL foreign key in the struct may be stored as the column's DEFAULT: the stored
         // row is checked too, where it can be found (its key is set, or an integer the
         // database generates).
-        let integer_key = matches!(
-            M::columns().get(M::PRIMARY_KEY).map(|(_, t)| t),
-            Some(ColumnType::Integer | ColumnType::Bigint)
-        );
         let defaulted = (!row.key().is_null() || integer_key)
             && targets
                 .iter()

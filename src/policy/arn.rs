@@ -271,6 +271,11 @@ impl ArnPattern {
         })
     }
 
+    /// The five part patterns (`None` for `*`, which names every resource).
+    pub(crate) fn parts(&self) -> Option<&[glob::Pattern; 5]> {
+        self.parts.as_ref()
+    }
+
     /// Whether `arn` is one of the resources this pattern names.
     pub fn matches(&self, arn: &Arn) -> bool {
         let Some(parts) = &self.parts else {

@@ -30,7 +30,9 @@ pub mod action;
 pub mod arn;
 mod error;
 mod glob;
+mod model;
 mod parse;
+mod rows;
 #[cfg(test)]
 mod tests;
 
@@ -39,7 +41,9 @@ use std::fmt;
 pub use action::{check_action, ActionPattern};
 pub use arn::{Arn, ArnPattern};
 pub use error::PolicyError;
+pub use model::{ArnAccount, ModelArn, DEFAULT_ACCOUNT};
 pub use parse::MAX_POLICY_BYTES;
+pub use rows::{merged as merged_rows, row_action, RowModel, StatementRows};
 
 /// Whether a statement allows or denies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

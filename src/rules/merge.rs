@@ -77,6 +77,28 @@ pub fn allowed(allow: &Merged, deny: &Merged) -> Filter {
 }
 
 impl Merged {
+    /// Both accesses together, as two rule rows merge: any `"*"` wins, searches are ORed.
+    ///
+    /// ```
+    /// use rowguard::rules::{Filter, Merged};
+    ///
+    /// assert_eq!(Merged::Nothing.union(&Merged::Everything), Merged::Everything);
+    /// assert_eq!(Merged::Nothing.union(&Merged::Nothing), Merged::Nothing);
+    /// ```
+    pub fn union(&self, other: &Merged) -> Merged {
+        match (self, other) {
+            (Merged::Everything, _) | (_, Merged::Everything) => Merged::Everything,
+            (Merged::Nothing, x) | (x, Merged::Nothing) => x.clone(),
+            (Merged::Rows(a), Merged::Rows(b)) => {
+                match Filter::Or(vec![a.clone(), b.clone()]).simplify() {
+                    Filter::True => Merged::Everything,
+                    Filter::False => Merged::Nothing,
+                    filter => Merged::Rows(filter),
+                }
+            }
+        }
+    }
+
     /// The merged access as one filter (`True` for everything, `False` for nothing).
     pub fn to_filter(&self) -> Filter {
         match self {

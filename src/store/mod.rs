@@ -73,6 +73,14 @@ pub enum StoreError {
         /// What is wrong.
         source: RuleError,
     },
+    /// A model's ARN form does not fit it (a bad part, an account column it does not have).
+    #[error("model \"{model}\": {source}")]
+    BadArn {
+        /// The model.
+        model: String,
+        /// What is wrong.
+        source: crate::policy::PolicyError,
+    },
     /// A model still has rule rows; delete them first.
     #[error("model \"{model}\" still has {rules} rule row(s); delete them first")]
     ModelHasRules {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use crate::db::{on_backend, write_transaction, StoreConnection};
+use crate::policy::ModelArn;
 use crate::rules::{
     compile_document, Access, ColumnType, Columns, CompiledRules, Right, RuleError,
 };
@@ -29,14 +30,28 @@ pub struct StoredModel {
     pub primary_key: String,
     /// Columns rules may use.
     pub columns: Columns,
+    /// How policies name the model and its rows.
+    pub arn: ModelArn<String>,
 }
 
 impl StoredModel {
     /// How this stored definition differs from a declared one (the code's), one line per
     /// difference; empty when table, key, and column names and types agree (the order of
     /// columns is free: rules are compiled by name). A model with differences fails closed.
-    pub fn differences(&self, table: &str, primary_key: &str, columns: &Columns) -> Vec<String> {
+    pub fn differences<S: AsRef<str>>(
+        &self,
+        table: &str,
+        primary_key: &str,
+        columns: &Columns,
+        arn: &ModelArn<S>,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.arn.to_string() != arn.to_string() {
+            problems.push(format!(
+                "ARN form {} is stored, the model declares {arn}",
+                self.arn
+            ));
+        }
         if self.table_name != table {
             problems.push(format!(
                 "table \"{}\" is stored, the model declares \"{table}\"",
@@ -112,29 +127,48 @@ pub fn load_models(
             models::table_name,
             models::primary_key,
             models::column_types,
+            models::arn,
         ))
         .order(models::name);
-    let rows: Vec<(i64, String, String, String, String)> = on_backend!(conn, c => query.load(c))?;
+    type Row = (i64, String, String, String, String, Option<String>);
+    let rows: Vec<Row> = on_backend!(conn, c => query.load(c))?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, table_name, primary_key, columns)| {
-            let columns = Columns::from_json(&columns).map_err(|error| BrokenModel {
+        .map(|(id, name, table_name, primary_key, columns, arn)| {
+            let broken = |error| BrokenModel {
                 id,
                 name: name.clone(),
                 error,
-            })?;
+            };
+            let columns = Columns::from_json(&columns).map_err(broken)?;
+            let arn = match arn {
+                None => ModelArn::default(),
+                // Its parts are checked; its account column is not: a model whose stored
+                // columns lost it names no row exactly (its statements grant none and deny
+                // all), and a typed caller sees the difference from the code.
+                Some(text) => text
+                    .parse::<ModelArn<String>>()
+                    .and_then(|arn| {
+                        arn.validate_parts()
+                            .map(|()| arn)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map_err(|e| broken(RuleError::schema(format!("arn: {e}"))))?,
+            };
             Ok(Arc::new(StoredModel {
                 id,
                 name,
                 table_name,
                 primary_key,
                 columns,
+                arn,
             }))
         })
         .collect())
 }
 
-/// Registers (or updates) a model's table, primary key and columns. A change of columns
+/// Registers (or updates) a model's table, primary key, columns and ARN form (checked: an
+/// account column it does not have is [`StoreError::BadArn`]). A change of columns
 /// that stored rules depend on is refused with [`StoreError::RulesWouldBreak`] and writes
 /// nothing (see [`rules_broken_by`]).
 ///
@@ -144,22 +178,30 @@ pub fn load_models(
 /// # let (auth, mut conn) = setup()?;
 /// use rowguard::rules::{ColumnType, Columns};
 /// let columns = Columns::new([("id", ColumnType::Bigint), ("title", ColumnType::Text)])?;
-/// rowguard::store::upsert_model(&mut conn, "notes", "notes", "id", &columns)?;
+/// let arn = rowguard::policy::ModelArn::DEFAULT;
+/// rowguard::store::upsert_model(&mut conn, "notes", "notes", "id", &columns, &arn)?;
 /// // Dropping `status` would break the agent's read rule: refused, nothing written.
 /// let fewer = Columns::new([("id", ColumnType::Bigint), ("name", ColumnType::Text)])?;
-/// let err = rowguard::store::upsert_model(&mut conn, "contacts", "contacts", "id", &fewer);
+/// let err = rowguard::store::upsert_model(&mut conn, "contacts", "contacts", "id", &fewer, &arn);
 /// assert!(matches!(err, Err(rowguard::store::StoreError::RulesWouldBreak(_))));
 /// # Ok(())
 /// # }
 /// ```
-pub fn upsert_model(
+pub fn upsert_model<S: AsRef<str>>(
     conn: &mut dyn StoreConnection,
     name: &str,
     table_name: &str,
     primary_key: &str,
     columns: &Columns,
+    arn: &ModelArn<S>,
 ) -> Result<(), StoreError> {
     let json = columns.to_json();
+    arn.validate(columns).map_err(|e| StoreError::BadArn {
+        model: name.to_owned(),
+        source: e,
+    })?;
+    // The defaults are stored as NULL: a model that declares nothing reads as before.
+    let arn = (!arn.is_default()).then(|| arn.to_string());
     write_transaction(conn, |conn| {
         let mut broken = rules_broken_by(conn, name, columns)?;
         // Rules of other models reach this one's columns through relations.
@@ -177,6 +219,7 @@ pub fn upsert_model(
                     models::table_name.eq(table_name),
                     models::primary_key.eq(primary_key),
                     models::column_types.eq(&json),
+                    models::arn.eq(&arn),
                 ))
                 .execute(c)?;
             if updated == 0 {
@@ -186,6 +229,7 @@ pub fn upsert_model(
                         models::table_name.eq(table_name),
                         models::primary_key.eq(primary_key),
                         models::column_types.eq(&json),
+                        models::arn.eq(&arn),
                     ))
                     .execute(c)?;
             }
@@ -213,6 +257,7 @@ fn broken_elsewhere(
         table_name: table_name.to_owned(),
         primary_key: primary_key.to_owned(),
         columns: columns.clone(),
+        arn: ModelArn::default(),
     }));
     let old = super::schema_of(&before, relations.clone(), &mut Vec::new());
     let new = super::schema_of(&after, relations, &mut Vec::new());

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::{Ident, Item, LitStr, Token};
 
+use crate::policy::{ArnAccount, ModelArn};
 use crate::rules::{ColumnType, Columns, Relation};
 use crate::store;
 use crate::AnyConnection;
@@ -35,6 +36,8 @@ pub struct FoundModel {
     pub file: PathBuf,
     /// Its relations (from `joinable!` and its own declaration), by name.
     pub relations: Vec<Relation>,
+    /// How policies name it and its rows (`arn { … }`).
+    pub arn: ModelArn<String>,
 }
 
 /// Errors of `sync-models`.
@@ -190,6 +193,9 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
                 decl.name, decl.primary_key
             )));
         }
+        decl.arn
+            .validate(&columns)
+            .map_err(|e| fail(format!("model {}: arn {{ … }}: {e}", decl.name)))?;
         let found = FoundModel {
             name: decl.name.clone(),
             table: decl.table,
@@ -197,6 +203,7 @@ pub fn scan(paths: &[PathBuf], keep_going: bool) -> Result<Scan, SyncError> {
             columns,
             file: file.clone(),
             relations: Vec::new(),
+            arn: decl.arn,
         };
         if let Some(other) = out.models.insert(decl.name.clone(), found) {
             return Err(fail(format!(
@@ -216,6 +223,7 @@ struct Decl {
     primary_key: String,
     columns: Vec<String>,
     relations: Vec<relations::Declared>,
+    arn: ModelArn<String>,
 }
 
 /// A `table!` definition: primary key columns and (column, rule type) pairs.
@@ -287,6 +295,7 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
     // The options, in any order, as the macro takes them.
     let mut name = table.to_string();
     let mut declared = Vec::new();
+    let mut arn = ModelArn::default();
     while !input.is_empty() {
         if input.peek(Token![as]) {
             input.parse::<Token![as]>()?;
@@ -307,10 +316,14 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
                 let list;
                 syn::braced!(list in input);
                 declared = relations::parse_declared(&list)?;
+            } else if option == "arn" {
+                let list;
+                syn::braced!(list in input);
+                arn = parse_arn(&list)?;
             } else if option != "immutable" {
                 return Err(syn::Error::new(
                     option.span(),
-                    "expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`",
+                    "expected `as \"name\"`, `immutable`, `on [Connection, …]`, `relations { … }` or `arn { … }`",
                 ));
             }
         }
@@ -324,7 +337,48 @@ fn parse_decl(input: ParseStream<'_>) -> syn::Result<Decl> {
         primary_key: primary_key.to_string(),
         columns: columns.into_iter().map(|c| c.to_string()).collect(),
         relations: declared,
+        arn,
     })
+}
+
+/// `arn { partition: "…", service: "…", region: "…", account: column | "…" }`, each optional.
+fn parse_arn(input: ParseStream<'_>) -> syn::Result<ModelArn<String>> {
+    let mut arn = ModelArn::default();
+    let mut seen = Vec::new();
+    while !input.is_empty() {
+        let key: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        if seen.contains(&key) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("arn {{ … }}: `{key}` is given twice"),
+            ));
+        }
+        seen.push(key.clone());
+        let text = || -> syn::Result<String> { Ok(input.parse::<LitStr>()?.value()) };
+        if key == "partition" {
+            arn.partition = text()?;
+        } else if key == "service" {
+            arn.service = text()?;
+        } else if key == "region" {
+            arn.region = text()?;
+        } else if key == "account" {
+            arn.account = if input.peek(LitStr) {
+                ArnAccount::Fixed(text()?)
+            } else {
+                ArnAccount::Column(input.parse::<Ident>()?.to_string())
+            };
+        } else {
+            return Err(syn::Error::new(
+                key.span(),
+                "arn { … } takes partition: \"…\", service: \"…\", region: \"…\" and account: column or \"…\"",
+            ));
+        }
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+        }
+    }
+    Ok(arn)
 }
 
 trait ParseAnyIdent {
@@ -435,6 +489,7 @@ pub fn add_rowguard_models(found: &mut BTreeMap<String, FoundModel>) {
                 table: JobExecution::TABLE.to_owned(),
                 primary_key: JobExecution::PRIMARY_KEY.to_owned(),
                 columns: JobExecution::columns().clone(),
+                arn: JobExecution::ARN.to_owned(),
                 file: PathBuf::from("(rowguard)"),
                 relations: Vec::new(),
             });
@@ -535,6 +590,7 @@ pub fn sync(
                         s.table_name == m.table
                             && s.primary_key == m.primary_key
                             && s.columns == m.columns
+                            && s.arn == m.arn
                     });
                     if same {
                         plan.push(Change::Unchanged(name.clone()));
@@ -611,8 +667,15 @@ pub fn sync(
             match change {
                 Change::Added(name) | Change::Changed(name) => {
                     let m = &found[name];
-                    store::upsert_model(conn, &m.name, &m.table, &m.primary_key, &m.columns)
-                        .map_err(|e| store_error(e, m.file.display().to_string()))?;
+                    store::upsert_model(
+                        conn,
+                        &m.name,
+                        &m.table,
+                        &m.primary_key,
+                        &m.columns,
+                        &m.arn,
+                    )
+                    .map_err(|e| store_error(e, m.file.display().to_string()))?;
                 }
                 Change::Removed(name) => {
                     store::delete_model(conn, name)

@@ -609,7 +609,7 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
         }
     };
     // The first use: the version check, the model list, the relations, the rules (one
-    // query), the read.
+    // query), the subject's policies (one query), the read.
     let first = count(
         &mut |c| {
             guard
@@ -620,7 +620,10 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
         },
         false,
     );
-    assert_eq!(first, 5, "version + models + relations + rules + read");
+    assert_eq!(
+        first, 6,
+        "version + models + relations + rules + policies + read"
+    );
     let hit = count(
         &mut |c| {
             guard
@@ -641,7 +644,8 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
     );
     assert_eq!(in_memory, 1, "only loading the row itself");
     // Another subject with other sets: a miss costs the version (read first, so the entry
-    // is never stamped newer than its rules) and one query for all of its rules.
+    // is never stamped newer than its rules), one query for all of its rules and one for all
+    // of its policies.
     // A fresh subject first brings the model list up to date (a write elsewhere in the
     // process since it was read would add a query); measured again if one happened meanwhile.
     let mut attempt = 0;
@@ -664,7 +668,7 @@ fn a_cache_hit_costs_no_query(db: &TestDatabase) {
             break n;
         }
     };
-    assert_eq!(miss, 2, "version + rules");
+    assert_eq!(miss, 3, "version + rules + policies");
 }
 
 fn contact_on(conn: &mut rowguard::AnyConnection, id: i64) -> Contact {

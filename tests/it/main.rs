@@ -23,6 +23,7 @@ mod history;
 mod jobs;
 mod model_props;
 mod policies;
+mod policy_props;
 mod relations;
 mod relations_props;
 mod rules_by_name;

@@ -3,6 +3,9 @@
 //! one is broken, loaded by the seeder all or nothing.
 
 use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::app::{contacts, Contact};
 use rowguard::guard::PolicyReason;
 use rowguard::seed::{self, Seed, SeedOptions};
 use rowguard::store::{self, StoreError};
@@ -16,7 +19,25 @@ rowguard::backend_tests!(
     a_dba_edit_is_seen_and_a_broken_policy_refuses,
     the_seeder_loads_policies_all_or_nothing,
     set_types_and_values_are_compared_exactly_and_never_spliced,
+    statements_scope_the_guards_rows_with_rules,
+    statements_decide_writes_and_name_rows_and_models,
+    statements_count_where_rules_reach_through_relations,
+    a_deny_of_one_key_lets_generated_keys_through,
+    a_rolled_back_policy_is_never_served,
 );
+
+diesel::table! {
+    gen_items (id) { id -> Nullable<BigInt>, note -> Text }
+}
+
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = gen_items)]
+struct GenItem {
+    id: Option<i64>,
+    note: String,
+}
+
+rowguard::authorizable!(GenItem => gen_items(id) { id, note });
 
 const SERVER: &str = "arn:rowguard:default:local:123:server";
 
@@ -309,9 +330,23 @@ fn a_dba_edit_is_seen_and_a_broken_policy_refuses(db: &TestDatabase) {
         "server:Get",
         &format!("{SERVER}/2")
     ));
-    // JSON, but not a policy: the database accepts it; every check of its subjects refuses.
+    // JSON, but not a policy: the database accepts it. One that cannot deny grants nothing;
+    // one that may deny refuses every check of its subjects.
     conn.batch_execute(
-        r#"INSERT INTO authorization_policies (set_type, set_value, policy) VALUES ('groups', 'night', '[{"Effect":"Allow","Action":"server:Get"}]')"#,
+        r#"INSERT INTO authorization_policies (set_type, set_value, policy) VALUES ('groups', 'day', '[{"Effect":"Allow","Action":"server:Get"}]')"#,
+    )
+    .expect("DBA insert");
+    let day = agent().with_set("groups", ["day"]);
+    assert!(allowed(
+        &auth,
+        &mut conn,
+        &day,
+        "server:Get",
+        &format!("{SERVER}/2")
+    ));
+    assert!(!allowed(&auth, &mut conn, &day, "server:Get", &one));
+    conn.batch_execute(
+        r#"INSERT INTO authorization_policies (set_type, set_value, policy) VALUES ('groups', 'night', '[{"Effect":"deny","Action":"server:Get"}]')"#,
     )
     .expect("DBA insert");
     let night = agent().with_set("groups", ["night"]);
@@ -339,8 +374,8 @@ fn a_dba_edit_is_seen_and_a_broken_policy_refuses(db: &TestDatabase) {
         "others are not affected"
     );
     let bad = store::invalid_policies(&mut conn).expect("check");
-    assert_eq!(bad.len(), 1);
-    assert_eq!(bad[0].row.set_value, "night");
+    let bad: Vec<&str> = bad.iter().map(|b| b.row.set_value.as_str()).collect();
+    assert_eq!(bad, ["day", "night"]);
     // Not JSON at all: the database refuses it, whoever writes it.
     assert!(conn
         .batch_execute(
@@ -361,7 +396,7 @@ fn a_dba_edit_is_seen_and_a_broken_policy_refuses(db: &TestDatabase) {
         .filter(|e| e.table_name == "authorization_policies")
         .map(|e| e.operation.as_str())
         .collect();
-    assert_eq!(policy_changes, ["insert", "update", "insert"]);
+    assert_eq!(policy_changes, ["insert", "insert", "update", "insert"]);
 }
 
 fn the_seeder_loads_policies_all_or_nothing(db: &TestDatabase) {
@@ -462,4 +497,453 @@ fn set_types_and_values_are_compared_exactly_and_never_spliced(db: &TestDatabase
         .unwrap_err();
     assert!(matches!(err, Error::Policy(_)), "{err}");
     assert_eq!(store::all_policies(&mut conn).expect("all").len(), 2);
+}
+
+/// The contacts every subject could see: (id, owner) in id order.
+fn all_contacts(conn: &mut AnyConnection) -> Vec<(i64, i64)> {
+    contacts::table
+        .select((contacts::id, contacts::owner_id))
+        .order(contacts::id)
+        .load(conn)
+        .expect("contacts")
+}
+
+fn ids_where(all: &[(i64, i64)], keep: impl Fn(i64, i64) -> bool) -> Vec<i64> {
+    all.iter()
+        .filter(|(id, owner)| keep(*id, *owner))
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// `Allow contacts:Read` on an account's contacts, on one contact; a Deny from either source
+/// refuses; both sources' grants add up.
+fn statements_scope_the_guards_rows_with_rules(db: &TestDatabase) {
+    let (pool, auth) = crate::fixture::contacts(db, fresh_config(), 2);
+    let mut conn = pool.get().expect("conn");
+    let all = all_contacts(&mut conn);
+    let viewer = Subject::new().with_set("roles", ["viewer"]);
+    let seen = |conn: &mut AnyConnection, who: &Subject| {
+        crate::fixture::visible(&auth.guard(who.clone()), conn)
+    };
+    assert!(seen(&mut conn, &viewer).is_empty(), "nothing yet");
+    let arn = "arn:rowguard:default:local";
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "viewer",
+        &format!(
+            r#"[{{"Effect":"Allow","Action":"contacts:Read","Resource":"{arn}:17:contacts/*"}}]"#
+        ),
+    )
+    .expect("policy");
+    assert_eq!(
+        seen(&mut conn, &viewer),
+        ids_where(&all, |_, owner| owner == 17),
+        "account 17's contacts"
+    );
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "viewer",
+        &format!(
+            r#"[{{"Effect":"Allow","Action":"contacts:Read","Resource":["{arn}:17:contacts/*","{arn}:*:contacts/2"]}},
+                {{"Effect":"Deny","Action":"contacts:*","Resource":"{arn}:*:contacts/3"}}]"#
+        ),
+    )
+    .expect("policy");
+    assert_eq!(
+        seen(&mut conn, &viewer),
+        ids_where(&all, |id, owner| (owner == 17 || id == 2) && id != 3),
+        "one more by key, one less by an explicit deny"
+    );
+    // A rule's deny refuses what a statement grants.
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "viewer",
+        "contacts",
+        r#"{"deny":{"read":{"search":{"id":"=1"}}}}"#,
+    )
+    .expect("rule");
+    assert_eq!(
+        seen(&mut conn, &viewer),
+        ids_where(&all, |id, owner| (owner == 17 || id == 2)
+            && id != 3
+            && id != 1)
+    );
+    // A statement's deny refuses what a rule grants.
+    store::put_rule(&mut conn, "roles", "agent", "contacts", r#"{"read":"*"}"#).expect("rule");
+    store::put_policy(
+        &mut conn,
+        "groups",
+        "night",
+        &format!(
+            r#"[{{"Effect":"Deny","Action":"contacts:Read","Resource":"{arn}:42:contacts/*"}}]"#
+        ),
+    )
+    .expect("policy");
+    let night_agent = agent().with_set("groups", ["night"]);
+    assert_eq!(seen(&mut conn, &agent()), ids_where(&all, |_, _| true));
+    assert_eq!(
+        seen(&mut conn, &night_agent),
+        ids_where(&all, |_, owner| owner != 42)
+    );
+    // A statement for other rights, another model, another partition or a pattern one column
+    // cannot say exactly grants no row; the last one denied would deny them all.
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "other",
+        &format!(
+            r#"[{{"Effect":"Allow","Action":"contacts:Update","Resource":"*"}},
+                {{"Effect":"Allow","Action":"contact_types:Read","Resource":"*"}},
+                {{"Effect":"Allow","Action":"contacts:Read","Resource":"arn:elsewhere:default:local:17:contacts/*"}},
+                {{"Effect":"Allow","Action":"contacts:Read","Resource":"{arn}:17:contacts/1?"}},
+                {{"Effect":"Allow","Action":"contacts:Read","Resource":"{arn}:17:contacts"}}]"#
+        ),
+    )
+    .expect("policy");
+    let other = Subject::new().with_set("roles", ["other"]);
+    assert!(seen(&mut conn, &other).is_empty());
+    store::put_policy(
+        &mut conn,
+        "groups",
+        "careful",
+        &format!(
+            r#"[{{"Effect":"Deny","Action":"contacts:Read","Resource":"{arn}:17:contacts/1?"}}]"#
+        ),
+    )
+    .expect("policy");
+    assert!(
+        seen(&mut conn, &agent().with_set("groups", ["careful"])).is_empty(),
+        "an inexact deny denies every row"
+    );
+    // The explanation names the statements and their policies.
+    let explained = auth
+        .explain(&mut conn, &viewer, "contacts", rowguard::Right::Read)
+        .expect("explain")
+        .to_string();
+    assert!(
+        explained.contains("contributing policy statements:"),
+        "{explained}"
+    );
+    assert!(
+        explained
+            .contains(r#"statement 0 of policy roles "viewer": grants (owner_id = 17 OR id = 2)"#),
+        "{explained}"
+    );
+    assert!(
+        explained.contains(r#"statement 1 of policy roles "viewer": denies id = 3"#),
+        "{explained}"
+    );
+    // A broken policy that may deny refuses every row; one that cannot only grants nothing.
+    conn.batch_execute(r#"INSERT INTO authorization_policies (set_type, set_value, policy) VALUES ('groups', 'broken_allow', '[{"Effect":"Allow","Action":"contacts:Read"}]'), ('groups', 'broken_deny', '[{"Effect":"Deny","Action":"contacts:Read"}]')"#)
+        .expect("DBA insert");
+    assert_eq!(
+        seen(&mut conn, &agent().with_set("groups", ["broken_allow"])),
+        ids_where(&all, |_, _| true)
+    );
+    assert!(seen(&mut conn, &agent().with_set("groups", ["broken_deny"])).is_empty());
+}
+
+/// Writes are decided with the statements too; a row and the model itself are resources of
+/// `is_allowed`.
+fn statements_decide_writes_and_name_rows_and_models(db: &TestDatabase) {
+    let (pool, auth) = crate::fixture::contacts(db, fresh_config(), 2);
+    let mut conn = pool.get().expect("conn");
+    let arn = "arn:rowguard:default:local";
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "owner17",
+        &format!(
+            r#"[{{"Effect":"Allow","Action":["contacts:Read","contacts:Update","contacts:Create","contacts:Delete"],"Resource":"{arn}:17:contacts/*"}},
+                {{"Effect":"Deny","Action":"contacts:Delete","Resource":"{arn}:17:contacts/1"}},
+                {{"Effect":"Allow","Action":"contacts:List","Resource":"{arn}:17:contacts"}}]"#
+        ),
+    )
+    .expect("policy");
+    let who = Subject::new()
+        .with_set("roles", ["owner17"])
+        .with_attribute("account", 17);
+    let guard = auth.guard(who.clone());
+    let mut five: Contact = guard.find(&mut conn, 5).expect("contact 5 is account 17's");
+    assert_eq!(five.owner_id, 17);
+    five.name = "changed".into();
+    guard.update(&mut conn, &five).expect("update allowed");
+    // Moving it to another account is refused: the stored row must still be allowed.
+    let mut moved = five.clone();
+    moved.owner_id = 42;
+    assert!(matches!(
+        guard.update(&mut conn, &moved),
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        guard.find::<Contact>(&mut conn, 2),
+        Err(Error::NotFound { .. })
+    ));
+    let mut new = five.clone();
+    new.id = 1_000;
+    guard.insert(&mut conn, &new).expect("create in account 17");
+    new.id = 1_001;
+    new.owner_id = 42;
+    assert!(
+        matches!(guard.insert(&mut conn, &new), Err(Error::Forbidden { .. })),
+        "not in account 42"
+    );
+    assert!(
+        matches!(
+            guard.delete::<Contact>(&mut conn, 1),
+            Err(Error::Forbidden { .. })
+        ),
+        "the deny"
+    );
+    guard
+        .delete::<Contact>(&mut conn, 1_000)
+        .expect("delete allowed");
+    // is_allowed on rows and on the model, from the code's ARN form.
+    let one: Contact = contacts::table.find(1).first(&mut conn).expect("contact 1");
+    let two: Contact = contacts::table.find(2).first(&mut conn).expect("contact 2");
+    assert!(auth
+        .is_allowed(&mut conn, &who, "contacts:Read", &one)
+        .expect("check"));
+    assert!(!auth
+        .is_allowed(&mut conn, &who, "contacts:Delete", &one)
+        .expect("check"));
+    assert!(!auth
+        .is_allowed(&mut conn, &who, "contacts:Read", &two)
+        .expect("check"));
+    let decision = auth
+        .policy_decision(&mut conn, &who, "contacts:Delete", &one)
+        .expect("decision");
+    assert_eq!(
+        decision.resource.as_str(),
+        "arn:rowguard:default:local:17:contacts/1"
+    );
+    let model = rowguard::guard::model_type::<Contact>();
+    assert!(auth
+        .is_allowed(&mut conn, &who, "contacts:List", &model)
+        .expect("check"));
+    let other_account = Subject::new()
+        .with_set("roles", ["owner17"])
+        .with_attribute("account", 42);
+    assert!(!auth
+        .is_allowed(&mut conn, &other_account, "contacts:List", &model)
+        .expect("check"));
+    let no_account = Subject::new().with_set("roles", ["owner17"]);
+    let err = auth
+        .is_allowed(&mut conn, &no_account, "contacts:List", &model)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(r#"give the subject one "account" attribute"#),
+        "{err}"
+    );
+    // Create on the model itself names an account, not a key: a new row has none yet.
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "creator",
+        &format!(
+            r#"[{{"Effect":"Allow","Action":"contacts:Create","Resource":"{arn}:17:contacts"}}]"#
+        ),
+    )
+    .expect("policy");
+    store::put_policy(
+        &mut conn,
+        "groups",
+        "frozen",
+        &format!(
+            r#"[{{"Effect":"Deny","Action":"contacts:Create","Resource":"{arn}:*:contacts"}}]"#
+        ),
+    )
+    .expect("policy");
+    let creator = auth.guard(Subject::new().with_set("roles", ["creator"]));
+    new.id = 1_002;
+    new.owner_id = 17;
+    creator
+        .insert(&mut conn, &new)
+        .expect("create in account 17");
+    new.id = 1_003;
+    new.owner_id = 42;
+    assert!(matches!(
+        creator.insert(&mut conn, &new),
+        Err(Error::Forbidden { .. })
+    ));
+    let frozen = auth.guard(
+        Subject::new()
+            .with_set("roles", ["creator"])
+            .with_set("groups", ["frozen"]),
+    );
+    new.id = 1_004;
+    new.owner_id = 17;
+    assert!(
+        matches!(frozen.insert(&mut conn, &new), Err(Error::Forbidden { .. })),
+        "a Deny of creating in any account"
+    );
+}
+
+/// A rule's relation condition sees the related rows the subject may read, and statements on
+/// the related model count there too: a Deny hides a related row from the condition, an
+/// Allow makes it readable there.
+fn statements_count_where_rules_reach_through_relations(db: &TestDatabase) {
+    let (pool, auth) = crate::fixture::contacts(db, fresh_config(), 2);
+    let mut conn = pool.get().expect("conn");
+    let all = all_contacts(&mut conn);
+    let customers: Vec<i64> = contacts::table
+        .filter(contacts::contact_type_id.eq(1))
+        .select(contacts::id)
+        .order(contacts::id)
+        .load(&mut conn)
+        .expect("customers");
+    assert!(!customers.is_empty() && customers.len() < all.len());
+    store::put_relation(
+        &mut conn,
+        "contacts",
+        &rowguard::rules::Relation::belongs_to(
+            "contact_type",
+            "contact_type_id",
+            "contact_types",
+            "id",
+        ),
+    )
+    .expect("relation");
+    let seen = |conn: &mut AnyConnection, who: &Subject| {
+        crate::fixture::visible(&auth.guard(who.clone()), conn)
+    };
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "agent",
+        "contacts",
+        r#"{"read":{"search":{"contact_type.name":"=customer"}}}"#,
+    )
+    .expect("rule");
+    // No read right on contact types: the condition sees none.
+    assert!(seen(&mut conn, &agent()).is_empty());
+    let types = "arn:rowguard:default:local:default:contact_types";
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "agent",
+        &format!(r#"[{{"Effect":"Allow","Action":"contact_types:Read","Resource":"{types}/*"}}]"#),
+    )
+    .expect("policy");
+    let explained = auth
+        .explain(&mut conn, &agent(), "contacts", rowguard::Right::Read)
+        .expect("explain")
+        .to_string();
+    assert_eq!(
+        seen(&mut conn, &agent()),
+        customers,
+        "a statement makes the types readable: {explained}"
+    );
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "agent",
+        "contact_types",
+        r#"{"read":"*"}"#,
+    )
+    .expect("rule");
+    store::put_policy(
+        &mut conn,
+        "groups",
+        "night",
+        &format!(r#"[{{"Effect":"Deny","Action":"contact_types:Read","Resource":"{types}/1"}}]"#),
+    )
+    .expect("policy");
+    let night = agent().with_set("groups", ["night"]);
+    assert!(
+        seen(&mut conn, &night).is_empty(),
+        "the denied type 1 is not readable inside the condition either"
+    );
+    let explained = auth
+        .explain(&mut conn, &night, "contacts", rowguard::Right::Read)
+        .expect("explain")
+        .to_string();
+    assert!(explained.contains("policy statement(s)"), "{explained}");
+}
+
+/// `Deny gen_items:*` on one key: an insert whose key the database generates is checked
+/// against the key it gets, not refused for the key it does not have yet.
+fn a_deny_of_one_key_lets_generated_keys_through(db: &TestDatabase) {
+    let mut conn = db.connect().expect("connect");
+    let ddl = match db.backend() {
+        rowguard::Backend::Sqlite => {
+            "CREATE TABLE gen_items (id INTEGER PRIMARY KEY, note TEXT NOT NULL)"
+        }
+        rowguard::Backend::Mysql => {
+            "CREATE TABLE gen_items (id BIGINT AUTO_INCREMENT PRIMARY KEY, note TEXT NOT NULL)"
+        }
+        rowguard::Backend::Postgres => {
+            "CREATE TABLE gen_items (id BIGSERIAL PRIMARY KEY, note TEXT NOT NULL)"
+        }
+    };
+    conn.batch_execute(ddl).expect("table");
+    let auth = Authorizer::new(fresh_config());
+    auth.register::<GenItem>(&mut conn).expect("register");
+    store::put_rule(
+        &mut conn,
+        "roles",
+        "agent",
+        "gen_items",
+        r#"{"create":"*","read":"*"}"#,
+    )
+    .expect("rule");
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "agent",
+        r#"[{"Effect":"Deny","Action":"gen_items:*","Resource":"arn:rowguard:default:local:*:gen_items/2"}]"#,
+    )
+    .expect("policy");
+    let guard = auth.guard(agent());
+    let item = GenItem {
+        id: None,
+        note: "x".into(),
+    };
+    guard.insert(&mut conn, &item).expect("key 1 is not denied");
+    let err = guard.insert(&mut conn, &item).unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "key 2 is: {err}");
+    let stored: Vec<Option<i64>> = gen_items::table
+        .select(gen_items::id)
+        .order(gen_items::id)
+        .load(&mut conn)
+        .expect("ids");
+    assert_eq!(stored, [Some(1)], "the refused insert was rolled back");
+}
+
+/// A policy written inside a transaction and read there is not kept for other connections:
+/// the transaction can still roll back (it does here), and the cache is only checked once a
+/// refresh interval.
+fn a_rolled_back_policy_is_never_served(db: &TestDatabase) {
+    use diesel::Connection;
+    let mut a = db.connect().expect("connect");
+    let mut b = db.connect().expect("connect");
+    let auth = Authorizer::new(Config {
+        refresh_interval_ms: 600_000,
+        ..Config::default()
+    });
+    let server = format!("{SERVER}/1");
+    let rolled_back = a.transaction::<(), diesel::result::Error, _>(|a| {
+        store::put_policy(
+            a,
+            "roles",
+            "agent",
+            &format!(r#"[{{"Effect":"Allow","Action":"server:Delete","Resource":"{SERVER}/*"}}]"#),
+        )
+        .expect("policy");
+        assert!(
+            allowed(&auth, a, &agent(), "server:Delete", &server),
+            "seen inside"
+        );
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(rolled_back.is_err());
+    assert!(
+        !allowed(&auth, &mut b, &agent(), "server:Delete", &server),
+        "the rolled-back policy is not served from the cache"
+    );
+    assert!(!allowed(&auth, &mut a, &agent(), "server:Delete", &server));
 }

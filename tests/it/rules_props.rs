@@ -31,7 +31,7 @@ const DEFAULT_SEED: u64 = 0x0005_eed0_0f7a_b1e5;
 
 /// A number from the environment; set but not a number is a mistake worth stopping for (a
 /// replay that silently ran the default seed would prove nothing).
-fn env_number(name: &str) -> Option<u64> {
+pub fn env_number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;
     match value.trim().parse() {
         Ok(n) => Some(n),
@@ -144,7 +144,7 @@ pub fn cell(ty: ColumnType) -> BoxedStrategy<Value> {
     prop_oneof![1 => Just(Value::Null), 4 => select(values)].boxed()
 }
 
-fn rows() -> impl Strategy<Value = Vec<Vec<Value>>> {
+pub fn rows() -> impl Strategy<Value = Vec<Vec<Value>>> {
     let row: Vec<BoxedStrategy<Value>> = COLUMNS[1..].iter().map(|(_, ty)| cell(*ty)).collect();
     prop::collection::vec(row, 0..12).prop_map(|rows| {
         rows.into_iter()
@@ -253,7 +253,7 @@ pub fn search(schema: Schema) -> impl Strategy<Value = Json> {
 }
 
 /// A rule document: a read grant (`"*"` or a search), and sometimes a read deny.
-fn document() -> impl Strategy<Value = String> {
+pub fn document() -> impl Strategy<Value = String> {
     let grant = prop_oneof![
         1 => Just(json!("*")),
         12 => search(&COLUMNS).prop_map(|s| json!({ "search": s })),

@@ -305,7 +305,7 @@ fn sync_adds_changes_and_removes(db: &TestDatabase) {
     let err = tree.scan().unwrap_err().to_string();
     assert!(
         err.contains(
-            "expected `as \"name\"`, `immutable`, `on [Connection, …]` or `relations { … }`"
+            "expected `as \"name\"`, `immutable`, `on [Connection, …]`, `relations { … }` or `arn { … }`"
         ),
         "{err}"
     );

@@ -63,7 +63,7 @@ macro_rules! contact_type {
 contact_type!(ContactView);
 rowguard::authorizable!(ContactView => contacts(id) {
     score, status, owner_id, id, name, email, contact_type_id, created_at
-} as "contacts");
+} as "contacts", arn { account: owner_id });
 
 fn setup(db: &TestDatabase, config: Config) -> (Pool, Authorizer) {
     crate::fixture::contacts(db, config, 2)
@@ -545,7 +545,7 @@ fn permitted_keys_and_why_follow_the_rules(db: &TestDatabase) {
 contact_type!(ContactRecord);
 rowguard::authorizable!(ContactRecord => contacts(id) {
     id, name, email, status, contact_type_id, owner_id, score, created_at
-} as "contacts", immutable);
+} as "contacts", immutable, arn { account: owner_id });
 
 /// Every right granted, and still: an immutable model is inserted through the guard and
 /// never updated or deleted, one row or many.

@@ -1176,11 +1176,11 @@ fn loose_urls_are_refused_in_one_line() {
     let (code, stdout, _) = xtask(&["migrate", "status"], &url);
     assert_eq!(code, 0);
     assert!(stdout.contains("0 pending"), "{stdout}");
-    // The newest drops the decision log: it needs --yes too.
+    // The newest drops the stored policies: it needs --yes too.
     let (code, _, stderr) = xtask(&["migrate", "revert"], &url);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("decision log") && stderr.contains("add --yes"),
+        stderr.contains("authorization_policies") && stderr.contains("add --yes"),
         "{stderr}"
     );
     let (code, stdout, _) = xtask(&["migrate", "revert", "--yes"], &url);
@@ -1210,6 +1210,14 @@ fn loose_urls_are_refused_in_one_line() {
             .filter(|m| m["applied"] == true)
             .count()
     };
+    assert_eq!(xtask(&["migrate", "revert", "--yes"], &url).0, 0);
+    // Then the decision log, which needs --yes as well.
+    let (code, _, stderr) = xtask(&["migrate", "revert"], &url);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("decision log") && stderr.contains("add --yes"),
+        "{stderr}"
+    );
     assert_eq!(xtask(&["migrate", "revert", "--yes"], &url).0, 0);
     // Then the rule history, which needs --yes as well.
     let (code, _, stderr) = xtask(&["migrate", "revert"], &url);

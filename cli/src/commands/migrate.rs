@@ -22,11 +22,11 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
-    /// Revert the newest applied migration (reverting the first, the rule history's or the
-    /// decision log's drops what they hold, and needs --yes).
+    /// Revert the newest applied migration (reverting the first, the rule history's, the
+    /// decision log's or the policies' drops what they hold, and needs --yes).
     Revert {
         /// Confirm reverting a migration that drops recorded data: rowguard's first (every
-        /// rowguard table), the rule history's, the decision log's.
+        /// rowguard table), the rule history's, the decision log's, the policies'.
         #[arg(long)]
         yes: bool,
     },
@@ -82,6 +82,9 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
             }
             if newest.is_some_and(|n| n.ends_with("_rule_history")) && !yes {
                 return Err("the newest migration is the rule history: reverting it drops authorization_history and every change recorded there; add --yes to do so".into());
+            }
+            if newest.is_some_and(|n| n.ends_with("_policies")) && !yes {
+                return Err("the newest migration is the policies': reverting it drops authorization_policies and every policy stored there, and the models' ARN forms; add --yes to do so".into());
             }
             if newest.is_some_and(|n| n.ends_with("_decision_log")) && !yes {
                 return Err("the newest migration is the decision log: reverting it drops authorization_decisions and every decision recorded there; add --yes to do so".into());

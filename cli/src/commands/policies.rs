@@ -355,8 +355,11 @@ fn set(ctx: &mut Context, name: PolicyName, file: Option<PathBuf>) -> CommandRes
     Ok(ExitCode::SUCCESS)
 }
 
+/// Standard input, up to one byte past the largest policy (which the parser then refuses
+/// by name): a runaway pipe is not read into memory.
 fn read_stdin() -> Result<String, std::io::Error> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text)?;
+    let limit = rowguard::policy::MAX_POLICY_BYTES as u64 + 1;
+    std::io::stdin().take(limit).read_to_string(&mut text)?;
     Ok(text)
 }

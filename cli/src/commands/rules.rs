@@ -108,7 +108,7 @@ enum RulesCommand {
         #[arg(long, requires = "json")]
         columns: bool,
     },
-    /// The recorded changes of the rule tables (rule rows, set types, models, relations,
+    /// The recorded changes of the rule tables (rule rows, policies, set types, models, relations,
     /// roles, permissions, grants, inheritance), newest first: when, the database user and,
     /// through rowguard, the application user, the row before and after. A DBA's SQL edits
     /// are recorded too (by triggers).
@@ -348,9 +348,9 @@ fn past(right: Right) -> &'static str {
 /// Warns when no rule row applies or an applying row is invalid (it grants nothing, or
 /// refuses everything when it may hold a deny).
 fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
-    if access.rows.is_empty() {
+    if access.rows.is_empty() && access.policy_rows.is_empty() {
         ctx.warn(format_args!(
-            "no rule row of model {} applies to this subject: nothing is granted",
+            "no rule row or policy statement of model {} applies to this subject: nothing is granted",
             access.model.name
         ));
     }
@@ -887,7 +887,8 @@ fn model_problems(
             ));
             continue;
         };
-        let differences = model.differences(&found.table, &found.primary_key, &found.columns);
+        let differences =
+            model.differences(&found.table, &found.primary_key, &found.columns, &found.arn);
         if !differences.is_empty() {
             problems.push(format!(
                 "model {name}: the stored definition differs from the code, so it fails closed ({}); run sync-models",

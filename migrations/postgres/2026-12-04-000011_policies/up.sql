@@ -19,3 +19,7 @@ CREATE TRIGGER authorization_policies_history AFTER INSERT OR UPDATE OR DELETE O
     FOR EACH ROW EXECUTE FUNCTION rowguard_history('id');
 CREATE TRIGGER authorization_policies_no_truncate BEFORE TRUNCATE ON authorization_policies
     FOR EACH STATEMENT EXECUTE FUNCTION rowguard_history_no_truncate();
+
+-- A model's ARN form (JSON; NULL: the defaults), written by sync-models from the model's
+-- `arn { … }` declaration (the history trigger records whole rows: it includes it).
+ALTER TABLE authorizable_models ADD COLUMN arn TEXT;

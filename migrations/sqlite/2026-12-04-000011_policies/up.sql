@@ -45,3 +45,21 @@ BEGIN SELECT RAISE(ABORT, 'authorization_policies: a row with this key exists; u
 CREATE TRIGGER authorization_policies_history_no_replace_upd BEFORE UPDATE ON authorization_policies
 WHEN EXISTS (SELECT 1 FROM authorization_policies WHERE id = NEW.id AND rowid <> OLD.rowid) OR EXISTS (SELECT 1 FROM authorization_policies WHERE set_type = NEW.set_type AND set_value = NEW.set_value AND rowid <> OLD.rowid)
 BEGIN SELECT RAISE(ABORT, 'authorization_policies: a row with this key exists; use UPDATE or DELETE (REPLACE and upserts would bypass authorization_history)'); END;
+
+-- A model's ARN form (JSON; NULL: the defaults), written by sync-models from the model's
+-- `arn { … }` declaration. The history records it: its triggers are recreated with it.
+ALTER TABLE authorizable_models ADD COLUMN arn TEXT;
+DROP TRIGGER authorizable_models_history_ins;
+DROP TRIGGER authorizable_models_history_upd;
+DROP TRIGGER authorizable_models_history_del;
+CREATE TRIGGER authorizable_models_history_ins AFTER INSERT ON authorizable_models
+BEGIN INSERT INTO authorization_history (table_name, operation, row_key, old_row, new_row, app_user, model_id)
+VALUES ('authorizable_models', 'insert', CAST(NEW.id AS TEXT), NULL, json_object('id', NEW.id, 'name', NEW.name, 'table_name', NEW.table_name, 'primary_key', NEW.primary_key, 'columns', NEW.columns, 'arn', NEW.arn, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at), (SELECT name FROM authorization_app_user WHERE id = 1), NEW.id); END;
+
+CREATE TRIGGER authorizable_models_history_upd AFTER UPDATE ON authorizable_models
+BEGIN INSERT INTO authorization_history (table_name, operation, row_key, old_row, new_row, app_user, model_id)
+VALUES ('authorizable_models', 'update', CAST(NEW.id AS TEXT), json_object('id', OLD.id, 'name', OLD.name, 'table_name', OLD.table_name, 'primary_key', OLD.primary_key, 'columns', OLD.columns, 'arn', OLD.arn, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at), json_object('id', NEW.id, 'name', NEW.name, 'table_name', NEW.table_name, 'primary_key', NEW.primary_key, 'columns', NEW.columns, 'arn', NEW.arn, 'created_at', NEW.created_at, 'updated_at', NEW.updated_at), (SELECT name FROM authorization_app_user WHERE id = 1), NEW.id); END;
+
+CREATE TRIGGER authorizable_models_history_del AFTER DELETE ON authorizable_models
+BEGIN INSERT INTO authorization_history (table_name, operation, row_key, old_row, new_row, app_user, model_id)
+VALUES ('authorizable_models', 'delete', CAST(OLD.id AS TEXT), json_object('id', OLD.id, 'name', OLD.name, 'table_name', OLD.table_name, 'primary_key', OLD.primary_key, 'columns', OLD.columns, 'arn', OLD.arn, 'created_at', OLD.created_at, 'updated_at', OLD.updated_at), NULL, (SELECT name FROM authorization_app_user WHERE id = 1), OLD.id); END;

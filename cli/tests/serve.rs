@@ -1461,6 +1461,46 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         200,
         "nobody was neither locked nor changed"
     );
+    // Permission keys by policy: a statement grants nobody a key no role gives, and a Deny
+    // takes one from ann that her role holds.
+    ok(rowguard(
+        &env,
+        &[
+            "policies",
+            "set",
+            "--set-type",
+            "id",
+            "--set-value",
+            "nobody",
+            "-",
+        ],
+        r#"[{"Effect": "Allow", "Action": "rowguard:rules.read", "Resource": "*"}]"#,
+        &[],
+    ));
+    ok(rowguard(
+        &env,
+        &[
+            "policies",
+            "set",
+            "--set-type",
+            "id",
+            "--set-value",
+            "ann",
+            "-",
+        ],
+        r#"[{"Effect": "Deny", "Action": "rowguard:jobs.read", "Resource": "arn:rowguard:rowguard:*:*:permission/jobs.read"}]"#,
+        &[],
+    ));
+    let a = nobody.get("/api/models");
+    assert_eq!(a.status, 200, "granted by the statement: {a:?}");
+    let a = ann.get("/api/jobs");
+    assert_eq!(a.status, 403, "denied by the statement: {a:?}");
+    assert!(
+        a.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("a policy statement denies it")),
+        "{a:?}"
+    );
 }
 
 /// SIGTERM stops the server's jobs (as a kill, recorded so) before it exits: they do not

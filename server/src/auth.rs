@@ -48,7 +48,10 @@ impl Caller {
         ))
     }
 
-    /// Refuses (403) unless the user's roles hold `permission`; returns the RBAC model.
+    /// Refuses (403) unless the user holds `permission`: through its roles, or a policy
+    /// statement allowing `rowguard:<permission>`, and no policy statement denying it
+    /// ([`Authorizer::has_permission`](rowguard::Authorizer::has_permission)); returns the
+    /// RBAC model.
     pub(crate) fn require(
         &self,
         inner: &Inner,
@@ -56,9 +59,19 @@ impl Caller {
         permission: &str,
     ) -> Result<Arc<RbacGraph>, ApiError> {
         let graph = inner.rbac.graph(&mut **conn)?;
-        if !graph.role_can(&self.session.roles, permission) {
+        let by_roles = graph.role_can(&self.session.roles, permission);
+        let subject = self.subject(&graph);
+        if !inner
+            .auth
+            .has_permission(&mut **conn, &subject, permission, by_roles)?
+        {
+            let why = if by_roles {
+                "its roles hold it, but a policy statement denies it"
+            } else {
+                "neither its roles nor a policy statement grant it"
+            };
             return Err(ApiError::forbidden(format!(
-                "this needs permission \"{permission}\", which user \"{}\" does not hold",
+                "this needs permission \"{permission}\", which user \"{}\" does not hold ({why})",
                 self.session.user
             )));
         }

@@ -138,9 +138,9 @@ impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
         match e {
             JobError::Guard(e) => e.into(),
-            JobError::RoleNotAllowed { .. } | JobError::UndefinedPermission { .. } => {
-                Self::forbidden(e.to_string())
-            }
+            JobError::RoleNotAllowed { .. }
+            | JobError::UndefinedPermission { .. }
+            | JobError::PolicyDenied { .. } => Self::forbidden(e.to_string()),
             JobError::BadParameter { .. } => Self::invalid(e.to_string()),
             JobError::NotRunning { .. } | JobError::KillInProgress { .. } => {
                 Self::conflict(e.to_string())

@@ -124,6 +124,10 @@ impl fmt::Display for Explanation {
             };
             match rows {
                 Access::Everything => writeln!(f, "  {origin}: {verb} every row")?,
+                Access::Rows(Filter::False) => writeln!(
+                    f,
+                    "  {origin}: {verb} no row (its resources name none exactly)"
+                )?,
                 Access::Rows(filter) => writeln!(f, "  {origin}: {verb} {filter}")?,
             }
         }

@@ -27,8 +27,8 @@ pub use self::authorizer::Authorizer;
 pub use self::columns::{ColumnRights, ReadMask};
 pub use self::explain::Explanation;
 pub use self::policies::{
-    model_type, BrokenPolicy, ModelType, PolicyDecision, PolicyReason, PolicyResource,
-    StatementOrigin, SubjectPolicy,
+    model_type, with_rbac, BrokenPolicy, ModelType, PolicyDecision, PolicyReason, PolicyResource,
+    ServiceResource, StatementOrigin, SubjectPolicy,
 };
 pub use self::relations::{ForeignKeyCheck, RelatedRead, RelatedReads};
 pub use self::subject_guard::Guard;

@@ -13,7 +13,7 @@ use crate::cache::{Reading, RuleCache, Stamp};
 use crate::db::StoreConnection;
 use crate::error::Error;
 use crate::model::Authorizable;
-use crate::policy::{Arn, ArnAccount, Policy, PolicyError, Reason};
+use crate::policy::{Arn, ArnAccount, ModelArn, Policy, PolicyError, Reason};
 use crate::store::{self, PolicyRow};
 use crate::Subject;
 
@@ -282,6 +282,66 @@ impl<M: Authorizable> PolicyResource for ModelType<M> {
     }
 }
 
+/// A resource of a service rather than a row: `arn:rowguard:<service>:<region>:<account>:<type>[/<id>]`,
+/// the account from the subject's `account` attribute (`default` without one) and the region
+/// from its `region` attribute (`local` without one). rowguard names two: a job command
+/// (`jobs`, `command`, its name) and a permission key (`rowguard`, `permission`, the key).
+///
+/// ```
+/// use rowguard::guard::{PolicyResource, ServiceResource};
+/// use rowguard::Subject;
+///
+/// let command = ServiceResource::new("jobs", "command", Some("reindex"));
+/// let team = Subject::new().with_attribute("account", 3);
+/// assert_eq!(command.arn(&team)?.as_str(), "arn:rowguard:jobs:local:3:command/reindex");
+/// # Ok::<(), rowguard::policy::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceResource<'a> {
+    service: &'a str,
+    resource_type: &'a str,
+    id: Option<&'a str>,
+}
+
+impl<'a> ServiceResource<'a> {
+    /// The resource `resource_type[/id]` of `service`.
+    pub fn new(service: &'a str, resource_type: &'a str, id: Option<&'a str>) -> Self {
+        Self {
+            service,
+            resource_type,
+            id,
+        }
+    }
+}
+
+impl PolicyResource for ServiceResource<'_> {
+    fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        let attribute = |name: &str, default: &'static str| match subject.attributes().get(name) {
+            Some([one]) => one.clone(),
+            _ => default.to_owned(),
+        };
+        Ok(Cow::Owned(Arn::new(
+            ModelArn::DEFAULT.partition,
+            self.service,
+            &attribute("region", ModelArn::DEFAULT.region),
+            &attribute("account", crate::policy::DEFAULT_ACCOUNT),
+            self.resource_type,
+            self.id,
+        )?))
+    }
+}
+
+/// What RBAC and the policies say together: a policy `Deny` (or a broken policy that may
+/// hold one) refuses whatever RBAC grants; a policy `Allow` (or a bypass) grants; otherwise
+/// RBAC's answer stands.
+pub fn with_rbac(rbac_allows: bool, decision: &PolicyDecision) -> bool {
+    match decision.reason {
+        PolicyReason::Denied(_) | PolicyReason::Broken(_) => false,
+        PolicyReason::Allowed(_) | PolicyReason::Bypass(_) => true,
+        PolicyReason::NoMatch => rbac_allows,
+    }
+}
+
 /// The key policies are cached under (rules use model names; none is empty).
 const POLICY_KEY: &str = "";
 
@@ -392,6 +452,40 @@ impl Authorizer {
             Reason::NoMatch => PolicyReason::NoMatch,
         };
         Ok(decided(decision.allowed, reason))
+    }
+
+    /// Whether `subject` holds the permission key `key` (`jobs.command.run`): its RBAC roles
+    /// (`rbac_allows`, which the caller asked of the RBAC model) and its policies together,
+    /// as [`with_rbac`] says. In statements a key is the action `rowguard:<key>` on
+    /// `arn:rowguard:rowguard:<region>:<account>:permission/<key>` (see [`ServiceResource`]),
+    /// so `{"Effect": "Allow", "Action": "rowguard:jobs.*", "Resource": "*"}` grants every
+    /// `jobs.` key and a `Deny` of one refuses it whatever the roles hold.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[
+    ///     {"Effect": "Allow", "Action": "rowguard:rules.*", "Resource": "*"},
+    ///     {"Effect": "Deny", "Action": "rowguard:rules.write", "Resource": "*"}
+    /// ]"#)?;
+    /// assert!(auth.has_permission(&mut conn, &agent(), "rules.read", false)?);
+    /// assert!(!auth.has_permission(&mut conn, &agent(), "rules.write", true)?);
+    /// assert!(auth.has_permission(&mut conn, &agent(), "jobs.read", true)?); // RBAC's answer
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn has_permission(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        key: &str,
+        rbac_allows: bool,
+    ) -> Result<bool, Error> {
+        let resource = ServiceResource::new("rowguard", "permission", Some(key));
+        let decision =
+            self.policy_decision(conn, subject, &format!("rowguard:{key}"), &resource)?;
+        Ok(with_rbac(rbac_allows, &decision))
     }
 
     /// Whether `subject` may do `action` (`service:Verb`) on `resource` under its policies:

@@ -170,6 +170,14 @@ pub enum JobError {
         /// The allowed names.
         allowed: String,
     },
+    /// A policy statement denies `jobs:Run` on the command (or a broken policy may).
+    #[error("command \"{command}\" is refused by a policy: {decision}")]
+    PolicyDenied {
+        /// The command.
+        command: String,
+        /// The decision, naming the statement and its policy.
+        decision: String,
+    },
     /// None of the subject's roles holds the command's permission.
     #[error("command \"{command}\" needs permission \"{permission}\", which roles [{roles}] do not hold")]
     RoleNotAllowed {

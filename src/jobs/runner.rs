@@ -18,6 +18,7 @@ use super::queries::{output, request_kill};
 use super::supervise::{supervise, Finish, Running};
 use super::watcher::watch;
 use super::{JobError, JobsConfig};
+use crate::guard::{with_rbac, PolicyDecision, PolicyReason, ServiceResource};
 use crate::{Authorizer, Guard, Pool};
 
 pub(super) fn now() -> NaiveDateTime {
@@ -107,9 +108,45 @@ impl Runner {
         &self.auth
     }
 
+    /// The policies' say on `subject` starting `command`: `jobs:Run` on
+    /// `arn:rowguard:jobs:<region>:<account>:command/<name>` ([`ServiceResource`]).
+    pub fn run_decision(
+        &self,
+        conn: &mut dyn crate::db::StoreConnection,
+        subject: &crate::Subject,
+        command: &str,
+    ) -> Result<PolicyDecision, JobError> {
+        let resource = ServiceResource::new("jobs", "command", Some(command));
+        Ok(self
+            .auth
+            .policy_decision(conn, subject, "jobs:Run", &resource)?)
+    }
+
+    /// Whether `subject` may start `command` (one of the configured commands): a policy
+    /// statement on `jobs:Run` (see [`Runner::run_decision`]) or, where none speaks, a role
+    /// holding the command's permission (defined in `rbac`).
+    pub fn may_run(
+        &self,
+        conn: &mut dyn crate::db::StoreConnection,
+        subject: &crate::Subject,
+        rbac: &crate::rbac::RbacGraph,
+        command: &str,
+    ) -> Result<bool, JobError> {
+        let Some(allowed) = self.inner.config.commands.get(command) else {
+            return Ok(false);
+        };
+        let roles: Vec<&str> = subject.set("roles").collect();
+        let rbac_allows =
+            rbac.permissions().contains_key(&allowed.permission) && allowed.allows(rbac, &roles);
+        Ok(with_rbac(
+            rbac_allows,
+            &self.run_decision(conn, subject, command)?,
+        ))
+    }
+
     /// Starts `command` for the guard's subject and returns the job's uuid at once. Checked:
-    /// the allow list, the subject's roles, the parameters, and the create rule of
-    /// `job_executions`; a refused start writes no row.
+    /// the allow list, the subject's policies (`jobs:Run`) and roles, the parameters, and the
+    /// create rule of `job_executions`; a refused start writes no row.
     pub fn start(
         &self,
         guard: &Guard,
@@ -132,18 +169,32 @@ impl Runner {
         let roles: Vec<&str> = guard.subject().set("roles").collect();
         let mut conn = self.inner.pool.get()?;
         let rbac = self.rbac.graph(&mut conn)?;
-        if !rbac.permissions().contains_key(&allowed.permission) {
-            return Err(JobError::UndefinedPermission {
-                command: command.to_owned(),
-                permission: allowed.permission.clone(),
-            });
-        }
-        if !allowed.allows(&rbac, &roles) {
-            return Err(JobError::RoleNotAllowed {
-                command: command.to_owned(),
-                permission: allowed.permission.clone(),
-                roles: roles.join(", "),
-            });
+        // `jobs:Run` on the command's ARN: a policy's Deny refuses, its Allow grants,
+        // otherwise the command's RBAC permission decides.
+        let decision = self.run_decision(&mut conn, guard.subject(), command)?;
+        match decision.reason {
+            PolicyReason::Denied(_) | PolicyReason::Broken(_) => {
+                return Err(JobError::PolicyDenied {
+                    command: command.to_owned(),
+                    decision: decision.to_string(),
+                })
+            }
+            PolicyReason::Allowed(_) | PolicyReason::Bypass(_) => {}
+            PolicyReason::NoMatch => {
+                if !rbac.permissions().contains_key(&allowed.permission) {
+                    return Err(JobError::UndefinedPermission {
+                        command: command.to_owned(),
+                        permission: allowed.permission.clone(),
+                    });
+                }
+                if !allowed.allows(&rbac, &roles) {
+                    return Err(JobError::RoleNotAllowed {
+                        command: command.to_owned(),
+                        permission: allowed.permission.clone(),
+                        roles: roles.join(", "),
+                    });
+                }
+            }
         }
         let argv = allowed.argv(command, params)?;
         let user = user_of(guard)?;

@@ -31,8 +31,8 @@ pub enum PolicyError {
         /// The action or ARN as given.
         text: String,
     },
-    /// The policy document is not valid JSON.
-    #[error("policy is not valid JSON: {0}")]
+    /// The policy document is not valid JSON, or gives a key twice in one object.
+    #[error("policy JSON: {0}")]
     Json(String),
     /// The document or one statement has the wrong shape or a bad field.
     #[error("{}: {why}", location(.statement, .field))]

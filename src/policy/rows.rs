@@ -43,7 +43,7 @@ enum Part {
 }
 
 /// One statement's rows of a model, per right (indexed by `Right as usize`; `None`: the
-/// statement does not name that right, or names none of the model's rows).
+/// statement does not name that right; `FALSE`: it names none of the model's rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatementRows {
     /// The statement's position in its policy.
@@ -135,9 +135,10 @@ impl RowModel<'_> {
             .collect()
     }
 
-    /// The rows any of `resources` names (`None`: none); `create`: the model itself names
+    /// The rows any of `resources` names (`FALSE`: none); `create`: the model itself names
     /// every key.
     fn resources(&self, resources: &[ArnPattern], deny: bool, create: bool) -> Option<Access> {
+        // Always `Some`: the statement names the right.
         let rows: Vec<Filter> = resources
             .iter()
             .map(|r| match self.resource(r, create) {
@@ -154,11 +155,69 @@ impl RowModel<'_> {
                 }
             })
             .collect();
+        // A statement that names the right but no row stays listed (it grants nothing, and
+        // `rules explain` says so rather than hiding it).
         match Filter::Or(rows).simplify() {
-            Filter::False => None,
             Filter::True => Some(Access::Everything),
             filter => Some(Access::Rows(filter)),
         }
+    }
+
+    /// What in `policy` is aimed at this model (an action `<model>:…`) but cannot work as
+    /// written, one line each: a resource that names none of its rows (a partition, service,
+    /// region, type, account or key that its ARNs never have: `contacts/017`, an account
+    /// `abc` on an integer column), or one that no test on one column says exactly (an
+    /// `Allow` of it grants no row, a `Deny` of it denies every row). For `policies set` to
+    /// warn about, since such a statement is valid but is most likely a typo.
+    ///
+    /// ```
+    /// use rowguard::policy::{ModelArn, Policy, RowModel};
+    /// use rowguard::rules::{ColumnType, Columns};
+    ///
+    /// let columns = Columns::new([("id", ColumnType::Bigint), ("owner_id", ColumnType::Bigint)])?;
+    /// let arn = ModelArn::DEFAULT.with_account_column("owner_id").to_owned();
+    /// let model = RowModel { name: "contacts", arn: &arn, columns: &columns, primary_key: "id" };
+    /// let policy = Policy::parse(r#"[{"Effect": "Deny", "Action": "contacts:Read",
+    ///     "Resource": "arn:rowguard:defualt:local:*:contacts/3"}]"#)?;
+    /// assert_eq!(model.lint(&policy), [
+    ///     r#"statement 0, resource "arn:rowguard:defualt:local:*:contacts/3": names no row of model contacts (its rows are arn:rowguard:default:local:<owner_id>:contacts/<id>)"#
+    /// ]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn lint(&self, policy: &Policy) -> Vec<String> {
+        let prefix = format!("{}:", self.name.to_ascii_lowercase());
+        let account = match self.arn.account() {
+            ArnAccount::Column(c) => format!("<{c}>"),
+            ArnAccount::Fixed(a) => a.to_owned(),
+        };
+        let form = format!(
+            "arn:{}:{}:{}:{account}:{}/<{}>",
+            self.arn.partition, self.arn.service, self.arn.region, self.name, self.primary_key
+        );
+        let mut out = Vec::new();
+        for (i, statement) in policy.statements().iter().enumerate() {
+            let aimed = statement
+                .actions()
+                .iter()
+                .any(|a| a.as_str().to_ascii_lowercase().starts_with(&prefix));
+            if !aimed {
+                continue;
+            }
+            for resource in statement.resources() {
+                let why = match (self.resource(resource, false), self.resource(resource, true)) {
+                    (Part::Never, Part::Never) => {
+                        format!("names no row of model {} (its rows are {form})", self.name)
+                    }
+                    (Part::Inexact, _) => format!(
+                        "no test on one column of model {} says it exactly: an Allow of it grants no row, a Deny of it denies every row",
+                        self.name
+                    ),
+                    _ => continue,
+                };
+                out.push(format!("statement {i}, resource \"{resource}\": {why}"));
+            }
+        }
+        out
     }
 
     /// Whether this model's rows can be named by ARNs at all (a primary key of an integer,

@@ -307,7 +307,7 @@ fn bad_documents_name_the_statement_and_field() {
             r#"[{"Sid":"a\nb","Effect":"Allow","Action":"a:b","Resource":"*"}]"#,
             r#"field "Sid": expected letters and digits only"#,
         ),
-        ("[", "policy is not valid JSON"),
+        ("[", "policy JSON: EOF while parsing"),
     ];
     for (json, expected) in cases {
         let error = Policy::parse(json).expect_err(json).to_string();

@@ -9,6 +9,7 @@ use rowguard::testing::TestDatabase;
 use rowguard::{store, Authorizer, Config, Error, Guard, Pool, PoolOptions, Subject};
 
 rowguard::backend_tests!(
+    policies_decide_who_runs_which_command,
     a_kill_needs_the_kill_columns,
     output_order_and_exit_codes,
     parameters_are_passed_literally,
@@ -276,6 +277,61 @@ fn refused_starts_write_no_row(db: &TestDatabase) {
         Err(JobError::NoUserIdentifier)
     ));
     assert_eq!(j.rows(), 0, "no refused start wrote a row");
+}
+
+/// `jobs:Run` on `arn:rowguard:jobs:<region>:<account>:command/<name>`: a statement grants a
+/// command the subject's roles do not, and a `Deny` refuses one they do; where no statement
+/// speaks, RBAC decides as before.
+fn policies_decide_who_runs_which_command(db: &TestDatabase) {
+    let j = setup(db);
+    let runner = j.runner("a");
+    let mut conn = j.pool.get().unwrap();
+    let alice = j.guard("alice", "support");
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "support",
+        r#"[{"Effect": "Allow", "Action": "jobs:Run", "Resource": "arn:rowguard:jobs:local:default:command/ops"},
+            {"Sid": "NoEnv", "Effect": "Deny", "Action": "jobs:*", "Resource": "arn:rowguard:jobs:*:*:command/env"}]"#,
+    )
+    .unwrap();
+    let rbac = rowguard::rbac::load(&mut conn).unwrap();
+    let subject = alice.subject().clone();
+    assert!(
+        runner.may_run(&mut conn, &subject, &rbac, "ops").unwrap(),
+        "granted by the statement"
+    );
+    assert!(
+        !runner.may_run(&mut conn, &subject, &rbac, "env").unwrap(),
+        "denied by the statement"
+    );
+    assert!(
+        runner.may_run(&mut conn, &subject, &rbac, "ok").unwrap(),
+        "RBAC's answer"
+    );
+    assert!(
+        !runner.may_run(&mut conn, &subject, &rbac, "nope").unwrap(),
+        "not configured"
+    );
+    let uuid = started(&j, &runner, &alice, "ops", "");
+    assert!(!uuid.is_empty());
+    let err = runner.start(&alice, "env", &no_params()).unwrap_err();
+    assert!(matches!(err, JobError::PolicyDenied { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        r#"command "env" is refused by a policy: denied: statement 1 (NoEnv) of policy roles "support" denies jobs:Run on arn:rowguard:jobs:local:default:command/env"#
+    );
+    // The account and region are the subject's.
+    let team = Subject::new()
+        .with_set("roles", ["viewer"])
+        .with_attribute("id", "tess")
+        .with_attribute("account", 7);
+    let decision = runner.run_decision(&mut conn, &team, "ops").unwrap();
+    assert_eq!(
+        decision.resource.as_str(),
+        "arn:rowguard:jobs:local:7:command/ops"
+    );
+    assert!(!decision.allowed);
 }
 
 fn started(j: &Jobs, runner: &Runner, guard: &Guard, command: &str, marker: &str) -> String {

@@ -85,7 +85,7 @@ fn policies_are_validated_before_anything_is_written(db: &TestDatabase) {
             r#"[{"Effect":"Allow","Action":["server:List","List"],"Resource":"*"}]"#,
             r#"statement 0, field "Action[1]": invalid action "List""#,
         ),
-        ("not json", "policy is not valid JSON"),
+        ("not json", "policy JSON: expected ident"),
     ] {
         let err = store::put_policy(&mut conn, "roles", "agent", document).unwrap_err();
         assert!(matches!(err, StoreError::InvalidPolicy { .. }), "{err}");

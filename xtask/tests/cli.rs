@@ -1142,6 +1142,99 @@ fn rules_by_name_commands(backend: rowguard::Backend) {
 
 backend_tests!(rules_by_name => rules_by_name_commands);
 
+/// `policies set` warns about a statement aimed at a model that names none of its rows (a
+/// typo), `--strict` refuses it; a broken policy a DBA stored makes `rules check` fail too,
+/// and `rules try` says why the rows are gone.
+fn policy_typos_and_broken_policies(backend: rowguard::Backend) {
+    let (_db, url) = seeded(backend);
+    let typo = r#"[{"Sid": "HideThree", "Effect": "Deny", "Action": "contacts:Read", "Resource": "arn:rowguard:defualt:local:*:contacts/3"}]"#;
+    let set = [
+        "policies",
+        "set",
+        "--set-type",
+        "roles",
+        "--set-value",
+        "support",
+        "-",
+    ];
+    let (code, _, stderr) = xtask_stdin(&[&set[..], &["--strict"]].concat(), &url, typo);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(r#"names no row of model contacts (its rows are arn:rowguard:default:local:<owner_id>:contacts/<id>)"#),
+        "{stderr}"
+    );
+    assert_eq!(xtask(&["policies", "list"], &url).1, "no policies stored\n");
+    let (code, stdout, stderr) = xtask_stdin(&set, &url, typo);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("added: policy roles \"support\""),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("names no row of model contacts"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = xtask(&["policies", "check"], &url);
+    assert_eq!(code, 0, "a typo is valid, only warned about: {stderr}");
+    assert!(
+        stderr.contains("names no row of model contacts"),
+        "{stderr}"
+    );
+    // A DBA's broken policy: JSON, but not a policy, and it may deny.
+    let (code, stdout, stderr) = xtask_stdin(
+        &[
+            "policies",
+            "set",
+            "--set-type",
+            "roles",
+            "--set-value",
+            "devops",
+            "-",
+        ],
+        &url,
+        r#"[{"Effect": "Deny", "Action": "contacts:Read", "Resource": "*"}]"#,
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut conn = rowguard::establish(&rowguard::DatabaseUrl::parse(&url).unwrap()).unwrap();
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(
+        r#"UPDATE authorization_policies SET policy = '[{"Effect": "Deny"}]' WHERE set_value = 'devops'"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = xtask(&["rules", "check"], &url);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("1 invalid policy(ies)"), "{stdout}");
+    let (code, stdout, stderr) = xtask(
+        &[
+            "rules",
+            "explain",
+            "--model",
+            "contacts",
+            "--as",
+            "roles=devops",
+        ],
+        &url,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .contains(r#"policy roles "devops": INVALID, refuses everything (it may hold a Deny)"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("effective, subject variables filled in: FALSE"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            r#"policy roles "devops" is invalid and refuses everything (it may hold a Deny)"#
+        ),
+        "{stderr}"
+    );
+}
+
+backend_tests!(policy_typos => policy_typos_and_broken_policies);
+
 /// Loose URLs do no damage: a server URL without a database, an in-memory database, a
 /// SQLite file that does not exist (for anything but `migrate`).
 #[test]

@@ -101,11 +101,21 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     ));
                 }
             }
-            let shown: Vec<_> = jobs_config
-                .commands
-                .iter()
-                .filter(|(_, c)| who.sets.is_empty() || c.allows(&graph, &roles))
-                .collect();
+            // A subject's commands: its roles', and what its policies say of `jobs:Run`.
+            let auth = rowguard::Authorizer::new(config.clone());
+            let mut shown = Vec::new();
+            for (name, c) in &jobs_config.commands {
+                let mine = who.sets.is_empty() || {
+                    let resource =
+                        rowguard::guard::ServiceResource::new("jobs", "command", Some(name));
+                    let decision =
+                        auth.policy_decision(&mut conn, &subject, "jobs:Run", &resource)?;
+                    rowguard::guard::with_rbac(c.allows(&graph, &roles), &decision)
+                };
+                if mine {
+                    shown.push((name, c));
+                }
+            }
             if json {
                 let list = shown
                     .iter()

@@ -84,7 +84,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 return Err("the newest migration is the rule history: reverting it drops authorization_history and every change recorded there; add --yes to do so".into());
             }
             if newest.is_some_and(|n| n.ends_with("_policies")) && !yes {
-                return Err("the newest migration is the policies': reverting it drops authorization_policies and every policy stored there, and the models' ARN forms; add --yes to do so".into());
+                return Err("the newest migration is the policies': reverting it drops authorization_policies and every policy stored there, and the models' ARN forms (run sync-models after migrating back up); add --yes to do so".into());
             }
             if newest.is_some_and(|n| n.ends_with("_decision_log")) && !yes {
                 return Err("the newest migration is the decision log: reverting it drops authorization_decisions and every decision recorded there; add --yes to do so".into());

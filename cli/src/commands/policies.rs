@@ -90,7 +90,7 @@ enum PoliciesCommand {
     Try {
         #[command(flatten)]
         question: Question,
-        /// Print {"allowed": true|false, "decision": "...", "statement": {...}|null}.
+        /// Print {"allowed": true|false, "action", "resource", "decision": "...", "statement": {...}|null}.
         #[arg(long)]
         json: bool,
     },
@@ -126,7 +126,18 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     b.error
                 );
             }
-            let count = rowguard::store::all_policies(&mut conn)?.len();
+            let all = rowguard::store::all_policies(&mut conn)?;
+            for row in &all {
+                if let Ok(policy) = Policy::parse(&row.policy) {
+                    for warning in lint(&mut conn, &policy)? {
+                        ctx.warn(format_args!(
+                            "policy {} \"{}\": {warning}",
+                            row.set_type, row.set_value
+                        ));
+                    }
+                }
+            }
+            let count = all.len();
             if bad.is_empty() {
                 outln!("{count} policy(ies) OK");
                 Ok(ExitCode::SUCCESS)
@@ -330,6 +341,15 @@ fn set(ctx: &mut Context, name: PolicyName, file: Option<PathBuf>) -> CommandRes
             ));
         }
     }
+    for warning in lint(&mut conn, &policy)? {
+        ctx.warn(format_args!("{}: {warning}", name.label()));
+    }
+    if policy.statements().is_empty() {
+        ctx.warn(format_args!(
+            "{}: no statement: it grants nothing",
+            name.label()
+        ));
+    }
     ctx.stop_if_strict()?;
     // Compact text: what is stored is what `get` shows, whatever the file's layout (it
     // parsed, with no key given twice, so nothing is lost).
@@ -357,6 +377,25 @@ fn set(ctx: &mut Context, name: PolicyName, file: Option<PathBuf>) -> CommandRes
 
 /// Standard input, up to one byte past the largest policy (which the parser then refuses
 /// by name): a runaway pipe is not read into memory.
+/// What in `policy` is aimed at a registered model but cannot work as written (see
+/// [`RowModel::lint`](rowguard::policy::RowModel::lint)).
+fn lint(
+    conn: &mut AnyConnection,
+    policy: &Policy,
+) -> Result<Vec<String>, rowguard::store::StoreError> {
+    let mut out = Vec::new();
+    for model in rowguard::store::load_models(conn)?.into_iter().flatten() {
+        let row_model = rowguard::policy::RowModel {
+            name: &model.name,
+            arn: &model.arn,
+            columns: &model.columns,
+            primary_key: &model.primary_key,
+        };
+        out.extend(row_model.lint(policy));
+    }
+    Ok(out)
+}
+
 fn read_stdin() -> Result<String, std::io::Error> {
     let mut text = String::new();
     let limit = rowguard::policy::MAX_POLICY_BYTES as u64 + 1;

@@ -354,6 +354,17 @@ fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
             access.model.name
         ));
     }
+    for broken in &access.broken_policies {
+        let effect = if broken.refuses {
+            "refuses everything (it may hold a Deny)"
+        } else {
+            "grants nothing"
+        };
+        ctx.warn(format_args!(
+            "policy {} \"{}\" is invalid and {effect}: {}",
+            broken.set_type, broken.set_value, broken.error
+        ));
+    }
     for (row, compiled) in &access.rows {
         if let Err(e) = compiled {
             let effect = if rowguard::rules::may_deny(&row.rules) {
@@ -804,6 +815,18 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
             ));
         }
     }
+    // Policies decide rows too: a broken one refuses or grants nothing, so it is a problem
+    // of the rules' check as well (`policies check` has the details).
+    let bad_policies = rowguard::store::invalid_policies(&mut conn)?;
+    for b in &bad_policies {
+        outln!(
+            "policy {} ({} \"{}\"): {}; see rowguard policies check",
+            b.row.id,
+            b.row.set_type,
+            b.row.set_value,
+            b.error
+        );
+    }
     outln!(
         "{} rule(s) checked, {} invalid, {} orphaned; {} model problem(s)",
         rules.len() + orphans.len(),
@@ -811,8 +834,11 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
         orphans.len(),
         models.len()
     );
+    if !bad_policies.is_empty() {
+        outln!("{} invalid policy(ies)", bad_policies.len());
+    }
     Ok(
-        if bad.is_empty() && orphans.is_empty() && models.is_empty() {
+        if bad.is_empty() && orphans.is_empty() && models.is_empty() && bad_policies.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE

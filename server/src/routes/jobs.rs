@@ -79,15 +79,15 @@ pub(crate) async fn commands(
     service
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, LIST_COMMANDS)?;
-            let list: Vec<Value> = inner
-                .runner
-                .config()
-                .commands
-                .iter()
-                .filter(|(_, c)| {
-                    graph.permissions().contains_key(&c.permission)
-                        && c.allows(&graph, &caller.session.roles)
-                })
+            let subject = caller.subject(&graph);
+            let mut mine = Vec::new();
+            for (name, c) in &inner.runner.config().commands {
+                if inner.runner.may_run(&mut **conn, &subject, &graph, name)? {
+                    mine.push((name, c));
+                }
+            }
+            let list: Vec<Value> = mine
+                .into_iter()
                 .map(|(name, c)| {
                     let params: serde_json::Map<String, Value> = c
                         .params
@@ -145,12 +145,13 @@ pub(crate) async fn start(
                 )));
             }
             if !config.commands.contains_key(&command) {
-                let yours: Vec<&str> = config
-                    .commands
-                    .iter()
-                    .filter(|(_, c)| c.allows(&graph, &caller.session.roles))
-                    .map(|(n, _)| n.as_str())
-                    .collect();
+                let subject = caller.subject(&graph);
+                let mut yours: Vec<&str> = Vec::new();
+                for name in config.commands.keys() {
+                    if inner.runner.may_run(&mut **conn, &subject, &graph, name)? {
+                        yours.push(name);
+                    }
+                }
                 return Err(ApiError::invalid(format!(
                     "command \"{command}\" is not allowed (commands you may run: {})",
                     if yours.is_empty() {

@@ -38,6 +38,8 @@ pub struct Reading {
     pub writes: u64,
     /// The connection was inside a transaction.
     pub in_snapshot: bool,
+    /// That transaction wrote to rowguard's tables: nothing read there is kept or observed.
+    pub dirty: bool,
 }
 
 impl Reading {
@@ -46,6 +48,7 @@ impl Reading {
         Self {
             writes: store_writes(),
             in_snapshot: crate::db::in_transaction(conn),
+            dirty: crate::db::dirty(conn),
         }
     }
 }
@@ -154,7 +157,8 @@ impl<V> RuleCache<V> {
         (stamp, reading): (Stamp, Reading),
         value: Arc<V>,
     ) -> bool {
-        if !self.is_current(stamp)
+        if reading.dirty
+            || !self.is_current(stamp)
             || (reading.in_snapshot && reading.writes > self.confirmed.load(Ordering::Acquire))
         {
             return false;
@@ -208,6 +212,10 @@ impl<V> RuleCache<V> {
     /// is inside a transaction); read outside any transaction it means the database went
     /// back (a restore, a reset of the counter), and everything cached is dropped.
     pub fn observe_version(&self, version: i64, reading: Reading) {
+        if reading.dirty {
+            // A version no other connection may ever see.
+            return;
+        }
         if !reading.in_snapshot {
             // Every write of rowguard's noted before this read committed before it.
             self.confirmed.fetch_max(reading.writes, Ordering::AcqRel);
@@ -251,10 +259,12 @@ mod tests {
     const OUTSIDE: Reading = Reading {
         writes: 0,
         in_snapshot: false,
+        dirty: false,
     };
     const SNAPSHOT: Reading = Reading {
         writes: 0,
         in_snapshot: true,
+        dirty: false,
     };
 
     fn at(cache: &RuleCache<u32>, version: i64) -> Stamp {
@@ -340,6 +350,7 @@ mod tests {
         let after_write = Reading {
             writes: 5,
             in_snapshot: true,
+            dirty: false,
         };
         assert!(!cache.insert(
             h,
@@ -353,6 +364,7 @@ mod tests {
             Reading {
                 writes: 5,
                 in_snapshot: false,
+                dirty: false,
             },
         );
         assert!(cache.insert(

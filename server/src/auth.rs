@@ -48,6 +48,22 @@ impl Caller {
         ))
     }
 
+    /// Whether the user holds `permission` (its roles and policy statements together, as
+    /// [`Caller::require`] asks), for what a key only widens or narrows.
+    pub(crate) fn holds(
+        &self,
+        inner: &Inner,
+        conn: &mut PooledConnection,
+        graph: &RbacGraph,
+        permission: &str,
+    ) -> Result<bool, ApiError> {
+        let by_roles = graph.role_can(&self.session.roles, permission);
+        let subject = self.subject(graph);
+        Ok(inner
+            .auth
+            .has_permission(&mut **conn, &subject, permission, by_roles)?)
+    }
+
     /// Refuses (403) unless the user holds `permission`: through its roles, or a policy
     /// statement allowing `rowguard:<permission>`, and no policy statement denying it
     /// ([`Authorizer::has_permission`](rowguard::Authorizer::has_permission)); returns the

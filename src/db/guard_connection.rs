@@ -220,14 +220,60 @@ where
     if result.is_err() && !nested && conn.backend() == Backend::Mysql {
         let _ = crate::store::mark(conn, None);
     }
-    // Nested, it is noted before the caller's commit: reads later in that transaction see
-    // a version no other connection may see (it can still roll back), and a noted write
-    // keeps what they load out of every cache until a version read outside a transaction
-    // confirms it. Other connections learn of it at their next version check.
     if result.is_ok() {
-        crate::cache::note_store_write();
+        if nested {
+            // The caller's transaction now holds a write no other connection may see (it
+            // can still roll back): until it ends, reads on this connection neither use
+            // nor fill the caches.
+            mark_dirty(conn);
+        } else {
+            crate::cache::note_store_write();
+        }
     }
     result
+}
+
+thread_local! {
+    /// The connections (by address) whose open transaction holds a write of rowguard's.
+    static DIRTY: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The address of the backend connection behind `conn`, the same whichever wrapper (an
+/// `AnyConnection`, the native connection in it) a call comes through.
+fn address(conn: &mut dyn StoreConnection) -> usize {
+    match conn.backend_connection() {
+        BackendConnection::Postgres(c) => std::ptr::from_mut(c) as usize,
+        BackendConnection::Sqlite(c) => std::ptr::from_mut(c) as usize,
+        #[cfg(feature = "mysql")]
+        BackendConnection::Mysql(c) => std::ptr::from_mut(c) as usize,
+    }
+}
+
+fn mark_dirty(conn: &mut dyn StoreConnection) {
+    let at = address(conn);
+    DIRTY.with(|d| {
+        let mut d = d.borrow_mut();
+        if !d.contains(&at) {
+            d.push(at);
+        }
+    });
+}
+
+/// Whether `conn` is inside a transaction that wrote to rowguard's tables (through
+/// rowguard): what it reads there may never commit, so it is neither cached nor answered
+/// from a cache. Outside a transaction the mark is cleared.
+pub(crate) fn dirty(conn: &mut dyn StoreConnection) -> bool {
+    let marked = DIRTY.with(|d| !d.borrow().is_empty());
+    if !marked {
+        return false;
+    }
+    let at = address(conn);
+    if in_transaction(conn) {
+        DIRTY.with(|d| d.borrow().contains(&at))
+    } else {
+        DIRTY.with(|d| d.borrow_mut().retain(|&a| a != at));
+        false
+    }
 }
 
 /// At the start of a transaction that will write: on SQLite, takes the write lock now, where

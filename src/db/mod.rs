@@ -12,11 +12,11 @@ mod url;
 
 pub use self::any::{AnyConnection, MultiBackend};
 pub use self::connection::{configure_sqlite, establish, SQLITE_BUSY_TIMEOUT_MS};
+pub(crate) use self::guard_connection::{dirty, on_backend, write_transaction};
 pub use self::guard_connection::{
     in_transaction, last_insert_id, lock_for_writing, AsConnection, BackendConnection,
     GuardConnection, StoreConnection,
 };
-pub(crate) use self::guard_connection::{on_backend, write_transaction};
 pub use self::kept::KeptUpdate;
 pub use self::migrate::{
     migration_status, pending_migrations, revert_all_migrations, revert_last_migration,

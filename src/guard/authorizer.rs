@@ -340,10 +340,11 @@ impl Authorizer {
         &self,
         conn: &mut dyn StoreConnection,
         stamp: Stamp,
+        reading: Reading,
     ) -> Result<Arc<Catalog>, Error> {
         let mut models = self.inner.models.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((s, catalog)) = &*models {
-            if *s == stamp {
+            if *s == stamp && !reading.dirty {
                 return Ok(catalog.clone());
             }
         }
@@ -371,7 +372,7 @@ impl Authorizer {
             schema,
             broken,
         });
-        if self.inner.cache.is_current(stamp) {
+        if self.inner.cache.is_current(stamp) && !reading.dirty {
             *models = Some((stamp, catalog.clone()));
         }
         Ok(catalog)
@@ -426,7 +427,10 @@ impl Authorizer {
         declared: Option<Declared>,
         mut f: impl FnMut(&Arc<ModelAccess>) -> T,
     ) -> Result<T, Error> {
-        let checked = self.refresh(conn)?;
+        // A transaction of the caller's that wrote rowguard's tables reads what may never
+        // commit: it neither uses nor fills any cache.
+        let dirty = crate::db::dirty(conn);
+        let checked = if dirty { None } else { self.refresh(conn)? };
         let wanted = declared.map_or(0, Declared::address);
         // Typed and name-only callers get entries of their own (column positions differ), so
         // one never evicts the other (the target check asks for parents by name).
@@ -434,13 +438,17 @@ impl Authorizer {
         let hash = RuleCache::<ModelAccess>::hash(model, sets_hash);
         let sets = subject.sets_key();
         let key = (self.inner.id, hash);
-        let front = front::with_entry(key, |e| {
-            (self.inner.cache.is_current(e.stamp)
-                && e.access.compiled_for == wanted
-                && &*e.model == model
-                && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
-                .then(|| f(&e.access))
-        });
+        let front = (!dirty)
+            .then(|| {
+                front::with_entry(key, |e| {
+                    (self.inner.cache.is_current(e.stamp)
+                        && e.access.compiled_for == wanted
+                        && &*e.model == model
+                        && (Arc::ptr_eq(&e.sets, sets) || e.sets == *sets))
+                        .then(|| f(&e.access))
+                })
+            })
+            .flatten();
         if let Some(answer) = front {
             return Ok(answer);
         }
@@ -462,7 +470,13 @@ impl Authorizer {
     ) -> Result<Arc<ModelAccess>, Error> {
         let sets = subject.sets_key();
         let wanted = declared.map_or(0, Declared::address);
-        if let Some((stamp, hit)) = self.inner.cache.get(hash, model, sets) {
+        let reading = Reading::now(conn);
+        let cached = if reading.dirty {
+            None
+        } else {
+            self.inner.cache.get(hash, model, sets)
+        };
+        if let Some((stamp, hit)) = cached {
             // Positions differ between declared and stored columns: only the same kind fits.
             if hit.compiled_for == wanted {
                 front::remember(key, stamp, model, sets, &hit);
@@ -472,7 +486,6 @@ impl Authorizer {
         // The version first (unless this call just read it), then the rules: on the same
         // connection they come from the same snapshot or a newer one, never an older one, so
         // an entry is never stamped newer than its rules.
-        let reading = Reading::now(conn);
         let epoch = self.inner.cache.epoch();
         let version = match checked {
             Some(v) => v,
@@ -483,7 +496,7 @@ impl Authorizer {
             }
         };
         let stamp = Stamp { epoch, version };
-        let catalog = self.catalog(conn, stamp)?;
+        let catalog = self.catalog(conn, stamp, reading)?;
         let stored = Self::model(&catalog, model)?;
         let columns = match declared {
             Some(d) => {

@@ -316,15 +316,21 @@ impl<'a> ServiceResource<'a> {
 
 impl PolicyResource for ServiceResource<'_> {
     fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
+        // Several values would be several resources: refused rather than one picked (a
+        // Deny scoped to one of them must not be escaped by holding two).
         let attribute = |name: &str, default: &'static str| match subject.attributes().get(name) {
-            Some([one]) => one.clone(),
-            _ => default.to_owned(),
+            None | Some([]) => Ok(default.to_owned()),
+            Some([one]) => Ok(one.clone()),
+            Some(_) => Err(PolicyError::Arn {
+                text: format!("arn:rowguard:{}:…:{}", self.service, self.resource_type),
+                why: format!("the subject has several \"{name}\" attributes; give it one"),
+            }),
         };
         Ok(Cow::Owned(Arn::new(
             ModelArn::DEFAULT.partition,
             self.service,
-            &attribute("region", ModelArn::DEFAULT.region),
-            &attribute("account", crate::policy::DEFAULT_ACCOUNT),
+            &attribute("region", ModelArn::DEFAULT.region)?,
+            &attribute("account", crate::policy::DEFAULT_ACCOUNT)?,
             self.resource_type,
             self.id,
         )?))
@@ -332,13 +338,13 @@ impl PolicyResource for ServiceResource<'_> {
 }
 
 /// What RBAC and the policies say together: a policy `Deny` (or a broken policy that may
-/// hold one) refuses whatever RBAC grants; a policy `Allow` (or a bypass) grants; otherwise
-/// RBAC's answer stands.
+/// hold one) refuses whatever RBAC grants; a policy `Allow` grants; otherwise (no statement,
+/// or a bypass of the rules, which is not RBAC's) RBAC's answer stands.
 pub fn with_rbac(rbac_allows: bool, decision: &PolicyDecision) -> bool {
     match decision.reason {
         PolicyReason::Denied(_) | PolicyReason::Broken(_) => false,
-        PolicyReason::Allowed(_) | PolicyReason::Bypass(_) => true,
-        PolicyReason::NoMatch => rbac_allows,
+        PolicyReason::Allowed(_) => true,
+        PolicyReason::NoMatch | PolicyReason::Bypass(_) => rbac_allows,
     }
 }
 
@@ -369,16 +375,24 @@ impl Authorizer {
         subject: &Subject,
     ) -> Result<Arc<SubjectPolicy>, Error> {
         let cache = self.policy_cache();
+        // A transaction of the caller's that wrote rowguard's tables neither uses nor fills
+        // the cache (what it reads may never commit).
+        let reading = Reading::now(conn);
         // The rules' version check: both caches see the same versions.
-        let checked = self.refresh(conn)?;
+        let checked = if reading.dirty {
+            None
+        } else {
+            self.refresh(conn)?
+        };
         let sets = subject.sets_key();
         let hash = RuleCache::<SubjectPolicy>::hash(POLICY_KEY, subject.sets_hash());
-        if let Some((_, hit)) = cache.get(hash, POLICY_KEY, sets) {
-            return Ok(hit);
+        if !reading.dirty {
+            if let Some((_, hit)) = cache.get(hash, POLICY_KEY, sets) {
+                return Ok(hit);
+            }
         }
         // The version before the rows (unless this call just read it): never stamped newer
         // than what was read.
-        let reading = Reading::now(conn);
         let epoch = cache.epoch();
         let version = match checked {
             Some(version) => version,
@@ -430,6 +444,29 @@ impl Authorizer {
         action: &str,
         resource: &R,
     ) -> Result<PolicyDecision, Error> {
+        if let Some(bypass) = self.bypass(subject) {
+            let resource = resource.arn(subject)?.into_owned();
+            crate::policy::check_action(action)?;
+            return Ok(PolicyDecision {
+                allowed: true,
+                reason: PolicyReason::Bypass(bypass),
+                action: action.to_owned(),
+                resource,
+            });
+        }
+        self.statements_decision(conn, subject, action, resource)
+    }
+
+    /// The decision of the subject's statements alone, whatever bypasses rules for it: what
+    /// is decided with RBAC ([`with_rbac`]) asks this, so that absolute rights grant no
+    /// permission key or job their roles do not hold, and a `Deny` binds them too.
+    pub fn statements_decision<R: PolicyResource + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        action: &str,
+        resource: &R,
+    ) -> Result<PolicyDecision, Error> {
         let resource = resource.arn(subject)?;
         crate::policy::check_action(action)?;
         let decided = |allowed, reason| PolicyDecision {
@@ -438,9 +475,6 @@ impl Authorizer {
             action: action.to_owned(),
             resource: resource.clone().into_owned(),
         };
-        if let Some(bypass) = self.bypass(subject) {
-            return Ok(decided(true, PolicyReason::Bypass(bypass)));
-        }
         let policy = self.policy(conn, subject)?;
         if let Some(broken) = BrokenPolicy::refusing(&policy.broken) {
             return Ok(decided(false, PolicyReason::Broken(broken.clone())));
@@ -484,7 +518,7 @@ impl Authorizer {
     ) -> Result<bool, Error> {
         let resource = ServiceResource::new("rowguard", "permission", Some(key));
         let decision =
-            self.policy_decision(conn, subject, &format!("rowguard:{key}"), &resource)?;
+            self.statements_decision(conn, subject, &format!("rowguard:{key}"), &resource)?;
         Ok(with_rbac(rbac_allows, &decision))
     }
 

@@ -119,7 +119,7 @@ impl Runner {
         let resource = ServiceResource::new("jobs", "command", Some(command));
         Ok(self
             .auth
-            .policy_decision(conn, subject, "jobs:Run", &resource)?)
+            .statements_decision(conn, subject, "jobs:Run", &resource)?)
     }
 
     /// Whether `subject` may start `command` (one of the configured commands): a policy
@@ -138,10 +138,17 @@ impl Runner {
         let roles: Vec<&str> = subject.set("roles").collect();
         let rbac_allows =
             rbac.permissions().contains_key(&allowed.permission) && allowed.allows(rbac, &roles);
-        Ok(with_rbac(
-            rbac_allows,
-            &self.run_decision(conn, subject, command)?,
-        ))
+        match self.run_decision(conn, subject, command) {
+            Ok(decision) => Ok(with_rbac(rbac_allows, &decision)),
+            // A name or subject that makes no ARN: listed as not runnable (start says why).
+            Err(JobError::Guard(crate::Error::Policy(e))) => {
+                tracing::warn!(
+                    "rowguard: command \"{command}\" is not listed for the subject: {e}"
+                );
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts `command` for the guard's subject and returns the job's uuid at once. Checked:
@@ -179,8 +186,8 @@ impl Runner {
                     decision: decision.to_string(),
                 })
             }
-            PolicyReason::Allowed(_) | PolicyReason::Bypass(_) => {}
-            PolicyReason::NoMatch => {
+            PolicyReason::Allowed(_) => {}
+            PolicyReason::NoMatch | PolicyReason::Bypass(_) => {
                 if !rbac.permissions().contains_key(&allowed.permission) {
                     return Err(JobError::UndefinedPermission {
                         command: command.to_owned(),

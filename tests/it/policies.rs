@@ -24,6 +24,7 @@ rowguard::backend_tests!(
     statements_count_where_rules_reach_through_relations,
     a_deny_of_one_key_lets_generated_keys_through,
     a_rolled_back_policy_is_never_served,
+    absolute_rights_hold_no_key_their_roles_do_not,
 );
 
 diesel::table! {
@@ -926,6 +927,7 @@ fn a_rolled_back_policy_is_never_served(db: &TestDatabase) {
         ..Config::default()
     });
     let server = format!("{SERVER}/1");
+    let other = Subject::new().with_set("roles", ["other"]);
     let rolled_back = a.transaction::<(), diesel::result::Error, _>(|a| {
         store::put_policy(
             a,
@@ -934,6 +936,10 @@ fn a_rolled_back_policy_is_never_served(db: &TestDatabase) {
             &format!(r#"[{{"Effect":"Allow","Action":"server:Delete","Resource":"{SERVER}/*"}}]"#),
         )
         .expect("policy");
+        // Another connection reads meanwhile (outside any transaction), and caches what is
+        // committed.
+        assert!(!allowed(&auth, &mut b, &other, "server:Delete", &server));
+        assert!(!allowed(&auth, &mut b, &agent(), "server:Delete", &server));
         assert!(
             allowed(&auth, a, &agent(), "server:Delete", &server),
             "seen inside"
@@ -946,4 +952,52 @@ fn a_rolled_back_policy_is_never_served(db: &TestDatabase) {
         "the rolled-back policy is not served from the cache"
     );
     assert!(!allowed(&auth, &mut a, &agent(), "server:Delete", &server));
+}
+
+/// Absolute rights bypass the rules on rows, not RBAC: a permission key or a job comes from
+/// the roles or a statement, and a statement's Deny binds them too.
+fn absolute_rights_hold_no_key_their_roles_do_not(db: &TestDatabase) {
+    let mut conn = db.connect().expect("connect");
+    let mut config = fresh_config();
+    config
+        .absolute_rights
+        .insert("roles".into(), vec!["root".into()]);
+    let auth = Authorizer::new(config);
+    let root = Subject::new().with_set("roles", ["root"]);
+    assert!(!auth
+        .has_permission(&mut conn, &root, "users.manage", false)
+        .expect("check"));
+    assert!(auth
+        .has_permission(&mut conn, &root, "users.manage", true)
+        .expect("check"));
+    store::put_policy(
+        &mut conn,
+        "roles",
+        "root",
+        r#"[{"Effect":"Deny","Action":"rowguard:users.manage","Resource":"*"},
+            {"Effect":"Allow","Action":"rowguard:rules.*","Resource":"*"}]"#,
+    )
+    .expect("policy");
+    assert!(
+        !auth
+            .has_permission(&mut conn, &root, "users.manage", true)
+            .expect("check"),
+        "the Deny binds"
+    );
+    assert!(
+        auth.has_permission(&mut conn, &root, "rules.read", false)
+            .expect("check"),
+        "the Allow grants"
+    );
+    // Two accounts would be two resources: refused, not one of them picked.
+    let two = Subject::new()
+        .with_set("roles", ["root"])
+        .with_attribute_list("account", [7, 8]);
+    let err = auth
+        .has_permission(&mut conn, &two, "rules.read", false)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(r#"several "account" attributes"#),
+        "{err}"
+    );
 }

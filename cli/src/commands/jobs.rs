@@ -109,8 +109,11 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     let resource =
                         rowguard::guard::ServiceResource::new("jobs", "command", Some(name));
                     let decision =
-                        auth.policy_decision(&mut conn, &subject, "jobs:Run", &resource)?;
-                    rowguard::guard::with_rbac(c.allows(&graph, &roles), &decision)
+                        auth.statements_decision(&mut conn, &subject, "jobs:Run", &resource)?;
+                    rowguard::guard::with_rbac(
+                        graph.permissions().contains_key(&c.permission) && c.allows(&graph, &roles),
+                        &decision,
+                    )
                 };
                 if mine {
                     shown.push((name, c));

@@ -161,7 +161,7 @@ pub(crate) async fn start(
                     }
                 )));
             }
-            let shows_rows = graph.role_can(&caller.session.roles, READ);
+            let shows_rows = caller.holds(inner, conn, &graph, READ)?;
             Ok((inner.auth.guard(caller.subject(&graph)), caller, shows_rows))
         })
         .await?;
@@ -655,13 +655,13 @@ pub(crate) async fn kill(
             let guard = inner.auth.guard(caller.subject(&graph));
             // Super users: the configured ones, and holders of jobs.kill.any.
             let mut supers = inner.runner.config().super_users.clone();
-            if graph.role_can(&caller.session.roles, KILL_ANY) {
+            if caller.holds(inner, conn, &graph, KILL_ANY)? {
                 supers.push(caller.session.user.clone());
             }
             jobs::request_kill(conn, &guard, &uuid, &supers)?;
             // The row only for those who may read jobs, and only if the rules show it (a
             // super user may kill a job they cannot read).
-            if !graph.role_can(&caller.session.roles, READ) {
+            if !caller.holds(inner, conn, &graph, READ)? {
                 return Ok(None);
             }
             Ok(guard.find::<JobExecution>(conn, uuid).ok())

@@ -404,7 +404,7 @@ pub(crate) async fn grid(
         .blocking(move |inner, conn| {
             let graph = caller.require(inner, conn, READ)?;
             // Role names are the permission matrix's to show; rule rows are this key's.
-            let roles = graph.role_can(&caller.session.roles, PERMISSIONS);
+            let roles = caller.holds(inner, conn, &graph, PERMISSIONS)?;
             let mut sets: std::collections::BTreeSet<(String, String)> = if roles {
                 graph
                     .roles()

@@ -182,6 +182,13 @@ impl RowModel<'_> {
     /// assert_eq!(model.lint(&policy), [
     ///     r#"statement 0, resource "arn:rowguard:defualt:local:*:contacts/3": names no row of model contacts (its rows are arn:rowguard:default:local:<owner_id>:contacts/<id>)"#
     /// ]);
+    /// // The model itself names rows for Create only: a Read of it names none.
+    /// let model_itself = Policy::parse(r#"[{"Effect": "Deny", "Action": ["contacts:Read"],
+    ///     "Resource": "arn:rowguard:default:local:*:contacts"}]"#)?;
+    /// assert_eq!(model.lint(&model_itself).len(), 1);
+    /// let create = Policy::parse(r#"[{"Effect": "Allow", "Action": "contacts:Create",
+    ///     "Resource": "arn:rowguard:default:local:17:contacts"}]"#)?;
+    /// assert!(model.lint(&create).is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn lint(&self, policy: &Policy) -> Vec<String> {
@@ -203,12 +210,24 @@ impl RowModel<'_> {
             if !aimed {
                 continue;
             }
+            let names = |right: Right| {
+                let action = row_action(self.name, right);
+                statement.actions().iter().any(|a| a.matches(&action))
+            };
+            let create = names(Right::Create);
+            let others = [Right::Read, Right::Update, Right::Delete]
+                .into_iter()
+                .any(names);
             for resource in statement.resources() {
-                let why = match (self.resource(resource, false), self.resource(resource, true)) {
-                    (Part::Never, Part::Never) => {
+                // The model itself names rows for Create only.
+                let never = (!others || matches!(self.resource(resource, false), Part::Never))
+                    && (!create || matches!(self.resource(resource, true), Part::Never))
+                    && (create || others);
+                let why = match self.resource(resource, false) {
+                    _ if never => {
                         format!("names no row of model {} (its rows are {form})", self.name)
                     }
-                    (Part::Inexact, _) => format!(
+                    Part::Inexact => format!(
                         "no test on one column of model {} says it exactly: an Allow of it grants no row, a Deny of it denies every row",
                         self.name
                     ),

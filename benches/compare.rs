@@ -699,9 +699,9 @@ fn w4_cache_threads(c: &mut Criterion) {
         "W4: queries for a cache miss (new subject sets): {}",
         queries.load(Ordering::SeqCst)
     );
-    // The version (read first, so the entry is never stamped newer than its rules) and the
-    // rules.
-    assert_eq!(queries.load(Ordering::SeqCst), 2);
+    // The version (read first, so the entry is never stamped newer than its rules), the
+    // rules and the subject's policies.
+    assert_eq!(queries.load(Ordering::SeqCst), 3);
     queries.store(0, Ordering::SeqCst);
     for _ in 0..10_000 {
         eager.access(&mut conn, &subject, "contacts").expect("hit");

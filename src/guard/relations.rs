@@ -23,6 +23,9 @@ pub struct RelatedRead {
     pub model: String,
     /// Its merged read rule for the subject (before it is itself protected).
     pub filter: Arc<Filter>,
+    /// What it grants before its denies: what a negation through it counts, so that a deny
+    /// on the related model only ever takes access away.
+    pub granted: Arc<Filter>,
     /// The rule rows it comes from (empty, with no statement either: nothing there is
     /// readable).
     pub rule_ids: Vec<i64>,
@@ -121,8 +124,12 @@ impl<'a> Protector<'a> {
                 // A related rule row that does not compile grants nothing on its own model;
                 // under a negation that would widen this one, so there every related row
                 // counts as readable.
-                let guard = if positive || complete {
-                    self.walk(&read, depth + 1, positive)?
+                // And under a negation its denies are left out: hiding a denied row there
+                // would make the negation true, a deny granting access.
+                let guard = if positive {
+                    self.walk(&read.filter, depth + 1, positive)?
+                } else if complete {
+                    self.walk(&read.granted, depth + 1, positive)?
                 } else {
                     Filter::True
                 };
@@ -139,14 +146,15 @@ impl<'a> Protector<'a> {
 
     /// The merged read rule of `model` for the subject's sets (invalid rows grant nothing),
     /// and whether every row compiled.
-    fn read_of(&mut self, model: &str) -> Result<(Arc<Filter>, bool), Error> {
+    fn read_of(&mut self, model: &str) -> Result<(RelatedRead, bool), Error> {
         if let Some(read) = self.reads.get(model) {
-            return Ok((read.filter.clone(), !read.incomplete));
+            return Ok((read.clone(), !read.incomplete));
         }
         let read = match self.schema.model(model) {
             None => RelatedRead {
                 model: model.to_owned(),
                 filter: Arc::new(Filter::False),
+                granted: Arc::new(Filter::False),
                 rule_ids: Vec::new(),
                 statements: 0,
                 incomplete: true,
@@ -186,13 +194,14 @@ impl<'a> Protector<'a> {
                 RelatedRead {
                     model: model.to_owned(),
                     filter: Arc::new(super::access::reach(&grants, &denies, Right::Read)),
+                    granted: Arc::new(grants[Right::Read as usize].to_filter()),
                     rule_ids: rows.iter().map(|(r, _)| r.id).collect(),
                     statements: statements.len(),
                     incomplete,
                 }
             }
         };
-        let answer = (read.filter.clone(), !read.incomplete);
+        let answer = (read.clone(), !read.incomplete);
         self.reads.insert(model.to_owned(), read);
         Ok(answer)
     }

@@ -32,6 +32,7 @@ rowguard::backend_tests!(
     the_planner_sees_the_same_exists_as_hand_written,
     a_missing_attribute_never_opens_a_negated_relation,
     a_broken_related_rule_never_widens_a_negation,
+    a_deny_on_the_related_model_never_widens_a_negation,
     a_broken_relation_stops_writes_instead_of_dropping_the_check,
     an_application_search_may_not_reach_through_relations,
     a_defaulted_foreign_key_is_checked_as_stored,
@@ -792,6 +793,53 @@ fn a_broken_related_rule_never_widens_a_negation(db: &TestDatabase) {
     .expect("dba typo");
     auth.invalidate();
     assert_eq!(visible_contacts(&mut c, &auth), [1, 2, 3, 5, 6, 7, 9, 10]);
+}
+
+/// An explicit deny only ever takes access away: one on the related model must not make a
+/// negation through it true, whether it is a rule's `"deny"` or a policy's Deny statement.
+fn a_deny_on_the_related_model_never_widens_a_negation(db: &TestDatabase) {
+    let (mut c, auth) = setup(db);
+    // Types with no closed contact: type 2 has contacts 4 and 8, both closed.
+    let no_closed = r#"{"read":{"search":{"!contacts.status":"=closed"}}}"#;
+    rules(&mut c, &auth, ALL, no_closed);
+    assert_eq!(visible_types(&mut c, &auth), [1]);
+    // A rule denying the closed contacts: they are hidden from reads of contacts...
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":"*","deny":{"read":{"search":{"status":"=closed"}}}}"#,
+        no_closed,
+    );
+    assert_eq!(visible_contacts(&mut c, &auth), [1, 2, 3, 5, 6, 7, 9, 10]);
+    // ...but denying them does not open type 2.
+    assert_eq!(visible_types(&mut c, &auth), [1]);
+    let supplier = contact_types::table
+        .find(2)
+        .first::<ContactType>(&mut c)
+        .expect("row");
+    let guard = auth.guard(agent());
+    assert!(!guard.can(&mut c, Right::Read, &supplier).expect("can"));
+    // The same with a policy's Deny on the closed contacts' owner (42).
+    rules(&mut c, &auth, ALL, no_closed);
+    store::put_policy(
+        &mut c,
+        "roles",
+        "agent",
+        r#"[{"Effect":"Deny","Action":"contacts:Read","Resource":"arn:rowguard:default:local:42:contacts/*"}]"#,
+    )
+    .expect("policy");
+    auth.invalidate();
+    assert_eq!(visible_contacts(&mut c, &auth), [1, 3, 5, 7, 9]);
+    assert_eq!(visible_types(&mut c, &auth), [1]);
+    assert!(!guard.can(&mut c, Right::Read, &supplier).expect("can"));
+    // A grant still scopes it: a negation counts only related rows the subject may read.
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"owner_id":"=17"}}}"#,
+        no_closed,
+    );
+    assert_eq!(visible_types(&mut c, &auth), [1, 2]);
 }
 
 fn a_broken_relation_stops_writes_instead_of_dropping_the_check(db: &TestDatabase) {

@@ -206,4 +206,34 @@ impl SubjectSpec {
         }
         Ok(subject)
     }
+
+    /// The subject as the HTTP API takes it: `{"subject": {TYPE: [VALUES]}, "attributes":
+    /// {KEY: VALUE}}` (for `--remote`).
+    pub fn to_json(&self) -> Result<serde_json::Value, String> {
+        let mut sets = serde_json::Map::new();
+        for set in &self.sets {
+            let (set_type, values) = set
+                .split_once('=')
+                .ok_or_else(|| format!("--as {set}: expected TYPE=V1,V2"))?;
+            let list = sets
+                .entry(set_type.to_owned())
+                .or_insert_with(|| serde_json::json!([]));
+            if let Some(list) = list.as_array_mut() {
+                list.extend(
+                    values
+                        .split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(|v| v.into()),
+                );
+            }
+        }
+        let mut attributes = serde_json::Map::new();
+        for attr in &self.attrs {
+            let (key, value) = attr
+                .split_once('=')
+                .ok_or_else(|| format!("--attr {attr}: expected KEY=VALUE"))?;
+            attributes.insert(key.to_owned(), value.into());
+        }
+        Ok(serde_json::json!({"subject": sets, "attributes": attributes}))
+    }
 }

@@ -22,6 +22,7 @@ rowguard::backend_tests!(
     stopping_the_server_stops_its_jobs,
     users_over_http,
     decisions_over_http,
+    policies_over_http,
 );
 
 /// With `[decision_log]` on, the server records its guarded writes (a job start is a create
@@ -1333,6 +1334,8 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
     let server = Server::start(&env, "a");
     let nobody = Client::login(&server, "nobody");
     let subject = json!({"subject": {"roles": ["support"]}, "model": "contacts", "action": "read"});
+    let question = json!({"subject": {"roles": ["support"]}, "action": "server:Delete",
+                          "resource": "arn:rowguard:default:local:1:server/1"});
     let requests: Vec<(&str, &str, Value)> = vec![
         ("GET", "/api/commands", Value::Null),
         (
@@ -1372,6 +1375,21 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         ("GET", "/api/set-types", Value::Null),
         ("POST", "/api/set-types", json!({"name": "teams"})),
         ("DELETE", "/api/set-types/{name}", Value::Null),
+        ("GET", "/api/policies", Value::Null),
+        ("GET", "/api/policies/check", Value::Null),
+        ("POST", "/api/policies/explain", question.clone()),
+        ("POST", "/api/policies/try", question),
+        ("GET", "/api/policies/{set_type}/{set_value}", Value::Null),
+        (
+            "PUT",
+            "/api/policies/{set_type}/{set_value}",
+            json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
+        ),
+        (
+            "DELETE",
+            "/api/policies/{set_type}/{set_value}",
+            Value::Null,
+        ),
         ("GET", "/api/models", Value::Null),
         ("GET", "/api/relations", Value::Null),
         ("GET", "/api/permissions", Value::Null),
@@ -1500,6 +1518,222 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
             .as_str()
             .is_some_and(|e| e.contains("a policy statement denies it")),
         "{a:?}"
+    );
+}
+
+/// Policies over HTTP and with `policies --remote`: `rules.read` lists, gets, explains and
+/// tries them; `rules.write` stores them (validated first: a bad ARN or a key given twice is
+/// 422 naming it, and nothing is stored) and deletes them; `rules.check` checks them, a DBA's
+/// broken one included.
+fn policies_over_http(db: &TestDatabase) {
+    let env = Env::new(db);
+    let server = Server::start(&env, "a");
+    let root = Client::login(&server, "root");
+    let dev = Client::login(&server, "dev");
+    let ann = Client::login(&server, "ann");
+    let servers = json!([{"Sid": "servers", "Effect": "Allow", "Action": "server:*",
+                          "Resource": "arn:rowguard:default:local:123:server/*"}]);
+    let path = "/api/policies/roles/support";
+
+    // Writing needs rules.write (devops lacks it).
+    let a = dev.put(path, servers.clone());
+    assert_eq!(a.status, 403, "{a:?}");
+    let a = root.put(path, servers.clone());
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["result"], "added");
+    assert_eq!(a.body["statements"], 1);
+    assert_eq!(a.body["warnings"], json!([]));
+    let a = root.put(path, servers.clone());
+    assert_eq!((a.status, &a.body["result"]), (200, &json!("unchanged")));
+
+    // Refused before anything is stored: the error names the statement and field.
+    let bad =
+        json!([{"Effect": "Allow", "Action": "server:*", "Resource": "arn:rowguard:default"}]);
+    let a = root.put(path, bad);
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(
+        a.error()
+            .starts_with(r#"policy roles "support": statement 0, field "Resource": invalid ARN"#),
+        "{a:?}"
+    );
+    let twice =
+        br#"[{"Effect": "Deny", "Effect": "Allow", "Action": "server:*", "Resource": "*"}]"#;
+    let a = root.put_raw(path, "application/json", twice);
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.error().contains(r#"key "Effect" appears twice"#), "{a:?}");
+    let a = root.put_raw(path, "application/json", b"[{");
+    assert_eq!(
+        (a.status, a.body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{a:?}"
+    );
+    let a = root.put_raw(path, "text/plain", b"[]");
+    assert_eq!(a.status, 415, "{a:?}");
+    let a = root.put("/api/policies/rolez/support", servers.clone());
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.error().contains(r#"no set type named "rolez""#), "{a:?}");
+    assert_eq!(
+        dev.get(path).body["policy"],
+        servers,
+        "nothing of those was stored"
+    );
+
+    // A statement aimed at a model that names none of its rows is stored, with a warning.
+    let typo = json!([{"Effect": "Deny", "Action": "contacts:Read",
+                       "Resource": "arn:rowguard:defualt:local:*:contacts/3"}]);
+    let a = root.put("/api/policies/roles/auditor", typo);
+    assert_eq!(a.status, 201, "{a:?}");
+    assert!(
+        a.body["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("names no row of model contacts")),
+        "{a:?}"
+    );
+
+    // Reading needs rules.read (support lacks it).
+    assert_eq!(ann.get("/api/policies").status, 403);
+    let list = dev.get("/api/policies");
+    assert_eq!(list.status, 200, "{list:?}");
+    let names: Vec<(&str, &str, bool)> = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| {
+            (
+                p["set_type"].as_str().unwrap_or("?"),
+                p["set_value"].as_str().unwrap_or("?"),
+                p["valid"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("roles", "auditor", true), ("roles", "support", true)]
+    );
+    let a = dev.get("/api/policies/roles/nobody");
+    assert_eq!(a.status, 404, "{a:?}");
+
+    // Try and explain, for a subject as RBAC sees it; a wildcard in the question is 422.
+    let arn = "arn:rowguard:default:local:123:server/1";
+    let question =
+        json!({"subject": {"roles": ["support"]}, "action": "server:Delete", "resource": arn});
+    let a = dev.post("/api/policies/try", question.clone());
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["allowed"], true);
+    assert_eq!(a.body["statement"]["sid"], "servers");
+    let a = dev.post(
+        "/api/policies/try",
+        json!({"subject": {"roles": ["auditor"]}, "action": "server:Delete", "resource": arn}),
+    );
+    assert_eq!(a.body["allowed"], false, "{a:?}");
+    assert_eq!(a.body["statement"], Value::Null);
+    let a = dev.post(
+        "/api/policies/try",
+        json!({"subject": {"roles": ["support"]}, "action": "server:*", "resource": arn}),
+    );
+    assert_eq!(a.status, 422, "{a:?}");
+    assert!(a.error().contains("wildcard"), "{a:?}");
+    let a = dev.post("/api/policies/explain", question.clone());
+    assert_eq!(a.status, 200, "{a:?}");
+    let text = a.body["text"].as_str().expect("text");
+    assert!(
+        text.starts_with(r#"statement 0 (servers) of policy roles "support": Allow server:* on"#),
+        "{text}"
+    );
+    assert!(text.ends_with("and no statement denies it"), "{text}");
+    assert_eq!(ann.post("/api/policies/try", question).status, 403);
+
+    // A DBA's SQL stores one that does not parse: check and list say so.
+    let mut conn = db.connect().expect("connect");
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        r#"INSERT INTO authorization_policies (set_type, set_value, policy)
+           VALUES ('roles', 'viewer', '[{"Effect": "Deny"}]')"#,
+    )
+    .expect("dba's insert");
+    let a = dev.get("/api/policies/check");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["checked"], 3);
+    assert_eq!(a.body["invalid"][0]["set_value"], "viewer");
+    assert_eq!(a.body["invalid"][0]["refuses_everything"], true);
+    assert_eq!(a.body["warnings"].as_array().map(Vec::len), Some(1));
+    let list = dev.get("/api/policies");
+    assert!(
+        list.body.as_array().is_some_and(|l| l
+            .iter()
+            .any(|p| p["set_value"] == "viewer" && p["valid"] == false)),
+        "{list:?}"
+    );
+
+    // The CLI against the server, as root.
+    let at = format!("http://{}", server.base);
+    ok(rowguard(
+        &env,
+        &["login", "--server", &at, "--name", "root"],
+        &format!("{PASSWORD}\n"),
+        &[],
+    ));
+    let remote = |args: &[&str], stdin: &str| {
+        let mut all = vec!["policies", "--remote"];
+        all.extend_from_slice(args);
+        rowguard(&env, &all, stdin, &[])
+    };
+    let name = ["--set-type", "roles", "--set-value", "support"];
+    let out = ok(remote(&[&["get"][..], &name].concat(), ""));
+    assert_eq!(serde_json::from_str::<Value>(&out).expect("json"), servers);
+    let (code, out, err) = remote(&["check"], "");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(r#"policy roles "viewer": statement 0, field "Action""#),
+        "{out}"
+    );
+    assert!(out.ends_with("1 of 3 policy(ies) invalid\n"), "{out}");
+    assert!(err.contains("names no row of model contacts"), "{err}");
+    let deny = r#"[{"Effect": "Deny", "Action": "server:Delete", "Resource": "*"}]"#;
+    let out = ok(remote(
+        &[&["set"][..], &name, &["-"]].concat(),
+        &format!("[{},{}]", servers[0], &deny[1..deny.len() - 1]),
+    ));
+    assert_eq!(out, "changed: policy roles \"support\" (2 statement(s))\n");
+    let (code, _, err) = remote(
+        &[&["set"][..], &name, &["-"]].concat(),
+        "[{\"Effect\": \"Allow\"}]",
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(r#"statement 0, field "Action""#) && err.contains("nothing written"),
+        "{err}"
+    );
+    let ask = [
+        "--as",
+        "roles=support",
+        "--action",
+        "server:Delete",
+        "--resource",
+        arn,
+    ];
+    let out = ok(remote(&[&["try"][..], &ask, &["--json"]].concat(), ""));
+    let decision: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(decision["allowed"], false, "the Deny wins: {decision}");
+    assert_eq!(decision["statement"]["index"], 1);
+    let out = ok(remote(&[&["explain"][..], &ask].concat(), ""));
+    assert!(
+        out.contains("denied: statement 1 of policy roles \"support\" denies server:Delete"),
+        "{out}"
+    );
+    let out = ok(remote(&[&["delete"][..], &name].concat(), ""));
+    assert_eq!(out, "deleted policy roles \"support\"\n");
+    let (code, _, err) = remote(&[&["delete"][..], &name].concat(), "");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("404") && err.contains(r#"no policy roles "support""#),
+        "{err}"
+    );
+    let out = ok(remote(&["list"], ""));
+    assert!(
+        out.contains("INVALID:") && out.ends_with("2 policy(ies)\n"),
+        "{out}"
     );
 }
 

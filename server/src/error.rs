@@ -120,7 +120,10 @@ impl From<rowguard::Error> for ApiError {
             }
             // A row the rules hide is answered exactly like a missing one.
             E::NotFound { .. } => Self::not_found(e.to_string()),
-            E::InvalidSearch { .. } | E::UnknownModel { .. } => Self::invalid(e.to_string()),
+            // A question with a wildcard, or a malformed action or ARN.
+            E::InvalidSearch { .. } | E::UnknownModel { .. } | E::Policy(_) => {
+                Self::invalid(e.to_string())
+            }
             // Writes the model does not take.
             E::Immutable { .. } => Self::forbidden(e.to_string()),
             // The model's stored definition, its rules and its table disagree: a DBA's to fix,
@@ -156,9 +159,10 @@ impl From<rowguard::store::StoreError> for ApiError {
         match e {
             // The compile error's own text: what `rules check` prints for the row.
             S::InvalidRule { source, .. } => Self::invalid(source.to_string()),
-            S::UnknownSetType { .. } | S::UnknownModel { .. } | S::BadSetTypeName(_) => {
-                Self::invalid(e.to_string())
-            }
+            S::UnknownSetType { .. }
+            | S::UnknownModel { .. }
+            | S::BadSetTypeName(_)
+            | S::InvalidPolicy { .. } => Self::invalid(e.to_string()),
             other => Self::internal(other),
         }
     }

@@ -148,6 +148,48 @@ impl SubjectPolicy {
             broken,
         }
     }
+
+    /// What `policies explain` prints: each statement with the policy it comes from, each
+    /// invalid policy, and then `decision` (one line each).
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[
+    ///     {"Sid": "servers", "Effect": "Allow", "Action": "server:*", "Resource": "arn:rowguard:default:local:123:server/*"}]"#)?;
+    /// let arn = "arn:rowguard:default:local:123:server/1";
+    /// let decision = auth.policy_decision(&mut conn, &agent(), "server:Delete", arn)?;
+    /// let policy = auth.policy(&mut conn, &agent())?;
+    /// assert_eq!(policy.explain(&decision), format!(
+    ///     "statement 0 (servers) of policy roles \"agent\": Allow server:* on arn:rowguard:default:local:123:server/*\n\
+    ///      allowed: statement 0 (servers) of policy roles \"agent\" allows server:Delete on {arn}, and no statement denies it"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn explain(&self, decision: &PolicyDecision) -> String {
+        let join = |items: Vec<&str>| items.join(", ");
+        let mut lines = Vec::new();
+        if self.policy.statements().is_empty() && self.broken.is_empty() {
+            lines.push("no policy applies to this subject".to_owned());
+        }
+        for (statement, origin) in self.policy.statements().iter().zip(&self.origins) {
+            lines.push(format!(
+                "{origin}: {} {} on {}",
+                statement.effect(),
+                join(statement.actions().iter().map(|a| a.as_str()).collect()),
+                join(statement.resources().iter().map(|r| r.as_str()).collect())
+            ));
+        }
+        for b in &self.broken {
+            lines.push(format!(
+                "policy {} \"{}\" is invalid: {}",
+                b.set_type, b.set_value, b.error
+            ));
+        }
+        lines.push(decision.to_string());
+        lines.join("\n")
+    }
 }
 
 /// Why a policy check came out as it did.
@@ -176,6 +218,45 @@ pub struct PolicyDecision {
     pub action: String,
     /// The resource checked.
     pub resource: Arn,
+}
+
+impl PolicyDecision {
+    /// The decision as `policies try --json` prints it and the HTTP API answers it:
+    /// `{"allowed", "action", "resource", "decision": <the sentence>, "statement":
+    /// {"set_type", "set_value", "index", "sid"} | null}`.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let arn = "arn:rowguard:default:local:123:server/1";
+    /// let decision = auth.policy_decision(&mut conn, &agent(), "server:Delete", arn)?;
+    /// assert_eq!(decision.to_json(), serde_json::json!({
+    ///     "allowed": false, "action": "server:Delete", "resource": arn,
+    ///     "decision": format!("denied: no statement names server:Delete on {arn}"),
+    ///     "statement": null,
+    /// }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        let statement = match &self.reason {
+            PolicyReason::Denied(s) | PolicyReason::Allowed(s) => serde_json::json!({
+                "set_type": s.set_type,
+                "set_value": s.set_value,
+                "index": s.index,
+                "sid": s.sid,
+            }),
+            _ => serde_json::Value::Null,
+        };
+        serde_json::json!({
+            "allowed": self.allowed,
+            "action": self.action,
+            "resource": self.resource.as_str(),
+            "decision": self.to_string(),
+            "statement": statement,
+        })
+    }
 }
 
 impl fmt::Display for PolicyDecision {

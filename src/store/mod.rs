@@ -19,8 +19,8 @@ pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
 };
 pub use self::policies::{
-    all_policies, delete_policy, get_policy, invalid_policies, load_policies, put_policies,
-    put_policy, InvalidPolicy, PolicyDefinition, PolicyRow,
+    all_policies, delete_policy, get_policy, invalid_policies, load_policies, policy_problems,
+    put_policies, put_policy, stored_policy_problems, InvalidPolicy, PolicyDefinition, PolicyRow,
 };
 pub(crate) use self::policies::{clear_policies, policies_using_set_type};
 #[cfg(feature = "sync")]

@@ -332,6 +332,68 @@ pub fn invalid_policies(conn: &mut dyn StoreConnection) -> Result<Vec<InvalidPol
         .collect())
 }
 
+/// What in `policy` is aimed at a stored model but cannot work as written: a statement on
+/// `<model>:Create|Read|Update|Delete` whose resource names none of its rows, or no column
+/// test says exactly (see [`RowModel::lint`](crate::policy::RowModel::lint)). What
+/// `policies set` warns about (and `--strict` refuses).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::policy::Policy;
+/// let typo = Policy::parse(r#"[{"Effect": "Deny", "Action": "contacts:Read",
+///     "Resource": "arn:rowguard:defualt:local:*:contacts/3"}]"#)?;
+/// let problems = rowguard::store::policy_problems(&mut conn, &typo)?;
+/// assert_eq!(problems.len(), 1);
+/// assert!(problems[0].starts_with("statement 0, resource"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn policy_problems(
+    conn: &mut dyn StoreConnection,
+    policy: &Policy,
+) -> Result<Vec<String>, StoreError> {
+    let models = super::load_models(conn)?;
+    Ok(problems_with(&models, policy))
+}
+
+/// [`policy_problems`] of every stored policy that parses (the models read once): each
+/// with its row. What `policies check` warns about.
+pub fn stored_policy_problems(
+    conn: &mut dyn StoreConnection,
+) -> Result<Vec<(PolicyRow, String)>, StoreError> {
+    let models = super::load_models(conn)?;
+    let mut out = Vec::new();
+    for row in all_policies(conn)? {
+        if let Ok(policy) = Policy::parse(&row.policy) {
+            for problem in problems_with(&models, &policy) {
+                out.push((row.clone(), problem));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn problems_with(
+    models: &[Result<std::sync::Arc<super::StoredModel>, super::BrokenModel>],
+    policy: &Policy,
+) -> Vec<String> {
+    models
+        .iter()
+        .flatten()
+        .flat_map(|model| {
+            crate::policy::RowModel {
+                name: &model.name,
+                arn: &model.arn,
+                columns: &model.columns,
+                primary_key: &model.primary_key,
+            }
+            .lint(policy)
+        })
+        .collect()
+}
+
 /// How many policies use set type `name` (compared as the database compares).
 pub(crate) fn policies_using_set_type(
     conn: &mut dyn StoreConnection,

@@ -1,11 +1,12 @@
 //! `rowguard policies list|get|set|delete|check|explain|try`: the stored IAM-style policies,
 //! by set type and value.
 
-use std::io::Read;
+mod remote;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rowguard::guard::{PolicyDecision, PolicyReason};
+use rowguard::guard::{PolicyDecision, SubjectPolicy};
 use rowguard::policy::Policy;
 use rowguard::store::{PolicyDefinition, PolicyRow};
 use rowguard::{AnyConnection, Authorizer, Config};
@@ -17,6 +18,9 @@ use crate::suggest;
 /// Arguments of `policies`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Act as the user of `rowguard login` against their server, instead of on the database.
+    #[arg(long, global = true)]
+    remote: bool,
     #[command(subcommand)]
     command: PoliciesCommand,
 }
@@ -98,6 +102,9 @@ enum PoliciesCommand {
 
 /// Runs a `policies` subcommand.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
+    if args.remote {
+        return remote::remote(args.command, ctx);
+    }
     match args.command {
         PoliciesCommand::List { json } => list(ctx, json),
         PoliciesCommand::Get { name } => {
@@ -126,71 +133,48 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                     b.error
                 );
             }
-            let all = rowguard::store::all_policies(&mut conn)?;
-            for row in &all {
-                if let Ok(policy) = Policy::parse(&row.policy) {
-                    for warning in lint(&mut conn, &policy)? {
-                        ctx.warn(format_args!(
-                            "policy {} \"{}\": {warning}",
-                            row.set_type, row.set_value
-                        ));
-                    }
-                }
+            for (row, warning) in rowguard::store::stored_policy_problems(&mut conn)? {
+                ctx.warn(format_args!(
+                    "policy {} \"{}\": {warning}",
+                    row.set_type, row.set_value
+                ));
             }
-            let count = all.len();
-            if bad.is_empty() {
-                outln!("{count} policy(ies) OK");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                outln!("{} of {count} policy(ies) invalid", bad.len());
-                Ok(ExitCode::FAILURE)
-            }
+            let count = rowguard::store::all_policies(&mut conn)?.len();
+            check_summary(bad.len(), count)
         }
         PoliciesCommand::Explain { question } => {
             let (decision, policy) = decide(ctx, &question)?;
-            if policy.policy.statements().is_empty() && policy.broken.is_empty() {
-                ctx.warn("no policy applies to this subject: every policy check is refused");
-            }
-            for (statement, origin) in policy.policy.statements().iter().zip(&policy.origins) {
-                outln!(
-                    "{origin}: {} {} on {}",
-                    statement.effect(),
-                    join(statement.actions().iter().map(|a| a.as_str())),
-                    join(statement.resources().iter().map(|r| r.as_str()))
-                );
-            }
-            for b in &policy.broken {
-                outln!(
-                    "policy {} \"{}\" is invalid: {}",
-                    b.set_type,
-                    b.set_value,
-                    b.error
-                );
-            }
-            outln!("{decision}");
+            outln!("{}", policy.explain(&decision));
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Try { question, json } => {
             let (decision, _) = decide(ctx, &question)?;
-            if json {
-                super::print_json(&decision_json(&decision))?;
-            } else {
-                outln!(
-                    "{}",
-                    if decision.allowed {
-                        "allowed"
-                    } else {
-                        "denied"
-                    }
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            print_decision(&decision.to_json(), json)
         }
     }
 }
 
-fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    items.collect::<Vec<_>>().join(", ")
+/// The last line of `check`, and its exit code: 1 when any policy is invalid.
+fn check_summary(invalid: usize, count: usize) -> CommandResult {
+    if invalid == 0 {
+        outln!("{count} policy(ies) OK");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        outln!("{invalid} of {count} policy(ies) invalid");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// What `try` prints of a decision ([`PolicyDecision::to_json`]): the JSON, or a word.
+fn print_decision(decision: &serde_json::Value, json: bool) -> CommandResult {
+    if json {
+        super::print_json(decision)?;
+    } else if decision["allowed"] == true {
+        outln!("allowed");
+    } else {
+        outln!("denied");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The decision and the subject's merged policy; the checks' errors (a wildcard, a
@@ -198,13 +182,7 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
 fn decide(
     ctx: &mut Context,
     question: &Question,
-) -> Result<
-    (
-        PolicyDecision,
-        std::sync::Arc<rowguard::guard::SubjectPolicy>,
-    ),
-    Box<dyn std::error::Error>,
-> {
+) -> Result<(PolicyDecision, std::sync::Arc<SubjectPolicy>), Box<dyn std::error::Error>> {
     let mut conn = ctx.connect()?;
     let auth = Authorizer::new(Config::load()?);
     let who = ctx.subject(&mut conn, &question.who)?;
@@ -216,26 +194,6 @@ fn decide(
     )?;
     let policy = auth.policy(&mut conn, &who)?;
     Ok((decision, policy))
-}
-
-/// `try --json`: the answer, the sentence, and the deciding statement.
-fn decision_json(decision: &PolicyDecision) -> serde_json::Value {
-    let statement = match &decision.reason {
-        PolicyReason::Denied(s) | PolicyReason::Allowed(s) => serde_json::json!({
-            "set_type": s.set_type,
-            "set_value": s.set_value,
-            "index": s.index,
-            "sid": s.sid,
-        }),
-        _ => serde_json::Value::Null,
-    };
-    serde_json::json!({
-        "allowed": decision.allowed,
-        "action": decision.action,
-        "resource": decision.resource.as_str(),
-        "decision": decision.to_string(),
-        "statement": statement,
-    })
 }
 
 fn pretty(document: &str) -> String {
@@ -283,7 +241,7 @@ fn find(
     if let Some(row) = rowguard::store::get_policy(conn, &name.set_type, &name.set_value)? {
         return Ok(row);
     }
-    let why = match unknown_set_type(conn, &name.set_type)? {
+    let why = match super::unknown_set_type(conn, &name.set_type)? {
         Some(why) => why,
         None => {
             let rows = rowguard::store::all_policies(conn)?;
@@ -297,51 +255,18 @@ fn find(
     Err(format!("{}: {why}", name.label()).into())
 }
 
-fn unknown_set_type(
-    conn: &mut AnyConnection,
-    set_type: &str,
-) -> Result<Option<String>, rowguard::store::StoreError> {
-    let set_types = rowguard::store::set_type_names(conn)?;
-    Ok((!set_types.iter().any(|t| t == set_type)).then(|| {
-        format!(
-            "there is no set type named \"{set_type}\"{}",
-            suggest::hint(set_type, set_types.iter().map(String::as_str))
-        )
-    }))
-}
-
 fn set(ctx: &mut Context, name: PolicyName, file: Option<PathBuf>) -> CommandResult {
-    use std::io::IsTerminal;
-    if file.is_none() && std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: give the document as FILE, or - to read it from standard input",
-            name.label()
-        )
-        .into());
-    }
-    let text = match file.as_deref() {
-        None => read_stdin()?,
-        Some(p) if p.as_os_str() == "-" => read_stdin()?,
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-    };
+    let limit = Some(rowguard::policy::MAX_POLICY_BYTES);
+    let text = super::read_document(&name.label(), file.as_deref(), limit)?;
     // Validated before connecting: a typo is reported without touching the database.
     let policy =
         Policy::parse(&text).map_err(|e| format!("{}: {e}; nothing written", name.label()))?;
     let mut conn = ctx.connect()?;
-    if let Some(why) = unknown_set_type(&mut conn, &name.set_type)? {
+    if let Some(why) = super::unknown_set_type(&mut conn, &name.set_type)? {
         return Err(format!("{}: {why}; nothing written", name.label()).into());
     }
-    if name.set_type == "roles" {
-        let graph = rowguard::rbac::load(&mut conn)?;
-        if !graph.roles().is_empty() && !graph.roles().contains_key(&name.set_value) {
-            ctx.warn(format_args!(
-                "no role named \"{}\" exists{}; the policy applies only to subjects given that role by name",
-                name.set_value,
-                suggest::hint(&name.set_value, graph.roles().keys().map(String::as_str))
-            ));
-        }
-    }
-    for warning in lint(&mut conn, &policy)? {
+    super::warn_unknown_role(ctx, &mut conn, (&name.set_type, &name.set_value), "policy")?;
+    for warning in rowguard::store::policy_problems(&mut conn, &policy)? {
         ctx.warn(format_args!("{}: {warning}", name.label()));
     }
     if policy.statements().is_empty() {
@@ -373,32 +298,4 @@ fn set(ctx: &mut Context, name: PolicyName, file: Option<PathBuf>) -> CommandRes
         policy.statements().len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Standard input, up to one byte past the largest policy (which the parser then refuses
-/// by name): a runaway pipe is not read into memory.
-/// What in `policy` is aimed at a registered model but cannot work as written (see
-/// [`RowModel::lint`](rowguard::policy::RowModel::lint)).
-fn lint(
-    conn: &mut AnyConnection,
-    policy: &Policy,
-) -> Result<Vec<String>, rowguard::store::StoreError> {
-    let mut out = Vec::new();
-    for model in rowguard::store::load_models(conn)?.into_iter().flatten() {
-        let row_model = rowguard::policy::RowModel {
-            name: &model.name,
-            arn: &model.arn,
-            columns: &model.columns,
-            primary_key: &model.primary_key,
-        };
-        out.extend(row_model.lint(policy));
-    }
-    Ok(out)
-}
-
-fn read_stdin() -> Result<String, std::io::Error> {
-    let mut text = String::new();
-    let limit = rowguard::policy::MAX_POLICY_BYTES as u64 + 1;
-    std::io::stdin().take(limit).read_to_string(&mut text)?;
-    Ok(text)
 }

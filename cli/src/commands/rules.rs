@@ -3,7 +3,6 @@
 
 mod remote;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -605,12 +604,8 @@ fn unknown_names(
     model: &str,
 ) -> Result<Option<String>, rowguard::store::StoreError> {
     if let Some(set_type) = set_type {
-        let set_types = rowguard::store::set_type_names(conn)?;
-        if !set_types.iter().any(|t| t == set_type) {
-            return Ok(Some(format!(
-                "there is no set type named \"{set_type}\"{}",
-                suggest::hint(set_type, set_types.iter().map(String::as_str))
-            )));
+        if let Some(why) = super::unknown_set_type(conn, set_type)? {
+            return Ok(Some(why));
         }
     }
     let models = model_names(conn)?;
@@ -645,35 +640,14 @@ fn find(conn: &mut AnyConnection, name: &RuleName) -> Result<RuleRow, Box<dyn st
 }
 
 fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResult {
-    use std::io::IsTerminal;
-    if file.is_none() && std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{}: give the document as FILE, or - to read it from standard input",
-            name.label()
-        )
-        .into());
-    }
-    let text = match file.as_deref() {
-        None => read_stdin()?,
-        Some(p) if p.as_os_str() == "-" => read_stdin()?,
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
-    };
+    let text = super::read_document(&name.label(), file.as_deref(), None)?;
     let document: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
     let mut conn = ctx.connect()?;
     if let Some(why) = unknown_names(&mut conn, Some(&name.set_type), &name.model)? {
         return Err(format!("{}: {why}; nothing written", name.label()).into());
     }
-    if name.set_type == "roles" {
-        let graph = rowguard::rbac::load(&mut conn)?;
-        if !graph.roles().is_empty() && !graph.roles().contains_key(&name.set_value) {
-            ctx.warn(format_args!(
-                "no role named \"{}\" exists{}; the rule applies only to subjects given that role by name",
-                name.set_value,
-                suggest::hint(&name.set_value, graph.roles().keys().map(String::as_str))
-            ));
-        }
-    }
+    super::warn_unknown_role(ctx, &mut conn, (&name.set_type, &name.set_value), "rule")?;
     // A column list that fails closed at run time is valid, so it is stored, but said
     // (and under --strict, refused).
     for problem in
@@ -731,12 +705,6 @@ fn set(ctx: &mut Context, name: RuleName, file: Option<PathBuf>) -> CommandResul
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_stdin() -> Result<String, std::io::Error> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text)?;
-    Ok(text)
 }
 
 fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {

@@ -388,6 +388,14 @@ impl<'a> Client<'a> {
         )
     }
 
+    pub fn put_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Answer {
+        answer(
+            self.auth(self.agent.put(&self.url(path)))
+                .header("Content-Type", content_type)
+                .send(body),
+        )
+    }
+
     /// Waits until job `uuid` leaves `running`.
     pub fn wait_for_end(&self, uuid: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -2,6 +2,7 @@
 
 mod health;
 mod jobs;
+mod policies;
 mod rules;
 mod session;
 mod users;
@@ -61,6 +62,25 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/set-types", Some(rules::READ)),
     ("POST", "/api/set-types", Some(rules::WRITE)),
     ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
+    ("GET", "/api/policies", Some(rules::READ)),
+    ("GET", "/api/policies/check", Some(rules::CHECK)),
+    ("POST", "/api/policies/explain", Some(rules::READ)),
+    ("POST", "/api/policies/try", Some(rules::READ)),
+    (
+        "GET",
+        "/api/policies/{set_type}/{set_value}",
+        Some(rules::READ),
+    ),
+    (
+        "PUT",
+        "/api/policies/{set_type}/{set_value}",
+        Some(rules::WRITE),
+    ),
+    (
+        "DELETE",
+        "/api/policies/{set_type}/{set_value}",
+        Some(rules::WRITE),
+    ),
     ("GET", "/api/models", Some(rules::READ)),
     ("GET", "/api/relations", Some(rules::READ)),
     ("GET", "/api/permissions", Some(rules::PERMISSIONS)),
@@ -113,6 +133,16 @@ pub fn router(service: Service) -> Router {
         .route(
             "/api/set-types/{name}",
             axum::routing::delete(rules::delete_set_type),
+        )
+        .route("/api/policies", get(policies::list))
+        .route("/api/policies/check", get(policies::check))
+        .route("/api/policies/explain", post(policies::explain))
+        .route("/api/policies/try", post(policies::try_one))
+        .route(
+            "/api/policies/{set_type}/{set_value}",
+            get(policies::get)
+                .put(policies::put)
+                .delete(policies::delete),
         )
         .route("/api/models", get(rules::models))
         .route("/api/relations", get(rules::relations))
@@ -190,6 +220,21 @@ pub(crate) fn base(original: &axum::http::Uri, uri: &axum::http::Uri) -> String 
         .to_owned()
 }
 
+/// The subject a request describes: its sets (`{"roles": ["agent"]}`) and its attributes
+/// for `$subject.NAME`, before RBAC adds inherited roles.
+pub(crate) fn subject_of(
+    sets: &std::collections::BTreeMap<String, Vec<String>>,
+    attributes: &std::collections::BTreeMap<String, String>,
+) -> rowguard::Subject {
+    let mut subject = rowguard::Subject::new();
+    for (set_type, values) in sets {
+        subject.add_set(set_type, values);
+    }
+    attributes
+        .iter()
+        .fold(subject, |s, (k, v)| s.with_attribute(k, v))
+}
+
 /// Fields of bodies that may hold a password are read one by one with these, so that no
 /// deserializer message can ever echo a value.
 /// A string field of a body that may hold a password: the error names the field only.
@@ -257,6 +302,51 @@ where
                 Err(ApiError::new(status, code, rejection.body_text()))
             }
         }
+    }
+}
+
+/// A JSON body as its text, for documents whose own parser is stricter than `Json` (a key
+/// given twice is an error there, not the last one kept): 415 without `Content-Type:
+/// application/json`, 413 over the limit, 400 when it is not JSON at all.
+pub(crate) struct JsonText(pub String);
+
+impl<S> FromRequest<S> for JsonText
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let text = String::from_request(req, state).await.map_err(|r| {
+            let status = r.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "bad_request"
+            };
+            ApiError::new(status, code, r.body_text())
+        })?;
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the body is not JSON: {e}"),
+            )
+        })?;
+        Ok(JsonText(text))
     }
 }
 

@@ -258,13 +258,7 @@ impl SubjectRequest {
     }
 
     fn subject(&self) -> Subject {
-        let mut subject = Subject::new();
-        for (set_type, values) in &self.subject {
-            subject.add_set(set_type, values);
-        }
-        self.attributes
-            .iter()
-            .fold(subject, |s, (k, v)| s.with_attribute(k, v))
+        super::subject_of(&self.subject, &self.attributes)
     }
 }
 

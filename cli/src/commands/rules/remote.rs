@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::super::{outln, CommandResult};
-use super::{read_stdin, right, RuleName, RulesCommand, SubjectArgs};
+use super::{right, RuleName, RulesCommand, SubjectArgs};
 
 /// The path of one rule row on the server.
 fn rule_path(name: &RuleName) -> String {
@@ -18,34 +18,10 @@ fn rule_path(name: &RuleName) -> String {
 
 /// The body of explain / try: the subject's sets and attributes as `--as`/`--attr` give them.
 fn subject_body(subject: &SubjectArgs, action: &str) -> Result<serde_json::Value, String> {
-    let mut sets = serde_json::Map::new();
-    for set in &subject.who.sets {
-        let (set_type, values) = set
-            .split_once('=')
-            .ok_or_else(|| format!("--as {set}: expected TYPE=V1,V2"))?;
-        let list = sets
-            .entry(set_type.to_owned())
-            .or_insert_with(|| serde_json::json!([]));
-        if let Some(list) = list.as_array_mut() {
-            list.extend(
-                values
-                    .split(',')
-                    .filter(|v| !v.is_empty())
-                    .map(|v| v.into()),
-            );
-        }
-    }
-    let mut attributes = serde_json::Map::new();
-    for attr in &subject.who.attrs {
-        let (key, value) = attr
-            .split_once('=')
-            .ok_or_else(|| format!("--attr {attr}: expected KEY=VALUE"))?;
-        attributes.insert(key.to_owned(), value.into());
-    }
-    Ok(
-        serde_json::json!({"subject": sets, "attributes": attributes,
-        "model": subject.model, "action": action}),
-    )
+    let mut body = subject.who.to_json()?;
+    body["model"] = subject.model.clone().into();
+    body["action"] = action.into();
+    Ok(body)
 }
 
 /// The rule commands against the server of `rowguard login`, as its user.
@@ -93,13 +69,7 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Set { name, file } => {
-            let text = match file.as_deref() {
-                None => read_stdin()?,
-                Some(p) if p.as_os_str() == "-" => read_stdin()?,
-                Some(p) => {
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
-                }
-            };
+            let text = super::super::read_document(&name.label(), file.as_deref(), None)?;
             let document: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
             let answer = server

@@ -1722,6 +1722,37 @@ fn policies_over_http(db: &TestDatabase) {
         out.contains("denied: statement 1 of policy roles \"support\" denies server:Delete"),
         "{out}"
     );
+    // The history names policies, and restore puts one back (the first version: no Deny).
+    let history = dev.get("/api/rules/history?limit=1000");
+    let first = history
+        .body
+        .as_array()
+        .and_then(|h| {
+            h.iter()
+                .rev()
+                .find(|e| e["policy"]["set_value"] == "support" && e["operation"] == "insert")
+        })
+        .and_then(|e| e["id"].as_i64())
+        .expect("the first put's entry");
+    let out = ok(rowguard(
+        &env,
+        &["rules", "--remote", "restore", &first.to_string()],
+        "",
+        &[],
+    ));
+    assert!(
+        out.starts_with(&format!(
+            "restored policy roles \"support\" as history entry {first} recorded it: [{{"
+        )),
+        "{out}"
+    );
+    let out = ok(remote(&[&["try"][..], &ask].concat(), ""));
+    assert_eq!(out, "allowed\n");
+    let out = ok(rowguard(&env, &["rules", "--remote", "history"], "", &[]));
+    assert!(
+        out.contains("update policy roles \"support\"  by"),
+        "{out}"
+    );
     let out = ok(remote(&[&["delete"][..], &name].concat(), ""));
     assert_eq!(out, "deleted policy roles \"support\"\n");
     let (code, _, err) = remote(&[&["delete"][..], &name].concat(), "");

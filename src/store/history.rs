@@ -16,7 +16,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
-use super::{put_rules, RuleDefinition, StoreError};
+use super::{put_policies, put_rules, PolicyDefinition, RuleDefinition, StoreError};
 use crate::db::{on_backend, StoreConnection};
 use crate::schema::{authorizable_models as models, authorizable_set_types as set_types};
 use crate::Backend;
@@ -169,18 +169,20 @@ pub type RuleNames = (HashMap<i64, String>, HashMap<i64, String>);
 impl HistoryEntry {
     /// The entry as JSON, the one shape the CLI's `--json`, the service and the console
     /// share: `id`, `table`, `operation`, `key`, `changed_at` (RFC 3339, UTC), `db_user`,
-    /// `app_user`, `before` and `after` (the rows, a rule document parsed), and for a rule
-    /// row `rule` (`set_type`, `set_value`, `model` by name; an id that no longer exists
-    /// shows as `#id`).
+    /// `app_user`, `before` and `after` (the rows, a rule or policy document parsed), for a
+    /// rule row `rule` (`set_type`, `set_value`, `model` by name; an id that no longer exists
+    /// shows as `#id`), and for a policy `policy` (`set_type`, `set_value`).
     pub fn to_json(&self, names: &RuleNames) -> serde_json::Value {
         let parse = |text: &Option<String>| {
             text.as_deref()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
                 .map(|mut row| {
                     // A rule document is text in its row: show it as the JSON it is.
-                    if let Some(doc) = row.get("rules").and_then(serde_json::Value::as_str) {
-                        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(doc) {
-                            row["rules"] = parsed;
+                    for key in ["rules", "policy"] {
+                        if let Some(doc) = row.get(key).and_then(serde_json::Value::as_str) {
+                            if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(doc) {
+                                row[key] = parsed;
+                            }
                         }
                     }
                     row
@@ -206,6 +208,14 @@ impl HistoryEntry {
                     "set_type": name(&names.0, "authorizable_set_type_id"),
                     "set_value": row.get("authorizable_set_value"),
                     "model": name(&names.1, "authorizable_model_id"),
+                });
+            }
+        }
+        if self.table_name == "authorization_policies" {
+            if let Some(row) = self.version() {
+                json["policy"] = serde_json::json!({
+                    "set_type": row.get("set_type"),
+                    "set_value": row.get("set_value"),
                 });
             }
         }
@@ -354,35 +364,65 @@ fn history_table<T>(
     })
 }
 
-/// The rule row entry `id` recorded (see [`HistoryEntry::version`]), by names.
-pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
-    let entry: HistoryEntry = history_table(conn, |conn| {
+/// History entry `id`.
+fn entry(conn: &mut dyn StoreConnection, id: i64) -> Result<HistoryEntry, StoreError> {
+    history_table(conn, |conn| {
         on_backend!(conn, c => history::table
             .find(id)
             .select(HistoryEntry::as_select())
             .first(c)
             .optional())
     })?
-    .ok_or(StoreError::NoSuchHistoryEntry(id))?;
+    .ok_or(StoreError::NoSuchHistoryEntry(id))
+}
+
+/// The row `entry` recorded, as a JSON object.
+fn recorded_row(entry: &HistoryEntry) -> Result<serde_json::Value, StoreError> {
+    entry
+        .version()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| StoreError::NotRestorable {
+            id: entry.id,
+            why: "it holds no row (not a JSON object)".into(),
+        })
+}
+
+/// A text field of a recorded row.
+fn recorded_text(
+    entry: &HistoryEntry,
+    row: &serde_json::Value,
+    key: &str,
+    what: &str,
+) -> Result<String, StoreError> {
+    row.get(key)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::NotRestorable {
+            id: entry.id,
+            why: format!("it holds no {what}"),
+        })
+}
+
+/// The rule row entry `id` recorded (see [`HistoryEntry::version`]), by names.
+pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
+    let entry = entry(conn, id)?;
     if entry.table_name != "authorization_rules" {
         return Err(StoreError::NotARuleEntry {
             id,
             table: entry.table_name,
         });
     }
-    let not_restorable = |why: String| StoreError::NotRestorable { id, why };
-    let row = entry
-        .version()
-        .filter(serde_json::Value::is_object)
-        .ok_or_else(|| not_restorable("it holds no row (not a JSON object)".into()))?;
+    rule_of(conn, &entry)
+}
+
+fn rule_of(
+    conn: &mut dyn StoreConnection,
+    entry: &HistoryEntry,
+) -> Result<RecordedRule, StoreError> {
+    let row = recorded_row(entry)?;
     let (types, names) = current_names(conn)?;
-    let text = |k: &str, what: &str| {
-        row.get(k)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| not_restorable(format!("it holds no {what}")))
-    };
     let lookup = |map: &HashMap<i64, String>, key: &str, what: &str| {
+        let not_restorable = |why: String| StoreError::NotRestorable { id: entry.id, why };
         let found =
             number(&row, key).ok_or_else(|| not_restorable(format!("it holds no {what} id")))?;
         map.get(&found)
@@ -392,9 +432,81 @@ pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<Recorded
     Ok(RecordedRule {
         set_type: lookup(&types, "authorizable_set_type_id", "set type")?,
         model: lookup(&names, "authorizable_model_id", "model")?,
-        set_value: text("authorizable_set_value", "set value")?,
-        rules: text("rules", "rule document")?,
+        set_value: recorded_text(entry, &row, "authorizable_set_value", "set value")?,
+        rules: recorded_text(entry, &row, "rules", "rule document")?,
     })
+}
+
+fn policy_of(entry: &HistoryEntry) -> Result<PolicyDefinition, StoreError> {
+    let row = recorded_row(entry)?;
+    Ok(PolicyDefinition {
+        set_type: recorded_text(entry, &row, "set_type", "set type")?,
+        set_value: recorded_text(entry, &row, "set_value", "set value")?,
+        document: recorded_text(entry, &row, "policy", "policy document")?,
+    })
+}
+
+/// A rule row or a policy as a history entry recorded it: what [`restore`] puts back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// A rule row, by names.
+    Rule(RecordedRule),
+    /// A policy.
+    Policy(PolicyDefinition),
+}
+
+/// Puts the rule row or the policy back as history entry `id` recorded it (validated first,
+/// as anything written through rowguard: a policy whose set type is gone is refused); the
+/// restore is itself recorded. Returns what was restored and whether anything changed.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::{delete_policy, history, put_policy, restore, HistoryQuery, Recorded};
+/// put_policy(&mut conn, "roles", "agent", r#"[{"Effect":"Allow","Action":"server:*","Resource":"*"}]"#)?;
+/// delete_policy(&mut conn, "roles", "agent")?;
+/// let deleted = history(&mut conn, &HistoryQuery::default())?[0].id;
+/// let (restored, changed) = restore(&mut conn, deleted)?;
+/// assert!(changed && matches!(restored, Recorded::Policy(p) if p.set_value == "agent"));
+/// assert!(auth.is_allowed(&mut conn, &agent(), "server:List", "arn:rowguard:default:local:1:server")?);
+/// # Ok(())
+/// # }
+/// ```
+pub fn restore(conn: &mut dyn StoreConnection, id: i64) -> Result<(Recorded, bool), StoreError> {
+    let entry = entry(conn, id)?;
+    match entry.table_name.as_str() {
+        "authorization_rules" => {
+            let rule = rule_of(conn, &entry)?;
+            let (rule, changed) = put_recorded_rule(conn, rule)?;
+            Ok((Recorded::Rule(rule), changed))
+        }
+        "authorization_policies" => {
+            let policy = policy_of(&entry)?;
+            let counts = put_policies(conn, std::slice::from_ref(&policy))?;
+            Ok((Recorded::Policy(policy), counts.added + counts.changed > 0))
+        }
+        _ => Err(StoreError::NotARuleEntry {
+            id,
+            table: entry.table_name,
+        }),
+    }
+}
+
+fn put_recorded_rule(
+    conn: &mut dyn StoreConnection,
+    rule: RecordedRule,
+) -> Result<(RecordedRule, bool), StoreError> {
+    let counts = put_rules(
+        conn,
+        &[RuleDefinition {
+            set_type: rule.set_type.clone(),
+            set_value: rule.set_value.clone(),
+            model: rule.model.clone(),
+            document: rule.rules.clone(),
+        }],
+    )?;
+    Ok((rule, counts.added + counts.changed > 0))
 }
 
 /// Puts the rule row back as history entry `id` recorded it (validated first, as any rule
@@ -419,14 +531,5 @@ pub fn restore_rule(
     id: i64,
 ) -> Result<(RecordedRule, bool), StoreError> {
     let rule = recorded_rule(conn, id)?;
-    let counts = put_rules(
-        conn,
-        &[RuleDefinition {
-            set_type: rule.set_type.clone(),
-            set_value: rule.set_value.clone(),
-            model: rule.model.clone(),
-            document: rule.rules.clone(),
-        }],
-    )?;
-    Ok((rule, counts.added + counts.changed > 0))
+    put_recorded_rule(conn, rule)
 }

@@ -12,8 +12,8 @@ mod write;
 
 pub(crate) use self::history::{acting, mark, marked};
 pub use self::history::{
-    acting_as, authorization_history, history, recorded_rule, restore_rule, rule_names,
-    HistoryEntry, HistoryQuery, RecordedRule, RuleNames,
+    acting_as, authorization_history, history, recorded_rule, restore, restore_rule, rule_names,
+    HistoryEntry, HistoryQuery, Recorded, RecordedRule, RuleNames,
 };
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,
@@ -152,9 +152,10 @@ pub enum StoreError {
     /// The rule history's table is missing: its migration has not run (or was reverted).
     #[error("the rule history is not there ({0}); run `rowguard migrate`")]
     NoHistory(String),
-    /// Only rule rows are restored from history.
+    /// Only rule rows and policies are restored from history ([`restore_rule`]: rule rows
+    /// only).
     #[error(
-        "history entry {id} is a change of {table}, not of a rule row; only rule rows are restored"
+        "history entry {id} is a change of {table}, not of a rule row or policy; only those are restored"
     )]
     NotARuleEntry {
         /// The entry.

@@ -19,6 +19,7 @@ rowguard::backend_tests!(
     the_history_is_append_only,
     replace_cannot_slip_past,
     a_rule_comes_back_from_its_history,
+    a_policy_comes_back_from_its_history,
     deleted_names_and_a_missing_history,
 );
 
@@ -438,6 +439,101 @@ fn the_history_is_append_only(db: &TestDatabase) {
         let message = refused.expect_err("no TRUNCATE").to_string();
         assert!(message.contains("DELETE its rows instead"), "{message}");
     }
+}
+
+/// Policies are recorded like rule rows, named in the entry's JSON, and come back from a
+/// delete or an older version; a DBA's edit is recorded too, and `restore_rule` stays a rule
+/// row's.
+fn a_policy_comes_back_from_its_history(db: &TestDatabase) {
+    use rowguard::store::{restore, Recorded};
+    let (pool, auth) = fixture::contacts(db, Config::default(), 2);
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut *conn;
+    let agent = rowguard::Subject::new().with_set("roles", ["agent"]);
+    let arn = "arn:rowguard:default:local:1:server/1";
+    let allow = r#"[{"Effect":"Allow","Action":"server:*","Resource":"*"}]"#;
+    acting_as("ann", || store::put_policy(conn, "roles", "agent", allow)).expect("put");
+    let first = newest(conn);
+    assert_eq!(first.table_name, "authorization_policies");
+    assert_eq!(first.app_user.as_deref(), Some("ann"));
+    let json = first.to_json(&store::rule_names(conn).expect("names"));
+    assert_eq!(
+        json["policy"],
+        serde_json::json!({"set_type": "roles", "set_value": "agent"})
+    );
+    assert_eq!(
+        json["after"]["policy"][0]["Effect"], "Allow",
+        "the document parsed: {json}"
+    );
+    // A DBA's edit turns it into a Deny; it is recorded as direct SQL.
+    conn.batch_execute(
+        r#"UPDATE authorization_policies SET policy = '[{"Effect":"Deny","Action":"server:*","Resource":"*"}]'"#,
+    )
+    .expect("sql");
+    let edit = newest(conn);
+    assert_eq!(
+        (edit.operation.as_str(), edit.app_user.as_deref()),
+        ("update", None)
+    );
+    auth.invalidate();
+    assert!(!auth
+        .is_allowed(conn, &agent, "server:Delete", arn)
+        .expect("check"));
+    // Back to the first version.
+    let (restored, changed) = acting_as("bob", || restore(conn, first.id)).expect("restore");
+    assert!(changed);
+    assert!(
+        matches!(&restored, Recorded::Policy(p) if p.document == allow && p.set_value == "agent"),
+        "{restored:?}"
+    );
+    assert!(auth
+        .is_allowed(conn, &agent, "server:Delete", arn)
+        .expect("check"));
+    assert_eq!(
+        newest(conn).app_user.as_deref(),
+        Some("bob"),
+        "the restore is recorded"
+    );
+    let entries = count(conn);
+    let (_, changed) = restore(conn, first.id).expect("again");
+    assert!(!changed);
+    assert_eq!(count(conn), entries, "nothing to change, nothing recorded");
+    // A deleted policy comes back from its delete entry.
+    store::delete_policy(conn, "roles", "agent").expect("delete");
+    let deleted = newest(conn);
+    assert_eq!(deleted.operation, "delete");
+    assert!(!auth
+        .is_allowed(conn, &agent, "server:Delete", arn)
+        .expect("check"));
+    restore(conn, deleted.id).expect("restore the deleted policy");
+    assert!(auth
+        .is_allowed(conn, &agent, "server:Delete", arn)
+        .expect("check"));
+    // restore_rule takes rule rows only; restore refuses other tables.
+    assert!(matches!(
+        restore_rule(conn, first.id),
+        Err(StoreError::NotARuleEntry { .. })
+    ));
+    conn.batch_execute("INSERT INTO roles (name) VALUES ('history_role_2')")
+        .expect("sql");
+    let role_entry = newest(conn).id;
+    let err = restore(conn, role_entry).expect_err("a role's entry");
+    assert!(err.to_string().contains("only those are restored"), "{err}");
+    // A version that no longer parses (a DBA's SQL) is refused, nothing written.
+    conn.batch_execute(r#"UPDATE authorization_policies SET policy = '[{"Effect":"Allow"}]'"#)
+        .expect("sql");
+    let broken = newest(conn).id;
+    store::put_policy(conn, "roles", "agent", allow).expect("fix");
+    assert!(matches!(
+        restore(conn, broken),
+        Err(StoreError::InvalidPolicy { .. })
+    ));
+    assert_eq!(
+        store::get_policy(conn, "roles", "agent")
+            .expect("get")
+            .map(|p| p.policy),
+        Some(allow.to_owned())
+    );
 }
 
 fn a_rule_comes_back_from_its_history(db: &TestDatabase) {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use rowguard::rule_tests::RuleTestFile;
 use rowguard::rules::{Right, Value};
-use rowguard::store::{RuleDefinition, RuleRow};
+use rowguard::store::{Recorded, RuleDefinition, RuleRow};
 use rowguard::{AnyConnection, Authorizer, Config, Subject};
 
 use super::{outln, CommandResult};
@@ -150,9 +150,9 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Put a rule row back as history entry ID recorded it (after an insert or update: the
-    /// new version; of a delete: the deleted one), validated first; the restore is recorded
-    /// as a change of its own.
+    /// Put a rule row or a policy back as history entry ID recorded it (after an insert or
+    /// update: the new version; of a delete: the deleted one), validated first; the restore
+    /// is recorded as a change of its own.
     Restore {
         /// The history entry's id (from `rules history`).
         id: i64,
@@ -262,9 +262,15 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         RulesCommand::Restore { id } => {
             let mut conn = ctx.connect()?;
-            let (rule, changed) = rowguard::store::restore_rule(&mut conn, id)?;
-            let name = [&*rule.set_type, &rule.set_value, &rule.model];
-            outln!("{}", restore_line(id, changed, name, &rule.rules));
+            let (restored, changed) = rowguard::store::restore(&mut conn, id)?;
+            let (what, document) = match &restored {
+                Recorded::Rule(r) => (
+                    format!("rule {} \"{}\" on {}", r.set_type, r.set_value, r.model),
+                    &r.rules,
+                ),
+                Recorded::Policy(p) => (p.label(), &p.document),
+            };
+            outln!("{}", restore_line(id, changed, &what, document));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Explain { subject, action } => {
@@ -380,18 +386,13 @@ fn warn_about_access(ctx: &mut Context, access: &rowguard::ModelAccess) {
 }
 
 /// What `rules restore` prints, of the database or of a server.
-fn restore_line(
-    id: i64,
-    changed: bool,
-    [set_type, set_value, model]: [&str; 3],
-    rules: &str,
-) -> String {
-    let what = if changed {
+fn restore_line(id: i64, changed: bool, what: &str, document: &str) -> String {
+    let result = if changed {
         "restored"
     } else {
         "unchanged: already"
     };
-    format!("{what} rule {set_type} \"{set_value}\" on {model} as history entry {id} recorded it: {rules}")
+    format!("{result} {what} as history entry {id} recorded it: {document}")
 }
 
 /// `--since`: RFC 3339, or a date (midnight UTC).
@@ -419,14 +420,19 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
     }
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     for e in entries {
-        let what = match e.get("rule") {
-            Some(r) => format!(
+        let what = match (e.get("rule"), e.get("policy")) {
+            (Some(r), _) => format!(
                 "rule {} \"{}\" on {}",
                 text(&r["set_type"]).unwrap_or_default(),
                 text(&r["set_value"]).unwrap_or_default(),
                 text(&r["model"]).unwrap_or_default()
             ),
-            None => format!(
+            (None, Some(p)) => format!(
+                "policy {} \"{}\"",
+                text(&p["set_type"]).unwrap_or_default(),
+                text(&p["set_value"]).unwrap_or_default()
+            ),
+            _ => format!(
                 "{} {}",
                 text(&e["table"]).unwrap_or_default(),
                 text(&e["key"]).unwrap_or_default()
@@ -446,9 +452,10 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
             who.join(", ")
         );
         // A rule row: its document before and after; other rows: the whole row.
-        let shown = |row: &serde_json::Value| match e.get("rule") {
-            Some(_) => row["rules"].to_string(),
-            None => row.to_string(),
+        let shown = |row: &serde_json::Value| match (e.get("rule"), e.get("policy")) {
+            (Some(_), _) => row["rules"].to_string(),
+            (None, Some(_)) => row["policy"].to_string(),
+            _ => row.to_string(),
         };
         for (label, row) in [("before", &e["before"]), ("after", &e["after"])] {
             if !row.is_null() {

@@ -662,9 +662,9 @@ pub(crate) async fn decisions(
         .await
 }
 
-/// `POST /api/rules/history/{id}/restore`: puts the rule row back as entry `id` recorded it
-/// (validated first: 422 with the validator's text); 404 for no such entry, 409 for an
-/// entry that is not a rule row's or whose set type or model is gone.
+/// `POST /api/rules/history/{id}/restore`: puts the rule row or policy back as entry `id`
+/// recorded it (validated first: 422 with the validator's text); 404 for no such entry, 409
+/// for an entry that is not a rule row's or a policy's, or whose set type or model is gone.
 pub(crate) async fn restore(
     State(service): State<Service>,
     caller: Caller,
@@ -673,10 +673,9 @@ pub(crate) async fn restore(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
-            let restored = store::acting_as(&caller.session.user, || {
-                store::restore_rule(&mut **conn, id)
-            });
-            let (rule, changed) = match restored {
+            let restored =
+                store::acting_as(&caller.session.user, || store::restore(&mut **conn, id));
+            let (restored, changed) = match restored {
                 Ok(found) => found,
                 Err(e @ store::StoreError::NoSuchHistoryEntry(_)) => {
                     return Err(ApiError::not_found(e.to_string()))
@@ -687,12 +686,18 @@ pub(crate) async fn restore(
                 ) => return Err(ApiError::conflict(e.to_string())),
                 Err(e) => return Err(e.into()),
             };
-            tracing::info!(user = %caller.session.user, entry = id, "rule restored from history");
-            Ok(Json(json!({
-                "set_type": rule.set_type, "set_value": rule.set_value, "model": rule.model,
-                "rules": document(&rule.rules),
-                "result": if changed { "changed" } else { "unchanged" },
-            })))
+            tracing::info!(user = %caller.session.user, entry = id, "restored from history");
+            let result = if changed { "changed" } else { "unchanged" };
+            Ok(Json(match restored {
+                store::Recorded::Rule(rule) => json!({
+                    "set_type": rule.set_type, "set_value": rule.set_value, "model": rule.model,
+                    "rules": document(&rule.rules), "result": result,
+                }),
+                store::Recorded::Policy(policy) => json!({
+                    "set_type": policy.set_type, "set_value": policy.set_value,
+                    "policy": document(&policy.document), "result": result,
+                }),
+            }))
         })
         .await
 }

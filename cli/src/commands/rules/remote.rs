@@ -222,10 +222,23 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
                 &serde_json::json!({}),
             )?;
             let text = |k: &str| answer[k].as_str().unwrap_or("");
-            let name = [text("set_type"), text("set_value"), text("model")];
             let changed = text("result") != "unchanged";
-            let rules = answer["rules"].to_string();
-            outln!("{}", super::restore_line(id, changed, name, &rules));
+            let (what, document) = match answer.get("policy") {
+                Some(policy) => (
+                    format!("policy {} \"{}\"", text("set_type"), text("set_value")),
+                    policy.to_string(),
+                ),
+                None => (
+                    format!(
+                        "rule {} \"{}\" on {}",
+                        text("set_type"),
+                        text("set_value"),
+                        text("model")
+                    ),
+                    answer["rules"].to_string(),
+                ),
+            };
+            outln!("{}", super::restore_line(id, changed, &what, &document));
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Test { .. } => {

@@ -1749,10 +1749,7 @@ fn policies_over_http(db: &TestDatabase) {
     let out = ok(remote(&[&["try"][..], &ask].concat(), ""));
     assert_eq!(out, "allowed\n");
     let out = ok(rowguard(&env, &["rules", "--remote", "history"], "", &[]));
-    assert!(
-        out.contains("update policy roles \"support\"  by"),
-        "{out}"
-    );
+    assert!(out.contains("update policy roles \"support\"  by"), "{out}");
     let out = ok(remote(&[&["delete"][..], &name].concat(), ""));
     assert_eq!(out, "deleted policy roles \"support\"\n");
     let (code, _, err) = remote(&[&["delete"][..], &name].concat(), "");
@@ -1766,6 +1763,22 @@ fn policies_over_http(db: &TestDatabase) {
         out.contains("INVALID:") && out.ends_with("2 policy(ies)\n"),
         "{out}"
     );
+
+    // The grid lists a set that only a policy gives rights on the model.
+    let own = json!([{"Effect": "Allow", "Action": "contacts:Read",
+                      "Resource": "arn:rowguard:default:local:17:contacts/*"}]);
+    assert_eq!(root.put("/api/policies/groups/sales", own).status, 201);
+    let grid = dev.get("/api/rules/grid?model=contacts");
+    assert_eq!(grid.status, 200, "{grid:?}");
+    let sales = grid.body["subjects"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|l| l["set_type"] == "groups" && l["set_value"] == "sales")
+        })
+        .unwrap_or_else(|| panic!("no line for groups sales: {grid:?}"));
+    assert_eq!(sales["rights"]["read"]["access"], "some", "{sales}");
+    assert_eq!(sales["rights"]["update"]["access"], "none", "{sales}");
 }
 
 /// SIGTERM stops the server's jobs (as a kill, recorded so) before it exits: they do not

@@ -695,20 +695,22 @@ async function historyPage() {
   let entries;
   try { entries = await api('GET', `/api/rules/history?${params}`); } catch (e) { list.replaceChildren(failure(e)); return; }
   if (!entries.length) { list.replaceChildren(empty('No recorded change matches.')); return; }
-  const shown = (e, row) => (row == null ? '' : JSON.stringify(e.rule ? row.rules : row));
+  const shown = (e, row) => (row == null ? ''
+    : JSON.stringify(e.rule ? row.rules : e.policy ? row.policy : row));
   list.replaceChildren(table(['#', 'When', 'Change', 'What', 'By', 'Before', 'After', ''], entries.map((e) => {
-    const what = e.rule ? `rule ${e.rule.set_type} "${e.rule.set_value}" on ${e.rule.model}` : `${e.table} ${e.key}`;
+    const what = e.rule ? `rule ${e.rule.set_type} "${e.rule.set_value}" on ${e.rule.model}`
+      : e.policy ? `policy ${e.policy.set_type} "${e.policy.set_value}"` : `${e.table} ${e.key}`;
     const by = [e.app_user, e.db_user ? `db ${e.db_user}` : null].filter(Boolean).join(', ')
       || 'direct SQL';
     let restore = null;
-    if (e.rule && can('rules.write')) {
+    if ((e.rule || e.policy) && can('rules.write')) {
       restore = h('button', { type: 'button', class: 'quiet', 'data-restore': e.id }, 'Restore');
       restore.addEventListener('click', busy(restore, async () => {
         out.replaceChildren();
         if (!window.confirm(`Put ${what} back as change #${e.id} recorded it?`)) return;
         try {
           const answer = await api('POST', `/api/rules/history/${e.id}/restore`);
-          out.append(h('p', { class: 'success', id: 'restored' }, `Restored ${what}: ${JSON.stringify(answer.rules)}`));
+          out.append(h('p', { class: 'success', id: 'restored' }, `Restored ${what}: ${JSON.stringify(answer.policy ?? answer.rules)}`));
         } catch (err) { out.append(failure(err)); }
       }));
     }

@@ -42,6 +42,8 @@ pub(crate) enum Reason {
     Denied,
     /// A rule row of the subject's sets is invalid and may deny: everything is refused.
     InvalidRule,
+    /// A policy of the subject's sets is invalid and may hold a `Deny`: everything is refused.
+    InvalidPolicy,
     /// No rule of the subject's sets grants the right.
     NoGrant,
     /// Grants exist; none reaches the row (the rules: those grants).
@@ -62,8 +64,11 @@ impl Reason {
             Reason::GrantedInDatabase => "the database found the row within the rules listed",
             Reason::Denied => "denied by the rules listed",
             Reason::InvalidRule => "an invalid rule that may deny refuses everything",
+            Reason::InvalidPolicy => "an invalid policy that may hold a Deny refuses everything",
             Reason::NoGrant => {
-                return Cow::Owned(format!("no rule of the subject's sets grants {right}"))
+                return Cow::Owned(format!(
+                    "no rule or policy statement of the subject's sets grants {right}"
+                ))
             }
             Reason::NotReached => "none of the rules listed reaches the row",
             Reason::Hidden => "the read rule hides the row (the rules listed grant read)",
@@ -81,12 +86,16 @@ pub(crate) enum Effect {
     Invalid,
 }
 
-/// The rule rows behind a decision: positions in the decision's [`ModelAccess`] rows, which
-/// the record keeps alive until the writer has named them.
+/// The rule rows and policy statements behind a decision: positions in the decision's
+/// [`ModelAccess`] rows and policy statements, which the record keeps alive until the writer
+/// has named them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Deciding {
     pub(crate) access: Option<Arc<ModelAccess>>,
     pub(crate) rows: Vec<(u32, Effect)>,
+    pub(crate) statements: Vec<(u32, Effect)>,
+    /// Whether the access's invalid policies that may hold a `Deny` decided.
+    pub(crate) broken_policies: bool,
 }
 
 /// One decision on its way to the log.
@@ -148,27 +157,55 @@ pub(crate) fn key_text(key: &Value) -> String {
     }
 }
 
-/// The deciding rule rows as a JSON array of `{"id", "set_type", "set_value", "effect"}`.
+impl Effect {
+    fn as_str(self) -> &'static str {
+        match self {
+            Effect::Grant => "grant",
+            Effect::Deny => "deny",
+            Effect::Invalid => "invalid",
+        }
+    }
+}
+
+/// The deciding rule rows and policy statements as a JSON array: a rule row is `{"id",
+/// "set_type", "set_value", "effect"}`, a statement `{"statement", "sid", "set_type",
+/// "set_value", "effect"}` (its position in the policy of that set), an invalid policy
+/// `{"statement": null, "set_type", "set_value", "effect": "invalid"}`.
 pub(crate) fn rules_json(deciding: &Deciding) -> String {
     let Some(access) = &deciding.access else {
         return "[]".into();
     };
-    let rules: Vec<serde_json::Value> = deciding
-        .rows
+    let rows = deciding.rows.iter().filter_map(|&(i, effect)| {
+        let (row, _) = access.rows.get(i as usize)?;
+        Some(serde_json::json!({
+            "id": row.id,
+            "set_type": row.set_type,
+            "set_value": row.set_value,
+            "effect": effect.as_str(),
+        }))
+    });
+    let statements = deciding.statements.iter().filter_map(|&(i, effect)| {
+        let (origin, _) = access.policy_rows.get(i as usize)?;
+        Some(serde_json::json!({
+            "statement": origin.index,
+            "sid": origin.sid,
+            "set_type": origin.set_type,
+            "set_value": origin.set_value,
+            "effect": effect.as_str(),
+        }))
+    });
+    let broken = access
+        .broken_policies
         .iter()
-        .filter_map(|&(i, effect)| {
-            let (row, _) = access.rows.get(i as usize)?;
-            Some(serde_json::json!({
-                "id": row.id,
-                "set_type": row.set_type,
-                "set_value": row.set_value,
-                "effect": match effect {
-                    Effect::Grant => "grant",
-                    Effect::Deny => "deny",
-                    Effect::Invalid => "invalid",
-                },
-            }))
-        })
-        .collect();
-    serde_json::Value::Array(rules).to_string()
+        .filter(|b| deciding.broken_policies && b.refuses)
+        .map(|b| {
+            serde_json::json!({
+                "statement": null,
+                "set_type": b.set_type,
+                "set_value": b.set_value,
+                "effect": Effect::Invalid.as_str(),
+            })
+        });
+    let all: Vec<serde_json::Value> = rows.chain(statements).chain(broken).collect();
+    serde_json::Value::Array(all).to_string()
 }

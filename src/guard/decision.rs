@@ -112,21 +112,20 @@ impl Authorizer {
                             Seen::Database => None,
                         });
                         let attrs = subject.attributes();
-                        let (reason, rows) = if hidden {
+                        let (reason, named) = if hidden {
                             // The read denies that reach the stored row, and every read grant.
-                            let mut rows =
+                            let mut named =
                                 reaching(&access, Right::Read, &seen, attrs, Effect::Deny);
-                            let read = |c: &crate::rules::CompiledRules| {
-                                c.access(Right::Read).map(|_| Effect::Grant)
-                            };
-                            rows.extend(rows_where(&access, &read));
-                            (Reason::Hidden, rows)
+                            named.extend(everything_of(&access, Right::Read, Effect::Grant));
+                            (Reason::Hidden, named)
                         } else {
                             deciding(&access, right, &seen, attrs, allowed)
                         };
                         let deciding = Deciding {
                             access: Some(access),
-                            rows,
+                            rows: named.rows,
+                            statements: named.statements,
+                            broken_policies: named.broken_policies,
                         };
                         (reason, deciding, key)
                     }
@@ -177,55 +176,125 @@ fn reaches<R: Row + ?Sized>(access: &Access, seen: &Seen<'_, R>, attrs: &Attribu
     }
 }
 
-/// The positions of the valid rule rows `of` gives an effect for.
-fn rows_where(
+/// The rule rows and policy statements named with a decision (positions in the access's
+/// `rows` and `policy_rows`).
+#[derive(Debug, Default)]
+struct Named {
+    rows: Vec<(u32, Effect)>,
+    statements: Vec<(u32, Effect)>,
+    broken_policies: bool,
+}
+
+impl Named {
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.statements.is_empty() && !self.broken_policies
+    }
+
+    /// Adds `other`'s, each once.
+    fn extend(&mut self, other: Named) {
+        for row in other.rows {
+            if !self.rows.contains(&row) {
+                self.rows.push(row);
+            }
+        }
+        for statement in other.statements {
+            if !self.statements.contains(&statement) {
+                self.statements.push(statement);
+            }
+        }
+        self.broken_policies |= other.broken_policies;
+    }
+}
+
+/// What one valid rule row or statement says of `right` with `effect` (a grant or a deny).
+fn said<'a>(
+    right: Right,
+    effect: Effect,
+) -> (
+    impl Fn(&'a crate::rules::CompiledRules) -> Option<&'a Access>,
+    impl Fn(&'a crate::policy::StatementRows) -> Option<&'a Access>,
+) {
+    let deny = effect == Effect::Deny;
+    let rule = move |c: &'a crate::rules::CompiledRules| {
+        if deny {
+            c.deny(right)
+        } else {
+            c.access(right)
+        }
+    };
+    let statement = move |s: &'a crate::policy::StatementRows| {
+        let wanted = if deny {
+            crate::policy::Effect::Deny
+        } else {
+            crate::policy::Effect::Allow
+        };
+        (s.effect == wanted)
+            .then(|| s.rows[right as usize].as_ref())
+            .flatten()
+    };
+    (rule, statement)
+}
+
+/// The valid rule rows and the statements whose `effect` (a deny or a grant) of `right`
+/// passes `keep`.
+fn named_where(
     access: &ModelAccess,
-    of: &dyn Fn(&crate::rules::CompiledRules) -> Option<Effect>,
-) -> Vec<(u32, Effect)> {
-    access
+    right: Right,
+    effect: Effect,
+    keep: &dyn Fn(&Access) -> bool,
+) -> Named {
+    let (rule, statement) = said(right, effect);
+    let rows = access
         .rows
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, c))| Some((i as u32, of(c.as_ref().ok()?)?)))
-        .collect()
+        .filter_map(|(i, (_, c))| {
+            let said = rule(c.as_ref().ok()?)?;
+            keep(said).then_some((i as u32, effect))
+        })
+        .collect();
+    let statements = access
+        .policy_rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, s))| {
+            let said = statement(s)?;
+            keep(said).then_some((i as u32, effect))
+        })
+        .collect();
+    Named {
+        rows,
+        statements,
+        broken_policies: false,
+    }
 }
 
-/// The valid rule rows whose `effect` (a deny or a grant) of `right` reaches the row.
+/// Every valid rule row and statement with `effect` of `right`.
+fn everything_of(access: &ModelAccess, right: Right, effect: Effect) -> Named {
+    named_where(access, right, effect, &|_| true)
+}
+
+/// The valid rule rows and statements whose `effect` (a deny or a grant) of `right` reaches
+/// the row.
 fn reaching<R: Row + ?Sized>(
     access: &ModelAccess,
     right: Right,
     seen: &Seen<'_, R>,
     attrs: &Attributes,
     effect: Effect,
-) -> Vec<(u32, Effect)> {
-    let deny = effect == Effect::Deny;
-    access
-        .rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (_, compiled))| {
-            let compiled = compiled.as_ref().ok()?;
-            let (said, effect) = if deny {
-                (compiled.deny(right)?, Effect::Deny)
-            } else {
-                (compiled.access(right)?, Effect::Grant)
-            };
-            reaches(said, seen, attrs).then_some((i as u32, effect))
-        })
-        .collect()
+) -> Named {
+    named_where(access, right, effect, &|said| reaches(said, seen, attrs))
 }
 
-/// Why, and the rule rows behind it (positions in `access.rows`).
+/// Why, and the rule rows and statements behind it.
 fn deciding<R: Row + ?Sized>(
     access: &ModelAccess,
     right: Right,
     seen: &Seen<'_, R>,
     attrs: &Attributes,
     allowed: bool,
-) -> (Reason, Vec<(u32, Effect)>) {
+) -> (Reason, Named) {
     let in_database = matches!(seen, Seen::Database);
-    let grants_of =
-        |r: Right| move |c: &crate::rules::CompiledRules| c.access(r).map(|_| Effect::Grant);
     if allowed {
         let reason = if in_database {
             Reason::GrantedInDatabase
@@ -242,22 +311,29 @@ fn deciding<R: Row + ?Sized>(
         .map(|(i, _)| (i as u32, Effect::Invalid))
         .collect();
     if !invalid.is_empty() {
-        return (Reason::InvalidRule, invalid);
+        let named = Named {
+            rows: invalid,
+            ..Named::default()
+        };
+        return (Reason::InvalidRule, named);
+    }
+    if access.broken_policies.iter().any(|b| b.refuses) {
+        let named = Named {
+            broken_policies: true,
+            ..Named::default()
+        };
+        return (Reason::InvalidPolicy, named);
     }
     // Update and delete need read too: a read deny refuses them as well.
     let needs_read = matches!(right, Right::Update | Right::Delete);
     let mut denies = reaching(access, right, seen, attrs, Effect::Deny);
     if needs_read {
-        for deny in reaching(access, Right::Read, seen, attrs, Effect::Deny) {
-            if !denies.contains(&deny) {
-                denies.push(deny);
-            }
-        }
+        denies.extend(reaching(access, Right::Read, seen, attrs, Effect::Deny));
     }
     if !denies.is_empty() && !in_database {
         return (Reason::Denied, denies);
     }
-    let grants = rows_where(access, &grants_of(right));
+    let mut grants = everything_of(access, right, Effect::Grant);
     if grants.is_empty() {
         return (Reason::NoGrant, denies);
     }
@@ -265,10 +341,12 @@ fn deciding<R: Row + ?Sized>(
         let reached = !reaching(access, right, seen, attrs, Effect::Grant).is_empty();
         let readable = !reaching(access, Right::Read, seen, attrs, Effect::Grant).is_empty();
         if reached && !readable {
-            return (Reason::Hidden, rows_where(access, &grants_of(Right::Read)));
+            return (
+                Reason::Hidden,
+                everything_of(access, Right::Read, Effect::Grant),
+            );
         }
     }
-    let mut rows = grants;
-    rows.extend(denies);
-    (Reason::NotReached, rows)
+    grants.extend(denies);
+    (Reason::NotReached, grants)
 }

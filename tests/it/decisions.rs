@@ -21,6 +21,7 @@ rowguard::backend_tests!(
     bad_start_ups_are_refused_by_name,
     hostile_text_is_stored_as_text,
     every_threads_decisions_are_written,
+    policy_statements_are_named_with_their_decisions,
 );
 
 /// Records wait in each thread's buffer: a flush from one thread writes those of threads
@@ -71,6 +72,85 @@ const AGENT: &str = r#"{"read":{"search":{"status":"=open;pending"}},"create":"*
 /// The contacts samples (ids 1–10; odd ids owned by 17; 3 pending, 4 closed), the agent's
 /// rule, and an authorizer logging decisions as `spec` says (`[decision_log]` otherwise
 /// `tune`d). Returns the agent's rule row id too.
+/// A decision a policy statement made names the statement (its position, `Sid` and policy)
+/// as a decision a rule row made names the row; a broken policy that may deny is named as
+/// the reason everything is refused.
+fn policy_statements_are_named_with_their_decisions(db: &TestDatabase) {
+    let (mut conn, auth, _) = setup(db, "all", |_| {});
+    let conn = &mut conn;
+    store::put_policy(
+        conn,
+        "roles",
+        "agent",
+        r#"[{"Sid": "theirs", "Effect": "Allow", "Action": "contacts:Update", "Resource": "arn:rowguard:default:local:42:contacts/*"},
+            {"Sid": "Not2", "Effect": "Deny", "Action": "contacts:Update", "Resource": "arn:rowguard:default:local:*:contacts/2"}]"#,
+    )
+    .expect("policy");
+    auth.invalidate();
+    let guard = auth.guard(agent());
+    let (c1, c2, c6) = (contact(conn, 1), contact(conn, 2), contact(conn, 6));
+    // Contact 2 (owner 42): the Allow reaches it, the Deny too.
+    assert!(!guard.can(conn, Right::Update, &c2).expect("can"));
+    // Contact 6 (owner 42, pending): no rule grants the update, the Allow does.
+    assert!(guard.can(conn, Right::Update, &c6).expect("can"));
+    // Contact 1 (owner 17): the rule grants it, no statement reaches it.
+    assert!(guard.can(conn, Right::Update, &c1).expect("can"));
+    let log = recorded(&auth, conn);
+    let named = |e: &DecisionEntry| -> Vec<serde_json::Value> {
+        serde_json::from_str::<serde_json::Value>(&e.rules)
+            .expect("JSON")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        (log[0].decision.as_str(), log[0].reason.as_str()),
+        ("denied", "denied by the rules listed")
+    );
+    assert_eq!(
+        named(&log[0]),
+        [
+            serde_json::json!({"statement": 1, "sid": "Not2", "set_type": "roles",
+                            "set_value": "agent", "effect": "deny"})
+        ]
+    );
+    assert_eq!(
+        (log[1].decision.as_str(), log[1].reason.as_str()),
+        ("allowed", "granted by the rules listed")
+    );
+    assert_eq!(
+        named(&log[1]),
+        [
+            serde_json::json!({"statement": 0, "sid": "theirs", "set_type": "roles",
+                            "set_value": "agent", "effect": "grant"})
+        ]
+    );
+    let first = named(&log[2]);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0]["id"].is_i64(), "the rule row: {first:?}");
+    // A DBA's broken policy for everyone, which may hold a Deny.
+    conn.batch_execute(
+        r#"INSERT INTO authorization_policies (set_type, set_value, policy)
+           VALUES ('universal', 'rowguard-universal', '[{"Effect": "Deny"}]')"#,
+    )
+    .expect("dba's insert");
+    auth.invalidate();
+    assert!(!guard.can(conn, Right::Update, &c1).expect("can"));
+    let log = recorded(&auth, conn);
+    let last = log.last().expect("the refusal");
+    assert_eq!(
+        last.reason,
+        "an invalid policy that may hold a Deny refuses everything"
+    );
+    assert_eq!(
+        named(last),
+        [
+            serde_json::json!({"statement": null, "set_type": "universal",
+                            "set_value": "rowguard-universal", "effect": "invalid"})
+        ]
+    );
+}
+
 fn setup(
     db: &TestDatabase,
     spec: &str,
@@ -240,7 +320,7 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
                 "create",
                 "denied",
                 Some("1"),
-                "no rule of the subject's sets grants create"
+                "no rule or policy statement of the subject's sets grants create"
             ),
             (
                 "write",
@@ -254,7 +334,7 @@ fn denials_are_recorded_with_their_rules(db: &TestDatabase) {
                 "delete",
                 "denied",
                 None,
-                "no rule of the subject's sets grants delete"
+                "no rule or policy statement of the subject's sets grants delete"
             ),
             (
                 "check",

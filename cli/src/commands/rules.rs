@@ -537,13 +537,24 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
             .into_iter()
             .flatten()
             .map(|r| {
-                format!(
-                    "#{} {} \"{}\" ({})",
-                    r["id"],
-                    text(&r["set_type"]),
-                    text(&r["set_value"]),
-                    text(&r["effect"])
-                )
+                let (set_type, set_value) = (text(&r["set_type"]), text(&r["set_value"]));
+                let effect = text(&r["effect"]);
+                match (r.get("id"), r.get("statement")) {
+                    (Some(id), _) => format!("#{id} {set_type} \"{set_value}\" ({effect})"),
+                    (None, Some(serde_json::Value::Null)) => {
+                        format!("policy {set_type} \"{set_value}\" ({effect})")
+                    }
+                    (None, statement) => {
+                        let sid = match r["sid"].as_str() {
+                            Some(sid) => format!(" ({})", safe(sid)),
+                            None => String::new(),
+                        };
+                        format!(
+                            "statement {}{sid} of policy {set_type} \"{set_value}\" ({effect})",
+                            statement.cloned().unwrap_or_default()
+                        )
+                    }
+                }
             })
             .collect();
         outln!("       {}", text(&e["reason"]));

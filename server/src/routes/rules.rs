@@ -414,6 +414,7 @@ pub(crate) async fn grid(
                     .filter(|row| row.model == q.model)
                     .map(|row| (row.set_type, row.set_value)),
             );
+            sets.extend(policy_sets(&mut **conn, &q.model)?);
             let total = sets.len();
             let mut lines = Vec::with_capacity(total.min(MAX_GRID_LINES));
             for (set_type, set_value) in sets.into_iter().take(MAX_GRID_LINES) {
@@ -444,6 +445,32 @@ pub(crate) async fn grid(
             ))
         })
         .await
+}
+
+/// The sets whose policy has a statement on `model`'s rows, or does not parse and may hold a
+/// Deny (its subjects are refused everything).
+fn policy_sets(
+    conn: &mut dyn rowguard::StoreConnection,
+    model: &str,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let models = store::load_models(conn)?;
+    let Some(stored) = models.iter().flatten().find(|m| m.name == model) else {
+        return Ok(Vec::new());
+    };
+    let row_model = rowguard::policy::RowModel {
+        name: &stored.name,
+        arn: &stored.arn,
+        columns: &stored.columns,
+        primary_key: &stored.primary_key,
+    };
+    Ok(store::all_policies(conn)?
+        .into_iter()
+        .filter(|row| match rowguard::policy::Policy::parse(&row.policy) {
+            Ok(policy) => !row_model.statements(&policy).is_empty(),
+            Err(_) => rowguard::rules::may_deny(&row.policy),
+        })
+        .map(|row| (row.set_type, row.set_value))
+        .collect())
 }
 
 /// `POST /api/rules/try` `{"subject", "attributes", "model", "action", "columns"?}`: the keys

@@ -1511,6 +1511,15 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
     ));
     let a = nobody.get("/api/models");
     assert_eq!(a.status, 200, "granted by the statement: {a:?}");
+    // /api/me says so, as the endpoints decide (the console's menus follow it).
+    let has = |who: &Client, key: &str| {
+        who.get("/api/me").body["permissions"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!(key)))
+    };
+    assert!(has(&nobody, "rules.read"));
+    assert!(!has(&ann, "jobs.read"));
+    assert!(has(&ann, "jobs.command.run"), "her other keys stay");
     let a = ann.get("/api/jobs");
     assert_eq!(a.status, 403, "denied by the statement: {a:?}");
     assert!(

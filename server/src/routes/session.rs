@@ -212,11 +212,13 @@ pub(crate) async fn me(
         .blocking(move |inner, conn| {
             let graph = inner.rbac.graph(&mut **conn)?;
             let subject = caller.subject(&graph);
-            let permissions: Vec<&String> = graph
-                .permissions()
-                .keys()
-                .filter(|p| graph.role_can(&session.roles, p))
-                .collect();
+            // As every endpoint asks: the roles, and the policy statements on `rowguard:<key>`.
+            let mut permissions = Vec::new();
+            for key in graph.permissions().keys() {
+                if caller.holds(inner, conn, &graph, key)? {
+                    permissions.push(key);
+                }
+            }
             Ok(Json(json!({
                 "user": session.user,
                 "roles": session.roles,

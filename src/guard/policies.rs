@@ -397,21 +397,15 @@ impl<'a> ServiceResource<'a> {
 
 impl PolicyResource for ServiceResource<'_> {
     fn arn(&self, subject: &Subject) -> Result<Cow<'_, Arn>, PolicyError> {
-        // Several values would be several resources: refused rather than one picked (a
-        // Deny scoped to one of them must not be escaped by holding two).
-        let attribute = |name: &str, default: &'static str| match subject.attributes().get(name) {
-            None | Some([]) => Ok(default.to_owned()),
-            Some([one]) => Ok(one.clone()),
-            Some(_) => Err(PolicyError::Arn {
-                text: format!("arn:rowguard:{}:…:{}", self.service, self.resource_type),
-                why: format!("the subject has several \"{name}\" attributes; give it one"),
-            }),
+        let place = || format!("arn:rowguard:{}:…:{}", self.service, self.resource_type);
+        let attribute = |name: &str, default: &'static str| {
+            crate::policy::subject_attribute(subject, name, &place).map(|v| v.unwrap_or(default))
         };
         Ok(Cow::Owned(Arn::new(
             ModelArn::DEFAULT.partition,
             self.service,
-            &attribute("region", ModelArn::DEFAULT.region)?,
-            &attribute("account", crate::policy::DEFAULT_ACCOUNT)?,
+            attribute("region", ModelArn::DEFAULT.region)?,
+            attribute("account", crate::policy::DEFAULT_ACCOUNT)?,
             self.resource_type,
             self.id,
         )?))

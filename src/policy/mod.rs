@@ -41,6 +41,7 @@ use std::fmt;
 pub use action::{check_action, ActionPattern};
 pub use arn::{Arn, ArnPattern};
 pub use error::PolicyError;
+pub(crate) use model::subject_attribute;
 pub use model::{ArnAccount, ModelArn, DEFAULT_ACCOUNT};
 pub use parse::MAX_POLICY_BYTES;
 pub use rows::{merged as merged_rows, row_action, RowModel, StatementRows};

@@ -212,36 +212,40 @@ impl<S: AsRef<str>> ModelArn<S> {
     /// let eu = ModelArn::DEFAULT.with_region("eu").with_account_column("team_id").to_owned();
     /// let abroad = Subject::new().with_attribute("account", 7).with_attribute("region", "us");
     /// assert_eq!(eu.model_arn("contacts", &abroad)?.as_str(), "arn:rowguard:default:eu:7:contacts");
+    /// // Two regions would be two resources: an error, not one of them picked.
+    /// let both = member.clone().with_attribute_list("region", ["eu", "us"]);
+    /// assert!(teams.model_arn("contacts", &both).is_err());
     /// # Ok::<(), rowguard::policy::PolicyError>(())
     /// ```
     pub fn model_arn(&self, model: &str, subject: &Subject) -> Result<Arn, PolicyError> {
-        let attribute = |name: &str| {
-            subject
-                .attributes()
-                .get(name)
-                .and_then(|values| match values {
-                    [one] => Some(one.as_str()),
-                    _ => None,
-                })
+        let place = || {
+            format!(
+                "arn:{}:{}:…:{model}",
+                self.partition.as_ref(),
+                self.service.as_ref()
+            )
         };
+        let attribute = |name: &str| subject_attribute(subject, name, &place);
         // A declared region is the model's; the default one yields to the subject's.
-        let region = match attribute("region") {
+        let region = match attribute("region")? {
             Some(region) if self.region.as_ref() == ModelArn::DEFAULT.region => region,
             _ => self.region.as_ref(),
         };
         let account = match self.account() {
             ArnAccount::Fixed(a) => a,
-            ArnAccount::Column(column) => attribute("account").ok_or_else(|| PolicyError::Arn {
-                text: format!(
-                    "arn:{}:{}:{region}:?:{model}",
-                    self.partition.as_ref(),
-                    self.service.as_ref()
-                ),
-                why: format!(
+            ArnAccount::Column(column) => {
+                attribute("account")?.ok_or_else(|| PolicyError::Arn {
+                    text: format!(
+                        "arn:{}:{}:{region}:?:{model}",
+                        self.partition.as_ref(),
+                        self.service.as_ref()
+                    ),
+                    why: format!(
                     "the model's account is its column {column}, so a check of the model itself \
                      takes the subject's account: give the subject one \"account\" attribute"
                 ),
-            })?,
+                })?
+            }
         };
         Arn::new(
             self.partition.as_ref(),
@@ -371,5 +375,23 @@ impl std::str::FromStr for ModelArn<String> {
             }
         }
         Ok(arn)
+    }
+}
+
+/// The subject's one value of attribute `name` (none when it has none). Several values
+/// would be several resources: an error rather than one picked, so that a `Deny` scoped to
+/// one of them is not escaped by holding two. `place` names the ARN being built.
+pub(crate) fn subject_attribute<'s>(
+    subject: &'s Subject,
+    name: &str,
+    place: &dyn Fn() -> String,
+) -> Result<Option<&'s str>, PolicyError> {
+    match subject.attributes().get(name) {
+        None | Some([]) => Ok(None),
+        Some([one]) => Ok(Some(one.as_str())),
+        Some(_) => Err(PolicyError::Arn {
+            text: place(),
+            why: format!("the subject has several \"{name}\" attributes; give it one"),
+        }),
     }
 }

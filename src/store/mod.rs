@@ -212,3 +212,35 @@ pub fn set_type_names(conn: &mut dyn StoreConnection) -> Result<Vec<String>, Sto
         .order(set_types::name);
     Ok(crate::db::on_backend!(conn, c => query.load(c))?)
 }
+
+/// A subject's sets as the queries ask for them: the type names and the values, each
+/// matched on its own (and by MySQL ignoring case), then only the exact pairs kept.
+pub(crate) struct SetLookup<'a> {
+    sets: &'a [(String, Vec<String>)],
+    /// The set type names.
+    pub(crate) types: Vec<&'a str>,
+    /// Every value of every set.
+    pub(crate) values: Vec<&'a str>,
+}
+
+impl<'a> SetLookup<'a> {
+    /// `None` when the sets hold no value (nothing can match).
+    pub(crate) fn new(sets: &'a [(String, Vec<String>)]) -> Option<Self> {
+        let values: Vec<&str> = sets
+            .iter()
+            .flat_map(|(_, vs)| vs.iter().map(String::as_str))
+            .collect();
+        (!values.is_empty()).then(|| Self {
+            sets,
+            types: sets.iter().map(|(t, _)| t.as_str()).collect(),
+            values,
+        })
+    }
+
+    /// Whether (`set_type`, `set_value`) is exactly one of the sets' pairs.
+    pub(crate) fn has(&self, set_type: &str, set_value: &str) -> bool {
+        self.sets
+            .iter()
+            .any(|(t, vs)| t == set_type && vs.iter().any(|v| v == set_value))
+    }
+}

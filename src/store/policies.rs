@@ -246,28 +246,18 @@ pub fn load_policies(
     conn: &mut dyn StoreConnection,
     sets: &[(String, Vec<String>)],
 ) -> Result<Vec<PolicyRow>, StoreError> {
-    let type_names: Vec<&str> = sets.iter().map(|(t, _)| t.as_str()).collect();
-    let values: Vec<&str> = sets
-        .iter()
-        .flat_map(|(_, vs)| vs.iter().map(String::as_str))
-        .collect();
-    if values.is_empty() {
+    let Some(lookup) = super::SetLookup::new(sets) else {
         return Ok(Vec::new());
-    }
+    };
     let query = policies::table
-        .filter(policies::set_type.eq_any(&type_names))
-        .filter(policies::set_value.eq_any(&values))
+        .filter(policies::set_type.eq_any(&lookup.types))
+        .filter(policies::set_value.eq_any(&lookup.values))
         .select(POLICY_ROW)
         .order(policies::id);
     let candidates: Vec<PolicyRow> = on_backend!(conn, c => query.load(c))?;
-    // The query matched types and values independently (and MySQL ignoring case): keep the
-    // exact pairs.
     Ok(candidates
         .into_iter()
-        .filter(|row| {
-            sets.iter()
-                .any(|(t, vs)| *t == row.set_type && vs.contains(&row.set_value))
-        })
+        .filter(|row| lookup.has(&row.set_type, &row.set_value))
         .collect())
 }
 

@@ -117,30 +117,21 @@ pub fn load_rules(
     model: &str,
     sets: &[(String, Vec<String>)],
 ) -> Result<Vec<RuleRow>, StoreError> {
-    let type_names: Vec<&str> = sets.iter().map(|(t, _)| t.as_str()).collect();
-    let values: Vec<&str> = sets
-        .iter()
-        .flat_map(|(_, vs)| vs.iter().map(String::as_str))
-        .collect();
-    if values.is_empty() {
+    let Some(lookup) = super::SetLookup::new(sets) else {
         return Ok(Vec::new());
-    }
+    };
     let query = rules::table
         .inner_join(set_types::table)
         .inner_join(models::table)
         .filter(models::name.eq(model))
-        .filter(set_types::name.eq_any(&type_names))
-        .filter(rules::authorizable_set_value.eq_any(&values))
+        .filter(set_types::name.eq_any(&lookup.types))
+        .filter(rules::authorizable_set_value.eq_any(&lookup.values))
         .select(RULE_ROW)
         .order(rules::id);
     let candidates: Vec<RuleRow> = on_backend!(conn, c => query.load(c))?;
-    // The query matched types and values independently; keep the exact pairs.
     Ok(candidates
         .into_iter()
-        .filter(|row| {
-            sets.iter()
-                .any(|(t, vs)| *t == row.set_type && vs.contains(&row.set_value))
-        })
+        .filter(|row| lookup.has(&row.set_type, &row.set_value))
         .collect())
 }
 

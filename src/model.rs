@@ -246,6 +246,17 @@ macro_rules! __arn {
 /// rowguard::authorizable!(Note => notes(id) { id, body } arn { account: team_id });
 /// ```
 ///
+/// Nor does a key given twice:
+///
+/// ```compile_fail
+/// # use diesel::prelude::*;
+/// # diesel::table! { notes (id) { id -> BigInt, team_id -> BigInt, body -> Text } }
+/// # #[derive(Queryable, Insertable, AsChangeset, Clone)]
+/// # #[diesel(table_name = notes)]
+/// # struct Note { id: i64, team_id: i64, body: String }
+/// rowguard::authorizable!(Note => notes(id) { id, team_id, body } arn { account: team_id, account: "shared" });
+/// ```
+///
 /// The model derives `Queryable` (all columns, table order), `Insertable` and `AsChangeset`
 /// for the table; rule types come from the `table!` SQL types.
 ///
@@ -386,6 +397,14 @@ macro_rules! authorizable {
     };
     (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*]
         arn { $($key:ident : $value:tt),* $(,)? } $(, $($rest:tt)*)?) => {
+        // A key given twice is a compile error ("field specified more than once"), not the
+        // last one silently kept.
+        const _: () = {
+            #[allow(dead_code)]
+            struct ArnKeys { partition: (), service: (), region: (), account: () }
+            const NONE: ArnKeys = ArnKeys { partition: (), service: (), region: (), account: () };
+            let _ = ArnKeys { $($key: (),)* ..NONE };
+        };
         $crate::authorizable!(@opts $head [$name] [$crate::__arn!($arn; $($key : $value),*)] [$imm] [$($conn),*] $($($rest)*)?);
     };
     (@opts $head:tt [$name:expr] [$arn:expr] [$imm:tt] [$($conn:ty),*] on [] $($rest:tt)*) => {

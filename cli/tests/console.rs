@@ -585,6 +585,48 @@ fn the_console_in_a_browser(db: &TestDatabase) {
     let restored = b.wait_text("#restored");
     assert!(restored.contains("user_identifier"), "{restored}");
 
+    // Policies: a key given twice is refused as you type (the text itself is checked), the
+    // fixed policy is saved and listed, and it decides a try, naming its statement.
+    b.open(&format!("{base}/console/policies"));
+    b.wait_text("#policy-list");
+    b.click("#new-policy");
+    b.replace_text("#e-set-value", "support");
+    b.replace_text(
+        "#policy-text",
+        r#"[{"Effect": "Deny", "Effect": "Allow", "Action": "server:*", "Resource": "*"}]"#,
+    );
+    let error = b.wait_text("#policy-error");
+    assert!(error.contains(r#"key "Effect" appears twice"#), "{error}");
+    assert_eq!(
+        b.run(
+            "return document.querySelector('#save-policy').disabled",
+            json!([])
+        ),
+        json!(true)
+    );
+    b.replace_text(
+        "#policy-text",
+        r#"[{"Sid": "Servers", "Effect": "Allow", "Action": "server:*", "Resource": "arn:rowguard:default:local:123:server/*"}]"#,
+    );
+    b.wait_for(
+        "the policy to be valid",
+        "return !document.querySelector('#save-policy').disabled",
+        json!([]),
+    );
+    b.click("#save-policy");
+    assert_eq!(b.wait_text("#policy-saved"), "Saved (added).");
+    let list = b.wait_text("#policy-table");
+    assert!(list.contains("support") && list.contains("valid"), "{list}");
+    b.replace_text("#p-sets", "roles=support");
+    b.replace_text("#p-action", "server:Delete");
+    b.replace_text("#p-resource", "arn:rowguard:default:local:123:server/1");
+    b.click("#policy-try button[type=submit]");
+    let decision = b.wait_text("#p-decision");
+    assert!(
+        decision.starts_with("allowed") && decision.contains("statement 0 (Servers)"),
+        "{decision}"
+    );
+
     // Explain: the merged filter, the SQL and which sample rows the rule allows.
     b.open(&format!("{base}/console/explain"));
     b.replace_text("#x-sets", "roles=auditor");

@@ -1377,6 +1377,11 @@ fn every_keyed_endpoint_refuses_without_its_key(db: &TestDatabase) {
         ("DELETE", "/api/set-types/{name}", Value::Null),
         ("GET", "/api/policies", Value::Null),
         ("GET", "/api/policies/check", Value::Null),
+        (
+            "POST",
+            "/api/policies/check",
+            json!({"policy": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        ),
         ("POST", "/api/policies/explain", question.clone()),
         ("POST", "/api/policies/try", question),
         ("GET", "/api/policies/{set_type}/{set_value}", Value::Null),

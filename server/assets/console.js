@@ -78,12 +78,17 @@ class ApiError extends Error {
   }
 }
 
+/** JSON text sent as it is (a document whose own parser is stricter than JSON.parse). */
+class JsonText {
+  constructor(text) { this.text = text; }
+}
+
 /** Calls the API; a lapsed session sends the browser to the login page. */
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     options.headers['Content-Type'] = 'application/json';
-    options.body = JSON.stringify(body);
+    options.body = body instanceof JsonText ? body.text : JSON.stringify(body);
   }
   if (method !== 'GET') options.headers['X-CSRF-Token'] = CSRF;
   let response;
@@ -563,6 +568,155 @@ async function rulesPage() {
   await reload();
 }
 
+/** IAM-style policies: the stored ones with their validity, an editor checked by the server
+ * as you type (the text itself, so a key given twice is caught), and a decision for any
+ * subject with what decided it. */
+async function policiesPage() {
+  let setTypes;
+  try { setTypes = await api('GET', '/api/set-types'); } catch (e) { show(failure(e)); return; }
+  const top = h('div', { class: 'row panel' },
+    h('p', { class: 'muted' }, 'One policy per set: its statements Allow or Deny actions on resources (ARNs); a Deny wins.'),
+    can('rules.write') ? h('button', { type: 'button', class: 'quiet', id: 'new-policy', onclick: () => editor(null) }, 'New policy') : null);
+  const list = h('div', { id: 'policy-list' });
+  const editorBox = h('div', { id: 'policy-editor-box' });
+  const sets = h('textarea', { id: 'p-sets', class: 'code', rows: 2, spellcheck: 'false', 'aria-describedby': 'p-sets-hint' }, 'roles=');
+  const attributes = h('textarea', { id: 'p-attributes', class: 'code', rows: 2, spellcheck: 'false', 'aria-describedby': 'p-attr-hint' }, '');
+  const action = h('input', { id: 'p-action', required: true, placeholder: 'server:Delete' });
+  const resource = h('input', { id: 'p-resource', required: true, placeholder: 'arn:rowguard:default:local:123:server/1' });
+  const ask = h('button', { type: 'submit' }, 'Try');
+  const decision = h('div', { id: 'p-result', 'aria-live': 'polite' });
+  const tryForm = h('form', { class: 'panel', id: 'policy-try' },
+    h('h2', {}, 'Try a decision'),
+    h('div', { class: 'split' },
+      h('label', { for: 'p-sets' }, h('span', {}, 'Subject: sets'), sets,
+        h('span', { class: 'hint', id: 'p-sets-hint' }, 'One set type per line: roles=agent,support (inheritance applies)')),
+      h('label', { for: 'p-attributes' }, h('span', {}, 'Subject: attributes'), attributes,
+        h('span', { class: 'hint', id: 'p-attr-hint' }, 'One per line: account=123, region=eu'))),
+    h('div', { class: 'row' },
+      h('label', { for: 'p-action' }, h('span', {}, 'Action'), action),
+      h('label', { for: 'p-resource' }, h('span', {}, 'Resource'), resource),
+      ask),
+    decision);
+  show(top, editorBox, list, tryForm);
+
+  tryForm.addEventListener('submit', busy(ask, async () => {
+    decision.replaceChildren();
+    let request;
+    try {
+      request = { subject: parseLines(sets.value, true), attributes: parseLines(attributes.value, false),
+        action: action.value.trim(), resource: resource.value.trim() };
+    } catch (e) { decision.append(failure(e)); return; }
+    try {
+      const answer = await api('POST', '/api/policies/explain', request);
+      decision.append(
+        h('p', { id: 'p-decision' }, badge(answer.allowed ? 'allowed' : 'denied', answer.allowed ? 'all' : 'none'), ` ${answer.decision}`),
+        h('pre', { class: 'block', id: 'p-text' }, answer.text));
+    } catch (e) { decision.append(failure(e)); }
+  }));
+
+  async function reload() {
+    let rows;
+    try { rows = await api('GET', '/api/policies'); } catch (e) { list.replaceChildren(failure(e)); return; }
+    if (!rows.length) { list.replaceChildren(empty('No policy is stored.')); return; }
+    list.replaceChildren(table(['#', 'Set type', 'Set value', 'State', 'Statements', 'Policy', ''],
+      rows.map((r) => h('tr', { 'data-policy': r.id },
+        h('td', { class: 'num' }, r.id),
+        h('td', {}, r.set_type), h('td', {}, h('strong', {}, r.set_value)),
+        h('td', {}, r.valid ? badge('valid')
+          : [badge('invalid'), h('div', { class: 'hint bad' }, r.error, r.refuses_everything ? ' (it may hold a Deny: its subjects are refused everything)' : '')]),
+        h('td', { class: 'num' }, r.statements === null ? '' : r.statements),
+        h('td', {}, h('code', {}, typeof r.policy === 'string' ? r.policy : JSON.stringify(r.policy))),
+        h('td', {}, h('button', { type: 'button', class: 'quiet', onclick: () => editor(r) }, can('rules.write') ? 'Edit' : 'View')))), { id: 'policy-table' }));
+  }
+
+  function editor(row) {
+    const isNew = !row;
+    const text = isNew ? '[\n  {"Effect": "Allow", "Action": "server:List", "Resource": "arn:rowguard:default:local:*:server"}\n]'
+      : (typeof row.policy === 'string' ? row.policy : JSON.stringify(row.policy, null, 2));
+    const typeField = select('e-set-type', 'Set type', setTypes, isNew ? 'roles' : row.set_type, { disabled: !isNew });
+    const valueField = h('input', { id: 'e-set-value', value: isNew ? '' : row.set_value, disabled: !isNew, required: true });
+    const area = h('textarea', { id: 'policy-text', class: 'code', spellcheck: 'false', 'aria-describedby': 'policy-state', 'aria-label': 'Policy document (JSON)' }, text);
+    const stateLine = h('div', { id: 'policy-state', class: 'editor-state', role: 'status', 'aria-live': 'polite' });
+    const save = h('button', { type: 'submit', id: 'save-policy', disabled: true }, 'Save');
+    const remove = !isNew && can('rules.write') ? h('button', { type: 'button', class: 'danger', id: 'delete-policy' }, 'Delete') : null;
+    const close = h('button', { type: 'button', class: 'quiet', onclick: () => editorBox.replaceChildren() }, 'Close');
+    const out = h('div', { role: 'status', 'aria-live': 'polite' });
+    const form = h('form', { class: 'panel', id: 'policy-editor' },
+      h('h2', {}, isNew ? 'New policy' : `Policy #${row.id}`),
+      h('div', { class: 'row' }, typeField, h('label', { for: 'e-set-value' }, h('span', {}, 'Set value'), valueField)),
+      h('div', { class: 'field' }, area),
+      stateLine,
+      h('div', { class: 'row' }, can('rules.write') ? save : null, remove, close),
+      out);
+    editorBox.replaceChildren(form);
+    area.focus();
+    let checked = { text: null, valid: false };
+    let sequence = 0;
+    let timer = null;
+    async function check() {
+      const mine = ++sequence;
+      const current = area.value;
+      if (!can('rules.check')) {
+        let ok = true;
+        try { JSON.parse(current); } catch (e) { ok = false; stateLine.replaceChildren(failure(e)); }
+        if (ok) stateLine.replaceChildren(h('p', { class: 'muted' }, 'Validation needs permission rules.check; the server checks on save.'));
+        checked = { text: current, valid: ok };
+        save.disabled = !ok;
+        return;
+      }
+      stateLine.replaceChildren(h('p', { class: 'muted' }, 'Checking…'));
+      try {
+        const answer = await api('POST', '/api/policies/check', { policy: current });
+        if (mine !== sequence) return; // a newer check is on its way
+        checked = { text: current, valid: answer.valid };
+        area.setAttribute('aria-invalid', answer.valid ? 'false' : 'true');
+        stateLine.replaceChildren(answer.valid
+          ? h('p', { class: 'success' }, `Valid: ${answer.statements} statement(s).`, (answer.warnings || []).map((w) => h('div', { class: 'hint' }, `warning: ${w}`)))
+          : h('p', { class: 'error', id: 'policy-error' }, answer.error));
+        save.disabled = !answer.valid;
+      } catch (e) {
+        if (mine !== sequence) return;
+        stateLine.replaceChildren(failure(e));
+        save.disabled = true;
+      }
+    }
+    area.addEventListener('input', () => {
+      save.disabled = true;
+      clearTimeout(timer);
+      timer = setTimeout(check, 250);
+    });
+    check();
+    form.addEventListener('submit', busy(save, async () => {
+      out.replaceChildren();
+      if (checked.text !== area.value || !checked.valid) {
+        out.append(failure(new Error('The policy is not valid yet; it is not saved.')));
+        return;
+      }
+      const setType = document.getElementById('e-set-type').value;
+      const setValue = valueField.value.trim();
+      if (!setValue) { out.append(failure(new Error('A set value is needed.'))); return; }
+      try {
+        // The text as checked: the server parses it again, as strictly.
+        const answer = await api('PUT', `/api/policies/${seg(setType)}/${seg(setValue)}`, new JsonText(area.value));
+        out.append(h('p', { class: 'success', id: 'policy-saved' }, `Saved (${answer.result}).`));
+        await reload();
+      } catch (e) { out.append(failure(e)); }
+    }));
+    if (remove) {
+      remove.addEventListener('click', busy(remove, async () => {
+        if (!window.confirm(`Delete policy #${row.id} (${row.set_type} "${row.set_value}")?`)) return;
+        try {
+          await api('DELETE', `/api/policies/${seg(row.set_type)}/${seg(row.set_value)}`);
+          editorBox.replaceChildren(h('p', { class: 'success' }, `Policy #${row.id} deleted.`));
+          await reload();
+        } catch (e) { out.append(failure(e)); }
+      }));
+    }
+  }
+
+  await reload();
+}
+
 /** `roles=agent,support` lines into `{"roles": ["agent", "support"]}`. */
 function parseLines(text, list) {
   const result = {};
@@ -815,6 +969,7 @@ const PAGES = {
   jobs: jobsPage,
   job: jobPage,
   rules: rulesPage,
+  policies: policiesPage,
   explain: explainPage,
   grid: gridPage,
   history: historyPage,

@@ -51,6 +51,12 @@ const PAGES: &[Page] = &[
         nav: true,
     },
     Page {
+        id: "policies",
+        title: "Policies",
+        key: Some("rules.read"),
+        nav: true,
+    },
+    Page {
         id: "explain",
         title: "Explain",
         key: Some("rules.read"),

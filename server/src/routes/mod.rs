@@ -64,6 +64,7 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     ("DELETE", "/api/set-types/{name}", Some(rules::WRITE)),
     ("GET", "/api/policies", Some(rules::READ)),
     ("GET", "/api/policies/check", Some(rules::CHECK)),
+    ("POST", "/api/policies/check", Some(rules::CHECK)),
     ("POST", "/api/policies/explain", Some(rules::READ)),
     ("POST", "/api/policies/try", Some(rules::READ)),
     (
@@ -135,7 +136,10 @@ pub fn router(service: Service) -> Router {
             axum::routing::delete(rules::delete_set_type),
         )
         .route("/api/policies", get(policies::list))
-        .route("/api/policies/check", get(policies::check))
+        .route(
+            "/api/policies/check",
+            get(policies::check).post(policies::check_one),
+        )
         .route("/api/policies/explain", post(policies::explain))
         .route("/api/policies/try", post(policies::try_one))
         .route(

@@ -22,7 +22,7 @@ fn document(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
-/// `GET /api/policies`: every stored policy, each with its validity.
+/// `GET /api/policies`: every stored policy, each with its validity and statement count.
 pub(crate) async fn list(
     State(service): State<Service>,
     caller: Caller,
@@ -35,8 +35,10 @@ pub(crate) async fn list(
                 .into_iter()
                 .map(|r| {
                     let bad = invalid.iter().find(|b| b.row.id == r.id);
+                    let statements = Policy::parse(&r.policy).ok().map(|p| p.statements().len());
                     json!({"id": r.id, "set_type": r.set_type, "set_value": r.set_value,
-                           "policy": document(&r.policy), "valid": bad.is_none(),
+                           "policy": document(&r.policy), "statements": statements,
+                           "valid": bad.is_none(),
                            "error": bad.map(|b| &b.error),
                            "refuses_everything": bad.is_some() && rowguard::rules::may_deny(&r.policy)})
                 })
@@ -150,6 +152,39 @@ pub(crate) async fn check(
                     "warning": warning,
                 })).collect::<Vec<_>>(),
             })))
+        })
+        .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckRequest {
+    policy: Value,
+}
+
+/// `POST /api/policies/check` `{"policy"}`: validates a document without storing it (`policy`
+/// is the document, or its text as a JSON string, as an editor holds it: then a key given
+/// twice is found too); `{"valid", "error", "statements", "warnings"}`.
+pub(crate) async fn check_one(
+    State(service): State<Service>,
+    caller: Caller,
+    Body(request): Body<CheckRequest>,
+) -> Result<Json<Value>, ApiError> {
+    service
+        .blocking(move |inner, conn| {
+            caller.require(inner, conn, CHECK)?;
+            let text = match request.policy {
+                Value::String(text) => text,
+                document => document.to_string(),
+            };
+            Ok(Json(match Policy::parse(&text) {
+                Ok(policy) => json!({
+                    "valid": true, "error": null, "statements": policy.statements().len(),
+                    "warnings": store::policy_problems(&mut **conn, &policy)?,
+                }),
+                Err(e) => json!({"valid": false, "error": e.to_string(), "statements": null,
+                                 "warnings": []}),
+            }))
         })
         .await
 }

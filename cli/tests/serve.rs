@@ -1778,6 +1778,34 @@ fn policies_over_http(db: &TestDatabase) {
         "{out}"
     );
 
+    // rules.write is not policies.write: a statement can grant any key, so writing one (or
+    // restoring one from the history) takes a key of its own.
+    let rules_writer =
+        json!([{"Effect": "Allow", "Action": "rowguard:rules.write", "Resource": "*"}]);
+    assert_eq!(root.put("/api/policies/id/dev", rules_writer).status, 201);
+    let escalate =
+        json!([{"Effect": "Allow", "Action": ["rowguard:*", "jobs:Run"], "Resource": "*"}]);
+    let a = dev.put("/api/policies/id/dev", escalate);
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(a.error().contains("policies.write"), "{a:?}");
+    assert_eq!(dev.delete("/api/policies/roles/auditor").status, 403);
+    let a = dev.put(
+        "/api/rules/roles/auditor/contacts",
+        json!({"read": {"search": {"owner_id": "=7"}}}),
+    );
+    assert_eq!(a.status, 201, "rules.write still writes rules: {a:?}");
+    let a = dev.post(&format!("/api/rules/history/{first}/restore"), json!({}));
+    assert_eq!(a.status, 403, "a policy's entry: {a:?}");
+    let rule_entry = dev.get("/api/rules/history?limit=1").body[0]["id"]
+        .as_i64()
+        .expect("the rule's entry");
+    let a = dev.post(
+        &format!("/api/rules/history/{rule_entry}/restore"),
+        json!({}),
+    );
+    assert_eq!(a.status, 200, "a rule's entry: {a:?}");
+    assert_eq!(root.delete("/api/policies/id/dev").status, 204);
+
     // The grid lists a set that only a policy gives rights on the model.
     let own = json!([{"Effect": "Allow", "Action": "contacts:Read",
                       "Resource": "arn:rowguard:default:local:17:contacts/*"}]);

@@ -576,7 +576,7 @@ async function policiesPage() {
   try { setTypes = await api('GET', '/api/set-types'); } catch (e) { show(failure(e)); return; }
   const top = h('div', { class: 'row panel' },
     h('p', { class: 'muted' }, 'One policy per set: its statements Allow or Deny actions on resources (ARNs); a Deny wins.'),
-    can('rules.write') ? h('button', { type: 'button', class: 'quiet', id: 'new-policy', onclick: () => editor(null) }, 'New policy') : null);
+    can('policies.write') ? h('button', { type: 'button', class: 'quiet', id: 'new-policy', onclick: () => editor(null) }, 'New policy') : null);
   const list = h('div', { id: 'policy-list' });
   const editorBox = h('div', { id: 'policy-editor-box' });
   const sets = h('textarea', { id: 'p-sets', class: 'code', rows: 2, spellcheck: 'false', 'aria-describedby': 'p-sets-hint' }, 'roles=');
@@ -626,7 +626,7 @@ async function policiesPage() {
           : [badge('invalid'), h('div', { class: 'hint bad' }, r.error, r.refuses_everything ? ' (it may hold a Deny: its subjects are refused everything)' : '')]),
         h('td', { class: 'num' }, r.statements === null ? '' : r.statements),
         h('td', {}, h('code', {}, typeof r.policy === 'string' ? r.policy : JSON.stringify(r.policy))),
-        h('td', {}, h('button', { type: 'button', class: 'quiet', onclick: () => editor(r) }, can('rules.write') ? 'Edit' : 'View')))), { id: 'policy-table' }));
+        h('td', {}, h('button', { type: 'button', class: 'quiet', onclick: () => editor(r) }, can('policies.write') ? 'Edit' : 'View')))), { id: 'policy-table' }));
   }
 
   function editor(row) {
@@ -638,7 +638,7 @@ async function policiesPage() {
     const area = h('textarea', { id: 'policy-text', class: 'code', spellcheck: 'false', 'aria-describedby': 'policy-state', 'aria-label': 'Policy document (JSON)' }, text);
     const stateLine = h('div', { id: 'policy-state', class: 'editor-state', role: 'status', 'aria-live': 'polite' });
     const save = h('button', { type: 'submit', id: 'save-policy', disabled: true }, 'Save');
-    const remove = !isNew && can('rules.write') ? h('button', { type: 'button', class: 'danger', id: 'delete-policy' }, 'Delete') : null;
+    const remove = !isNew && can('policies.write') ? h('button', { type: 'button', class: 'danger', id: 'delete-policy' }, 'Delete') : null;
     const close = h('button', { type: 'button', class: 'quiet', onclick: () => editorBox.replaceChildren() }, 'Close');
     const out = h('div', { role: 'status', 'aria-live': 'polite' });
     const form = h('form', { class: 'panel', id: 'policy-editor' },
@@ -646,7 +646,7 @@ async function policiesPage() {
       h('div', { class: 'row' }, typeField, h('label', { for: 'e-set-value' }, h('span', {}, 'Set value'), valueField)),
       h('div', { class: 'field' }, area),
       stateLine,
-      h('div', { class: 'row' }, can('rules.write') ? save : null, remove, close),
+      h('div', { class: 'row' }, can('policies.write') ? save : null, remove, close),
       out);
     editorBox.replaceChildren(form);
     area.focus();
@@ -857,7 +857,7 @@ async function historyPage() {
     const by = [e.app_user, e.db_user ? `db ${e.db_user}` : null].filter(Boolean).join(', ')
       || 'direct SQL';
     let restore = null;
-    if ((e.rule || e.policy) && can('rules.write')) {
+    if ((e.rule && can('rules.write')) || (e.policy && can('rules.write') && can('policies.write'))) {
       restore = h('button', { type: 'button', class: 'quiet', 'data-restore': e.id }, 'Restore');
       restore.addEventListener('click', busy(restore, async () => {
         out.replaceChildren();

@@ -547,6 +547,7 @@ impl Authorizer {
         let scope = PolicyScope {
             policy: &policy.policy,
             refused,
+            broken: !policy.broken.is_empty(),
             models: &catalog.models,
         };
         let mut protector = Protector::new(conn, &catalog.schema, &lookup, scope);

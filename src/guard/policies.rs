@@ -63,34 +63,6 @@ impl BrokenPolicy {
     }
 }
 
-/// Whether a policy document that does not parse may hold a `Deny`: the word `deny` in any
-/// case anywhere in its text, escapes read (` Deny`, `Denied`, `\u0044eny` all count), or
-/// text that is not JSON at all.
-fn may_deny(document: &str) -> bool {
-    let says = |text: &str| text.to_ascii_lowercase().contains("deny");
-    fn strings(json: &serde_json::Value, out: &mut Vec<String>) {
-        match json {
-            serde_json::Value::String(s) => out.push(s.clone()),
-            serde_json::Value::Array(list) => list.iter().for_each(|v| strings(v, out)),
-            serde_json::Value::Object(fields) => {
-                for (k, v) in fields {
-                    out.push(k.clone());
-                    strings(v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    match serde_json::from_str::<serde_json::Value>(document) {
-        Err(_) => true,
-        Ok(json) => {
-            let mut all = Vec::new();
-            strings(&json, &mut all);
-            all.iter().any(|s| says(s))
-        }
-    }
-}
-
 /// A subject's policy: every statement stored for its sets, with where each comes from.
 #[derive(Debug, Clone, Default)]
 pub struct SubjectPolicy {
@@ -121,7 +93,7 @@ impl SubjectPolicy {
                     parsed.push(policy);
                 }
                 Err(e) => {
-                    let refuses = may_deny(&row.policy);
+                    let refuses = crate::policy::may_deny(&row.policy);
                     let effect = if refuses {
                         "it may hold a Deny, so everything policies decide for its subjects is refused"
                     } else {

@@ -31,8 +31,8 @@ pub struct RelatedRead {
     pub rule_ids: Vec<i64>,
     /// How many of the subject's policy statements name its rows for reading.
     pub statements: usize,
-    /// Whether one of those rows does not compile (then, under a negation, every related row
-    /// counts as readable).
+    /// Whether one of those rows, or one of the subject's policies, does not parse (then,
+    /// under a negation, every related row counts as readable).
     pub incomplete: bool,
 }
 
@@ -62,6 +62,9 @@ pub(super) struct Protector<'a> {
 pub(super) struct PolicyScope<'a> {
     pub(super) policy: &'a crate::policy::Policy,
     pub(super) refused: bool,
+    /// Whether some policy of the subject does not parse (its grants on a related model are
+    /// unknown: under a negation every related row then counts as readable).
+    pub(super) broken: bool,
     pub(super) models: &'a HashMap<String, Result<Arc<store::StoredModel>, store::BrokenModel>>,
 }
 
@@ -168,7 +171,7 @@ impl<'a> Protector<'a> {
                         (row, compiled)
                     })
                     .collect();
-                let incomplete = rows.iter().any(|(_, c)| c.is_err());
+                let incomplete = rows.iter().any(|(_, c)| c.is_err()) || self.policies.broken;
                 // A model whose stored row is unusable has no ARN form to go by: the
                 // defaults (its statements then name rows only by key, or inexactly).
                 let arn = match self.policies.models.get(model) {

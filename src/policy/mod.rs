@@ -43,7 +43,7 @@ pub use arn::{Arn, ArnPattern};
 pub use error::PolicyError;
 pub(crate) use model::subject_attribute;
 pub use model::{ArnAccount, ModelArn, DEFAULT_ACCOUNT};
-pub use parse::MAX_POLICY_BYTES;
+pub use parse::{may_deny, MAX_POLICY_BYTES};
 pub use rows::{merged as merged_rows, row_action, RowModel, StatementRows};
 
 /// Whether a statement allows or denies.

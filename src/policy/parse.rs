@@ -19,6 +19,24 @@ const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
 /// characters for a managed policy).
 pub const MAX_POLICY_BYTES: usize = 65_536;
 
+/// Whether a policy document that does not parse may hold a `Deny`: text that is not JSON
+/// at all, or the word `deny` in any case anywhere in it (` Deny`, `Denied`, `\u0044eny`,
+/// and a key given twice, which a JSON reader would drop, all count). A broken policy that
+/// may deny refuses every check of its subjects; any other only grants nothing.
+///
+/// ```
+/// use rowguard::policy::may_deny;
+///
+/// assert!(may_deny(r#"[{"Effect": "Deny"}]"#));
+/// assert!(may_deny(r#"{"Statement": [{"Effect": "Deny", "Action": "x:*", "Resource": "*"}], "Statement": []}"#));
+/// assert!(may_deny(r#"[{"Effect": "\u0044eny"}]"#));
+/// assert!(may_deny("[{oops"));
+/// assert!(!may_deny(r#"[{"Effect": "Allow", "Action": "x:y"}]"#));
+/// ```
+pub fn may_deny(document: &str) -> bool {
+    serde_json::from_str::<Json>(document).is_err() || crate::rules::mentions_deny(document)
+}
+
 pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {
     if text.len() > MAX_POLICY_BYTES {
         return Err(PolicyError::Statement {

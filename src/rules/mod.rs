@@ -32,6 +32,7 @@ pub use self::filter::{
 };
 pub use self::keys::{AnyRowQuery, KeysQuery};
 pub use self::merge::{allowed, merge, merge_columns, ColumnAccess, Merged};
+pub(crate) use self::parse::mentions_deny;
 pub use self::parse::{escape_value, may_deny, parse_condition, parse_document, parse_json};
 pub use self::relation::{
     Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,

@@ -89,11 +89,27 @@ pub fn parse_json(value: &Json) -> Result<RuleDocument, RuleError> {
 /// assert!(may_deny(r#"{"read":"*","Deny":{"read":"*"}}"#));
 /// assert!(may_deny(r#"{"read":"*", oops"#));
 /// assert!(may_deny(r#""{\"deny\":{\"read\":\"*\"}}""#)); // encoded twice
+/// assert!(may_deny(r#"{"read":"*","\u0064eny":{"read":"*"},"x":1,"x":2}"#)); // escaped
 /// assert!(!may_deny(r#"{"read":{"search":{"stauts":"=x"}}}"#));
 /// ```
 pub fn may_deny(json: &str) -> bool {
-    !matches!(serde_json::from_str::<Json>(json), Ok(Json::Object(_)))
-        || json.to_ascii_lowercase().contains("deny")
+    !matches!(serde_json::from_str::<Json>(json), Ok(Json::Object(_))) || mentions_deny(json)
+}
+
+/// Whether `text` says "deny" in any case: in its raw text (a key given twice, which a
+/// parser would drop, still counts) or in any of its strings and keys with escapes read
+/// (`\u0044eny`).
+pub(crate) fn mentions_deny(text: &str) -> bool {
+    let says = |text: &str| text.to_ascii_lowercase().contains("deny");
+    fn any_string(json: &Json, says: &dyn Fn(&str) -> bool) -> bool {
+        match json {
+            Json::String(s) => says(s),
+            Json::Array(list) => list.iter().any(|v| any_string(v, says)),
+            Json::Object(fields) => fields.iter().any(|(k, v)| says(k) || any_string(v, says)),
+            _ => false,
+        }
+    }
+    says(text) || serde_json::from_str::<Json>(text).is_ok_and(|json| any_string(&json, &says))
 }
 
 /// `"columns": {"create" | "read" | "update": ["name", …], …}`.

@@ -177,11 +177,16 @@ impl HistoryEntry {
             text.as_deref()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
                 .map(|mut row| {
-                    // A rule document is text in its row: show it as the JSON it is.
+                    // A rule or policy document is text in its row: show it as the JSON it
+                    // is. A policy that does not parse stays text (a JSON reader would drop
+                    // a key given twice, hiding what makes it invalid).
                     for key in ["rules", "policy"] {
                         if let Some(doc) = row.get(key).and_then(serde_json::Value::as_str) {
+                            let shown = key == "rules" || crate::policy::Policy::parse(doc).is_ok();
                             if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(doc) {
-                                row[key] = parsed;
+                                if shown {
+                                    row[key] = parsed;
+                                }
                             }
                         }
                     }
@@ -364,8 +369,20 @@ fn history_table<T>(
     })
 }
 
-/// History entry `id`.
-fn entry(conn: &mut dyn StoreConnection, id: i64) -> Result<HistoryEntry, StoreError> {
+/// History entry `id` ([`StoreError::NoSuchHistoryEntry`] if there is none).
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::store::{history, history_entry, put_rule, HistoryQuery};
+/// put_rule(&mut conn, "roles", "sales", "contacts", r#"{"read":"*"}"#)?;
+/// let newest = history(&mut conn, &HistoryQuery::default())?[0].id;
+/// assert_eq!(history_entry(&mut conn, newest)?.table_name, "authorization_rules");
+/// # Ok(())
+/// # }
+/// ```
+pub fn history_entry(conn: &mut dyn StoreConnection, id: i64) -> Result<HistoryEntry, StoreError> {
     history_table(conn, |conn| {
         on_backend!(conn, c => history::table
             .find(id)
@@ -405,7 +422,7 @@ fn recorded_text(
 
 /// The rule row entry `id` recorded (see [`HistoryEntry::version`]), by names.
 pub fn recorded_rule(conn: &mut dyn StoreConnection, id: i64) -> Result<RecordedRule, StoreError> {
-    let entry = entry(conn, id)?;
+    let entry = history_entry(conn, id)?;
     if entry.table_name != "authorization_rules" {
         return Err(StoreError::NotARuleEntry {
             id,
@@ -474,7 +491,7 @@ pub enum Recorded {
 /// # }
 /// ```
 pub fn restore(conn: &mut dyn StoreConnection, id: i64) -> Result<(Recorded, bool), StoreError> {
-    let entry = entry(conn, id)?;
+    let entry = history_entry(conn, id)?;
     match entry.table_name.as_str() {
         "authorization_rules" => {
             let rule = rule_of(conn, &entry)?;

@@ -12,8 +12,8 @@ mod write;
 
 pub(crate) use self::history::{acting, mark, marked};
 pub use self::history::{
-    acting_as, authorization_history, history, recorded_rule, restore, restore_rule, rule_names,
-    HistoryEntry, HistoryQuery, Recorded, RecordedRule, RuleNames,
+    acting_as, authorization_history, history, history_entry, recorded_rule, restore, restore_rule,
+    rule_names, HistoryEntry, HistoryQuery, Recorded, RecordedRule, RuleNames,
 };
 pub use self::models::{
     delete_model, load_models, rule_count, rules_broken_by, upsert_model, BrokenModel, StoredModel,

@@ -793,6 +793,30 @@ fn a_broken_related_rule_never_widens_a_negation(db: &TestDatabase) {
     .expect("dba typo");
     auth.invalidate();
     assert_eq!(visible_contacts(&mut c, &auth), [1, 2, 3, 5, 6, 7, 9, 10]);
+    // The same with a policy: contacts readable only through a statement, then a DBA's
+    // broken policy (no Deny in it: it grants nothing) must not widen the negation either.
+    rules(
+        &mut c,
+        &auth,
+        r#"{"read":{"search":{"id":"=0"}}}"#,
+        r#"{"read":{"search":{"!contacts.status":"=closed"}}}"#,
+    );
+    store::put_policy(
+        &mut c,
+        "roles",
+        "agent",
+        r#"[{"Effect":"Allow","Action":"contacts:Read","Resource":"*"}]"#,
+    )
+    .expect("policy");
+    auth.invalidate();
+    assert_eq!(visible_types(&mut c, &auth), [1]);
+    c.batch_execute(
+        r#"UPDATE authorization_policies SET policy = '[{"Effect":"Allow","Action":"contacts:Read","Resource":"*","Condition":{}}]'"#,
+    )
+    .expect("dba's edit");
+    auth.invalidate();
+    assert_eq!(visible_contacts(&mut c, &auth), Vec::<i64>::new());
+    assert_eq!(visible_types(&mut c, &auth), [1]);
 }
 
 /// An explicit deny only ever takes access away: one on the related model must not make a

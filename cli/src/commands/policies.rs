@@ -196,7 +196,12 @@ fn decide(
     Ok((decision, policy))
 }
 
+/// A valid policy laid out; an invalid one as it is stored (a JSON reader would drop a key
+/// given twice, hiding what makes it invalid).
 fn pretty(document: &str) -> String {
+    if Policy::parse(document).is_err() {
+        return document.to_owned();
+    }
     serde_json::from_str::<serde_json::Value>(document)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -210,8 +215,11 @@ fn list(ctx: &mut Context, json: bool) -> CommandResult {
         let list = rows
             .iter()
             .map(|r| {
-                let doc = serde_json::from_str::<serde_json::Value>(&r.policy)
-                    .unwrap_or_else(|_| serde_json::Value::String(r.policy.clone()));
+                let doc = match Policy::parse(&r.policy) {
+                    Ok(_) => serde_json::from_str::<serde_json::Value>(&r.policy)
+                        .unwrap_or_else(|_| serde_json::Value::String(r.policy.clone())),
+                    Err(_) => serde_json::Value::String(r.policy.clone()),
+                };
                 serde_json::json!({"id": r.id, "set_type": r.set_type, "set_value": r.set_value, "policy": doc})
             })
             .collect();

@@ -75,12 +75,12 @@ pub const ENDPOINTS: &[(&str, &str, Option<&str>)] = &[
     (
         "PUT",
         "/api/policies/{set_type}/{set_value}",
-        Some(rules::WRITE),
+        Some(policies::WRITE),
     ),
     (
         "DELETE",
         "/api/policies/{set_type}/{set_value}",
-        Some(rules::WRITE),
+        Some(policies::WRITE),
     ),
     ("GET", "/api/models", Some(rules::READ)),
     ("GET", "/api/relations", Some(rules::READ)),

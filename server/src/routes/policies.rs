@@ -1,6 +1,7 @@
 //! The IAM-style policies over HTTP: list, get, replace and delete them by set type and
-//! value; check the stored ones; explain and try a decision for any subject. The keys are the
-//! rules' (`rules.read`, `rules.write`, `rules.check`): policies decide rows too.
+//! value; check the stored ones; explain and try a decision for any subject. Reading and
+//! checking take the rules' keys (`rules.read`, `rules.check`); writing takes
+//! `policies.write`, since a statement can grant any permission key and command.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +14,22 @@ use rowguard::store::{self, PolicyDefinition};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::rules::{CHECK, READ, WRITE};
+use super::rules::{CHECK, READ};
 use super::{Body, JsonText, PathArg};
 use crate::auth::Caller;
 use crate::{ApiError, Service};
 
+/// Writing policies: a key of its own, since a statement can grant any permission key
+/// (`rowguard:*`) and any command (`jobs:Run`), which `rules.write` must not imply.
+pub(crate) const WRITE: &str = "policies.write";
+
+/// A stored policy as JSON: parsed when it is valid, else its text as it is (a JSON reader
+/// would drop a key given twice, hiding what makes it invalid).
 fn document(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+    match Policy::parse(text) {
+        Ok(_) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
+        Err(_) => Value::String(text.to_owned()),
+    }
 }
 
 /// `GET /api/policies`: every stored policy, each with its validity and statement count.
@@ -40,7 +50,7 @@ pub(crate) async fn list(
                            "policy": document(&r.policy), "statements": statements,
                            "valid": bad.is_none(),
                            "error": bad.map(|b| &b.error),
-                           "refuses_everything": bad.is_some() && rowguard::rules::may_deny(&r.policy)})
+                           "refuses_everything": bad.is_some() && rowguard::policy::may_deny(&r.policy)})
                 })
                 .collect();
             Ok(Json(Value::Array(rows)))
@@ -83,11 +93,15 @@ pub(crate) async fn put(
             let policy =
                 Policy::parse(&text).map_err(|e| ApiError::invalid(format!("{label}: {e}")))?;
             let warnings = store::policy_problems(&mut **conn, &policy)?;
-            // Stored compact, as the CLI stores it: `get` shows the same whoever wrote it.
+            // Stored compact, as the CLI stores it: `get` shows the same whoever wrote it (it
+            // parsed, with no key given twice, so nothing is lost).
+            let compact = serde_json::from_str::<Value>(&text)
+                .map_err(|e| ApiError::invalid(format!("{label}: {e}")))?
+                .to_string();
             let definition = PolicyDefinition {
                 set_type,
                 set_value,
-                document: document(&text).to_string(),
+                document: compact,
             };
             let counts = store::acting_as(&caller.session.user, || {
                 store::put_policies(&mut **conn, std::slice::from_ref(&definition))
@@ -145,7 +159,7 @@ pub(crate) async fn check(
                 "checked": checked,
                 "invalid": bad.iter().map(|b| json!({
                     "id": b.row.id, "set_type": b.row.set_type, "set_value": b.row.set_value,
-                    "error": b.error, "refuses_everything": rowguard::rules::may_deny(&b.row.policy),
+                    "error": b.error, "refuses_everything": rowguard::policy::may_deny(&b.row.policy),
                 })).collect::<Vec<_>>(),
                 "warnings": warnings.iter().map(|(row, warning)| json!({
                     "id": row.id, "set_type": row.set_type, "set_value": row.set_value,

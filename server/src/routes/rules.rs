@@ -467,7 +467,7 @@ fn policy_sets(
         .into_iter()
         .filter(|row| match rowguard::policy::Policy::parse(&row.policy) {
             Ok(policy) => !row_model.statements(&policy).is_empty(),
-            Err(_) => rowguard::rules::may_deny(&row.policy),
+            Err(_) => rowguard::policy::may_deny(&row.policy),
         })
         .map(|row| (row.set_type, row.set_value))
         .collect())
@@ -700,6 +700,13 @@ pub(crate) async fn restore(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
+            // A policy's entry needs the policies' key too (the history cannot change
+            // between this look and the restore: it is append-only).
+            let is_policy = store::history_entry(&mut **conn, id)
+                .is_ok_and(|e| e.table_name == "authorization_policies");
+            if is_policy {
+                caller.require(inner, conn, super::policies::WRITE)?;
+            }
             let restored =
                 store::acting_as(&caller.session.user, || store::restore(&mut **conn, id));
             let (restored, changed) = match restored {
@@ -722,7 +729,9 @@ pub(crate) async fn restore(
                 }),
                 store::Recorded::Policy(policy) => json!({
                     "set_type": policy.set_type, "set_value": policy.set_value,
-                    "policy": document(&policy.document), "result": result,
+                    "policy": serde_json::from_str::<Value>(&policy.document)
+                        .unwrap_or_else(|_| Value::String(policy.document.clone())),
+                    "result": result,
                 }),
             }))
         })

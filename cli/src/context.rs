@@ -44,6 +44,11 @@ impl Context {
         }
     }
 
+    /// Whether `--strict` is on (a command that cannot take back a write checks first).
+    pub fn strict(&self) -> bool {
+        self.global.strict
+    }
+
     /// Prints `warning: …`; under `--strict` the command then fails.
     pub fn warn(&mut self, message: impl std::fmt::Display) {
         eprintln!("warning: {message}");

@@ -1704,6 +1704,45 @@ fn policies_over_http(db: &TestDatabase) {
     );
     assert!(out.ends_with("1 of 3 policy(ies) invalid\n"), "{out}");
     assert!(err.contains("names no row of model contacts"), "{err}");
+    // Under --strict a warning stops the write before it is sent (the server checks first).
+    let typo = r#"[{"Effect": "Allow", "Action": "contacts:Read", "Resource": "arn:rowguard:defualt:local:*:contacts/*"}]"#;
+    let strict = rowguard(
+        &env,
+        &[
+            "--strict",
+            "policies",
+            "--remote",
+            "set",
+            "--set-type",
+            "roles",
+            "--set-value",
+            "strict",
+            "-",
+        ],
+        typo,
+        &[],
+    );
+    assert_ne!(strict.0, 0, "{strict:?}");
+    assert!(strict.2.contains("nothing written"), "{strict:?}");
+    assert_eq!(
+        dev.get("/api/policies/roles/strict").status,
+        404,
+        "nothing was written"
+    );
+    // The check reads its body strictly: a key given twice is found in the object form too.
+    let a = dev.post_raw(
+        "/api/policies/check",
+        "application/json",
+        br#"{"policy": [{"Effect": "Deny", "Effect": "Allow", "Action": "x:y", "Resource": "*"}]}"#,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body["valid"], false, "{a:?}");
+    assert!(
+        a.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("appears twice")),
+        "{a:?}"
+    );
     let deny = r#"[{"Effect": "Deny", "Action": "server:Delete", "Resource": "*"}]"#;
     let out = ok(remote(
         &[&["set"][..], &name, &["-"]].concat(),

@@ -68,7 +68,8 @@ function url(path, params) {
   return BASE + path + (s ? `?${s}` : '');
 }
 
-const seg = encodeURIComponent;
+/** One path segment: `.` and `..` encoded too, which a browser would otherwise resolve. */
+const seg = (value) => (/^\.{1,2}$/.test(value) ? value.replace(/\./g, '%2E') : encodeURIComponent(value));
 
 class ApiError extends Error {
   constructor(status, message, code) {
@@ -544,11 +545,14 @@ async function rulesPage() {
         out.append(failure(new Error('The rule is not valid yet; it is not saved.')));
         return;
       }
-      const setType = document.getElementById('e-set-type').value;
-      const setValue = valueField.value.trim();
+      const setType = isNew ? document.getElementById('e-set-type').value : row.set_type;
+      // A stored row keeps its value exactly (white space included): trimming it would
+      // address another set's row.
+      const setValue = isNew ? valueField.value.trim() : row.set_value;
       if (!setValue) { out.append(failure(new Error('A set value is needed.'))); return; }
       try {
-        const answer = await api('PUT', `/api/rules/${seg(setType)}/${seg(setValue)}/${seg(modelName())}`, JSON.parse(area.value));
+        const model = isNew ? modelName() : row.model;
+        const answer = await api('PUT', `/api/rules/${seg(setType)}/${seg(setValue)}/${seg(model)}`, JSON.parse(area.value));
         out.append(h('p', { class: 'success', id: 'saved' }, `Saved (${answer.result}).`));
         await reload();
       } catch (e) { out.append(failure(e)); }
@@ -692,8 +696,10 @@ async function policiesPage() {
         out.append(failure(new Error('The policy is not valid yet; it is not saved.')));
         return;
       }
-      const setType = document.getElementById('e-set-type').value;
-      const setValue = valueField.value.trim();
+      const setType = isNew ? document.getElementById('e-set-type').value : row.set_type;
+      // A stored row keeps its value exactly (white space included): trimming it would
+      // address another set's row.
+      const setValue = isNew ? valueField.value.trim() : row.set_value;
       if (!setValue) { out.append(failure(new Error('A set value is needed.'))); return; }
       try {
         // The text as checked: the server parses it again, as strictly.

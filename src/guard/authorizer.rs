@@ -517,7 +517,7 @@ impl Authorizer {
                 if let Err(e) = &compiled {
                     tracing::error!(
                         rule = row.id,
-                        "rowguard: invalid rule ignored ({} \"{}\" on {}): {e}",
+                        "rowguard: invalid rule ignored ({:?} {:?} on {}): {e}",
                         row.set_type,
                         row.set_value,
                         row.model

@@ -101,7 +101,8 @@ impl SubjectPolicy {
                     };
                     tracing::error!(
                         policy = row.id,
-                        "rowguard: invalid policy ({} \"{}\"), {effect} until it is fixed: {e}",
+                        // Debug: a set value is data, and may hold a line break.
+                        "rowguard: invalid policy ({:?} {:?}), {effect} until it is fixed: {e}",
                         row.set_type,
                         row.set_value
                     );

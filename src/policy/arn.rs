@@ -69,9 +69,9 @@ fn split(text: &str) -> Result<[&str; 5], PolicyError> {
         if part.is_empty() {
             return Err(bad(format!("its {name} is empty")));
         }
-        if part.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if part.chars().any(unseen) {
             return Err(bad(format!(
-                "its {name} holds white space or a control character"
+                "its {name} holds white space, a control character or a bidirectional mark"
             )));
         }
     }
@@ -297,4 +297,13 @@ impl fmt::Display for ArnPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// Characters an ARN may not hold: white space, control characters, and the bidirectional
+/// marks and overrides that reorder what a reader sees (`\u{202e}`), so that an ARN shown in
+/// a terminal or a page reads as it compares.
+pub(crate) fn unseen(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

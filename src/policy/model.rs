@@ -184,7 +184,7 @@ impl<S: AsRef<str>> ModelArn<S> {
         {
             if part.is_empty()
                 || part.contains([':', '/', '*', '?'])
-                || part.chars().any(|c| c.is_whitespace() || c.is_control())
+                || part.chars().any(super::arn::unseen)
             {
                 return Err(bad(format!(
                     "the {name} \"{part}\" must be non-empty, without ':', '/', '*', '?' or white space"

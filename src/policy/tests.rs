@@ -1,7 +1,7 @@
 //! The examples of the IAM-style ACL README rowguard's policies follow, with the answers
 //! that README gives (its `php` partition written `rowguard`), and the edges around them.
 
-use super::{Arn, Policy, PolicyError, Reason};
+use super::{Arn, ArnPattern, Policy, PolicyError, Reason};
 
 fn policy(json: &str) -> Policy {
     match Policy::parse(json) {
@@ -372,6 +372,17 @@ fn data_cannot_reach_into_another_part() {
     .is_err());
     assert!(Arn::new("rowguard", "default", "local", "", "server", None).is_err());
     assert!(Arn::new("rowguard", "default", "local", "a\nb", "server", None).is_err());
+    // A bidirectional override would make an ARN read otherwise than it compares.
+    assert!(Arn::new(
+        "rowguard",
+        "default",
+        "local",
+        "1",
+        "server",
+        Some("1\u{202e}2")
+    )
+    .is_err());
+    assert!(ArnPattern::parse("arn:rowguard:default:local:1:server/\u{2066}x").is_err());
     assert!(matches!(
         Arn::new("rowguard", "default", "local", "*", "server", Some("1")),
         Err(PolicyError::WildcardCheck { .. })

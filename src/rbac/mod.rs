@@ -72,8 +72,11 @@ pub fn validate_permission_name(name: &str) -> Result<(), RbacError> {
     if name == "*" {
         return fail("\"*\" is the wildcard for every permission; grant it to a role instead");
     }
-    if name.is_empty() || name.len() > 191 {
-        return fail("a name has 1 to 191 characters");
+    // A policy names a key as the action `rowguard:<name>`, which is at most 128 bytes.
+    if name.is_empty() || name.len() > 119 {
+        return fail(
+            "a name has 1 to 119 characters (a policy names it rowguard:<name>, at most 128)",
+        );
     }
     for segment in name.split('.') {
         if segment.is_empty() {
@@ -211,6 +214,9 @@ mod tests {
         ] {
             assert!(validate_permission_name(bad).is_err(), "{bad}");
         }
+        // `rowguard:<name>` must fit an action's 128 bytes.
+        assert!(validate_permission_name(&"a".repeat(119)).is_ok());
+        assert!(validate_permission_name(&"a".repeat(120)).is_err());
         assert!(validate_role_name("support-2nd.line").is_ok());
         assert!(validate_role_name("bad role").is_err());
     }

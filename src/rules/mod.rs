@@ -15,7 +15,7 @@ mod filter;
 mod keys;
 mod merge;
 mod parse;
-pub(crate) use self::parse::{deserialize_strict, strict_json};
+pub(crate) use self::parse::deserialize_strict;
 mod relation;
 mod sql;
 mod validate;
@@ -33,7 +33,9 @@ pub use self::filter::{
 pub use self::keys::{AnyRowQuery, KeysQuery};
 pub use self::merge::{allowed, merge, merge_columns, ColumnAccess, Merged};
 pub(crate) use self::parse::mentions_deny;
-pub use self::parse::{escape_value, may_deny, parse_condition, parse_document, parse_json};
+pub use self::parse::{
+    escape_value, may_deny, parse_condition, parse_document, parse_json, strict_json,
+};
 pub use self::relation::{
     Relation, RelationKind, Schema, SchemaModel, MAX_PROTECTED_DEPTH, MAX_PROTECTED_EXISTS,
     MAX_RELATION_DEPTH,

@@ -610,8 +610,17 @@ fn kind_of(value: &Json) -> String {
 }
 
 /// JSON read strictly: a key written twice in one object is an error (serde_json would
-/// silently keep the last one, hiding a DBA's mistake). Shared with the policy language.
-pub(crate) fn strict_json(text: &str) -> Result<Json, serde_json::Error> {
+/// silently keep the last one, hiding a DBA's mistake). Shared with the policy language and
+/// the service's checks.
+///
+/// ```
+/// use rowguard::rules::strict_json;
+///
+/// assert!(strict_json(r#"{"read": "*"}"#).is_ok());
+/// let err = strict_json(r#"{"read": "*", "read": {"search": {"id": "=1"}}}"#).unwrap_err();
+/// assert!(err.to_string().contains(r#"key "read" appears twice"#));
+/// ```
+pub fn strict_json(text: &str) -> Result<Json, serde_json::Error> {
     serde_json::from_str(text).map(|StrictJson(json)| json)
 }
 

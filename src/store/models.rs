@@ -203,6 +203,30 @@ pub fn upsert_model<S: AsRef<str>>(
     // The defaults are stored as NULL: a model that declares nothing reads as before.
     let arn = (!arn.is_default()).then(|| arn.to_string());
     write_transaction(conn, |conn| {
+        // Unchanged: no write (it would be a history entry and a version bump, which
+        // throws away every process's cache, on each start of a service that registers).
+        let stored: Option<(String, String, String, Option<String>)> = on_backend!(conn, c => models::table
+            .filter(models::name.eq(name))
+            .select((models::table_name, models::primary_key, models::column_types, models::arn))
+            .first(c)
+            .optional())?;
+        // JSON compared as values: MySQL's JSON type keeps its own layout of the text.
+        let same_json = |a: &str, b: &str| {
+            a == b
+                || serde_json::from_str::<serde_json::Value>(a).is_ok_and(|x| {
+                    serde_json::from_str::<serde_json::Value>(b).is_ok_and(|y| x == y)
+                })
+        };
+        if let Some((table, key, types, stored_arn)) = &stored {
+            let same_arn = match (stored_arn, &arn) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same_json(a, b),
+                _ => false,
+            };
+            if table == table_name && key == primary_key && same_json(types, &json) && same_arn {
+                return Ok(());
+            }
+        }
         let mut broken = rules_broken_by(conn, name, columns)?;
         // Rules of other models reach this one's columns through relations.
         for other in broken_elsewhere(conn, name, table_name, primary_key, columns)? {

@@ -20,6 +20,7 @@ rowguard::backend_tests!(
     replace_cannot_slip_past,
     a_rule_comes_back_from_its_history,
     a_policy_comes_back_from_its_history,
+    registering_an_unchanged_model_writes_nothing,
     deleted_names_and_a_missing_history,
 );
 
@@ -534,6 +535,21 @@ fn a_policy_comes_back_from_its_history(db: &TestDatabase) {
             .map(|p| p.policy),
         Some(allow.to_owned())
     );
+}
+
+/// A service registers its models on every start: unchanged, that is no write (no history
+/// entry, no version bump that would empty every process's cache).
+fn registering_an_unchanged_model_writes_nothing(db: &TestDatabase) {
+    let (pool, auth) = fixture::contacts(db, Config::default(), 2);
+    let mut conn = pool.get().expect("conn");
+    let conn = &mut *conn;
+    let (entries, version) = (count(conn), store::state_version(conn).expect("version"));
+    auth.register::<crate::app::Contact>(conn)
+        .expect("register");
+    auth.register::<crate::app::Contact>(conn)
+        .expect("register again");
+    assert_eq!(count(conn), entries);
+    assert_eq!(store::state_version(conn).expect("version"), version);
 }
 
 fn a_rule_comes_back_from_its_history(db: &TestDatabase) {

@@ -52,9 +52,9 @@ pub(crate) fn read_document(
         )
         .into());
     }
-    match file {
+    let text = match file {
         Some(p) if !from_stdin => {
-            Ok(std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?)
+            std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?
         }
         _ => {
             let mut text = String::new();
@@ -63,9 +63,13 @@ pub(crate) fn read_document(
                 Some(limit) => stdin.take(limit as u64 + 1).read_to_string(&mut text)?,
                 None => stdin.lock().read_to_string(&mut text)?,
             };
-            Ok(text)
+            text
         }
+    };
+    if text.trim().is_empty() {
+        return Err(format!("{label}: the document is empty; nothing written").into());
     }
+    Ok(text)
 }
 
 /// Whether `set_type` is a stored set type: the error naming it (and the closest) if not.
@@ -101,4 +105,44 @@ pub(crate) fn warn_unknown_role(
         ));
     }
     Ok(())
+}
+
+/// Warns about each of a server's `warnings` (a JSON list of strings) for `label`.
+pub(crate) fn warn_all(
+    ctx: &mut crate::context::Context,
+    label: &str,
+    warnings: &serde_json::Value,
+) {
+    for warning in warnings.as_array().into_iter().flatten() {
+        ctx.warn(format_args!(
+            "{label}: {}",
+            safe(warning.as_str().unwrap_or(""))
+        ));
+    }
+}
+
+/// `text` with control characters (C0, C1) and bidirectional overrides escaped
+/// (`\u{1b}`, `\u{202e}`, …): what a terminal would act on or reorder.
+pub(crate) fn safe(text: &str) -> String {
+    let risky = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(risky) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if risky(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// [`safe`] line by line: the line breaks of a multi-line text stay.
+pub(crate) fn safe_lines(text: &str) -> String {
+    text.lines().map(safe).collect::<Vec<_>>().join("\n")
 }

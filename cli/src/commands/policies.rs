@@ -110,7 +110,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         PoliciesCommand::Get { name } => {
             let mut conn = ctx.connect()?;
             let row = find(&mut conn, &name)?;
-            outln!("{}", pretty(&row.policy));
+            outln!("{}", super::safe_lines(&pretty(&row.policy)));
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Set { name, file } => set(ctx, name, file),
@@ -128,15 +128,17 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
                 outln!(
                     "#{} policy {} \"{}\": {}",
                     b.row.id,
-                    b.row.set_type,
-                    b.row.set_value,
-                    b.error
+                    super::safe(&b.row.set_type),
+                    super::safe(&b.row.set_value),
+                    super::safe(&b.error)
                 );
             }
             for (row, warning) in rowguard::store::stored_policy_problems(&mut conn)? {
                 ctx.warn(format_args!(
-                    "policy {} \"{}\": {warning}",
-                    row.set_type, row.set_value
+                    "policy {} \"{}\": {}",
+                    super::safe(&row.set_type),
+                    super::safe(&row.set_value),
+                    super::safe(&warning)
                 ));
             }
             let count = rowguard::store::all_policies(&mut conn)?.len();
@@ -144,7 +146,7 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         PoliciesCommand::Explain { question } => {
             let (decision, policy) = decide(ctx, &question)?;
-            outln!("{}", policy.explain(&decision));
+            outln!("{}", super::safe_lines(&policy.explain(&decision)));
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Try { question, json } => {
@@ -231,9 +233,9 @@ fn list(ctx: &mut Context, json: bool) -> CommandResult {
             outln!(
                 "#{:<4} {} \"{}\": {}",
                 r.id,
-                r.set_type,
-                r.set_value,
-                r.policy
+                super::safe(&r.set_type),
+                super::safe(&r.set_value),
+                super::safe(&r.policy)
             );
         }
         outln!("{} policy(ies)", rows.len());

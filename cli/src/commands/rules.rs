@@ -188,7 +188,7 @@ fn authorizer() -> Result<Authorizer, rowguard::ConfigError> {
 /// Runs a `rules` subcommand.
 pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
     if args.remote {
-        return remote::remote(args.command);
+        return remote::remote(args.command, ctx);
     }
     match args.command {
         RulesCommand::List { model, json } => list(ctx, model, json),
@@ -444,12 +444,14 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
             .into_iter()
             .flatten()
             .collect();
+        // Recorded rows hold anyone's text (a set value, a name): shown escaped.
         outln!(
-            "#{:<5} {}  {:<6} {what}  by {}",
+            "#{:<5} {}  {:<6} {}  by {}",
             e["id"],
             text(&e["changed_at"]).unwrap_or_default(),
             text(&e["operation"]).unwrap_or_default(),
-            who.join(", ")
+            super::safe(&what),
+            super::safe(&who.join(", "))
         );
         // A rule row: its document before and after; other rows: the whole row.
         let shown = |row: &serde_json::Value| match (e.get("rule"), e.get("policy")) {
@@ -459,32 +461,11 @@ fn print_history(entries: &[serde_json::Value], json: bool) -> CommandResult {
         };
         for (label, row) in [("before", &e["before"]), ("after", &e["after"])] {
             if !row.is_null() {
-                outln!("       {label}: {}", shown(row));
+                outln!("       {label}: {}", super::safe(&shown(row)));
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `text` with control characters (C0, C1) and bidirectional overrides escaped
-/// (`\u{1b}`, `\u{202e}`, …): what a terminal would act on or reorder.
-fn safe(text: &str) -> String {
-    let risky = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(risky) {
-        return text.to_owned();
-    }
-    text.chars()
-        .map(|c| {
-            if risky(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// Prints decisions (as [`rowguard::decisions::DecisionEntry::to_json`] shapes them, from
@@ -499,7 +480,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
     }
     // Stored text may come from anyone (a row key, an attribute): shown escaped, so that it
     // cannot forge a line or send the terminal control codes.
-    let text = |v: &serde_json::Value| safe(v.as_str().unwrap_or_default());
+    let text = |v: &serde_json::Value| super::safe(v.as_str().unwrap_or_default());
     for e in entries {
         if e["decision"] == "lost" {
             outln!(
@@ -511,7 +492,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
             continue;
         }
         let key = match &e["row_key"] {
-            serde_json::Value::String(k) => format!(" {}", safe(k)),
+            serde_json::Value::String(k) => format!(" {}", super::safe(k)),
             _ => String::new(),
         };
         let count = match e["count"].as_i64() {
@@ -530,7 +511,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
             text(&e["kind"]),
             text(&e["action"]),
             text(&e["model"]),
-            safe(&e["subject"].to_string())
+            super::safe(&e["subject"].to_string())
         );
         let rules: Vec<String> = e["rules"]
             .as_array()
@@ -546,7 +527,7 @@ fn print_decisions(entries: &[serde_json::Value], json: bool) -> CommandResult {
                     }
                     (None, statement) => {
                         let sid = match r["sid"].as_str() {
-                            Some(sid) => format!(" ({})", safe(sid)),
+                            Some(sid) => format!(" ({})", super::safe(sid)),
                             None => String::new(),
                         };
                         format!(

@@ -106,7 +106,10 @@ pub(crate) async fn put(
             let counts = store::acting_as(&caller.session.user, || {
                 store::put_policies(&mut **conn, std::slice::from_ref(&definition))
             })?;
-            tracing::info!(user = %caller.session.user, policy = %definition.label(), "policy written");
+            if counts.added + counts.changed > 0 {
+                let (set_type, set_value) = (&definition.set_type, &definition.set_value);
+                tracing::info!(user = %caller.session.user, ?set_type, ?set_value, "policy written");
+            }
             let (status, result) = if counts.added > 0 {
                 (StatusCode::CREATED, "added")
             } else if counts.changed > 0 {
@@ -177,16 +180,26 @@ pub(crate) struct CheckRequest {
 }
 
 /// `POST /api/policies/check` `{"policy"}`: validates a document without storing it (`policy`
-/// is the document, or its text as a JSON string, as an editor holds it: then a key given
-/// twice is found too); `{"valid", "error", "statements", "warnings"}`.
+/// is the document, or its text as a JSON string, as an editor holds it); the body is read
+/// strictly, so a key given twice is found in either form; `{"valid", "error",
+/// "statements", "warnings"}`.
 pub(crate) async fn check_one(
     State(service): State<Service>,
     caller: Caller,
-    Body(request): Body<CheckRequest>,
+    JsonText(body): JsonText,
 ) -> Result<Json<Value>, ApiError> {
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, CHECK)?;
+            let request: CheckRequest = match rowguard::rules::strict_json(&body) {
+                Ok(json) => {
+                    serde_json::from_value(json).map_err(|e| ApiError::invalid(e.to_string()))?
+                }
+                Err(e) => {
+                    return Ok(Json(json!({"valid": false, "error": e.to_string(),
+                                          "statements": null, "warnings": []})))
+                }
+            };
             let text = match request.policy {
                 Value::String(text) => text,
                 document => document.to_string(),

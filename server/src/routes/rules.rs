@@ -14,7 +14,7 @@ use rowguard::{Right, Subject};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{instant, Body, Params, PathArg};
+use super::{instant, Body, JsonText, Params, PathArg};
 use crate::auth::Caller;
 use crate::{ApiError, Service};
 
@@ -179,15 +179,28 @@ pub(crate) struct CheckRequest {
 /// `POST /api/rules/check` `{"model", "rules"}`: validates a document without storing it;
 /// `{"valid": false, "error": …}` carries the validator's text, path first. `rules` is the
 /// document, or its text as a JSON string (an editor's text that may not even be JSON yet:
-/// then the syntax error is the validator's too).
+/// then the syntax error is the validator's too). The body is read strictly: a key given
+/// twice is an error in either form.
 pub(crate) async fn check(
     State(service): State<Service>,
     caller: Caller,
-    Body(request): Body<CheckRequest>,
+    JsonText(body): JsonText,
 ) -> Result<Json<Value>, ApiError> {
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, CHECK)?;
+            // Read strictly: a key given twice in the document is its error, not dropped.
+            let request: CheckRequest = match rowguard::rules::strict_json(&body) {
+                Ok(json) => {
+                    serde_json::from_value(json).map_err(|e| ApiError::invalid(e.to_string()))?
+                }
+                Err(e) => {
+                    return Ok(Json(
+                        json!({"valid": false, "error": format!("invalid JSON: {e}"),
+                                          "warnings": []}),
+                    ))
+                }
+            };
             let models = store::load_models(&mut **conn)?;
             let model = models
                 .iter()
@@ -720,7 +733,9 @@ pub(crate) async fn restore(
                 ) => return Err(ApiError::conflict(e.to_string())),
                 Err(e) => return Err(e.into()),
             };
-            tracing::info!(user = %caller.session.user, entry = id, "restored from history");
+            if changed {
+                tracing::info!(user = %caller.session.user, entry = id, "restored from history");
+            }
             let result = if changed { "changed" } else { "unchanged" };
             Ok(Json(match restored {
                 store::Recorded::Rule(rule) => json!({

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::super::{outln, CommandResult};
+use super::super::{outln, safe, CommandResult};
 use super::{PoliciesCommand, PolicyName, Question};
 use crate::context::Context;
 use crate::remote::{encode, Remote};
@@ -40,15 +40,19 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
                 return Ok(ExitCode::SUCCESS);
             }
             for r in &rows {
+                let text = |v: &serde_json::Value| safe(v.as_str().unwrap_or("?"));
                 outln!(
                     "#{:<4} {} \"{}\": {}{}",
                     r["id"],
-                    r["set_type"].as_str().unwrap_or("?"),
-                    r["set_value"].as_str().unwrap_or("?"),
-                    r["policy"],
+                    text(&r["set_type"]),
+                    text(&r["set_value"]),
+                    match &r["policy"] {
+                        serde_json::Value::String(raw) => safe(raw),
+                        parsed => parsed.to_string(),
+                    },
                     r["error"]
                         .as_str()
-                        .map(|e| format!("  INVALID: {e}"))
+                        .map(|e| format!("  INVALID: {}", safe(e)))
                         .unwrap_or_default()
                 );
             }
@@ -57,7 +61,11 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
         }
         PoliciesCommand::Get { name } => {
             let row = server.get(&policy_path(&name))?;
-            outln!("{}", serde_json::to_string_pretty(&row["policy"])?);
+            let shown = match &row["policy"] {
+                serde_json::Value::String(raw) => raw.clone(),
+                parsed => serde_json::to_string_pretty(parsed)?,
+            };
+            outln!("{}", super::super::safe_lines(&shown));
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Set { name, file } => {
@@ -67,16 +75,26 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
             // validates again.
             rowguard::policy::Policy::parse(&text)
                 .map_err(|e| format!("{}: {e}; nothing written", name.label()))?;
+            let warn_all = super::super::warn_all;
+            // A write cannot be taken back: under --strict the server checks first.
+            if ctx.strict() {
+                let checked = server
+                    .post("/api/policies/check", &serde_json::json!({"policy": text}))
+                    .map_err(|e| {
+                        format!(
+                            "{}: --strict checks first: {e}; nothing written",
+                            name.label()
+                        )
+                    })?;
+                warn_all(ctx, &name.label(), &checked["warnings"]);
+                ctx.stop_if_strict()?;
+            }
             let document: serde_json::Value = serde_json::from_str(&text)?;
             let answer = server
                 .put(&policy_path(&name), &document)
-                .map_err(|e| format!("{}: {e}; nothing written", name.label()))?;
-            for warning in answer["warnings"].as_array().into_iter().flatten() {
-                ctx.warn(format_args!(
-                    "{}: {}",
-                    name.label(),
-                    warning.as_str().unwrap_or("")
-                ));
+                .map_err(|e| format!("{e}; nothing written"))?;
+            if !ctx.strict() {
+                warn_all(ctx, &name.label(), &answer["warnings"]);
             }
             outln!(
                 "{}: {} ({} statement(s))",
@@ -87,9 +105,7 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Delete { name } => {
-            server
-                .delete(&policy_path(&name))
-                .map_err(|e| format!("{}: {e}", name.label()))?;
+            server.delete(&policy_path(&name))?;
             outln!("deleted {}", name.label());
             Ok(ExitCode::SUCCESS)
         }
@@ -97,20 +113,22 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
             let report = server.get("/api/policies/check")?;
             let invalid = report["invalid"].as_array().cloned().unwrap_or_default();
             for b in &invalid {
+                let text = |v: &serde_json::Value| safe(v.as_str().unwrap_or("?"));
                 outln!(
                     "#{} policy {} \"{}\": {}",
                     b["id"],
-                    b["set_type"].as_str().unwrap_or("?"),
-                    b["set_value"].as_str().unwrap_or("?"),
-                    b["error"].as_str().unwrap_or("?")
+                    text(&b["set_type"]),
+                    text(&b["set_value"]),
+                    text(&b["error"])
                 );
             }
             for w in report["warnings"].as_array().into_iter().flatten() {
+                let text = |v: &serde_json::Value| safe(v.as_str().unwrap_or("?"));
                 ctx.warn(format_args!(
                     "policy {} \"{}\": {}",
-                    w["set_type"].as_str().unwrap_or("?"),
-                    w["set_value"].as_str().unwrap_or("?"),
-                    w["warning"].as_str().unwrap_or("?")
+                    text(&w["set_type"]),
+                    text(&w["set_value"]),
+                    text(&w["warning"])
                 ));
             }
             let checked = report["checked"].as_u64().unwrap_or(0) as usize;
@@ -118,7 +136,10 @@ pub(super) fn remote(command: PoliciesCommand, ctx: &mut Context) -> CommandResu
         }
         PoliciesCommand::Explain { question } => {
             let answer = server.post("/api/policies/explain", &question_body(&question)?)?;
-            outln!("{}", answer["text"].as_str().unwrap_or(""));
+            outln!(
+                "{}",
+                super::super::safe_lines(answer["text"].as_str().unwrap_or(""))
+            );
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Try { question, json } => {

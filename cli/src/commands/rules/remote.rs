@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::super::{outln, CommandResult};
 use super::{right, RuleName, RulesCommand, SubjectArgs};
+use crate::context::Context;
 
 /// The path of one rule row on the server.
 fn rule_path(name: &RuleName) -> String {
@@ -25,7 +26,7 @@ fn subject_body(subject: &SubjectArgs, action: &str) -> Result<serde_json::Value
 }
 
 /// The rule commands against the server of `rowguard login`, as its user.
-pub(super) fn remote(command: RulesCommand) -> CommandResult {
+pub(super) fn remote(command: RulesCommand, ctx: &mut Context) -> CommandResult {
     use crate::remote::{encode, Remote};
     let server = Remote::from_session()?;
     match command {
@@ -72,15 +73,27 @@ pub(super) fn remote(command: RulesCommand) -> CommandResult {
             let text = super::super::read_document(&name.label(), file.as_deref(), None)?;
             let document: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
+            // A write cannot be taken back: under --strict the server checks first.
+            if ctx.strict() {
+                let body = serde_json::json!({"model": name.model, "rules": text});
+                let checked = server.post("/api/rules/check", &body).map_err(|e| {
+                    format!(
+                        "{}: --strict checks first: {e}; nothing written",
+                        name.label()
+                    )
+                })?;
+                if checked["valid"] == false {
+                    let error = checked["error"].as_str().unwrap_or("invalid");
+                    return Err(format!("{}: {error}; nothing written", name.label()).into());
+                }
+                super::super::warn_all(ctx, &name.label(), &checked["warnings"]);
+                ctx.stop_if_strict()?;
+            }
             let answer = server
                 .put(&rule_path(&name), &document)
-                .map_err(|e| format!("{}: {e}; nothing written", name.label()))?;
-            for warning in answer["warnings"].as_array().into_iter().flatten() {
-                eprintln!(
-                    "warning: {}: {}",
-                    name.label(),
-                    warning.as_str().unwrap_or("")
-                );
+                .map_err(|e| format!("{e}; nothing written"))?;
+            if !ctx.strict() {
+                super::super::warn_all(ctx, &name.label(), &answer["warnings"]);
             }
             outln!(
                 "{}: {}",

@@ -1657,6 +1657,38 @@ fn policies_over_http(db: &TestDatabase) {
     );
     assert!(text.ends_with("and no statement denies it"), "{text}");
     assert_eq!(ann.post("/api/policies/try", question).status, 403);
+    // A permission key is tried as the service decides it: the statements (absolute rights
+    // do not bypass a Deny), then the roles.
+    let key_arn = "arn:rowguard:rowguard:local:default:permission/users.manage";
+    let no_users = json!([{"Effect": "Deny", "Action": "rowguard:users.manage", "Resource": "*"}]);
+    assert_eq!(root.put("/api/policies/groups/ops", no_users).status, 201);
+    let try_key = |sets: Value| {
+        dev.post(
+            "/api/policies/try",
+            json!({"subject": sets, "action": "rowguard:users.manage", "resource": key_arn}),
+        )
+        .body
+    };
+    let a = try_key(json!({"roles": ["admin"]}));
+    assert_eq!(a["allowed"], true, "{a}");
+    assert!(
+        a["decision"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("the subject's roles grant it")),
+        "{a}"
+    );
+    let a = try_key(json!({"roles": ["admin"], "groups": ["ops"]}));
+    assert_eq!(a["allowed"], false, "{a}");
+    assert_eq!(a["statement"]["set_value"], "ops", "{a}");
+    let a = try_key(json!({"roles": ["support"]}));
+    assert_eq!(a["allowed"], false, "{a}");
+    assert!(
+        a["decision"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("do not grant it")),
+        "{a}"
+    );
+    assert_eq!(root.delete("/api/policies/groups/ops").status, 204);
 
     // A DBA's SQL stores one that does not parse: check and list say so.
     let mut conn = db.connect().expect("connect");

@@ -178,6 +178,9 @@ pub enum PolicyReason {
     Allowed(StatementOrigin),
     /// No statement names it.
     NoMatch,
+    /// No statement names it, and RBAC decides: whether the subject's roles grant it (a
+    /// permission key, a command; see [`Authorizer::rbac_decision`]).
+    Roles(bool),
 }
 
 /// The answer to a policy check, with what decided it.
@@ -255,6 +258,14 @@ impl fmt::Display for PolicyDecision {
             PolicyReason::NoMatch => {
                 write!(f, "denied: no statement names {action} on {resource}")
             }
+            PolicyReason::Roles(true) => write!(
+                f,
+                "allowed: no statement names {action} on {resource}, and the subject's roles grant it"
+            ),
+            PolicyReason::Roles(false) => write!(
+                f,
+                "denied: no statement names {action} on {resource}, and the subject's roles do not grant it"
+            ),
         }
     }
 }
@@ -392,6 +403,7 @@ pub fn with_rbac(rbac_allows: bool, decision: &PolicyDecision) -> bool {
     match decision.reason {
         PolicyReason::Denied(_) | PolicyReason::Broken(_) => false,
         PolicyReason::Allowed(_) => true,
+        PolicyReason::Roles(granted) => granted,
         PolicyReason::NoMatch | PolicyReason::Bypass(_) => rbac_allows,
     }
 }
@@ -565,9 +577,88 @@ impl Authorizer {
         rbac_allows: bool,
     ) -> Result<bool, Error> {
         let resource = ServiceResource::new("rowguard", "permission", Some(key));
-        let decision =
-            self.statements_decision(conn, subject, &format!("rowguard:{key}"), &resource)?;
-        Ok(with_rbac(rbac_allows, &decision))
+        let action = format!("rowguard:{key}");
+        Ok(self
+            .rbac_decision(conn, subject, &action, &resource, rbac_allows)?
+            .allowed)
+    }
+
+    /// What `policies try` and `explain` answer, as the decision is really made: for a
+    /// permission key of the service (`rowguard:<key>`) the statements and then `graph`'s
+    /// roles ([`Authorizer::rbac_decision`]); for a command (`jobs:Run`) the statements
+    /// without a bypass (where none speaks, the command's own permission decides); for
+    /// anything else the policies ([`Authorizer::policy_decision`]).
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// let graph = rowguard::rbac::load(&mut conn)?; // no role holds any key here
+    /// let arn = "arn:rowguard:rowguard:local:default:permission/users.manage";
+    /// let d = auth.try_decision(&mut conn, &agent(), "rowguard:users.manage", arn, &graph)?;
+    /// assert_eq!(d.to_string(), format!("denied: no statement names rowguard:users.manage on {arn}, and the subject's roles do not grant it"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_decision(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        action: &str,
+        resource: &str,
+        graph: &crate::rbac::RbacGraph,
+    ) -> Result<PolicyDecision, Error> {
+        match action.split_once(':') {
+            Some((service, key)) if service.eq_ignore_ascii_case("rowguard") => {
+                let roles: Vec<&str> = subject.set("roles").collect();
+                let held = graph.role_can(&roles, &key.to_ascii_lowercase());
+                self.rbac_decision(conn, subject, action, resource, held)
+            }
+            Some((service, _)) if service.eq_ignore_ascii_case("jobs") => {
+                self.statements_decision(conn, subject, action, resource)
+            }
+            _ => self.policy_decision(conn, subject, action, resource),
+        }
+    }
+
+    /// The decision on something RBAC decides too (a permission key of the service, a
+    /// command), as it is made: the statements first, which absolute rights and the
+    /// override do not bypass (a `Deny` refuses, an `Allow` grants); where none speaks,
+    /// `rbac_allows` (whether the subject's roles grant it), as [`PolicyReason::Roles`].
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::guard::{PolicyReason, ServiceResource};
+    /// let key = ServiceResource::new("rowguard", "permission", Some("users.manage"));
+    /// let admin = agent().with_absolute_rights();
+    /// let d = auth.rbac_decision(&mut conn, &admin, "rowguard:users.manage", &key, true)?;
+    /// assert_eq!((d.allowed, d.reason), (true, PolicyReason::Roles(true)));
+    /// rowguard::store::put_policy(&mut conn, "roles", "agent", r#"[{"Effect": "Deny",
+    ///     "Action": "rowguard:users.manage", "Resource": "*"}]"#)?;
+    /// let d = auth.rbac_decision(&mut conn, &admin, "rowguard:users.manage", &key, true)?;
+    /// assert!(!d.allowed, "{d}"); // absolute rights do not bypass a Deny here
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn rbac_decision<R: PolicyResource + ?Sized>(
+        &self,
+        conn: &mut dyn StoreConnection,
+        subject: &Subject,
+        action: &str,
+        resource: &R,
+        rbac_allows: bool,
+    ) -> Result<PolicyDecision, Error> {
+        let decision = self.statements_decision(conn, subject, action, resource)?;
+        Ok(match decision.reason {
+            PolicyReason::NoMatch | PolicyReason::Bypass(_) => PolicyDecision {
+                allowed: rbac_allows,
+                reason: PolicyReason::Roles(rbac_allows),
+                ..decision
+            },
+            _ => decision,
+        })
     }
 
     /// Whether `subject` may do `action` (`service:Verb`) on `resource` under its policies:

@@ -187,7 +187,7 @@ impl Runner {
                 })
             }
             PolicyReason::Allowed(_) => {}
-            PolicyReason::NoMatch | PolicyReason::Bypass(_) => {
+            PolicyReason::NoMatch | PolicyReason::Bypass(_) | PolicyReason::Roles(_) => {
                 if !rbac.permissions().contains_key(&allowed.permission) {
                     return Err(JobError::UndefinedPermission {
                         command: command.to_owned(),

@@ -188,11 +188,13 @@ fn decide(
     let mut conn = ctx.connect()?;
     let auth = Authorizer::new(Config::load()?);
     let who = ctx.subject(&mut conn, &question.who)?;
-    let decision = auth.policy_decision(
+    let graph = rowguard::rbac::load(&mut conn)?;
+    let decision = auth.try_decision(
         &mut conn,
         &who,
         &question.action,
-        question.resource.as_str(),
+        &question.resource,
+        &graph,
     )?;
     let policy = auth.policy(&mut conn, &who)?;
     Ok((decision, policy))

@@ -247,11 +247,12 @@ fn decide(
 > {
     let graph = caller.require(inner, conn, READ)?;
     let subject = graph.subject(super::subject_of(&question.subject, &question.attributes));
-    let decision = inner.auth.policy_decision(
+    let decision = inner.auth.try_decision(
         &mut **conn,
         &subject,
         &question.action,
-        question.resource.as_str(),
+        &question.resource,
+        &graph,
     )?;
     let policy = inner.auth.policy(&mut **conn, &subject)?;
     Ok((decision, policy))

@@ -1877,6 +1877,22 @@ fn policies_over_http(db: &TestDatabase) {
     assert_eq!(a.status, 200, "a rule's entry: {a:?}");
     assert_eq!(root.delete("/api/policies/id/dev").status, 204);
 
+    // A change that would take policies.write from its writer is refused, nothing written:
+    // only SQL could undo it.
+    let lock_out = json!([{"Effect": "Deny", "Action": "rowguard:*", "Resource": "*"}]);
+    let a = root.put("/api/policies/universal/rowguard-universal", lock_out);
+    assert_eq!(a.status, 409, "{a:?}");
+    assert!(
+        a.error().contains("would take policies.write from you"),
+        "{a:?}"
+    );
+    assert_eq!(
+        dev.get("/api/policies/universal/rowguard-universal").status,
+        404,
+        "nothing was written"
+    );
+    assert_eq!(root.get("/api/policies").status, 200, "root still reads");
+
     // The grid lists a set that only a policy gives rights on the model.
     let own = json!([{"Effect": "Allow", "Action": "contacts:Read",
                       "Resource": "arn:rowguard:default:local:17:contacts/*"}]);

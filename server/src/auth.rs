@@ -53,7 +53,7 @@ impl Caller {
     pub(crate) fn holds(
         &self,
         inner: &Inner,
-        conn: &mut PooledConnection,
+        conn: &mut dyn rowguard::StoreConnection,
         graph: &RbacGraph,
         permission: &str,
     ) -> Result<bool, ApiError> {
@@ -61,7 +61,7 @@ impl Caller {
         let subject = self.subject(graph);
         Ok(inner
             .auth
-            .has_permission(&mut **conn, &subject, permission, by_roles)?)
+            .has_permission(conn, &subject, permission, by_roles)?)
     }
 
     /// Refuses (403) unless the user holds `permission`: through its roles, or a policy

@@ -182,7 +182,30 @@ impl<M: r2d2::ManageConnection> AsConnection<M::Connection> for r2d2::PooledConn
 /// the caller's transaction the commit is the caller's: the caches of other connections learn
 /// of the write at their next version check, or at once if the caller notes it after
 /// committing.
-pub(crate) fn write_transaction<T, E>(
+///
+/// For several of rowguard's writes that stand or fall together, or a write followed by a
+/// check that must see it (reads on `conn` inside skip the caches, which hold only what is
+/// committed); an error rolls everything back.
+///
+/// ```
+/// # include!("../../docs/doctest_setup.rs");
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let (auth, mut conn) = setup()?;
+/// use rowguard::db::write_transaction;
+/// use rowguard::store::put_policy;
+/// let arn = "arn:rowguard:default:local:1:server/1";
+/// let refused: Result<(), Box<dyn std::error::Error>> = write_transaction(&mut conn, |c| {
+///     put_policy(c, "roles", "agent", r#"[{"Effect":"Allow","Action":"server:*","Resource":"*"}]"#)?;
+///     // The check sees the uncommitted policy...
+///     assert!(auth.is_allowed(c, &agent(), "server:Reboot", arn)?);
+///     Err("not today".into()) // ...and the error takes it back.
+/// });
+/// assert!(refused.is_err());
+/// assert!(!auth.is_allowed(&mut conn, &agent(), "server:Reboot", arn)?);
+/// # Ok(())
+/// # }
+/// ```
+pub fn write_transaction<T, E>(
     conn: &mut dyn StoreConnection,
     write: impl FnOnce(&mut dyn StoreConnection) -> Result<T, E>,
 ) -> Result<T, E>

@@ -12,7 +12,8 @@ mod url;
 
 pub use self::any::{AnyConnection, MultiBackend};
 pub use self::connection::{configure_sqlite, establish, SQLITE_BUSY_TIMEOUT_MS};
-pub(crate) use self::guard_connection::{dirty, on_backend, write_transaction};
+pub use self::guard_connection::write_transaction;
+pub(crate) use self::guard_connection::{dirty, on_backend};
 pub use self::guard_connection::{
     in_transaction, last_insert_id, lock_for_writing, AsConnection, BackendConnection,
     GuardConnection, StoreConnection,

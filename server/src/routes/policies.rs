@@ -32,6 +32,30 @@ fn document(text: &str) -> Value {
     }
 }
 
+/// Runs `write` (as the caller, one transaction) and takes it back, nothing written, when
+/// it would take `policies.write` from the caller: a policy that locks its writer out (a
+/// `Deny rowguard:*` for everyone) could then be undone only with SQL.
+pub(crate) fn keeping_the_key<T>(
+    inner: &crate::state::Inner,
+    conn: &mut rowguard::PooledConnection,
+    caller: &Caller,
+    write: impl FnOnce(&mut dyn rowguard::StoreConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let graph = inner.rbac.graph(&mut **conn)?;
+    store::acting_as(&caller.session.user, || {
+        rowguard::db::write_transaction(&mut **conn, |c| {
+            let done = write(c)?;
+            // Asked on the transaction's own connection: it sees the change.
+            if !caller.holds(inner, c, &graph, WRITE)? {
+                return Err(ApiError::conflict(format!(
+                    "this change would take {WRITE} from you, and then only SQL could undo it; nothing written"
+                )));
+            }
+            Ok(done)
+        })
+    })
+}
+
 /// `GET /api/policies`: every stored policy, each with its validity and statement count.
 pub(crate) async fn list(
     State(service): State<Service>,
@@ -103,8 +127,8 @@ pub(crate) async fn put(
                 set_value,
                 document: compact,
             };
-            let counts = store::acting_as(&caller.session.user, || {
-                store::put_policies(&mut **conn, std::slice::from_ref(&definition))
+            let counts = keeping_the_key(inner, conn, &caller, |c| {
+                Ok(store::put_policies(c, std::slice::from_ref(&definition))?)
             })?;
             if counts.added + counts.changed > 0 {
                 let (set_type, set_value) = (&definition.set_type, &definition.set_value);
@@ -133,8 +157,8 @@ pub(crate) async fn delete(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, WRITE)?;
-            let deleted = store::acting_as(&caller.session.user, || {
-                store::delete_policy(&mut **conn, &set_type, &set_value)
+            let deleted = keeping_the_key(inner, conn, &caller, |c| {
+                Ok(store::delete_policy(c, &set_type, &set_value)?)
             })?;
             if !deleted {
                 return Err(ApiError::not_found(format!(

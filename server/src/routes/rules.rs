@@ -720,19 +720,15 @@ pub(crate) async fn restore(
             if is_policy {
                 caller.require(inner, conn, super::policies::WRITE)?;
             }
-            let restored =
-                store::acting_as(&caller.session.user, || store::restore(&mut **conn, id));
-            let (restored, changed) = match restored {
-                Ok(found) => found,
-                Err(e @ store::StoreError::NoSuchHistoryEntry(_)) => {
-                    return Err(ApiError::not_found(e.to_string()))
-                }
-                Err(
-                    e @ (store::StoreError::NotARuleEntry { .. }
-                    | store::StoreError::NotRestorable { .. }),
-                ) => return Err(ApiError::conflict(e.to_string())),
-                Err(e) => return Err(e.into()),
+            let restored = if is_policy {
+                super::policies::keeping_the_key(inner, conn, &caller, |c| {
+                    store::restore(c, id).map_err(restore_error)
+                })
+            } else {
+                store::acting_as(&caller.session.user, || store::restore(&mut **conn, id))
+                    .map_err(restore_error)
             };
+            let (restored, changed) = restored?;
             if changed {
                 tracing::info!(user = %caller.session.user, entry = id, "restored from history");
             }
@@ -751,6 +747,18 @@ pub(crate) async fn restore(
             }))
         })
         .await
+}
+
+/// A restore's error as an answer: 404 for no such entry, 409 for one that cannot be put
+/// back.
+fn restore_error(e: store::StoreError) -> ApiError {
+    match e {
+        store::StoreError::NoSuchHistoryEntry(_) => ApiError::not_found(e.to_string()),
+        store::StoreError::NotARuleEntry { .. } | store::StoreError::NotRestorable { .. } => {
+            ApiError::conflict(e.to_string())
+        }
+        e => e.into(),
+    }
 }
 
 /// `GET /api/models`: the registered models, their tables, keys and columns.

@@ -262,7 +262,18 @@ pub fn run(args: Args, ctx: &mut Context) -> CommandResult {
         }
         RulesCommand::Restore { id } => {
             let mut conn = ctx.connect()?;
-            let (restored, changed) = rowguard::store::restore(&mut conn, id)?;
+            use rowguard::store::StoreError;
+            let (restored, changed) = rowguard::store::restore(&mut conn, id).map_err(|e| {
+                let whole: Box<dyn std::error::Error> = match e {
+                    // Already say which entry.
+                    StoreError::NoSuchHistoryEntry(_)
+                    | StoreError::NotARuleEntry { .. }
+                    | StoreError::NotRestorable { .. }
+                    | StoreError::NoHistory(_) => e.into(),
+                    e => format!("history entry {id} not restored: {e}; nothing written").into(),
+                };
+                whole
+            })?;
             let (what, document) = match &restored {
                 Recorded::Rule(r) => (
                     format!("rule {} \"{}\" on {}", r.set_type, r.set_value, r.model),

@@ -51,7 +51,11 @@ impl Context {
 
     /// Prints `warning: …`; under `--strict` the command then fails.
     pub fn warn(&mut self, message: impl std::fmt::Display) {
-        eprintln!("warning: {message}");
+        // Warnings quote stored names and documents: control characters shown escaped.
+        eprintln!(
+            "warning: {}",
+            crate::commands::safe_lines(&message.to_string())
+        );
         self.warnings += 1;
     }
 

@@ -1689,6 +1689,25 @@ fn policies_over_http(db: &TestDatabase) {
         "{a}"
     );
     assert_eq!(root.delete("/api/policies/groups/ops").status, 204);
+    // jobs:Run too: where no statement speaks, the command's own permission decides.
+    let try_run = |command: &str| {
+        dev.post(
+            "/api/policies/try",
+            json!({"subject": {"roles": ["support"]}, "action": "jobs:Run",
+                   "resource": format!("arn:rowguard:jobs:local:default:command/{command}")}),
+        )
+        .body
+    };
+    let a = try_run("greet");
+    assert_eq!(a["allowed"], true, "{a}");
+    assert!(
+        a["decision"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("the subject's roles grant it")),
+        "{a}"
+    );
+    let a = try_run("no-such-command");
+    assert_eq!(a["allowed"], false, "{a}");
 
     // A DBA's SQL stores one that does not parse: check and list say so.
     let mut conn = db.connect().expect("connect");

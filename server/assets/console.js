@@ -68,8 +68,9 @@ function url(path, params) {
   return BASE + path + (s ? `?${s}` : '');
 }
 
-/** One path segment: `.` and `..` encoded too, which a browser would otherwise resolve. */
-const seg = (value) => (/^\.{1,2}$/.test(value) ? value.replace(/\./g, '%2E') : encodeURIComponent(value));
+// One path segment. rowguard stores no set value `.` or `..`, which a browser would resolve
+// (encoded or not) as a path step.
+const seg = encodeURIComponent;
 
 class ApiError extends Error {
   constructor(status, message, code) {

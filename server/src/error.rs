@@ -162,7 +162,8 @@ impl From<rowguard::store::StoreError> for ApiError {
             S::UnknownSetType { .. }
             | S::UnknownModel { .. }
             | S::BadSetTypeName(_)
-            | S::InvalidPolicy { .. } => Self::invalid(e.to_string()),
+            | S::InvalidPolicy { .. }
+            | S::BadSetValue { .. } => Self::invalid(e.to_string()),
             other => Self::internal(other),
         }
     }

@@ -235,7 +235,21 @@ where
         // when another connection writes meanwhile.
         BackendConnection::Sqlite(c) if !nested => c.immediate_transaction(|c| marked(c)),
         BackendConnection::Sqlite(c) => c.transaction(|c| marked(c)),
+        // The servers: take the state row's lock first, as SQLite's BEGIN IMMEDIATE takes
+        // the write lock. Every write of rowguard's tables bumps that row's version, so
+        // writers queue here rather than at their end, and a check inside the transaction
+        // (MySQL's snapshot starts at its first plain read) sees every write committed
+        // before it, not a snapshot from before a concurrent writer's commit.
+        BackendConnection::Postgres(c) if !nested => c.transaction(|c| {
+            diesel::sql_query(LOCK_STATE).execute(c)?;
+            marked(c)
+        }),
         BackendConnection::Postgres(c) => c.transaction(|c| marked(c)),
+        #[cfg(feature = "mysql")]
+        BackendConnection::Mysql(c) if !nested => c.transaction(|c| {
+            diesel::sql_query(LOCK_STATE).execute(c)?;
+            marked(c)
+        }),
         #[cfg(feature = "mysql")]
         BackendConnection::Mysql(c) => c.transaction(|c| marked(c)),
     };
@@ -255,6 +269,9 @@ where
     }
     result
 }
+
+/// Locks the one row of `authorization_state` until the transaction ends.
+const LOCK_STATE: &str = "SELECT version FROM authorization_state FOR UPDATE";
 
 thread_local! {
     /// The connections (by address) whose open transaction holds a write of rowguard's.

@@ -585,9 +585,10 @@ impl Authorizer {
 
     /// What `policies try` and `explain` answer, as the decision is really made: for a
     /// permission key of the service (`rowguard:<key>`) the statements and then `graph`'s
-    /// roles ([`Authorizer::rbac_decision`]); for a command (`jobs:Run`) the statements
-    /// without a bypass (where none speaks, the command's own permission decides); for
-    /// anything else the policies ([`Authorizer::policy_decision`]).
+    /// roles ([`Authorizer::rbac_decision`]) on the key's own ARN (the one the service
+    /// asks about, whatever `resource` says); for anything else the policies
+    /// ([`Authorizer::policy_decision`]). `jobs:Run` needs the commands' settings:
+    /// `JobsConfig::run_decision` (feature `jobs`).
     ///
     /// ```
     /// # include!("../../docs/doctest_setup.rs");
@@ -610,12 +611,11 @@ impl Authorizer {
     ) -> Result<PolicyDecision, Error> {
         match action.split_once(':') {
             Some((service, key)) if service.eq_ignore_ascii_case("rowguard") => {
+                let key = key.to_ascii_lowercase();
                 let roles: Vec<&str> = subject.set("roles").collect();
-                let held = graph.role_can(&roles, &key.to_ascii_lowercase());
-                self.rbac_decision(conn, subject, action, resource, held)
-            }
-            Some((service, _)) if service.eq_ignore_ascii_case("jobs") => {
-                self.statements_decision(conn, subject, action, resource)
+                let held = graph.role_can(&roles, &key);
+                let own = ServiceResource::new("rowguard", "permission", Some(&key));
+                self.rbac_decision(conn, subject, &format!("rowguard:{key}"), &own, held)
             }
             _ => self.policy_decision(conn, subject, action, resource),
         }

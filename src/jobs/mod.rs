@@ -49,6 +49,59 @@ pub struct JobsConfig {
     pub max_output_bytes: u64,
 }
 
+impl JobsConfig {
+    /// Whether `subject`'s roles allow `command` by RBAC: it is configured, its permission is
+    /// defined in `rbac`, and one of the roles holds it.
+    pub fn roles_allow(
+        &self,
+        command: &str,
+        subject: &crate::Subject,
+        rbac: &crate::rbac::RbacGraph,
+    ) -> bool {
+        let Some(allowed) = self.commands.get(command) else {
+            return false;
+        };
+        let roles: Vec<&str> = subject.set("roles").collect();
+        rbac.permissions().contains_key(&allowed.permission) && allowed.allows(rbac, &roles)
+    }
+
+    /// `jobs:Run` on `resource` (a command's ARN, `arn:rowguard:jobs:<region>:<account>:
+    /// command/<name>`) decided as a start decides it: the statements (absolute rights do not
+    /// bypass them), then the command's permission by the roles. What `policies try`
+    /// answers for `jobs:Run`.
+    ///
+    /// ```
+    /// # include!("../../docs/doctest_setup.rs");
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let (auth, mut conn) = setup()?;
+    /// use rowguard::jobs::JobsConfig;
+    /// let rbac = rowguard::rbac::load(&mut conn)?;
+    /// let jobs = JobsConfig::default(); // no command configured
+    /// let arn = "arn:rowguard:jobs:local:default:command/backup";
+    /// let d = jobs.run_decision(&auth, &mut conn, &agent(), arn, &rbac)?;
+    /// assert!(!d.allowed);
+    /// assert!(d.to_string().ends_with("and the subject's roles do not grant it"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_decision(
+        &self,
+        auth: &crate::Authorizer,
+        conn: &mut dyn crate::db::StoreConnection,
+        subject: &crate::Subject,
+        resource: &str,
+        rbac: &crate::rbac::RbacGraph,
+    ) -> Result<crate::guard::PolicyDecision, crate::Error> {
+        let arn = crate::policy::Arn::parse(resource)?;
+        let command = match (arn.service(), arn.resource_type(), arn.id()) {
+            ("jobs", "command", Some(name)) => Some(name),
+            _ => None,
+        };
+        let roles_allow = command.is_some_and(|c| self.roles_allow(c, subject, rbac));
+        auth.rbac_decision(conn, subject, "jobs:Run", &arn, roles_allow)
+    }
+}
+
 /// The default [`JobsConfig::max_output_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 16 * 1024 * 1024;
 

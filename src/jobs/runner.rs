@@ -132,12 +132,10 @@ impl Runner {
         rbac: &crate::rbac::RbacGraph,
         command: &str,
     ) -> Result<bool, JobError> {
-        let Some(allowed) = self.inner.config.commands.get(command) else {
+        if !self.inner.config.commands.contains_key(command) {
             return Ok(false);
-        };
-        let roles: Vec<&str> = subject.set("roles").collect();
-        let rbac_allows =
-            rbac.permissions().contains_key(&allowed.permission) && allowed.allows(rbac, &roles);
+        }
+        let rbac_allows = self.inner.config.roles_allow(command, subject, rbac);
         match self.run_decision(conn, subject, command) {
             Ok(decision) => Ok(with_rbac(rbac_allows, &decision)),
             // A name or subject that makes no ARN: listed as not runnable (start says why).

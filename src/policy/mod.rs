@@ -39,6 +39,7 @@ mod tests;
 use std::fmt;
 
 pub use action::{check_action, ActionPattern};
+pub(crate) use arn::unseen;
 pub use arn::{Arn, ArnPattern};
 pub use error::PolicyError;
 pub(crate) use model::subject_attribute;

@@ -30,11 +30,13 @@ pub const MAX_POLICY_BYTES: usize = 65_536;
 /// assert!(may_deny(r#"[{"Effect": "Deny"}]"#));
 /// assert!(may_deny(r#"{"Statement": [{"Effect": "Deny", "Action": "x:*", "Resource": "*"}], "Statement": []}"#));
 /// assert!(may_deny(r#"[{"Effect": "\u0044eny"}]"#));
+/// assert!(may_deny(r#"[{"Effect": "\u0044eny", "Effect": "Allow", "Action": "x:y", "Resource": "*"}]"#));
 /// assert!(may_deny("[{oops"));
 /// assert!(!may_deny(r#"[{"Effect": "Allow", "Action": "x:y"}]"#));
 /// ```
 pub fn may_deny(document: &str) -> bool {
-    serde_json::from_str::<Json>(document).is_err() || crate::rules::mentions_deny(document)
+    // A key given twice (which strict reading refuses) may hide a Deny, even an escaped one.
+    crate::rules::strict_json(document).is_err() || crate::rules::mentions_deny(document)
 }
 
 pub(super) fn parse(text: &str) -> Result<Policy, PolicyError> {

@@ -93,7 +93,7 @@ pub fn parse_json(value: &Json) -> Result<RuleDocument, RuleError> {
 /// assert!(!may_deny(r#"{"read":{"search":{"stauts":"=x"}}}"#));
 /// ```
 pub fn may_deny(json: &str) -> bool {
-    !matches!(serde_json::from_str::<Json>(json), Ok(Json::Object(_))) || mentions_deny(json)
+    !matches!(strict_json(json), Ok(Json::Object(_))) || mentions_deny(json)
 }
 
 /// Whether `text` says "deny" in any case: in its raw text (a key given twice, which a

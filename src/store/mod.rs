@@ -119,6 +119,17 @@ pub enum StoreError {
         /// The policy language's error, naming the statement and field.
         source: crate::policy::PolicyError,
     },
+    /// A set value that names nothing one can address or show: empty, `.` or `..`, white
+    /// space at either end, or a control character or bidirectional mark.
+    #[error("{item}: the set value {value:?} {why}")]
+    BadSetValue {
+        /// The rule or policy (`policy roles "agent"`).
+        item: String,
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A set type's name is not an identifier.
     #[error("invalid set type name \"{0}\": letters, digits and _, not starting with a digit")]
     BadSetTypeName(String),
@@ -242,5 +253,33 @@ impl<'a> SetLookup<'a> {
         self.sets
             .iter()
             .any(|(t, vs)| t == set_type && vs.iter().any(|v| v == set_value))
+    }
+}
+
+/// Checks a set value before rowguard writes it: a value is data that paths, logs and
+/// terminals show, so one that cannot be addressed or shown as it is (empty, `.` or `..`,
+/// white space at either end, a control character or bidirectional mark) is refused.
+pub(crate) fn check_set_value(
+    item: impl FnOnce() -> String,
+    value: &str,
+) -> Result<(), StoreError> {
+    let why = if value.is_empty() {
+        Some("is empty")
+    } else if value == "." || value == ".." {
+        Some("is a path segment (. or ..)")
+    } else if value.trim() != value {
+        Some("has white space at an end")
+    } else if value.chars().any(|c| c != ' ' && crate::policy::unseen(c)) {
+        Some("holds a control character or a bidirectional mark")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(StoreError::BadSetValue {
+            item: item(),
+            value: value.to_owned(),
+            why,
+        }),
+        None => Ok(()),
     }
 }

@@ -63,6 +63,7 @@ const POLICY_ROW: (
 /// Checks a definition before anything is written: a known set type (compared exactly, as
 /// the authorizer looks policies up), and a document that parses.
 fn validate(definition: &PolicyDefinition, set_types: &[String]) -> Result<(), StoreError> {
+    super::check_set_value(|| definition.label(), &definition.set_value)?;
     if !set_types.contains(&definition.set_type) {
         return Err(StoreError::UnknownSetType {
             rule: definition.label(),

@@ -65,6 +65,10 @@ pub fn put_rule(
     model: &str,
     document: &str,
 ) -> Result<(), StoreError> {
+    super::check_set_value(
+        || format!("rule {set_type} \"{set_value}\" on {model}"),
+        set_value,
+    )?;
     // In force at once for every authorizer of this process after the commit (inside a
     // transaction of the caller's: after the next version check, or note it yourself).
     write_transaction(conn, |conn| {

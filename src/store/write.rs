@@ -260,6 +260,7 @@ pub fn put_rules(
             .collect();
         let mut counts = Counts::default();
         for rule in definitions {
+            super::check_set_value(|| rule.label(), &rule.set_value)?;
             let &type_id =
                 type_ids
                     .get(&rule.set_type)

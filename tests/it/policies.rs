@@ -97,6 +97,23 @@ fn policies_are_validated_before_anything_is_written(db: &TestDatabase) {
         err.to_string(),
         r#"policy rolez "agent": there is no set type named "rolez""#
     );
+    // Set values are data that paths, logs and terminals show: one that cannot be addressed
+    // or shown as it is is refused, for policies and rule rows alike.
+    for (value, why) in [
+        ("", "is empty"),
+        ("..", "is a path segment"),
+        (" agent", "white space at an end"),
+        ("agent\n", "white space at an end"),
+        ("a\u{1b}[2Jb", "control character"),
+        ("a\u{202e}b", "bidirectional mark"),
+    ] {
+        let err = store::put_policy(&mut conn, "roles", value, &good).unwrap_err();
+        assert!(matches!(err, StoreError::BadSetValue { .. }), "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+        let err =
+            store::put_rule(&mut conn, "roles", value, "contacts", r#"{"read":"*"}"#).unwrap_err();
+        assert!(matches!(err, StoreError::BadSetValue { .. }), "{err}");
+    }
     assert_eq!(
         store::state_version(&mut conn).expect("version"),
         version,

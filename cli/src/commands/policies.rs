@@ -186,16 +186,23 @@ fn decide(
     question: &Question,
 ) -> Result<(PolicyDecision, std::sync::Arc<SubjectPolicy>), Box<dyn std::error::Error>> {
     let mut conn = ctx.connect()?;
-    let auth = Authorizer::new(Config::load()?);
+    let config = Config::load()?;
+    let auth = Authorizer::new(config.clone());
     let who = ctx.subject(&mut conn, &question.who)?;
     let graph = rowguard::rbac::load(&mut conn)?;
-    let decision = auth.try_decision(
-        &mut conn,
-        &who,
-        &question.action,
-        &question.resource,
-        &graph,
-    )?;
+    // A command's start also asks its own permission, from the [jobs] settings.
+    let decision = if question.action.eq_ignore_ascii_case("jobs:Run") {
+        let jobs = rowguard::jobs::JobsConfig::from_config(&config)?;
+        jobs.run_decision(&auth, &mut conn, &who, &question.resource, &graph)?
+    } else {
+        auth.try_decision(
+            &mut conn,
+            &who,
+            &question.action,
+            &question.resource,
+            &graph,
+        )?
+    };
     let policy = auth.policy(&mut conn, &who)?;
     Ok((decision, policy))
 }

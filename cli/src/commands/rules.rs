@@ -403,7 +403,11 @@ fn restore_line(id: i64, changed: bool, what: &str, document: &str) -> String {
     } else {
         "unchanged: already"
     };
-    format!("{result} {what} as history entry {id} recorded it: {document}")
+    format!(
+        "{result} {} as history entry {id} recorded it: {}",
+        super::safe(what),
+        super::safe(document)
+    )
 }
 
 /// `--since`: RFC 3339, or a date (midnight UTC).
@@ -585,10 +589,10 @@ fn list(ctx: &mut Context, model: Option<String>, json: bool) -> CommandResult {
             outln!(
                 "#{:<4} {} \"{}\" on {}: {}",
                 r.id,
-                r.set_type,
-                r.set_value,
-                r.model,
-                r.rules
+                super::safe(&r.set_type),
+                super::safe(&r.set_value),
+                super::safe(&r.model),
+                super::safe(&r.rules)
             );
         }
         outln!("{} rule(s)", rows.len());
@@ -758,16 +762,16 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
         outln!(
             "rule {} ({} \"{}\", model {}): {}{refuses}",
             b.row.id,
-            b.row.set_type,
-            b.row.set_value,
-            b.row.model,
-            b.error
+            super::safe(&b.row.set_type),
+            super::safe(&b.row.set_value),
+            super::safe(&b.row.model),
+            super::safe(&b.error)
         );
     }
     for o in &orphans {
         outln!(
             "rule {} (value \"{}\"): its {} no longer exists, so it never applies; delete it: DELETE FROM authorization_rules WHERE id = {}",
-            o.id, o.set_value, o.missing, o.id
+            o.id, super::safe(&o.set_value), o.missing, o.id
         );
     }
     let graph = rowguard::rbac::load(&mut conn)?;
@@ -800,9 +804,9 @@ fn check(ctx: &mut Context, paths: Vec<PathBuf>) -> CommandResult {
         outln!(
             "policy {} ({} \"{}\"): {}; see rowguard policies check",
             b.row.id,
-            b.row.set_type,
-            b.row.set_value,
-            b.error
+            super::safe(&b.row.set_type),
+            super::safe(&b.row.set_value),
+            super::safe(&b.error)
         );
     }
     outln!(

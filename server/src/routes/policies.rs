@@ -271,13 +271,24 @@ fn decide(
 > {
     let graph = caller.require(inner, conn, READ)?;
     let subject = graph.subject(super::subject_of(&question.subject, &question.attributes));
-    let decision = inner.auth.try_decision(
-        &mut **conn,
-        &subject,
-        &question.action,
-        &question.resource,
-        &graph,
-    )?;
+    // A command's start also asks its own permission, from the [jobs] settings.
+    let decision = if question.action.eq_ignore_ascii_case("jobs:Run") {
+        inner.runner.config().run_decision(
+            &inner.auth,
+            &mut **conn,
+            &subject,
+            &question.resource,
+            &graph,
+        )?
+    } else {
+        inner.auth.try_decision(
+            &mut **conn,
+            &subject,
+            &question.action,
+            &question.resource,
+            &graph,
+        )?
+    };
     let policy = inner.auth.policy(&mut **conn, &subject)?;
     Ok((decision, policy))
 }

@@ -75,8 +75,15 @@ pub(crate) async fn put(
     State(service): State<Service>,
     caller: Caller,
     PathArg((set_type, set_value, model)): PathArg<(String, String, String)>,
-    Body(rules): Body<Value>,
+    JsonText(body): JsonText,
 ) -> Result<Response, ApiError> {
+    // Read strictly: a key given twice is refused, not the last one kept (which could drop
+    // a deny the writer meant).
+    let rules = rowguard::rules::strict_json(&body).map_err(|e| {
+        ApiError::invalid(format!(
+            "rule {set_type} \"{set_value}\" on {model}: invalid JSON: {e}"
+        ))
+    })?;
     if !rules.is_object() {
         return Err(ApiError::invalid(
             "the body must be a rule document, a JSON object such as {\"read\": \"*\"}",
@@ -716,7 +723,9 @@ pub(crate) async fn restore(
             // A policy's entry needs the policies' key too (the history cannot change
             // between this look and the restore: it is append-only).
             let is_policy = store::history_entry(&mut **conn, id)
-                .is_ok_and(|e| e.table_name == "authorization_policies");
+                .map_err(restore_error)?
+                .table_name
+                == "authorization_policies";
             if is_policy {
                 caller.require(inner, conn, super::policies::WRITE)?;
             }

@@ -71,7 +71,8 @@ pub(super) fn remote(command: RulesCommand, ctx: &mut Context) -> CommandResult 
         }
         RulesCommand::Set { name, file } => {
             let text = super::super::read_document(&name.label(), file.as_deref(), None)?;
-            let document: serde_json::Value = serde_json::from_str(&text)
+            // Strictly, as the server reads it: a key given twice is an error here too.
+            let document = rowguard::rules::strict_json(&text)
                 .map_err(|e| format!("{}: the document is not JSON: {e}", name.label()))?;
             // A write cannot be taken back: under --strict the server checks first.
             if ctx.strict() {

@@ -611,6 +611,8 @@ impl Authorizer {
     ) -> Result<PolicyDecision, Error> {
         match action.split_once(':') {
             Some((service, key)) if service.eq_ignore_ascii_case("rowguard") => {
+                // The question's resource must still be one resource (no wildcard).
+                crate::policy::Arn::parse(resource)?;
                 let key = key.to_ascii_lowercase();
                 let roles: Vec<&str> = subject.set("roles").collect();
                 let held = graph.role_can(&roles, &key);

@@ -65,6 +65,25 @@ impl JobsConfig {
         rbac.permissions().contains_key(&allowed.permission) && allowed.allows(rbac, &roles)
     }
 
+    /// What `policies try` answers for any action, the commands' settings known: `jobs:Run`
+    /// by [`JobsConfig::run_decision`], anything else by
+    /// [`Authorizer::try_decision`](crate::Authorizer::try_decision).
+    pub fn try_decision(
+        &self,
+        auth: &crate::Authorizer,
+        conn: &mut dyn crate::db::StoreConnection,
+        subject: &crate::Subject,
+        action: &str,
+        resource: &str,
+        rbac: &crate::rbac::RbacGraph,
+    ) -> Result<crate::guard::PolicyDecision, crate::Error> {
+        if action.eq_ignore_ascii_case("jobs:Run") {
+            self.run_decision(auth, conn, subject, resource, rbac)
+        } else {
+            auth.try_decision(conn, subject, action, resource, rbac)
+        }
+    }
+
     /// `jobs:Run` on `resource` (a command's ARN, `arn:rowguard:jobs:<region>:<account>:
     /// command/<name>`) decided as a start decides it: the statements (absolute rights do not
     /// bypass them), then the command's permission by the roles. What `policies try`

@@ -190,10 +190,18 @@ fn decide(
     let auth = Authorizer::new(config.clone());
     let who = ctx.subject(&mut conn, &question.who)?;
     let graph = rowguard::rbac::load(&mut conn)?;
-    // A command's start also asks its own permission, from the [jobs] settings.
+    // A command's start also asks its own permission, from the [jobs] settings (read only
+    // then: a typo there is no error for other actions).
     let decision = if question.action.eq_ignore_ascii_case("jobs:Run") {
         let jobs = rowguard::jobs::JobsConfig::from_config(&config)?;
-        jobs.run_decision(&auth, &mut conn, &who, &question.resource, &graph)?
+        jobs.try_decision(
+            &auth,
+            &mut conn,
+            &who,
+            &question.action,
+            &question.resource,
+            &graph,
+        )?
     } else {
         auth.try_decision(
             &mut conn,

@@ -354,6 +354,29 @@ where
     }
 }
 
+/// A check request's body read strictly (a key given twice is an error, in the document
+/// too): the request, or the JSON error's text for the check to answer `valid: false` with; a
+/// body of the wrong shape is 422.
+pub(crate) fn strict_request<T: serde::de::DeserializeOwned>(
+    body: &str,
+) -> Result<Result<T, String>, ApiError> {
+    match rowguard::rules::strict_json(body) {
+        Ok(json) => serde_json::from_value(json)
+            .map(Ok)
+            .map_err(|e| ApiError::invalid(e.to_string())),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// A document a check takes as JSON or as its text in a JSON string (an editor's text, which
+/// may not even be JSON yet): its text.
+pub(crate) fn document_text(document: Value) -> String {
+    match document {
+        Value::String(text) => text,
+        document => document.to_string(),
+    }
+}
+
 /// A query string whose rejections are 422 with a JSON body naming the parameter.
 pub(crate) struct Params<T>(pub T);
 

@@ -215,19 +215,14 @@ pub(crate) async fn check_one(
     service
         .blocking(move |inner, conn| {
             caller.require(inner, conn, CHECK)?;
-            let request: CheckRequest = match rowguard::rules::strict_json(&body) {
-                Ok(json) => {
-                    serde_json::from_value(json).map_err(|e| ApiError::invalid(e.to_string()))?
-                }
+            let request: CheckRequest = match super::strict_request(&body)? {
+                Ok(request) => request,
                 Err(e) => {
-                    return Ok(Json(json!({"valid": false, "error": e.to_string(),
+                    return Ok(Json(json!({"valid": false, "error": e,
                                           "statements": null, "warnings": []})))
                 }
             };
-            let text = match request.policy {
-                Value::String(text) => text,
-                document => document.to_string(),
-            };
+            let text = super::document_text(request.policy);
             Ok(Json(match Policy::parse(&text) {
                 Ok(policy) => json!({
                     "valid": true, "error": null, "statements": policy.statements().len(),
@@ -272,23 +267,14 @@ fn decide(
     let graph = caller.require(inner, conn, READ)?;
     let subject = graph.subject(super::subject_of(&question.subject, &question.attributes));
     // A command's start also asks its own permission, from the [jobs] settings.
-    let decision = if question.action.eq_ignore_ascii_case("jobs:Run") {
-        inner.runner.config().run_decision(
-            &inner.auth,
-            &mut **conn,
-            &subject,
-            &question.resource,
-            &graph,
-        )?
-    } else {
-        inner.auth.try_decision(
-            &mut **conn,
-            &subject,
-            &question.action,
-            &question.resource,
-            &graph,
-        )?
-    };
+    let decision = inner.runner.config().try_decision(
+        &inner.auth,
+        &mut **conn,
+        &subject,
+        &question.action,
+        &question.resource,
+        &graph,
+    )?;
     let policy = inner.auth.policy(&mut **conn, &subject)?;
     Ok((decision, policy))
 }

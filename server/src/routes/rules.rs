@@ -197,10 +197,8 @@ pub(crate) async fn check(
         .blocking(move |inner, conn| {
             caller.require(inner, conn, CHECK)?;
             // Read strictly: a key given twice in the document is its error, not dropped.
-            let request: CheckRequest = match rowguard::rules::strict_json(&body) {
-                Ok(json) => {
-                    serde_json::from_value(json).map_err(|e| ApiError::invalid(e.to_string()))?
-                }
+            let request: CheckRequest = match super::strict_request(&body)? {
+                Ok(request) => request,
                 Err(e) => {
                     return Ok(Json(
                         json!({"valid": false, "error": format!("invalid JSON: {e}"),
@@ -222,10 +220,7 @@ pub(crate) async fn check(
                     ))
                 })?;
             let (schema, _) = store::load_schema(&mut **conn)?;
-            let text = match request.rules {
-                Value::String(text) => text,
-                document => document.to_string(),
-            };
+            let text = super::document_text(request.rules);
             let error = rowguard::rules::compile_document_in(
                 &text,
                 &model.columns,
